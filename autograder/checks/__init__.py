@@ -1,0 +1,32 @@
+"""The check library: generic property checks that every assignment's tests call.
+
+Each check probes a `Subject` (the student's implementation, in a sandbox or in-process)
+and, where there is one, a reference `Subject`, then raises `CheckFailed` with a message
+that names the property and gives a hint — never the hidden values.  Points are the
+test's (`@pytest.mark.points`).
+"""
+
+from autograder.checks.base import CheckFailed, expect_tensor, expect_close, output_tensor
+from autograder.checks.modules import (
+    every_parameter_gets_gradient,
+    matches_reference,
+    parameters_like,
+    raises,
+    shape_preserved,
+    reference_state_dict,
+)
+from autograder.checks.training import trained_accuracy
+
+__all__ = [
+    "CheckFailed",
+    "expect_tensor",
+    "expect_close",
+    "output_tensor",
+    "every_parameter_gets_gradient",
+    "matches_reference",
+    "parameters_like",
+    "raises",
+    "shape_preserved",
+    "reference_state_dict",
+    "trained_accuracy",
+]

@@ -1,0 +1,72 @@
+"""Verdict primitives: validate what came back from a worker, compare it, explain failures."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import torch
+
+from autograder.probes.core import NONTENSOR
+
+
+class CheckFailed(AssertionError):
+    """A property does not hold; the message is for the student (property + hint)."""
+
+
+def fail(prop: str, problem: str, hint: str = "") -> None:
+    text = f"{prop}: {problem}"
+    if hint:
+        text += f"\nHint: {hint}"
+    raise CheckFailed(text)
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, dict) and NONTENSOR in value:
+        return f"a {value[NONTENSOR]} (not a plain torch.Tensor)"
+    return f"a {type(value).__name__}"
+
+
+def expect_tensor(
+    value: Any,
+    what: str,
+    prop: str,
+    *,
+    shape: Sequence[int] | None = None,
+    dtype: torch.dtype | None = None,
+    finite: bool = True,
+    hint: str = "",
+) -> torch.Tensor:
+    """`value` as a tensor, after checking its exact type, shape, dtype and finiteness."""
+    if type(value) is not torch.Tensor:
+        fail(prop, f"{what} should be a torch.Tensor, got {describe(value)}", hint)
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        fail(prop, f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}", hint)
+    if dtype is not None and value.dtype != dtype:
+        fail(prop, f"{what} has dtype {value.dtype}, expected {dtype} (the dtype should follow the input)", hint)
+    if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        fail(prop, f"{what} contains NaN or inf", hint)
+    return value
+
+
+def tolerances(dtype: torch.dtype) -> tuple[float, float]:
+    """(rtol, atol) for comparing two correct implementations in `dtype`."""
+    return (1e-7, 1e-9) if dtype == torch.float64 else (1e-4, 1e-5)
+
+
+def expect_close(actual: Any, expected: torch.Tensor, what: str, prop: str, *, hint: str = "") -> None:
+    """`actual` equals `expected` (same shape and dtype, within the dtype's tolerance)."""
+    tensor = expect_tensor(actual, what, prop, shape=expected.shape, dtype=expected.dtype, hint=hint)
+    rtol, atol = tolerances(expected.dtype)
+    if not torch.allclose(tensor, expected, rtol=rtol, atol=atol):
+        worst = float((tensor - expected).abs().max())
+        fail(prop, f"{what} differs from the expected result (largest difference {worst:.2g})", hint)
+
+
+def output_tensor(result: dict, what: str, prop: str, **kwargs: Any) -> torch.Tensor:
+    """The single-tensor output of a `run` probe result, validated."""
+    return expect_tensor(result["output"], what, prop, **kwargs)
+
+
+def is_nan_free(values: Sequence[float]) -> bool:
+    return all(isinstance(v, float) and math.isfinite(v) for v in values)

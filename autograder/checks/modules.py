@@ -1,0 +1,168 @@
+"""Generic checks on modules and functions: shapes, parameter layout, equality with a
+reference (outputs and gradients), gradient flow, documented errors."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+
+from autograder.checks.base import CheckFailed, describe, expect_close, expect_tensor, fail
+from autograder.probes.spec import Build
+from autograder.subject import Raised
+
+
+def _cast(args: Sequence[Any], dtype: torch.dtype | None) -> tuple:
+    if dtype is None:
+        return tuple(args)
+    return tuple(a.to(dtype) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+
+
+def _shapes(args: Sequence[Any]) -> str:
+    return ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor)) or "no tensors"
+
+
+def reference_state_dict(ref: Any, model: Build, dtype: torch.dtype | None = None, seed: int = 0, patch: dict | None = None) -> dict:
+    """The reference model's freshly initialised (seeded) `state_dict`, to load everywhere."""
+    return ref.run("state_dict", model=model, dtype=dtype, seed=seed, patch=patch)["state_dict"]
+
+
+def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) -> None:
+    """Compare a (nested) output structure: tensors within tolerance, same structure."""
+    if isinstance(expected, torch.Tensor):
+        expect_close(actual, expected, what, prop, hint=hint)
+    elif isinstance(expected, (list, tuple)):
+        if not isinstance(actual, (list, tuple)) or len(actual) != len(expected):
+            fail(prop, f"{what} should be a tuple of {len(expected)} items, got {describe(actual)}", hint)
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            compare_nested(a, e, f"{what}[{i}]", prop, hint)
+    elif expected is None:
+        if actual is not None:
+            fail(prop, f"{what} should be None, got {describe(actual)}", hint)
+    elif isinstance(expected, float):
+        if not isinstance(actual, (float, int)) or abs(actual - expected) > 1e-6 * max(1.0, abs(expected)):
+            fail(prop, f"{what} should be {expected:.4g}, got {actual!r}", hint)
+    elif actual != expected:
+        fail(prop, f"{what} should be {expected!r}, got {actual!r}", hint)
+
+
+def matches_reference(
+    sub: Any,
+    ref: Any,
+    *,
+    model: Build | None,
+    inputs: Sequence[Sequence[Any]],
+    prop: str,
+    hint: str,
+    call: str = "model",
+    kwargs: dict | None = None,
+    dtypes: Sequence[torch.dtype | None] = (torch.float64, torch.float32),
+    grad_args: Sequence[int] = (0,),
+    gradients: bool = True,
+    state_dict_seed: int = 0,
+    patch: dict | None = None,
+) -> None:
+    """Same outputs (and gradients w.r.t. inputs and parameters) as the reference.
+
+    For every dtype and every argument tuple in `inputs`, both implementations get the
+    same weights (the reference's seeded `state_dict`) and the same inputs; outputs,
+    input gradients and parameter gradients must agree within the dtype's tolerance.
+    """
+    for dtype in dtypes:
+        sd = reference_state_dict(ref, model, dtype, state_dict_seed, patch) if model is not None else None
+        for args in inputs:
+            args = _cast(args, dtype)
+            request = dict(
+                model=model, state_dict=sd, dtype=dtype, call=call, args=args,
+                kwargs=kwargs, grad_args=grad_args if gradients else (), backward=gradients,
+            )
+            expected = ref.run("run", patch=patch, **request)
+            actual = sub.run("run", patch=patch, **request)
+            where = f"for input of shape {_shapes(args)}" + (f" in {dtype}" if dtype else "")
+            compare_nested(actual["output"], expected["output"], f"the output {where}", prop, hint)
+            if not gradients:
+                continue
+            for i, (a, e) in enumerate(zip(actual["input_grads"], expected["input_grads"])):
+                compare_nested(a, e, f"the gradient w.r.t. input {grad_args[i]} {where}", prop, hint)
+            for name, e in expected["param_grads"].items():
+                a = actual["param_grads"].get(name)
+                if e is None:
+                    continue
+                if a is None:
+                    fail(prop, f"parameter `{name}` received no gradient {where}", hint)
+                expect_close(a, e, f"the gradient of `{name}` {where}", prop, hint=hint)
+
+
+def parameters_like(sub: Any, model: Build, expected: dict[str, Sequence[int]], *, prop: str, hint: str, patch: dict | None = None) -> None:
+    """The module's parameter names and shapes equal `expected` (a built-in's layout)."""
+    shapes = sub.run("state_dict", model=model, patch=patch)["param_shapes"]
+    got = {n: tuple(s) for n, s in shapes.items()}
+    want = {n: tuple(s) for n, s in expected.items()}
+    if got != want:
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        wrong = sorted(n for n in set(got) & set(want) if got[n] != want[n])
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if extra:
+            parts.append(f"unexpected {extra}")
+        if wrong:
+            parts.append("wrong shape for " + ", ".join(f"`{n}` {got[n]} (expected {want[n]})" for n in wrong))
+        fail(prop, f"{model}: parameters differ from the PyTorch layout: " + "; ".join(parts), hint)
+
+
+def shape_preserved(
+    sub: Any,
+    *,
+    model: Build | None,
+    make_args: Callable[[int], Sequence[Any]],
+    expected_shape: Callable[[int], Sequence[int]],
+    sizes: Sequence[int],
+    prop: str,
+    hint: str,
+    call: str = "model",
+    state_dict: dict | None = None,
+    patch: dict | None = None,
+) -> None:
+    """For every size n, the output of `make_args(n)` has shape `expected_shape(n)`."""
+    for n in sizes:
+        args = tuple(make_args(n))
+        out = sub.run("run", model=model, state_dict=state_dict, call=call, args=args, backward=False, patch=patch)["output"]
+        expect_tensor(out, f"the output for input of shape {_shapes(args)}", prop, shape=expected_shape(n), hint=hint)
+
+
+def every_parameter_gets_gradient(
+    sub: Any, *, model: Build, args: Sequence[Any], prop: str, hint: str,
+    state_dict: dict | None = None, patch: dict | None = None,
+) -> None:
+    """After one backward pass, every parameter has a non-zero, finite gradient."""
+    result = sub.run("run", model=model, state_dict=state_dict, args=tuple(args), patch=patch)
+    if not result["param_grads"]:
+        fail(prop, f"{model} has no parameters registered", hint)
+    for name, grad in result["param_grads"].items():
+        if grad is None:
+            fail(prop, f"parameter `{name}` received no gradient", hint)
+        grad = expect_tensor(grad, f"the gradient of `{name}`", prop, hint=hint)
+        if not bool(grad.abs().sum() > 0):
+            fail(prop, f"the gradient of parameter `{name}` is all zeros", hint)
+
+
+def raises(
+    sub: Any,
+    *,
+    error: str,
+    prop: str,
+    hint: str,
+    model: Build | None = None,
+    call: str = "model",
+    args: Sequence[Any] = (),
+    state_dict: dict | None = None,
+    patch: dict | None = None,
+) -> None:
+    """Calling with `args` raises `error` (by name, subclasses included)."""
+    result = sub.run("run", model=model, state_dict=state_dict, call=call, args=tuple(args), backward=False, allow_error=True, patch=patch)
+    if not isinstance(result, Raised):
+        raise CheckFailed(f"{prop}: input of shape {_shapes(args)} should raise {error}, but no error was raised\nHint: {hint}")
+    if not result.is_a(error):
+        fail(prop, f"input of shape {_shapes(args)} should raise {error}, but {result.types[0]} was raised", hint)

@@ -1,0 +1,1 @@
+"""Data the assignments use, generated deterministically or loaded from `datasets/`."""

@@ -1,0 +1,38 @@
+"""What can go wrong with a submission, as exceptions the judge turns into messages."""
+
+from __future__ import annotations
+
+
+class StudentCodeError(Exception):
+    """The student's code raised (in the worker, or at import)."""
+
+    def __init__(self, types: list[str], message: str, where: str = "", during: str = "") -> None:
+        self.types = types
+        self.message = message
+        self.where = where
+        self.during = during
+        super().__init__(self.describe())
+
+    @property
+    def type_name(self) -> str:
+        return self.types[0] if self.types else "Exception"
+
+    def describe(self) -> str:
+        where = f" ({self.where})" if self.where else ""
+        during = f" {self.during}" if self.during else ""
+        return f"your code raised {self.type_name}{during}: {self.message}{where}"
+
+
+class SubmissionFailure(Exception):
+    """The worker did not answer: timeout, memory, crash or early exit.
+
+    `reason` is one of "timeout", "memory", "crash", "exit", "budget", "policy".
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class GraderError(Exception):
+    """The sandbox itself could not run: not the student's fault; rerun the grading."""

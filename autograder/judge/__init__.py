@@ -1,0 +1,1 @@
+"""The judge: pytest with nnzoo's plugin, run in a trusted process."""

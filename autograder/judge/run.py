@@ -1,0 +1,83 @@
+"""Run an assignment's hidden tests against one student's file, in this (trusted) process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autograder.errors import SubmissionFailure
+from autograder.judge.plugin import SESSION, GradingSession
+from autograder.paths import solution_dir
+from autograder.sandbox.limits import SandboxLimits
+from autograder.scan import scan_source
+from autograder.subject import LocalSubject, SandboxSubject
+
+
+class UnrunnableSubject:
+    """A submission that cannot run at all (missing file, syntax error): every probe fails."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.failure = SubmissionFailure(reason, message)
+
+    def run(self, probe: str, **kwargs: Any) -> Any:
+        raise self.failure
+
+    def close(self) -> None:
+        pass
+
+
+@lru_cache(maxsize=None)
+def reference_for(assignment: str) -> LocalSubject:
+    """The reference solution, imported once per judge process (never into a worker)."""
+    path = solution_dir(assignment) / f"{assignment}.py"
+    return LocalSubject.from_file(path, f"nnzoo_reference_{assignment}")
+
+
+class _SessionPlugin:
+    def __init__(self, session: GradingSession) -> None:
+        self.session = session
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[SESSION] = self.session
+
+
+def grade_file(source: Path | None, assignment: str, limits: SandboxLimits) -> dict:
+    """Grade `source` (a student's `<a>.py`, or None when missing) on `assignment`.
+
+    Returns `{"score", "max_score", "tests": [...], "sandbox": levels, "scan": [...]}`.
+    """
+    filename = f"{assignment}.py"
+    text = ""
+    if source is None:
+        subject: Any = UnrunnableSubject("missing", f"no {filename} (or {assignment}.ipynb) found in the submission")
+    else:
+        text = source.read_text(errors="replace")
+        scan = scan_source(text)
+        if scan.syntax_error:
+            subject = UnrunnableSubject("syntax", f"{filename} has a syntax error ({scan.syntax_error}); fix it so Python can import the file")
+        else:
+            subject = SandboxSubject(source, assignment, limits, label=filename)
+    session = GradingSession(subject=subject, reference=reference_for(assignment), source=text)
+    tests = solution_dir(assignment) / "test_hidden.py"
+    args = [str(tests), "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN",
+            "--rootdir", str(tests.parent), "-W", "ignore"]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = pytest.main(args, plugins=[_SessionPlugin(session)])
+    finally:
+        subject.close()
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise RuntimeError(f"the hidden tests of {assignment} could not run (pytest exit code {code})")
+    levels = getattr(getattr(subject, "worker", None), "levels", {})
+    return {
+        "score": sum(r["score"] for r in session.results),
+        "max_score": sum(r["max_score"] for r in session.results),
+        "tests": session.results,
+        "sandbox": levels,
+        "scan": scan_source(text).suspicious() if text else [],
+    }

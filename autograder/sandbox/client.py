@@ -1,0 +1,191 @@
+"""The judge's side of a worker: start it, send probes, enforce the wall clock, kill it."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
+from autograder.paths import project_root
+from autograder.probes.spec import ProbeRequest
+from autograder.sandbox.limits import SandboxLimits
+from autograder.sandbox.forkserver import WorkerSpec
+
+class ForkServer:
+    """The judge's handle on its fork server process (started once, on first use)."""
+
+    _instance: "ForkServer | None" = None
+
+    def __init__(self) -> None:
+        judge_end, server_end = socket.socketpair()
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.sandbox.forkserver", str(server_end.fileno())],
+            pass_fds=[server_end.fileno()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        server_end.close()
+        self.control = judge_end
+        if self.control.recv(1) != b"R":
+            raise GraderError("the sandbox fork server did not start (is torch installed?)")
+
+    @classmethod
+    def get(cls) -> "ForkServer":
+        if cls._instance is None or cls._instance.process.poll() is not None:
+            cls._instance = cls()
+        return cls._instance
+
+    def fork(self, spec: WorkerSpec) -> tuple[int, Connection]:
+        """Fork a worker for `spec`; return its pid and the judge's end of its pipe."""
+        judge_end, worker_end = socket.socketpair()
+        try:
+            socket.send_fds(self.control, [pickle.dumps(spec)], [worker_end.fileno()])
+            pid = int.from_bytes(self.control.recv(8), "little")
+        finally:
+            worker_end.close()
+        if pid <= 0:
+            raise GraderError("the sandbox fork server failed to fork a worker")
+        return pid, Connection(judge_end.detach())
+
+
+def load_reply(data: bytes) -> dict:
+    """A worker's reply, read safely: plain tensors and containers only."""
+    reply = torch.load(io.BytesIO(data), weights_only=True)
+    if not isinstance(reply, dict) or len(reply) != 1:
+        raise SubmissionFailure("crash", "the worker sent a malformed reply")
+    return reply
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process running as `uid` (the worker's own uid, never the grader's)."""
+    if uid == os.getuid():
+        return
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except (ProcessLookupError, FileNotFoundError, PermissionError):
+                pass
+
+
+class SandboxedWorker:
+    """One worker process for one student's module, restarted after a timeout or crash.
+
+    Args:
+        source: the student's file (copied into a fresh scratch directory).
+        module_name: the name it is imported as (e.g. "mlp").
+        limits: the `SandboxLimits` in force.
+    """
+
+    def __init__(self, source: Path, module_name: str, limits: SandboxLimits) -> None:
+        self.source = source
+        self.module_name = module_name
+        self.limits = limits
+        self.levels: dict[str, str] = {}
+        self.deadline = time.monotonic() + limits.submission_seconds
+        self._import_error: StudentCodeError | None = None
+        self._pid: int | None = None
+        self._conn: Connection | None = None
+        self._scratch: Path | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def _start(self) -> None:
+        self._scratch = Path(tempfile.mkdtemp(prefix="nnzoo-worker-"))
+        os.chmod(self._scratch, 0o711)
+        work = self._scratch / "work"
+        work.mkdir()
+        target = work / f"{self.module_name}.py"
+        shutil.copyfile(self.source, target)
+        if os.getuid() == 0:
+            os.chown(work, self.limits.worker_uid, self.limits.worker_uid)
+            os.chown(target, self.limits.worker_uid, self.limits.worker_uid)
+        hidden = [str(project_root() / "solutions"), *self.limits.hidden_paths]
+        spec = WorkerSpec(str(target), self.module_name, str(work), hidden, self.limits)
+        try:
+            self._pid, self._conn = ForkServer.get().fork(spec)
+        except OSError as exc:  # the fork server itself failed: not the student's fault
+            raise GraderError(f"could not start a sandboxed worker: {exc}") from exc
+        greeting = self._receive("while importing your module")
+        if "import_error" in greeting:
+            err = greeting["import_error"]
+            self._import_error = StudentCodeError(err["types"], err["message"], err["where"], "when importing it")
+            self.close()
+            raise self._import_error
+        self.levels = dict(greeting.get("ready") or {})
+
+    def close(self) -> None:
+        """Kill the worker's whole process tree and remove its scratch space."""
+        if self._pid is not None:
+            pid = self._pid
+            for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    kill()
+                except (ProcessLookupError, PermissionError, TypeError):
+                    pass
+            if os.getuid() == 0:
+                kill_uid(self.limits.worker_uid)
+            self._pid = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    # -- requests --------------------------------------------------------------------
+    def _receive(self, what: str) -> dict:
+        remaining = self.deadline - time.monotonic()
+        timeout = min(self.limits.call_seconds, remaining)
+        if timeout <= 0 or not self._conn.poll(timeout):
+            self.close()
+            if remaining <= self.limits.call_seconds:
+                raise SubmissionFailure("budget", f"the submission used up its {self.limits.submission_seconds:.0f} s time budget")
+            raise SubmissionFailure("timeout", f"no answer {what} within {self.limits.call_seconds:.0f} s (an endless loop, or far too slow?)")
+        try:
+            data = self._conn.recv_bytes(self.limits.result_bytes)
+        except (EOFError, OSError):
+            self.close()
+            raise SubmissionFailure(
+                "exit", f"the worker process ended {what}: your code exited, crashed or was killed for memory"
+            ) from None
+        try:
+            return load_reply(data)
+        except SubmissionFailure:
+            self.close()
+            raise
+        except Exception:
+            self.close()
+            raise SubmissionFailure("crash", f"the worker sent an unreadable reply {what}") from None
+
+    def request(self, request: ProbeRequest) -> dict:
+        """Run one probe; return its result or raise `StudentCodeError`/`SubmissionFailure`."""
+        if self._import_error is not None:
+            raise self._import_error
+        if time.monotonic() >= self.deadline:
+            raise SubmissionFailure("budget", f"the submission used up its {self.limits.submission_seconds:.0f} s time budget")
+        if self._pid is None:
+            self._start()
+        self._conn.send_bytes(pickle.dumps(request))
+        reply = self._receive(f"to probe {request.name!r}")
+        if "raised" in reply:
+            err = reply["raised"]
+            raise StudentCodeError(err["types"], err["message"], err["where"])
+        if "ok" not in reply:
+            self.close()
+            raise SubmissionFailure("crash", "the worker sent a malformed reply")
+        return reply["ok"]

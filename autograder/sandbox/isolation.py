@@ -1,0 +1,122 @@
+"""Isolating a freshly forked worker before any student code runs.
+
+Each layer is tried and the level actually reached is returned, so the grading report
+can state it: its own session, namespaces (network, mount), `solutions/` hidden behind an
+empty tmpfs, another uid when running as root, rlimits, one torch thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+from pathlib import Path
+
+from autograder.sandbox.limits import SandboxLimits
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _unshare(flags: int) -> bool:
+    return _libc.unshare(flags) == 0
+
+
+def _mount_empty(path: str) -> bool:
+    return _libc.mount(b"none", path.encode(), b"tmpfs", 0, b"size=4k,mode=000") == 0
+
+
+MS_BIND = 4096
+
+
+def _closed_ancestor(path: Path, uid: int) -> Path | None:
+    """The highest folder above `path` that `uid` (not its owner) cannot traverse."""
+    for parent in reversed(path.parents):
+        st = parent.stat()
+        if st.st_uid != uid and not st.st_mode & 0o001:
+            return parent
+    return None
+
+
+def _expose_interpreter(uid: int) -> bool:
+    """Make the Python installation reachable for `uid` (e.g. pyenv under a 0700 /root).
+
+    In our private mount namespace: an empty tmpfs over the closed folder, the path down
+    to the installation recreated in it, and the installation bind-mounted back.  The
+    rest of the closed folder stays invisible.
+    """
+    base = Path(sys.base_prefix).resolve()
+    closed = _closed_ancestor(base, uid)
+    if closed is None:
+        return True
+    fd = os.open(base, os.O_PATH)
+    try:
+        if _libc.mount(b"none", str(closed).encode(), b"tmpfs", 0, b"size=64k,mode=755") != 0:
+            return False
+        base.mkdir(parents=True, exist_ok=True)
+        return _libc.mount(f"/proc/self/fd/{fd}".encode(), str(base).encode(), None, MS_BIND | MS_REC, None) == 0
+    finally:
+        os.close(fd)
+
+
+def _enter_namespaces() -> tuple[bool, bool]:
+    """New network and mount namespaces; as a non-root user via a user namespace."""
+    uid, gid = os.getuid(), os.getgid()
+    if uid == 0:
+        entered = _unshare(CLONE_NEWNS | CLONE_NEWNET)
+    else:
+        entered = _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)
+        if entered:
+            Path("/proc/self/setgroups").write_text("deny")
+            Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+            Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    if not entered:
+        return False, False
+    private = _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
+    return True, private
+
+
+def _set_rlimits(limits: SandboxLimits) -> None:
+    pairs = {
+        resource.RLIMIT_AS: limits.memory_bytes,
+        resource.RLIMIT_CPU: limits.cpu_seconds,
+        resource.RLIMIT_FSIZE: limits.file_bytes,
+        resource.RLIMIT_NOFILE: limits.open_files,
+        resource.RLIMIT_NPROC: limits.processes,
+        resource.RLIMIT_CORE: 0,
+    }
+    for which, value in pairs.items():
+        resource.setrlimit(which, (value, value))
+
+
+def isolate(scratch: Path, hidden: list[str], limits: SandboxLimits) -> dict[str, str]:
+    """Apply every available layer to the current (worker) process; return the levels."""
+    level: dict[str, str] = {}
+    os.setsid()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead
+    namespaces, private = _enter_namespaces()
+    level["network"] = "no network (namespace)" if namespaces else "network reachable"
+    hidden_ok = private and all(_mount_empty(p) for p in hidden if os.path.isdir(p))
+    level["hidden files"] = "solutions hidden (mount namespace)" if hidden_ok else "solutions readable"
+    if os.getuid() == 0 and private and _expose_interpreter(limits.worker_uid):
+        os.setgroups([])
+        os.setgid(limits.worker_uid)
+        os.setuid(limits.worker_uid)
+        level["user"] = f"uid {limits.worker_uid}"
+    else:
+        level["user"] = "same uid as the grader"
+    _set_rlimits(limits)
+    level["limits"] = (
+        f"{limits.memory_bytes // 2**20} MiB memory, {limits.cpu_seconds} s CPU, "
+        f"{limits.file_bytes // 2**20} MiB files, {limits.processes} processes"
+    )
+    os.chdir(scratch)
+    os.environ.update(HOME=str(scratch), TMPDIR=str(scratch), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return level

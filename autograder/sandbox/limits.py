@@ -1,0 +1,38 @@
+"""Every limit the sandbox enforces, as one settings record with documented defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Limits for one worker (one student, one assignment).
+
+    Attributes:
+        call_seconds: wall-clock limit of one probe call (SPEC default 30 s), enforced by
+            the judge, which then kills the worker's whole process tree.
+        submission_seconds: wall-clock budget of one submission and assignment (10 min).
+        memory_bytes: address-space limit (RLIMIT_AS); torch alone maps ≈ 0.7 GiB.
+        cpu_seconds: CPU-time limit of one worker process (RLIMIT_CPU).
+        file_bytes: largest file the worker may write (RLIMIT_FSIZE); output is capped too.
+        open_files: RLIMIT_NOFILE.
+        processes: RLIMIT_NPROC, effective once the worker runs as its own uid.
+        result_bytes: largest probe result the judge accepts.
+        worker_uid: uid the worker drops to when the judge runs as root.
+        hidden_paths: folders made unreadable in the worker (besides `solutions/`).
+    """
+
+    call_seconds: float = 30.0
+    submission_seconds: float = 600.0
+    memory_bytes: int = 4 * GiB
+    cpu_seconds: int = 600
+    file_bytes: int = 64 * MiB
+    open_files: int = 256
+    processes: int = 64
+    result_bytes: int = 256 * MiB
+    worker_uid: int = 65534
+    hidden_paths: tuple[str, ...] = field(default_factory=tuple)

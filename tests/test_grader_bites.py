@@ -1,0 +1,60 @@
+"""The grader bites: every submission in `tests/submissions/<a>/` gets exactly the verdict
+its first docstring line declares, graded for real through the sandbox.
+
+Declarations (first line of the file's docstring):
+- `CORRECT: <style>` — full marks;
+- `BROKEN: loses test_a, test_b — <the bug>` — exactly those tests fail, all others pass.
+The reference scores full marks and the committed stubs score zero (tested below).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from autograder.judge.run import grade_file
+from autograder.paths import assignment_dir, available_assignments, solution_dir
+from autograder.sandbox import SandboxLimits
+
+HERE = Path(__file__).parent / "submissions"
+LIMITS = SandboxLimits(call_seconds=60)
+
+
+def declared(path: Path) -> tuple[str, set[str]]:
+    first = (ast.get_docstring(ast.parse(path.read_text())) or "").strip().splitlines()[0]
+    if first.startswith("CORRECT:"):
+        return "correct", set()
+    match = re.match(r"BROKEN: loses ([\w, ]+?) — ", first)
+    assert match, f"{path}: first docstring line must be 'CORRECT: …' or 'BROKEN: loses test_a, test_b — …'"
+    return "broken", {t.strip() for t in match.group(1).split(",")}
+
+
+SUBMISSIONS = sorted(HERE.glob("*/*.py"))
+
+
+@pytest.mark.parametrize("path", SUBMISSIONS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_submission_gets_its_declared_verdict(path: Path) -> None:
+    assignment = path.parent.name
+    kind, lost = declared(path)
+    result = grade_file(path, assignment, LIMITS)
+    failed = {t["name"] for t in result["tests"] if t["status"] != "passed"}
+    names = {t["name"] for t in result["tests"]}
+    assert lost <= names, f"declared tests that do not exist: {sorted(lost - names)}"
+    messages = {t["name"]: t["message"] for t in result["tests"] if t["status"] != "passed"}
+    assert failed == lost, f"{kind} submission: failed {sorted(failed)}, declared {sorted(lost)}; messages: {messages}"
+
+
+@pytest.mark.parametrize("assignment", available_assignments(hidden=True))
+def test_reference_scores_full_marks(assignment: str) -> None:
+    result = grade_file(solution_dir(assignment) / f"{assignment}.py", assignment, LIMITS)
+    assert result["max_score"] > 0
+    assert result["score"] == result["max_score"], [t for t in result["tests"] if t["status"] != "passed"]
+
+
+@pytest.mark.parametrize("assignment", available_assignments(hidden=True))
+def test_stubs_score_zero(assignment: str) -> None:
+    result = grade_file(assignment_dir(assignment) / f"{assignment}.py", assignment, LIMITS)
+    assert result["score"] == 0, [t["name"] for t in result["tests"] if t["status"] == "passed"]
