@@ -62,11 +62,11 @@ class LocalSubject:
 
 
 class SandboxSubject:
-    """A student's file, run only inside a sandboxed worker."""
+    """A student's code, run only inside a sandboxed worker."""
 
-    def __init__(self, source: Path, module_name: str, limits: SandboxLimits, label: str = "") -> None:
+    def __init__(self, source: str, module_name: str, limits: SandboxLimits, label: str = "") -> None:
         self.worker = SandboxedWorker(source, module_name, limits)
-        self.label = label or str(source)
+        self.label = label or f"{module_name}.py"
 
     def run(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False, **kwargs: Any) -> Any:
         try:

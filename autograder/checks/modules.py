@@ -40,10 +40,12 @@ def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) 
         if actual is not None:
             fail(prop, f"{what} should be None, got {describe(actual)}", hint)
     elif isinstance(expected, float):
-        if not isinstance(actual, (float, int)) or abs(actual - expected) > 1e-6 * max(1.0, abs(expected)):
-            fail(prop, f"{what} should be {expected:.4g}, got {actual!r}", hint)
+        if not isinstance(actual, (float, int)) or isinstance(actual, bool):
+            fail(prop, f"{what} should be a Python float, got {describe(actual)}", hint)
+        if abs(actual - expected) > 1e-6 * max(1.0, abs(expected)):
+            fail(prop, f"{what} differs from the expected value (by {abs(actual - expected):.2g})", hint)
     elif actual != expected:
-        fail(prop, f"{what} should be {expected!r}, got {actual!r}", hint)
+        fail(prop, f"{what} differs from the expected value", hint)
 
 
 def matches_reference(

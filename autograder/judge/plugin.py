@@ -132,7 +132,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     results = config.stash.get(RESULTS, [])
-    if not results or config.stash.get(SESSION, None) is not None:
+    if not any(r["max_score"] for r in results) or config.stash.get(SESSION, None) is not None:
         return
     from autograder.report.console import points_table
 

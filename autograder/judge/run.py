@@ -46,23 +46,27 @@ class _SessionPlugin:
         config.stash[SESSION] = self.session
 
 
-def grade_file(source: Path | None, assignment: str, limits: SandboxLimits) -> dict:
-    """Grade `source` (a student's `<a>.py`, or None when missing) on `assignment`.
+def grade_file(path: Path, assignment: str, limits: SandboxLimits) -> dict:
+    """Grade the student's file at `path` on `assignment` (see `grade_source`)."""
+    return grade_source(path.read_text(errors="replace"), assignment, limits)
+
+
+def grade_source(text: str | None, assignment: str, limits: SandboxLimits, problem: str = "") -> dict:
+    """Grade a student's code for `assignment` (None: no file; `problem`: why it is unusable).
 
     Returns `{"score", "max_score", "tests": [...], "sandbox": levels, "scan": [...]}`.
     """
     filename = f"{assignment}.py"
-    text = ""
-    if source is None:
-        subject: Any = UnrunnableSubject("missing", f"no {filename} (or {assignment}.ipynb) found in the submission")
+    scan = scan_source(text or "")
+    if problem:
+        subject: Any = UnrunnableSubject("missing", problem)
+    elif text is None:
+        subject = UnrunnableSubject("missing", f"no {filename} (or {assignment}.ipynb) found in the submission")
+    elif scan.syntax_error:
+        subject = UnrunnableSubject("syntax", f"{filename} has a syntax error ({scan.syntax_error}); fix it so Python can import the file")
     else:
-        text = source.read_text(errors="replace")
-        scan = scan_source(text)
-        if scan.syntax_error:
-            subject = UnrunnableSubject("syntax", f"{filename} has a syntax error ({scan.syntax_error}); fix it so Python can import the file")
-        else:
-            subject = SandboxSubject(source, assignment, limits, label=filename)
-    session = GradingSession(subject=subject, reference=reference_for(assignment), source=text)
+        subject = SandboxSubject(text, assignment, limits, label=filename)
+    session = GradingSession(subject=subject, reference=reference_for(assignment), source=text or "")
     tests = solution_dir(assignment) / "test_hidden.py"
     args = [str(tests), "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN",
             "--rootdir", str(tests.parent), "-W", "ignore"]
@@ -79,5 +83,5 @@ def grade_file(source: Path | None, assignment: str, limits: SandboxLimits) -> d
         "max_score": sum(r["max_score"] for r in session.results),
         "tests": session.results,
         "sandbox": levels,
-        "scan": scan_source(text).suspicious() if text else [],
+        "scan": scan.suspicious(),
     }

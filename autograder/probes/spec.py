@@ -22,6 +22,8 @@ class Build:
     """How to construct a module: `Build("MLP", 2, [16], 3)` means `module.MLP(2, [16], 3)`.
 
     A name with a colon (`"torch.nn:Linear"`) is a trusted class, not the student's.
+    Arguments that are themselves `Build`s are built first, so trusted models compose:
+    `Build("torch.nn:Sequential", Build("torch.nn:Linear", 2, 8), Build("torch.nn:ReLU"))`.
     """
 
     name: str
@@ -38,7 +40,8 @@ class Build:
         return f"{self.name.split(':')[-1]}({', '.join(parts)})"
 
     def instantiate(self, module: Any) -> Any:
-        return resolve(module, self.name)(*self.args, **self.kwargs)
+        args = [a.instantiate(module) if isinstance(a, Build) else a for a in self.args]
+        return resolve(module, self.name)(*args, **self.kwargs)
 
 
 def resolve(module: Any, name: str) -> Any:

@@ -87,12 +87,12 @@ class SandboxedWorker:
     """One worker process for one student's module, restarted after a timeout or crash.
 
     Args:
-        source: the student's file (copied into a fresh scratch directory).
+        source: the student's code (written into a fresh scratch directory).
         module_name: the name it is imported as (e.g. "mlp").
         limits: the `SandboxLimits` in force.
     """
 
-    def __init__(self, source: Path, module_name: str, limits: SandboxLimits) -> None:
+    def __init__(self, source: str, module_name: str, limits: SandboxLimits) -> None:
         self.source = source
         self.module_name = module_name
         self.limits = limits
@@ -110,7 +110,7 @@ class SandboxedWorker:
         work = self._scratch / "work"
         work.mkdir()
         target = work / f"{self.module_name}.py"
-        shutil.copyfile(self.source, target)
+        target.write_text(self.source)
         if os.getuid() == 0:
             os.chown(work, self.limits.worker_uid, self.limits.worker_uid)
             os.chown(target, self.limits.worker_uid, self.limits.worker_uid)

@@ -22,7 +22,8 @@ class SandboxLimits:
         open_files: RLIMIT_NOFILE.
         processes: RLIMIT_NPROC, effective once the worker runs as its own uid.
         result_bytes: largest probe result the judge accepts.
-        worker_uid: uid the worker drops to when the judge runs as root.
+        worker_uid: uid the worker drops to when the judge runs as root (one more per
+            parallel job); every process of that uid is killed when the worker ends.
         hidden_paths: folders made unreadable in the worker (besides `solutions/`).
     """
 
@@ -34,5 +35,5 @@ class SandboxLimits:
     open_files: int = 256
     processes: int = 64
     result_bytes: int = 256 * MiB
-    worker_uid: int = 65534
+    worker_uid: int = 61000
     hidden_paths: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,111 @@
+"""The `nnzoo` command as instructors and students use it."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORRECT = ROOT / "tests" / "submissions" / "mlp" / "correct_einsum.py"
+BROKEN = ROOT / "tests" / "submissions" / "mlp" / "broken_no_value_error.py"
+
+
+def nnzoo(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("command", ["test", "grade", "demo", "stubs"])
+def test_every_command_has_help(command):
+    result = nnzoo(command, "--help")
+    assert result.returncode == 0 and "usage: nnzoo" in result.stdout
+
+
+def test_missing_submissions_path_is_a_one_line_error(tmp_path):
+    result = nnzoo("grade", str(tmp_path / "nope"), "--out", str(tmp_path / "out"))
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+
+
+def test_folder_with_nothing_gradable_is_a_one_line_error(tmp_path):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "notes.txt").write_text("hello")
+    result = nnzoo("grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"))
+    assert result.returncode != 0 and "holds no student" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """A class: a folder, a zip with odd paths, a notebook, a broken notebook, an empty folder."""
+    base = tmp_path_factory.mktemp("class")
+    subs = base / "subs"
+    (subs / "ann").mkdir(parents=True)
+    shutil.copy(CORRECT, subs / "ann" / "mlp.py")
+    with zipfile.ZipFile(subs / "ben.zip", "w") as zf:
+        zf.writestr("../../escaped.py", "print('should never be written')")
+        zf.writestr("/abs/mlp_notes.txt", "x")
+        zf.writestr("ben/mlp.py", BROKEN.read_text())
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# my mlp"), nbformat.v4.new_code_cell("%matplotlib inline\n" + CORRECT.read_text())]
+    (subs / "cleo").mkdir()
+    nbformat.write(nb, subs / "cleo" / "mlp.ipynb")
+    (subs / "dan").mkdir()
+    (subs / "dan" / "mlp.ipynb").write_text("{ not json")
+    (subs / "eve").mkdir()
+    out = base / "out"
+    result = nnzoo("grade", str(subs), "--out", str(out), "-a", "mlp")
+    return base, out, result
+
+
+def test_grade_writes_the_spec_files(graded_class):
+    base, out, result = graded_class
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader((out / "grades.csv").open()))
+    assert rows[0] == ["student", "mlp", "total"]
+    scores = {r[0]: float(r[1]) for r in rows[1:]}
+    data = json.loads((out / "grades.json").read_text())
+    maximum = data["assignments"]["mlp"]["max_score"]
+    assert scores["ann"] == maximum and scores["cleo"] == maximum
+    assert 0 < scores["ben"] < maximum and scores["dan"] == 0 and scores["eve"] == 0
+    student = data["students"][0]
+    assert set(student) >= {"student", "total", "assignments"}
+    test = student["assignments"]["mlp"]["tests"][0]
+    assert set(test) >= {"name", "property", "score", "max_score", "status", "message"}
+    assert {p.stem for p in (out / "feedback").iterdir()} == {"ann", "ben", "cleo", "dan", "eve"}
+
+
+def test_bad_notebook_gets_a_clear_message(graded_class):
+    _, out, _ = graded_class
+    feedback = (out / "feedback" / "dan.md").read_text()
+    assert "mlp.ipynb could not be read: not a valid notebook" in feedback
+
+
+def test_zip_with_odd_paths_writes_nothing_outside(graded_class):
+    base, _, _ = graded_class
+    assert not list(base.parent.glob("escaped.py")) and not Path("/escaped.py").exists()
+
+
+def test_regrading_gives_identical_grades(graded_class, tmp_path):
+    base, out, _ = graded_class
+    again = nnzoo("grade", str(base / "subs"), "--out", str(tmp_path / "again"), "-a", "mlp")
+    assert again.returncode == 0
+    assert (tmp_path / "again" / "grades.json").read_text() == (out / "grades.json").read_text()
+
+
+def test_nnzoo_test_scores_the_stubs_zero_and_shows_hints():
+    result = nnzoo("test", "mlp")
+    assert result.returncode != 0
+    assert "total" in result.stdout and "0/7" in result.stdout and "Hint:" in result.stdout
+
+
+def test_demo_grades_the_bundled_class(tmp_path):
+    result = nnzoo("demo", "--out", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    rows = {r[0]: r for r in csv.reader((tmp_path / "demo" / "grades.csv").open())}
+    assert set(rows) == {"student", "alice", "bob", "carol"}
+    assert float(rows["alice"][-1]) > float(rows["bob"][-1]) > float(rows["carol"][-1]) == 0
