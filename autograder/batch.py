@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -53,20 +53,6 @@ def load_record(out: Path, student: str) -> dict | None:
         return None
 
 
-_SLOT = 0
-
-
-def _init_slot(slots: "multiprocessing.Queue[int]") -> None:
-    global _SLOT
-    _SLOT = slots.get()
-
-
-def _grade_in_slot(sub: StudentSubmission, assignments: list[str], limits: SandboxLimits) -> dict:
-    # each parallel judge gets its own worker uid, so killing one worker's processes
-    # never touches another's
-    return grade_student(sub, assignments, replace(limits, worker_uid=limits.worker_uid + _SLOT))
-
-
 def grade_class(
     submissions: list[StudentSubmission],
     options: BatchOptions,
@@ -104,12 +90,9 @@ def _run(todo: list[StudentSubmission], options: BatchOptions) -> Iterable[dict]
         for sub in todo:
             yield grade_student(sub, options.assignments, options.limits)
         return
-    ctx = multiprocessing.get_context("spawn")
-    slots = ctx.Queue()
-    for slot in range(options.jobs):
-        slots.put(slot)
-    with ProcessPoolExecutor(options.jobs, mp_context=ctx, initializer=_init_slot, initargs=(slots,)) as pool:
-        futures = [pool.submit(_grade_in_slot, sub, options.assignments, options.limits) for sub in todo]
+    # each judge process claims its own worker uid (see sandbox.client.claim_worker_uid)
+    with ProcessPoolExecutor(options.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(grade_student, sub, options.assignments, options.limits) for sub in todo]
         for future in as_completed(futures):
             yield future.result()
 

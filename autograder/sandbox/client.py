@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import pickle
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,33 @@ def load_reply(data: bytes) -> dict:
     return reply
 
 
+_CLAIMED_UID: tuple[int, int] | None = None  # (uid, fd of its lock file), per judge process
+
+
+def claim_worker_uid(base: int, span: int = 1000) -> int:
+    """A worker uid no other judge on this machine uses: the first free lock from `base`.
+
+    Every process of the worker uid is killed when a worker ends, so two judges (parallel
+    jobs, or two graders at once) must never share one.  The lock lives as long as this
+    process.
+    """
+    global _CLAIMED_UID
+    if _CLAIMED_UID is not None and _CLAIMED_UID[0] >= base:
+        return _CLAIMED_UID[0]
+    lock_dir = Path(tempfile.gettempdir()) / "nnzoo-uids"
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(base, base + span):
+        fd = os.open(lock_dir / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _CLAIMED_UID = (uid, fd)
+        return uid
+    raise GraderError(f"no free worker uid in {base}..{base + span - 1}")
+
+
 def kill_uid(uid: int) -> None:
     """SIGKILL every process running as `uid` (the worker's own uid, never the grader's)."""
     if uid == os.getuid():
@@ -95,6 +124,8 @@ class SandboxedWorker:
     def __init__(self, source: str, module_name: str, limits: SandboxLimits) -> None:
         self.source = source
         self.module_name = module_name
+        if os.getuid() == 0:
+            limits = replace(limits, worker_uid=claim_worker_uid(limits.worker_uid))
         self.limits = limits
         self.levels: dict[str, str] = {}
         self.deadline = time.monotonic() + limits.submission_seconds

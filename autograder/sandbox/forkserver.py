@@ -52,8 +52,18 @@ def _fork_worker(control: socket.socket, spec: WorkerSpec, fd: int) -> int:
     return pid
 
 
+def _warm_up() -> None:
+    """Run the lazily imported parts of torch once, so that no worker pays for them."""
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = torch.nn.functional.cross_entropy(model(torch.randn(5, 3)), torch.tensor([0, 1, 0, 1, 0]))
+    loss.backward()
+    optimizer.step()
+
+
 def main(control_fd: int) -> None:
     torch.set_num_threads(1)
+    _warm_up()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     control = socket.socket(fileno=control_fd)
     control.sendall(b"R")

@@ -109,7 +109,7 @@ def isolate(scratch: Path, hidden: list[str], limits: SandboxLimits) -> dict[str
         os.setgroups([])
         os.setgid(limits.worker_uid)
         os.setuid(limits.worker_uid)
-        level["user"] = f"uid {limits.worker_uid}"
+        level["user"] = "own unprivileged uid"
     else:
         level["user"] = "same uid as the grader"
     _set_rlimits(limits)

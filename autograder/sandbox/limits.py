@@ -22,8 +22,9 @@ class SandboxLimits:
         open_files: RLIMIT_NOFILE.
         processes: RLIMIT_NPROC, effective once the worker runs as its own uid.
         result_bytes: largest probe result the judge accepts.
-        worker_uid: uid the worker drops to when the judge runs as root (one more per
-            parallel job); every process of that uid is killed when the worker ends.
+        worker_uid: first uid the worker may drop to when the judge runs as root; each
+            judge process claims the first free one from here, and every process of that
+            uid is killed when a worker ends.
         hidden_paths: folders made unreadable in the worker (besides `solutions/`).
     """
 

@@ -1,0 +1,66 @@
+"""A batch that never loses a grade: kill -9 mid-run, resume, nothing lost or duplicated;
+-j 2 gives the same scores as -j 1."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SUBS = Path(__file__).parent / "submissions" / "mlp"
+CLASS = {"a1": "correct_einsum", "a2": "broken_bias_ignored", "a3": "correct_loops", "a4": "broken_no_value_error"}
+
+
+def make_class(root: Path) -> Path:
+    for student, variant in CLASS.items():
+        (root / "subs" / student).mkdir(parents=True)
+        shutil.copy(SUBS / f"{variant}.py", root / "subs" / student / "mlp.py")
+    return root / "subs"
+
+
+def grade(subs: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(subs), "--out", str(out), "-a", "mlp", *extra],
+                          capture_output=True, text=True)
+
+
+def scores(out: Path) -> dict:
+    data = json.loads((out / "grades.json").read_text())
+    return {s["student"]: s["total"] for s in data["students"]}
+
+
+def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
+    subs = make_class(tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", str(subs), "--out", str(out), "-a", "mlp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "students").glob("*.json"))) < 1:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.name: p.stat().st_mtime_ns for p in (out / "students").glob("*.json")}
+    assert 1 <= len(done_before) < len(CLASS), "the kill should land mid-batch"
+    assert set(scores(out)) == {p[:-5] for p in done_before}, "grades.json is a consistent view of the records"
+
+    result = grade(subs, out, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert sorted(scores(out)) == sorted(CLASS)
+    lines = (out / "grades.csv").read_text().splitlines()
+    assert len(lines) == 1 + len(CLASS)
+    for name, mtime in done_before.items():  # unchanged students were not regraded
+        assert (out / "students" / name).stat().st_mtime_ns == mtime
+
+    shutil.copy(SUBS / "correct_einsum.py", subs / "a2" / "mlp.py")  # a changed submission is regraded
+    before = scores(out)["a2"]
+    assert grade(subs, out, "--resume").returncode == 0
+    assert scores(out)["a2"] > before
+
+
+def test_parallel_grading_gives_the_same_scores(tmp_path):
+    subs = make_class(tmp_path)
+    one, two = grade(subs, tmp_path / "j1"), grade(subs, tmp_path / "j2", "-j", "2")
+    assert one.returncode == 0 and two.returncode == 0, two.stderr
+    assert (tmp_path / "j1" / "grades.json").read_text() == (tmp_path / "j2" / "grades.json").read_text()
