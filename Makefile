@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch is pinned here (a CPU wheel) and installed first; pyproject.toml stays permissive.
 TORCH := torch==2.13.0
 
-.PHONY: demo test bench stubs sandbox-tools clean
+.PHONY: demo test bench stubs clean
 
 $(BIN)/nnzoo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +15,10 @@ $(BIN)/nnzoo: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-sandbox-tools:
-	@if [ "$$(id -u)" = 0 ] && ! command -v bwrap >/dev/null; then \
-		(apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) || echo "bubblewrap not installed: the sandbox uses its other layers"; fi
-
-demo: $(BIN)/nnzoo sandbox-tools
+demo: $(BIN)/nnzoo
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/nnzoo demo
 
-test: $(BIN)/nnzoo sandbox-tools
+test: $(BIN)/nnzoo
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q tests
 
 bench: $(BIN)/nnzoo

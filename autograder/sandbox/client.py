@@ -24,7 +24,7 @@ from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
 from autograder.paths import project_root
 from autograder.probes.spec import ProbeRequest
 from autograder.sandbox.limits import SandboxLimits
-from autograder.sandbox.forkserver import WorkerSpec
+from autograder.sandbox.worker import WorkerSpec
 
 class ForkServer:
     """The judge's handle on its fork server process (started once, on first use)."""
@@ -99,17 +99,35 @@ def claim_worker_uid(base: int, span: int = 1000) -> int:
     raise GraderError(f"no free worker uid in {base}..{base + span - 1}")
 
 
-def kill_uid(uid: int) -> None:
-    """SIGKILL every process running as `uid` (the worker's own uid, never the grader's)."""
+def _live_processes(uid: int) -> list[int]:
+    """Pids of `uid`'s processes that have not exited yet (zombies excluded)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid == uid and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                pids.append(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return pids
+
+
+def kill_uid(uid: int, rounds: int = 100) -> None:
+    """SIGKILL every process running as `uid` (a worker's own uid, never the grader's),
+    again and again until none is left: a fork bomb may fork between two scans."""
     if uid == os.getuid():
         return
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+    for _ in range(rounds):
+        pids = _live_processes(uid)
+        if not pids:
+            return
+        for pid in pids:
             try:
-                if entry.stat().st_uid == uid:
-                    os.kill(int(entry.name), signal.SIGKILL)
-            except (ProcessLookupError, FileNotFoundError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
+        time.sleep(0.01)
 
 
 class SandboxedWorker:
@@ -138,15 +156,11 @@ class SandboxedWorker:
     def _start(self) -> None:
         self._scratch = Path(tempfile.mkdtemp(prefix="nnzoo-worker-"))
         os.chmod(self._scratch, 0o711)
+        # the worker writes its file under this path: inside its private tmpfs when it
+        # gets one, else here (on the shared disk)
         work = self._scratch / "work"
-        work.mkdir()
-        target = work / f"{self.module_name}.py"
-        target.write_text(self.source)
-        if os.getuid() == 0:
-            os.chown(work, self.limits.worker_uid, self.limits.worker_uid)
-            os.chown(target, self.limits.worker_uid, self.limits.worker_uid)
         hidden = [str(project_root() / "solutions"), *self.limits.hidden_paths]
-        spec = WorkerSpec(str(target), self.module_name, str(work), hidden, self.limits)
+        spec = WorkerSpec(self.source, self.module_name, str(work), hidden, self.limits)
         try:
             self._pid, self._conn = ForkServer.get().fork(spec)
         except OSError as exc:  # the fork server itself failed: not the student's fault
@@ -181,9 +195,11 @@ class SandboxedWorker:
     # -- requests --------------------------------------------------------------------
     def _receive(self, what: str) -> dict:
         remaining = self.deadline - time.monotonic()
-        timeout = min(self.limits.call_seconds, remaining)
-        if timeout <= 0 or not self._conn.poll(timeout):
+        if not self._wait_for_answer(min(self.limits.call_seconds, remaining)):
+            alive = self._alive()
             self.close()
+            if not alive:
+                raise SubmissionFailure("exit", f"the worker process ended {what}: your code exited, crashed or was killed for memory")
             if remaining <= self.limits.call_seconds:
                 raise SubmissionFailure("budget", f"the submission used up its {self.limits.submission_seconds:.0f} s time budget")
             raise SubmissionFailure("timeout", f"no answer {what} within {self.limits.call_seconds:.0f} s (an endless loop, or far too slow?)")
@@ -202,6 +218,28 @@ class SandboxedWorker:
         except Exception:
             self.close()
             raise SubmissionFailure("crash", f"the worker sent an unreadable reply {what}") from None
+
+    def _alive(self) -> bool:
+        try:
+            os.kill(self._pid, 0)  # the fork server reaps its children: a dead pid is gone
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+    def _wait_for_answer(self, timeout: float) -> bool:
+        """Wait for a reply; give up early when the worker died (a process it left behind
+        may still hold the pipe open, so end-of-file alone cannot tell)."""
+        deadline = time.monotonic() + max(timeout, 0)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._conn.poll(min(left, 0.25)):
+                return True
+            if not self._alive():
+                return self._conn.poll(0)
 
     def request(self, request: ProbeRequest) -> dict:
         """Run one probe; return its result or raise `StudentCodeError`/`SubmissionFailure`."""

@@ -7,34 +7,25 @@ has nothing of the judge's in its memory.  Run as
 
 Protocol on the control socket: the judge sends a pickled `WorkerSpec` together with one
 file descriptor (the worker's end of its pipe); the server forks, and answers the
-child's pid as 8 bytes.  Children are reaped automatically (SIGCHLD ignored).
+child's pid as 8 bytes.  Children, and orphans of children, are reaped automatically
+(a child subreaper with SIGCHLD ignored).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import signal
 import socket
 import sys
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 import torch
 
-from autograder.sandbox.limits import SandboxLimits
-from autograder.sandbox.worker import serve
+from autograder.sandbox.worker import WorkerSpec, serve
 
-
-@dataclass(frozen=True)
-class WorkerSpec:
-    """What a new worker needs: the student's file, its module name, where to work."""
-
-    source: str
-    module_name: str
-    scratch: str
-    hidden: list[str]
-    limits: SandboxLimits
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def _fork_worker(control: socket.socket, spec: WorkerSpec, fd: int) -> int:
@@ -44,7 +35,7 @@ def _fork_worker(control: socket.socket, spec: WorkerSpec, fd: int) -> int:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         code = 0
         try:
-            serve(Connection(fd), spec.source, spec.module_name, spec.scratch, spec.hidden, spec.limits)
+            serve(Connection(fd), spec)
         except BaseException:  # noqa: BLE001 — the worker must never return into the server loop
             code = 70
         os._exit(code)
@@ -64,6 +55,10 @@ def _warm_up() -> None:
 def main(control_fd: int) -> None:
     torch.set_num_threads(1)
     _warm_up()
+    # Orphans of workers (daemons, fork bombs) are re-parented here instead of to init,
+    # and with SIGCHLD ignored they are reaped at once: no zombie keeps counting
+    # against the next worker's process limit.
+    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     control = socket.socket(fileno=control_fd)
     control.sendall(b"R")

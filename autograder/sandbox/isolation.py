@@ -96,8 +96,36 @@ def _set_rlimits(limits: SandboxLimits) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def isolate(scratch: Path, hidden: list[str], limits: SandboxLimits) -> dict[str, str]:
-    """Apply every available layer to the current (worker) process; return the levels."""
+def _private_tmp(size_bytes: int) -> bool:
+    """Fresh, size-capped tmpfs over every world-writable folder: no disk filling, no fake
+    files left where the grader or another worker could see them."""
+    ok = True
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(folder):
+            ok &= _libc.mount(b"none", folder.encode(), b"tmpfs", 0, f"size={size_bytes},mode=1777".encode()) == 0
+    return ok
+
+
+def _seccomp() -> bool:
+    """Deny network sockets, tracing and namespace or mount changes (EPERM), if available."""
+    try:
+        import pyseccomp as seccomp
+    except (ImportError, OSError):
+        return False
+    rules = seccomp.SyscallFilter(seccomp.ALLOW)
+    deny = seccomp.ERRNO(1)
+    for family in (2, 10, 16, 17):  # AF_INET, AF_INET6, AF_NETLINK, AF_PACKET
+        rules.add_rule(deny, "socket", seccomp.Arg(0, seccomp.EQ, family))
+    for call in ("ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "unshare", "setns",
+                 "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "userfaultfd"):
+        rules.add_rule(deny, call)
+    rules.load()
+    return True
+
+
+def isolate(scratch: Path, filename: str, source: str, hidden: list[str], limits: SandboxLimits) -> dict[str, str]:
+    """Apply every available layer to this (worker) process, put the student's file in
+    `scratch`, and return the level reached by each layer, for the grading report."""
     level: dict[str, str] = {}
     os.setsid()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead
@@ -105,7 +133,13 @@ def isolate(scratch: Path, hidden: list[str], limits: SandboxLimits) -> dict[str
     level["network"] = "no network (namespace)" if namespaces else "network reachable"
     hidden_ok = private and all(_mount_empty(p) for p in hidden if os.path.isdir(p))
     level["hidden files"] = "solutions hidden (mount namespace)" if hidden_ok else "solutions readable"
+    tmp_ok = private and _private_tmp(limits.scratch_bytes)
+    level["scratch"] = f"private {limits.scratch_bytes // 2**20} MiB tmpfs" if tmp_ok else "shared /tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / filename).write_text(source)
     if os.getuid() == 0 and private and _expose_interpreter(limits.worker_uid):
+        for path in (scratch, scratch / filename):
+            os.chown(path, limits.worker_uid, limits.worker_uid)
         os.setgroups([])
         os.setgid(limits.worker_uid)
         os.setuid(limits.worker_uid)
@@ -117,6 +151,7 @@ def isolate(scratch: Path, hidden: list[str], limits: SandboxLimits) -> dict[str
         f"{limits.memory_bytes // 2**20} MiB memory, {limits.cpu_seconds} s CPU, "
         f"{limits.file_bytes // 2**20} MiB files, {limits.processes} processes"
     )
+    level["seccomp"] = "sockets, tracing, mounts denied" if _seccomp() else "not available"
     os.chdir(scratch)
     os.environ.update(HOME=str(scratch), TMPDIR=str(scratch), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     return level

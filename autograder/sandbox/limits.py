@@ -19,6 +19,7 @@ class SandboxLimits:
         memory_bytes: address-space limit (RLIMIT_AS); torch alone maps ≈ 0.7 GiB.
         cpu_seconds: CPU-time limit of one worker process (RLIMIT_CPU).
         file_bytes: largest file the worker may write (RLIMIT_FSIZE); output is capped too.
+        scratch_bytes: size of the worker's private tmpfs (/tmp, /var/tmp, /dev/shm).
         open_files: RLIMIT_NOFILE.
         processes: RLIMIT_NPROC, effective once the worker runs as its own uid.
         result_bytes: largest probe result the judge accepts.
@@ -33,6 +34,7 @@ class SandboxLimits:
     memory_bytes: int = 4 * GiB
     cpu_seconds: int = 600
     file_bytes: int = 64 * MiB
+    scratch_bytes: int = 256 * MiB
     open_files: int = 256
     processes: int = 64
     result_bytes: int = 256 * MiB

@@ -14,6 +14,7 @@ import os
 import pickle
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,24 @@ def _send(conn: Any, message: dict) -> None:
     conn.send_bytes(buffer.getvalue())
 
 
-def serve(conn: Any, source: str, name: str, scratch: str, hidden: list[str], limits: SandboxLimits) -> None:
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a new worker needs: the student's code, its module name, where to work."""
+
+    source: str
+    module_name: str
+    scratch: str
+    hidden: list[str]
+    limits: SandboxLimits
+
+
+def serve(conn: Any, spec: WorkerSpec) -> None:
     """Worker entry point (runs in the forked child)."""
     torch.set_num_threads(1)
-    levels = isolate(Path(scratch), hidden, limits)
+    filename = f"{spec.module_name}.py"
+    levels = isolate(Path(spec.scratch), filename, spec.source, spec.hidden, spec.limits)
+    source = str(Path(spec.scratch) / filename)
+    name = spec.module_name
     with open(os.devnull) as devnull:
         os.dup2(devnull.fileno(), 0)
     log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
