@@ -35,7 +35,8 @@ class ForkServer:
         judge_end, server_end = socket.socketpair()
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.sandbox.forkserver", str(server_end.fileno())],
+            # -I: no current folder on sys.path, no PYTHON* variables, no user site
+            [sys.executable, "-I", "-m", "autograder.sandbox.forkserver", str(server_end.fileno())],
             pass_fds=[server_end.fileno()],
             env=env,
             stdin=subprocess.DEVNULL,

@@ -96,14 +96,35 @@ def _set_rlimits(limits: SandboxLimits) -> None:
         resource.setrlimit(which, (value, value))
 
 
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _needed_paths() -> list[Path]:
+    """Folders the worker must keep seeing: the interpreter, the venv, sys.path entries."""
+    shared = {Path(f) for f in SHARED_WRITABLE}
+    candidates = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, *sys.path) if p and os.path.isdir(p)} - shared
+    # keep the outermost ones only
+    return sorted(p for p in candidates if not any(q != p and q in p.parents for q in candidates))
+
+
 def _private_tmp(size_bytes: int) -> bool:
     """Fresh, size-capped tmpfs over every world-writable folder: no disk filling, no fake
-    files left where the grader or another worker could see them."""
-    ok = True
-    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(folder):
-            ok &= _libc.mount(b"none", folder.encode(), b"tmpfs", 0, f"size={size_bytes},mode=1777".encode()) == 0
-    return ok
+    files left where the grader or another worker could see them.  Folders the worker
+    needs that live there (a venv or a checkout under /tmp) are bind-mounted back."""
+    keep = [p for p in _needed_paths() if any(p.is_relative_to(f) and p != Path(f) for f in SHARED_WRITABLE)]
+    fds = {p: os.open(p, os.O_PATH) for p in keep}
+    try:
+        ok = True
+        for folder in SHARED_WRITABLE:
+            if os.path.isdir(folder):
+                ok &= _libc.mount(b"none", folder.encode(), b"tmpfs", 0, f"size={size_bytes},mode=1777".encode()) == 0
+        for path, fd in fds.items():
+            path.mkdir(parents=True, exist_ok=True)
+            ok &= _libc.mount(f"/proc/self/fd/{fd}".encode(), str(path).encode(), None, MS_BIND | MS_REC, None) == 0
+        return ok
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def _seccomp() -> bool:
@@ -131,10 +152,10 @@ def isolate(scratch: Path, filename: str, source: str, hidden: list[str], limits
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead
     namespaces, private = _enter_namespaces()
     level["network"] = "no network (namespace)" if namespaces else "network reachable"
-    hidden_ok = private and all(_mount_empty(p) for p in hidden if os.path.isdir(p))
-    level["hidden files"] = "solutions hidden (mount namespace)" if hidden_ok else "solutions readable"
     tmp_ok = private and _private_tmp(limits.scratch_bytes)
     level["scratch"] = f"private {limits.scratch_bytes // 2**20} MiB tmpfs" if tmp_ok else "shared /tmp"
+    hidden_ok = private and all(_mount_empty(p) for p in hidden if os.path.isdir(p))
+    level["hidden files"] = "solutions hidden (mount namespace)" if hidden_ok else "solutions readable"
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / filename).write_text(source)
     if os.getuid() == 0 and private and _expose_interpreter(limits.worker_uid):
