@@ -139,7 +139,8 @@ def test_network_is_unreachable():
 def test_solutions_are_unreadable_from_the_worker():
     target = project_root() / "solutions" / "mlp" / "mlp.py"
     err = failure_of(relu_of(f"open({str(target)!r}).read()"))
-    assert isinstance(err, StudentCodeError) and "PermissionError" in err.types
+    # hidden behind an empty tmpfs, or (for a checkout under /tmp) not there at all
+    assert isinstance(err, StudentCodeError) and err.type_name in ("PermissionError", "FileNotFoundError")
 
 
 def test_walking_up_from_file_and_cwd_finds_no_solutions():

@@ -102,7 +102,9 @@ SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
 def _needed_paths() -> list[Path]:
     """Folders the worker must keep seeing: the interpreter, the venv, sys.path entries."""
     shared = {Path(f) for f in SHARED_WRITABLE}
-    candidates = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, *sys.path) if p and os.path.isdir(p)} - shared
+    package = Path(__file__).resolve().parent.parent  # autograder/, for lazy imports (not solutions/)
+    roots = (sys.prefix, sys.base_prefix, package, *sys.path)
+    candidates = {Path(p).resolve() for p in roots if p and os.path.isdir(p)} - shared
     # keep the outermost ones only
     return sorted(p for p in candidates if not any(q != p and q in p.parents for q in candidates))
 
