@@ -13,9 +13,15 @@ from autograder.subject import Raised
 
 
 def _cast(args: Sequence[Any], dtype: torch.dtype | None) -> tuple:
-    if dtype is None:
-        return tuple(args)
-    return tuple(a.to(dtype) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+    """Floating tensors in `args` (also inside tuples, e.g. an LSTM state) cast to `dtype`."""
+    def cast(a: Any) -> Any:
+        if isinstance(a, torch.Tensor) and a.is_floating_point():
+            return a.to(dtype)
+        if isinstance(a, tuple):
+            return tuple(cast(b) for b in a)
+        return a
+
+    return tuple(args) if dtype is None else tuple(cast(a) for a in args)
 
 
 def _shapes(args: Sequence[Any]) -> str:
@@ -127,10 +133,12 @@ def shape_preserved(
     state_dict: dict | None = None,
     patch: dict | None = None,
 ) -> None:
-    """For every size n, the output of `make_args(n)` has shape `expected_shape(n)`."""
+    """For every size n, the output of `make_args(n)` (its first item, for a tuple) has shape `expected_shape(n)`."""
     for n in sizes:
         args = tuple(make_args(n))
         out = sub.run("run", model=model, state_dict=state_dict, call=call, args=args, backward=False, patch=patch)["output"]
+        if isinstance(out, (tuple, list)) and out:
+            out = out[0]  # e.g. an RNN's (outputs, last_state)
         expect_tensor(out, f"the output for input of shape {_shapes(args)}", prop, shape=expected_shape(n), hint=hint)
 
 

@@ -82,8 +82,8 @@ def run(
     `call` is `"model"` (call the built model), `".name"` (a method of it) or the name of
     a function in `module`; `MODEL` in `args` stands for the built model.  The tensors
     at `grad_args` get `requires_grad`; the backward pass sends a fixed random cotangent
-    through every floating output that requires grad — or `cotangent` (same shape as a
-    single-tensor output, e.g. one-hot at a position to get d out_i / d x).
+    through every floating output that requires grad — or `cotangent` for the first output
+    and zeros for the others (e.g. one-hot at a position to get d out_i / d x).
 
     Returns `output`, `input_grads` (one per `grad_args`), `param_grads` (name → grad or
     None) and `param_shapes` (name → shape) of the built model.
@@ -105,7 +105,7 @@ def run(
             gen = torch.Generator().manual_seed(cotangent_seed)
             cots = [torch.randn(t.shape, generator=gen, dtype=t.dtype) for t in outs]
             if cotangent is not None:
-                cots = [cotangent.to(outs[0].dtype)] + cots[1:]
+                cots = [cotangent.to(outs[0].dtype)] + [torch.zeros_like(c) for c in cots[1:]]
             torch.autograd.backward(outs, cots)
     return {
         "output": plain(out),

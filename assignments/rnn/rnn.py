@@ -1,0 +1,227 @@
+"""Assignment 3 — recurrent networks.
+
+An RNN reads a sequence one step at a time.  A hidden state carries what it has seen so
+far; at every step the *same* cell (the same weights) updates the state from the current
+input and the previous state, so one network handles sequences of any length.  Output t
+can only depend on inputs 0..t (causality), and the steps must run one after another,
+which makes RNNs harder to parallelise than Transformers.
+
+Training through long sequences multiplies many Jacobians together: with a tanh RNN the
+gradient reaching early steps shrinks geometrically (vanishing gradients).  LSTM and GRU
+cells add gates that decide what to keep and what to forget, and an additive memory
+path along which gradients survive.
+
+You write the three cells exactly as PyTorch defines them (same parameters, same gate
+order), the RNN that applies a cell through time, the vanishing-gradient experiment, and
+a sequence classifier.  Forbidden here: `nn.RNN*`, `nn.LSTM*`, `nn.GRU*`,
+`torch.rnn_tanh_cell`, `torch.rnn_relu_cell`, `torch.lstm_cell`, `torch.gru_cell`, `torch._VF`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+
+def _uniform(*shape: int, hidden_size: int) -> nn.Parameter:
+    k = 1.0 / math.sqrt(hidden_size)
+    return nn.Parameter(torch.empty(*shape).uniform_(-k, k))
+
+
+class RNNCell(nn.Module):
+    r"""An Elman RNN cell, like `nn.RNNCell`: :math:`h' = \tanh(x W_{ih}^T + b_{ih} + h W_{hh}^T + b_{hh})`.
+
+    Args:
+        input_size: features of each input x (I).
+        hidden_size: features of the hidden state h (H).
+        bias: whether to use ``bias_ih`` and ``bias_hh``.
+        nonlinearity: ``"tanh"`` or ``"relu"``.
+
+    Shape:
+        - Input: x :math:`(B, I)`, h :math:`(B, H)` or None (zeros).
+        - Output: h' :math:`(B, H)`.
+
+    Attributes:
+        weight_ih :math:`(H, I)`, weight_hh :math:`(H, H)`, bias_ih :math:`(H,)`, bias_hh :math:`(H,)`,
+        all drawn from :math:`\mathcal{U}(-k, k)`, :math:`k = 1/\sqrt{H}`.
+
+    Example:
+        >>> cell = RNNCell(3, 5)
+        >>> cell(torch.randn(2, 3)).shape
+        torch.Size([2, 5])
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh") -> None:
+        super().__init__()
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"unknown nonlinearity {nonlinearity!r}")
+        self.hidden_size = hidden_size
+        self.nonlinearity = nonlinearity
+        # Hint: four parameters named as in nn.RNNCell; without bias, register the biases as None.
+        raise NotImplementedError('four parameters named as in nn.RNNCell; without bias, register the biases as None.')
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        # Hint: h=None means a zero state; add both affine maps, then apply the nonlinearity.
+        raise NotImplementedError('h=None means a zero state; add both affine maps, then apply the nonlinearity.')
+
+
+class LSTMCell(nn.Module):
+    r"""A long short-term memory cell, like `nn.LSTMCell` (gates in the order i, f, g, o).
+
+    .. math::
+        \begin{aligned}
+        i &= \sigma(W_{ii} x + b_{ii} + W_{hi} h + b_{hi}) &
+        f &= \sigma(W_{if} x + b_{if} + W_{hf} h + b_{hf}) \\
+        g &= \tanh(W_{ig} x + b_{ig} + W_{hg} h + b_{hg}) &
+        o &= \sigma(W_{io} x + b_{io} + W_{ho} h + b_{ho}) \\
+        c' &= f \odot c + i \odot g & h' &= o \odot \tanh(c')
+        \end{aligned}
+
+    Args:
+        input_size: I; hidden_size: H; bias: whether to use the biases.
+
+    Shape:
+        - Input: x :math:`(B, I)`; state ``(h, c)``, each :math:`(B, H)`, or None (zeros).
+        - Output: ``(h', c')``, each :math:`(B, H)`.
+
+    Attributes:
+        weight_ih :math:`(4H, I)` — the rows of :math:`W_{ii}, W_{if}, W_{ig}, W_{io}` stacked;
+        weight_hh :math:`(4H, H)`; bias_ih, bias_hh :math:`(4H,)`; all :math:`\mathcal{U}(-1/\sqrt{H}, 1/\sqrt{H})`.
+
+    Example:
+        >>> h, c = LSTMCell(3, 5)(torch.randn(2, 3))
+        >>> h.shape, c.shape
+        (torch.Size([2, 5]), torch.Size([2, 5]))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        # Hint: like nn.LSTMCell: the four gates' weights stacked in one (4H, ·) matrix per input.
+        raise NotImplementedError("like nn.LSTMCell: the four gates' weights stacked in one (4H, ·) matrix per input.")
+
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        # Hint: one product per input gives all four gates; split them in the order i, f, g, o.
+        raise NotImplementedError('one product per input gives all four gates; split them in the order i, f, g, o.')
+
+
+class GRUCell(nn.Module):
+    r"""A gated recurrent unit, like `nn.GRUCell` (gates in the order r, z, n).
+
+    .. math::
+        \begin{aligned}
+        r &= \sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr}) \\
+        z &= \sigma(W_{iz} x + b_{iz} + W_{hz} h + b_{hz}) \\
+        n &= \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn})) \\
+        h' &= (1 - z) \odot n + z \odot h
+        \end{aligned}
+
+    Args:
+        input_size: I; hidden_size: H; bias: whether to use the biases.
+
+    Shape:
+        - Input: x :math:`(B, I)`, h :math:`(B, H)` or None (zeros).
+        - Output: h' :math:`(B, H)`.
+
+    Attributes:
+        weight_ih :math:`(3H, I)`, weight_hh :math:`(3H, H)`, bias_ih, bias_hh :math:`(3H,)`.
+
+    Example:
+        >>> GRUCell(3, 5)(torch.randn(2, 3)).shape
+        torch.Size([2, 5])
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        # Hint: like nn.GRUCell: three gates' weights stacked per input, (3H, ·).
+        raise NotImplementedError("like nn.GRUCell: three gates' weights stacked per input, (3H, ·).")
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        # Hint: keep the input part and the hidden part of each gate apart: the reset gate multiplies the hidden part of n only.
+        raise NotImplementedError('keep the input part and the hidden part of each gate apart: the reset gate multiplies the hidden part of n only.')
+
+
+class RNN(nn.Module):
+    r"""Applies one cell at every time step, carrying the state from step to step.
+
+    Args:
+        input_size: I; hidden_size: H.
+        cell: ``"rnn"`` (tanh), ``"lstm"`` or ``"gru"``.
+
+    Shape:
+        - Input: x :math:`(B, T, I)`, any T ≥ 1; ``state``: the cell's state or None (zeros).
+        - Output: ``(outputs, last_state)``: outputs :math:`(B, T, H)` with ``outputs[:, t]``
+          the hidden state h after step t; last_state h :math:`(B, H)`, or ``(h, c)`` for the LSTM.
+
+    Attributes:
+        cell: the single cell, shared by every time step.
+
+    Example:
+        >>> outputs, h = RNN(3, 5, cell="gru")(torch.randn(2, 7, 3))
+        >>> outputs.shape, h.shape
+        (torch.Size([2, 7, 5]), torch.Size([2, 5]))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, cell: str = "rnn") -> None:
+        super().__init__()
+        self.kind = cell
+        # Hint: one cell for all time steps (weight sharing through time).
+        raise NotImplementedError('one cell for all time steps (weight sharing through time).')
+
+    def forward(self, x: torch.Tensor, state=None):
+        # Hint: loop over t, feed the previous state back in (do not detach it), collect h at every step.
+        raise NotImplementedError('loop over t, feed the previous state back in (do not detach it), collect h at every step.')
+
+
+def hidden_state_gradient_norms(model: RNN, x: torch.Tensor) -> torch.Tensor:
+    r"""The vanishing-gradient experiment: how much the last output depends on each hidden state.
+
+    For :math:`L = \sum_b h_{T-1}[b]` (``outputs[:, -1].sum()``), entry t is the Frobenius
+    norm of the whole :math:`(B, H)` gradient :math:`\partial L / \partial h_t` — the total
+    derivative, through every later step.  For the LSTM, h is the hidden state (not c).
+
+    Args:
+        model: an `RNN`.
+        x: :math:`(B, T, I)`.
+
+    Returns:
+        A detached tensor :math:`(T,)` of x's dtype (also for T = 1).  Every parameter's
+        ``.grad`` is left as it was.
+
+    Example:
+        >>> norms = hidden_state_gradient_norms(RNN(3, 16), torch.randn(4, 50, 3))
+        >>> norms.shape
+        torch.Size([50])
+    """
+    # Hint: keep each step's h (run the cell yourself) and ask torch.autograd.grad for dL/dh_t — it does not touch .grad.
+    raise NotImplementedError("keep each step's h (run the cell yourself) and ask torch.autograd.grad for dL/dh_t — it does not touch .grad.")
+
+
+class SequenceClassifier(nn.Module):
+    r"""Classifies a whole sequence from the RNN's last hidden state.
+
+    Args:
+        input_size: I; hidden_size: H; num_classes: C; cell: as in `RNN`.
+
+    Shape:
+        - Input: :math:`(B, T, I)`; Output: :math:`(B, C)` logits.
+
+    Attributes:
+        rnn: an `RNN`; readout: ``nn.Linear(H, C)`` of the hidden state after the last step.
+
+    Example:
+        >>> SequenceClassifier(3, 16, 4)(torch.randn(2, 10, 3)).shape
+        torch.Size([2, 4])
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_classes: int, cell: str = "lstm") -> None:
+        super().__init__()
+        # Hint: an RNN named `rnn` and a linear `readout`.
+        raise NotImplementedError('an RNN named `rnn` and a linear `readout`.')
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Hint: the last step's hidden state summarises the whole sequence.
+        raise NotImplementedError("the last step's hidden state summarises the whole sequence.")
