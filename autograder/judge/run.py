@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,11 @@ def grade_source(text: str | None, assignment: str, limits: SandboxLimits, probl
         subject = SandboxSubject(text, assignment, limits, label=filename)
     session = GradingSession(subject=subject, reference=reference_for(assignment), source=text or "")
     tests = solution_dir(assignment) / "test_hidden.py"
-    args = [str(tests), "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN",
-            "--rootdir", str(tests.parent), "-W", "ignore"]
+    args = [str(tests), "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN", "--import-mode=importlib",
+            "--rootdir", str(tests.parent.parent.parent), "-W", "ignore"]
+    # every assignment's hidden tests are a `test_hidden.py`: never reuse another's module
+    for name in [m for m in sys.modules if m == "test_hidden" or m.endswith(".test_hidden")]:
+        del sys.modules[name]
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             code = pytest.main(args, plugins=[_SessionPlugin(session)])
