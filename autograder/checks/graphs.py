@@ -1,0 +1,64 @@
+"""Graph symmetry checks: relabelling nodes (equivariance of layers, invariance of pooled
+outputs) and locality (k layers see k hops).  Generic: any module called as
+`model(x, edge_index, *rest)`."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import networkx as nx
+import torch
+
+from autograder.checks.base import expect_tensor, fail, tolerances
+from autograder.probes.spec import Build
+
+
+def relabel(x: torch.Tensor, edge_index: torch.Tensor, perm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same graph with node `perm[i]` of the old graph becoming node i of the new one."""
+    new_id = torch.empty_like(perm)
+    new_id[perm] = torch.arange(len(perm))
+    return x[perm], new_id[edge_index]
+
+
+def _out(sub: Any, what: str, prop: str, hint: str, **request: Any) -> torch.Tensor:
+    return expect_tensor(sub.run("run", backward=False, **request)["output"], what, prop, hint=hint)
+
+
+def node_permutation_equivariant(
+    sub: Any, *, model: Build, x: torch.Tensor, edge_index: torch.Tensor, prop: str, hint: str,
+    rest: Sequence[Any] = (), invariant: bool = False, patch: dict | None = None, state_dict: dict | None = None, seed: int = 0,
+) -> None:
+    """Relabelling the nodes permutes the node outputs the same way (or, with `invariant`,
+    leaves the output unchanged — e.g. a pooled graph output)."""
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    base = dict(model=model, patch=patch, state_dict=state_dict, dtype=x.dtype)
+    out = _out(sub, "the output", prop, hint, args=(x, edge_index, *rest), **base)
+    x_p, ei_p = relabel(x, edge_index, perm)
+    rest_p = [r[perm] if isinstance(r, torch.Tensor) and r.shape[:1] == x.shape[:1] else r for r in rest]
+    out_p = _out(sub, "the output for relabelled nodes", prop, hint, args=(x_p, ei_p, *rest_p), **base)
+    expected = out if invariant else out[perm]
+    rtol, atol = tolerances(x.dtype)
+    if out_p.shape != expected.shape or not torch.allclose(out_p, expected, rtol=rtol * 100, atol=atol * 100):
+        what = "changed the output" if invariant else "did not permute the outputs the same way"
+        fail(prop, f"relabelling the nodes {what}", hint)
+
+
+def local(
+    sub: Any, *, model: Build, hops: int, prop: str, hint: str, patch: dict | None = None,
+    state_dict: dict | None = None, n: int = 12, features: int = 3,
+) -> None:
+    """On a path graph, node 0's output ignores nodes more than `hops` away and not nodes within reach."""
+    G = nx.path_graph(n)
+    edge_index = torch.tensor([(u, v) for u, v in G.edges()] + [(v, u) for u, v in G.edges()], dtype=torch.long).T
+    x = torch.randn(n, features, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    base = dict(model=model, patch=patch, state_dict=state_dict, dtype=torch.float64)
+    out = _out(sub, "the output", prop, hint, args=(x, edge_index), **base)
+    far, near = x.clone(), x.clone()
+    far[hops + 1:] += 5.0
+    near[hops] += 5.0
+    out_far = _out(sub, "the output", prop, hint, args=(far, edge_index), **base)
+    out_near = _out(sub, "the output", prop, hint, args=(near, edge_index), **base)
+    if not torch.allclose(out_far[0], out[0]):
+        fail(prop, f"after {hops} layers, node 0 changed when only nodes more than {hops} hops away changed", hint)
+    if torch.allclose(out_near[0], out[0]):
+        fail(prop, f"after {hops} layers, node 0 ignored a node {hops} hops away", hint)
