@@ -1,10 +1,23 @@
-"""Symmetry checks over a sequence (token or time) dimension: permutation equivariance
-and causality.  Generic: any module, any inputs; the permuted / perturbed dimension is
-`dim` of the first argument (and of the output)."""
+"""Symmetry checks over a sequence (token, time or node) dimension: permutation
+equivariance and causality.
+
+Both are generic: any module built by `Build`, any inputs.  The sequence dimension is
+`dim` of the first argument and of the output (the output's first item when the module
+returns a tuple, e.g. an RNN's `(outputs, last_state)`).  Each check runs the subject
+through the `run` probe, so it works on a sandboxed submission and on a `LocalSubject`
+alike, and fails with `fail(prop, problem, hint)` — never showing hidden values.
+
+Example (hidden tests of the attention and rnn assignments)::
+
+    permutation_equivariant(submission, model=Build("MultiHeadSelfAttention", 8, 2),
+                            args=(x,), prop="permutation equivariance", hint="...")
+    causal(submission, model=Build("RNN", 4, 8), args=(x,), positions=(0, 3),
+           prop="causality", hint="...")
+"""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -12,12 +25,18 @@ from autograder.checks.base import expect_tensor, fail, tolerances
 from autograder.probes.spec import Build
 
 
-def _output(sub: Any, what: str, prop: str, hint: str, **request: Any) -> torch.Tensor:
+def _output(sub: Any, what: str, prop: str, hint: str, **request: Any) -> tuple[torch.Tensor, dict]:
+    """The subject's output tensor (first item of a tuple output) and the whole probe result."""
     result = sub.run("run", **request)
     out = result["output"]
     if isinstance(out, (list, tuple)) and out:
         out = out[0]  # e.g. an RNN's (outputs, last_state)
     return expect_tensor(out, what, prop, hint=hint), result
+
+
+def permute_first(args: Sequence[Any], perm: torch.Tensor, dim: int) -> tuple:
+    """The default input permutation: `args[0]` permuted along `dim`, the rest unchanged."""
+    return (args[0].index_select(dim, perm), *args[1:])
 
 
 def permutation_equivariant(
@@ -28,17 +47,32 @@ def permutation_equivariant(
     prop: str,
     hint: str,
     dim: int = 1,
+    kwargs: dict | None = None,
+    permute_args: Callable[[Sequence[Any], torch.Tensor, int], tuple] = permute_first,
     state_dict: dict | None = None,
     patch: dict | None = None,
     seed: int = 0,
 ) -> None:
-    """Permuting `args[0]` along `dim` permutes the output along `dim` the same way."""
-    x = args[0]
-    perm = torch.randperm(x.shape[dim], generator=torch.Generator().manual_seed(seed))
-    base = dict(model=model, state_dict=state_dict, patch=patch, backward=False)
+    """f(P x) = P f(x): permuting the inputs along `dim` permutes the output along `dim` the same way.
+
+    Args:
+        sub: the subject (`submission`, `reference` or a `LocalSubject`).
+        model: how to build the module; `state_dict` / `patch` as in the `run` probe.
+        args: the positional inputs; `args[0]` (any dtype, e.g. float features or long
+            token ids) has the permuted dimension `dim` of size n >= 2.
+        kwargs: keyword inputs, passed unchanged to both calls.
+        permute_args: `(args, perm, dim) -> permuted args`; the default permutes only
+            `args[0]`.  Pass your own when other inputs carry the same index (e.g. a
+            graph's `edge_index` relabelled by the inverse permutation).
+        seed: draws the permutation (never the identity).
+    """
+    n = args[0].shape[dim]
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    if torch.equal(perm, torch.arange(n)):
+        perm = perm.roll(1)
+    base = dict(model=model, state_dict=state_dict, patch=patch, kwargs=kwargs, backward=False)
     out, _ = _output(sub, "the output", prop, hint, args=tuple(args), **base)
-    permuted_args = (x.index_select(dim, perm), *args[1:])
-    out_p, _ = _output(sub, "the output for permuted tokens", prop, hint, args=permuted_args, **base)
+    out_p, _ = _output(sub, "the output for permuted tokens", prop, hint, args=permute_args(args, perm, dim), **base)
     expected = out.index_select(dim, perm)
     if out_p.shape != expected.shape:
         fail(prop, f"the output for permuted tokens has shape {tuple(out_p.shape)}, expected {tuple(expected.shape)}", hint)
@@ -61,9 +95,18 @@ def causal(
     patch: dict | None = None,
     seed: int = 0,
 ) -> None:
-    """Output i neither changes when inputs after i change, nor has a gradient w.r.t. them.
+    """Output i depends only on inputs 0..i: it neither changes when inputs after i change,
+    nor has a gradient with respect to them (d out_i / d x_j = 0 for j > i).
 
-    `args[0]` is a floating tensor whose `dim` is the sequence dimension.
+    Args:
+        sub: the subject (`submission`, `reference` or a `LocalSubject`).
+        model: how to build the module; `state_dict` / `patch` as in the `run` probe.
+        args: the positional inputs; `args[0]` is a floating tensor whose dimension `dim`
+            is the sequence (its dtype is also the model's, so pass float64 for tight
+            tolerances).  The other inputs are passed unchanged.
+        kwargs: keyword inputs (e.g. ``{"mask": causal_mask}``), passed unchanged.
+        positions: the positions i checked (those without a later input are skipped).
+        seed: draws the replacement values of the inputs after i.
     """
     x = args[0]
     n = x.shape[dim]
@@ -83,7 +126,10 @@ def causal(
         cotangent = torch.zeros_like(out)
         cotangent.narrow(dim, i, 1).fill_(1.0)
         _, result = _output(sub, "the output", prop, hint, args=tuple(args), grad_args=(0,), cotangent=cotangent, **base)
-        grad = expect_tensor(result["input_grads"][0], "the gradient w.r.t. the input", prop, hint=hint)
+        grad = result["input_grads"][0]
+        if grad is None:  # the output does not depend on the input at all: nothing leaks
+            continue
+        grad = expect_tensor(grad, "the gradient w.r.t. the input", prop, hint=hint)
         leak = float(grad.narrow(dim, i + 1, n - i - 1).abs().max())
         if leak > atol:
             fail(prop, f"output {i} has a non-zero gradient w.r.t. inputs after position {i}", hint)

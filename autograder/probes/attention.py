@@ -66,8 +66,20 @@ def train_token_classifier(
 ) -> dict:
     """The grader's own loop: Adam on per-token cross-entropy with random mini-batches.
 
-    Returns the logits on `eval_tokens` (their labels stay with the judge).
+    Returns the logits on `eval_tokens` (their labels stay with the judge).  Runs on one
+    thread (as in the sandbox), also when called in-process: the model is tiny, and extra
+    threads only slow it down on a busy machine.
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(module, model, state_dict, tokens, labels, eval_tokens, steps, lr, batch_size, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(module: Any, model: Build, state_dict: dict | None, tokens: torch.Tensor, labels: torch.Tensor,
+           eval_tokens: torch.Tensor, steps: int, lr: float, batch_size: int, seed: int) -> dict:
     obj = build_model(module, model, state_dict, None)
     optimizer = torch.optim.Adam(obj.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)

@@ -171,8 +171,8 @@ def test_encoder_layer_parameters_like_pytorch(submission):
 @pytest.mark.property("pre-norm layer")
 @pytest.mark.forbid(*LAYER)
 def test_pre_norm_layer_matches_reference(reference, submission):
-    """norm_first=True: outputs and gradients equal the reference, with and without a mask."""
-    for mask in (None, torch.ones(5, 5, dtype=torch.bool).tril()):
+    """norm_first=True: outputs and gradients equal the reference: no mask, (N, N) and (B, N, N) masks."""
+    for mask in (None, torch.ones(5, 5, dtype=torch.bool).tril(), random_mask(2, 5, 5, seed=5)):
         checks.matches_reference(submission, reference, model=Build("TransformerEncoderLayer", 8, 2, 16, norm_first=True),
                                  inputs=[(randn(2, 5, 8), mask)], patch=TRUSTED_MHSA, prop="pre-norm layer",
                                  hint="x = x + self_attn(norm1(x), mask); x = x + linear2(relu(linear1(norm2(x))))")
@@ -182,10 +182,11 @@ def test_pre_norm_layer_matches_reference(reference, submission):
 @pytest.mark.property("post-norm layer")
 @pytest.mark.forbid(*LAYER)
 def test_post_norm_layer_matches_reference(reference, submission):
-    """norm_first=False: outputs and gradients equal the reference."""
-    checks.matches_reference(submission, reference, model=Build("TransformerEncoderLayer", 8, 2, 16, norm_first=False),
-                             inputs=[(randn(2, 5, 8), None)], patch=TRUSTED_MHSA, prop="post-norm layer",
-                             hint="x = norm1(x + self_attn(x, mask)); x = norm2(x + feed_forward(x))")
+    """norm_first=False: outputs and gradients equal the reference, with and without a mask."""
+    for mask in (None, torch.ones(5, 5, dtype=torch.bool).tril()):
+        checks.matches_reference(submission, reference, model=Build("TransformerEncoderLayer", 8, 2, 16, norm_first=False),
+                                 inputs=[(randn(2, 5, 8), mask)], patch=TRUSTED_MHSA, prop="post-norm layer",
+                                 hint="x = norm1(x + self_attn(x, mask)); x = norm2(x + feed_forward(x))")
 
 
 @pytest.mark.points(1)
