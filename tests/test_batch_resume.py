@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 SUBS = Path(__file__).parent / "submissions" / "mlp"
-CLASS = {"a1": "correct_einsum", "a2": "broken_bias_ignored", "a3": "correct_loops", "a4": "broken_no_value_error"}
+CLASS = {"a1": "correct_einsum", "a2": "broken_bias_ignored", "a3": "broken_no_value_error"}
 
 
 def make_class(root: Path) -> Path:

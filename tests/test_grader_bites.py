@@ -10,7 +10,9 @@ The reference scores full marks and the committed stubs score zero (tested below
 from __future__ import annotations
 
 import ast
+import multiprocessing
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from autograder.sandbox import SandboxLimits
 
 HERE = Path(__file__).parent / "submissions"
 LIMITS = SandboxLimits(call_seconds=60)
+ASSIGNMENTS = available_assignments(hidden=True)
 
 
 def declared(path: Path) -> tuple[str, set[str]]:
@@ -32,14 +35,29 @@ def declared(path: Path) -> tuple[str, set[str]]:
     return "broken", {t.strip() for t in match.group(1).split(",")}
 
 
-SUBMISSIONS = sorted(HERE.glob("*/*.py"))
+SUBMISSIONS = sorted(p for p in HERE.glob("*/*.py") if p.parent.name in ASSIGNMENTS)
+
+
+def _grade(path: Path, assignment: str) -> dict:
+    return grade_file(path, assignment, LIMITS)
+
+
+@pytest.fixture(scope="module")
+def graded() -> dict[Path, dict]:
+    """Every submission, reference and stub of this file, graded once, two judges in parallel
+    (each with its own fork server and worker uid, as `nnzoo grade -j 2` does)."""
+    jobs = [(p, p.parent.name) for p in SUBMISSIONS]
+    jobs += [(solution_dir(a) / f"{a}.py", a) for a in ASSIGNMENTS]
+    jobs += [(assignment_dir(a) / f"{a}.py", a) for a in ASSIGNMENTS]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = pool.map(_grade, *zip(*jobs))
+        return {path: result for (path, _), result in zip(jobs, results)}
 
 
 @pytest.mark.parametrize("path", SUBMISSIONS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_submission_gets_its_declared_verdict(path: Path) -> None:
-    assignment = path.parent.name
+def test_submission_gets_its_declared_verdict(path: Path, graded: dict) -> None:
     kind, lost = declared(path)
-    result = grade_file(path, assignment, LIMITS)
+    result = graded[path]
     failed = {t["name"] for t in result["tests"] if t["status"] != "passed"}
     names = {t["name"] for t in result["tests"]}
     assert lost <= names, f"declared tests that do not exist: {sorted(lost - names)}"
@@ -47,14 +65,14 @@ def test_submission_gets_its_declared_verdict(path: Path) -> None:
     assert failed == lost, f"{kind} submission: failed {sorted(failed)}, declared {sorted(lost)}; messages: {messages}"
 
 
-@pytest.mark.parametrize("assignment", available_assignments(hidden=True))
-def test_reference_scores_full_marks(assignment: str) -> None:
-    result = grade_file(solution_dir(assignment) / f"{assignment}.py", assignment, LIMITS)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_scores_full_marks(assignment: str, graded: dict) -> None:
+    result = graded[solution_dir(assignment) / f"{assignment}.py"]
     assert result["max_score"] > 0
     assert result["score"] == result["max_score"], [t for t in result["tests"] if t["status"] != "passed"]
 
 
-@pytest.mark.parametrize("assignment", available_assignments(hidden=True))
-def test_stubs_score_zero(assignment: str) -> None:
-    result = grade_file(assignment_dir(assignment) / f"{assignment}.py", assignment, LIMITS)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_stubs_score_zero(assignment: str, graded: dict) -> None:
+    result = graded[assignment_dir(assignment) / f"{assignment}.py"]
     assert result["score"] == 0, [t["name"] for t in result["tests"] if t["status"] == "passed"]

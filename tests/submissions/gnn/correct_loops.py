@@ -1,4 +1,4 @@
-"""CORRECT: the message-passing template with Python loops for degrees and link scores."""
+"""CORRECT: the reference's template with a Python loop for degrees and batched matrix products for link scores."""
 from __future__ import annotations
 
 import networkx as nx
@@ -293,7 +293,7 @@ def link_scores(z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     """
     # Hint: gather both endpoints' embeddings and take the row-wise dot product.
     ### BEGIN SOLUTION
-    return torch.stack([z[u] @ z[v] for u, v in pairs.T.tolist()]) if pairs.shape[1] else z.new_zeros(0)
+    return torch.bmm(z[pairs[0]].unsqueeze(1), z[pairs[1]].unsqueeze(2)).flatten()  # (P,)
     ### END SOLUTION
 
 
