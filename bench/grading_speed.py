@@ -4,7 +4,8 @@
    (sandboxed worker per student), per submission, against the pure compute time of
    the same hidden tests run in one warm process on the reference (no sandbox).
 2. Worker start-up (fork from the torch-preloaded server, isolation, import of the
-   student module, first answer) against a cold `python -c "import torch"`.
+   student module, first answer) against a bare unsandboxed fork and a cold
+   `python -c "import torch"`.
 
 Usage: python bench/grading_speed.py [N]
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -68,6 +70,29 @@ def worker_startup_seconds(repeats: int = 10) -> float:
     return statistics.median(times)
 
 
+def unsandboxed_fork_seconds(repeats: int = 10) -> float:
+    """A bare worker: os.fork() from this torch-loaded process, the same probe, a pipe back —
+    no isolation, no fork server, no safe serialisation."""
+    from autograder.probes import ProbeRequest, run_probe
+
+    times = []
+    request = ProbeRequest("run", {"model": Build("torch.nn:Linear", 3, 2), "args": (torch.randn(2, 3),)})
+    for _ in range(repeats):
+        start = time.perf_counter()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            run_probe(None, request)
+            os.write(write, b"x")
+            os._exit(0)
+        os.read(read, 1)
+        os.waitpid(pid, 0)
+        times.append(time.perf_counter() - start)
+        os.close(read)
+        os.close(write)
+    return statistics.median(times)
+
+
 def cold_import_torch_seconds(repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
@@ -83,11 +108,14 @@ def main() -> None:
     warm = warm_in_process_seconds()
     graded = sandboxed_seconds_per_submission(n)
     startup = worker_startup_seconds()
+    bare = unsandboxed_fork_seconds()
     cold = cold_import_torch_seconds()
     print(f"hidden mlp tests, warm in-process (no sandbox): {warm:.2f} s")
     print(f"grading per submission, sandboxed ({n} copies of the reference): {graded:.2f} s")
     print(f"  ratio sandboxed / in-process: {graded / warm:.2f}")
     print(f"worker start-up to first probe answer: {startup * 1000:.0f} ms")
+    print(f"unsandboxed fork worker to first answer: {bare * 1000:.0f} ms")
+    print(f"  sandbox overhead (sandboxed - unsandboxed): {(startup - bare) * 1000:.0f} ms")
     print(f"cold `python -c 'import torch'`: {cold * 1000:.0f} ms")
     print(f"  ratio worker start-up / cold import: {startup / cold:.3f}")
 
