@@ -217,16 +217,20 @@ def pretrain(*, epochs: int = 20, lr: float = 1e-2, batch_size: int = 64, label_
     ≈ 0.93 instead of ≈ 0.98).  Deterministic on one machine: one torch thread, seeded
     weights and shuffling.
     """
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    torch.manual_seed(seed)
-    model = SmallNet(NUM_SOURCE_CLASSES)
-    X, y = source_task()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(X), generator=gen).split(batch_size):
-            optimizer.zero_grad()
-            F.cross_entropy(model(X[idx]), y[idx], label_smoothing=label_smoothing).backward()
-            optimizer.step()
-    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+    try:
+        torch.manual_seed(seed)
+        model = SmallNet(NUM_SOURCE_CLASSES)
+        X, y = source_task()
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed)
+        model.train()
+        for _ in range(epochs):
+            for idx in torch.randperm(len(X), generator=gen).split(batch_size):
+                optimizer.zero_grad()
+                F.cross_entropy(model(X[idx]), y[idx], label_smoothing=label_smoothing).backward()
+                optimizer.step()
+        return {name: value.detach().clone() for name, value in model.state_dict().items()}
+    finally:
+        torch.set_num_threads(threads)
