@@ -105,7 +105,7 @@ def replace_head_facts(
 ) -> dict:
     """Call the module's `replace_head(model, num_classes)`; describe the head of the model
     passed in (`head`) and of the model returned (`returned_head`), and — given `x` —
-    the shape of the model's output afterwards."""
+    the shape of the model's output afterwards (or the error the forward pass raised)."""
     obj = build_model(module, model, state_dict, dtype)
     if device is not None:
         obj.to(device)
@@ -122,8 +122,11 @@ def replace_head_facts(
         "output_shape": None,
     }
     if x is not None:
-        with torch.no_grad():
-            facts["output_shape"] = list(obj.eval()(x.to(dtype or x.dtype)).shape)
+        try:
+            with torch.no_grad():
+                facts["output_shape"] = list(obj.eval()(x.to(dtype or x.dtype)).shape)
+        except Exception as exc:  # reported, so the judge can first name the wrong layer shape
+            facts["output_shape"] = f"{type(exc).__name__}: {exc}"
     return facts
 
 
