@@ -24,7 +24,8 @@ from autograder.sandbox.client import _live_processes, claim_worker_uid
 from autograder.scan import scan_source
 from autograder.subject import SandboxSubject
 
-LIMITS = SandboxLimits(call_seconds=3)
+LIMITS = SandboxLimits(call_seconds=3)  # single probes: a hang costs 3 s
+GRADING = SandboxLimits(call_seconds=60)  # whole gradings: training must not time out on a loaded machine
 CORRECT = (Path(__file__).parent / "submissions" / "mlp" / "correct_einsum.py").read_text()
 ROOT = os.getuid() == 0
 
@@ -202,13 +203,13 @@ def test_monkeypatching_comparisons_in_the_worker_changes_nothing():
         "\nimport numpy\ntorch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
         "torch.Tensor.__eq__ = lambda self, other: True\nnumpy.allclose = lambda *a, **k: True\n"
     )
-    result = grade_source(cheat, "mlp", LIMITS)
+    result = grade_source(cheat, "mlp", GRADING)
     failed = {t["name"] for t in result["tests"] if t["status"] != "passed"}
     assert failed == {"test_linear_forward_matches_reference", "test_linear_gradients_match_reference"}
 
 
 def test_nan_outputs_fail_with_a_reason():
-    result = grade_source(CORRECT.replace("    return torch.where(x > 0, x, torch.zeros_like(x))", "    return x * float('nan')"), "mlp", LIMITS)
+    result = grade_source(CORRECT.replace("    return torch.where(x > 0, x, torch.zeros_like(x))", "    return x * float('nan')"), "mlp", GRADING)
     relu = next(t for t in result["tests"] if t["name"] == "test_relu_matches_reference")
     assert relu["status"] == "failed" and "NaN" in relu["message"]
 
@@ -219,7 +220,7 @@ def test_fake_pytest_output_and_fake_result_files_change_nothing(tmp_path):
         "for d in (os.getcwd(), '/tmp', os.path.dirname(os.getcwd()), '/'):\n"
         "    try:\n        open(os.path.join(d, 'grades.json'), 'w').write('{}')\n    except OSError:\n        pass\n"
     )
-    result = grade_source(fake + "\nraise RuntimeError('nothing else')\n", "mlp", LIMITS)
+    result = grade_source(fake + "\nraise RuntimeError('nothing else')\n", "mlp", GRADING)
     assert result["score"] == 0
     assert not Path("/tmp/grades.json").exists() and not Path("/grades.json").exists()
 
@@ -267,6 +268,6 @@ def test_a_sandbox_that_cannot_start_is_a_grader_error_not_a_zero(monkeypatch):
         raise OSError("fork server unavailable")
 
     monkeypatch.setattr(client.ForkServer, "get", classmethod(lambda cls: broken(cls)))
-    result = grade_source(CORRECT, "mlp", LIMITS)
+    result = grade_source(CORRECT, "mlp", GRADING)
     assert {t["status"] for t in result["tests"]} == {"error"}
     assert all(t["message"].startswith("grader error — rerun") for t in result["tests"])
