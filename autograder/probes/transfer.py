@@ -161,16 +161,17 @@ def recording_adam(module: Any, model: nn.Module, trainable: tuple[str, ...], ma
             record["frozen_trained"] = sorted(set(record["frozen_trained"]) | set(frozen_violations()))
             return super().step(closure)
 
-    aliases = [name for name, value in vars(module).items() if value is original]
-    torch.optim.Adam = RecordingAdam
-    for name in aliases:
-        setattr(module, name, RecordingAdam)
+    # every name the student's code may reach Adam by: torch.optim.Adam, torch.optim.adam.Adam,
+    # and `from torch.optim import Adam` in the module itself
+    places = [(torch.optim, "Adam"), (torch.optim.adam, "Adam")]
+    places += [(module, name) for name, value in vars(module).items() if value is original]
+    for owner, name in places:
+        setattr(owner, name, RecordingAdam)
     try:
         yield record
     finally:
-        torch.optim.Adam = original
-        for name in aliases:
-            setattr(module, name, original)
+        for owner, name in places:
+            setattr(owner, name, original)
 
 
 @probe
