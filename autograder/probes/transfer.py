@@ -9,6 +9,7 @@ judge decides.
 
 from __future__ import annotations
 
+import importlib
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
@@ -163,7 +164,7 @@ def recording_adam(module: Any, model: nn.Module, trainable: tuple[str, ...], ma
 
     # every name the student's code may reach Adam by: torch.optim.Adam, torch.optim.adam.Adam,
     # and `from torch.optim import Adam` in the module itself
-    places = [(torch.optim, "Adam"), (torch.optim.adam, "Adam")]
+    places = [(torch.optim, "Adam"), (importlib.import_module("torch.optim.adam"), "Adam")]
     places += [(module, name) for name, value in vars(module).items() if value is original]
     for owner, name in places:
         setattr(owner, name, RecordingAdam)
