@@ -92,7 +92,11 @@ class SmallNet(nn.Module):
 
 
 def pretrained_path() -> Path:
-    return project_root() / "datasets" / PRETRAINED_FILE
+    """Where the shipped weights are: the project's `datasets/` folder, or — in a released
+    bundle or notebook folder — a `datasets/` folder (or the file itself) in the working
+    directory.  The first place that has the file wins; the project's when none has it."""
+    places = [project_root() / "datasets", Path.cwd() / "datasets", Path.cwd()]
+    return next((p / PRETRAINED_FILE for p in places if (p / PRETRAINED_FILE).is_file()), places[0] / PRETRAINED_FILE)
 
 
 def sha256_of(path: Path) -> str:
@@ -103,7 +107,8 @@ def pretrained_state_dict(path: Path | str | None = None) -> dict[str, torch.Ten
     """The shipped weights (parameters and BatchNorm buffers), after checking their sha256."""
     path = Path(path) if path is not None else pretrained_path()
     if not path.is_file():
-        raise FileNotFoundError(f"load_pretrained: {path} not found — it ships in the project's datasets/ folder")
+        raise FileNotFoundError(f"load_pretrained: {path} not found — it ships in the project's datasets/ folder; "
+                                "run from a folder that has datasets/transfer_pretrained.pt, or pass its path")
     if sha256_of(path) != PRETRAINED_SHA256:
         raise ValueError(f"load_pretrained: {path} does not match its recorded sha256 — restore it from the "
                          "repository (or re-create it with datasets/pretrain_transfer.py)")
