@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,7 +112,9 @@ def write_grades(course: "Course", nb: "CourseNotebook", result: dict, layout: S
             timestamp = parse_utc(stamp_file.read_text().strip())
         except ValueError:
             LOG.warning("ignoring the unreadable %s", stamp_file)
-    with Gradebook(course.db_url) as gb:
+    with Gradebook(course.db_url) as gb, warnings.catch_warnings():
+        # nbgrader's own add_submission trips SQLAlchemy's "not in session" warning (harmless)
+        warnings.simplefilter("ignore")
         gb.update_or_create_student(nb.student)
         if timestamp:
             gb.update_or_create_submission(a, nb.student, timestamp=timestamp)

@@ -114,7 +114,7 @@ class NamedTest:
     source: str  # the function and every module-level helper it uses (transitively)
 
 
-def tests_in(test_source: str) -> list[NamedTest]:
+def named_tests(test_source: str) -> list[NamedTest]:
     """The `test_*` functions of a test module, each with the source of what it uses."""
     tree = ast.parse(test_source)
     lines = test_source.splitlines(keepends=True)
@@ -165,7 +165,7 @@ def place_tests(test_source: str, answers: list[str]) -> dict[str, list[str]]:
     goes under "" (the end of the notebook).  Order within a group: the file's.
     """
     groups: dict[str, list[str]] = {a: [] for a in [*answers, ""]}
-    for test in tests_in(test_source):
+    for test in named_tests(test_source):
         hits = mentioned(test.source, answers)
         groups[hits[-1] if hits else ""].append(test.name)
     return groups

@@ -241,13 +241,13 @@ def add_questions(nb: NotebookNode, m: Material) -> NotebookNode:
     if not m.questions:
         return nb
     nb.cells.append(markdown("## Questions\n\nAnswer each question by setting its variable to the letter of your "
-                             "choice, e.g. `answer_q1 = \"a\"`.  One point each; the answers are checked when "
+                             "choice, as a string: `answer_q1 = \"<letter>\"`.  One point each; the answers are checked when "
                              "the notebook is graded."))
     for number, q in enumerate(m.questions, start=1):
         choices = "\n".join(f"- **{letter})** {text}" for letter, text in q.choices.items())
         nb.cells.append(markdown(f"**Question {number}.** {q.prompt}\n\n{choices}", f"question_{q.id}"))
         solution = f'{q.variable} = "{m.answer_key.get(q.id, "")}"'
-        nb.cells.append(answer(f'# Set {q.variable} to one letter, e.g. {q.variable} = "a"\n'
+        nb.cells.append(answer(f'# Set {q.variable} to the letter of your choice: {q.variable} = "<letter>"\n'
                                f"### BEGIN SOLUTION\n{solution}\n### END SOLUTION", f"answer_{q.id}"))
         nb.cells.append(grade_cell(f"# Question {number} — 1 point, checked when the notebook is graded.\n"
                              + hidden(f"nnzoo.answer({q.id!r}, {q.variable!r})"), f"grade_{q.id}", 1))

@@ -1,0 +1,116 @@
+"""The student bundle: stubs, public tests, the checks and a two-command set-up — and no
+line of any solution, no hidden test, nothing of solutions/."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.paths import available_assignments
+from autograder.release.bundle import BundleError, write_bundle
+from autograder.release.leaks import is_trivial, solution_lines, strip_leaks
+from autograder.release.segments import named_tests
+from autograder.stubs import expected_stub
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / "nnzoo-student"
+    report = write_bundle(out)
+    return out, report
+
+
+def text_files(root):
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            try:
+                yield path, path.read_text()
+            except UnicodeDecodeError:
+                continue  # binary data (datasets)
+
+
+def test_bundle_holds_no_line_of_any_solution_region(bundle):
+    out, _ = bundle
+    lines = solution_lines(ROOT / "solutions")
+    assert len(lines) > 50  # the check has teeth: every assignment's regions count
+    leaks = [f"{path.relative_to(out)}: {line.strip()}" for path, text in text_files(out)
+             for line in text.splitlines() if line.strip() and not is_trivial(line) and line.split("#")[0].strip() in lines]
+    assert leaks == []
+
+
+def test_bundle_holds_nothing_of_solutions_and_no_hidden_test(bundle):
+    out, _ = bundle
+    names = [str(p.relative_to(out)) for p in out.rglob("*")]
+    assert not [n for n in names if "solutions" in n or n.endswith(("test_hidden.py", "answer_key.py"))]
+    public = "".join((ROOT / "assignments" / a / f"test_{a}.py").read_text() for a in available_assignments(hidden=False))
+    everything = "\n".join(text for _, text in text_files(out))
+    for hidden in sorted(ROOT.glob("solutions/*/test_hidden.py")):
+        for test in named_tests(hidden.read_text()):
+            body = test.source.split("\n", 1)[1]
+            if f"def {test.name}(" not in public:
+                assert f"def {test.name}(" not in everything, test.name
+            assert body[:300] not in everything, test.name
+
+
+def test_bundle_has_the_stubs_the_public_tests_and_two_commands(bundle):
+    out, _ = bundle
+    for a in available_assignments(hidden=False):
+        assert (out / "assignments" / a / f"test_{a}.py").is_file()
+    assert (out / "assignments" / "mlp" / "mlp.py").read_text() == expected_stub("mlp")
+    assert (out / "autograder" / "judge" / "plugin.py").is_file() and (out / "pyproject.toml").is_file()
+    readme, makefile = (out / "README.md").read_text(), (out / "Makefile").read_text()
+    assert "make          #" in readme and "make test     #" in readme
+    assert re.search(r"^setup: ", makefile, re.M) and "\t$(BIN)/nnzoo test $(A)" in makefile
+    assert makefile.index("setup:") < makefile.index("test:")  # plain `make` sets up
+
+
+def test_grader_reimplementations_of_student_tasks_are_stubbed(bundle):
+    out, report = bundle
+    for entry in report.stubbed:
+        file, name = entry.split(":")
+        assert f"{name} is part of the grader" in (out / file).read_text()
+
+
+def test_nnzoo_test_inside_the_bundle_runs_and_scores_the_stubs_zero(bundle):
+    out, _ = bundle
+    env = {**os.environ, "NNZOO_ROOT": str(out), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    where = subprocess.run([sys.executable, "-c", "import autograder; print(autograder.__file__)"],
+                           cwd=out, env=env, capture_output=True, text=True)
+    assert where.stdout.strip() == str(out / "autograder" / "__init__.py")  # the bundle's own package
+    result = subprocess.run([sys.executable, "-m", "autograder.cli", "test", "mlp"], cwd=out, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert f"public tests in {out / 'assignments' / 'mlp'}" in result.stdout
+    total = re.search(r"total\s*│\s*│\s*(\d+)/(\d+)", result.stdout)
+    assert total and total.group(1) == "0" and int(total.group(2)) > 0, result.stdout[-2000:]
+
+
+def test_a_folder_with_other_files_is_refused_and_a_bundle_is_replaced(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(BundleError, match="not empty"):
+        write_bundle(tmp_path)
+    target = tmp_path / "bundle"
+    write_bundle(target, ["mlp"])
+    (target / "assignments" / "mlp" / "scratch.py").write_text("x = 1")
+    write_bundle(target, ["mlp"])
+    assert not (target / "assignments" / "mlp" / "scratch.py").exists()
+    assert [p.name for p in (target / "assignments").iterdir()] == ["mlp"]
+
+
+def test_strip_leaks_replaces_only_the_definitions_that_repeat_a_solution_line():
+    lines = {"return torch.cat([edge_index, loops], dim=1)"}
+    source = ("import torch\n\n\ndef helper():\n    return 1\n\n\n"
+              "def trusted_loops(edge_index, loops):\n    return torch.cat([edge_index, loops], dim=1)\n\n\n"
+              "class Keep:\n    pass\n")
+    new, names = strip_leaks(source, lines)
+    assert names == ["trusted_loops"]
+    assert "torch.cat" not in new and "def helper" in new and "class Keep" in new
+    namespace = {}
+    exec(new, namespace)
+    with pytest.raises(RuntimeError, match="not in the student bundle"):
+        namespace["trusted_loops"]()

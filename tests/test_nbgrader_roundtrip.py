@@ -1,0 +1,203 @@
+"""The real nbgrader round trip for mlp: `nnzoo release --nbgrader` → `nbgrader
+generate_assignment` → students' notebooks → `nbgrader autograde`, and the same
+notebooks through `nnzoo grade --nbgrader`: the same total for every student, in the
+same gradebook, visible to `nbgrader export`.
+
+Slow by nature (a kernel per notebook): one assignment, three students.
+"""
+
+import argparse
+import copy
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.release.answer_key import ANSWER_KEY
+from autograder.release.cli import grade_nbgrader
+from autograder.release.course import write_source
+from autograder.release.leaks import solution_lines
+from autograder.release.nbgrader_bridge import grade_nbgrader_course
+from autograder.release.runtime import answer_digest
+
+ROOT = Path(__file__).resolve().parent.parent
+# nbgrader runs `alembic` and the kernel's `python` by name: the venv's must come first
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+os.environ["PATH"] = ENV["PATH"]
+
+EXPECTED = {"ann": 24, "bob": 8, "cal": 15}
+
+
+def nbgrader(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=ENV, capture_output=True,
+                          text=True, timeout=900)
+
+
+def cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def solution_code(source_nb, grade_id):
+    return "\n".join(l for l in cell(source_nb, grade_id).source.splitlines() if "### " not in l)
+
+
+def filled(released, source_nb, answers, choices):
+    """The released notebook with these answer cells filled from the reference, and these choices."""
+    nb = copy.deepcopy(released)
+    for gid in answers:
+        cell(nb, gid).source = solution_code(source_nb, gid)
+    for q, letter in choices.items():
+        cell(nb, f"answer_{q}").source = f'answer_{q} = "{letter}"'
+    return nb
+
+
+def class_of(released, source_nb):
+    parts = ["answer_Linear", "answer_relu", "answer_MLP", "answer_train_classifier", "answer_accuracy"]
+    ann = filled(released, source_nb, parts, ANSWER_KEY["mlp"])
+    bob = filled(released, source_nb, parts[:2], {"q1": ANSWER_KEY["mlp"]["q1"], "q2": "b"})
+    cal = filled(released, source_nb, parts, {"q1": "a", "q2": "b", "q3": "a"})
+    cell(cal, "answer_MLP").source = "class MLP(nn.Module)\n    pass  # a syntax error"
+    cal.cells.append(nbformat.v4.new_code_cell("print(MLP(2, [3], 1))  # a scratch cell that fails"))
+    return {"ann": ann, "bob": bob, "cal": cal}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nbgrader") / "course"
+    write_source(root, ["mlp"])
+    result = nbgrader("generate_assignment", "mlp", cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return root
+
+
+@pytest.fixture(scope="module")
+def released(course):
+    return nbformat.read(course / "release" / "mlp" / "mlp.ipynb", as_version=4)
+
+
+@pytest.fixture(scope="module")
+def source_nb(course):
+    return nbformat.read(course / "source" / "mlp" / "mlp.ipynb", as_version=4)
+
+
+def scores(course, students):
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return {s: gb.find_submission("mlp", s).score for s in students}
+
+
+@pytest.fixture(scope="module")
+def graded(course, released, source_nb, tmp_path_factory):
+    for student, nb in class_of(released, source_nb).items():
+        folder = course / "submitted" / student / "mlp"
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / "mlp.ipynb")
+    result = nbgrader("autograde", "mlp", cwd=course)
+    assert result.returncode == 0, result.stderr[-3000:]
+    by_nbgrader = scores(course, EXPECTED)
+    out = tmp_path_factory.mktemp("nnzoo-grades")
+    args = argparse.Namespace(submissions=str(course / "submitted"), nbgrader=str(course), out=str(out),
+                              assignment=["mlp"], jobs=1)
+    assert grade_nbgrader(args) == 0
+    by_nnzoo_db = scores(course, EXPECTED)
+    export = nbgrader("export", cwd=course)
+    assert export.returncode == 0, export.stderr[-2000:]
+    with open(course / "grades.csv") as fh:
+        exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(fh)}
+    with open(out / "grades.csv") as fh:
+        nnzoo_csv = {row["student"]: float(row["total"]) for row in csv.DictReader(fh)}
+    return {"nbgrader": by_nbgrader, "nnzoo_db": by_nnzoo_db, "export": exported, "nnzoo_csv": nnzoo_csv, "out": out}
+
+
+def test_released_notebook_has_stubs_and_no_solution_or_hidden_test(released):
+    text = "\n".join(c.source for c in released.cells)
+    lines = solution_lines(ROOT / "solutions")
+    assert not [l for l in text.splitlines() if l.split("#")[0].strip() in lines]
+    for forbidden in ("BEGIN HIDDEN TESTS", "load_hidden", "nnzoo.grade(", "BEGIN SOLUTION", "def train_classifier(\n    model"):
+        assert forbidden not in text or forbidden.startswith("def ")
+    for q, letter in ANSWER_KEY["mlp"].items():
+        assert answer_digest("mlp", q, letter) not in text
+        assert f'answer_{q} = "{letter}"' not in text
+    for gid in ("answer_Linear", "answer_MLP", "answer_accuracy"):
+        assert "raise NotImplementedError()" in cell(released, gid).source
+
+
+def test_nbgrader_autograde_gives_the_expected_scores(graded):
+    assert graded["nbgrader"] == EXPECTED
+
+
+def test_nnzoo_grade_gives_every_student_the_same_total_as_nbgrader(graded):
+    assert graded["nnzoo_csv"] == graded["nbgrader"]
+    assert graded["nnzoo_db"] == graded["nbgrader"]
+
+
+def test_nbgrader_export_shows_nnzoos_scores(graded):
+    assert graded["export"] == graded["nnzoo_csv"]
+
+
+def test_gradebook_holds_nnzoos_score_per_cell_and_its_reasons(course):
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        grades = {g.name: g.auto_score for g in gb.find_submission_notebook("mlp", "mlp", "bob").grades}
+    assert grades["test_Linear"] == 6 and grades["test_relu"] == 1 and grades["test_MLP"] == 0
+    assert grades["grade_q1"] == 1 and grades["grade_q2"] == 0
+    autograded = nbformat.read(course / "autograded" / "cal" / "mlp" / "mlp.ipynb", as_version=4)
+    shown = cell(autograded, "test_MLP").outputs[0]["text"]
+    assert "Graded by nnzoo" in shown and "✗ test_mlp_layers_follow_sizes" in shown
+
+
+def test_notes_on_a_notebook_reach_the_students_feedback(graded):
+    feedback = (graded["out"] / "feedback" / "cal.md").read_text()
+    assert "answer_MLP has a syntax error" in feedback
+
+
+def test_bad_notebooks_get_clear_messages_and_the_batch_goes_on(course, released, source_nb, tmp_path):
+    bad = tmp_path / "course"
+    shutil.copytree(course, bad, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
+    parts = ["answer_Linear", "answer_relu", "answer_MLP", "answer_train_classifier", "answer_accuracy"]
+    eve = filled(released, source_nb, parts, ANSWER_KEY["mlp"])
+    twin = copy.deepcopy(cell(eve, "answer_relu"))
+    twin.id = "relu-twin"
+    eve.cells.insert(eve.cells.index(cell(eve, "answer_relu")), twin)
+    mlp, linear = eve.cells.index(cell(eve, "answer_MLP")), eve.cells.index(cell(eve, "answer_Linear"))
+    eve.cells[mlp], eve.cells[linear] = eve.cells[linear], eve.cells[mlp]
+    cell(eve, "test_Linear").source = "pass  # trust me"
+    fay = filled(released, source_nb, parts, ANSWER_KEY["mlp"])
+    fay.cells.remove(cell(fay, "answer_relu"))
+    cell(fay, "answer_accuracy").source = ""
+    gus = copy.deepcopy(released)
+    gus.cells = [c for c in gus.cells if c.cell_type == "markdown"]
+    for student, nb in {"eve": eve, "fay": fay, "gus": gus}.items():
+        (bad / "submitted" / student / "mlp").mkdir(parents=True)
+        nbformat.write(nb, bad / "submitted" / student / "mlp" / "mlp.ipynb")
+    (bad / "submitted" / "dan" / "mlp").mkdir(parents=True)
+    (bad / "submitted" / "dan" / "mlp" / "mlp.ipynb").write_text("{ this is not json")
+
+    assert grade_nbgrader_course(bad, ["mlp"], tmp_path / "out", log=lambda line: None) == 0
+    got = scores(bad, ["dan", "eve", "fay", "gus"])
+    assert got == {"dan": 0, "eve": 24, "fay": 22, "gus": 0}
+    feedback = {s: (tmp_path / "out" / "feedback" / f"{s}.md").read_text() for s in got}
+    assert "not a valid notebook" in feedback["dan"]
+    assert "answer_relu appears 2 times" in feedback["eve"] and "not in their released order" in feedback["eve"]
+    assert "the read-only cell test_Linear was changed" in feedback["eve"]
+    assert "answer_relu is missing" in feedback["fay"] and "answer_accuracy is empty" in feedback["fay"]
+    assert "holds no code" in feedback["gus"]
+
+
+def test_a_folder_that_is_not_an_nbgrader_course_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "submitted").mkdir()
+    assert grade_nbgrader_course(tmp_path, ["mlp"], tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not an nbgrader course" in err
+
+
+def test_a_course_without_the_released_assignment_is_a_one_line_error(tmp_path, capsys):
+    write_source(tmp_path, ["mlp"])
+    (tmp_path / "submitted" / "ann" / "mlp").mkdir(parents=True)
+    assert grade_nbgrader_course(tmp_path, ["mlp"], tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nbgrader generate_assignment mlp" in err
