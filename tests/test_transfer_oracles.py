@@ -164,8 +164,8 @@ def test_reference_transfer_beats_from_scratch_on_ten_seeds():
         X, y, X_test, y_test = data.target_task(hidden.SHOTS, seed)
         acc = {}
         for name, state, trainable in (
-            ("pretrained", hidden.pretrained_with_new_head(reference, 2, seed=seed), ("head",)),
-            ("scratch", hidden.checks.reference_state_dict(reference, hidden.Build(hidden.SMALLNET, 2), seed=seed), ("",)),
+            ("pretrained", hidden.pretrained_with_new_head(reference, 2, seed=seed), hidden.named(hidden.SMALLNET_PARAMETERS, "head")),
+            ("scratch", hidden.checks.reference_state_dict(reference, hidden.Build(hidden.SMALLNET, 2), seed=seed), hidden.SMALLNET_PARAMETERS),
         ):
             result = reference.run("fine_tune_run", model=hidden.Build(hidden.SMALLNET, 2), state_dict=state, trainable=trainable,
                                    X=X, y=y, X_eval=X_test, train_kwargs=dict(hidden.BUDGET, seed=seed))

@@ -83,7 +83,7 @@ def test_fine_tuning_the_head_leaves_the_backbone_untouched(submission):
     hint = "Adam over the trainable parameters only; keep BatchNorm layers whose parameters are frozen in eval mode"
     X, y, _, _ = target_task(2, 0)
     before = pretrained_with_new_head()
-    result = submission.run("fine_tune_run", model=Build(SMALLNET, 2), state_dict=before, trainable=("head",), X=X, y=y,
+    result = submission.run("fine_tune_run", model=Build(SMALLNET, 2), state_dict=before, trainable=["head.weight", "head.bias"], X=X, y=y,
                             train_kwargs=dict(epochs=3, lr=1e-2, batch_size=8, seed=0))
     losses = result["losses"]
     if not isinstance(losses, list) or len(losses) != 3 or not all(isinstance(v, float) for v in losses):
@@ -98,7 +98,7 @@ def test_fine_tuning_the_head_leaves_the_backbone_untouched(submission):
 @pytest.mark.property("no trainable parameter")
 def test_fine_tune_with_everything_frozen_raises_value_error(submission):
     """fine_tune on a model whose parameters are all frozen raises ValueError."""
-    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None, trainable=(),
+    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None, trainable=[],
                             X=images(4), y=torch.tensor([0, 1, 0, 1]), train_kwargs=dict(epochs=1, lr=1e-2))
     if not isinstance(result, Raised) or not result.is_a("ValueError"):
         checks.base.fail("no trainable parameter", "fine_tune should raise ValueError when no parameter is trainable",
@@ -116,7 +116,9 @@ def test_transfer_beats_training_from_scratch_on_one_seed(submission):
     torch.manual_seed(0)
     scratch = dict(SmallNet(2).state_dict())
     accuracy = {}
-    for name, state, trainable in (("pretrained", pretrained_with_new_head(), ("head",)), ("from scratch", scratch, ("",))):
+    every_parameter = [name for name, _ in SmallNet(2).named_parameters()]
+    runs = (("pretrained", pretrained_with_new_head(), ["head.weight", "head.bias"]), ("from scratch", scratch, every_parameter))
+    for name, state, trainable in runs:
         result = submission.run("fine_tune_run", model=Build(SMALLNET, 2), state_dict=state, trainable=trainable, X=X, y=y,
                                 X_eval=X_test, train_kwargs=budget)
         accuracy[name] = float((result["logits"].argmax(1) == y_test).double().mean())

@@ -1,8 +1,9 @@
 """Probes and trusted building blocks for the transfer assignment.
 
-Each probe prepares the model with trusted code (the grader freezes and replaces heads
-itself, `trusted_freeze`), then calls ONE of the student's functions, so a bug costs the
-points of the function it is in.  The probes report plain facts — flags, shapes, dtypes,
+Each probe prepares the model with trusted code (the grader sets which parameters train
+itself, by their full names — `set_trainable` — and composes new heads as state dicts),
+then calls ONE of the student's functions, so a bug costs the points of the function it
+is in.  The probes report plain facts — flags, shapes, dtypes,
 which parameters an optimiser received, the training modes seen during a call — and the
 judge decides.
 """
@@ -40,15 +41,15 @@ class TinyNet(nn.Module):
         return self.head(self.backbone(x))
 
 
-def prefixes_of(trainable: str | Iterable[str]) -> tuple[str, ...]:
-    return (trainable,) if isinstance(trainable, str) else tuple(trainable)
-
-
-def trusted_freeze(model: nn.Module, trainable: str | Iterable[str]) -> None:
-    """The grader's own `freeze`: `requires_grad` iff the name starts with a prefix."""
-    prefixes = prefixes_of(trainable)
+def set_trainable(model: nn.Module, names: Iterable[str]) -> None:
+    """`requires_grad` True exactly for the parameters whose full name is in `names`
+    (the judge works the names out; no prefix rules here)."""
+    wanted = set(names)
+    unknown = wanted - {name for name, _ in model.named_parameters()}
+    if unknown:
+        raise LookupError(f"the model has no parameter {sorted(unknown)[0]!r}")
     for name, parameter in model.named_parameters():
-        parameter.requires_grad_(name.startswith(prefixes))
+        parameter.requires_grad_(name in wanted)
 
 
 def modes_of(model: nn.Module) -> dict[str, bool]:
@@ -111,7 +112,7 @@ def replace_head_facts(
     if device is not None:
         obj.to(device)
     if frozen:
-        trusted_freeze(obj, ())
+        set_trainable(obj, ())
     old = [p for p in obj.head.parameters()]
     old_values = {n: plain(p.detach()) for n, p in obj.head.named_parameters()} if device != "meta" else {}
     returned = resolve(module, "replace_head")(obj, num_classes)
@@ -132,7 +133,7 @@ def replace_head_facts(
 
 
 @contextmanager
-def recording_adam(module: Any, model: nn.Module, trainable: tuple[str, ...], marks: dict[str, torch.Tensor]) -> Iterator[dict]:
+def recording_adam(module: Any, model: nn.Module, trainable: set[str], marks: dict[str, torch.Tensor]) -> Iterator[dict]:
     """Replace `torch.optim.Adam` (and the module's own names for it) by a subclass that
     records which parameters each optimiser gets and, at every step, which frozen
     parameters require grad or carry a gradient other than their `marks`."""
@@ -143,7 +144,7 @@ def recording_adam(module: Any, model: nn.Module, trainable: tuple[str, ...], ma
     def frozen_violations() -> list[str]:
         bad = []
         for name, p in model.named_parameters():
-            if name.startswith(trainable):
+            if name in trainable:
                 continue
             stale_or_zero = p.grad is None or bool((p.grad == 0).all()) or (name in marks and torch.equal(p.grad, marks[name]))
             fresh_grad = not stale_or_zero
@@ -181,7 +182,7 @@ def fine_tune_run(
     *,
     model: Build,
     state_dict: dict | None,
-    trainable: Any,
+    trainable: Sequence[str],
     X: torch.Tensor,
     y: torch.Tensor,
     train_kwargs: dict,
@@ -190,7 +191,8 @@ def fine_tune_run(
     record: bool = False,
     X_eval: torch.Tensor | None = None,
 ) -> dict:
-    """Freeze the built model with the grader's own `freeze`, put it in training mode,
+    """Make exactly the parameters named in `trainable` trainable (the grader's own
+    freezing, by full names), put the model in training mode,
     optionally leave a stale `.grad` on every frozen parameter (as an earlier backward
     pass would), then call the module's `fine_tune(model, X, y, **train_kwargs)`.
 
@@ -208,12 +210,11 @@ def fine_tune_run(
         torch.set_num_threads(threads)
 
 
-def _fine_tune_run(module: Any, model: Build, state_dict: dict | None, trainable: Any, X: torch.Tensor, y: torch.Tensor,
+def _fine_tune_run(module: Any, model: Build, state_dict: dict | None, trainable: Sequence[str], X: torch.Tensor, y: torch.Tensor,
                    train_kwargs: dict, dtype: torch.dtype | None, stale_grads: bool, record: bool,
                    X_eval: torch.Tensor | None) -> dict:
     obj = build_model(module, model, state_dict, dtype)
-    prefixes = prefixes_of(trainable)
-    trusted_freeze(obj, prefixes)
+    set_trainable(obj, trainable)
     obj.train()
     marks: dict[str, torch.Tensor] = {}
     if stale_grads:
@@ -224,7 +225,7 @@ def _fine_tune_run(module: Any, model: Build, state_dict: dict | None, trainable
     fine_tune = resolve(module, "fine_tune")
     recorded: dict = {}
     if record:
-        with recording_adam(module, obj, prefixes, marks) as recorded:
+        with recording_adam(module, obj, set(trainable), marks) as recorded:
             losses = fine_tune(obj, X, y, **train_kwargs)
     else:
         losses = fine_tune(obj, X, y, **train_kwargs)
