@@ -1,4 +1,4 @@
-"""The `nnzoo` command: `test` (students), `grade` and `demo` (instructors), `stubs`."""
+"""The `nnzoo` command: `test` (students), `grade`, `demo`, `release` and `stubs` (staff)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from autograder.paths import ASSIGNMENTS, available_assignments, project_root
+from autograder.release.cli import add_commands as add_release_commands
 
 
 def _public_dir(assignment: str, path: str | None) -> Path:
@@ -85,6 +86,10 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    if args.nbgrader:
+        from autograder.release.cli import grade_nbgrader
+
+        return grade_nbgrader(args)
     return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume)
 
 
@@ -119,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--assignment", action="append", choices=ASSIGNMENTS, help="grade only these (repeatable)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="students graded in parallel (default 1)")
     p.add_argument("--resume", action="store_true", help="keep the grades of unchanged, already graded students")
+    p.add_argument("--nbgrader", metavar="COURSE_DIR",
+                   help="SUBMISSIONS is this nbgrader course's submitted/ folder; also write the scores to its gradebook")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("demo", help="grade the bundled sample submissions and print the gradebook",
@@ -126,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo-grades", help="output folder (default: demo-grades)")
     p.add_argument("-j", "--jobs", type=int, default=1)
     p.set_defaults(func=cmd_demo)
+
+    add_release_commands(sub)
 
     p = sub.add_parser("stubs", help="instructor: regenerate assignments/<a>/<a>.py from the references",
                        description="Regenerate the student stubs from solutions/<a>/<a>.py.")
