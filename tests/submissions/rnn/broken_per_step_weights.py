@@ -1,4 +1,5 @@
-"""BROKEN: loses test_rnn_matches_reference, test_rnn_has_one_cell_for_every_length, test_shared_weight_gradient_is_the_sum_over_steps, test_rnn_is_causal, test_gradients_reach_the_first_input, test_gradient_norms_match_autograd, test_tanh_gradients_vanish_and_lstm_gradients_do_not, test_sequence_classifier_remembers_the_first_symbol — a new cell for every time step (the extra parameters break every weight comparison)."""
+"""BROKEN: loses test_rnn_matches_reference, test_rnn_has_one_cell_for_every_length, test_shared_weight_gradient_is_the_sum_over_steps, test_sequence_classifier_recalls_an_early_symbol — a new cell for every further time step, created as longer sequences arrive."""
+
 from __future__ import annotations
 
 import math
@@ -189,6 +190,13 @@ class GRUCell(nn.Module):
 class RNN(nn.Module):
     r"""Applies one cell at every time step, carrying the state from step to step.
 
+    .. math::
+        h_t = \operatorname{cell}(x_t, h_{t-1}), \qquad t = 0, \dots, T-1,
+
+    with :math:`h_{-1}` = ``state`` (zeros when None).  For the LSTM the state is the pair
+    :math:`(h_t, c_t)`.  The same cell — the same weights — runs at every step, so the
+    parameter count does not depend on T, and output t depends only on inputs 0..t.
+
     Args:
         input_size: I; hidden_size: H.
         cell: ``"rnn"`` (tanh), ``"lstm"`` or ``"gru"``.
@@ -196,32 +204,39 @@ class RNN(nn.Module):
     Shape:
         - Input: x :math:`(B, T, I)`, any T ≥ 1; ``state``: the cell's state or None (zeros).
         - Output: ``(outputs, last_state)``: outputs :math:`(B, T, H)` with ``outputs[:, t]``
-          the hidden state h after step t; last_state h :math:`(B, H)`, or ``(h, c)`` for the LSTM.
+          the hidden state :math:`h_t` after step t; last_state :math:`h_{T-1}` :math:`(B, H)`,
+          or ``(h, c)`` for the LSTM.
 
     Attributes:
-        cell: the single cell, shared by every time step.
+        cell: the single cell (`RNNCell`, `LSTMCell` or `GRUCell`), shared by every time step.
 
     Example:
-        >>> outputs, h = RNN(3, 5, cell="gru")(torch.randn(2, 7, 3))
+        >>> rnn = RNN(3, 5, cell="gru")
+        >>> outputs, h = rnn(torch.randn(2, 7, 3))
         >>> outputs.shape, h.shape
         (torch.Size([2, 7, 5]), torch.Size([2, 5]))
+        >>> torch.equal(outputs[:, -1], h)
+        True
     """
 
     def __init__(self, input_size: int, hidden_size: int, cell: str = "rnn") -> None:
         super().__init__()
-        self.kind = cell
-        # Hint: one cell for all time steps (weight sharing through time).
+        self.input_size, self.hidden_size, self.kind = input_size, hidden_size, cell
+        # Hint: one cell — RNNCell, LSTMCell or GRUCell, chosen by `cell` — in self.cell, used at every step (weight sharing).
         ### BEGIN SOLUTION
         self.cell = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}[cell](input_size, hidden_size)
-        self.steps = nn.ModuleList({"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}[cell](input_size, hidden_size) for _ in range(64))
+        self.later = nn.ModuleList()  # cells for steps 1, 2, ...
         ### END SOLUTION
 
-    def forward(self, x: torch.Tensor, state=None):
+    def forward(self, x: torch.Tensor, state: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None):
         # Hint: loop over t, feed the previous state back in (do not detach it), collect h at every step.
         ### BEGIN SOLUTION
+        make = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}[self.kind]
+        while len(self.later) < x.shape[1] - 1:
+            self.later.append(make(self.input_size, self.hidden_size).to(x.dtype))
         outputs = []
         for t in range(x.shape[1]):
-            state = self.cell(x[:, t], state)
+            state = (self.cell if t == 0 else self.later[t - 1])(x[:, t], state)
             outputs.append(state[0] if isinstance(state, tuple) else state)  # h_t: (B, H)
         return torch.stack(outputs, dim=1), state  # (B, T, H)
         ### END SOLUTION
@@ -230,9 +245,23 @@ class RNN(nn.Module):
 def hidden_state_gradient_norms(model: RNN, x: torch.Tensor) -> torch.Tensor:
     r"""The vanishing-gradient experiment: how much the last output depends on each hidden state.
 
-    For :math:`L = \sum_b h_{T-1}[b]` (``outputs[:, -1].sum()``), entry t is the Frobenius
-    norm of the whole :math:`(B, H)` gradient :math:`\partial L / \partial h_t` — the total
-    derivative, through every later step.  For the LSTM, h is the hidden state (not c).
+    For :math:`L = \sum_{b, j} h_{T-1}[b, j]` (``outputs[:, -1].sum()``), entry t is the
+    Frobenius norm of the whole :math:`(B, H)` gradient :math:`\partial L / \partial h_t` —
+    the total derivative, through every later step (entry T-1 is the norm of a matrix of
+    ones, :math:`\sqrt{BH}`).  For the LSTM, h is the hidden state (not c), and the chain
+    runs through both h and c.  For a tanh RNN it is a product of step Jacobians,
+
+    .. math::
+        \frac{\partial L}{\partial h_t}
+        = \frac{\partial L}{\partial h_{T-1}} \,
+          \frac{\partial h_{T-1}}{\partial h_{T-2}} \cdots \frac{\partial h_{t+1}}{\partial h_t},
+        \qquad
+        \frac{\partial h_{s+1}}{\partial h_s} = \operatorname{diag}(1 - h_{s+1}^2)\, W_{hh},
+
+    so its norms shrink geometrically towards early steps; the LSTM's gates let them survive.
+
+    Note: the slices of a stacked ``outputs`` tensor are copies; the gradient with respect to
+    ``outputs[:, t]`` is not :math:`\partial L / \partial h_t`.  Keep the states themselves.
 
     Args:
         model: an `RNN`.
@@ -246,6 +275,8 @@ def hidden_state_gradient_norms(model: RNN, x: torch.Tensor) -> torch.Tensor:
         >>> norms = hidden_state_gradient_norms(RNN(3, 16), torch.randn(4, 50, 3))
         >>> norms.shape
         torch.Size([50])
+        >>> bool(norms[0] < norms[-1])  # the first step barely moves the last output
+        True
     """
     # Hint: keep each step's h (run the cell yourself) and ask torch.autograd.grad for dL/dh_t — it does not touch .grad.
     ### BEGIN SOLUTION
@@ -260,7 +291,8 @@ def hidden_state_gradient_norms(model: RNN, x: torch.Tensor) -> torch.Tensor:
 
 
 class SequenceClassifier(nn.Module):
-    r"""Classifies a whole sequence from the RNN's last hidden state.
+    r"""Classifies a whole sequence from the RNN's last hidden state:
+    :math:`\text{logits} = \operatorname{readout}(h_{T-1})`.
 
     Args:
         input_size: I; hidden_size: H; num_classes: C; cell: as in `RNN`.

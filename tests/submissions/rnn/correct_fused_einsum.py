@@ -1,5 +1,4 @@
-"""CORRECT: einsum with concatenated [x, h] and stacked weights, torch.split for gates,
-outputs written into a preallocated tensor, norms from retain_grad on the stored states."""
+"""CORRECT: one einsum over the concatenated [x, h] and [W_ih | W_hh] for RNN/LSTM, einsum pairs for the GRU, torch.split for gates, the cell called by keyword, norms from retain_grad and a saved-and-restored .grad."""
 
 import torch
 import torch.nn as nn
@@ -19,6 +18,11 @@ class _Base(nn.Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
 
+    def fused(self, x, h):
+        """x W_ih^T + h W_hh^T (+ both biases) in one product over the concatenated [x, h]."""
+        out = torch.einsum("bk,gk->bg", torch.cat([x, h], dim=-1), torch.cat([self.weight_ih, self.weight_hh], dim=-1))
+        return out if self.bias_ih is None else out + (self.bias_ih + self.bias_hh)
+
     def affine(self, x, h):
         gi = torch.einsum("bi,gi->bg", x, self.weight_ih)
         gh = torch.einsum("bh,gh->bg", h, self.weight_hh)
@@ -36,8 +40,8 @@ class RNNCell(_Base):
         self.relu = nonlinearity == "relu"
 
     def forward(self, x, h=None):
-        gi, gh = self.affine(x, self.zeros(x) if h is None else h)
-        return (gi + gh).clamp(min=0) if self.relu else (gi + gh).tanh()
+        pre = self.fused(x, self.zeros(x) if h is None else h)
+        return pre.clamp(min=0) if self.relu else pre.tanh()
 
 
 class LSTMCell(_Base):
@@ -46,8 +50,7 @@ class LSTMCell(_Base):
 
     def forward(self, x, state=None):
         h, c = (self.zeros(x), self.zeros(x)) if state is None else state
-        gi, gh = self.affine(x, h)
-        i, f, g, o = torch.split(gi + gh, self.H, dim=-1)
+        i, f, g, o = torch.split(self.fused(x, h), self.H, dim=-1)
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         return o.sigmoid() * c.tanh(), c
 
@@ -76,12 +79,17 @@ class RNN(nn.Module):
         else:
             self.cell = RNNCell(input_size, hidden_size)
         self.hidden_size = hidden_size
+        self.kind = cell
 
     def forward(self, x, state=None):
         outs = []
         for x_t in x.unbind(1):
-            state = self.cell(x_t, state)
-            outs.append(state[0] if type(state) is tuple else state)
+            if self.kind == "lstm":
+                state = self.cell(x_t, state=state)
+                outs.append(state[0])
+            else:
+                state = self.cell(x_t, h=state)
+                outs.append(state)
         return torch.stack(outs, dim=1), state
 
 

@@ -1,4 +1,4 @@
-"""CORRECT: fused gates, a while loop over time, torch.cat of unsqueezed states."""
+"""CORRECT: fused gates, a while loop over time, torch.cat of unsqueezed states, norms from a forward hook on the cell while the RNN itself runs."""
 from __future__ import annotations
 
 import math
@@ -251,13 +251,15 @@ def hidden_state_gradient_norms(model: RNN, x: torch.Tensor) -> torch.Tensor:
     """
     # Hint: keep each step's h (run the cell yourself) and ask torch.autograd.grad for dL/dh_t — it does not touch .grad.
     ### BEGIN SOLUTION
-    with torch.enable_grad():
-        state, hidden = None, []
-        for t in range(x.shape[1]):
-            state = model.cell(x[:, t], state)
-            hidden.append(state[0] if isinstance(state, tuple) else state)  # h_t: (B, H)
-        grads = torch.autograd.grad(hidden[-1].sum(), hidden)  # T tensors (B, H)
-    return torch.stack([g.norm() for g in grads]).detach().to(x.dtype)  # (T,)
+    hidden = []
+    handle = model.cell.register_forward_hook(lambda cell, inputs, out: hidden.append(out[0] if isinstance(out, tuple) else out))
+    try:
+        with torch.enable_grad():
+            model(x)
+            grads = torch.autograd.grad(hidden[-1].sum(), hidden)
+    finally:
+        handle.remove()
+    return torch.stack([g.norm() for g in grads]).detach().to(x.dtype)
     ### END SOLUTION
 
 
