@@ -1,6 +1,6 @@
 """Graph symmetry checks: relabelling nodes (equivariance of layers, invariance of pooled
-outputs) and locality (k layers see k hops).  Generic: any module called as
-`model(x, edge_index, *rest)`."""
+outputs) and locality (k layers see k hops).  Generic: any module or function called as
+`f(x, edge_index, *rest)` (or `f(x, *rest)` for one that takes no edges, e.g. a pooling)."""
 
 from __future__ import annotations
 
@@ -25,17 +25,28 @@ def _out(sub: Any, what: str, prop: str, hint: str, **request: Any) -> torch.Ten
 
 
 def node_permutation_equivariant(
-    sub: Any, *, model: Build, x: torch.Tensor, edge_index: torch.Tensor, prop: str, hint: str,
-    rest: Sequence[Any] = (), invariant: bool = False, patch: dict | None = None, state_dict: dict | None = None, seed: int = 0,
+    sub: Any, *, x: torch.Tensor, edge_index: torch.Tensor | None, prop: str, hint: str, model: Build | None = None,
+    call: str = "model", rest: Sequence[Any] = (), invariant: bool = False, patch: dict | None = None,
+    state_dict: dict | None = None, seed: int = 0,
 ) -> None:
     """Relabelling the nodes permutes the node outputs the same way (or, with `invariant`,
-    leaves the output unchanged — e.g. a pooled graph output)."""
+    leaves the output unchanged — e.g. a pooled graph output).
+
+    Args:
+        model / call: what to run, as in the `run` probe (a built model, or a function by name).
+        x: node features `(N, ...)`; edge_index: `(2, E)`, or None for a function without edges.
+        rest: further arguments; a tensor with N rows (e.g. `batch`) is permuted with the nodes.
+    """
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
-    base = dict(model=model, patch=patch, state_dict=state_dict, dtype=x.dtype)
-    out = _out(sub, "the output", prop, hint, args=(x, edge_index, *rest), **base)
-    x_p, ei_p = relabel(x, edge_index, perm)
+    if torch.equal(perm, torch.arange(len(perm))):  # never test with the identity
+        perm = perm.roll(1)
+    base = dict(model=model, call=call, patch=patch, state_dict=state_dict, dtype=x.dtype if model is not None else None)
+    edges = () if edge_index is None else (edge_index,)
+    out = _out(sub, "the output", prop, hint, args=(x, *edges, *rest), **base)
+    x_p, ei_p = relabel(x, edge_index if edge_index is not None else torch.zeros(2, 0, dtype=torch.long), perm)
+    edges_p = () if edge_index is None else (ei_p,)
     rest_p = [r[perm] if isinstance(r, torch.Tensor) and r.shape[:1] == x.shape[:1] else r for r in rest]
-    out_p = _out(sub, "the output for relabelled nodes", prop, hint, args=(x_p, ei_p, *rest_p), **base)
+    out_p = _out(sub, "the output for relabelled nodes", prop, hint, args=(x_p, *edges_p, *rest_p), **base)
     expected = out if invariant else out[perm]
     rtol, atol = tolerances(x.dtype)
     if out_p.shape != expected.shape or not torch.allclose(out_p, expected, rtol=rtol * 100, atol=atol * 100):

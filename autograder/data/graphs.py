@@ -2,7 +2,8 @@
 
 - `community_nodes`: node classification on a stochastic block model, with node features
   that are only weakly informative alone (the graph must be used to clean them up).
-- `link_split`: link prediction — held-out edges and as many non-edges to score.
+- `link_split`: link prediction — held-out edges and as many non-edges to score, with
+  node features that are only weakly informative alone.
 - `graph_families`: graph classification — cycles, stars and wheels of random sizes,
   with constant node features (only the structure tells them apart).
 """
@@ -33,11 +34,12 @@ def community_nodes(*, communities: int = 3, size: int = 60, p_in: float = 0.15,
     return {"x": x, "edge_index": _edge_index(G), "y": y, "train_mask": train_mask}
 
 
-def link_split(*, n: int = 120, communities: int = 4, p_in: float = 0.2, p_out: float = 0.005, features: int = 16,
+def link_split(*, n: int = 120, communities: int = 4, p_in: float = 0.2, p_out: float = 0.005, noise: float = 1.0,
                held_out: float = 0.15, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A stochastic block model with random node features; 15% of the edges held out.
+    """A stochastic block model with 15% of its edges held out; features = one-hot
+    community + Gaussian noise (alone, they rank held-out edges barely above chance).
 
-    Returns `x` (N, features), `train_edge_index` (2, E_train, both directions),
+    Returns `x` (N, communities), `train_edge_index` (2, E_train, both directions),
     `test_pos` (2, P) held-out edges and `test_neg` (2, P) node pairs that are not edges.
     """
     size = n // communities
@@ -53,8 +55,9 @@ def link_split(*, n: int = 120, communities: int = 4, p_in: float = 0.2, p_out: 
         u, v = torch.randint(0, G.number_of_nodes(), (2,), generator=gen).tolist()
         if u != v and (u, v) not in existing:
             negatives.append((u, v))
+    y = torch.arange(communities).repeat_interleave(size)
     return {
-        "x": torch.randn(G.number_of_nodes(), features, generator=gen),
+        "x": torch.nn.functional.one_hot(y, communities).float() + noise * torch.randn(len(y), communities, generator=gen),
         "train_edge_index": torch.cat([train.T, train.T.flip(0)], dim=1),
         "test_pos": test.T.contiguous(),
         "test_neg": torch.tensor(negatives, dtype=torch.long).T.contiguous(),

@@ -1,4 +1,4 @@
-"""BROKEN: loses test_gcn_layer_matches_reference, test_graph_classification — D^-1 A instead of the symmetric D^-1/2 A D^-1/2."""
+"""BROKEN: loses test_gcn_layer_matches_reference — D^-1 A instead of the symmetric D^-1/2 A D^-1/2."""
 from __future__ import annotations
 
 import networkx as nx

@@ -1,4 +1,4 @@
-"""BROKEN: loses test_global_mean_pool, test_graph_classifier_respects_batch, test_graph_classification — pooling averages all nodes together, ignoring `batch`."""
+"""BROKEN: loses test_global_mean_pool — pooling averages all nodes together, ignoring `batch`."""
 from __future__ import annotations
 
 import networkx as nx
