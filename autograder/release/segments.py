@@ -157,15 +157,33 @@ def mentioned(source: str, names: list[str]) -> list[str]:
     return [n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", source)]
 
 
+def probe_sources(text: str) -> str:
+    """The source of every probe `text` names in a string (`submission.run("probe", ...)`):
+    a probe may call a student's function by a default argument the test never spells out."""
+    import inspect
+
+    from autograder.probes import PROBES
+
+    found = []
+    for name in sorted(set(re.findall(r"""["']([A-Za-z_][A-Za-z0-9_]*)["']""", text))):
+        if name in PROBES:
+            try:
+                found.append(inspect.getsource(PROBES[name]))
+            except (OSError, TypeError):
+                continue
+    return "\n".join(found)
+
+
 def place_tests(test_source: str, answers: list[str]) -> dict[str, list[str]]:
     """Group a test module's tests under the answer they need last (in `answers` order).
 
-    A test runs after every answer it mentions — the answers it builds or calls, directly
-    or through a helper — so all of them exist when it runs; a test that mentions none
-    goes under "" (the end of the notebook).  Order within a group: the file's.
+    A test runs after every answer it mentions — the answers it builds or calls, directly,
+    through a helper of the test module, or through the probes it runs — so all of them
+    exist when it runs; a test that mentions none goes under "" (the end of the notebook).
+    Order within a group: the file's.
     """
     groups: dict[str, list[str]] = {a: [] for a in [*answers, ""]}
     for test in named_tests(test_source):
-        hits = mentioned(test.source, answers)
+        hits = mentioned(test.source + "\n" + probe_sources(test.source), answers)
         groups[hits[-1] if hits else ""].append(test.name)
     return groups
