@@ -14,6 +14,7 @@ import pytest
 from autograder.errors import SubmissionFailure
 from autograder.judge.plugin import SESSION, GradingSession
 from autograder.paths import solution_dir
+from autograder.sandbox.client import ForkServer
 from autograder.sandbox.limits import SandboxLimits
 from autograder.scan import scan_source
 from autograder.subject import LocalSubject, SandboxSubject
@@ -23,10 +24,10 @@ class UnrunnableSubject:
     """A submission that cannot run at all (missing file, syntax error): every probe fails."""
 
     def __init__(self, reason: str, message: str) -> None:
-        self.failure = SubmissionFailure(reason, message)
+        self.unrunnable = SubmissionFailure(reason, message)
 
     def run(self, probe: str, **kwargs: Any) -> Any:
-        raise self.failure
+        raise self.unrunnable
 
     def close(self) -> None:
         pass
@@ -67,6 +68,8 @@ def grade_source(text: str | None, assignment: str, limits: SandboxLimits, probl
         subject = UnrunnableSubject("syntax", f"{filename} has a syntax error ({scan.syntax_error}); fix it so Python can import the file")
     else:
         subject = SandboxSubject(text, assignment, limits, label=filename)
+        with contextlib.suppress(OSError):  # a failing start is reported by the first probe
+            ForkServer.get()  # starts (if not running) while the judge imports the reference and the tests
     session = GradingSession(subject=subject, reference=reference_for(assignment), source=text or "")
     tests = solution_dir(assignment) / "test_hidden.py"
     args = [str(tests), "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN", "--import-mode=importlib",

@@ -27,7 +27,11 @@ from autograder.sandbox.limits import SandboxLimits
 from autograder.sandbox.worker import WorkerSpec
 
 class ForkServer:
-    """The judge's handle on its fork server process (started once, on first use)."""
+    """The judge's handle on its fork server process (started once, on first use).
+
+    Starting it does not wait: the server imports torch while the judge imports its own
+    side (pytest, the reference, the hidden tests); the first `fork` waits until it is ready.
+    """
 
     _instance: "ForkServer | None" = None
 
@@ -43,8 +47,13 @@ class ForkServer:
         )
         server_end.close()
         self.control = judge_end
-        if self.control.recv(1) != b"R":
-            raise GraderError("the sandbox fork server did not start (is torch installed?)")
+        self._ready = False
+
+    def _wait_until_ready(self) -> None:
+        if not self._ready:
+            if self.control.recv(1) != b"R":
+                raise GraderError("the sandbox fork server did not start (is torch installed?)")
+            self._ready = True
 
     @classmethod
     def get(cls) -> "ForkServer":
@@ -54,6 +63,7 @@ class ForkServer:
 
     def fork(self, spec: WorkerSpec) -> tuple[int, Connection]:
         """Fork a worker for `spec`; return its pid and the judge's end of its pipe."""
+        self._wait_until_ready()
         judge_end, worker_end = socket.socketpair()
         try:
             socket.send_fds(self.control, [pickle.dumps(spec)], [worker_end.fileno()])
@@ -242,12 +252,20 @@ class SandboxedWorker:
             if not self._alive():
                 return self._conn.poll(0)
 
+    @property
+    def unrunnable(self) -> Exception | None:
+        """Why no probe can run any more (the module failed to import, the time budget is
+        spent), or None."""
+        if self._import_error is not None:
+            return self._import_error
+        if time.monotonic() >= self.deadline:
+            return SubmissionFailure("budget", f"the submission used up its {self.limits.submission_seconds:.0f} s time budget")
+        return None
+
     def request(self, request: ProbeRequest) -> dict:
         """Run one probe; return its result or raise `StudentCodeError`/`SubmissionFailure`."""
-        if self._import_error is not None:
-            raise self._import_error
-        if time.monotonic() >= self.deadline:
-            raise SubmissionFailure("budget", f"the submission used up its {self.limits.submission_seconds:.0f} s time budget")
+        if self.unrunnable is not None:
+            raise self.unrunnable
         if self._pid is None:
             self._start()
         self._conn.send_bytes(pickle.dumps(request))
