@@ -76,6 +76,11 @@ class SandboxSubject:
                 raise
             return Raised(tuple(exc.types), exc.message)
 
+    @property
+    def unrunnable(self) -> Exception | None:
+        """Why no probe can run any more, or None (see `SandboxedWorker.unrunnable`)."""
+        return self.worker.unrunnable
+
     def close(self) -> None:
         self.worker.close()
 

@@ -61,9 +61,15 @@ def _local(config: pytest.Config, path: Path, name: str) -> LocalSubject:
 
 @pytest.fixture
 def submission(request: pytest.FixtureRequest) -> Any:
-    """The implementation under test: sandboxed in hidden grading, in-process otherwise."""
+    """The implementation under test: sandboxed in hidden grading, in-process otherwise.
+
+    A submission that can no longer run (it did not import, its time budget is spent)
+    fails each test here, before the test computes anything of the reference's."""
     session = request.config.stash.get(SESSION, None)
     if session is not None:
+        failure = getattr(session.subject, "unrunnable", None)
+        if failure is not None:
+            raise failure
         return session.subject
     a = _assignment_of(request.path)
     return _local(request.config, request.path.parent / f"{a}.py", a)
