@@ -90,10 +90,12 @@ def test_zip_with_odd_paths_writes_nothing_outside(graded_class):
     assert not list(base.parent.glob("escaped.py")) and not Path("/escaped.py").exists()
 
 
-def test_regrading_gives_identical_grades(graded_class, tmp_path):
+def test_regrading_in_parallel_gives_identical_grades(graded_class, tmp_path):
+    """Regrading the class, now with `-j 2` (two judges, each its own fork server and uid),
+    gives a byte-identical grades.json."""
     base, out, _ = graded_class
-    again = nnzoo("grade", str(base / "subs"), "--out", str(tmp_path / "again"), "-a", "mlp")
-    assert again.returncode == 0
+    again = nnzoo("grade", str(base / "subs"), "--out", str(tmp_path / "again"), "-a", "mlp", "-j", "2")
+    assert again.returncode == 0, again.stderr
     assert (tmp_path / "again" / "grades.json").read_text() == (out / "grades.json").read_text()
 
 
