@@ -98,6 +98,15 @@ def test_a_daemon_holding_the_pipe_is_killed_and_costs_nothing():
     assert worker_processes() == []
 
 
+@pytest.mark.skipif(not ROOT, reason="the PID namespace needs root (or user namespaces)")
+def test_the_worker_sees_no_process_but_its_own():
+    """PID 1 of its own namespace, with a /proc of its own: the judge, the fork server and
+    other students' workers are invisible (no pid to signal, no cmdline to read)."""
+    peek = ("import os\npids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+            "if os.getpid() != 1 or pids != [1]:\n    raise RuntimeError(f'pid {os.getpid()}, sees {pids}')")
+    assert torch.equal(call_relu(relu_of(peek)), torch.tensor([0.0, 2.0]))
+
+
 @pytest.mark.skipif(not ROOT, reason="RLIMIT_NPROC only binds another uid than root")
 def test_a_fork_bomb_is_bounded_and_cleaned_up():
     bomb = "import os, time\nfor _ in range(10000):\n    if os.fork() == 0:\n        time.sleep(1000)\n        os._exit(0)"
@@ -254,9 +263,10 @@ def test_the_sandbox_level_in_force_is_reported():
         levels = subject.worker.levels
     finally:
         subject.close()
-    assert set(levels) >= {"network", "hidden files", "user", "limits", "scratch", "seccomp"}
+    assert set(levels) >= {"network", "processes", "hidden files", "user", "limits", "scratch", "seccomp"}
     if ROOT:
         assert levels["network"] == "no network (namespace)"
+        assert levels["processes"] == "own PID namespace"
         assert levels["hidden files"] == "solutions hidden (mount namespace)"
         assert levels["user"] == "own unprivileged uid"
 

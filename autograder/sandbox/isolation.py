@@ -1,8 +1,8 @@
 """Isolating a freshly forked worker before any student code runs.
 
 Each layer is tried and the level actually reached is returned, so the grading report
-can state it: its own session, namespaces (network, mount), `solutions/` hidden behind an
-empty tmpfs, another uid when running as root, rlimits, one torch thread.
+can state it: its own session, namespaces (network, mount, PID), `solutions/` hidden behind
+an empty tmpfs, another uid when running as root, rlimits, one torch thread.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from autograder.sandbox.limits import SandboxLimits
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 MS_REC = 0x4000
@@ -81,6 +82,23 @@ def _enter_namespaces() -> tuple[bool, bool]:
         return False, False
     private = _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
     return True, private
+
+
+def _own_pid_namespace() -> str:
+    """Go on as PID 1 of a new PID namespace: this process forks and stays outside as a
+    keeper that waits for the child and exits with its status (the judge knows the
+    keeper's pid; the child shares its process group and uid, so the judge's kills reach
+    both).  When the child — the worker from here on — ends or is killed, the kernel
+    kills every process left in its namespace: no daemon or fork survives it.  A fresh
+    /proc shows the worker only its own processes."""
+    if not _unshare(CLONE_NEWPID):
+        return "shared with the grader"
+    child = os.fork()
+    if child:
+        _, status = os.waitpid(child, 0)
+        os._exit(os.waitstatus_to_exitcode(status) % 256)
+    proc = _libc.mount(b"proc", b"/proc", b"proc", 0, None) == 0
+    return "own PID namespace" + ("" if proc else " (the grader's /proc still visible)")
 
 
 def _set_rlimits(limits: SandboxLimits) -> None:
@@ -154,6 +172,7 @@ def isolate(scratch: Path, filename: str, source: str, hidden: list[str], limits
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead
     namespaces, private = _enter_namespaces()
     level["network"] = "no network (namespace)" if namespaces else "network reachable"
+    level["processes"] = _own_pid_namespace() if private else "shared with the grader"
     tmp_ok = private and _private_tmp(limits.scratch_bytes)
     level["scratch"] = f"private {limits.scratch_bytes // 2**20} MiB tmpfs" if tmp_ok else "shared /tmp"
     hidden_ok = private and all(_mount_empty(p) for p in hidden if os.path.isdir(p))
