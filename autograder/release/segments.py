@@ -10,9 +10,11 @@ constants, helpers given to students) is *provided* code, shown read-only.
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from dataclasses import dataclass, field
 
+from autograder.probes import PROBES
 from autograder.stubs import BEGIN
 
 
@@ -160,10 +162,6 @@ def mentioned(source: str, names: list[str]) -> list[str]:
 def probe_sources(text: str) -> str:
     """The source of every probe `text` names in a string (`submission.run("probe", ...)`):
     a probe may call a student's function by a default argument the test never spells out."""
-    import inspect
-
-    from autograder.probes import PROBES
-
     found = []
     for name in sorted(set(re.findall(r"""["']([A-Za-z_][A-Za-z0-9_]*)["']""", text))):
         if name in PROBES:
