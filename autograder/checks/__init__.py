@@ -6,7 +6,7 @@ that names the property and gives a hint — never the hidden values.  Points ar
 test's (`@pytest.mark.points`).
 """
 
-from autograder.checks.base import CheckFailed, expect_tensor, expect_close, output_tensor
+from autograder.checks.base import CheckFailed, expect_tensor, expect_close, output_tensor, reaches
 from autograder.checks.modules import (
     every_parameter_gets_gradient,
     matches_reference,
@@ -22,6 +22,7 @@ __all__ = [
     "expect_tensor",
     "expect_close",
     "output_tensor",
+    "reaches",
     "every_parameter_gets_gradient",
     "matches_reference",
     "parameters_like",

@@ -21,6 +21,12 @@ def fail(prop: str, problem: str, hint: str = "") -> None:
     raise CheckFailed(text)
 
 
+def reaches(value: float, threshold: float, what: str, prop: str, hint: str = "") -> None:
+    """Fail `prop` when `value` (a held-out accuracy, an AUC) is below `threshold`."""
+    if value < threshold:
+        fail(prop, f"{what} {value:.2f} is below the required {threshold:.2f}", hint)
+
+
 def describe(value: Any) -> str:
     if isinstance(value, dict) and NONTENSOR in value:
         return f"a {value[NONTENSOR]} (not a plain torch.Tensor)"

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from autograder.checks.base import expect_tensor, fail
+from autograder.checks.base import expect_tensor, reaches
 from autograder.probes.spec import Build
 
 
@@ -38,6 +38,5 @@ def trained_accuracy(
     classes = num_classes or int(y.max()) + 1
     logits = expect_tensor(result["logits"], "the trained model's output", prop, shape=(len(X_eval), classes), hint=hint)
     acc = float((logits.argmax(dim=1) == y_eval).double().mean())
-    if acc < threshold:
-        fail(prop, f"held-out accuracy {acc:.2f} is below the required {threshold:.2f}", hint)
+    reaches(acc, threshold, "held-out accuracy", prop, hint)
     return acc
