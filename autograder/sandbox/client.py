@@ -264,8 +264,9 @@ class SandboxedWorker:
 
     def request(self, request: ProbeRequest) -> dict:
         """Run one probe; return its result or raise `StudentCodeError`/`SubmissionFailure`."""
-        if self.unrunnable is not None:
-            raise self.unrunnable
+        failure = self.unrunnable
+        if failure is not None:
+            raise failure
         if self._pid is None:
             self._start()
         self._conn.send_bytes(pickle.dumps(request))
