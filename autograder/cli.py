@@ -1,4 +1,11 @@
-"""The `nnzoo` command: `test` (students), `grade`, `demo`, `release` and `stubs` (staff)."""
+"""The `nnzoo` command: parses, calls one verb, prints.
+
+    nnzoo test [A]        student: public tests, points and hints
+    nnzoo grade SUBS      instructor: hidden tests in the sandbox → the gradebook folder
+    nnzoo demo            grade the bundled sample class
+    nnzoo release         the student bundle, or nbgrader source notebooks
+    nnzoo stubs           regenerate assignments/<a>/<a>.py from the references
+"""
 
 from __future__ import annotations
 
@@ -6,23 +13,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder.paths import ASSIGNMENTS, available_assignments, project_root
-from autograder.release.cli import add_commands as add_release_commands
+from autograder import __version__, course
 
 
 def _public_dir(assignment: str, path: str | None) -> Path:
     if path:
         return Path(path)
-    for base in (Path.cwd() / "assignments", Path.cwd(), project_root() / "assignments"):
+    for base in (Path.cwd() / "assignments", Path.cwd(), course.project_root() / "assignments"):
         if (base / assignment / f"test_{assignment}.py").is_file():
             return base / assignment
-    return project_root() / "assignments" / assignment
+    return course.project_root() / "assignments" / assignment
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     import pytest
 
-    assignments = [args.assignment] if args.assignment else available_assignments(hidden=False)
+    assignments = [args.assignment] if args.assignment else course.names(hidden=False)
     code = 0
     for a in assignments:
         folder = _public_dir(a, args.path)
@@ -37,44 +43,71 @@ def cmd_test(args: argparse.Namespace) -> int:
     return code
 
 
+def _fail(message: str) -> int:
+    print(f"nnzoo grade: {message}", file=sys.stderr)
+    return 2
+
+
+def check_output_folder(root: Path, out: Path) -> str:
+    """Why `out` cannot hold the gradebook of the class in `root` (one line), or ""."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file — give a folder for the grades"
+    r, o = root.resolve(), out.resolve()
+    if o == r or r in o.parents:
+        return f"--out {out} is inside the submissions folder {root} — it would be graded as a student; put it elsewhere"
+    return ""
+
+
 def _assignments_for(requested: list[str] | None, submissions: list) -> list[str]:
-    graded = available_assignments(hidden=True)
+    graded = course.names(hidden=True)
     if requested:
         unknown = [a for a in requested if a not in graded]
         if unknown:
-            raise SystemExit(f"nnzoo grade: no hidden tests for {', '.join(unknown)} (known: {', '.join(graded)})")
-        return [a for a in ASSIGNMENTS if a in requested]
+            raise course.UnknownAssignment(f"no hidden tests for {', '.join(unknown)} (known: {', '.join(graded)})")
+        return course.in_order(set(requested))
     present = {a for s in submissions for a in (*s.sources, *s.problems)}
     return [a for a in graded if a in present] or graded
 
 
-def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool) -> int:
+def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
+                students: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
     from autograder.batch import BatchOptions, grade_class, grader_errors
-    from autograder.load import NothingToGrade, load_class
+    from autograder.export.grades import max_scores
+    from autograder.load import IdCollision, NothingToGrade, load_class
     from autograder.report.console import gradebook_table
-    from autograder.report.gradebook import max_scores
 
-    console = Console(stderr=True)
+    problem = check_output_folder(root, out)
+    if problem:
+        return _fail(problem)
     try:
-        submissions = load_class(root, list(ASSIGNMENTS))
-    except NothingToGrade as exc:
-        print(f"nnzoo grade: {exc}", file=sys.stderr)
-        return 2
-    assignments = _assignments_for(requested, submissions)
+        submissions = load_class(root, course.names(hidden=True))
+        assignments = _assignments_for(requested, submissions)
+    except (NothingToGrade, IdCollision, course.UnknownAssignment) as exc:
+        return _fail(str(exc))
+    if students:
+        unknown = sorted(set(students) - {s.student for s in submissions})
+        if unknown:
+            return _fail(f"no student {', '.join(unknown)} in {root} (ids as in grades.csv)")
+        submissions = [s for s in submissions if s.student in students]
     options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume)
+    console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"grading {len(submissions)} students", total=len(submissions))
-        records = grade_class(submissions, options, on_done=lambda r: progress.advance(task))
-    rows = [{"student": r["student"], "scores": {a: r["assignments"][a]["score"] for a in assignments},
-             "total": sum(r["assignments"][a]["score"] for a in assignments)} for r in records]
+        summary = grade_class(submissions, options, on_done=lambda r: progress.advance(task))
+    records = [r for r in summary.records if r.student in {s.student for s in submissions}]
+    rows = [{"student": r.student, "scores": {a: r.assignments[a].score for a in assignments if a in r.assignments},
+             "total": sum(r.assignments[a].score for a in assignments if a in r.assignments)} for r in records]
+    for row in rows:
+        row["scores"] = {a: row["scores"].get(a, 0.0) for a in assignments}
     print(gradebook_table(rows, assignments, max_scores(records, assignments)))
-    levels = next((res["sandbox"] for r in records for res in r["assignments"].values() if res["sandbox"]), {})
+    print(f"{summary.describe()} (student × assignment)")
+    levels = next((res.sandbox for r in records for res in r.assignments.values() if res.sandbox), {})
     if levels:
         print("sandbox: " + "; ".join(f"{k}: {v}" for k, v in levels.items()))
-    flagged = sorted({r["student"] for r in records for res in r["assignments"].values() if res["scan"]})
+    flagged = sorted({r.student for r in records for res in r.assignments.values() if res.scan})
     if flagged:
         print(f"for human review (suspicious calls): {', '.join(flagged)} — see grades.json")
     print(f"wrote {out / 'grades.csv'}, {out / 'grades.json'}, {out / 'overview.md'} and {out / 'feedback'}/")
@@ -86,44 +119,60 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        return _fail(f"-j must be at least 1, not {args.jobs}")
     if args.nbgrader:
-        from autograder.release.cli import grade_nbgrader
+        from autograder.nbgrader.cli import grade_nbgrader
 
         return grade_nbgrader(args)
-    return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume)
+    return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume, args.student)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    root = project_root() / "examples" / "submissions"
+    root = course.project_root() / "examples" / "submissions"
     print(f"Grading the sample submissions in {root} …")
     return run_grading(root, Path(args.out), None, args.jobs, resume=False)
 
 
-def cmd_stubs(args: argparse.Namespace) -> int:
-    from autograder.stubs import write_stubs
+def cmd_release(args: argparse.Namespace) -> int:
+    if args.out:
+        from autograder.bundle import release_bundle
 
-    changed = write_stubs(available_assignments(hidden=True))
+        return release_bundle(Path(args.out), args.assignment)
+    from autograder.nbgrader.cli import release_nbgrader
+
+    return release_nbgrader(Path(args.nbgrader), args.assignment)
+
+
+def cmd_stubs(args: argparse.Namespace) -> int:
+    from autograder.course.stubs import write_stubs
+
+    changed = write_stubs(course.assignments(hidden=True))
     print("\n".join(f"updated {p}" for p in changed) or "stubs are up to date")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nnzoo", description="Auto-graded assignments for the Neural Net Zoo lecture.")
+    parser.add_argument("--version", action="version", version=f"nnzoo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    known = course.names(hidden=False) or course.names(hidden=True)
 
     p = sub.add_parser("test", help="student: run the public tests, with points and hints",
                        description="Run an assignment's public tests on your code and show points per test.")
-    p.add_argument("assignment", nargs="?", choices=ASSIGNMENTS, help="which assignment (default: all)")
+    p.add_argument("assignment", nargs="?", choices=known, help="which assignment (default: all)")
     p.add_argument("--path", help="folder holding <assignment>.py and test_<assignment>.py")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("grade", help="instructor: grade a class against the hidden tests",
                        description="Grade every student folder or .zip in SUBMISSIONS in the sandbox.")
     p.add_argument("submissions", help="folder with one folder or .zip per student")
-    p.add_argument("--out", required=True, help="where grades.csv, grades.json and feedback/ go")
-    p.add_argument("-a", "--assignment", action="append", choices=ASSIGNMENTS, help="grade only these (repeatable)")
+    p.add_argument("--out", required=True, help="the gradebook folder: grades.csv, grades.json, feedback/, students/")
+    p.add_argument("-a", "--assignment", action="append", help="grade only these (repeatable); the others stay as graded")
     p.add_argument("-j", "--jobs", type=int, default=1, help="students graded in parallel (default 1)")
-    p.add_argument("--resume", action="store_true", help="keep the grades of unchanged, already graded students")
+    p.add_argument("--resume", action="store_true",
+                   help="keep grades of unchanged code graded by the same grader; regrade the rest")
+    p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
     p.add_argument("--nbgrader", metavar="COURSE_DIR",
                    help="SUBMISSIONS is this nbgrader course's submitted/ folder; also write the scores to its gradebook")
     p.set_defaults(func=cmd_grade)
@@ -134,7 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=1)
     p.set_defaults(func=cmd_demo)
 
-    add_release_commands(sub)
+    p = sub.add_parser("release", help="instructor: write the student bundle, or nbgrader source notebooks",
+                       description="Write what students receive (--out DIR), or an nbgrader course's source notebooks "
+                                   "(--nbgrader COURSE_DIR), from the reference solutions.")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", metavar="DIR", help="write the student bundle into DIR (new, or a previous bundle)")
+    target.add_argument("--nbgrader", metavar="COURSE_DIR",
+                        help="write COURSE_DIR/source/<a>/<a>.ipynb (and nbgrader_config.py if missing)")
+    p.add_argument("-a", "--assignment", action="append", help="only these (repeatable)")
+    p.set_defaults(func=cmd_release)
 
     p = sub.add_parser("stubs", help="instructor: regenerate assignments/<a>/<a>.py from the references",
                        description="Regenerate the student stubs from solutions/<a>/<a>.py.")

@@ -26,17 +26,16 @@ import pytest
 import torch
 
 from autograder.batch import BatchOptions, grade_class
+from autograder.judge.subject import SandboxSubject
 from autograder.load import StudentSubmission
-from autograder.paths import solution_dir
 from autograder.sandbox import SandboxLimits
 from autograder.sandbox.client import ForkServer
-from autograder.subject import SandboxSubject
-from autograder.probes import Build
+from autograder.worker.probes import Build
 
 
 def warm_in_process_seconds(repeats: int = 3) -> float:
     """The hidden tests on the reference, in this process (pytest's own overhead included)."""
-    tests = solution_dir("mlp") / "test_hidden.py"
+    tests = course_assignment("mlp").hidden_tests
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -48,7 +47,7 @@ def warm_in_process_seconds(repeats: int = 3) -> float:
 
 
 def sandboxed_seconds_per_submission(n: int) -> float:
-    source = (solution_dir("mlp") / "mlp.py").read_text()
+    source = course_assignment("mlp").reference.read_text()
     class_ = [StudentSubmission(f"s{i:03d}", sources={"mlp": source}) for i in range(n)]
     with tempfile.TemporaryDirectory() as out:
         ForkServer.get()  # started once per grading run; not part of the per-student cost
@@ -73,7 +72,7 @@ def worker_startup_seconds(repeats: int = 10) -> float:
 def unsandboxed_fork_seconds(repeats: int = 10) -> float:
     """A bare worker: os.fork() from this torch-loaded process, the same probe, a pipe back —
     no isolation, no fork server, no safe serialisation."""
-    from autograder.probes import ProbeRequest, run_probe
+    from autograder.worker.probes import ProbeRequest, run_probe
 
     times = []
     request = ProbeRequest("run", {"model": Build("torch.nn:Linear", 3, 2), "args": (torch.randn(2, 3),)})

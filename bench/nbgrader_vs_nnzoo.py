@@ -104,7 +104,7 @@ def main() -> None:
     os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
     with tempfile.TemporaryDirectory() as tmp:
         course = Path(tmp) / "course"
-        run([sys.executable, "-c", f"from autograder.release.course import write_source; write_source(__import__('pathlib').Path({str(course)!r}), ['mlp'])"], ROOT)
+        run([sys.executable, "-c", f"from autograder.nbgrader.course import write_source; write_source(__import__('pathlib').Path({str(course)!r}), ['mlp'])"], ROOT)
         run([sys.executable, "-m", "nbgrader", "generate_assignment", "mlp"], course)
         released = nbformat.read(course / "release" / "mlp" / "mlp.ipynb", as_version=4)
         students = make_class(released, n)
@@ -118,7 +118,7 @@ def main() -> None:
         timings = {}
         for jobs in (1, 2):
             out = Path(tmp) / f"nnzoo-j{jobs}"
-            code = ("import sys; from pathlib import Path; from autograder.release.nbgrader_bridge import grade_nbgrader_course; "
+            code = ("import sys; from pathlib import Path; from autograder.nbgrader.bridge import grade_nbgrader_course; "
                     f"sys.exit(grade_nbgrader_course(Path({str(course)!r}), ['mlp'], Path({str(out)!r}), jobs={jobs}, log=lambda s: None))")
             timings[jobs] = run([sys.executable, "-c", code], ROOT)
             with open(out / "grades.csv") as fh:

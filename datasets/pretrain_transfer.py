@@ -3,7 +3,7 @@ the source task (which digit, 0–9, on the source half of scikit-learn's digits
 
     .venv/bin/python datasets/pretrain_transfer.py [--check]
 
-The recipe is `autograder.data.transfer.pretrain` (Adam, lr 1e-2, 20 epochs, batches of
+The recipe is `autograder.data.digits.pretrain` (Adam, lr 1e-2, 20 epochs, batches of
 64, label smoothing 0.2, seed 0, one thread); on this project's machines it writes the
 same bytes every time, whose sha256 is recorded as `PRETRAINED_SHA256` in
 `autograder/data/transfer.py` (and checked by tests/test_transfer_oracles.py).
@@ -18,7 +18,8 @@ import sys
 
 import torch
 
-from autograder.data.transfer import PRETRAINED_SHA256, pretrain, pretrained_path
+from autograder.data.digits import pretrain
+from autograder.data.transfer import PRETRAINED_SHA256, pretrained_path
 
 
 def main(argv: list[str]) -> int:

@@ -10,8 +10,13 @@ import torch.nn.functional as F
 
 from autograder.data.token_counts import token_counts
 from autograder.judge.run import reference_for
-from autograder.probes import Build
-from autograder.probes.attention import TrustedEncoderLayer, TrustedSelfAttention, train_token_classifier, trusted_attention
+from autograder.worker.probes import Build
+from autograder.worker.probes.attention import (
+    TrustedEncoderLayer,
+    TrustedSelfAttention,
+    train_token_classifier,
+    trusted_attention,
+)
 
 ref = reference_for("attention").module
 SUBMISSIONS = Path(__file__).parent / "submissions" / "attention"

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-import pytest
-
 from autograder.judge.run import grade_source
 from autograder.sandbox import SandboxLimits
 
@@ -19,49 +17,49 @@ def grade(text, limits=LIMITS):
 
 
 def by_name(result):
-    return {t["name"]: t for t in result["tests"]}
+    return {t.name: t for t in result.tests}
 
 
 def test_missing_file_fails_every_test_with_the_reason():
     result = grade(None)
-    assert result["score"] == 0 and result["max_score"] > 0
-    assert all("no mlp.py" in t["message"] for t in result["tests"])
+    assert result.score == 0 and result.max_score > 0
+    assert all("no mlp.py" in t.message for t in result.tests)
 
 
 def test_syntax_error_names_the_line():
     result = grade("def f(:\n    pass\n")
-    assert result["score"] == 0
-    assert all("syntax error (line 1" in t["message"] for t in result["tests"])
+    assert result.score == 0
+    assert all("syntax error (line 1" in t.message for t in result.tests)
 
 
 def test_exception_at_import_is_reported():
     result = grade("raise RuntimeError('boom')\n")
-    assert result["score"] == 0
-    assert "RuntimeError when importing it: boom" in result["tests"][0]["message"]
+    assert result.score == 0
+    assert "RuntimeError when importing it: boom" in result.tests[0].message
 
 
 def test_exit_at_import_is_reported():
     result = grade("import os\nos._exit(0)\n")
-    assert result["score"] == 0
-    assert "worker process ended" in result["tests"][0]["message"]
+    assert result.score == 0
+    assert "worker process ended" in result.tests[0].message
 
 
 def test_missing_function_costs_only_its_tests():
     result = grade(REFERENCE.replace("def accuracy(", "def _accuracy("))
-    failed = {n for n, t in by_name(result).items() if t["status"] != "passed"}
+    failed = {n for n, t in by_name(result).items() if t.status != "passed"}
     assert failed == {"test_accuracy_is_argmax_fraction"}
-    assert "defines no `accuracy`" in by_name(result)["test_accuracy_is_argmax_fraction"]["message"]
+    assert "defines no `accuracy`" in by_name(result)["test_accuracy_is_argmax_fraction"].message
 
 
 def test_wrong_signature_is_explained():
     result = grade(REFERENCE.replace("def relu(x):", "def relu(x, inplace):"))
-    assert by_name(result)["test_relu_matches_reference"]["status"] == "failed"
-    assert "TypeError" in by_name(result)["test_relu_matches_reference"]["message"]
+    assert by_name(result)["test_relu_matches_reference"].status == "failed"
+    assert "TypeError" in by_name(result)["test_relu_matches_reference"].message
 
 
 def test_non_tensor_output_is_named():
     result = grade(REFERENCE.replace("    return torch.where(x > 0, x, torch.zeros_like(x))", "    return x.tolist()"))
-    message = by_name(result)["test_relu_matches_reference"]["message"]
+    message = by_name(result)["test_relu_matches_reference"].message
     assert "should be a torch.Tensor, got a list" in message
 
 
@@ -69,18 +67,18 @@ def test_a_hang_times_out_and_the_other_tests_still_run():
     hang = REFERENCE.replace("def relu(x):\n", "def relu(x):\n    while True:\n        pass\n")
     result = grade(hang, HANG_LIMITS)
     relu = by_name(result)["test_relu_matches_reference"]
-    assert relu["reason"] == "timeout" and "within 10 s" in relu["message"]
-    assert result["score"] == result["max_score"] - relu["max_score"]
+    assert relu.reason == "timeout" and "within 10 s" in relu.message
+    assert result.score == result.max_score - relu.max_score
 
 
 def test_memory_blow_up_is_contained():
     hog = REFERENCE.replace("def relu(x):\n", "def relu(x):\n    hog = torch.ones(2**33, dtype=torch.uint8)\n")
     result = grade(hog)
     relu = by_name(result)["test_relu_matches_reference"]
-    assert relu["status"] == "failed" and "memory" in relu["message"].lower()
-    assert result["score"] == result["max_score"] - relu["max_score"]
+    assert relu.status == "failed" and "memory" in relu.message.lower()
+    assert result.score == result.max_score - relu.max_score
 
 
 def test_same_submission_same_result():
     first, second = grade(REFERENCE), grade(REFERENCE)
-    assert first["tests"] == second["tests"]
+    assert first.tests == second.tests

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.paths import available_assignments
-from autograder.release.bundle import BundleError, write_bundle
-from autograder.release.leaks import is_trivial, solution_lines, strip_leaks
-from autograder.release.segments import named_tests
-from autograder.stubs import expected_stub
+from autograder import course
+from autograder.bundle import BundleError, write_bundle
+from autograder.bundle.leaks import is_trivial, solution_lines, strip_leaks
+from autograder.course.stubs import expected_stub
+from autograder.nbgrader.segments import named_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def test_bundle_holds_nothing_of_solutions_and_no_hidden_test(bundle):
     out, _ = bundle
     names = [str(p.relative_to(out)) for p in out.rglob("*")]
     assert not [n for n in names if "solutions" in n or n.endswith(("test_hidden.py", "answer_key.py"))]
-    public = "".join((ROOT / "assignments" / a / f"test_{a}.py").read_text() for a in available_assignments(hidden=False))
+    public = "".join((ROOT / "assignments" / a / f"test_{a}.py").read_text() for a in course.names(hidden=False))
     everything = "\n".join(text for _, text in text_files(out))
     for hidden in sorted(ROOT.glob("solutions/*/test_hidden.py")):
         for test in named_tests(hidden.read_text()):
@@ -59,9 +59,9 @@ def test_bundle_holds_nothing_of_solutions_and_no_hidden_test(bundle):
 
 def test_bundle_has_the_stubs_the_public_tests_and_two_commands(bundle):
     out, _ = bundle
-    for a in available_assignments(hidden=False):
+    for a in course.names(hidden=False):
         assert (out / "assignments" / a / f"test_{a}.py").is_file()
-    assert (out / "assignments" / "mlp" / "mlp.py").read_text() == expected_stub("mlp")
+    assert (out / "assignments" / "mlp" / "mlp.py").read_text() == expected_stub(course.assignment("mlp"))
     assert (out / "autograder" / "judge" / "plugin.py").is_file() and (out / "pyproject.toml").is_file()
     readme, makefile = (out / "README.md").read_text(), (out / "Makefile").read_text()
     assert "make          #" in readme and "make test     #" in readme

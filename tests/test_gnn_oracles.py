@@ -8,9 +8,9 @@ import networkx as nx
 import pytest
 import torch
 
+from autograder.course import assignment
 from autograder.judge.run import reference_for
-from autograder.paths import solution_dir
-from autograder.subject import LocalSubject
+from autograder.judge.subject import LocalSubject
 
 torch_geometric = pytest.importorskip("torch_geometric", reason="PyTorch Geometric is the oracle here (pip install '.[test]')")
 from torch_geometric.nn import GCNConv, SAGEConv  # noqa: E402
@@ -64,7 +64,7 @@ def _load(path, name):
 
 
 # The hidden test module's own task functions (same data, probes, budgets and thresholds).
-TASKS = _load(solution_dir("gnn") / "test_hidden.py", "gnn_hidden_tasks")
+TASKS = _load(assignment("gnn").hidden_tests, "gnn_hidden_tasks")
 SUBMISSIONS = Path(__file__).parent / "submissions" / "gnn"
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from autograder import course
 from autograder.judge.run import grade_file
-from autograder.paths import assignment_dir, available_assignments, solution_dir
 from autograder.sandbox import SandboxLimits
 
 HERE = Path(__file__).parent / "submissions"
 LIMITS = SandboxLimits(call_seconds=60)
-ASSIGNMENTS = available_assignments(hidden=True)
+ASSIGNMENTS = course.names(hidden=True)
 
 
 def declared(path: Path) -> tuple[str, set[str]]:
@@ -47,8 +47,8 @@ def graded() -> dict[Path, dict]:
     """Every submission, reference and stub of this file, graded once, two judges in parallel
     (each with its own fork server and worker uid, as `nnzoo grade -j 2` does)."""
     jobs = [(p, p.parent.name) for p in SUBMISSIONS]
-    jobs += [(solution_dir(a) / f"{a}.py", a) for a in ASSIGNMENTS]
-    jobs += [(assignment_dir(a) / f"{a}.py", a) for a in ASSIGNMENTS]
+    jobs += [(course.assignment(a).reference, a) for a in ASSIGNMENTS]
+    jobs += [(course.assignment(a).stub, a) for a in ASSIGNMENTS]
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = pool.map(_grade, *zip(*jobs))
         return {path: result for (path, _), result in zip(jobs, results)}
@@ -58,21 +58,21 @@ def graded() -> dict[Path, dict]:
 def test_submission_gets_its_declared_verdict(path: Path, graded: dict) -> None:
     kind, lost = declared(path)
     result = graded[path]
-    failed = {t["name"] for t in result["tests"] if t["status"] != "passed"}
-    names = {t["name"] for t in result["tests"]}
+    failed = {t.name for t in result.tests if t.status != "passed"}
+    names = {t.name for t in result.tests}
     assert lost <= names, f"declared tests that do not exist: {sorted(lost - names)}"
-    messages = {t["name"]: t["message"] for t in result["tests"] if t["status"] != "passed"}
+    messages = {t.name: t.message for t in result.tests if t.status != "passed"}
     assert failed == lost, f"{kind} submission: failed {sorted(failed)}, declared {sorted(lost)}; messages: {messages}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_reference_scores_full_marks(assignment: str, graded: dict) -> None:
-    result = graded[solution_dir(assignment) / f"{assignment}.py"]
-    assert result["max_score"] > 0
-    assert result["score"] == result["max_score"], [t for t in result["tests"] if t["status"] != "passed"]
+    result = graded[course.assignment(assignment).reference]
+    assert result.max_score > 0
+    assert result.score == result.max_score, [t for t in result.tests if t.status != "passed"]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_stubs_score_zero(assignment: str, graded: dict) -> None:
-    result = graded[assignment_dir(assignment) / f"{assignment}.py"]
-    assert result["score"] == 0, [t["name"] for t in result["tests"] if t["status"] == "passed"]
+    result = graded[course.assignment(assignment).stub]
+    assert result.score == 0, [t.name for t in result.tests if t.status == "passed"]

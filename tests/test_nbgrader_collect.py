@@ -7,9 +7,9 @@ import json
 import nbformat
 import pytest
 
-from autograder.release import source_notebook as sn
-from autograder.release.collect import SourceLayout, collect, guarded, strip_hidden
-from autograder.stubs import stub_source
+from autograder.course.stubs import stub_source
+from autograder.nbgrader import source_notebook as sn
+from autograder.nbgrader.collect import SourceLayout, collect, guarded, strip_hidden
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,14 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.release.answer_key import ANSWER_KEY
-from autograder.release.cli import grade_nbgrader
-from autograder.release.course import write_source
-from autograder.release.leaks import solution_lines
-from autograder.release.nbgrader_bridge import grade_nbgrader_course
-from autograder.release.runtime import answer_digest
+from autograder import course
+from autograder.bundle.leaks import solution_lines
+from autograder.nbgrader.bridge import grade_nbgrader_course
+from autograder.nbgrader.cli import grade_nbgrader
+from autograder.nbgrader.course import write_source
+from autograder.nbgrader.runtime import answer_digest
+
+ANSWER_KEY = {"mlp": course.assignment("mlp").answer_key}
 
 ROOT = Path(__file__).resolve().parent.parent
 # nbgrader runs `alembic` and the kernel's `python` by name: the venv's must come first
@@ -102,7 +104,7 @@ def graded(course, released, source_nb, tmp_path_factory):
     by_nbgrader = scores(course, EXPECTED)
     out = tmp_path_factory.mktemp("nnzoo-grades")
     args = argparse.Namespace(submissions=str(course / "submitted"), nbgrader=str(course), out=str(out),
-                              assignment=["mlp"], jobs=1)
+                              assignment=["mlp"], jobs=1, resume=False, student=None)
     assert grade_nbgrader(args) == 0
     by_nnzoo_db = scores(course, EXPECTED)
     export = nbgrader("export", cwd=course)

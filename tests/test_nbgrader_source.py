@@ -7,12 +7,14 @@ import nbformat
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 
-from autograder.paths import available_assignments, solution_dir
-from autograder.release import content, source_notebook as sn
-from autograder.release.answer_key import ANSWER_KEY
-from autograder.release.collect import SourceLayout, strip_hidden
-from autograder.release.runtime import answer_digest
-from autograder.release.segments import place_tests, split_reference
+from autograder import course
+from autograder.nbgrader import source_notebook as sn
+from autograder.nbgrader.collect import SourceLayout, strip_hidden
+from autograder.nbgrader.runtime import answer_digest
+from autograder.nbgrader.segments import place_tests, split_reference
+
+ASSIGNMENTS = course.names(hidden=True)
+ANSWER_KEY = {a.name: a.answer_key for a in course.assignments(hidden=True)}
 
 REFERENCE = '''"""The task."""
 
@@ -105,11 +107,12 @@ def test_intro_teaches_the_lecture_idea_of_the_assignment(mlp):
 
 
 def test_every_assignment_has_its_own_intro_and_questions():
-    for a in ("mlp", "attention", "rnn", "gnn", "transfer"):
-        assert a in content.INTROS and 2 <= len(content.questions(a)) <= 4
-        assert set(ANSWER_KEY[a]) == {q.id for q in content.questions(a)}
-        assert all(ANSWER_KEY[a][q.id] in q.choices for q in content.questions(a))
-    assert len(set(content.INTROS.values())) == 5
+    found = course.assignments(hidden=True)
+    assert [a.name for a in found] == ["mlp", "attention", "rnn", "gnn", "transfer"]
+    for a in found:
+        assert a.title != a.name and 2 <= len(a.questions) <= 4
+        assert all(q.answer in q.choices for q in a.questions)
+    assert len({a.intro for a in found}) == 5
 
 
 def test_provided_code_is_read_only(mlp):
@@ -179,7 +182,7 @@ def test_kernelspec_is_python3(mlp):
 
 # -- the whole notebook, every assignment ---------------------------------------------------
 
-@pytest.mark.parametrize("assignment", available_assignments(hidden=True))
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_source_notebook_is_valid_nbgrader(assignment):
     nb = sn.build_notebook(sn.Material.load(assignment))
     nbformat.validate(nb)
@@ -193,17 +196,17 @@ def test_source_notebook_is_valid_nbgrader(assignment):
             assert nbg(cell).get("grade"), nbg(cell).get("grade_id")
 
 
-@pytest.mark.parametrize("assignment", available_assignments(hidden=True))
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_nothing_hidden_is_visible_once_hidden_tests_and_solutions_are_stripped(assignment):
-    from autograder.stubs import stub_source
+    from autograder.course.stubs import stub_source
 
     nb = sn.build_notebook(sn.Material.load(assignment))
     visible = "\n".join(stub_source(strip_hidden(c.source)) for c in nb.cells)
-    hidden_source = (solution_dir(assignment) / "test_hidden.py").read_text()
+    hidden_source = course.assignment(assignment).hidden_tests.read_text()
     assert "load_hidden" not in visible and "nnzoo.grade(" not in visible
     for q, choice in ANSWER_KEY[assignment].items():
         assert answer_digest(assignment, q, choice) not in visible
-    from autograder.release.segments import named_tests
+    from autograder.nbgrader.segments import named_tests
 
     for test in named_tests(hidden_source):
         body = test.source.split("\n", 1)[1].strip()
@@ -211,7 +214,7 @@ def test_nothing_hidden_is_visible_once_hidden_tests_and_solutions_are_stripped(
 
 
 def test_course_gets_a_config_once_and_the_notebook(tmp_path):
-    from autograder.release.course import write_source
+    from autograder.nbgrader.course import write_source
 
     written = write_source(tmp_path, ["mlp"])
     assert tmp_path / "nbgrader_config.py" in written and (tmp_path / "source" / "mlp" / "mlp.ipynb").is_file()

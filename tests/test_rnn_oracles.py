@@ -10,9 +10,16 @@ import torch
 
 from autograder.data.recall import recall_symbol
 from autograder.judge.run import reference_for
-from autograder.probes import Build
-from autograder.probes.rnn import TRUSTED_CELLS, TrustedGRUCell, TrustedLSTMCell, TrustedRNN, TrustedRNNCell, UnrolledCell
-from autograder.subject import LocalSubject
+from autograder.judge.subject import LocalSubject
+from autograder.worker.probes import Build
+from autograder.worker.probes.rnn import (
+    TRUSTED_CELLS,
+    TrustedGRUCell,
+    TrustedLSTMCell,
+    TrustedRNN,
+    TrustedRNNCell,
+    UnrolledCell,
+)
 
 REFERENCE = reference_for("rnn")
 ref = REFERENCE.module

@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.course import project_root
 from autograder.errors import StudentCodeError, SubmissionFailure
 from autograder.judge.run import grade_source
+from autograder.judge.scan import scan_source
+from autograder.judge.subject import SandboxSubject
 from autograder.load import load_class
-from autograder.paths import project_root
-from autograder.probes import Build
 from autograder.sandbox import SandboxLimits
 from autograder.sandbox.client import _live_processes, claim_worker_uid
-from autograder.scan import scan_source
-from autograder.subject import SandboxSubject
 
 LIMITS = SandboxLimits(call_seconds=3)  # single probes: a hang costs 3 s
 GRADING = SandboxLimits(call_seconds=60)  # whole gradings: training must not time out on a loaded machine
@@ -213,14 +212,14 @@ def test_monkeypatching_comparisons_in_the_worker_changes_nothing():
         "torch.Tensor.__eq__ = lambda self, other: True\nnumpy.allclose = lambda *a, **k: True\n"
     )
     result = grade_source(cheat, "mlp", GRADING)
-    failed = {t["name"] for t in result["tests"] if t["status"] != "passed"}
+    failed = {t.name for t in result.tests if t.status != "passed"}
     assert failed == {"test_linear_forward_matches_reference", "test_linear_gradients_match_reference"}
 
 
 def test_nan_outputs_fail_with_a_reason():
     result = grade_source(CORRECT.replace("    return torch.where(x > 0, x, torch.zeros_like(x))", "    return x * float('nan')"), "mlp", GRADING)
-    relu = next(t for t in result["tests"] if t["name"] == "test_relu_matches_reference")
-    assert relu["status"] == "failed" and "NaN" in relu["message"]
+    relu = next(t for t in result.tests if t.name == "test_relu_matches_reference")
+    assert relu.status == "failed" and "NaN" in relu.message
 
 
 def test_fake_pytest_output_and_fake_result_files_change_nothing(tmp_path):
@@ -230,7 +229,7 @@ def test_fake_pytest_output_and_fake_result_files_change_nothing(tmp_path):
         "    try:\n        open(os.path.join(d, 'grades.json'), 'w').write('{}')\n    except OSError:\n        pass\n"
     )
     result = grade_source(fake + "\nraise RuntimeError('nothing else')\n", "mlp", GRADING)
-    assert result["score"] == 0
+    assert result.score == 0
     assert not Path("/tmp/grades.json").exists() and not Path("/grades.json").exists()
 
 
@@ -279,5 +278,5 @@ def test_a_sandbox_that_cannot_start_is_a_grader_error_not_a_zero(monkeypatch):
 
     monkeypatch.setattr(client.ForkServer, "get", classmethod(lambda cls: broken(cls)))
     result = grade_source(CORRECT, "mlp", GRADING)
-    assert {t["status"] for t in result["tests"]} == {"error"}
-    assert all(t["message"].startswith("grader error — rerun") for t in result["tests"])
+    assert {t.status for t in result.tests} == {"error"}
+    assert all(t.message.startswith("grader error — rerun") for t in result.tests)

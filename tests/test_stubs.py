@@ -2,20 +2,20 @@
 
 import pytest
 
-from autograder.paths import available_assignments
-from autograder.stubs import expected_stub, stub_path, stub_source
+from autograder import course
+from autograder.course.stubs import expected_stub, stub_source
 
 
-@pytest.mark.parametrize("assignment", available_assignments(hidden=True))
+@pytest.mark.parametrize("assignment", course.assignments(hidden=True), ids=lambda a: a.name)
 def test_committed_stubs_match_the_reference(assignment):
-    assert stub_path(assignment).read_text() == expected_stub(assignment), (
-        f"assignments/{assignment}/{assignment}.py is out of sync with solutions/: run `nnzoo stubs`"
+    assert assignment.stub.read_text() == expected_stub(assignment), (
+        f"assignments/{assignment.name}/{assignment.name}.py is out of sync with solutions/: run `nnzoo stubs`"
     )
 
 
-@pytest.mark.parametrize("assignment", available_assignments(hidden=True))
+@pytest.mark.parametrize("assignment", course.assignments(hidden=True), ids=lambda a: a.name)
 def test_stubs_hold_no_solution_code(assignment):
-    stub = stub_path(assignment).read_text()
+    stub = assignment.stub.read_text()
     assert "### BEGIN SOLUTION" not in stub and "raise NotImplementedError(" in stub
 
 

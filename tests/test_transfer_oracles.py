@@ -1,9 +1,9 @@
 """The transfer reference against plain PyTorch (independent oracles), the shipped weights
 against their checksum and their recipe, and the facts the transfer experiment rests on."""
 
+import hashlib
 import importlib.util
 import io
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -11,9 +11,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from autograder.data import digits
 from autograder.data import transfer as data
 from autograder.judge.run import reference_for
-from autograder.probes.transfer import TinyNet
+from autograder.worker.probes.transfer import TinyNet
 
 ref = reference_for("transfer").module
 HIDDEN = Path(__file__).resolve().parent.parent / "solutions" / "transfer" / "test_hidden.py"
@@ -44,9 +45,11 @@ def test_a_changed_weights_file_is_refused(tmp_path):
 
 
 def test_pretraining_recipe_reproduces_the_shipped_weights():
-    """datasets/pretrain_transfer.py re-creates the file: bitwise on this machine kind; within
-    float noise elsewhere (other CPUs may round differently)."""
-    fresh = data.pretrain()
+    """datasets/pretrain_transfer.py re-creates the file: bitwise on the CPU it was made on;
+    elsewhere float32 training drifts (another CPU rounds differently), so the fresh network
+    must compute the same function: every weight matrix within 5% (relative L2; biases before
+    BatchNorm do not matter) and the same prediction on at least 99% of the digits."""
+    fresh = digits.pretrain()
     buffer = io.BytesIO()
     torch.save(fresh, buffer)
     if hashlib.sha256(buffer.getvalue()).hexdigest() == data.PRETRAINED_SHA256:
@@ -54,33 +57,43 @@ def test_pretraining_recipe_reproduces_the_shipped_weights():
     shipped = data.pretrained_state_dict()
     assert fresh.keys() == shipped.keys()
     for name, value in shipped.items():
-        assert torch.allclose(fresh[name].double(), value.double(), rtol=1e-3, atol=1e-4), name
+        if value.dim() >= 2:
+            drift = float((fresh[name].double() - value.double()).norm() / value.double().norm())
+            assert drift < 0.05, f"{name} drifted by {drift:.1%}"
+    X, _ = digits.digits()
+    predictions = []
+    for state in (fresh, shipped):
+        model = data.SmallNet(data.NUM_SOURCE_CLASSES)
+        model.load_state_dict(state)
+        with torch.no_grad():
+            predictions.append(model.eval()(X).argmax(1))
+    assert float((predictions[0] == predictions[1]).double().mean()) >= 0.99
 
 
 def test_digits_are_sklearns_load_digits():
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    X, y = data.digits()
+    X, y = digits.digits()
     assert torch.equal(y, torch.from_numpy(bunch.target).long())
     assert torch.allclose(X.reshape(len(X), 64).double(), torch.from_numpy(bunch.data) / 16.0)
 
 
 def test_source_and_target_images_are_disjoint_and_every_digit_is_in_the_few_labels():
-    halves = data._halves()
+    halves = digits._halves()
     sets = {k: set(v.tolist()) for k, v in halves.items()}
     assert not (sets["source"] & sets["pool"]) and not (sets["source"] & sets["test"]) and not (sets["pool"] & sets["test"])
     assert sum(len(s) for s in sets.values()) == 1797
-    X, y, X_test, y_test = data.target_task(2, seed=3)
+    X, y, X_test, y_test = digits.target_task(2, seed=3)
     assert X.shape == (20, 1, 8, 8) and set(y.tolist()) == {0, 1} and int(y.sum()) == 10
     assert len(X_test) == len(halves["test"]) and 0.45 < float(y_test.double().mean()) < 0.55
-    again = data.target_task(2, seed=3)
-    assert torch.equal(again[0], X) and not torch.equal(data.target_task(2, seed=4)[0], X)
+    again = digits.target_task(2, seed=3)
+    assert torch.equal(again[0], X) and not torch.equal(digits.target_task(2, seed=4)[0], X)
 
 
 def test_pretrained_backbone_recognises_digits_it_never_saw():
-    X, digit = data.digits()
-    test = data._halves()["test"]
+    X, digit = digits.digits()
+    test = digits._halves()["test"]
     with torch.no_grad():
         predicted = data.load_pretrained()(X[test]).argmax(1)
     assert float((predicted == digit[test]).double().mean()) > 0.97
@@ -133,7 +146,7 @@ def test_fine_tune_keeps_frozen_batchnorm_statistics_and_lets_trainable_ones_mov
     model = data.load_pretrained()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     ref.freeze(model, ("backbone.bn2", "head"))
-    X, y, _, _ = data.target_task(2, 0)
+    X, y, _, _ = digits.target_task(2, 0)
     ref.fine_tune(model, X, y, epochs=2, lr=1e-2, batch_size=8)
     after = model.state_dict()
     assert all(torch.equal(after[k], before[k]) for k in before if k.startswith(("backbone.bn1", "backbone.conv", "backbone.fc")))
@@ -161,7 +174,7 @@ def test_reference_transfer_beats_from_scratch_on_ten_seeds():
     reference = reference_for("transfer")
     worst_transfer, best_scratch = 1.0, 0.0
     for seed in hidden.SEEDS:
-        X, y, X_test, y_test = data.target_task(hidden.SHOTS, seed)
+        X, y, X_test, y_test = digits.target_task(hidden.SHOTS, seed)
         acc = {}
         for name, state, trainable in (
             ("pretrained", hidden.pretrained_with_new_head(reference, 2, seed=seed), hidden.named(hidden.SMALLNET_PARAMETERS, "head")),

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from autograder import checks
-from autograder.probes import Build
-from autograder.probes.attention import TrustedEncoderLayer, TrustedSelfAttention
-from autograder.subject import LocalSubject
+from autograder.worker.probes import Build
+from autograder.worker.probes.attention import TrustedEncoderLayer, TrustedSelfAttention
+from autograder.judge.subject import LocalSubject
 
 PYTORCH = LocalSubject(SimpleNamespace(MultiHeadSelfAttention=TrustedSelfAttention, TransformerEncoderLayer=TrustedEncoderLayer),
                        label="PyTorch")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from autograder import checks
-from autograder.probes import Build
+from autograder.worker.probes import Build
 
 
 @pytest.mark.points(1)

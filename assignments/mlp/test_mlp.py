@@ -10,8 +10,8 @@ import torch
 
 from autograder import checks
 from autograder.data.spirals import two_spirals
-from autograder.probes import Build
-from autograder.subject import LocalSubject
+from autograder.worker.probes import Build
+from autograder.judge.subject import LocalSubject
 
 PYTORCH = LocalSubject(SimpleNamespace(Linear=torch.nn.Linear, relu=torch.relu), label="PyTorch")
 

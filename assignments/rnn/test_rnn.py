@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from autograder import checks
-from autograder.probes import Build
-from autograder.probes.rnn import TrustedGRUCell, TrustedLSTMCell, TrustedRNN, TrustedRNNCell
-from autograder.subject import LocalSubject
+from autograder.worker.probes import Build
+from autograder.worker.probes.rnn import TrustedGRUCell, TrustedLSTMCell, TrustedRNN, TrustedRNNCell
+from autograder.judge.subject import LocalSubject
 
 #: PyTorch's own cells (behind this assignment's signatures), and those cells unrolled.
 PYTORCH = LocalSubject(SimpleNamespace(RNNCell=TrustedRNNCell, LSTMCell=TrustedLSTMCell, GRUCell=TrustedGRUCell, RNN=TrustedRNN),

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from autograder import checks
-from autograder.data.transfer import SmallNet, pretrained_state_dict, target_task
-from autograder.probes import Build
-from autograder.subject import Raised
+from autograder.data.digits import target_task
+from autograder.data.transfer import SmallNet, pretrained_state_dict
+from autograder.worker.probes import Build
+from autograder.judge.subject import Raised
 
 SMALLNET = "autograder.data.transfer:SmallNet"
 

@@ -6,14 +6,20 @@ that names the property and gives a hint — never the hidden values.  Points ar
 test's (`@pytest.mark.points`).
 """
 
-from autograder.checks.base import CheckFailed, expect_tensor, expect_close, output_tensor, reaches
+from autograder.checks.base import (
+    CheckFailed,
+    expect_close,
+    expect_tensor,
+    output_tensor,
+    reaches,
+)
 from autograder.checks.modules import (
     every_parameter_gets_gradient,
     matches_reference,
     parameters_like,
     raises,
-    shape_preserved,
     reference_state_dict,
+    shape_preserved,
 )
 from autograder.checks.training import trained_accuracy
 

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import torch
 
-from autograder.probes.core import NONTENSOR
+from autograder.worker.probes.core import NONTENSOR
 
 
 class CheckFailed(AssertionError):

@@ -10,7 +10,7 @@ import networkx as nx
 import torch
 
 from autograder.checks.base import expect_tensor, fail, tolerances
-from autograder.probes.spec import Build
+from autograder.worker.spec import Build
 
 
 def relabel(x: torch.Tensor, edge_index: torch.Tensor, perm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

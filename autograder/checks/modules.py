@@ -7,9 +7,15 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from autograder.checks.base import CheckFailed, describe, expect_close, expect_tensor, fail
-from autograder.probes.spec import Build
-from autograder.subject import Raised
+from autograder.checks.base import (
+    CheckFailed,
+    describe,
+    expect_close,
+    expect_tensor,
+    fail,
+)
+from autograder.judge.subject import Raised
+from autograder.worker.spec import Build
 
 
 def _cast(args: Sequence[Any], dtype: torch.dtype | None) -> tuple:

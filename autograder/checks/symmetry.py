@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from autograder.checks.base import expect_tensor, fail, tolerances
-from autograder.probes.spec import Build
+from autograder.worker.spec import Build
 
 
 def _output(sub: Any, what: str, prop: str, hint: str, **request: Any) -> tuple[torch.Tensor, dict]:

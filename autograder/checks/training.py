@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from autograder.checks.base import expect_tensor, reaches
-from autograder.probes.spec import Build
+from autograder.worker.spec import Build
 
 
 def trained_accuracy(

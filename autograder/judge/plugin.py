@@ -1,146 +1,147 @@
-"""nnzoo's pytest plugin (auto-loaded through the `pytest11` entry point).
+"""nnzoo's pytest plugin: one class holding its session, like pytest's own plugins.
 
-- markers: `points(n)`, `property(name)`, `forbid(*qualified_names)`;
+- markers: `points(n)`, `property(name)`, `forbid(*qualified_names)`, `visibility(v)`;
 - fixtures: `submission` (the student's implementation) and `reference`;
-- a hook that records every test's points and verdict, and a points table at the end.
+- a hook that turns every test's outcome into a `TestResult`, and a points table at the end.
 
-Public tests (`pytest assignments/mlp`) get the module beside the test file, imported
-in-process.  Hidden grading (`autograder.judge.run`) puts a `GradingSession` in the
-config's stash: a sandboxed subject, the reference, and the student's source for the scan.
+`pytest assignments/mlp` (public tests) gets a default `NnzooPlugin()` through the `pytest11`
+entry point: the module beside the test file is imported in-process.  Hidden grading
+(`judge.run`) and the notebook runtime pass their own `NnzooPlugin(session)`: a subject (a
+sandboxed worker, or the notebook's namespace), the reference, and the source to scan.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from autograder.judge.result import PASSED, VISIBILITIES, TestResult
+from autograder.judge.scan import scan_source
+from autograder.judge.subject import LocalSubject, Subject
 from autograder.judge.verdict import verdict_for
-from autograder.scan import scan_source
-from autograder.subject import LocalSubject
+
+MARKERS = (
+    "points(n): points the test is worth",
+    "property(name): the lecture property the test grades",
+    "forbid(*names): built-ins the student's code may not use in this test",
+    "visibility(v): when the student sees this test: visible (default), hidden, after_due_date",
+)
 
 
 @dataclass
 class GradingSession:
-    """What the hidden tests of one student and assignment run against."""
+    """What the tests of one student and assignment run against."""
 
-    subject: Any
-    reference: LocalSubject
+    subject: Subject
+    reference: Subject
     source: str
-    results: list[dict] = field(default_factory=list)
 
 
-SESSION = pytest.StashKey[GradingSession]()
-RESULTS = pytest.StashKey[list]()
-LOCAL_SUBJECTS = pytest.StashKey[dict]()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "points(n): points the test is worth")
-    config.addinivalue_line("markers", "property(name): the lecture property the test grades")
-    config.addinivalue_line("markers", "forbid(*names): built-ins the student's code may not use")
-    config.stash[RESULTS] = []
-
-
-def _assignment_of(path: Path) -> str:
+def assignment_of(path: Path) -> str:
     """`test_mlp.py` → "mlp"; `solutions/mlp/test_hidden.py` → "mlp"."""
     stem = path.stem.removeprefix("test_")
     return path.parent.name if stem == "hidden" else stem
 
 
-def _local(config: pytest.Config, path: Path, name: str) -> LocalSubject:
-    cache = config.stash.setdefault(LOCAL_SUBJECTS, {})
-    if path not in cache:
-        if not path.is_file():
-            pytest.fail(f"{path.name} not found next to the tests in {path.parent}", pytrace=False)
-        cache[path] = LocalSubject.from_file(path, name)
-    return cache[path]
+def _marker_arg(item: pytest.Item, name: str, default: Any) -> Any:
+    marker = item.get_closest_marker(name)
+    return marker.args[0] if marker is not None and marker.args else default
 
 
-@pytest.fixture
-def submission(request: pytest.FixtureRequest) -> Any:
-    """The implementation under test: sandboxed in hidden grading, in-process otherwise.
+class NnzooPlugin:
+    """Points, properties and verdicts for one pytest run.
 
-    A submission that can no longer run (it did not import, its time budget is spent)
-    fails each test here, before the test computes anything of the reference's."""
-    session = request.config.stash.get(SESSION, None)
-    if session is not None:
-        failure = getattr(session.subject, "unrunnable", None)
+    Args:
+        session: the subject, reference and source to grade; None for the public tests,
+            which import `<a>.py` from beside each test file.
+    """
+
+    def __init__(self, session: GradingSession | None = None) -> None:
+        self.session = session
+        self.results: list[TestResult] = []
+        self._local: dict[Path, LocalSubject] = {}
+
+    # -- subjects --------------------------------------------------------------------------
+    def _beside(self, test_file: Path) -> LocalSubject:
+        a = assignment_of(test_file)
+        path = test_file.parent / f"{a}.py"
+        if path not in self._local:
+            if not path.is_file():
+                pytest.fail(f"{path.name} not found next to the tests in {path.parent}", pytrace=False)
+            self._local[path] = LocalSubject.from_file(path, a)
+        return self._local[path]
+
+    @pytest.fixture
+    def submission(self, request: pytest.FixtureRequest) -> Subject:
+        """The implementation under test: sandboxed in hidden grading, in-process otherwise.
+
+        A submission that can no longer run (it did not import, its time budget is spent)
+        fails each test here, before the test computes anything of the reference's."""
+        if self.session is None:
+            return self._beside(request.path)
+        failure = getattr(self.session.subject, "unrunnable", None)
         if failure is not None:
             raise failure
-        return session.subject
-    a = _assignment_of(request.path)
-    return _local(request.config, request.path.parent / f"{a}.py", a)
+        return self.session.subject
+
+    @pytest.fixture
+    def reference(self, request: pytest.FixtureRequest) -> Subject:
+        """The reference solution, always run in the judge's own process."""
+        return self._beside(request.path) if self.session is None else self.session.reference
+
+    def _source(self, item: pytest.Item) -> str:
+        if self.session is not None:
+            return self.session.source
+        path = item.path.parent / f"{assignment_of(item.path)}.py"
+        return path.read_text() if path.is_file() else ""
+
+    # -- hooks -----------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """A test marked `forbid(...)` fails when the source uses one of those built-ins."""
+        marker = item.get_closest_marker("forbid")
+        if marker is None:
+            return
+        hits = scan_source(self._source(item)).forbidden(list(marker.args))
+        if hits:
+            names = ", ".join(h.replace("torch.nn.functional.", "F.").replace("torch.nn.", "nn.") for h in hits)
+            raise AssertionError(f"forbidden built-in: your code uses {names}, which this task asks you to write yourself")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        outcome = yield
+        report = outcome.get_result()
+        if not (report.when == "call" or (report.when == "setup" and not report.passed)):
+            return
+        in_process = self.session is None
+        exc = call.excinfo.value if call.excinfo is not None else None
+        verdict = verdict_for(AssertionError("this test was skipped") if report.skipped else exc, in_process=in_process)
+        points = float(_marker_arg(item, "points", 0.0))
+        visibility = str(_marker_arg(item, "visibility", "visible"))
+        if visibility not in VISIBILITIES:
+            raise pytest.UsageError(f"{item.nodeid}: visibility must be one of {VISIBILITIES}, not {visibility!r}")
+        doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
+        self.results.append(TestResult(
+            name=item.name, property=str(_marker_arg(item, "property", "")),
+            score=points if verdict.status == PASSED else 0.0, max_score=points, status=verdict.status,
+            message=verdict.message, reason=verdict.reason, doc=doc.split("\n")[0], visibility=visibility,
+        ))
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        if self.session is not None or not any(r.max_score for r in self.results):
+            return
+        from autograder.report.console import points_table
+
+        terminalreporter.write_line("")
+        points_table(self.results, write=terminalreporter.write_line)
 
 
-@pytest.fixture
-def reference(request: pytest.FixtureRequest) -> LocalSubject:
-    """The reference solution, always run in the judge's own process."""
-    session = request.config.stash.get(SESSION, None)
-    if session is not None:
-        return session.reference
-    a = _assignment_of(request.path)
-    return _local(request.config, request.path.parent / f"{a}.py", a)
-
-
-def _source_of(item: pytest.Item) -> str:
-    session = item.config.stash.get(SESSION, None)
-    if session is not None:
-        return session.source
-    path = item.path.parent / f"{_assignment_of(item.path)}.py"
-    return path.read_text() if path.is_file() else ""
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
-    """A test marked `forbid(...)` fails when the source uses one of those built-ins."""
-    marker = item.get_closest_marker("forbid")
-    if marker is None:
-        return
-    hits = scan_source(_source_of(item)).forbidden(list(marker.args))
-    if hits:
-        names = ", ".join(h.replace("torch.nn.functional.", "F.").replace("torch.nn.", "nn.") for h in hits)
-        raise AssertionError(
-            f"forbidden built-in: your code uses {names}, which this task asks you to write yourself"
-        )
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
-    outcome = yield
-    report = outcome.get_result()
-    if not (report.when == "call" or (report.when == "setup" and not report.passed)):
-        return
-    points_marker = item.get_closest_marker("points")
-    points = float(points_marker.args[0]) if points_marker else 0.0
-    prop_marker = item.get_closest_marker("property")
-    session = item.config.stash.get(SESSION, None)
-    exc = call.excinfo.value if call.excinfo is not None else None
-    verdict = verdict_for(exc, in_process=session is None)
-    if report.skipped:
-        verdict = verdict_for(AssertionError("this test was skipped"), in_process=session is None)
-    result = {
-        "name": item.name,
-        "property": prop_marker.args[0] if prop_marker else "",
-        "score": points if verdict.status == "passed" else 0.0,
-        "max_score": points,
-        "status": verdict.status,
-        "message": verdict.message,
-        "reason": verdict.reason,
-        "doc": (getattr(item, "obj", None).__doc__ or "").strip().split("\n")[0] if getattr(item, "obj", None) else "",
-    }
-    item.config.stash[RESULTS].append(result)
-    if session is not None:
-        session.results.append(result)
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    results = config.stash.get(RESULTS, [])
-    if not any(r["max_score"] for r in results) or config.stash.get(SESSION, None) is not None:
-        return
-    from autograder.report.console import points_table
-
-    terminalreporter.write_line("")
-    points_table(results, write=terminalreporter.write_line)
+def pytest_configure(config: pytest.Config) -> None:
+    """Entry point: declare the markers; give a plain pytest run (the public tests) a plugin."""
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    if not any(isinstance(p, NnzooPlugin) for p in config.pluginmanager.get_plugins()):
+        config.pluginmanager.register(NnzooPlugin(), "nnzoo-public-tests")

@@ -1,30 +1,34 @@
-"""Run an assignment's hidden tests against one student's file, in this (trusted) process."""
+"""Run an assignment's hidden tests against one student's code, in this (trusted) process."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pytest
 
+from autograder.course import assignment as course_assignment
 from autograder.errors import SubmissionFailure
-from autograder.judge.plugin import SESSION, GradingSession
-from autograder.paths import solution_dir
-from autograder.sandbox.client import ForkServer
-from autograder.sandbox.limits import SandboxLimits
-from autograder.scan import scan_source
-from autograder.subject import LocalSubject, SandboxSubject
+from autograder.judge.plugin import GradingSession, NnzooPlugin
+from autograder.judge.result import AssignmentResult, TestResult
+from autograder.judge.scan import scan_source
+from autograder.judge.subject import LocalSubject, SandboxSubject
+from autograder.worker.limits import SandboxLimits
+
+AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 class UnrunnableSubject:
     """A submission that cannot run at all (missing file, syntax error): every probe fails."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, label: str = "") -> None:
         self.unrunnable = SubmissionFailure(reason, message)
+        self.label = label
 
     def run(self, probe: str, **kwargs: Any) -> Any:
         raise self.unrunnable
@@ -36,59 +40,77 @@ class UnrunnableSubject:
 @lru_cache(maxsize=None)
 def reference_for(assignment: str) -> LocalSubject:
     """The reference solution, imported once per judge process (never into a worker)."""
-    path = solution_dir(assignment) / f"{assignment}.py"
+    path = course_assignment(assignment).reference
     return LocalSubject.from_file(path, f"nnzoo_reference_{assignment}")
 
 
-class _SessionPlugin:
-    def __init__(self, session: GradingSession) -> None:
-        self.session = session
+def pytest_args(tests: Path, *selection: str) -> list[str]:
+    """The arguments of one quiet pytest run of `tests` (optionally only the named tests)."""
+    targets = [f"{tests}::{name}" for name in selection] or [str(tests)]
+    return [*targets, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN",
+            "--import-mode=importlib", "--rootdir", str(tests.parent), "-W", "ignore"]
 
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.stash[SESSION] = self.session
+
+def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequence[str] = (),
+              autoload: bool = True) -> list[TestResult]:
+    """Run `tests` (a hidden or public test file) against `session`; every test's result.
+
+    `extra`: more pytest arguments; `autoload=False` skips pytest's scan of installed
+    plugins (nnzoo's own is named instead) — half a second saved per run.
+    """
+    plugin = NnzooPlugin(session)
+    # every assignment's hidden tests are a `test_hidden.py`: never reuse another's module
+    for name in [m for m in sys.modules if m == tests.stem or m.endswith("." + tests.stem)]:
+        del sys.modules[name]
+    args = [*pytest_args(tests, *selection), *extra]
+    previous = os.environ.get(AUTOLOAD)
+    if not autoload:
+        os.environ[AUTOLOAD] = "1"
+        args += ["-p", "autograder.judge.plugin"]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = pytest.main(args, plugins=[plugin])
+    finally:
+        if previous is None:
+            os.environ.pop(AUTOLOAD, None)
+        else:
+            os.environ[AUTOLOAD] = previous
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise RuntimeError(f"the tests in {tests} could not run (pytest exit code {code})")
+    return plugin.results
 
 
-def grade_file(path: Path, assignment: str, limits: SandboxLimits) -> dict:
+def subject_for(text: str | None, assignment: str, limits: SandboxLimits, problem: str = "", syntax: str = "") -> Any:
+    """The sandboxed subject of a student's code, or an unrunnable one saying why
+    (`problem`: the submission is unusable; `syntax`: the scan's syntax error)."""
+    filename = f"{assignment}.py"
+    if problem:
+        return UnrunnableSubject("missing", problem, filename)
+    if text is None:
+        return UnrunnableSubject("missing", f"no {filename} (or {assignment}.ipynb) found in the submission", filename)
+    if syntax:
+        return UnrunnableSubject("syntax", f"{filename} has a syntax error ({syntax}); fix it so Python can import the file",
+                                 filename)
+    from autograder.sandbox.client import ForkServer
+
+    with contextlib.suppress(OSError):  # a failing start is reported by the first probe
+        ForkServer.get()  # starts (if not running) while the judge imports the reference and the tests
+    return SandboxSubject(text, assignment, limits, label=filename)
+
+
+def grade_file(path: Path, assignment: str, limits: SandboxLimits) -> AssignmentResult:
     """Grade the student's file at `path` on `assignment` (see `grade_source`)."""
     return grade_source(path.read_text(errors="replace"), assignment, limits)
 
 
-def grade_source(text: str | None, assignment: str, limits: SandboxLimits, problem: str = "") -> dict:
-    """Grade a student's code for `assignment` (None: no file; `problem`: why it is unusable).
-
-    Returns `{"score", "max_score", "tests": [...], "sandbox": levels, "scan": [...]}`.
-    """
-    filename = f"{assignment}.py"
+def grade_source(text: str | None, assignment: str, limits: SandboxLimits, problem: str = "") -> AssignmentResult:
+    """Grade a student's code for `assignment` (None: no file; `problem`: why it is unusable)."""
     scan = scan_source(text or "")
-    if problem:
-        subject: Any = UnrunnableSubject("missing", problem)
-    elif text is None:
-        subject = UnrunnableSubject("missing", f"no {filename} (or {assignment}.ipynb) found in the submission")
-    elif scan.syntax_error:
-        subject = UnrunnableSubject("syntax", f"{filename} has a syntax error ({scan.syntax_error}); fix it so Python can import the file")
-    else:
-        subject = SandboxSubject(text, assignment, limits, label=filename)
-        with contextlib.suppress(OSError):  # a failing start is reported by the first probe
-            ForkServer.get()  # starts (if not running) while the judge imports the reference and the tests
+    subject = subject_for(text, assignment, limits, problem, scan.syntax_error)
     session = GradingSession(subject=subject, reference=reference_for(assignment), source=text or "")
-    tests = solution_dir(assignment) / "test_hidden.py"
-    args = [str(tests), "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN", "--import-mode=importlib",
-            "--rootdir", str(tests.parent.parent.parent), "-W", "ignore"]
-    # every assignment's hidden tests are a `test_hidden.py`: never reuse another's module
-    for name in [m for m in sys.modules if m == "test_hidden" or m.endswith(".test_hidden")]:
-        del sys.modules[name]
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            code = pytest.main(args, plugins=[_SessionPlugin(session)])
+        results = run_tests(course_assignment(assignment).hidden_tests, session)
     finally:
         subject.close()
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        raise RuntimeError(f"the hidden tests of {assignment} could not run (pytest exit code {code})")
     levels = getattr(getattr(subject, "worker", None), "levels", {})
-    return {
-        "score": sum(r["score"] for r in session.results),
-        "max_score": sum(r["max_score"] for r in session.results),
-        "tests": session.results,
-        "sandbox": levels,
-        "scan": scan.suspicious(),
-    }
+    return AssignmentResult(tests=results, sandbox=dict(levels), scan=scan.suspicious())

@@ -8,6 +8,8 @@ from typing import Callable, Sequence
 from rich.console import Console
 from rich.table import Table
 
+from autograder.judge.result import TestResult
+
 
 def _render(table: Table) -> str:
     buffer = io.StringIO()
@@ -19,28 +21,27 @@ def _number(x: float) -> str:
     return f"{x:g}"
 
 
-def points_table(results: Sequence[dict], write: Callable[[str], None] = print) -> None:
+def points_table(results: Sequence[TestResult], write: Callable[[str], None] = print) -> None:
     """Points per test, the reason of each failure, and the total."""
     table = Table(title="nnzoo — points", show_lines=False)
     table.add_column("test")
     table.add_column("property")
     table.add_column("points", justify="right")
     for r in results:
-        mark = "✓" if r["status"] == "passed" else "✗"
-        table.add_row(f"{mark} {r['name']}", r["property"], f"{_number(r['score'])}/{_number(r['max_score'])}")
-    score = sum(r["score"] for r in results)
-    total = sum(r["max_score"] for r in results)
+        table.add_row(f"{r.mark} {r.name}", r.property, f"{_number(r.score)}/{_number(r.max_score)}")
+    score = sum(r.score for r in results)
+    total = sum(r.max_score for r in results)
     table.add_section()
     table.add_row("total", "", f"{_number(score)}/{_number(total)}")
     for line in _render(table).splitlines():
         write(line)
-    failures = [r for r in results if r["status"] != "passed"]
+    failures = [r for r in results if not r.passed]
     if failures:
         write("")
         write("Why points were lost:")
         for r in failures:
-            write(f"- {r['name']} ({r['property']}):")
-            for line in r["message"].splitlines():
+            write(f"- {r.name} ({r.property}):")
+            for line in r.message.splitlines():
                 write(f"    {line}")
 
 

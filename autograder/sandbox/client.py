@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import io
 import os
 import pickle
 import shutil
@@ -14,17 +13,22 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from autograder.course import project_root
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
-from autograder.paths import project_root
-from autograder.probes.spec import ProbeRequest
-from autograder.sandbox.limits import SandboxLimits
-from autograder.sandbox.worker import WorkerSpec
+from autograder.sandbox.channel import (
+    Channel,
+    ChannelClosed,
+    ChannelTimeout,
+    FrameTooLong,
+)
+from autograder.worker.encoding import WireError, WireLimits, decode
+from autograder.worker.limits import SandboxLimits
+from autograder.worker.serve import WorkerSpec
+from autograder.worker.spec import ProbeRequest
+
 
 class ForkServer:
     """The judge's handle on its fork server process (started once, on first use).
@@ -40,7 +44,7 @@ class ForkServer:
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.process = subprocess.Popen(
             # -I: no current folder on sys.path, no PYTHON* variables, no user site
-            [sys.executable, "-I", "-m", "autograder.sandbox.forkserver", str(server_end.fileno())],
+            [sys.executable, "-I", "-m", "autograder.worker.forkserver", str(server_end.fileno())],
             pass_fds=[server_end.fileno()],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -61,7 +65,7 @@ class ForkServer:
             cls._instance = cls()
         return cls._instance
 
-    def fork(self, spec: WorkerSpec) -> tuple[int, Connection]:
+    def fork(self, spec: WorkerSpec) -> tuple[int, socket.socket]:
         """Fork a worker for `spec`; return its pid and the judge's end of its pipe."""
         self._wait_until_ready()
         judge_end, worker_end = socket.socketpair()
@@ -72,15 +76,31 @@ class ForkServer:
             worker_end.close()
         if pid <= 0:
             raise GraderError("the sandbox fork server failed to fork a worker")
-        return pid, Connection(judge_end.detach())
+        return pid, judge_end
 
 
-def load_reply(data: bytes) -> dict:
-    """A worker's reply, read safely: plain tensors and containers only."""
-    reply = torch.load(io.BytesIO(data), weights_only=True)
+def load_reply(data: bytes, limits: WireLimits) -> dict:
+    """A worker's reply, decoded as bounded data: `{kind: body}` with one key."""
+    try:
+        reply = decode(data, limits)
+    except WireError as exc:
+        raise SubmissionFailure("crash", f"the worker sent a reply the grader refuses: {exc}") from None
     if not isinstance(reply, dict) or len(reply) != 1:
         raise SubmissionFailure("crash", "the worker sent a malformed reply")
     return reply
+
+
+def _text(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def student_error(body: Any, during: str = "") -> StudentCodeError:
+    """The exception a worker reported, with every string bounded (the worker chose them)."""
+    body = body if isinstance(body, dict) else {}
+    types = body.get("types") if isinstance(body.get("types"), list) else []
+    names = [_text(t, 100) for t in types[:8] if isinstance(t, str)] or ["Exception"]
+    return StudentCodeError(names, _text(body.get("message"), 2000), _text(body.get("where"), 200), during)
 
 
 _CLAIMED_UID: tuple[int, int] | None = None  # (uid, fd of its lock file), per judge process
@@ -156,11 +176,12 @@ class SandboxedWorker:
         if os.getuid() == 0:
             limits = replace(limits, worker_uid=claim_worker_uid(limits.worker_uid))
         self.limits = limits
+        self.wire = WireLimits(frame_bytes=limits.result_bytes)
         self.levels: dict[str, str] = {}
         self.deadline = time.monotonic() + limits.submission_seconds
         self._import_error: StudentCodeError | None = None
         self._pid: int | None = None
-        self._conn: Connection | None = None
+        self._channel: Channel | None = None
         self._scratch: Path | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -173,16 +194,21 @@ class SandboxedWorker:
         hidden = [str(project_root() / "solutions"), *self.limits.hidden_paths]
         spec = WorkerSpec(self.source, self.module_name, str(work), hidden, self.limits)
         try:
-            self._pid, self._conn = ForkServer.get().fork(spec)
+            self._pid, sock = ForkServer.get().fork(spec)
+            self._channel = Channel(sock, self._alive)
         except OSError as exc:  # the fork server itself failed: not the student's fault
             raise GraderError(f"could not start a sandboxed worker: {exc}") from exc
+        # the levels come before the student's module is imported: no student code wrote them
+        levels = self._receive("while starting").get("levels")
+        self.levels = {_text(k, 40): _text(v, 200) for k, v in levels.items()} if isinstance(levels, dict) else {}
         greeting = self._receive("while importing your module")
         if "import_error" in greeting:
-            err = greeting["import_error"]
-            self._import_error = StudentCodeError(err["types"], err["message"], err["where"], "when importing it")
+            self._import_error = student_error(greeting["import_error"], "when importing it")
             self.close()
             raise self._import_error
-        self.levels = dict(greeting.get("ready") or {})
+        if "ready" not in greeting:
+            self.close()
+            raise SubmissionFailure("crash", "the worker sent a malformed reply while importing your module")
 
     def close(self) -> None:
         """Kill the worker's whole process tree and remove its scratch space."""
@@ -196,41 +222,60 @@ class SandboxedWorker:
             if os.getuid() == 0:
                 kill_uid(self.limits.worker_uid)
             self._pid = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
 
     # -- requests --------------------------------------------------------------------
+    def _call_deadline(self) -> tuple[float, str]:
+        """The deadline of the current call, and the failure reason when it passes."""
+        call_end = time.monotonic() + self.limits.call_seconds
+        return (call_end, "timeout") if call_end < self.deadline else (self.deadline, "budget")
+
+    def _failure(self, reason: str, what: str) -> SubmissionFailure:
+        self.close()
+        if reason == "budget":
+            return SubmissionFailure("budget", f"the submission used up its {self.limits.submission_seconds:.0f} s time budget")
+        if reason == "timeout":
+            return SubmissionFailure("timeout", f"no answer {what} within {self.limits.call_seconds:.0f} s (an endless loop, or far too slow?)")
+        return SubmissionFailure("exit", f"the worker process ended {what}: your code exited, crashed or was killed for memory")
+
+    def _send(self, data: bytes, what: str) -> None:
+        deadline, reason = self._call_deadline()
+        try:
+            self._channel.send(data, deadline)
+        except ChannelTimeout:
+            raise self._failure(reason, what) from None
+        except ChannelClosed:
+            raise self._failure("exit", what) from None
+
     def _receive(self, what: str) -> dict:
-        remaining = self.deadline - time.monotonic()
-        if not self._wait_for_answer(min(self.limits.call_seconds, remaining)):
-            alive = self._alive()
-            self.close()
-            if not alive:
-                raise SubmissionFailure("exit", f"the worker process ended {what}: your code exited, crashed or was killed for memory")
-            if remaining <= self.limits.call_seconds:
-                raise SubmissionFailure("budget", f"the submission used up its {self.limits.submission_seconds:.0f} s time budget")
-            raise SubmissionFailure("timeout", f"no answer {what} within {self.limits.call_seconds:.0f} s (an endless loop, or far too slow?)")
+        deadline, reason = self._call_deadline()
+        state = self._channel.wait(deadline)
+        if state != "ready":
+            raise self._failure(reason if state == "timeout" else "exit", what)
         try:
-            data = self._conn.recv_bytes(self.limits.result_bytes)
-        except (EOFError, OSError):
+            data = self._channel.receive(self.limits.result_bytes, deadline)
+        except ChannelTimeout:
+            raise self._failure(reason, what) from None
+        except ChannelClosed:
+            raise self._failure("exit", what) from None
+        except FrameTooLong:
             self.close()
-            raise SubmissionFailure(
-                "exit", f"the worker process ended {what}: your code exited, crashed or was killed for memory"
-            ) from None
+            raise SubmissionFailure("crash", f"the worker sent a reply {what} over the grader's "
+                                    f"{self.limits.result_bytes // 2**20} MiB limit") from None
         try:
-            return load_reply(data)
+            return load_reply(data, self.wire)
         except SubmissionFailure:
             self.close()
             raise
-        except Exception:
-            self.close()
-            raise SubmissionFailure("crash", f"the worker sent an unreadable reply {what}") from None
 
     def _alive(self) -> bool:
+        if self._pid is None:
+            return False
         try:
             os.kill(self._pid, 0)  # the fork server reaps its children: a dead pid is gone
         except ProcessLookupError:
@@ -238,19 +283,6 @@ class SandboxedWorker:
         except PermissionError:
             pass
         return True
-
-    def _wait_for_answer(self, timeout: float) -> bool:
-        """Wait for a reply; give up early when the worker died (a process it left behind
-        may still hold the pipe open, so end-of-file alone cannot tell)."""
-        deadline = time.monotonic() + max(timeout, 0)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            if self._conn.poll(min(left, 0.25)):
-                return True
-            if not self._alive():
-                return self._conn.poll(0)
 
     @property
     def unrunnable(self) -> Exception | None:
@@ -269,11 +301,11 @@ class SandboxedWorker:
             raise failure
         if self._pid is None:
             self._start()
-        self._conn.send_bytes(pickle.dumps(request))
-        reply = self._receive(f"to probe {request.name!r}")
+        what = f"to probe {request.name!r}"
+        self._send(pickle.dumps(request), what)
+        reply = self._receive(what)
         if "raised" in reply:
-            err = reply["raised"]
-            raise StudentCodeError(err["types"], err["message"], err["where"])
+            raise student_error(reply["raised"])
         if "ok" not in reply:
             self.close()
             raise SubmissionFailure("crash", "the worker sent a malformed reply")

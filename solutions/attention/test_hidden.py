@@ -11,14 +11,14 @@ import torch
 from autograder import checks
 from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.data.token_counts import token_counts
-from autograder.probes import Build
+from autograder.worker.probes import Build
 
 SDPA = ("torch.nn.functional.scaled_dot_product_attention",)
 MHA = ("torch.nn.MultiheadAttention", "torch.nn.functional.multi_head_attention_forward")
 LAYER = ("torch.nn.TransformerEncoderLayer", "torch.nn.TransformerEncoder")
-TRUSTED_SDPA = {"scaled_dot_product_attention": "autograder.probes.attention:trusted_attention"}
-TRUSTED_MHSA = {"MultiHeadSelfAttention": "autograder.probes.attention:TrustedSelfAttention"}
-TRUSTED_LAYER = {"TransformerEncoderLayer": "autograder.probes.attention:TrustedEncoderLayer"}
+TRUSTED_SDPA = {"scaled_dot_product_attention": "autograder.worker.probes.attention:trusted_attention"}
+TRUSTED_MHSA = {"MultiHeadSelfAttention": "autograder.worker.probes.attention:TrustedSelfAttention"}
+TRUSTED_LAYER = {"TransformerEncoderLayer": "autograder.worker.probes.attention:TrustedEncoderLayer"}
 
 
 def randn(*shape, seed=0):

@@ -16,8 +16,8 @@ import torch
 from autograder import checks
 from autograder.checks.graphs import local, node_permutation_equivariant
 from autograder.data.graphs import community_nodes, graph_families, link_split
-from autograder.probes import Build
-from autograder.probes.gnn import TRUSTED_BLOCKS, TRUSTED_PRIMITIVES
+from autograder.worker.probes import Build
+from autograder.worker.probes.gnn import TRUSTED_BLOCKS, TRUSTED_PRIMITIVES
 
 FORBIDDEN = ("torch_geometric", "torch_scatter", "torch_sparse")
 

@@ -13,7 +13,7 @@ import torch
 
 from autograder import checks
 from autograder.data.spirals import two_spirals
-from autograder.probes import MODEL, Build
+from autograder.worker.probes import MODEL, Build
 
 BUILTIN_LAYERS = {"Linear": "torch.nn:Linear", "relu": "torch:relu"}
 

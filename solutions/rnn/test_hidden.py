@@ -14,8 +14,8 @@ import torch
 from autograder import checks
 from autograder.checks.symmetry import causal
 from autograder.data.recall import recall_symbol
-from autograder.probes import Build
-from autograder.probes.rnn import TRUSTED_CELLS, TRUSTED_RNN
+from autograder.worker.probes import Build
+from autograder.worker.probes.rnn import TRUSTED_CELLS, TRUSTED_RNN
 
 #: Ways around the task whatever the piece: PyTorch's private kernels and its rnn module.
 BACKDOORS = ("torch._VF", "torch.nn.modules.rnn")
@@ -28,7 +28,7 @@ CELL_BUILTINS = {
 }
 FORBID_CELL = {name: (*names, "torch.nn.RNNCellBase", *SEQUENCE) for name, names in CELL_BUILTINS.items()}
 FORBID_CELLS = tuple(sorted({n for names in FORBID_CELL.values() for n in names}))
-UNROLLED = "autograder.probes.rnn:UnrolledCell"
+UNROLLED = "autograder.worker.probes.rnn:UnrolledCell"
 CELL_OF = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 H = 6
 

@@ -15,13 +15,14 @@ import torch
 
 from autograder import checks
 from autograder.checks.base import fail
-from autograder.data.transfer import SmallNet, pretrained_state_dict, target_task
-from autograder.probes import Build
-from autograder.probes.transfer import TinyNet
-from autograder.subject import Raised
+from autograder.data.digits import target_task
+from autograder.data.transfer import SmallNet, pretrained_state_dict
+from autograder.worker.probes import Build
+from autograder.worker.probes.transfer import TinyNet
+from autograder.judge.subject import Raised
 
 SMALLNET = "autograder.data.transfer:SmallNet"
-TINY = Build("autograder.probes.transfer:TinyNet")
+TINY = Build("autograder.worker.probes.transfer:TinyNet")
 
 
 SMALLNET_PARAMETERS = [name for name, _ in SmallNet(2).named_parameters()]

@@ -32,7 +32,7 @@ its parameters AND its statistics, i.e. keeping it in eval mode while fine-tunin
 You write `freeze`, `replace_head`, `fine_tune` and `extract_features`.
 
 Example (the whole recipe, on the target task's 20 labelled images):
-    >>> from autograder.data.transfer import target_task
+    >>> from autograder.data.digits import target_task
     >>> X_few, y_few, X_test, y_test = target_task(shots=2, seed=0)
     >>> model = replace_head(load_pretrained(), num_classes=2)
     >>> freeze(model, trainable="head")

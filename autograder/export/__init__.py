@@ -1,0 +1,1 @@
+"""Exports: the grade files other tools read (grades.csv, grades.json)."""

@@ -1,0 +1,97 @@
+"""The thing a check probes: a student's (or the reference's) implementation.
+
+Checks are written once against `Subject.run(probe, **kwargs)`:
+- `LocalSubject` runs the probe in this process (the public tests, so a student sees
+  real tracebacks; and the reference, inside the judge);
+- `SandboxSubject` sends it to a sandboxed worker (hidden grading).
+With `allow_error=True`, an exception raised by the implementation comes back as a
+`Raised` record instead, for checks that expect one (e.g. a `ValueError` on bad input).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from autograder.errors import StudentCodeError
+from autograder.worker.limits import SandboxLimits
+from autograder.worker.probes import run_probe
+from autograder.worker.spec import ProbeRequest
+
+
+@dataclass(frozen=True)
+class Raised:
+    """An exception the implementation raised: its type names (the MRO) and message."""
+
+    types: tuple[str, ...]
+    message: str
+
+    def is_a(self, name: str) -> bool:
+        return name in self.types
+
+
+class LocalSubject:
+    """An implementation imported into this process (a module or any namespace)."""
+
+    def __init__(self, module: Any, label: str = "reference") -> None:
+        self.module = module
+        self.label = label
+
+    @classmethod
+    def from_file(cls, path: Path, name: str | None = None) -> "LocalSubject":
+        """Import `path` as a module named `name` (default: the file's stem)."""
+        name = name or path.stem
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return cls(module, label=str(path))
+
+    def run(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False, **kwargs: Any) -> Any:
+        try:
+            return run_probe(self.module, ProbeRequest(probe, kwargs, seed, patch or {}))
+        except Exception as exc:
+            if not allow_error:
+                raise
+            return Raised(tuple(c.__name__ for c in type(exc).__mro__), str(exc))
+
+
+class SandboxSubject:
+    """A student's code, run only inside a sandboxed worker."""
+
+    def __init__(self, source: str, module_name: str, limits: SandboxLimits, label: str = "") -> None:
+        from autograder.sandbox.client import (
+            SandboxedWorker,  # POSIX-only: imported where a sandbox runs
+        )
+
+        self.worker = SandboxedWorker(source, module_name, limits)
+        self.label = label or f"{module_name}.py"
+
+    def run(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False, **kwargs: Any) -> Any:
+        try:
+            return self.worker.request(ProbeRequest(probe, kwargs, seed, patch or {}))
+        except StudentCodeError as exc:
+            if not allow_error or exc.during:
+                raise
+            return Raised(tuple(exc.types), exc.message)
+
+    @property
+    def unrunnable(self) -> Exception | None:
+        """Why no probe can run any more, or None (see `SandboxedWorker.unrunnable`)."""
+        return self.worker.unrunnable
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+class Subject(Protocol):
+    """What a check probes: `run(probe, **request)` returns the probe's plain result (or a
+    `Raised` with `allow_error=True`); `label` names it in messages."""
+
+    label: str
+
+    def run(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False, **kwargs: Any) -> Any:
+        ...

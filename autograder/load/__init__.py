@@ -1,0 +1,126 @@
+"""Loading a class of submissions: one folder or `.zip` per student, holding any of
+`<a>.py` or `<a>.ipynb`.
+
+    files.py     one entry, read without trusting it (names checked first, reads capped,
+                 links never followed, zips never extracted)
+    notebook.py  a notebook → Python, through IPython's own input transformer
+
+Whatever one entry holds, it costs only that student: an unreadable entry becomes that
+student's problem, never an exception that stops the class.  Two entries that would share
+one student id (`bob/` and `bob.zip`, `Ana Lee/` and `Ana_Lee/`) are refused before
+anything is graded, naming both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.load.files import EntryError, EntryFiles, read_folder, read_zip
+from autograder.load.notebook import code_from_notebook
+
+
+class NothingToGrade(Exception):
+    """The SUBMISSIONS path does not exist or holds no student folder or zip."""
+
+
+class IdCollision(Exception):
+    """Two entries would be graded under one student id."""
+
+
+@dataclass
+class StudentSubmission:
+    """One student's code for each assignment, as text (a notebook already turned into Python).
+
+    `problems` holds per-assignment reasons nothing can be graded (e.g. "mlp.ipynb is not
+    valid JSON"); `notes` what was skipped while reading the entry (e.g. a link).  From an
+    nbgrader notebook also: `answers` to its conceptual questions (assignment → question
+    id → choice) and `assignment_notes` on the notebook (e.g. a cell left out).
+    """
+
+    student: str
+    sources: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    entry: str = ""
+    answers: dict[str, dict[str, object]] = field(default_factory=dict)
+    assignment_notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def digest(self, assignments: list[str]) -> str:
+        """A content hash of what would be graded (for `--resume`)."""
+        h = hashlib.sha256()
+        for a in assignments:
+            answers = sorted((q, repr(v)) for q, v in self.answers.get(a, {}).items())
+            h.update(f"{a}\0{self.sources.get(a, '')}\0{self.problems.get(a, '')}\0{answers}\0"
+                     f"{self.assignment_notes.get(a, [])}\0".encode())
+        return h.hexdigest()
+
+
+def student_id(name: str) -> str:
+    """A file-name-safe id: `"Ana Lee"` → `"Ana_Lee"`, `"bob.zip"`'s stem `"bob"`."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "student"
+
+
+def to_submission(student: str, entry: str, found: EntryFiles, assignments: list[str]) -> StudentSubmission:
+    """The code of each assignment in `found` (a .py beats a notebook of the same assignment)."""
+    sub = StudentSubmission(student, notes=list(found.notes), entry=entry)
+    for a in assignments:
+        if f"{a}.py" in found.files:
+            sub.sources[a] = found.files[f"{a}.py"].decode("utf-8", errors="replace")
+        elif f"{a}.ipynb" in found.files:
+            try:
+                sub.sources[a] = code_from_notebook(found.files[f"{a}.ipynb"])
+            except Exception as exc:  # noqa: BLE001 — any notebook problem is this student's alone
+                reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__} while converting it"
+                sub.problems[a] = f"{a}.ipynb could not be read: {reason}"
+    return sub
+
+
+def load_entry(entry: Path, assignments: list[str]) -> StudentSubmission:
+    """One student's submission; an entry that cannot be read becomes its problem."""
+    sid = student_id(entry.stem if entry.suffix == ".zip" and not entry.is_dir() else entry.name)
+    try:
+        if entry.is_symlink():
+            raise EntryError("is a link; links are not followed")
+        found = read_folder(entry, assignments) if entry.is_dir() else read_zip(entry, assignments)
+    except Exception as exc:  # noqa: BLE001 — whatever the entry does, it costs this student only
+        reason = str(exc) if isinstance(exc, EntryError) else f"could not be read ({type(exc).__name__})"
+        return StudentSubmission(sid, problems={a: f"{entry.name} {reason}" for a in assignments}, entry=entry.name)
+    return to_submission(sid, entry.name, found, assignments)
+
+
+def entries(root: Path) -> list[Path]:
+    """The student entries under `root`: folders and `.zip` files (links included, to be
+    reported), hidden names skipped."""
+    if not root.exists():
+        raise NothingToGrade(f"{root} does not exist")
+    if not root.is_dir():
+        raise NothingToGrade(f"{root} is not a folder of submissions (one folder or .zip per student)")
+    found = [e for e in sorted(root.iterdir()) if not e.name.startswith(".")
+             and (e.is_dir() or e.suffix == ".zip" or e.is_symlink())]
+    if not found:
+        raise NothingToGrade(f"{root} holds no student folder or .zip to grade")
+    return found
+
+
+def check_ids(paths: list[Path]) -> None:
+    """Refuse two entries that would share a student id (one line naming both)."""
+    owner: dict[str, Path] = {}
+    for path in paths:
+        sid = student_id(path.stem if path.suffix == ".zip" and not path.is_dir() else path.name)
+        if sid in owner:
+            raise IdCollision(f"{owner[sid].name!r} and {path.name!r} would both be graded as student {sid!r} — "
+                              "rename one of them")
+        owner[sid] = path
+
+
+def load_class(root: Path, assignments: list[str]) -> list[StudentSubmission]:
+    """Every student under `root` (folders and zips), sorted by id."""
+    paths = entries(root)
+    check_ids(paths)
+    return sorted((load_entry(p, assignments) for p in paths), key=lambda s: s.student)
+
+
+__all__ = ["IdCollision", "NothingToGrade", "StudentSubmission", "load_class", "load_entry", "student_id"]

@@ -1,0 +1,95 @@
+"""Reading one student's entry — a folder or a `.zip` — without trusting it.
+
+Only files named `<a>.py` or `<a>.ipynb` of an assignment being graded are read, the
+shallowest one of each name; their names are checked before a byte is inflated, every read
+is capped, links are never followed (a link is reported, not read), and a zip with too many
+entries is refused before any of them is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_ENTRIES = 10_000
+
+
+class EntryError(Exception):
+    """The entry as a whole cannot be read (the message is for the student's feedback)."""
+
+
+@dataclass
+class EntryFiles:
+    """The files found in one entry: name (e.g. "mlp.py") → bytes; notes on what was skipped."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def wanted_names(assignments: list[str]) -> set[str]:
+    return {f"{a}{ext}" for a in assignments for ext in (".py", ".ipynb")}
+
+
+def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
+    """The wanted files of `folder` (any depth, the shallowest of each name), links skipped."""
+    wanted = wanted_names(assignments)
+    found = EntryFiles()
+    candidates: list[tuple[int, str, Path]] = []
+    seen = 0
+    for parent, dirs, names in os.walk(folder, followlinks=False):
+        seen += len(dirs) + len(names)
+        if seen > MAX_ENTRIES:
+            raise EntryError(f"holds more than {MAX_ENTRIES} files and folders")
+        depth = len(Path(parent).relative_to(folder).parts)
+        candidates += [(depth, name, Path(parent) / name) for name in names if name in wanted]
+    for depth, name, path in sorted(candidates):
+        if name in found.files:
+            continue
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            found.notes.append(f"{path.relative_to(folder)} is a link; links are not followed")
+        elif not stat.S_ISREG(info.st_mode):
+            found.notes.append(f"{path.relative_to(folder)} is not a regular file")
+        elif info.st_size > MAX_FILE_BYTES:
+            found.notes.append(f"{path.relative_to(folder)} is larger than {MAX_FILE_BYTES // 2**20} MiB and was not read")
+        else:
+            with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
+                found.files[name] = f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
+    return found
+
+
+def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
+    """The wanted members of `archive`, inflated one by one with a cap (never extracted)."""
+    wanted = wanted_names(assignments)
+    found = EntryFiles()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_ENTRIES:
+                raise EntryError(f"holds {len(members)} entries (at most {MAX_ENTRIES})")
+            chosen = sorted((m for m in members if PurePosixPath(m.filename).name in wanted),
+                            key=lambda m: (m.filename.count("/"), m.filename))
+            for member in chosen:
+                name = PurePosixPath(member.filename).name
+                if name in found.files or member.is_dir():
+                    continue
+                if (member.external_attr >> 16) & 0o170000 == 0o120000:
+                    found.notes.append(f"{member.filename} is a link; links are not followed")
+                    continue
+                with zf.open(member) as f:
+                    data = f.read(MAX_FILE_BYTES + 1)
+                if len(data) > MAX_FILE_BYTES:
+                    found.notes.append(f"{member.filename} inflates to more than {MAX_FILE_BYTES // 2**20} MiB and was not read")
+                    continue
+                found.files[name] = data
+    except EntryError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, ValueError, EOFError, OSError,
+            zlib.error) as exc:
+        raise EntryError(f"is not a zip file nnzoo can read ({type(exc).__name__})") from None
+    return found

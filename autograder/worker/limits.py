@@ -1,0 +1,43 @@
+"""Every limit the sandbox enforces, as one settings record with documented defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Limits for one worker (one student, one assignment).
+
+    Attributes:
+        call_seconds: wall-clock limit of one probe call (SPEC default 30 s), enforced by
+            the judge, which then kills the worker's whole process tree.
+        submission_seconds: wall-clock budget of one submission and assignment (10 min).
+        memory_bytes: address-space limit (RLIMIT_AS); torch alone maps ≈ 0.7 GiB.
+        cpu_seconds: CPU-time limit of one worker process (RLIMIT_CPU).
+        file_bytes: largest file the worker may write (RLIMIT_FSIZE); output is capped too.
+        scratch_bytes: size of the worker's private tmpfs (/tmp, /var/tmp, /dev/shm).
+        open_files: RLIMIT_NOFILE.
+        processes: RLIMIT_NPROC, effective once the worker runs as its own uid.
+        result_bytes: largest reply (one probe's result) the judge accepts; it is also the
+            decoded size, as replies are never compressed (see `worker.encoding`).
+        worker_uid: first uid the worker may drop to when the judge runs as root; each
+            judge process claims the first free one from here, and every process of that
+            uid is killed when a worker ends.
+        hidden_paths: folders made unreadable in the worker (besides `solutions/`).
+    """
+
+    call_seconds: float = 30.0
+    submission_seconds: float = 600.0
+    memory_bytes: int = 4 * GiB
+    cpu_seconds: int = 600
+    file_bytes: int = 64 * MiB
+    scratch_bytes: int = 256 * MiB
+    open_files: int = 256
+    processes: int = 64
+    result_bytes: int = 16 * MiB
+    worker_uid: int = 61000
+    hidden_paths: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,55 @@
+"""Probes: the trusted recipes a worker runs on a student's module.
+
+The judge never touches student code; it asks a worker to run a probe — a function
+registered here with `@probe` — and receives plain tensors back.  The same probes run
+in-process on the reference (and, for the public tests, on the student's module), so
+every comparison is "the same recipe, two implementations".
+
+A probe is `fn(module, **kwargs) -> dict` where `module` is the student's (or the
+reference's) module object and the result holds only tensors, numbers, strings, None,
+and lists/tuples/dicts of those.  Every submodule of this package is imported here, so
+an assignment adds probes by adding a file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any, Callable
+
+from autograder.worker.spec import MODEL, Build, ProbeRequest, resolve
+
+ProbeFn = Callable[..., dict]
+PROBES: dict[str, ProbeFn] = {}
+
+
+def probe(fn: ProbeFn) -> ProbeFn:
+    """Register `fn` as a probe under its own name."""
+    PROBES[fn.__name__] = fn
+    return fn
+
+
+def run_probe(module: Any, request: ProbeRequest) -> dict:
+    """Run `request` on `module` (seeded) and return the probe's plain result."""
+    import torch
+
+    try:
+        fn = PROBES[request.name]
+    except KeyError:
+        raise LookupError(f"unknown probe {request.name!r}") from None
+    saved = {name: getattr(module, name, None) for name in request.patch}
+    for name, trusted in request.patch.items():
+        setattr(module, name, resolve(module, trusted))
+    try:
+        torch.manual_seed(request.seed)
+        return fn(module, **request.kwargs)
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)
+
+
+for _info in pkgutil.iter_modules(__path__):
+    if _info.name != "spec":
+        importlib.import_module(f"{__name__}.{_info.name}")
+
+__all__ = ["MODEL", "Build", "ProbeRequest", "PROBES", "probe", "run_probe"]

@@ -1,0 +1,151 @@
+"""Generic probes every assignment uses: run a module or function (forward and
+backward), read its parameters, train it with the student's own training function."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import torch
+
+from autograder.worker.probes import probe
+from autograder.worker.spec import MODEL, Build, resolve
+
+NONTENSOR = "__nontensor__"
+
+
+def plain(value: Any) -> Any:
+    """`value` with every tensor detached and copied; anything exotic becomes a marker.
+
+    Only plain tensors, numbers, strings, None and containers of them leave a worker.
+    """
+    if isinstance(value, torch.Tensor):
+        if type(value) is not torch.Tensor:  # a subclass could lie through __torch_function__
+            return {NONTENSOR: type(value).__name__}
+        return value.detach().clone()
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [plain(v) for v in value]
+        return tuple(items) if type(value) is tuple else items
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return {NONTENSOR: type(value).__name__}
+
+
+def tensors_in(value: Any) -> Iterator[torch.Tensor]:
+    """Every tensor inside a (nested) output, in order."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from tensors_in(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from tensors_in(v)
+
+
+def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch.dtype | None) -> Any:
+    """Construct `model` from `module`, cast it to `dtype`, load `state_dict` (strictly)."""
+    obj = model.instantiate(module)
+    if dtype is not None:
+        obj.to(dtype)
+    if state_dict is not None:
+        obj.load_state_dict(state_dict)
+    return obj
+
+
+def _target(module: Any, obj: Any, call: str) -> Any:
+    if call == "model":
+        return obj
+    if call.startswith("."):
+        return getattr(obj, call[1:])
+    return resolve(module, call)
+
+
+@probe
+def run(
+    module: Any,
+    *,
+    model: Build | None = None,
+    state_dict: dict | None = None,
+    dtype: torch.dtype | None = None,
+    call: str = "model",
+    args: Sequence[Any] = (),
+    kwargs: dict | None = None,
+    grad_args: Sequence[int] = (),
+    backward: bool = True,
+    cotangent_seed: int = 1234,
+    cotangent: torch.Tensor | None = None,
+) -> dict:
+    """Call a module, one of its methods, or a function, then backpropagate.
+
+    `call` is `"model"` (call the built model), `".name"` (a method of it) or the name of
+    a function in `module`; `MODEL` in `args` stands for the built model.  The tensors
+    at `grad_args` get `requires_grad`; the backward pass sends a fixed random cotangent
+    through every floating output that requires grad — or `cotangent` for the first output
+    and zeros for the others (e.g. one-hot at a position to get d out_i / d x).
+
+    Returns `output`, `input_grads` (one per `grad_args`), `param_grads` (name → grad or
+    None) and `param_shapes` (name → shape) of the built model.
+    """
+    obj = build_model(module, model, state_dict, dtype) if model is not None else None
+    call_args = []
+    for i, a in enumerate(args):
+        if isinstance(a, str) and a == MODEL:
+            a = obj
+        elif isinstance(a, torch.Tensor):
+            a = a.detach().clone().requires_grad_(i in grad_args)
+        call_args.append(a)
+    out = _target(module, obj, call)(*call_args, **(kwargs or {}))
+
+    params = dict(obj.named_parameters()) if isinstance(obj, torch.nn.Module) else {}
+    if backward:
+        outs = [t for t in tensors_in(out) if t.requires_grad and t.is_floating_point()]
+        if outs:
+            gen = torch.Generator().manual_seed(cotangent_seed)
+            cots = [torch.randn(t.shape, generator=gen, dtype=t.dtype) for t in outs]
+            if cotangent is not None:
+                cots = [cotangent.to(outs[0].dtype)] + [torch.zeros_like(c) for c in cots[1:]]
+            torch.autograd.backward(outs, cots)
+    return {
+        "output": plain(out),
+        "input_grads": [plain(call_args[i].grad) for i in grad_args],
+        "param_grads": {n: plain(p.grad) for n, p in params.items()},
+        "param_shapes": {n: list(p.shape) for n, p in params.items()},
+    }
+
+
+@probe
+def state_dict(module: Any, *, model: Build, dtype: torch.dtype | None = None) -> dict:
+    """The freshly built model's `state_dict` and its submodules' class names."""
+    obj = build_model(module, model, None, dtype)
+    return {
+        "state_dict": plain(dict(obj.state_dict())),
+        "param_shapes": {n: list(p.shape) for n, p in obj.named_parameters()},
+        "submodules": {n: type(m).__name__ for n, m in obj.named_modules() if n},
+    }
+
+
+@probe
+def train_and_predict(
+    module: Any,
+    *,
+    model: Build,
+    state_dict: dict | None,
+    train: str,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    train_kwargs: dict,
+    X_eval: torch.Tensor,
+    dtype: torch.dtype | None = None,
+) -> dict:
+    """Train the built model with the module's own `train` function, then predict.
+
+    The labels of `X_eval` never reach the worker: only its logits go back.
+    Returns `losses` (what `train` returned), `logits` on `X_eval`, `state_dict` after.
+    """
+    obj = build_model(module, model, state_dict, dtype)
+    losses = resolve(module, train)(obj, X, y, **train_kwargs)
+    with torch.no_grad():
+        logits = obj(X_eval)
+    return {"losses": plain(losses), "logits": plain(logits), "state_dict": plain(dict(obj.state_dict()))}

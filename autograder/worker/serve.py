@@ -1,0 +1,99 @@
+"""The worker: runs inside the sandbox, imports the student's module, answers probes.
+
+Protocol over one duplex pipe, raw bytes both ways: the judge sends pickled
+`ProbeRequest`s (trusted → untrusted); the worker answers in the bounded wire format of
+`autograder.worker.encoding` (plain values only), which the judge decodes as data.
+
+1. `{"levels": ...}`: the isolation reached — sent before the student's module is
+   imported, so no student code has run yet when it is written;
+2. `{"ready": True}` or `{"import_error": ...}` after importing the student's module;
+3. per request: `{"ok": result}` or `{"raised": exception}`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pickle
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import autograder.worker.probes as probes
+from autograder.worker import shell
+from autograder.worker.encoding import encode
+from autograder.worker.isolation import isolate
+from autograder.worker.limits import SandboxLimits
+
+
+def describe_exception(exc: BaseException, source: str) -> dict[str, Any]:
+    """Type names (its MRO), message and the innermost line of `source` it passed."""
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == source:
+            where = f"{Path(source).name}, line {frame.lineno}, in {frame.name}"
+    try:
+        message = str(exc)[:2000]
+    except BaseException:  # noqa: BLE001 — a student's __str__ may raise too
+        message = "(the exception's message could not be read)"
+    return {"types": [str(c.__name__)[:200] for c in type(exc).__mro__][:32], "message": message, "where": where[:300]}
+
+
+def import_student_module(source: Path, name: str) -> Any:
+    """Import the student's file as module `name`, with a `get_ipython` for notebook code."""
+    spec = importlib.util.spec_from_file_location(name, source)
+    module = importlib.util.module_from_spec(spec)
+    shell.install(module.__dict__)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _send(conn: Any, message: dict) -> None:
+    conn.send_bytes(encode(message))
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a new worker needs: the student's code, its module name, where to work."""
+
+    source: str
+    module_name: str
+    scratch: str
+    hidden: list[str]
+    limits: SandboxLimits
+
+
+def serve(conn: Any, spec: WorkerSpec) -> None:
+    """Worker entry point (runs in the forked child)."""
+    torch.set_num_threads(1)
+    filename = f"{spec.module_name}.py"
+    levels = isolate(Path(spec.scratch), filename, spec.source, spec.hidden, spec.limits)
+    source = str(Path(spec.scratch) / filename)
+    name = spec.module_name
+    with open(os.devnull) as devnull:
+        os.dup2(devnull.fileno(), 0)
+    log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    _send(conn, {"levels": levels})
+    try:
+        module = import_student_module(Path(source), name)
+    except BaseException as exc:  # noqa: BLE001 — SystemExit and KeyboardInterrupt too
+        _send(conn, {"import_error": describe_exception(exc, source)})
+        return
+    _send(conn, {"ready": True})
+    while True:
+        try:
+            request = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            return
+        try:
+            frame = encode({"ok": probes.run_probe(module, request)})
+        except BaseException as exc:  # noqa: BLE001
+            frame = encode({"raised": describe_exception(exc, source)})
+        conn.send_bytes(frame)
