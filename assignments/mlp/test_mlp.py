@@ -63,8 +63,8 @@ def test_train_classifier_returns_one_loss_per_epoch(submission):
     """train_classifier returns `epochs` floats, and the loss goes down on easy data."""
     X = torch.randn(200, 2)
     y = (X[:, 0] > 0).long()
-    losses = submission.run("train_and_predict", model=Build("MLP", 2, [16], 2), state_dict=None, train="train_classifier",
-                            X=X, y=y, train_kwargs=dict(epochs=5, lr=1e-2), X_eval=X)["losses"]
+    losses = submission.run("train", model=Build("MLP", 2, [16], 2), state_dict=None, train="train_classifier",
+                            X=X, y=y, train_kwargs=dict(epochs=5, lr=1e-2))["losses"]
     if not (isinstance(losses, list) and len(losses) == 5 and all(isinstance(v, float) for v in losses)):
         checks.base.fail("training loop", "train_classifier should return a list of 5 floats for epochs=5", "append loss per epoch")
     if not losses[-1] < losses[0]:

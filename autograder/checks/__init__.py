@@ -21,7 +21,7 @@ from autograder.checks.modules import (
     reference_state_dict,
     shape_preserved,
 )
-from autograder.checks.training import trained_accuracy
+from autograder.checks.training import accuracy_of, evaluated_output, trained_accuracy, trained_weights
 
 __all__ = [
     "CheckFailed",
@@ -35,5 +35,8 @@ __all__ = [
     "raises",
     "shape_preserved",
     "reference_state_dict",
+    "accuracy_of",
+    "evaluated_output",
     "trained_accuracy",
+    "trained_weights",
 ]

@@ -1,13 +1,47 @@
-"""Checks that train a model with the student's own code and judge held-out accuracy."""
+"""Checks on trained models: the worker trains, the judge evaluates.
+
+Training must run in the worker (it runs the student's code), but its verdict must not:
+the worker returns the trained weights, and the judge loads them into a trusted model
+(`evaluator`: the reference, in the judge's own process) and computes the held-out score
+itself.  Held-out inputs and labels never reach the worker, and replacing the grader's
+training recipe inside the worker gains nothing but the weights it returns.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
-from autograder.checks.base import expect_tensor, reaches
+from autograder.checks.base import expect_tensor, fail, reaches
+from autograder.worker.probes.core import NONTENSOR
 from autograder.worker.spec import Build
+
+
+def trained_weights(result: dict, prop: str, hint: str) -> dict[str, torch.Tensor]:
+    """The `state_dict` a training probe returned, checked to be a dict of plain tensors."""
+    weights = result.get("state_dict") if isinstance(result, dict) else None
+    if not isinstance(weights, dict) or NONTENSOR in weights:
+        fail(prop, "training did not give back the model's weights", hint)
+    for name, value in weights.items():
+        expect_tensor(value, f"the trained `{name}`", prop, finite=False, hint=hint)
+    return weights
+
+
+def evaluated_output(evaluator: Any, *, model: Build, weights: dict, args: Sequence[Any], prop: str, hint: str,
+                     dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The output of the trusted `model` with the trained `weights` on `args`, computed by
+    `evaluator` (the reference: in the judge); a weight layout it cannot load fails `prop`."""
+    try:
+        out = evaluator.run("predict", model=model, state_dict=weights, args=tuple(args), dtype=dtype)["output"]
+    except (KeyError, RuntimeError) as exc:
+        fail(prop, f"the trained weights do not fit {model} ({str(exc).splitlines()[0][:200]})", hint)
+    return expect_tensor(out, "the trained model's output", prop, finite=False, hint=hint)
+
+
+def accuracy_of(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share of rows whose arg-max is the label (NaN rows count as wrong)."""
+    return float((logits.argmax(dim=-1) == labels).double().mean())
 
 
 def trained_accuracy(
@@ -24,19 +58,18 @@ def trained_accuracy(
     threshold: float,
     prop: str,
     hint: str,
+    evaluator: Any = None,
     num_classes: int | None = None,
-    patch: dict | None = None,
 ) -> float:
-    """Train with the student's `train` function; held-out accuracy must reach `threshold`.
-
-    Only `X_eval` goes to the worker; its labels `y_eval` stay with the judge.
-    """
-    result = sub.run(
-        "train_and_predict", model=model, state_dict=state_dict, train=train,
-        X=X, y=y, train_kwargs=train_kwargs, X_eval=X_eval, patch=patch,
-    )
+    """Train `model` with the student's `train` function (in the worker); the held-out
+    accuracy of the weights, computed by `evaluator` (default: `sub` itself, for public
+    tests), must reach `threshold`."""
+    result = sub.run("train", model=model, state_dict=state_dict, train=train, X=X, y=y, train_kwargs=train_kwargs)
+    weights = trained_weights(result, prop, hint)
+    logits = evaluated_output(evaluator or sub, model=model, weights=weights, args=(X_eval,), prop=prop, hint=hint)
     classes = num_classes or int(y.max()) + 1
-    logits = expect_tensor(result["logits"], "the trained model's output", prop, shape=(len(X_eval), classes), hint=hint)
-    acc = float((logits.argmax(dim=1) == y_eval).double().mean())
+    if tuple(logits.shape) != (len(X_eval), classes):
+        fail(prop, f"the trained model's output has shape {tuple(logits.shape)}, expected {(len(X_eval), classes)}", hint)
+    acc = accuracy_of(logits, y_eval)
     reaches(acc, threshold, "held-out accuracy", prop, hint)
     return acc

@@ -18,22 +18,52 @@ class MissingName(AttributeError):
 
 
 @dataclass(frozen=True)
+class Swap:
+    """A trusted part put into a built model, found by where SPEC puts it — never by how the
+    student's code names or binds its own classes.
+
+    Args:
+        target: an attribute path on the built model (`"cell"`, `"rnn.cell"`,
+            `"self_attn"`, `"layers.*"` = every child of `layers`), or, with `by="class"`,
+            the name of one of the student's classes (`"GCNLayer"`): every submodule that
+            is an instance of it is replaced, wherever the student keeps it.
+        trusted: a `Build` of the replacement, or the name of a trusted factory
+            (`"autograder.worker.probes.gnn:trusted_gcn_like"`) called with the module it
+            replaces (to read its sizes from its parameters).
+    """
+
+    target: str
+    trusted: "Build | str"
+    by: str = "path"
+
+
+@dataclass(frozen=True)
 class Build:
     """How to construct a module: `Build("MLP", 2, [16], 3)` means `module.MLP(2, [16], 3)`.
 
     A name with a colon (`"torch.nn:Linear"`) is a trusted class, not the student's.
     Arguments that are themselves `Build`s are built first, so trusted models compose:
     `Build("torch.nn:Sequential", Build("torch.nn:Linear", 2, 8), Build("torch.nn:ReLU"))`.
+    `swap(...)` returns the same recipe with trusted parts put into the built model (see
+    `Swap`): `Build("RNN", 4, 8).swap("cell", Build("autograder.worker.probes.rnn:TrustedRNNCell", 4, 8))`.
     """
 
     name: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    swaps: tuple[Swap, ...] = ()
 
     def __init__(self, name: str, *args: Any, **kwargs: Any) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "args", args)
         object.__setattr__(self, "kwargs", kwargs)
+        object.__setattr__(self, "swaps", ())
+
+    def swap(self, target: str, trusted: "Build | str", by: str = "path") -> "Build":
+        """This recipe, with one more trusted part put in after construction."""
+        other = Build(self.name, *self.args, **self.kwargs)
+        object.__setattr__(other, "swaps", (*self.swaps, Swap(target, trusted, by)))
+        return other
 
     def __str__(self) -> str:
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
@@ -41,7 +71,50 @@ class Build:
 
     def instantiate(self, module: Any) -> Any:
         args = [a.instantiate(module) if isinstance(a, Build) else a for a in self.args]
-        return resolve(module, self.name)(*args, **self.kwargs)
+        obj = resolve(module, self.name)(*args, **self.kwargs)
+        for swap in self.swaps:
+            put_in(obj, swap, module)
+        return obj
+
+
+def _replacement(swap: Swap, old: Any, module: Any) -> Any:
+    if isinstance(swap.trusted, Build):
+        return swap.trusted.instantiate(module)
+    return resolve(module, swap.trusted)(old)
+
+
+def _parent_of(obj: Any, path: str) -> tuple[Any, str]:
+    owner_path, _, attr = path.rpartition(".")
+    owner = obj
+    for part in owner_path.split(".") if owner_path else ():
+        owner = getattr(owner, part, None)
+        if owner is None:
+            raise MissingName(f"{type(obj).__name__} has no `{owner_path}` (the assignment asks for it)")
+    return owner, attr
+
+
+def put_in(obj: Any, swap: Swap, module: Any) -> None:
+    """Replace the parts `swap` names in the built model `obj` by trusted ones."""
+    if swap.by == "class":
+        cls = resolve(module, swap.target)
+        found = [(name, m) for name, m in obj.named_modules() if name and isinstance(m, cls)]
+        for name, old in found:
+            owner, attr = _parent_of(obj, name)
+            setattr(owner, attr, _replacement(swap, old, module))
+        return
+    if swap.target.endswith(".*"):
+        owner, attr = _parent_of(obj, swap.target[:-2])
+        layers = getattr(owner, attr, None)
+        if not hasattr(layers, "named_children"):
+            raise MissingName(f"{type(obj).__name__} has no `{swap.target[:-2]}` list of layers (the assignment asks for it)")
+        for name, old in list(layers.named_children()):
+            setattr(layers, name, _replacement(swap, old, module))
+        return
+    owner, attr = _parent_of(obj, swap.target)
+    old = getattr(owner, attr, None)
+    if old is None:
+        raise MissingName(f"{type(obj).__name__} has no `{swap.target}` (the assignment asks for it)")
+    setattr(owner, attr, _replacement(swap, old, module))
 
 
 def resolve(module: Any, name: str) -> Any:

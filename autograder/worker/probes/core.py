@@ -44,13 +44,23 @@ def tensors_in(value: Any) -> Iterator[torch.Tensor]:
             yield from tensors_in(v)
 
 
-def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch.dtype | None) -> Any:
-    """Construct `model` from `module`, cast it to `dtype`, load `state_dict` (strictly)."""
+def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch.dtype | None, *,
+                strict: bool = True) -> Any:
+    """Construct `model` from `module` (trusted parts swapped in), cast it to `dtype`, load
+    `state_dict` — strictly, or with `strict=False` every entry the model has (extra entries,
+    e.g. a student's private parameters, are ignored)."""
     obj = model.instantiate(module)
     if dtype is not None:
         obj.to(dtype)
     if state_dict is not None:
-        obj.load_state_dict(state_dict)
+        if strict:
+            obj.load_state_dict(state_dict)
+        else:
+            own = obj.state_dict()
+            missing = sorted(set(own) - set(state_dict))
+            if missing:
+                raise KeyError(f"the weights lack {missing[:3]}")
+            obj.load_state_dict({k: state_dict[k] for k in own})
     return obj
 
 
@@ -127,7 +137,7 @@ def state_dict(module: Any, *, model: Build, dtype: torch.dtype | None = None) -
 
 
 @probe
-def train_and_predict(
+def train(
     module: Any,
     *,
     model: Build,
@@ -136,16 +146,25 @@ def train_and_predict(
     X: torch.Tensor,
     y: torch.Tensor,
     train_kwargs: dict,
-    X_eval: torch.Tensor,
     dtype: torch.dtype | None = None,
 ) -> dict:
-    """Train the built model with the module's own `train` function, then predict.
+    """Train the built model with the module's own `train` function.
 
-    The labels of `X_eval` never reach the worker: only its logits go back.
-    Returns `losses` (what `train` returned), `logits` on `X_eval`, `state_dict` after.
+    Returns `losses` (what `train` returned) and the trained `state_dict`: the judge
+    evaluates the weights itself (`predict` on a trusted model), so held-out inputs and
+    their labels never reach the worker.
     """
     obj = build_model(module, model, state_dict, dtype)
     losses = resolve(module, train)(obj, X, y, **train_kwargs)
+    return {"losses": plain(losses), "state_dict": plain(dict(obj.state_dict()))}
+
+
+@probe
+def predict(module: Any, *, model: Build, state_dict: dict, args: Sequence[Any], dtype: torch.dtype | None = None) -> dict:
+    """The built model's output in eval mode, without a graph, given trained weights (every
+    entry the model has must be there; extra ones are ignored).  Run by the judge on a
+    trusted model to evaluate weights trained in a worker."""
+    obj = build_model(module, model, state_dict, dtype, strict=False)
+    obj.eval()
     with torch.no_grad():
-        logits = obj(X_eval)
-    return {"losses": plain(losses), "logits": plain(logits), "state_dict": plain(dict(obj.state_dict()))}
+        return {"output": plain(obj(*args))}
