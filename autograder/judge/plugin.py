@@ -28,6 +28,7 @@ MARKERS = (
     "property(name): the lecture property the test grades",
     "forbid(*names): built-ins the student's code may not use in this test",
     "visibility(v): when the student sees this test: visible (default), hidden, after_due_date",
+    "trains: the test trains a model (left out by `nnzoo test --quick`)",
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Sequence
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from autograder.worker.probes import probe
 from autograder.worker.spec import MODEL, Build, resolve
@@ -150,13 +151,31 @@ def train(
 ) -> dict:
     """Train the built model with the module's own `train` function.
 
-    Returns `losses` (what `train` returned) and the trained `state_dict`: the judge
+    Returns `losses` (what `train` returned), the trained `state_dict` — the judge
     evaluates the weights itself (`predict` on a trusted model), so held-out inputs and
-    their labels never reach the worker.
+    their labels never reach the worker — and what the loop did, for the judge to check
+    the arguments were honoured: `batch_sizes` (rows of every input the model's forward
+    saw in training mode, in order) and `steps` (optimiser steps taken).
     """
     obj = build_model(module, model, state_dict, dtype)
-    losses = resolve(module, train)(obj, X, y, **train_kwargs)
-    return {"losses": plain(losses), "state_dict": plain(dict(obj.state_dict()))}
+    batch_sizes: list[int] = []
+    steps = [0]
+
+    def seen(mod: Any, args: Any) -> None:
+        if mod.training and args and isinstance(args[0], torch.Tensor) and args[0].dim() > 0:
+            batch_sizes.append(int(args[0].shape[0]))
+
+    def stepped(optimizer: Any, args: Any, kwargs: Any) -> None:
+        steps[0] += 1
+
+    handles = [obj.register_forward_pre_hook(seen), register_optimizer_step_post_hook(stepped)]
+    try:
+        losses = resolve(module, train)(obj, X, y, **train_kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {"losses": plain(losses), "state_dict": plain(dict(obj.state_dict())), "batch_sizes": batch_sizes,
+            "steps": steps[0]}
 
 
 @probe
