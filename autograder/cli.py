@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from autograder import __version__, course
+from autograder.worker.limits import SandboxLimits
 
 
 def _public_dir(assignment: str, path: str | None) -> Path:
@@ -70,7 +71,7 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 
 
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
-                students: list[str] | None = None) -> int:
+                students: list[str] | None = None, limits: SandboxLimits = SandboxLimits()) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
@@ -92,7 +93,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         if unknown:
             return _fail(f"no student {', '.join(unknown)} in {root} (ids as in grades.csv)")
         submissions = [s for s in submissions if s.student in students]
-    options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume)
+    options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits)
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"grading {len(submissions)} students", total=len(submissions))
@@ -121,11 +122,14 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
 def cmd_grade(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         return _fail(f"-j must be at least 1, not {args.jobs}")
+    if args.call_seconds <= 0 or args.submission_seconds <= 0:
+        return _fail("--call-seconds and --submission-seconds must be positive")
     if args.nbgrader:
         from autograder.nbgrader.cli import grade_nbgrader
 
         return grade_nbgrader(args)
-    return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume, args.student)
+    limits = SandboxLimits(call_seconds=args.call_seconds, submission_seconds=args.submission_seconds)
+    return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume, args.student, limits)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -173,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="keep grades of unchanged code graded by the same grader; regrade the rest")
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    defaults = SandboxLimits()
+    p.add_argument("--call-seconds", type=float, default=defaults.call_seconds, metavar="S",
+                   help=f"wall-clock limit of one probe call (default {defaults.call_seconds:g})")
+    p.add_argument("--submission-seconds", type=float, default=defaults.submission_seconds, metavar="S",
+                   help=f"wall-clock budget of one student's assignment (default {defaults.submission_seconds:g})")
     p.add_argument("--nbgrader", metavar="COURSE_DIR",
                    help="SUBMISSIONS is this nbgrader course's submitted/ folder; also write the scores to its gradebook")
     p.set_defaults(func=cmd_grade)

@@ -23,7 +23,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograder.worker.forbidden import FORBIDDEN_TARGETS, ForbiddenCall, target_for, trust, trusted, watching
+from autograder.worker.forbidden import (
+    FORBIDDEN_TARGETS,
+    ForbiddenCall,
+    target_for,
+    trust,
+    trusted,
+    watching,
+)
 
 # -- the hidden tests' forbid lists ------------------------------------------------------------
 

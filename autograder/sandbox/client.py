@@ -269,7 +269,7 @@ class SandboxedWorker:
                                     f"{self.limits.result_bytes // 2**20} MiB limit") from None
         try:
             return load_reply(data, self.wire)
-        except SubmissionFailure:
+        except BaseException:
             self.close()
             raise
 
