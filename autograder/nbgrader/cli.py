@@ -42,4 +42,5 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
     if submitted.resolve() == course_dir.resolve():
         submitted = course_dir / "submitted"
     return grade_nbgrader_course(course_dir, args.assignment, Path(args.out), jobs=args.jobs, submitted=submitted,
-                                 resume=args.resume, students=args.student)
+                                 resume=args.resume, students=args.student,
+                                 allow_weak_sandbox=getattr(args, "allow_weak_sandbox", False))
