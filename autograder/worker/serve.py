@@ -95,6 +95,7 @@ def serve(conn: Any, spec: WorkerSpec, sandbox: Sandbox) -> None:
     log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    os.close(log)
     _send(conn, {"levels": levels})
     if spec.preflight is not None:
         _send(conn, {"reachability": reachability(spec.preflight)})
