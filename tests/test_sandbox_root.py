@@ -131,7 +131,7 @@ def test_a_refusal_is_one_line_naming_what_is_readable_and_how_to_fix_it():
     assert "\n" not in line
     assert line.startswith("the worker can read /c/solutions/mlp/mlp.py (reference solutions and hidden tests; "
                            "the repository history; 1 more paths): this machine does not allow mount namespaces")
-    assert "chmod -R o-rwx /c/solutions /c/.git" in line and line.endswith("or pass --allow-weak-sandbox")
+    assert "chmod o-rwx /c/solutions /c/.git" in line and line.endswith("or pass --allow-weak-sandbox")
     assert found.refusal(allow_weak=True) == ""
 
 

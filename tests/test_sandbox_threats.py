@@ -6,7 +6,7 @@ the allow-list root as root with CAP_SYS_ADMIN, else the fallback (another uid, 
 seccomp, reaping by uid).  tests/test_sandbox_fallback.py reruns it in a process that
 dropped CAP_SYS_ADMIN.  In the fallback each line must still hold, or grading must refuse
 (the preflight sees what the worker could read): `hidden_or_refused` checks exactly that.
-Under NNZOO_TEST_SECRETS_CLOSED=1 (the fallback after `chmod -R o-rwx` of what the
+Under NNZOO_TEST_SECRETS_CLOSED=1 (the fallback after `chmod o-rwx` of what the
 preflight named) the line must hold.
 
 Most tests drive a sandboxed worker directly with the `run` probe (fast); a few grade a
@@ -368,10 +368,9 @@ def imports():
     out = {}
     for name in ("autograder.checks", "autograder.data.spirals", "autograder.judge", "autograder.judge.run",
                  "autograder.course", "autograder.sandbox.preflight"):
-        try:
-            importlib.import_module(name)
-            out[name] = "imported"
-        except ImportError as exc:
+        try:  # a folder it may not enter imports as an empty namespace package: no code
+            out[name] = "imported" if getattr(importlib.import_module(name), "__file__", None) else "empty"
+        except (ImportError, OSError) as exc:  # absent, or there but unreadable to the worker
             out[name] = type(exc).__name__
     from autograder.data.transfer import SmallNet, load_pretrained
     out["pretrained head"] = load_pretrained().head.out_features

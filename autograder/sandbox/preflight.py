@@ -42,7 +42,8 @@ class Secret:
     Attributes:
         path: a file, or a folder the worker must not list.
         kind: what it is, for the message ("reference solutions and hidden tests", ...).
-        fix: the path whose `chmod -R o-rwx` makes it unreadable to other users.
+        fix: the path whose `chmod o-rwx` makes it unreadable to other users (for a
+            folder, everything below it too: others can no longer enter it).
     """
 
     path: str
@@ -137,8 +138,10 @@ def class_secrets(submissions: Path | None, out: Path | None, course_dir: Path |
             secrets += _folder(Path(folder).resolve(), kind)
     home = Path.home().resolve()  # the folder and what is directly in it (.ssh, notes ...)
     if home.is_dir() and home != Path("/"):
-        secrets += [Secret(str(p), "the grader's home folder", str(home)) for p in [home, *sorted(home.iterdir())]
-                    if p.resolve() not in interpreter_prefixes()]
+        interpreter = interpreter_prefixes()
+        secrets.append(Secret(str(home), "the grader's home folder", str(home)))
+        secrets += [Secret(str(p), "the grader's home folder", str(p)) for p in sorted(home.iterdir())
+                    if not any(p.resolve() == i or p.resolve() in i.parents for i in interpreter)]
     return secrets
 
 
@@ -197,7 +200,7 @@ class Preflight:
             return "grade as root"
         fixes = list(dict.fromkeys(s.fix for s in self.readable))
         fixes = [f for f in fixes if not any(g != f and Path(g) in Path(f).parents for g in fixes)]
-        return f"make those unreadable to other users (chmod -R o-rwx {' '.join(_short(f) for f in fixes)})"
+        return f"make those unreadable to other users (chmod o-rwx {' '.join(_short(f) for f in fixes)})"
 
     def broken(self) -> str:
         """Why grading workers could not grade correctly (one clause), or ""."""
@@ -287,6 +290,7 @@ def grading_refusal(submissions: Path | None, out: Path, course_dir: Path | None
     if not out.exists():
         out.mkdir(parents=True, mode=0o700)
     found = preflight(grader_secrets() + class_secrets(submissions, out, course_dir))
-    if allow_weak and found.leak():
+    refusal = found.refusal(allow_weak)
+    if not refusal and found.leak():
         print(f"nnzoo grade: weak sandbox (--allow-weak-sandbox): {found.leak()}", file=sys.stderr)
-    return found.refusal(allow_weak)
+    return refusal
