@@ -57,7 +57,7 @@ class ForkServer:
     def _wait_until_ready(self) -> None:
         if not self._ready:
             if self.control.recv(1) != b"R":
-                raise GraderError("the sandbox fork server did not start (is torch installed?)")
+                raise GraderError("the sandbox fork server did not start (is torch installed? its error, if any, is above)")
             self._ready = True
 
     @classmethod
