@@ -185,9 +185,13 @@ class SandboxedWorker:
             raise GraderError(f"the sandbox could not isolate a worker: {_text(first['isolation_error'], 500)}")
         levels = first.get("levels")
         self.levels = {_text(k, 40): _text(v, 200) for k, v in levels.items()} if isinstance(levels, dict) else {}
-        if self.preflight is not None:
-            self._reachability = self._receive("while inspecting the sandbox").get("reachability")
-            self.close()
+        if self.preflight is not None:  # no student code in this worker: any failure is the sandbox's
+            try:
+                self._reachability = self._receive("while inspecting the sandbox").get("reachability")
+            except SubmissionFailure as exc:
+                raise GraderError(f"the preflight worker failed: {exc}") from None
+            finally:
+                self.close()
             return
         greeting = self._receive("while importing your module")
         if "import_error" in greeting:
