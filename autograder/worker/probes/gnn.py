@@ -61,10 +61,6 @@ def trusted_global_mean_pool(x: torch.Tensor, batch: torch.Tensor, num_graphs: i
     return trusted_scatter(x, batch, num_graphs, "mean")
 
 
-def trusted_link_scores(z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
-    return (z[pairs[0]] * z[pairs[1]]).sum(dim=-1)
-
-
 # -- trusted layers (the assignment's API and parameter names) --------------------------------
 
 class TrustedGCNLayer(nn.Module):
@@ -107,6 +103,9 @@ def _parameters_of(layer: nn.Module, names: tuple[str, ...]) -> dict[str, torch.
     return own
 
 
+_HERE = "autograder.worker.probes.gnn"
+# Named, not referenced: the student bundle stubs the trusted layers out, and only hidden tests swap them in.
+TRUSTED_GCN, TRUSTED_SAGE = f"{_HERE}:TrustedGCNLayer", f"{_HERE}:TrustedSAGELayer"
 _HOOKS = ("forward", "propagate", "message", "aggregate", "update")
 
 
@@ -125,7 +124,7 @@ def trusted_gcn_like(layer: nn.Module) -> nn.Module:
         return layer
     own = _parameters_of(layer, ("lin.weight",))
     out_channels, in_channels = own["lin.weight"].shape
-    trusted = TrustedGCNLayer(in_channels, out_channels, bias="bias" in own)
+    trusted = Build(TRUSTED_GCN, in_channels, out_channels, bias="bias" in own).instantiate(None)
     trusted.load_state_dict({n: own[n].detach() for n in dict(trusted.named_parameters())})
     return trusted
 
@@ -136,12 +135,11 @@ def trusted_sage_like(layer: nn.Module) -> nn.Module:
         return layer
     own = _parameters_of(layer, ("lin_l.weight", "lin_r.weight"))
     out_channels, in_channels = own["lin_l.weight"].shape
-    trusted = TrustedSAGELayer(in_channels, out_channels, bias="lin_l.bias" in own)
+    trusted = Build(TRUSTED_SAGE, in_channels, out_channels, bias="lin_l.bias" in own).instantiate(None)
     trusted.load_state_dict({n: own[n].detach() for n in dict(trusted.named_parameters())})
     return trusted
 
 
-_HERE = "autograder.worker.probes.gnn"
 TRUSTED_PRIMITIVES = {
     "scatter": f"{_HERE}:trusted_scatter",
     "degree": f"{_HERE}:trusted_degree",
@@ -253,11 +251,15 @@ def train_node_classifier(module: Any, *, model: Build, x: torch.Tensor, edge_in
     return _trained(module, model, init_seed, lambda m: F.cross_entropy(m(x, edge_index)[train_mask], y_train), steps, lr)
 
 
+def _dot_scores(z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("pf,pf->p", z[pairs[0]], z[pairs[1]])  # (P,)
+
+
 @probe
 def train_link_predictor(module: Any, *, model: Build, x: torch.Tensor, train_edge_index: torch.Tensor,
                          steps: int, lr: float, init_seed: int = 0, seed: int = 0) -> dict:
-    """An encoder trained with dot-product scores (`trusted_link_scores`: the student's own
-    are graded by their own test): binary cross-entropy of the training edges against
+    """An encoder trained with the grader's own dot-product scores (the student's
+    `link_scores` have their own test): binary cross-entropy of the training edges against
     freshly sampled random pairs (non-edges, mostly); the trained weights."""
     gen = torch.Generator().manual_seed(seed)
     n = x.shape[0]
@@ -265,7 +267,7 @@ def train_link_predictor(module: Any, *, model: Build, x: torch.Tensor, train_ed
     def loss(m: nn.Module) -> torch.Tensor:
         z = m(x, train_edge_index)  # (N, F)
         negative = torch.randint(0, n, train_edge_index.shape, generator=gen)  # (2, E)
-        logits = torch.cat([trusted_link_scores(z, train_edge_index), trusted_link_scores(z, negative)])
+        logits = torch.cat([_dot_scores(z, train_edge_index), _dot_scores(z, negative)])
         target = torch.cat([torch.ones(train_edge_index.shape[1]), torch.zeros(negative.shape[1])])
         return F.binary_cross_entropy_with_logits(logits, target)
 
