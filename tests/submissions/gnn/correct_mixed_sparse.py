@@ -67,7 +67,7 @@ class MessagePassing(nn.Module):
 
 def _adjacency(edge_index, n, values, dtype):
     """Sparse (n, n) matrix with A[target, source] = value (duplicates add up)."""
-    return torch.sparse_coo_tensor(edge_index.flip(0), values.to(dtype), (n, n)).coalesce()
+    return torch.sparse_coo_tensor(edge_index.flip(0), values.to(dtype), (n, n), check_invariants=True).coalesce()
 
 
 class GCNLayer(MessagePassing):
