@@ -1,7 +1,8 @@
-"""The gnn public tests tell the truth (issue 13): they pass on the reference, at least one of
-them fails on every broken submission in `tests/submissions/gnn/`, and the first one that
-fails names a property the submission's declared bug breaks (a property of one of the
-hidden tests it loses) — so its hint points at the bug that is there.
+"""The gnn public tests tell the truth (issue 13): they pass on the reference and on every
+correct submission, at least one of them fails on every broken submission in
+`tests/submissions/gnn/`, and the first one that fails names a property the submission's
+declared bug breaks (a property of one of the hidden tests it loses) — so its hint points at
+the bug that is there.
 
 Each submission's public tests run once, in this process, as `pytest assignments/gnn` would
 run them for a student (the submission copied beside the public tests as `gnn.py`)."""
@@ -21,7 +22,9 @@ from test_grader_bites import declared  # tests/ is on sys.path (pytest prepends
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = ROOT / "assignments" / "gnn" / "test_gnn.py"
-BROKEN = sorted(p for p in (ROOT / "tests" / "submissions" / "gnn").glob("*.py") if declared(p)[0] == "broken")
+SUBMISSIONS = sorted((ROOT / "tests" / "submissions" / "gnn").glob("*.py"))
+BROKEN = [p for p in SUBMISSIONS if declared(p)[0] == "broken"]
+CORRECT = [p for p in SUBMISSIONS if declared(p)[0] == "correct"]
 
 
 def hidden_properties() -> dict[str, str]:
@@ -53,12 +56,13 @@ def public_results(source: Path, where: Path) -> list:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict[Path, list]:
     where = tmp_path_factory.mktemp("public_gnn")
-    return {path: public_results(path, where) for path in [assignment("gnn").reference, *BROKEN]}
+    return {path: public_results(path, where) for path in [assignment("gnn").reference, *CORRECT, *BROKEN]}
 
 
-def test_public_tests_pass_on_the_reference(results):
-    outcome = results[assignment("gnn").reference]
-    assert outcome and all(r.status == "passed" for r in outcome), [(r.name, r.message) for r in outcome if r.status != "passed"]
+def test_public_tests_pass_on_the_reference_and_every_correct_submission(results):
+    for path in [assignment("gnn").reference, *CORRECT]:
+        outcome = results[path]
+        assert outcome and all(r.status == "passed" for r in outcome), (path.stem, [(r.name, r.message) for r in outcome if r.status != "passed"])
 
 
 def test_public_tests_catch_every_broken_submission_first_by_its_property(results):
