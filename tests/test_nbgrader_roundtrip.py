@@ -26,6 +26,7 @@ from nbgrader.api import Gradebook
 
 from autograder import course
 from autograder.bundle.leaks import code_part, is_trivial, solution_lines
+from autograder.cli import main
 from autograder.nbgrader.bridge import grade_nbgrader_course
 from autograder.nbgrader.cli import grade_nbgrader
 from autograder.nbgrader.course import write_source
@@ -207,6 +208,33 @@ def test_bad_notebooks_get_clear_messages_and_the_batch_goes_on(course, released
     assert "the read-only cell test_Linear was changed" in feedback["eve"]
     assert "answer_relu is missing" in feedback["fay"] and "answer_accuracy is empty" in feedback["fay"]
     assert "holds no code" in feedback["gus"]
+
+
+def test_resume_keeps_unchanged_students_and_regrades_a_changed_notebook(course, graded, source_nb, tmp_path,
+                                                                        monkeypatch, capsys):
+    again = tmp_path / "course"
+    shutil.copytree(course, again, ignore=shutil.ignore_patterns("autograded", "feedback"))
+    out = tmp_path / "grades"
+    shutil.copytree(graded["out"], out)
+    before = {s: (out / "students" / f"{s}.json").read_text() for s in EXPECTED}
+    path = again / "submitted" / "cal" / "mlp" / "mlp.ipynb"
+    cal = nbformat.read(path, as_version=4)
+    cell(cal, "answer_MLP").source = solution_code(source_nb, "answer_MLP")  # fixes the syntax error
+    cell(cal, "answer_q1").source = f'answer_q1 = "{ANSWER_KEY["mlp"]["q1"]}"'
+    nbformat.write(cal, path)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich draws its progress bar as on a terminal
+    monkeypatch.setenv("TTY_INTERACTIVE", "1")
+
+    assert main(["grade", str(again / "submitted"), "--nbgrader", str(again), "--out", str(out), "-a", "mlp",
+                 "--resume"]) == 0
+    shown = capsys.readouterr()
+    assert "kept 2, graded 1 (1 changed code)" in shown.out
+    assert "grading 3 students" in shown.err  # the same bar as `nnzoo grade`, on stderr
+    after = {s: (out / "students" / f"{s}.json").read_text() for s in EXPECTED}
+    assert after["ann"] == before["ann"] and after["bob"] == before["bob"] and after["cal"] != before["cal"]
+    assert scores(again, EXPECTED) == {"ann": 24, "bob": 8, "cal": 22}
+    with open(out / "grades.csv") as fh:
+        assert {row["student"]: float(row["total"]) for row in csv.DictReader(fh)} == {"ann": 24, "bob": 8, "cal": 22}
 
 
 def test_a_folder_that_is_not_an_nbgrader_course_is_a_one_line_error(tmp_path, capsys):
