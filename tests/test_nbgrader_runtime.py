@@ -84,3 +84,25 @@ def test_a_traceback_through_the_reference_cannot_quote_it():
     except TypeError:
         shown = traceback.format_exc()
     assert "<nnzoo reference mlp>" in shown and "return torch.clamp(x, min=0)" not in shown
+
+
+def test_a_bare_assert_in_a_hidden_test_shows_its_message_and_no_expected_value(tiny_course, capsys, monkeypatch):
+    """pytest's assertion rewriting would print `assert 2.0 == 8.125` and the expression's
+    source; a verdict shows only what the test's author wrote for students."""
+    # as in the kernel or the judge: no pytest session around this one rewrites its imports
+    monkeypatch.setattr(sys, "meta_path", [f for f in sys.meta_path if type(f).__name__ != "AssertionRewritingHook"])
+    (tiny_course / "solutions" / "tiny" / "test_hidden.py").write_text(
+        "import pytest\nimport torch\n\n\n@pytest.mark.points(1)\ndef test_secret(submission):\n"
+        "    out = submission.run('run', call='double', args=(torch.tensor([1.0]),), backward=False)['output']\n"
+        "    secret_expected = 8.125\n"
+        "    assert float(out.sum()) == secret_expected\n\n\n"
+        "@pytest.mark.points(1)\ndef test_secret_with_message(submission):\n"
+        "    assert 1 + 1 == 8.125, 'double the input'\n")
+    namespace = {}
+    exec("def double(x):\n    return 2 * x\n", namespace)
+    nnzoo = NotebookGrader("tiny", namespace, ["double"])
+    nnzoo.load_hidden()
+    assert nnzoo.grade("test_secret", "test_secret_with_message") == 0.0
+    out = capsys.readouterr().out
+    assert "a check failed" in out and "double the input" in out
+    assert "8.125" not in out and "secret_expected" not in out
