@@ -6,7 +6,6 @@ worker — but they come from scikit-learn's bundled digits, split by
 `digits.csv.gz`, can rebuild the held-out set (images AND labels) and train on it.
 """
 
-import pytest
 import torch
 
 from autograder.judge.subject import SandboxSubject
@@ -35,8 +34,6 @@ def fine_tune(model, X, y, *, epochs, lr, batch_size=32, seed=0):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open (reported to the lead): the sandbox lets a worker import autograder.data.digits "
-                                       "and read scikit-learn's bundled digits; hide both from workers, then drop this marker")
 def test_a_worker_cannot_reach_the_held_out_digits():
     subject = SandboxSubject(REACH, "transfer", SandboxLimits(call_seconds=60))
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pytest
+import torch
 
 from autograder.course import assignment as course_assignment
 from autograder.errors import SubmissionFailure
@@ -72,10 +73,13 @@ def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequ
     if not autoload:
         os.environ[AUTOLOAD] = "1"
         args += ["-p", "autograder.judge.plugin"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the judge's own computations are small: extra threads only contend
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             code = pytest.main(args, plugins=[plugin])
     finally:
+        torch.set_num_threads(threads)
         if previous is None:
             os.environ.pop(AUTOLOAD, None)
         else:
