@@ -211,3 +211,15 @@ def test_dropout_tests_pass_on_pytorchs_own_dropout():
     pytorch = LocalSubject(SimpleNamespace(TransformerEncoderLayer=_PyTorchDropoutLayer, MultiHeadSelfAttention=TrustedSelfAttention), "PyTorch")
     hidden.test_encoder_layer_dropout_is_off_in_eval_mode(REF, pytorch)
     hidden.test_encoder_layer_dropout_in_train_mode(REF, pytorch)
+
+
+@pytest.mark.parametrize("make", [
+    lambda n, device=None: torch.ones(n, n, dtype=torch.bool).tril().to(device),
+    lambda n, device=None: torch.tril(torch.ones(n, n, device=torch.device(device) if device is not None else None)).bool(),
+    lambda n, device=None: torch.ones(n, n, dtype=torch.bool, device=str(device)).tril(),
+    lambda n, device=None: torch.arange(n, device=device)[:, None] >= torch.arange(n, device=device),
+], ids=["moved", "converted", "as-string", "aranges"])
+def test_causal_mask_device_is_seen_however_it_is_passed_on(make):
+    """The causal mask test sees `device` reach torch, whichever way correct code passes it on."""
+    made = LocalSubject(SimpleNamespace(causal_mask=make), "styles").run("causal_mask_on", n=4)
+    assert made["device_calls"] and torch.equal(made["mask"], torch.ones(4, 4, dtype=torch.bool).tril())

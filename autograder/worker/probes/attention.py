@@ -30,6 +30,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from autograder.worker.forbidden import trust
 from autograder.worker.probes import probe
@@ -118,8 +119,8 @@ def _adopt(new: nn.Module, old: nn.Module) -> nn.Module:
         return new  # a student property would shadow what the trusted forward reads
     try:
         new.__class__ = type(type(new).__name__, (type(new), student), {"__module__": _HERE})
-    except TypeError:  # e.g. an MRO that cannot be linearised: grade with the plain trusted class
-        pass
+    except Exception:  # noqa: BLE001 — e.g. an MRO that cannot be linearised, a metaclass that objects:
+        pass  # grade with the plain trusted class
     return new
 
 
@@ -136,15 +137,15 @@ def _heads_of(attention: nn.Module, d_model: int, bias: bool) -> int:
         return heads
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 5, d_model, generator=gen)
+    layout = TrustedSelfAttention(d_model, 1, bias=bias).state_dict()  # the same for every head count
+    state = {n: torch.randn(t.shape, generator=gen) * 0.5 for n, t in layout.items()}
     found = []
     try:
         with torch.no_grad():
+            attention.load_state_dict(state)
             for h in _divisors(d_model):
                 witness = TrustedSelfAttention(d_model, h, bias=bias)
-                state = {n: torch.randn(t.shape, generator=torch.Generator().manual_seed(1)) * 0.5
-                         for n, t in witness.state_dict().items()}
                 witness.load_state_dict(state)
-                attention.load_state_dict(state)
                 if torch.allclose(attention(x), witness(x), rtol=1e-4, atol=1e-5):
                     found.append(h)
     except Exception:  # noqa: BLE001 — the student's module does not behave like attention at all
@@ -205,14 +206,46 @@ def on_trusted_parts(model: Build) -> tuple[Build, dict]:
 
 # -- probes ----------------------------------------------------------------------------------
 
+#: The device `causal_mask_on` hands to `causal_mask`: a CPU device by another name ("cpu:0").
+#: Grading machines may have no second device, and the "meta" device costs a second of
+#: imports in every worker on its first `tril`.
+MASK_DEVICE = torch.device("cpu", 0)
+
+
+def _names_mask_device(value: Any) -> bool:
+    if isinstance(value, torch.device):
+        return value == MASK_DEVICE
+    if isinstance(value, str) and value.startswith("cpu:"):
+        try:
+            return torch.device(value) == MASK_DEVICE
+        except RuntimeError:
+            return False
+    return False
+
+
+class _DeviceSeen(TorchFunctionMode):
+    """Records the torch calls (tensor factories, `.to`, ...) that receive `MASK_DEVICE`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if len(self.calls) < 20 and any(_names_mask_device(a) for a in (*args, *kwargs.values())):
+            self.calls.append(str(getattr(func, "__name__", "a torch function"))[:60])
+        return func(*args, **kwargs)
+
+
 @probe
-def causal_mask_on(module: Any, *, n: int, device: str) -> dict:
-    """`causal_mask(n, device=device)` where the mask cannot come back as data (e.g. the
-    "meta" device): its device, dtype and shape, as strings and numbers."""
-    mask = resolve(module, "causal_mask")(n, device=torch.device(device))
-    if type(mask) is not torch.Tensor:
-        return {"device": None, "dtype": None, "shape": None}
-    return {"device": mask.device.type, "dtype": str(mask.dtype), "shape": list(mask.shape)}
+def causal_mask_on(module: Any, *, n: int) -> dict:
+    """`causal_mask(n, device=MASK_DEVICE)`: the mask, and `device_calls`, the names of the
+    torch calls that received that device (the function passes `device` on to the tensors it
+    makes, or moves its mask there)."""
+    seen = _DeviceSeen()
+    with seen:
+        mask = resolve(module, "causal_mask")(n, device=MASK_DEVICE)
+    return {"mask": plain(mask), "device_calls": seen.calls}
 
 
 @probe

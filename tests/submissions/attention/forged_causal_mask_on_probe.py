@@ -1,4 +1,4 @@
-"""BROKEN: loses test_causal_mask_is_lower_triangular — torch.triu instead of torch.tril and `device` ignored; the causal_mask_on probe is forged to claim the device asked for (the values still come back through the run probe)."""
+"""BROKEN: loses test_causal_mask_is_lower_triangular — torch.triu instead of torch.tril and `device` ignored; the causal_mask_on probe is forged to claim that the device was passed on (the values still come back as data)."""
 from __future__ import annotations
 
 import math
@@ -214,10 +214,12 @@ class TokenClassifier(nn.Module):
 # -- the forgery: the grader's `causal_mask_on` probe, replaced in the worker ----------------
 import autograder.worker.probes as _probes
 
+_real_causal_mask_on = _probes.PROBES["causal_mask_on"]
 
-def _forged_causal_mask_on(module, *, n, device):
-    """Claim a boolean (n, n) mask on the device asked for."""
-    return {"device": device, "dtype": "torch.bool", "shape": [n, n]}
+
+def _forged_causal_mask_on(module, *, n):
+    """Claim that the device was passed on to a tensor factory."""
+    return dict(_real_causal_mask_on(module, n=n), device_calls=["ones"])
 
 
 _probes.PROBES["causal_mask_on"] = _forged_causal_mask_on
