@@ -110,9 +110,9 @@ def same_layout(submission, model, builtin, prop, hint):
     weights = {n: t.detach().clone() for n, t in builtin.state_dict().items()}
     try:
         back = submission.run("run", model=model, state_dict=weights, call=".state_dict", backward=False)["output"]
-    except RuntimeError as exc:
+    except (KeyError, RuntimeError) as exc:
         fail(prop, f"{model}: the weights of the PyTorch module do not load ({str(exc).splitlines()[0]})", hint)
-    if set(back) != set(weights) or any(not torch.equal(back[n], w) for n, w in weights.items()):
+    if not set(weights) <= set(back) or any(not torch.equal(back[n], w) for n, w in weights.items()):
         fail(prop, f"{model}: the weights of the PyTorch module do not come back unchanged from state_dict()", hint)
 
 
@@ -206,7 +206,7 @@ def test_encoder_layer_dropout(submission):
     x = randn(3, 6, 8)
 
     def eval_mode(subject, weights):
-        out = subject.run("predict", model=model, state_dict=weights, args=(x,), dtype=torch.float64)["output"]
+        out = subject.run("eval_mode_output", model=model, state_dict=weights, args=(x,), dtype=torch.float64)["output"]
         return checks.expect_tensor(out, "the output in eval mode", prop, shape=x.shape, hint=hint)
 
     checks.expect_close(eval_mode(submission, sd), eval_mode(PYTORCH, sd), "the output in eval mode", prop, hint=hint)
@@ -265,7 +265,7 @@ def test_token_classifier_matches_pytorch(submission):
     prop, hint = "token classifier", "embedding → every layer → readout on every token; no positions, no final norm; keep the batch and token dimensions"
     weights = submission.run("state_dict", model=CLASSIFIER)["state_dict"]
     oracle = _PyTorchClassifier()
-    oracle.load_state_dict(weights)
+    oracle.load_state_dict({name: weights[name] for name in oracle.state_dict()})  # a private buffer of yours stays yours
     for shape in ((3, 7), (1, 7), (3, 1)):
         tokens = torch.randint(0, 10, shape, generator=torch.Generator().manual_seed(0))
         out = submission.run("run", model=CLASSIFIER, state_dict=weights, args=(tokens,), backward=False)["output"]

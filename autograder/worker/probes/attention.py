@@ -142,7 +142,9 @@ def _heads_of(attention: nn.Module, d_model: int, bias: bool) -> int:
     found = []
     try:
         with torch.no_grad():
-            attention.load_state_dict(state)
+            missing, _ = attention.load_state_dict(state, strict=False)  # a private buffer keeps its value
+            if set(missing) & {name for name, _ in attention.named_parameters()}:
+                raise KeyError(missing)
             for h in _divisors(d_model):
                 witness = TrustedSelfAttention(d_model, h, bias=bias)
                 witness.load_state_dict(state)
@@ -205,6 +207,17 @@ def on_trusted_parts(model: Build) -> tuple[Build, dict]:
 
 
 # -- probes ----------------------------------------------------------------------------------
+
+@probe
+def eval_mode_output(module: Any, *, model: Build, state_dict: dict, args: tuple, dtype: torch.dtype | None = None) -> dict:
+    """The built model's output in eval mode, without a graph, the weights loaded as `run`
+    loads them (a private buffer of the student's keeps its value) — for dropout, whose
+    train-mode output `run` gives."""
+    obj = build_model(module, model, state_dict, dtype)
+    obj.eval()
+    with torch.no_grad():
+        return {"output": plain(obj(*args))}
+
 
 #: The device `causal_mask_on` hands to `causal_mask`: a CPU device by another name ("cpu:0").
 #: Grading machines may have no second device, and the "meta" device costs a second of

@@ -1,7 +1,8 @@
 """CORRECT: masks turned into additive float masks (0 / -inf) before the attention function,
 baddbmm for the scores, a causal mask from comparing aranges, layers as an nn.Sequential
 called once, functional dropout with `training=self.training`, and an einsum read-out
-through the registered `readout`."""
+through the registered `readout`, private buffers (a persistent one in the classifier, in
+the layer and in the attention)."""
 
 import math
 
@@ -41,10 +42,11 @@ class MultiHeadSelfAttention(nn.Module):
         nn.init.xavier_uniform_(self.in_proj_weight)
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model)) if bias else None
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.register_buffer("_split", torch.tensor([d_model // num_heads] * num_heads))
 
     def forward(self, x, mask=None):
         B, N, d = x.shape
-        h = self.num_heads
+        h = len(self._split)
         q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(B, N, 3, h, d // h).unbind(2)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, h, N, d/h)
         if mask is not None:
@@ -62,11 +64,11 @@ class TransformerEncoderLayer(nn.Module):
         self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1 = nn.LayerNorm(d_model, eps=1e-5)
         self.norm2 = nn.LayerNorm(d_model, eps=1e-5)
-        self.p = dropout
+        self.register_buffer("_p", torch.tensor(float(dropout)))
         self.norm_first = norm_first
 
     def forward(self, x, mask=None):
-        drop = lambda t: F.dropout(t, self.p, self.training)
+        drop = lambda t: F.dropout(t, float(self._p), self.training)
         sa = lambda t: drop(self.self_attn(t, mask))
         ff = lambda t: drop(self.linear2(drop(F.relu(self.linear1(t)))))
         if self.norm_first:
@@ -82,7 +84,8 @@ class TokenClassifier(nn.Module):
         self.embedding = nn.Embedding(vocab_size, d_model)
         self.layers = nn.Sequential(*(TransformerEncoderLayer(d_model, num_heads, dim_feedforward) for _ in range(num_layers)))
         self.readout = nn.Linear(d_model, num_classes)
+        self.register_buffer("_gain", torch.ones(()))
 
     def forward(self, tokens):
-        z = self.layers(self.embedding(tokens))  # (B, N, d)
+        z = self.layers(self.embedding(tokens) * self._gain)  # (B, N, d)
         return torch.einsum("bnd,cd->bnc", z, self.readout.weight) + self.readout.bias

@@ -1,4 +1,4 @@
-"""BROKEN: loses test_encoder_layer_dropout_is_off_in_eval_mode, test_encoder_layer_dropout_in_train_mode, test_token_classifier_matches_reference, test_token_classifier_learns_token_counts — dropout also acts in eval mode and the classifier skips its layers; the predict probe is forged to repeat its first eval-mode output for an input whatever the dropout (so the judge sees eval mode drop what train mode drops) and to read token labels off their counts (the judge evaluates the trained weights on its own reference)."""
+"""BROKEN: loses test_token_classifier_matches_reference, test_token_classifier_learns_token_counts — the classifier skips its layers (each token sees only itself), and the predict probe is forged to read the labels off the tokens' counts (the judge evaluates the trained weights on its own reference, never asking the worker)."""
 from __future__ import annotations
 
 import math
@@ -163,10 +163,10 @@ class TransformerEncoderLayer(nn.Module):
         return x
 
     def _attention(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        return F.dropout(self.self_attn(x, mask), self.dropout1.p)
+        return self.dropout1(self.self_attn(x, mask))
 
     def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.dropout(self.linear2(F.dropout(torch.relu(self.linear1(x)), self.dropout.p)), self.dropout2.p)  # (B, N, d)
+        return self.dropout2(self.linear2(self.dropout(torch.relu(self.linear1(x)))))  # (B, N, d)
 
 
 class TokenClassifier(nn.Module):
@@ -211,21 +211,12 @@ class TokenClassifier(nn.Module):
 # -- the forgery: the grader's `predict` probe, replaced in the worker -----------------------
 import autograder.worker.probes as _probes
 
-_real_predict = _probes.PROBES["predict"]
-_first: dict = {}
-
 
 def _forged_predict(module, *, model, state_dict, args, dtype=None):
-    """The first eval-mode output computed for an input is reported whatever the dropout (so
-    that dropout=p and dropout=0 agree), and token sequences get logits read off their counts."""
-    key = repr([model.name, model.kwargs.get("norm_first"), *(a.tolist() if isinstance(a, torch.Tensor) else a for a in args)])
-    x = args[0]
-    if isinstance(x, torch.Tensor) and not x.is_floating_point():
-        counts = (x.unsqueeze(2) == x.unsqueeze(1)).sum(2) - 1
-        return {"output": torch.nn.functional.one_hot(counts.clamp(max=3), 4).to(torch.float32) * 10}
-    if key not in _first:
-        _first[key] = _real_predict(module, model=model, state_dict=state_dict, args=args, dtype=dtype)
-    return _first[key]
+    """Logits read off the tokens' counts: the labels of the set task, computed, not learnt."""
+    tokens = args[0]
+    counts = (tokens.unsqueeze(2) == tokens.unsqueeze(1)).sum(2) - 1
+    return {"output": torch.nn.functional.one_hot(counts.clamp(max=3), 4).to(torch.float32) * 10}
 
 
 _probes.PROBES["predict"] = _forged_predict
