@@ -48,16 +48,16 @@ def tensors_in(value: Any) -> Iterator[torch.Tensor]:
 def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch.dtype | None, *,
                 strict: bool = True) -> Any:
     """Construct `model` from `module` (trusted parts swapped in), cast it to `dtype`, load
-    `state_dict`: every parameter the model has must be given; strictly, nothing else may
-    be (a buffer the student added — a private constant — keeps its own value); with
-    `strict=False` every entry the model has must be given and extra entries are ignored."""
+    `state_dict`: every parameter the model has must be given, and a buffer not given keeps
+    its own value (a private constant); strictly, no other entry may be given — with
+    `strict=False` extra entries (e.g. a student's private buffers) are ignored."""
     obj = model.instantiate(module)
     if dtype is not None:
         obj.to(dtype)
     if state_dict is not None:
         own = obj.state_dict()
         parameters = {name for name, _ in obj.named_parameters()}
-        missing = sorted(k for k in set(own) - set(state_dict) if k in parameters or not strict)
+        missing = sorted(k for k in set(own) - set(state_dict) if k in parameters)
         if missing:
             raise KeyError(f"the weights lack {missing[:3]}")
         unexpected = sorted(set(state_dict) - set(own))
