@@ -84,7 +84,7 @@ def replay(model: Build, state_dict: dict, X: torch.Tensor, y: torch.Tensor, bat
             batch_loss = F.cross_entropy(net(X[batch]), y[batch])
             batch_loss.backward()
             adam.step()
-            step_losses.append(float(batch_loss))
+            step_losses.append(batch_loss.item())
     finally:
         torch.set_num_threads(threads)
     return {"state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}, "step_losses": step_losses}
