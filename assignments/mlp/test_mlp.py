@@ -18,9 +18,14 @@ from autograder.data.spirals import two_spirals
 from autograder.judge.subject import LocalSubject, Raised
 from autograder.worker.probes import MODEL, Build
 from autograder.worker.probes.core import build_model
-from autograder.worker.probes.mlp import TRUSTED_RELU, mlp
+from autograder.worker.probes.mlp import TRUSTED_LAYERS, TRUSTED_RELU
 
-PYTORCH = LocalSubject(SimpleNamespace(Linear=torch.nn.Linear, relu=torch.relu), label="PyTorch")
+PYTORCH = LocalSubject(SimpleNamespace(Linear=torch.nn.Linear), label="PyTorch")
+
+
+def mlp(*args):
+    """Your MLP(*args) with PyTorch's nn.Linear in every slot of its `layers`."""
+    return Build("MLP", *args).swap("layers.*", TRUSTED_LAYERS)
 
 
 def randn(*shape, seed=0):

@@ -30,9 +30,14 @@ from autograder.checks.base import fail
 from autograder.data.spirals import two_spirals
 from autograder.judge.subject import Raised
 from autograder.worker.probes import MODEL, Build
-from autograder.worker.probes.mlp import TRUSTED_RELU, mlp
+from autograder.worker.probes.mlp import TRUSTED_LAYERS, TRUSTED_RELU
 
 FORBIDDEN = ("torch.nn.Linear", "torch.nn.functional.linear")
+
+
+def mlp(*args):
+    """The student's MLP(*args) with PyTorch's nn.Linear in every slot of its `layers`."""
+    return Build("MLP", *args).swap("layers.*", TRUSTED_LAYERS)
 
 
 def trusted_mlp(*sizes):

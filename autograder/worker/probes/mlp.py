@@ -56,11 +56,6 @@ TRUSTED_LAYERS = "autograder.worker.probes.mlp:trusted_linear"
 TRUSTED_RELU = {"relu": "torch.nn.functional:relu"}
 
 
-def mlp(*args: Any) -> Build:
-    """The student's `MLP(*args)` with PyTorch's `nn.Linear` in every slot of `layers`."""
-    return Build("MLP", *args).swap("layers.*", TRUSTED_LAYERS)
-
-
 @probe
 def train_steps(
     module: Any,
