@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
 os.environ["PATH"] = ENV["PATH"]
 
-EXPECTED = {"ann": 24, "bob": 8, "cal": 15}
+EXPECTED = {"ann": 26, "bob": 8, "cal": 17}
 
 
 def nbgrader(*args, cwd):
@@ -181,7 +181,7 @@ def test_bad_notebooks_get_clear_messages_and_the_batch_goes_on(course, released
 
     assert grade_nbgrader_course(bad, ["mlp"], tmp_path / "out", log=lambda line: None) == 0
     got = scores(bad, ["dan", "eve", "fay", "gus"])
-    assert got == {"dan": 0, "eve": 24, "fay": 22, "gus": 0}
+    assert got == {"dan": 0, "eve": 26, "fay": 24, "gus": 0}
     feedback = {s: (tmp_path / "out" / "feedback" / f"{s}.md").read_text() for s in got}
     assert "not a valid notebook" in feedback["dan"]
     assert "answer_relu appears 2 times" in feedback["eve"] and "not in their released order" in feedback["eve"]
