@@ -184,6 +184,7 @@ def test_accuracy_is_argmax_fraction(submission):
 
 
 # -- training ------------------------------------------------------------------------------
+# Each of these trains a small model for a few steps (`trains`: left out by `nnzoo test --quick`).
 # train_classifier trains PyTorch's own small MLP here; the tests see which rows each
 # optimiser step trained on, and replay those steps with a trusted Adam loop.
 
@@ -209,6 +210,7 @@ def visiting_order(result, X, prop, hint):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("training loop")
+@pytest.mark.trains
 def test_training_steps_are_adam_steps(submission):
     """train_classifier returns one float per epoch, and its weights are those of Adam(lr) steps on the mean cross-entropy of each batch, gradients cleared before each."""
     prop = "training loop"
@@ -229,6 +231,7 @@ def test_training_steps_are_adam_steps(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("mean loss per epoch")
+@pytest.mark.trains
 def test_epoch_loss_is_mean_over_samples(submission):
     """With lr=0 the weights stay put, so every epoch's loss is the mean cross-entropy over all 50 samples (batches of 20, 20 and 10)."""
     X, y = randn(50, 2, seed=9), torch.arange(50) % 3
@@ -242,6 +245,7 @@ def test_epoch_loss_is_mean_over_samples(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("mini-batches")
+@pytest.mark.trains
 def test_minibatches_follow_batch_size(submission):
     """With batch_size=15, every epoch visits each of 50 samples once, in batches of 15, 15, 15 and 5 rows."""
     prop, hint = "mini-batches", "split each epoch's shuffled order into consecutive slices of batch_size rows, one optimiser step per slice"
@@ -255,6 +259,7 @@ def test_minibatches_follow_batch_size(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("determinism")
+@pytest.mark.trains
 def test_same_seed_same_training(submission):
     """Two runs with seed=3, after different global random states, visit the samples in the same order and give the same losses and weights."""
     prop, hint = "determinism", "shuffle with torch.randperm(n, generator=g), g = torch.Generator().manual_seed(seed) — not the global random state"
@@ -270,6 +275,7 @@ def test_same_seed_same_training(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("seeded shuffling")
+@pytest.mark.trains
 def test_seed_changes_the_shuffling(submission):
     """seed=1 and seed=2 visit the samples in different orders."""
     prop, hint = "seeded shuffling", "seed the shuffling generator with the `seed` argument"

@@ -279,6 +279,7 @@ LOOP_KWARGS = dict(epochs=3, lr=0.03, batch_size=25, seed=4)
 
 @pytest.mark.points(2)
 @pytest.mark.property("training loop")
+@pytest.mark.trains
 def test_training_steps_are_adam_steps(reference, submission):
     """Each optimiser step is Adam(lr) on the mean cross-entropy of its own batch (gradients cleared), for `epochs` epochs: the judge replays the batches the model was given and gets the returned weights."""
     prop, hint = "training loop", "Adam on model.parameters() with lr, F.cross_entropy, and optimizer.zero_grad() before each backward"
@@ -297,6 +298,7 @@ def test_training_steps_are_adam_steps(reference, submission):
 
 @pytest.mark.points(1)
 @pytest.mark.property("mean loss per epoch")
+@pytest.mark.trains
 def test_epoch_loss_is_mean_over_samples(reference, submission):
     """With lr=0 the weights stay put, so each epoch's loss is the mean loss over all samples."""
     prop, hint = "mean loss per epoch", "weight each batch's mean loss by its size and divide by the number of samples (the last batch is smaller)"
@@ -310,6 +312,7 @@ def test_epoch_loss_is_mean_over_samples(reference, submission):
 
 @pytest.mark.points(1)
 @pytest.mark.property("mini-batches")
+@pytest.mark.trains
 def test_minibatches_follow_batch_size(reference, submission):
     """An epoch visits every sample once, in batches of `batch_size` rows (the last one smaller, here a single row), one optimiser step each."""
     prop = "mini-batches"
@@ -340,6 +343,7 @@ def test_minibatches_follow_batch_size(reference, submission):
 
 @pytest.mark.points(1)
 @pytest.mark.property("determinism")
+@pytest.mark.trains
 def test_same_seed_same_training(reference, submission):
     """The same seed gives identical batches, losses and weights, whatever the global random state."""
     prop, hint = "determinism", "draw the shuffling from a torch.Generator seeded with `seed` (not the global RNG state)"
@@ -358,6 +362,7 @@ def test_same_seed_same_training(reference, submission):
 
 @pytest.mark.points(1)
 @pytest.mark.property("seeded shuffling")
+@pytest.mark.trains
 def test_seed_changes_the_shuffling(reference, submission):
     """Two seeds visit the samples in different orders."""
     prop, hint = "seeded shuffling", "shuffle every epoch with a torch.Generator seeded with the `seed` argument"
