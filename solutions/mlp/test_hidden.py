@@ -10,13 +10,17 @@ the judge decides from raw tensors:
   that bound `relu` at import time (an alias, a default argument) keeps its own: a correct one
   changes nothing; a broken one also costs `test_mlp_matches_reference` (a function has no
   place in the built model to swap it in).
-- The training tests train PyTorch's own MLP with the student's `train_classifier`.  Runs
-  whose order cannot matter (one batch per epoch, lr = 0) are compared with the reference's
-  run in the judge.  Mini-batch runs come back with the rows each optimiser step trained on
-  (probe `train_steps`); the judge checks the batches and, when the student's steps are
-  Adam steps (a one-sample run equals the reference's), replays those batches itself and
-  requires the returned weights (`checks.replay`).  Held-out data never reaches the worker:
-  the trained spirals weights are evaluated by the reference, in the judge.
+- The training tests train PyTorch's own MLP with the student's `train_classifier`.  The
+  worker records which rows each optimiser step trained on (probe `train_steps`); the judge
+  checks that record itself.  The training-loop test replays the recorded batches with a
+  trusted Adam loop (`checks.replay`) and requires the returned weights; the lr = 0 run of the
+  epoch-loss test is compared with the reference's.  The mini-batch test reads the batch
+  sizes from the record, verified by the same replay where the training-loop run replays.
+  Otherwise, and in the determinism and seed tests (which compare orders between runs), the
+  record is verified against the loop's own behaviour, whatever its steps: on data rearranged
+  so that one seed's recorded order meets another seed's rows, the first seed must reproduce
+  the other's run exactly.  Held-out data never reaches the worker: the trained spirals
+  weights are evaluated by the reference, in the judge.
 """
 
 import math
