@@ -167,14 +167,20 @@ def test_relu_matches_reference(reference, submission):
 @pytest.mark.points(1)
 @pytest.mark.property("MLP structure")
 def test_mlp_layers_follow_sizes(submission):
-    """`layers` holds len(hidden_sizes) + 1 Linear layers with the right sizes (hidden may be empty)."""
+    """`layers` holds len(hidden_sizes) + 1 Linear layers with the right sizes (hidden may be empty), and weights of those sizes load into it."""
+    prop = "MLP structure"
+    hint = "layers must be an nn.ModuleList (or nn.Sequential) of Linear(in, h1), Linear(h1, h2), ..., Linear(h_last, out) and nothing else"
     for sizes in ([16, 8], [], [32]):
         dims = [3, *sizes, 2]
         expected = {}
         for i, (a, b) in enumerate(zip(dims, dims[1:])):
             expected[f"layers.{i}.weight"], expected[f"layers.{i}.bias"] = [b, a], [b]
-        checks.parameters_like(submission, mlp(3, sizes, 2), expected, prop="MLP structure",
-                               hint="layers must be an nn.ModuleList (or nn.Sequential) of Linear(in, h1), Linear(h1, h2), ..., Linear(h_last, out) and nothing else")
+        checks.parameters_like(submission, mlp(3, sizes, 2), expected, prop=prop, hint=hint)
+        weights = {name: randn(*shape, seed=len(name)) for name, shape in expected.items()}  # the judge's own, in that layout
+        loaded = submission.run("run", model=mlp(3, sizes, 2), state_dict=weights, dtype=torch.float64, call=".state_dict",
+                                backward=False, allow_error=True)
+        if isinstance(loaded, Raised):
+            fail(prop, f"weights for layers of sizes {dims} do not load into MLP(3, {sizes}, 2) ({loaded.types[0]})", hint)
 
 
 @pytest.mark.points(2)
