@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from autograder import __version__, course
+from autograder.worker.limits import SandboxLimits
 
 
 def _public_dir(assignment: str, path: str | None) -> Path:
@@ -70,14 +71,14 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 
 
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
-                students: list[str] | None = None) -> int:
-    from rich.console import Console
-    from rich.progress import Progress
-
+                students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
+                allow_weak_sandbox: bool = False) -> int:
     from autograder.batch import BatchOptions, grade_class, grader_errors
     from autograder.export.grades import max_scores
     from autograder.load import IdCollision, NothingToGrade, load_class
     from autograder.report.console import gradebook_table
+    from autograder.report.progress import grading_progress
+    from autograder.sandbox.preflight import grading_refusal
 
     problem = check_output_folder(root, out)
     if problem:
@@ -92,11 +93,12 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         if unknown:
             return _fail(f"no student {', '.join(unknown)} in {root} (ids as in grades.csv)")
         submissions = [s for s in submissions if s.student in students]
-    options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume)
-    console = Console(stderr=True)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"grading {len(submissions)} students", total=len(submissions))
-        summary = grade_class(submissions, options, on_done=lambda r: progress.advance(task))
+    refusal = grading_refusal(root, out, allow_weak=allow_weak_sandbox)
+    if refusal:
+        return _fail(refusal)
+    options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits)
+    with grading_progress(len(submissions)) as on_done:
+        summary = grade_class(submissions, options, on_done=on_done)
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
     rows = [{"student": r.student, "scores": {a: r.assignments[a].score for a in assignments if a in r.assignments},
              "total": sum(r.assignments[a].score for a in assignments if a in r.assignments)} for r in records]
@@ -121,17 +123,22 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
 def cmd_grade(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         return _fail(f"-j must be at least 1, not {args.jobs}")
+    if args.call_seconds <= 0 or args.submission_seconds <= 0:
+        return _fail("--call-seconds and --submission-seconds must be positive")
     if args.nbgrader:
         from autograder.nbgrader.cli import grade_nbgrader
 
         return grade_nbgrader(args)
-    return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume, args.student)
+    limits = SandboxLimits(call_seconds=args.call_seconds, submission_seconds=args.submission_seconds)
+    return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume, args.student,
+                       limits, allow_weak_sandbox=args.allow_weak_sandbox)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     root = course.project_root() / "examples" / "submissions"
     print(f"Grading the sample submissions in {root} …")
-    return run_grading(root, Path(args.out), None, args.jobs, resume=False)
+    # nnzoo's own sample submissions: a weak sandbox is said, not refused
+    return run_grading(root, Path(args.out), None, args.jobs, resume=False, allow_weak_sandbox=True)
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -173,8 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="keep grades of unchanged code graded by the same grader; regrade the rest")
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    defaults = SandboxLimits()
+    p.add_argument("--call-seconds", type=float, default=defaults.call_seconds, metavar="S",
+                   help=f"wall-clock limit of one probe call (default {defaults.call_seconds:g})")
+    p.add_argument("--submission-seconds", type=float, default=defaults.submission_seconds, metavar="S",
+                   help=f"wall-clock budget of one student's assignment (default {defaults.submission_seconds:g})")
     p.add_argument("--nbgrader", metavar="COURSE_DIR",
                    help="SUBMISSIONS is this nbgrader course's submitted/ folder; also write the scores to its gradebook")
+    p.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="grade even where student code could read the reference, hidden tests or other students' files "
+                        "(no mount namespaces here); the weak levels are recorded per student")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("demo", help="grade the bundled sample submissions and print the gradebook",

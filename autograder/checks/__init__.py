@@ -21,7 +21,12 @@ from autograder.checks.modules import (
     reference_state_dict,
     shape_preserved,
 )
-from autograder.checks.training import accuracy_of, evaluated_output, trained_accuracy, trained_weights
+from autograder.checks.training import (
+    accuracy_of,
+    evaluated_output,
+    trained_accuracy,
+    trained_weights,
+)
 
 __all__ = [
     "CheckFailed",

@@ -22,6 +22,7 @@ from autograder.judge.result import PASSED, VISIBILITIES, TestResult
 from autograder.judge.scan import scan_source
 from autograder.judge.subject import LocalSubject, Subject
 from autograder.judge.verdict import verdict_for
+from autograder.worker.forbidden import short_name
 
 MARKERS = (
     "points(n): points the test is worth",
@@ -100,16 +101,32 @@ class NnzooPlugin:
         return path.read_text() if path.is_file() else ""
 
     # -- hooks -----------------------------------------------------------------------------
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> None:
-        """A test marked `forbid(...)` fails when the source uses one of those built-ins."""
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        """A test marked `forbid(...)` fails when the source names one of those built-ins
+        (static scan, with the line), and the student's code runs under the run-time watch
+        for them while the test probes it (`autograder.worker.forbidden`)."""
         marker = item.get_closest_marker("forbid")
-        if marker is None:
-            return
-        hits = scan_source(self._source(item)).forbidden(list(marker.args))
-        if hits:
-            names = ", ".join(h.replace("torch.nn.functional.", "F.").replace("torch.nn.", "nn.") for h in hits)
-            raise AssertionError(f"forbidden built-in: your code uses {names}, which this task asks you to write yourself")
+        names = tuple(marker.args) if marker is not None else ()
+        if names:
+            hits = scan_source(self._source(item)).forbidden(list(names))
+            if hits:
+                listed = ", ".join(short_name(h) for h in hits)
+                raise AssertionError(f"forbidden built-in: your code uses {listed}, which this task asks you to write yourself")
+        subject = self._watched_subject(item)
+        if subject is not None:
+            subject.forbid = names
+        try:
+            yield
+        finally:
+            if subject is not None:
+                subject.forbid = ()
+
+    def _watched_subject(self, item: pytest.Item) -> Any:
+        if self.session is not None:
+            return self.session.subject if hasattr(self.session.subject, "forbid") else None
+        path = item.path.parent / f"{assignment_of(item.path)}.py"
+        return self._local.get(path)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:

@@ -1,25 +1,47 @@
 """Static scan of a student's source, run in the judge (never executes it).
 
-Finds uses of forbidden built-ins (SPEC §2), resolving import aliases
-(`import torch.nn.functional as F`, `from torch import nn`), and calls that deserve a
-human look (`ctypes`, `gc`, `sys._getframe`, `exec`, ...).
+- Forbidden built-ins (`@pytest.mark.forbid`): dotted names with import aliases resolved
+  (`import torch.nn.functional as F`, `from torch import nn`), and — widening the alias
+  table — any `torch…` name that resolves to the same object (`torch._C._nn.linear` *is*
+  `F.linear`; `torch.nn.modules.activation.MultiheadAttention` *is* `nn.MultiheadAttention`).
+  It gives the student a line-level reason; the run-time watch (`autograder.worker.forbidden`)
+  catches what no name shows.
+- For human review: calls that reach outside the task (`ctypes`, `gc`, `exec`, ...), the
+  names that can switch the run-time watch off (`TAMPERING_NAMES`), and obfuscation —
+  attribute names built at run time on torch (`getattr(torch, "lin" + "ear")`), `importlib`
+  or `pkgutil` pointed at torch or PyG.
+- Notebook code: the body of a cell magic (`%%time`) is a string to Python but code to the
+  student; it is scanned too.
 """
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from autograder.worker.forbidden import TAMPERING_NAMES
+from autograder.worker.forbidden.targets import resolve_path
 
 SUSPICIOUS = ("ctypes", "gc", "sys._getframe", "inspect.currentframe", "exec", "eval", "compile",
               "__import__", "importlib", "os.system", "subprocess", "socket", "builtins", "signal")
+#: packages a student may not reach by a built string (`importlib.import_module("torch_" + ...)`)
+GUARDED_PACKAGES = ("torch", "torch_geometric", "torch_scatter", "torch_sparse")
+#: attributes that are flagged only when assigned (reading them is everyday code)
+READ_ONLY_OK = frozenset({"__class__"})
+#: nnzoo modules students are given to import (provided code, not the grader)
+PROVIDED = ("autograder.data.transfer",)
 
 
 @dataclass
 class ScanResult:
-    """Dotted names the source refers to (aliases resolved), plus a parse error if any."""
+    """What the source refers to (aliases resolved), plus a parse error if any."""
 
     names: set[str] = field(default_factory=set)
+    attributes: set[str] = field(default_factory=set)
     strings: set[str] = field(default_factory=set)
+    obfuscation: list[str] = field(default_factory=list)
     syntax_error: str = ""
 
     def uses(self, qualified: str) -> bool:
@@ -27,13 +49,39 @@ class ScanResult:
         return qualified in self.names or any(n.startswith(qualified + ".") for n in self.names)
 
     def forbidden(self, qualified_names: list[str]) -> list[str]:
-        return [q for q in qualified_names if self.uses(q)]
+        """The forbidden SPEC names the source uses, under their own or any other torch name."""
+        hits = []
+        for q in qualified_names:
+            if self.uses(q) or any(_same_builtin(n, q) for n in self.names if n.startswith("torch.")):
+                hits.append(q)
+        return hits
 
     def suspicious(self) -> list[str]:
         hits = [s for s in SUSPICIOUS if self.uses(s)]
+        own = ScanResult({n for n in self.names if not n.startswith(PROVIDED)}, self.attributes)
+        for name, why in TAMPERING_NAMES.items():
+            dotted = "." in name and not name.startswith("__")
+            if name not in hits and (own.uses(name) if dotted else name in self.attributes or own.uses(name)):
+                hits.append(f"{name} ({why})")
         if {"getattr"} & self.names and self.strings & {"Linear", "linear", "MultiheadAttention"}:
             hits.append("getattr with a forbidden name")
-        return hits
+        return hits + self.obfuscation
+
+
+@lru_cache(maxsize=4096)
+def _object(name: str) -> Any:
+    try:
+        return resolve_path(name)
+    except Exception:  # noqa: BLE001 — a name that does not resolve is simply not a built-in
+        return None
+
+
+def _same_builtin(name: str, spec: str) -> bool:
+    """`name` (a torch dotted name in the source) is the very object `spec` names (an alias
+    under another module path).  What a name does not show — a subclass, a kernel reached
+    at run time — is the run-time watch's job; it also knows which built-ins a test runs."""
+    obj = _object(name)
+    return obj is not None and obj is _object(spec)
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -47,19 +95,25 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def scan_source(source: str) -> ScanResult:
-    result = ScanResult()
+def _parse(source: str, result: ScanResult) -> ast.AST | None:
     try:
-        tree = ast.parse(source)
+        return ast.parse(source)
     except SyntaxError as exc:
         result.syntax_error = f"line {exc.lineno}: {exc.msg}" if exc.lineno else str(exc.msg)
-        return result
     except (RecursionError, MemoryError):  # Python's own compiler gives up on it as well
         result.syntax_error = "it nests too deeply for Python to compile"
-        return result
     except ValueError as exc:  # e.g. a null byte
         result.syntax_error = str(exc)[:200]
-        return result
+    return None
+
+
+def _full(aliases: dict[str, str], dotted: str) -> str:
+    head, _, rest = dotted.partition(".")
+    full = aliases.get(head, head)
+    return f"{full}.{rest}" if rest else full
+
+
+def _collect(tree: ast.AST, result: ScanResult, depth: int) -> None:
     aliases: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -74,9 +128,37 @@ def scan_source(source: str) -> ScanResult:
         if isinstance(node, (ast.Attribute, ast.Name)):
             dotted = _dotted(node)
             if dotted:
-                head, _, rest = dotted.partition(".")
-                full = aliases.get(head, head)
-                result.names.add(f"{full}.{rest}" if rest else full)
+                result.names.add(_full(aliases, dotted))
+            if isinstance(node, ast.Attribute) and (node.attr not in READ_ONLY_OK or isinstance(node.ctx, ast.Store)):
+                result.attributes.add(node.attr)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             result.strings.add(node.value)
+        elif isinstance(node, ast.Call):
+            _look_at_call(node, aliases, result, depth)
+
+
+def _look_at_call(node: ast.Call, aliases: dict[str, str], result: ScanResult, depth: int) -> None:
+    func = _dotted(node.func)
+    func = _full(aliases, func) if func else getattr(node.func, "attr", "")
+    args = node.args
+    if func in ("getattr", "setattr", "delattr") and len(args) >= 2 and not isinstance(args[1], ast.Constant):
+        owner = _dotted(args[0])
+        if owner and _full(aliases, owner).split(".")[0] in GUARDED_PACKAGES:
+            result.obfuscation.append(f"{func} on {_full(aliases, owner)} with a name built at run time (line {node.lineno})")
+    if func.split(".")[0] in ("importlib", "pkgutil") or func == "__import__":
+        text = " ".join(str(a.value) for a in ast.walk(node) if isinstance(a, ast.Constant))
+        if any(p in text for p in GUARDED_PACKAGES) or not all(isinstance(a, ast.Constant) for a in args):
+            result.obfuscation.append(f"{func} reaching torch or PyG by a string (line {node.lineno})")
+    if func.endswith("run_cell_magic") and len(args) >= 3 and isinstance(args[2], ast.Constant) \
+            and isinstance(args[2].value, str) and depth < 4:
+        inner = _parse(args[2].value, ScanResult())
+        if inner is not None:
+            _collect(inner, result, depth + 1)
+
+
+def scan_source(source: str) -> ScanResult:
+    result = ScanResult()
+    tree = _parse(source, result)
+    if tree is not None:
+        _collect(tree, result, 0)
     return result

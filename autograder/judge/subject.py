@@ -39,6 +39,7 @@ class LocalSubject:
     def __init__(self, module: Any, label: str = "reference") -> None:
         self.module = module
         self.label = label
+        self.forbid: tuple[str, ...] = ()  # set by the plugin for the test in progress
 
     @classmethod
     def from_file(cls, path: Path, name: str | None = None) -> "LocalSubject":
@@ -52,7 +53,7 @@ class LocalSubject:
 
     def run(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False, **kwargs: Any) -> Any:
         try:
-            return run_probe(self.module, ProbeRequest(probe, kwargs, seed, patch or {}))
+            return run_probe(self.module, ProbeRequest(probe, kwargs, seed, patch or {}, self.forbid))
         except Exception as exc:
             if not allow_error:
                 raise
@@ -69,10 +70,11 @@ class SandboxSubject:
 
         self.worker = SandboxedWorker(source, module_name, limits)
         self.label = label or f"{module_name}.py"
+        self.forbid: tuple[str, ...] = ()  # set by the plugin for the test in progress
 
     def run(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False, **kwargs: Any) -> Any:
         try:
-            return self.worker.request(ProbeRequest(probe, kwargs, seed, patch or {}))
+            return self.worker.request(ProbeRequest(probe, kwargs, seed, patch or {}, self.forbid))
         except StudentCodeError as exc:
             if not allow_error or exc.during:
                 raise
@@ -92,6 +94,7 @@ class Subject(Protocol):
     `Raised` with `allow_error=True`); `label` names it in messages."""
 
     label: str
+    forbid: tuple[str, ...]  # the built-ins watched at run time during the test in progress
 
     def run(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False, **kwargs: Any) -> Any:
         ...

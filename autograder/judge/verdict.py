@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
+from autograder.worker.forbidden import ForbiddenCall
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,13 @@ def verdict_for(exc: BaseException | None, *, in_process: bool) -> Verdict:
     """
     if exc is None:
         return Verdict("passed")
+    if isinstance(exc, ForbiddenCall):  # public tests: the watch raised in this process
+        return Verdict("failed", str(exc), "policy")
     if isinstance(exc, SubmissionFailure):
         return Verdict("failed", str(exc), exc.reason)
     if isinstance(exc, StudentCodeError):
+        if exc.type_name == "ForbiddenCall":  # the run-time watch caught a forbidden built-in
+            return Verdict("failed", exc.message, "policy")
         return Verdict("failed", exc.describe()[0].upper() + exc.describe()[1:], "exception")
     if isinstance(exc, GraderError):
         return Verdict("error", f"grader error — rerun: {exc}", "grader")

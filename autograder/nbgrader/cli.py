@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from autograder import course
+from autograder.worker.limits import SandboxLimits
 
 
 def release_nbgrader(course_dir: Path, assignments: list[str] | None) -> int:
@@ -41,5 +42,9 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
     submitted = Path(args.submissions)
     if submitted.resolve() == course_dir.resolve():
         submitted = course_dir / "submitted"
+    defaults = SandboxLimits()
+    limits = SandboxLimits(call_seconds=getattr(args, "call_seconds", defaults.call_seconds),
+                           submission_seconds=getattr(args, "submission_seconds", defaults.submission_seconds))
     return grade_nbgrader_course(course_dir, args.assignment, Path(args.out), jobs=args.jobs, submitted=submitted,
-                                 resume=args.resume, students=args.student)
+                                 resume=args.resume, students=args.student, limits=limits,
+                                 allow_weak_sandbox=getattr(args, "allow_weak_sandbox", False))

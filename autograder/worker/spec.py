@@ -6,6 +6,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from autograder.worker.forbidden import trust
+
 #: Placeholder in a probe's `args`: replaced by the model the probe built.
 MODEL = "<model>"
 
@@ -123,7 +125,8 @@ def resolve(module: Any, name: str) -> Any:
         mod_name, attr = name.split(":", 1)
         if not (mod_name + ".").startswith(TRUSTED_PREFIXES):
             raise ValueError(f"{name!r} is not a trusted module")
-        return getattr(importlib.import_module(mod_name), attr)
+        # trusted for the forbidden-built-in watch in force (if any): a trusted block may use one
+        return trust(getattr(importlib.import_module(mod_name), attr))
     try:
         return getattr(module, name)
     except AttributeError:
@@ -133,12 +136,15 @@ def resolve(module: Any, name: str) -> Any:
 
 @dataclass(frozen=True)
 class ProbeRequest:
-    """One probe call: the registered probe's name, its keyword arguments, a seed, and
+    """One probe call: the registered probe's name, its keyword arguments, a seed,
     `patch`: names of the module replaced by trusted objects for this call only (e.g.
-    `{"Linear": "torch.nn:Linear"}` grades an `MLP` independently of the student's `Linear`).
+    `{"relu": "torch:relu"}`; prefer `Build.swap` for the parts of a model), and `forbid`:
+    the built-ins the student's code may not reach while the probe runs (SPEC names, as in
+    `@pytest.mark.forbid`), watched at run time (`autograder.worker.forbidden`).
     """
 
     name: str
     kwargs: dict
     seed: int = 0
     patch: dict = field(default_factory=dict)
+    forbid: tuple[str, ...] = ()

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from contextlib import nullcontext
 from typing import Any, Callable
 
+from autograder.worker.forbidden import watching
 from autograder.worker.spec import MODEL, Build, ProbeRequest, resolve
 
 ProbeFn = Callable[..., dict]
@@ -37,15 +39,16 @@ def run_probe(module: Any, request: ProbeRequest) -> dict:
         fn = PROBES[request.name]
     except KeyError:
         raise LookupError(f"unknown probe {request.name!r}") from None
-    saved = {name: getattr(module, name, None) for name in request.patch}
-    for name, trusted in request.patch.items():
-        setattr(module, name, resolve(module, trusted))
-    try:
-        torch.manual_seed(request.seed)
-        return fn(module, **request.kwargs)
-    finally:
-        for name, value in saved.items():
-            setattr(module, name, value)
+    with watching(request.forbid, getattr(module, "__file__", None) or "", module) if request.forbid else nullcontext():
+        saved = {name: getattr(module, name, None) for name in request.patch}
+        for name, trusted in request.patch.items():
+            setattr(module, name, resolve(module, trusted))
+        try:
+            torch.manual_seed(request.seed)
+            return fn(module, **request.kwargs)
+        finally:
+            for name, value in saved.items():
+                setattr(module, name, value)
 
 
 for _info in pkgutil.iter_modules(__path__):

@@ -1,0 +1,24 @@
+"""The run-time layer against forbidden built-ins (the static scan is `judge/scan.py`).
+
+    targets.py  what each forbidden SPEC name is, below the Python name level
+    watch.py    `watching(...)` while a probe runs the student's code; `trust`/`trusted`
+                for the grader's own blocks
+"""
+
+from autograder.worker.forbidden.targets import (
+           FORBIDDEN_TARGETS,
+           ForbiddenCall,
+           Target,
+           short_name,
+           target_for,
+)
+from autograder.worker.forbidden.watch import (
+           TAMPERING_NAMES,
+           Watch,
+           trust,
+           trusted,
+           watching,
+)
+
+__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "short_name", "target_for",
+           "trust", "trusted", "watching"]

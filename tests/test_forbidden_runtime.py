@@ -1,0 +1,167 @@
+"""Forbidden built-ins are caught when called, in the sandboxed worker, whatever name the
+student's code reaches them by — the escapes an outside reviewer found past the static
+scan — and the judge turns the worker's exception into the "forbidden built-in" verdict.
+Correct hand-written code is never flagged.  (The watch itself: tests/test_forbidden_watch.py.)
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autograder.errors import StudentCodeError
+from autograder.judge.scan import scan_source
+from autograder.judge.subject import SandboxSubject
+from autograder.judge.verdict import verdict_for
+from autograder.worker.limits import SandboxLimits
+from autograder.worker.spec import Build
+
+LIMITS = SandboxLimits(call_seconds=20)
+LINEAR = ("torch.nn.Linear", "torch.nn.functional.linear")
+SDPA = ("torch.nn.functional.scaled_dot_product_attention",)
+MHA = ("torch.nn.MultiheadAttention", "torch.nn.functional.multi_head_attention_forward")
+LAYER = ("torch.nn.TransformerEncoderLayer", "torch.nn.TransformerEncoder")
+CELL = ("torch.nn.LSTMCell", "torch.lstm_cell", "torch._VF", "torch.nn.modules.rnn")
+PYG = ("torch_geometric", "torch_scatter", "torch_sparse")
+
+LINEAR_MODULE = """
+import torch
+{imports}
+
+class Linear(torch.nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = torch.nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return {body}
+"""
+
+
+def linear_using(body: str, imports: str = "") -> str:
+    return LINEAR_MODULE.format(body=body, imports=imports)
+
+
+def run_in_worker(source: str, name: str, forbid: tuple[str, ...], **request) -> object:
+    subject = SandboxSubject(source, name, LIMITS)
+    subject.forbid = forbid
+    try:
+        return subject.run("run", backward=False, **request)
+    finally:
+        subject.close()
+
+
+def caught(source: str, name: str, forbid: tuple[str, ...], **request) -> StudentCodeError:
+    with pytest.raises(StudentCodeError) as info:
+        run_in_worker(source, name, forbid, **request)
+    return info.value
+
+
+LINEAR_CALL = dict(model=Build("Linear", 3, 2), args=(torch.randn(4, 3),))
+
+
+@pytest.mark.parametrize("body, imports", [
+    ("torch._C._nn.linear(x, self.weight, self.bias)", ""),
+    ("importlib.import_module('torch.nn.functional').linear(x, self.weight, self.bias)", "import importlib"),
+    ("getattr(torch.nn.functional, 'lin' + 'ear')(x, self.weight, self.bias)", ""),
+    ("pkgutil.resolve_name('torch.nn.modules.linear:Linear')(3, 2)(x)", "import pkgutil"),
+    ("torch.ops.aten.linear(x, self.weight, self.bias)", ""),
+], ids=["private name", "importlib", "built string", "pkgutil", "torch.ops"])
+def test_linear_reached_by_any_name_is_caught_with_the_students_line(body, imports):
+    err = caught(linear_using(body, imports), "mlp", LINEAR, **LINEAR_CALL)
+    assert err.type_name == "ForbiddenCall" and "forbidden built-in" in err.message
+    assert "mlp.py, line" in err.message
+    verdict = verdict_for(err, in_process=False)
+    assert verdict.status == "failed" and verdict.reason == "policy" and verdict.message.startswith("forbidden built-in")
+
+
+def test_hand_written_linear_is_not_flagged():
+    out = run_in_worker(linear_using("torch.einsum('...i,oi->...o', x, self.weight) + self.bias"), "mlp", LINEAR,
+                        **LINEAR_CALL)["output"]
+    assert out.shape == (4, 2)
+
+
+ATTENTION_MODULE = """
+import torch
+import torch.nn.modules.activation as activation
+import torch.nn.modules.transformer as transformer
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    out = torch._C._nn.scaled_dot_product_attention(q, k, v)
+    return out, None
+
+class MultiHeadSelfAttention(activation.MultiheadAttention):
+    def __init__(self, d_model, num_heads, bias=True):
+        super().__init__(d_model, num_heads, bias=bias, batch_first=True)
+
+    def forward(self, x, mask=None):
+        return super().forward(x, x, x, need_weights=False)[0]
+
+def TransformerEncoderLayer(d_model, num_heads, dim_feedforward, dropout=0.0, norm_first=True):
+    return transformer.TransformerEncoderLayer(d_model, num_heads, dim_feedforward, dropout, batch_first=True)
+"""
+
+
+@pytest.mark.parametrize("forbid, request_", [
+    (SDPA, dict(call="scaled_dot_product_attention", args=(torch.randn(2, 3, 4), torch.randn(2, 3, 4), torch.randn(2, 3, 4)))),
+    (MHA, dict(model=Build("MultiHeadSelfAttention", 4, 2), args=(torch.randn(2, 3, 4),))),
+    (LAYER, dict(model=Build("TransformerEncoderLayer", 4, 2, 8), args=(torch.randn(2, 3, 4),))),
+], ids=["torch._C._nn.scaled_dot_product_attention", "modules.activation.MultiheadAttention",
+        "modules.transformer.TransformerEncoderLayer"])
+def test_attention_built_ins_under_their_module_paths_are_caught(forbid, request_):
+    err = caught(ATTENTION_MODULE, "attention", forbid, **request_)
+    assert err.type_name == "ForbiddenCall" and "attention.py" in err.message
+
+
+def test_lstm_cell_through_the_variable_functions_is_caught():
+    source = """
+import torch
+
+class LSTMCell(torch.nn.Module):
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__()
+        self.weight_ih = torch.nn.Parameter(torch.randn(4 * hidden_size, input_size))
+        self.weight_hh = torch.nn.Parameter(torch.randn(4 * hidden_size, hidden_size))
+        self.bias_ih = torch.nn.Parameter(torch.zeros(4 * hidden_size))
+        self.bias_hh = torch.nn.Parameter(torch.zeros(4 * hidden_size))
+
+    def forward(self, x, state=None):
+        if state is None:
+            zeros = x.new_zeros(x.shape[0], self.weight_hh.shape[1])
+            state = (zeros, zeros)
+        return torch._C._VariableFunctions.lstm_cell(x, state, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+"""
+    err = caught(source, "rnn", CELL, model=Build("LSTMCell", 3, 5), args=(torch.randn(2, 3),))
+    assert err.type_name == "ForbiddenCall" and "rnn.py, line" in err.message
+
+
+def test_pyg_reached_by_a_string_is_refused():
+    source = """
+import pkgutil
+
+def scatter(src, index, num_nodes, reduce="sum"):
+    pyg_scatter = pkgutil.resolve_name("torch_geometric.utils:scatter")
+    return pyg_scatter(src, index, 0, dim_size=num_nodes, reduce=reduce)
+"""
+    err = caught(source, "gnn", PYG, call="scatter", args=(torch.ones(3, 2), torch.tensor([0, 1, 1]), 2))
+    assert err.type_name == "ForbiddenCall" and "torch_geometric" in err.message
+
+
+def test_switching_the_watch_off_fails_the_probe_and_is_flagged_for_review():
+    body = "torch._C._nn.linear(x, self.weight, self.bias)"
+    tamper = linear_using(body) + "\nimport torch.overrides\nwhile torch.overrides._get_current_function_mode_stack():\n" \
+                                  "    torch.overrides._pop_mode()\n"
+    # popping at import happens before any probe: the watch of each probe sees the call
+    assert caught(tamper, "mlp", LINEAR, **LINEAR_CALL).type_name == "ForbiddenCall"
+    in_forward = linear_using("(torch.overrides._pop_mode(), torch._C._nn.linear(x, self.weight, self.bias))[1]",
+                              "import torch.overrides")
+    assert caught(in_forward, "mlp", LINEAR, **LINEAR_CALL).type_name == "ForbiddenCall"
+    assert any("_pop_mode" in hit for hit in scan_source(in_forward).suspicious())
+
+
+def test_the_static_scan_names_the_escapes_it_can_resolve():
+    source = ATTENTION_MODULE + "\nimport torch\nlin = torch._C._nn.linear\ncell = torch._C._VariableFunctions.lstm_cell\n"
+    found = scan_source(source).forbidden([*SDPA, *MHA, *LAYER, *LINEAR, "torch.lstm_cell"])
+    assert set(found) == {*SDPA, "torch.nn.MultiheadAttention", "torch.nn.TransformerEncoderLayer",
+                          "torch.nn.functional.linear", "torch.lstm_cell"}
