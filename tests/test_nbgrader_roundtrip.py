@@ -232,9 +232,9 @@ def test_resume_keeps_unchanged_students_and_regrades_a_changed_notebook(course,
     assert "grading 3 students" in shown.err  # the same bar as `nnzoo grade`, on stderr
     after = {s: (out / "students" / f"{s}.json").read_text() for s in EXPECTED}
     assert after["ann"] == before["ann"] and after["bob"] == before["bob"] and after["cal"] != before["cal"]
-    assert scores(again, EXPECTED) == {"ann": 24, "bob": 8, "cal": 22}
+    assert scores(again, EXPECTED) == {"ann": 26, "bob": 8, "cal": 24}
     with open(out / "grades.csv") as fh:
-        assert {row["student"]: float(row["total"]) for row in csv.DictReader(fh)} == {"ann": 24, "bob": 8, "cal": 22}
+        assert {row["student"]: float(row["total"]) for row in csv.DictReader(fh)} == {"ann": 26, "bob": 8, "cal": 24}
 
 
 def test_a_folder_that_is_not_an_nbgrader_course_is_a_one_line_error(tmp_path, capsys):
