@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
 os.environ["PATH"] = ENV["PATH"]
 
-EXPECTED = {"ann": 24, "bob": 8, "cal": 15}
+EXPECTED = {"ann": 26, "bob": 8, "cal": 17}
 
 
 def nbgrader(*args, cwd):
@@ -201,7 +201,7 @@ def test_bad_notebooks_get_clear_messages_and_the_batch_goes_on(course, released
 
     assert grade_nbgrader_course(bad, ["mlp"], tmp_path / "out", log=lambda line: None) == 0
     got = scores(bad, ["dan", "eve", "fay", "gus"])
-    assert got == {"dan": 0, "eve": 24, "fay": 22, "gus": 0}
+    assert got == {"dan": 0, "eve": 26, "fay": 24, "gus": 0}
     feedback = {s: (tmp_path / "out" / "feedback" / f"{s}.md").read_text() for s in got}
     assert "not a valid notebook" in feedback["dan"]
     assert "answer_relu appears 2 times" in feedback["eve"] and "not in their released order" in feedback["eve"]
@@ -232,9 +232,9 @@ def test_resume_keeps_unchanged_students_and_regrades_a_changed_notebook(course,
     assert "grading 3 students" in shown.err  # the same bar as `nnzoo grade`, on stderr
     after = {s: (out / "students" / f"{s}.json").read_text() for s in EXPECTED}
     assert after["ann"] == before["ann"] and after["bob"] == before["bob"] and after["cal"] != before["cal"]
-    assert scores(again, EXPECTED) == {"ann": 24, "bob": 8, "cal": 22}
+    assert scores(again, EXPECTED) == {"ann": 26, "bob": 8, "cal": 24}
     with open(out / "grades.csv") as fh:
-        assert {row["student"]: float(row["total"]) for row in csv.DictReader(fh)} == {"ann": 24, "bob": 8, "cal": 22}
+        assert {row["student"]: float(row["total"]) for row in csv.DictReader(fh)} == {"ann": 26, "bob": 8, "cal": 24}
 
 
 def test_a_folder_that_is_not_an_nbgrader_course_is_a_one_line_error(tmp_path, capsys):

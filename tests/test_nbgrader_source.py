@@ -107,7 +107,7 @@ def test_intro_teaches_the_lecture_idea_of_the_assignment(mlp):
     nb = sn.add_intro(nbformat.v4.new_notebook(), mlp)
     text = nb.cells[0].source.lower()
     assert text.startswith("# mlp") and "fixed size" in text and "space or time" in text and "building block" in text
-    assert "24 points" in text
+    assert "26 points" in text
 
 
 def test_every_assignment_has_its_own_intro_and_questions():
@@ -145,14 +145,14 @@ def test_each_hidden_test_is_graded_in_exactly_one_cell_with_its_points(mlp, mlp
 
 def test_notebook_total_is_hidden_points_plus_one_per_question(mlp, mlp_nb):
     total = sum(nbg(c).get("points", 0) for c in mlp_nb.cells)
-    assert total == sum(sn.points_of_tests(mlp.hidden_tests).values()) + len(mlp.questions) == 24
+    assert total == sum(sn.points_of_tests(mlp.hidden_tests).values()) + len(mlp.questions) == 26
 
 
 def test_test_cells_run_public_checks_visibly_and_hidden_tests_hidden(mlp_nb):
     cell = next(c for c in mlp_nb.cells if nbg(c).get("grade_id") == "test_Linear")
     assert nbg(cell)["locked"] and nbg(cell)["grade"]
     visible = strip_hidden(cell.source)
-    assert "nnzoo.check('test_linear_has_weight_and_bias_like_nn_linear')" in visible and "nnzoo.grade" not in visible
+    assert "nnzoo.check('test_linear_has_weight_and_bias_like_nn_linear'" in visible and "nnzoo.grade" not in visible
     assert "nnzoo.grade('test_linear_parameters_match_nn_linear'" in cell.source
 
 
