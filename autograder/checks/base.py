@@ -28,8 +28,12 @@ def reaches(value: float, threshold: float, what: str, prop: str, hint: str = ""
 
 
 def describe(value: Any) -> str:
+    """What `value` is, in a few words for a student ("a list", "a Liar (not a plain torch.Tensor)")."""
     if isinstance(value, dict) and NONTENSOR in value:
         return f"a {value[NONTENSOR]} (not a plain torch.Tensor)"
+    for plain in (bool, int, float, str, list, tuple, dict):  # a reply's containers by their plain names
+        if isinstance(value, plain):
+            return f"a {plain.__name__}"
     return f"a {type(value).__name__}"
 
 

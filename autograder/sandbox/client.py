@@ -84,6 +84,47 @@ class ForkServer:
         return pid, judge_end
 
 
+class MalformedReply(SubmissionFailure):
+    """A check looked for a part of a probe's result that the worker's reply lacks."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__("crash", f"the worker's reply lacks {what}: it was not what the grader's probe sends")
+
+
+class ReplyDict(dict):
+    """A dict from a worker's reply: a missing key is the reply's fault, not the grader's."""
+
+    def __missing__(self, key: Any) -> Any:
+        raise MalformedReply(f"the entry {str(key)[:40]!r}")
+
+    def __reduce__(self) -> tuple:  # sent back to a worker (e.g. weights), it is a plain dict
+        return (dict, (dict(self),))
+
+
+class ReplyList(list):
+    """A list from a worker's reply: an index past its end is the reply's fault."""
+
+    def __getitem__(self, index: Any) -> Any:
+        try:
+            return super().__getitem__(index)
+        except IndexError:
+            raise MalformedReply(f"item {index}") from None
+
+    def __reduce__(self) -> tuple:  # sent back to a worker, it is a plain list
+        return (list, (list(self),))
+
+
+def as_reply(value: Any) -> Any:
+    """`value` with every dict and list inside made a `ReplyDict`/`ReplyList` (tuples kept)."""
+    if isinstance(value, dict):
+        return ReplyDict({k: as_reply(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return ReplyList(as_reply(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(as_reply(v) for v in value)
+    return value
+
+
 def load_reply(data: bytes, limits: WireLimits) -> dict:
     """A worker's reply, decoded as bounded data: `{kind: body}` with one key."""
     try:
@@ -92,7 +133,7 @@ def load_reply(data: bytes, limits: WireLimits) -> dict:
         raise SubmissionFailure("crash", f"the worker sent a reply the grader refuses: {exc}") from None
     if not isinstance(reply, dict) or len(reply) != 1:
         raise SubmissionFailure("crash", "the worker sent a malformed reply")
-    return reply
+    return as_reply(reply)
 
 
 def _text(value: Any, limit: int) -> str:

@@ -33,16 +33,6 @@ LAYER = ("torch.nn.TransformerEncoderLayer", "torch.nn.TransformerEncoder")
 P_DROP = 0.25  # not 0.5: mistaking the drop probability for the keep probability must show
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The reference runs in the judge on tiny tensors: one thread (as in the worker); more
-    only contend on a busy machine (3x the CPU time, measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 

@@ -32,7 +32,12 @@ from autograder.checks.training import accuracy_of
 from autograder.data.graphs import community_nodes, graph_families, link_split
 from autograder.errors import StudentCodeError
 from autograder.worker.probes import Build
-from autograder.worker.probes.gnn import TRUSTED_POOLING, TRUSTED_PRIMITIVES, on_trusted_layers, seeded_weights
+from autograder.worker.probes.gnn import (
+    TRUSTED_POOLING,
+    TRUSTED_PRIMITIVES,
+    on_trusted_layers,
+    seeded_weights,
+)
 
 FORBIDDEN = ("torch_geometric", "torch_scatter", "torch_sparse")
 

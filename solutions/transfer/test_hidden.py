@@ -40,16 +40,6 @@ TINY_PARAMETERS = [name for name, _ in TinyNet().named_parameters()]
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Every test on one torch thread, restored after: the models are tiny, and extra threads
-    only spin on a busy machine (in a batch, several judges share the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def named(names, *prefixes):
     """The parameter names that start with one of `prefixes`: the probes take full names."""
     return [name for name in names if name.startswith(prefixes)]

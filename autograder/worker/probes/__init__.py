@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from contextlib import nullcontext
-from typing import Any, Callable
+from contextlib import contextmanager, nullcontext
+from typing import Any, Callable, Iterator
 
 from autograder.worker.forbidden import watching
 from autograder.worker.spec import MODEL, Build, ProbeRequest, resolve
@@ -31,15 +31,30 @@ def probe(fn: ProbeFn) -> ProbeFn:
     return fn
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run on one torch thread, as a worker does, also in-process (the public tests, the
+    reference in the judge): the models are tiny, and extra threads only contend."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_probe(module: Any, request: ProbeRequest) -> dict:
-    """Run `request` on `module` (seeded) and return the probe's plain result."""
+    """Run `request` on `module` (seeded, on one thread) and return the probe's plain result."""
     import torch
 
     try:
         fn = PROBES[request.name]
     except KeyError:
         raise LookupError(f"unknown probe {request.name!r}") from None
-    with watching(request.forbid, getattr(module, "__file__", None) or "", module) if request.forbid else nullcontext():
+    with one_thread(), watching(request.forbid, getattr(module, "__file__", None) or "", module) if request.forbid \
+            else nullcontext():
         saved = {name: getattr(module, name, None) for name in request.patch}
         for name, trusted in request.patch.items():
             setattr(module, name, resolve(module, trusted))

@@ -281,20 +281,15 @@ def train_token_classifier(
     Runs on one thread (as in the sandbox), also when called in-process (public tests): the
     model is tiny, and extra threads only slow it down on a busy machine.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        classifier = build_model(module, model, state_dict, None)
-        classifier.train()
-        optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
-        gen = torch.Generator().manual_seed(seed)
-        for _ in range(steps):
-            rows = torch.randint(0, len(tokens), (batch_size,), generator=gen)
-            logits = classifier(tokens[rows])  # (batch, N, C)
-            batch_loss = F.cross_entropy(logits.flatten(0, 1), labels[rows].flatten())
-            optimizer.zero_grad()
-            batch_loss.backward()
-            optimizer.step()
-        return {"state_dict": plain(dict(classifier.state_dict()))}
-    finally:
-        torch.set_num_threads(threads)
+    classifier = build_model(module, model, state_dict, None)
+    classifier.train()
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        rows = torch.randint(0, len(tokens), (batch_size,), generator=gen)
+        logits = classifier(tokens[rows])  # (batch, N, C)
+        batch_loss = F.cross_entropy(logits.flatten(0, 1), labels[rows].flatten())
+        optimizer.zero_grad()
+        batch_loss.backward()
+        optimizer.step()
+    return {"state_dict": plain(dict(classifier.state_dict()))}

@@ -24,8 +24,7 @@ held-out input or label, and return the trained weights; the judge evaluates the
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -217,30 +216,17 @@ def seeded_init(obj: nn.Module, seed: int) -> None:
             p.copy_(weights[name])
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Train on one thread, as in the sandbox, also in-process: these graphs are tiny and
-    extra threads only slow them down on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _trained(module: Any, model: Build, init_seed: int, loss_fn: Callable[[nn.Module], torch.Tensor], steps: int, lr: float) -> dict:
     """The built model, seeded by the grader, after `steps` full-batch Adam steps on
     `loss_fn`: its trained `state_dict` and the names of its parameters."""
-    with _one_thread():
-        obj = build_model(module, model, None, None)
-        seeded_init(obj, init_seed)
-        optimizer = torch.optim.Adam(obj.parameters(), lr=lr, weight_decay=5e-4)
-        obj.train()
-        for _ in range(steps):
-            optimizer.zero_grad()
-            loss_fn(obj).backward()
-            optimizer.step()
+    obj = build_model(module, model, None, None)
+    seeded_init(obj, init_seed)
+    optimizer = torch.optim.Adam(obj.parameters(), lr=lr, weight_decay=5e-4)
+    obj.train()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss_fn(obj).backward()
+        optimizer.step()
     return {"state_dict": plain(dict(obj.state_dict())), "parameters": [n for n, _ in obj.named_parameters()]}
 
 

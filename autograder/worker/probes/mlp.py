@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import build_model, plain
 from autograder.worker.spec import Build, resolve
-from torch.optim.optimizer import register_optimizer_step_post_hook
 
 
 def _size(value: Any) -> int | None:
@@ -92,15 +92,12 @@ def train_steps(
         steps.append(torch.cat(pending) if pending else X[:0].clone())
         pending.clear()
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: extra threads only slow training down on a busy machine
     handles = [obj.register_forward_hook(seen), register_optimizer_step_post_hook(stepped)]
     try:
         losses = resolve(module, train)(obj, X, y, **train_kwargs)
     finally:
         for handle in handles:
             handle.remove()
-        torch.set_num_threads(threads)
     return {
         "losses": plain(losses),
         "state_dict": plain(dict(obj.state_dict())),

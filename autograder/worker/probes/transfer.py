@@ -299,16 +299,11 @@ def fine_tune_run(
     the sandbox), also in-process: the models are tiny, and extra threads only slow them
     down on a busy machine.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        obj = build_model(module, model, state_dict, dtype)
-        set_trainable(obj, trainable)
-        obj.train(mode == "train")
-        parameters = dict(obj.named_parameters())
-        for name, grad in (grads_before or {}).items():
-            parameters[name].grad = grad.detach().clone().to(parameters[name].dtype)
-        losses = resolve(module, "fine_tune")(obj, X, y, **train_kwargs)
-        return {"losses": plain(losses), "state_dict": plain(dict(obj.state_dict())), "grads": grads_of(obj)}
-    finally:
-        torch.set_num_threads(threads)
+    obj = build_model(module, model, state_dict, dtype)
+    set_trainable(obj, trainable)
+    obj.train(mode == "train")
+    parameters = dict(obj.named_parameters())
+    for name, grad in (grads_before or {}).items():
+        parameters[name].grad = grad.detach().clone().to(parameters[name].dtype)
+    losses = resolve(module, "fine_tune")(obj, X, y, **train_kwargs)
+    return {"losses": plain(losses), "state_dict": plain(dict(obj.state_dict())), "grads": grads_of(obj)}
