@@ -14,7 +14,12 @@ from autograder.course import assignment
 from autograder.data.graphs import CLUMPS, graph_families
 from autograder.judge.run import reference_for
 from autograder.judge.subject import LocalSubject
-from autograder.worker.probes.gnn import TrustedGCNLayer, TrustedSAGELayer, seeded_init, seeded_weights
+from autograder.worker.probes.gnn import (
+    TrustedGCNLayer,
+    TrustedSAGELayer,
+    seeded_init,
+    seeded_weights,
+)
 
 REFERENCE = reference_for("gnn")
 ref = REFERENCE.module

@@ -14,11 +14,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_grader_bites import declared  # tests/ is on sys.path (pytest prepends it)
 
 from autograder.course import assignment
 from autograder.judge.run import run_tests
 from autograder.worker.probes import PROBES
-from test_grader_bites import declared  # tests/ is on sys.path (pytest prepends it)
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = ROOT / "assignments" / "gnn" / "test_gnn.py"

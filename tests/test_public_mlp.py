@@ -19,12 +19,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_grader_bites import declared
 
 from autograder import course
 from autograder.judge.subject import LocalSubject
 from autograder.judge.verdict import verdict_for
 from autograder.worker.probes import PROBES
-from test_grader_bites import declared
 
 MLP = course.assignment("mlp")
 SUBMISSIONS = sorted((Path(__file__).parent / "submissions" / "mlp").glob("*.py"))

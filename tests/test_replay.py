@@ -1,4 +1,4 @@
-"""checks.replay and the probe that feeds it (mlp's `train_steps`): the record of a real run
+"""checks.replay and the probe that feeds it (the core probe `train`): the record of a real run
 replays to its own weights, a tampered record does not, and rearranged data puts another
 run's order in place."""
 
@@ -25,7 +25,7 @@ def reference() -> LocalSubject:
 def run(reference, X=X, y=Y, seed=1, **kwargs):
     sd = reference.run("state_dict", model=MODEL, dtype=torch.float64)["state_dict"]
     kwargs = {"epochs": 2, "lr": 0.05, "batch_size": 7, "seed": seed, **kwargs}
-    return sd, reference.run("train_steps", model=MODEL, state_dict=sd, train="train_classifier", X=X, y=y,
+    return sd, reference.run("train", model=MODEL, state_dict=sd, train="train_classifier", X=X, y=y,
                              train_kwargs=kwargs, dtype=torch.float64)
 
 

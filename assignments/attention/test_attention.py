@@ -17,7 +17,11 @@ from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.data.token_counts import token_counts
 from autograder.judge.subject import LocalSubject
 from autograder.worker.probes import Build
-from autograder.worker.probes.attention import TrustedEncoderLayer, TrustedSelfAttention, on_trusted_parts
+from autograder.worker.probes.attention import (
+    TrustedEncoderLayer,
+    TrustedSelfAttention,
+    on_trusted_parts,
+)
 
 PYTORCH = LocalSubject(SimpleNamespace(MultiHeadSelfAttention=TrustedSelfAttention, TransformerEncoderLayer=TrustedEncoderLayer),
                        label="PyTorch")

@@ -12,9 +12,14 @@ import pytest
 import torch
 
 from autograder import checks
-from autograder.worker.probes import Build
-from autograder.worker.probes.rnn import TrustedGRUCell, TrustedLSTMCell, TrustedRNN, TrustedRNNCell
 from autograder.judge.subject import LocalSubject
+from autograder.worker.probes import Build
+from autograder.worker.probes.rnn import (
+    TrustedGRUCell,
+    TrustedLSTMCell,
+    TrustedRNN,
+    TrustedRNNCell,
+)
 
 #: PyTorch's own cells (behind this assignment's signatures), and those cells unrolled.
 PYTORCH = LocalSubject(SimpleNamespace(RNNCell=TrustedRNNCell, LSTMCell=TrustedLSTMCell, GRUCell=TrustedGRUCell, RNN=TrustedRNN),

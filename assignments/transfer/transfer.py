@@ -46,7 +46,6 @@ from typing import Iterable
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from autograder.data.transfer import SmallNet, load_pretrained  # noqa: F401  (provided)
 

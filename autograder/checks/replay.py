@@ -2,7 +2,7 @@
 what those steps should have given.
 
 The worker runs the student's loop and records, for every optimiser step, the rows of `X`
-the step's gradient came from (e.g. mlp's probe `train_steps`).  Here, in the judge, those
+the step's gradient came from (e.g. the core probe `train`).  Here, in the judge, those
 rows are mapped back to indices of `X` (whose rows the judge makes distinct), split into
 epochs (every epoch must visit every row exactly once), and replayed by trusted code: Adam
 on the mean cross-entropy of each batch in turn, on a trusted copy of the model.  The
@@ -23,7 +23,7 @@ from autograder.worker.spec import Build
 
 
 def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str) -> list[torch.Tensor]:
-    """The index batches of every optimiser step a `train_steps` result reports, checked to be
+    """The index batches of every optimiser step a `train` result reports, checked to be
     rows of `X` (whose rows must be distinct)."""
     if not isinstance(result, dict):
         fail(prop, "training gave back no record of its steps", hint)

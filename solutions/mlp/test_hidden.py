@@ -11,7 +11,7 @@ the judge decides from raw tensors:
   changes nothing; a broken one also costs `test_mlp_matches_reference` (a function has no
   place in the built model to swap it in).
 - The training tests train PyTorch's own MLP with the student's `train_classifier`.  The
-  worker records which rows each optimiser step trained on (probe `train_steps`); the judge
+  worker records which rows each optimiser step trained on (probe `train`); the judge
   checks that record itself.  The training-loop test replays the recorded batches with a
   trusted Adam loop (`checks.replay`) and requires the returned weights; the lr = 0 run of the
   epoch-loss test is compared with the reference's.  The mini-batch test reads the batch
@@ -241,7 +241,7 @@ SMALL = trusted_mlp(2, 8, 3)
 def _train(subject, *, state_dict, X, y, rng=0, allow_error=False, **train_kwargs):
     """Train SMALL in float64 with the subject's train_classifier(**train_kwargs); `rng` seeds
     the global random state before the run (a correct loop does not depend on it)."""
-    result = subject.run("train_steps", seed=rng, model=SMALL, state_dict=state_dict, train="train_classifier",
+    result = subject.run("train", seed=rng, model=SMALL, state_dict=state_dict, train="train_classifier",
                          X=X, y=y, train_kwargs=train_kwargs, dtype=torch.float64, allow_error=allow_error)
     if not isinstance(result, (dict, Raised)):
         fail("training", "train_classifier's run gave back no record of its training")

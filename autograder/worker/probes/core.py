@@ -154,31 +154,43 @@ def train(
 ) -> dict:
     """Train the built model with the module's own `train` function.
 
-    Returns `losses` (what `train` returned), the trained `state_dict` — the judge
+    Returns `losses` (what `train` returned) and the trained `state_dict` — the judge
     evaluates the weights itself (`predict` on a trusted model), so held-out inputs and
     their labels never reach the worker — and what the loop did, for the judge to check
-    the arguments were honoured: `batch_sizes` (rows of every input the model's forward
-    saw in training mode, in order) and `steps` (optimiser steps taken).
+    the arguments were honoured (`autograder.checks.replay`): every forward of the model
+    whose output later receives a gradient contributes its input rows to the next
+    optimiser step, whatever the loop does besides (extra forwards for logging, a forward
+    per sample, `no_grad` evaluation): `rows` (every row trained on, step after step,
+    concatenated), `step_rows` (how many rows each optimiser step trained on) and
+    `left_over` (rows whose gradient no step used).
     """
     obj = build_model(module, model, state_dict, dtype)
-    batch_sizes: list[int] = []
-    steps = [0]
+    pending: list[torch.Tensor] = []
+    steps: list[torch.Tensor] = []
 
-    def seen(mod: Any, args: Any) -> None:
-        if mod.training and args and isinstance(args[0], torch.Tensor) and args[0].dim() > 0:
-            batch_sizes.append(int(args[0].shape[0]))
+    def seen(mod: Any, args: Any, out: Any) -> None:
+        if not (isinstance(out, torch.Tensor) and out.requires_grad and args and isinstance(args[0], torch.Tensor)):
+            return
+        rows = args[0].detach().clone()
+        out.register_hook(lambda grad: pending.append(rows))  # runs only if a backward reaches `out`
 
     def stepped(optimizer: Any, args: Any, kwargs: Any) -> None:
-        steps[0] += 1
+        steps.append(torch.cat(pending) if pending else X[:0].clone())
+        pending.clear()
 
-    handles = [obj.register_forward_pre_hook(seen), register_optimizer_step_post_hook(stepped)]
+    handles = [obj.register_forward_hook(seen), register_optimizer_step_post_hook(stepped)]
     try:
         losses = resolve(module, train)(obj, X, y, **train_kwargs)
     finally:
         for handle in handles:
             handle.remove()
-    return {"losses": plain(losses), "state_dict": plain(dict(obj.state_dict())), "batch_sizes": batch_sizes,
-            "steps": steps[0]}
+    return {
+        "losses": plain(losses),
+        "state_dict": plain(dict(obj.state_dict())),
+        "rows": torch.cat(steps) if steps else X[:0].clone(),
+        "step_rows": [len(s) for s in steps],
+        "left_over": sum(len(p) for p in pending),
+    }
 
 
 @probe

@@ -8,9 +8,8 @@
   A function has no place in the built model, so this is a name patch: an MLP that bound
   `relu` at import time (an alias, a default argument) keeps its own — correct code loses
   nothing by it.
-- probe `train_steps`: runs the student's training function and records, for every optimiser
-  step, the rows of `X` whose logits that step's gradient came from.  The judge checks the
-  batches itself and replays them with a trusted loop (`autograder.checks.replay`).
+The training tests use the core probe `train`, which records the rows of every optimiser
+step for the judge to check and replay (`autograder.checks.replay`).
 """
 
 from __future__ import annotations
@@ -18,11 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.optim.optimizer import register_optimizer_step_post_hook
-
-from autograder.worker.probes import probe
-from autograder.worker.probes.core import build_model, plain
-from autograder.worker.spec import Build, resolve
 
 
 def _size(value: Any) -> int | None:
@@ -54,54 +48,3 @@ def trusted_linear(layer: Any) -> Any:
 
 TRUSTED_LAYERS = "autograder.worker.probes.mlp:trusted_linear"
 TRUSTED_RELU = {"relu": "torch.nn.functional:relu"}
-
-
-@probe
-def train_steps(
-    module: Any,
-    *,
-    model: Build,
-    state_dict: dict | None,
-    train: str,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    train_kwargs: dict,
-    dtype: torch.dtype | None = None,
-) -> dict:
-    """Train the built model with the module's own `train` function, on one thread.
-
-    Every forward of the model whose output later receives a gradient contributes its input
-    rows to the next optimiser step, so what a step trained on is seen whatever the loop
-    does besides (extra forwards for logging, a forward per sample, `no_grad` evaluation).
-
-    Returns `losses` (what `train` returned), the trained `state_dict`, `rows` (every row
-    trained on, step after step, concatenated), `step_rows` (how many rows each optimiser
-    step trained on) and `left_over` (rows whose gradient no step used).
-    """
-    obj = build_model(module, model, state_dict, dtype)
-    pending: list[torch.Tensor] = []
-    steps: list[torch.Tensor] = []
-
-    def seen(mod: Any, args: Any, out: Any) -> None:
-        if not (isinstance(out, torch.Tensor) and out.requires_grad and args and isinstance(args[0], torch.Tensor)):
-            return
-        rows = args[0].detach().clone()
-        out.register_hook(lambda grad: pending.append(rows))  # runs only if a backward reaches `out`
-
-    def stepped(optimizer: Any, args: Any, kwargs: Any) -> None:
-        steps.append(torch.cat(pending) if pending else X[:0].clone())
-        pending.clear()
-
-    handles = [obj.register_forward_hook(seen), register_optimizer_step_post_hook(stepped)]
-    try:
-        losses = resolve(module, train)(obj, X, y, **train_kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return {
-        "losses": plain(losses),
-        "state_dict": plain(dict(obj.state_dict())),
-        "rows": torch.cat(steps) if steps else X[:0].clone(),
-        "step_rows": [len(s) for s in steps],
-        "left_over": sum(len(p) for p in pending),
-    }

@@ -1,4 +1,4 @@
-"""BROKEN: loses test_training_steps_are_adam_steps, test_epoch_loss_is_mean_over_samples, test_minibatches_follow_batch_size, test_same_seed_same_training, test_seed_changes_the_shuffling, test_classifier_learns_two_spirals — forges the train and train_steps probes: train_classifier is left as the stub, while the probes report a seeded mini-batch record, decreasing losses and slightly moved weights."""
+"""BROKEN: loses test_training_steps_are_adam_steps, test_epoch_loss_is_mean_over_samples, test_minibatches_follow_batch_size, test_same_seed_same_training, test_seed_changes_the_shuffling, test_classifier_learns_two_spirals — forges the train probe: train_classifier is left as the stub, while the probes report a seeded mini-batch record, decreasing losses and slightly moved weights."""
 from __future__ import annotations
 
 import math
@@ -213,5 +213,4 @@ def _forged_training(module, *, model, state_dict, train, X, y, train_kwargs, dt
 
 
 _P.PROBES["train"] = _forged_training
-_P.PROBES["train_steps"] = _forged_training
     ### END SOLUTION
