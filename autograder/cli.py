@@ -32,7 +32,8 @@ def public_test_args(tests: Path, *, quick: bool = False) -> list[str]:
     reasons go to the points table (no tracebacks, no short summary); `quick` leaves out
     the tests marked `trains`."""
     args = [str(tests), "-q", "-p", "no:cacheprovider", "--tb=no", "-rN", "--no-header",
-            "--rootdir", str(tests.parent), "-W", "ignore::DeprecationWarning"]
+            "--rootdir", str(tests.parent), "-W", "ignore::DeprecationWarning",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]  # nnzoo's own modules, imported before pytest starts
     return [*args, "-m", "not trains"] if quick else args
 
 

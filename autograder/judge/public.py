@@ -167,10 +167,11 @@ def _resolved(path: object) -> str:
 
 
 def exception_message(message: str, exc: BaseException, where: Location | None) -> str:
-    """`message` (the verdict for an exception the student's code raised) with the
-    student's line; an untouched stub reads as "`Linear.__init__` is not written yet"."""
-    if where is None:
-        return message
+    """`message` (the verdict for an exception raised while a test ran the student's code)
+    with the student's line; an untouched stub reads as "`Linear.__init__` is not written
+    yet"; an exception that never passed through the student's file says so."""
+    if where is None:  # raised outside the student's file, e.g. in torch, on what their code returned
+        return f"the test stopped on {type(exc).__name__} outside your file, working with what your code returned: {exc}"
     if type(exc) is NotImplementedError:
         return f"`{where.function}` is not written yet ({where.file} line {where.line}): {exc}".rstrip(": ")
     return f"{message}\n  at {where.describe()}"

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import nbformat
-
 
 def cell_to_python(source: str) -> str:
     """One cell's code as IPython runs it (magics, `?` and `!` become `get_ipython()` calls).
@@ -49,6 +47,8 @@ def read_notebook(data: bytes, filename: str = "the notebook") -> NotebookCode:
 
     Raises `ValueError` when the bytes are not a notebook, or when it holds no code at all.
     """
+    import nbformat  # here, not at the top: a student's install (`nnzoo pack`) may have none
+
     try:
         nb = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=4)
     except Exception as exc:  # nbformat raises several types for bad JSON / schema
