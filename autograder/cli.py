@@ -148,7 +148,8 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 
 
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
-                students: list[str] | None = None, limits: SandboxLimits = SandboxLimits()) -> int:
+                students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
+                allow_weak_sandbox: bool = False) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
@@ -156,6 +157,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     from autograder.export.grades import max_scores
     from autograder.load import IdCollision, NothingToGrade, load_class
     from autograder.report.console import gradebook_table
+    from autograder.sandbox.preflight import grading_refusal
 
     problem = check_output_folder(root, out)
     if problem:
@@ -170,6 +172,9 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         if unknown:
             return _fail(f"no student {', '.join(unknown)} in {root} (ids as in grades.csv)")
         submissions = [s for s in submissions if s.student in students]
+    refusal = grading_refusal(root, out, allow_weak=allow_weak_sandbox)
+    if refusal:
+        return _fail(refusal)
     options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits)
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
@@ -206,13 +211,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
         return grade_nbgrader(args)
     limits = SandboxLimits(call_seconds=args.call_seconds, submission_seconds=args.submission_seconds)
-    return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume, args.student, limits)
+    return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume, args.student,
+                       limits, allow_weak_sandbox=args.allow_weak_sandbox)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     root = course.project_root() / "examples" / "submissions"
     print(f"Grading the sample submissions in {root} …")
-    return run_grading(root, Path(args.out), None, args.jobs, resume=False)
+    # nnzoo's own sample submissions: a weak sandbox is said, not refused
+    return run_grading(root, Path(args.out), None, args.jobs, resume=False, allow_weak_sandbox=True)
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -272,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"wall-clock budget of one student's assignment (default {defaults.submission_seconds:g})")
     p.add_argument("--nbgrader", metavar="COURSE_DIR",
                    help="SUBMISSIONS is this nbgrader course's submitted/ folder; also write the scores to its gradebook")
+    p.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="grade even where student code could read the reference, hidden tests or other students' files "
+                        "(no mount namespaces here); the weak levels are recorded per student")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("demo", help="grade the bundled sample submissions and print the gradebook",

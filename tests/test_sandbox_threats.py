@@ -1,6 +1,14 @@
 """The threat model (docs/threat-model.md), one test per line: what a hostile submission
 tries, and that it gains nothing, harms no one and is reported with a reason.
 
+The file runs in whichever sandbox mode this machine gives (autograder/worker/isolation.py):
+the allow-list root as root with CAP_SYS_ADMIN, else the fallback (another uid, rlimits,
+seccomp, reaping by uid).  tests/test_sandbox_fallback.py reruns it in a process that
+dropped CAP_SYS_ADMIN.  In the fallback each line must still hold, or grading must refuse
+(the preflight sees what the worker could read): `hidden_or_refused` checks exactly that.
+Under NNZOO_TEST_SECRETS_CLOSED=1 (the fallback after `chmod o-rwx` of what the
+preflight named) the line must hold.
+
 Most tests drive a sandboxed worker directly with the `run` probe (fast); a few grade a
 whole hostile submission to show the score is only what it earns.
 """
@@ -8,7 +16,10 @@ whole hostile submission to show the score is only what it earns.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,12 +32,28 @@ from autograder.judge.scan import scan_source
 from autograder.judge.subject import SandboxSubject
 from autograder.load import load_class
 from autograder.sandbox import SandboxLimits
-from autograder.sandbox.client import _live_processes, claim_worker_uid
+from autograder.sandbox.client import claim_worker_uid
+from autograder.sandbox.preflight import Secret, git_dirs, preflight
+from autograder.sandbox.reap import ipc_objects, live_processes
+from autograder.worker.isolation import PROJECT_DIR
 
-LIMITS = SandboxLimits(call_seconds=3)  # single probes: a hang costs 3 s
+LIMITS = SandboxLimits(call_seconds=10)  # single probes: a hang costs 10 s
 GRADING = SandboxLimits(call_seconds=60)  # whole gradings: training must not time out on a loaded machine
+HANG = SandboxLimits(call_seconds=3)
 CORRECT = (Path(__file__).parent / "submissions" / "mlp" / "correct_einsum.py").read_text()
-ROOT = os.getuid() == 0
+ROOT = os.geteuid() == 0
+CAP_SYS_ADMIN = 21
+
+
+def _has_cap_sys_admin() -> bool:
+    status = Path("/proc/self/status").read_text()
+    bounding = int(next(line.split()[1] for line in status.splitlines() if line.startswith("CapBnd:")), 16)
+    return bool(bounding >> CAP_SYS_ADMIN & 1)
+
+
+#: the mode the fork server will pick here: the allow-list root needs root and CAP_SYS_ADMIN
+NAMESPACES = ROOT and _has_cap_sys_admin()
+SECRETS_CLOSED = os.environ.get("NNZOO_TEST_SECRETS_CLOSED") == "1"
 
 
 def relu_of(body: str, header: str = "") -> str:
@@ -35,23 +62,87 @@ def relu_of(body: str, header: str = "") -> str:
     return header + "\nimport torch\n\ndef relu(x):\n" + body + "    return torch.clamp(x, min=0)\n"
 
 
-def call_relu(source: str):
-    subject = SandboxSubject(source, "mlp", LIMITS)
+def call_relu(source: str, limits: SandboxLimits = LIMITS):
+    return call_in_worker(source, "relu", torch.tensor([-1.0, 2.0]), limits=limits)
+
+
+def call_in_worker(source: str, call: str, *args, limits: SandboxLimits = LIMITS):
+    """Import `source` in a fresh worker, call its function `call(*args)`, return the output."""
+    subject = SandboxSubject(source, "mlp", limits)
     try:
-        return subject.run("run", call="relu", args=(torch.tensor([-1.0, 2.0]),), backward=False)["output"]
+        return subject.run("run", call=call, args=args, backward=False)["output"]
     finally:
         subject.close()
 
 
-def failure_of(source: str) -> SubmissionFailure | StudentCodeError:
+def failure_of(source: str, limits: SandboxLimits = LIMITS) -> SubmissionFailure | StudentCodeError:
     with pytest.raises((SubmissionFailure, StudentCodeError)) as info:
-        call_relu(source)
+        call_relu(source, limits)
     return info.value
 
 
 def worker_processes() -> list[int]:
     """Live processes of this judge's worker uid."""
-    return _live_processes(claim_worker_uid(LIMITS.worker_uid))
+    return live_processes(claim_worker_uid(LIMITS.worker_uid))
+
+
+PEEK = '''
+import errno, os
+
+def peek(paths):
+    """What this worker can do with each path: "listed" a folder, "read" a file, or the errno."""
+    out = {}
+    for p in paths:
+        try:
+            if os.path.isdir(p):
+                os.listdir(p)
+                out[p] = "listed"
+            else:
+                with open(p, "rb") as f:
+                    f.read(16)
+                out[p] = "read"
+        except OSError as exc:
+            out[p] = errno.errorcode.get(exc.errno, "OSError")
+    return out
+'''
+
+
+def worker_reads(paths: list[Path | str]) -> dict[str, str]:
+    return call_in_worker(PEEK, "peek", [str(p) for p in paths])
+
+
+def hidden_or_refused(paths: list[Path], kind: str) -> str:
+    """The line "the worker cannot read `paths`": it holds ("hidden"), or — only in the
+    fallback — the preflight sees what the worker can read and grading refuses
+    ("refused").  In the allow-list root, and with the secrets closed, it must hold."""
+    seen = worker_reads(paths)
+    readable = [p for p in paths if seen[str(p)] in ("read", "listed")]
+    if not readable:
+        return "hidden"
+    assert not NAMESPACES, f"the allow-list root shows {readable}"
+    assert not SECRETS_CLOSED, f"the fallback worker reads {readable} although the secrets are closed"
+    found = preflight([Secret(str(p), kind, str(p)) for p in paths])
+    assert {s.path for s in found.readable} >= {str(p) for p in readable}
+    assert found.refusal(allow_weak=False) and "\n" not in found.refusal(allow_weak=False)
+    return "refused"
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder next to the project's own files (so not under the worker's /tmp), readable
+    by everyone — unless the secrets are closed, as an instructor would after the
+    preflight's advice."""
+    folder = Path(tempfile.mkdtemp(prefix=".nnzoo-test-", dir=PROJECT_DIR))
+    folder.chmod(0o700 if SECRETS_CLOSED else 0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def world_readable(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    path.write_text(text)
+    path.chmod(0o644)
+    return path
 
 
 # -- exiting early ---------------------------------------------------------------------------
@@ -79,8 +170,8 @@ def test_keyboard_interrupt_mid_call_is_the_students_exception():
 ])
 def test_hangs_that_ignore_signals_are_killed_at_the_wall_clock(body):
     start = time.monotonic()
-    assert failure_of(relu_of(body)).reason == "timeout"
-    assert time.monotonic() - start < LIMITS.call_seconds + 3
+    assert failure_of(relu_of(body), HANG).reason == "timeout"
+    assert time.monotonic() - start < HANG.call_seconds + 3
 
 
 def test_input_gets_end_of_file_instead_of_waiting():
@@ -88,7 +179,7 @@ def test_input_gets_end_of_file_instead_of_waiting():
     assert isinstance(err, StudentCodeError) and err.type_name == "EOFError"
 
 
-# -- processes left behind -------------------------------------------------------------------
+# -- other processes -------------------------------------------------------------------------
 
 @pytest.mark.skipif(not ROOT, reason="a per-worker uid (to kill every leftover) needs root")
 def test_a_daemon_holding_the_pipe_is_killed_and_costs_nothing():
@@ -97,13 +188,37 @@ def test_a_daemon_holding_the_pipe_is_killed_and_costs_nothing():
     assert worker_processes() == []
 
 
-@pytest.mark.skipif(not ROOT, reason="the PID namespace needs root (or user namespaces)")
-def test_the_worker_sees_no_process_but_its_own():
-    """PID 1 of its own namespace, with a /proc of its own: the judge, the fork server and
-    other students' workers are invisible (no pid to signal, no cmdline to read)."""
-    peek = ("import os\npids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
-            "if os.getpid() != 1 or pids != [1]:\n    raise RuntimeError(f'pid {os.getpid()}, sees {pids}')")
-    assert torch.equal(call_relu(relu_of(peek)), torch.tensor([0.0, 2.0]))
+@pytest.mark.skipif(not ROOT, reason="another uid (or a PID namespace) needs root")
+def test_the_worker_cannot_see_or_signal_other_processes():
+    """Allow-list root: PID 1 of its own namespace with a /proc of its own — the judge, the
+    fork server and other students' workers are invisible.  Fallback: it sees the host's
+    processes but, as another uid, can neither signal nor read any of them."""
+    peek = '''
+import os, signal
+def others():
+    mine = os.getuid()
+    pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())
+    touched = []
+    for pid in pids:
+        try:
+            if os.stat(f'/proc/{pid}').st_uid == mine:
+                continue
+            os.kill(pid, signal.SIGCONT)
+            touched.append(pid)
+        except (PermissionError, FileNotFoundError, ProcessLookupError):
+            pass
+        for name in ('mem', 'environ'):
+            try:
+                open(f'/proc/{pid}/{name}', 'rb').read(1)
+                touched.append(f'{pid}/{name}')
+            except OSError:
+                pass
+    return {"pid": os.getpid(), "pids": pids[:5], "touched": touched}
+'''
+    seen = call_in_worker(peek, "others")
+    assert seen["touched"] == []
+    if NAMESPACES:
+        assert seen["pid"] == 1 and seen["pids"] == [1]
 
 
 @pytest.mark.skipif(not ROOT, reason="RLIMIT_NPROC only binds another uid than root")
@@ -131,25 +246,56 @@ def test_printing_megabytes_is_capped_not_shown():
     assert "File too large" in str(err)
 
 
-def test_filling_the_disk_stays_in_a_capped_private_tmpfs():
-    fill = "for i in range(100):\n    open(f'/tmp/fill{i}', 'wb').write(b'0' * 50_000_000)"
+def test_filling_the_disk_is_capped_and_leaves_nothing():
+    """Allow-list root: a private 256 MiB tmpfs fills up.  Fallback (no private tmpfs):
+    each file is capped by RLIMIT_FSIZE, and what the uid leaves in /tmp is removed."""
+    name = f"nnzoo-fill-{uuid.uuid4().hex}"
+    if NAMESPACES:
+        fill = f"for i in range(100):\n    open(f'/tmp/{name}{{i}}', 'wb').write(b'0' * 50_000_000)"
+    else:
+        fill = f"open('/tmp/{name}0', 'wb').write(b'0' * 100_000_000)"
     err = failure_of(relu_of(fill))
     assert "No space left" in str(err) or "File too large" in str(err)
-    assert not Path("/tmp/fill0").exists()
+    assert not Path(f"/tmp/{name}0").exists()
 
 
 def test_network_is_unreachable():
     err = failure_of(relu_of("import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=1)"))
     assert isinstance(err, StudentCodeError) and ("PermissionError" in err.types or "OSError" in err.types)
+    # a Unix socket could reach a daemon on the host: in the root, only its own network
+    # namespace's; in the fallback none can be made
+    if not NAMESPACES:
+        err = failure_of(relu_of("import socket\nsocket.socket(socket.AF_UNIX).connect('/run/dbus/system_bus_socket')"))
+        assert isinstance(err, StudentCodeError) and "PermissionError" in err.types
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="raw clone(2) below uses x86_64's number")
+def test_seccomp_denies_namespaces_mounts_and_tracing_but_not_threads():
+    probe = '''
+import ctypes, errno, os, threading
+libc = ctypes.CDLL(None, use_errno=True)
+def calls():
+    out = {}
+    for name, call in (("unshare(NEWUSER)", lambda: libc.unshare(0x10000000)),
+                       ("clone(NEWUSER)", lambda: libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)),
+                       ("mount", lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)),
+                       ("ptrace(TRACEME)", lambda: libc.ptrace(0, 0, 0, 0))):
+        out[name] = "allowed" if call() >= 0 else errno.errorcode[ctypes.get_errno()]
+    t = threading.Thread(target=lambda: None); t.start(); t.join()
+    out["thread"] = "ok"
+    return out
+'''
+    seen = call_in_worker(probe, "calls")
+    assert seen == {"unshare(NEWUSER)": "EPERM", "clone(NEWUSER)": "EPERM", "mount": "EPERM",
+                    "ptrace(TRACEME)": "EPERM", "thread": "ok"}
 
 
 # -- reading what it must not ----------------------------------------------------------------
 
 def test_solutions_are_unreadable_from_the_worker():
-    target = project_root() / "solutions" / "mlp" / "mlp.py"
-    err = failure_of(relu_of(f"open({str(target)!r}).read()"))
-    # hidden behind an empty tmpfs, or (for a checkout under /tmp) not there at all
-    assert isinstance(err, StudentCodeError) and err.type_name in ("PermissionError", "FileNotFoundError")
+    solutions = project_root() / "solutions"
+    assert hidden_or_refused([solutions / "mlp" / "mlp.py", solutions / "mlp" / "test_hidden.py", solutions],
+                             "reference solutions and hidden tests")
 
 
 def test_walking_up_from_file_and_cwd_finds_no_solutions():
@@ -164,6 +310,160 @@ def test_walking_up_from_file_and_cwd_finds_no_solutions():
         "if found:\n    raise RuntimeError('read the reference')"
     )
     assert torch.equal(call_relu(relu_of(walk)), torch.tensor([0.0, 2.0]))
+
+
+def test_a_classmates_file_in_the_class_folder_is_out_of_reach(shared_folder):
+    classmate = world_readable(shared_folder / "class" / "bob" / "mlp.py", CORRECT)
+    assert hidden_or_refused([classmate, classmate.parent.parent], "the submissions")
+
+
+def test_the_repository_history_is_out_of_reach():
+    gits = [g for root in {project_root(), PROJECT_DIR} for g in git_dirs(root)]
+    if not gits:
+        pytest.skip("not a git checkout")
+    heads = [g / "HEAD" for g in gits if (g / "HEAD").is_file()]
+    assert hidden_or_refused([*gits, *heads], "the repository history")
+
+
+def test_the_output_folder_is_out_of_reach(shared_folder):
+    grades = world_readable(shared_folder / "grades" / "grades.json", '{"students": []}')
+    assert hidden_or_refused([grades, grades.parent], "the output folder")
+
+
+def test_an_nbgrader_course_folder_is_out_of_reach(shared_folder):
+    notebook = world_readable(shared_folder / "course" / "source" / "mlp" / "mlp.ipynb", '{"cells": []}')
+    assert hidden_or_refused([notebook, shared_folder / "course"], "the nbgrader course folder")
+
+
+def test_home_folders_show_nothing_but_the_interpreter():
+    """The allow-list root has no home folders, only the way to an interpreter installed
+    in one (pyenv); the fallback sees what their permissions allow, and the preflight
+    refuses when the grader's own home can be listed."""
+    import sys
+
+    walk = '''
+import os
+def homes():
+    found = []
+    for top in ('/home', '/root'):
+        for parent, dirs, files in os.walk(top):
+            found += [os.path.join(parent, f) for f in files]
+            if len(found) > 50:
+                break
+    return found
+'''
+    if NAMESPACES:
+        prefixes = tuple(str(Path(p).resolve()) for p in (sys.base_prefix, sys.prefix))
+        assert [f for f in call_in_worker(walk, "homes") if not f.startswith(prefixes)] == []
+    else:
+        assert hidden_or_refused([Path.home()], "the grader's home folder")
+
+
+def test_only_the_workers_half_of_nnzoo_is_importable():
+    """Students import `autograder.data.transfer` (provided code); the checks, the judge
+    and the data generators (which regenerate held-out labels) are not there."""
+    probe = '''
+import importlib
+def imports():
+    out = {}
+    for name in ("autograder.checks", "autograder.data.spirals", "autograder.judge", "autograder.judge.run",
+                 "autograder.course", "autograder.sandbox.preflight"):
+        try:  # a folder it may not enter imports as an empty namespace package: no code
+            out[name] = "imported" if getattr(importlib.import_module(name), "__file__", None) else "empty"
+        except (ImportError, OSError) as exc:  # absent, or there but unreadable to the worker
+            out[name] = type(exc).__name__
+    from autograder.data.transfer import SmallNet, load_pretrained
+    out["pretrained head"] = load_pretrained().head.out_features
+    return out
+'''
+    seen = call_in_worker(probe, "imports")
+    assert seen.pop("pretrained head") == 10
+    imported = [name for name, what in seen.items() if what == "imported"]
+    if NAMESPACES or SECRETS_CLOSED:
+        assert imported == []
+    else:  # the fallback with the grader's files left readable to other users
+        package = Path(__file__).resolve().parents[1] / "autograder"
+        files = [package / "checks" / "__init__.py", package / "data" / "spirals.py", package / "judge" / "run.py"]
+        assert hidden_or_refused(files, "the grader's own code") == "refused"
+
+
+def test_nothing_left_in_a_world_writable_folder_survives_the_worker():
+    """/run/lock, /var/tmp, /dev/shm: absent or private in the allow-list root; in the
+    fallback the judge removes what the worker's uid left there."""
+    name = f"nnzoo-leftover-{uuid.uuid4().hex}"
+    drop = f'''
+import os
+def drop():
+    made = []
+    for folder in ("/run/lock", "/var/tmp", "/dev/shm", "/tmp"):
+        try:
+            open(os.path.join(folder, "{name}"), "w").write("x")
+            made.append(folder)
+        except OSError:
+            pass
+    return made
+'''
+    made = call_in_worker(drop, "drop")
+    if NAMESPACES:
+        assert set(made) <= {"/dev/shm", "/tmp"}  # the worker's own tmpfs
+    assert [f for f in ("/run/lock", "/var/tmp", "/dev/shm", "/tmp") if Path(f, name).exists()] == []
+
+
+def test_sysv_shared_memory_dies_with_the_worker():
+    key = 0x6E6E0000 + uuid.uuid4().int % 0xFFFF
+    make = f'''
+import ctypes
+def segment():
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.shmget({key}, 4096, 0o1666)  # IPC_CREAT | rw for all
+'''
+    assert call_in_worker(make, "segment") >= 0
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _shm_keys() & {key}:  # a namespace is freed by a kernel worker
+        time.sleep(0.05)
+    assert key not in _shm_keys()
+    if ROOT:
+        assert ipc_objects(claim_worker_uid(LIMITS.worker_uid)) == {}
+
+
+def _shm_keys() -> set[int]:
+    rows = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    return {int(row.split()[0]) for row in rows}
+
+
+def test_no_inherited_descriptor_or_dotdot_leads_out():
+    probe = '''
+import os
+def escape():
+    fds = sorted(int(fd) for fd in os.listdir('/proc/self/fd'))
+    os.chdir('/')
+    for _ in range(10):
+        os.chdir('..')
+    return {"fds": fds, "up": os.getcwd()}
+'''
+    seen = call_in_worker(probe, "escape")
+    assert len(seen["fds"]) <= 5  # 0, 1, 2, the pipe, and the folder being listed
+    assert seen["up"] == "/"
+
+
+def test_nothing_the_worker_may_read_can_it_write():
+    import sys
+
+    targets = [sys.base_prefix, sys.prefix, str(PROJECT_DIR / "autograder" / "worker"), str(PROJECT_DIR)]
+    probe = '''
+import errno, os
+def writes(folders):
+    out = {}
+    for folder in folders:
+        try:
+            open(os.path.join(folder, "nnzoo-write-probe"), "w").close()
+            out[folder] = "WRITTEN"
+        except OSError as exc:
+            out[folder] = errno.errorcode.get(exc.errno, "OSError")
+    return out
+'''
+    seen = call_in_worker(probe, "writes", targets)
+    assert all(what in ("EROFS", "EACCES", "ENOENT") for what in seen.values()), seen
 
 
 def test_memory_of_the_worker_holds_no_reference_or_expected_values():
@@ -255,6 +555,8 @@ def test_forbidden_builtin_through_an_alias_is_found():
     assert scan.forbidden(["torch.nn.Linear", "torch.nn.functional.linear"]) == ["torch.nn.Linear", "torch.nn.functional.linear"]
 
 
+# -- what the report says ----------------------------------------------------------------------
+
 def test_the_sandbox_level_in_force_is_reported():
     subject = SandboxSubject(CORRECT, "mlp", LIMITS)
     try:
@@ -262,12 +564,17 @@ def test_the_sandbox_level_in_force_is_reported():
         levels = subject.worker.levels
     finally:
         subject.close()
-    assert set(levels) >= {"network", "processes", "hidden files", "user", "limits", "scratch", "seccomp"}
-    if ROOT:
+    assert set(levels) >= {"file system", "network", "processes", "ipc", "scratch", "user", "limits", "seccomp"}
+    if NAMESPACES:
+        assert levels["file system"].startswith("allow-list root")
         assert levels["network"] == "no network (namespace)"
         assert levels["processes"] == "own PID namespace"
-        assert levels["hidden files"] == "solutions hidden (mount namespace)"
+        assert levels["ipc"] == "own IPC namespace"
         assert levels["user"] == "own unprivileged uid"
+    else:
+        assert levels["file system"].startswith("FALLBACK")
+        assert levels["user"] == ("own unprivileged uid" if ROOT else "same uid as the grader")
+        assert levels["processes"].startswith("shared with the grader")
 
 
 def test_a_sandbox_that_cannot_start_is_a_grader_error_not_a_zero(monkeypatch):

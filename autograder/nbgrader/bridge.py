@@ -26,6 +26,7 @@ from autograder.load import StudentSubmission, student_id
 from autograder.nbgrader.collect import SourceLayout, collect
 from autograder.nbgrader.course import Course, CourseError, CourseNotebook
 from autograder.nbgrader.gradebook import write_grades
+from autograder.sandbox.preflight import grading_refusal
 from autograder.worker.limits import SandboxLimits
 
 
@@ -41,11 +42,13 @@ def find_notebooks(submitted: Path, assignments: list[str], layouts: dict[str, S
 
 def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: Path, jobs: int = 1,
                           submitted: Path | None = None, limits: SandboxLimits = SandboxLimits(),
-                          resume: bool = False, students: list[str] | None = None, log=print) -> int:
+                          resume: bool = False, students: list[str] | None = None, log=print,
+                          allow_weak_sandbox: bool = False) -> int:
     """Grade `submitted/<student>/<a>/<a>.ipynb` of an nbgrader course with nnzoo and write
     the scores into its gradebook (and `autograded/`).  Returns an exit code: 0 fine,
-    1 a grader error (rerun), 2 unusable input (one line on stderr).  `resume` and
-    `students` as for `nnzoo grade`.
+    1 a grader error (rerun), 2 unusable input or a sandbox that would let student code
+    read the course (one line on stderr).  `resume`, `students` and `allow_weak_sandbox`
+    as for `nnzoo grade`.
     """
     try:
         course = Course.open(Path(course_dir))
@@ -73,6 +76,10 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
         notebooks = [nb for nb in notebooks if nb.student in students or student_id(nb.student) in students]
     if not notebooks:
         print(f"nnzoo grade: {submitted} holds no notebook of {', '.join(wanted)}", file=sys.stderr)
+        return 2
+    refusal = grading_refusal(submitted, out, course.root, allow_weak_sandbox)
+    if refusal:
+        print(f"nnzoo grade: {refusal}", file=sys.stderr)
         return 2
     submissions = to_submissions(notebooks)
     log(f"grading {len(notebooks)} notebooks of {len(submissions)} students ({', '.join(wanted)})")

@@ -46,4 +46,5 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
     limits = SandboxLimits(call_seconds=getattr(args, "call_seconds", defaults.call_seconds),
                            submission_seconds=getattr(args, "submission_seconds", defaults.submission_seconds))
     return grade_nbgrader_course(course_dir, args.assignment, Path(args.out), jobs=args.jobs, submitted=submitted,
-                                 resume=args.resume, students=args.student, limits=limits)
+                                 resume=args.resume, students=args.student, limits=limits,
+                                 allow_weak_sandbox=getattr(args, "allow_weak_sandbox", False))

@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from autograder.course import project_root
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
 from autograder.sandbox.channel import (
     Channel,
@@ -24,8 +23,10 @@ from autograder.sandbox.channel import (
     ChannelTimeout,
     FrameTooLong,
 )
+from autograder.sandbox.reap import reap_uid
 from autograder.worker.encoding import WireError, WireLimits, decode
 from autograder.worker.limits import SandboxLimits
+from autograder.worker.preflight import Reachability
 from autograder.worker.serve import WorkerSpec
 from autograder.worker.spec import ProbeRequest
 
@@ -56,7 +57,7 @@ class ForkServer:
     def _wait_until_ready(self) -> None:
         if not self._ready:
             if self.control.recv(1) != b"R":
-                raise GraderError("the sandbox fork server did not start (is torch installed?)")
+                raise GraderError("the sandbox fork server did not start (is torch installed? its error, if any, is above)")
             self._ready = True
 
     @classmethod
@@ -70,7 +71,11 @@ class ForkServer:
         self._wait_until_ready()
         judge_end, worker_end = socket.socketpair()
         try:
-            socket.send_fds(self.control, [pickle.dumps(spec)], [worker_end.fileno()])
+            data = pickle.dumps(spec)
+            # the length (with the worker's end attached), then the spec: a stream
+            # socket may split a large spec over several reads
+            socket.send_fds(self.control, [len(data).to_bytes(8, "little")], [worker_end.fileno()])
+            self.control.sendall(data)
             pid = int.from_bytes(self.control.recv(8), "little")
         finally:
             worker_end.close()
@@ -130,49 +135,23 @@ def claim_worker_uid(base: int, span: int = 1000) -> int:
     raise GraderError(f"no free worker uid in {base}..{base + span - 1}")
 
 
-def _live_processes(uid: int) -> list[int]:
-    """Pids of `uid`'s processes that have not exited yet (zombies excluded)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid == uid and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                pids.append(int(entry.name))
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            pass
-    return pids
-
-
-def kill_uid(uid: int, rounds: int = 100) -> None:
-    """SIGKILL every process running as `uid` (a worker's own uid, never the grader's),
-    again and again until none is left: a fork bomb may fork between two scans."""
-    if uid == os.getuid():
-        return
-    for _ in range(rounds):
-        pids = _live_processes(uid)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.01)
-
-
 class SandboxedWorker:
     """One worker process for one student's module, restarted after a timeout or crash.
 
     Args:
-        source: the student's code (written into a fresh scratch directory).
+        source: the student's code (written into the worker's scratch).
         module_name: the name it is imported as (e.g. "mlp").
         limits: the `SandboxLimits` in force.
+        preflight: run no student code; find out what the worker can reach instead
+            (see `reachability`).
     """
 
-    def __init__(self, source: str, module_name: str, limits: SandboxLimits) -> None:
+    def __init__(self, source: str, module_name: str, limits: SandboxLimits,
+                 preflight: Reachability | None = None) -> None:
         self.source = source
         self.module_name = module_name
+        self.preflight = preflight
+        self._reachability: dict | None = None
         if os.getuid() == 0:
             limits = replace(limits, worker_uid=claim_worker_uid(limits.worker_uid))
         self.limits = limits
@@ -188,19 +167,32 @@ class SandboxedWorker:
     def _start(self) -> None:
         self._scratch = Path(tempfile.mkdtemp(prefix="nnzoo-worker-"))
         os.chmod(self._scratch, 0o711)
-        # the worker writes its file under this path: inside its private tmpfs when it
-        # gets one, else here (on the shared disk)
+        # a worker without a private root (the fallback) works in this folder's `work/`
         work = self._scratch / "work"
-        hidden = [str(project_root() / "solutions"), *self.limits.hidden_paths]
-        spec = WorkerSpec(self.source, self.module_name, str(work), hidden, self.limits)
+        spec = WorkerSpec(self.source, self.module_name, str(work), self.limits, self.preflight)
         try:
             self._pid, sock = ForkServer.get().fork(spec)
             self._channel = Channel(sock, self._alive)
         except OSError as exc:  # the fork server itself failed: not the student's fault
             raise GraderError(f"could not start a sandboxed worker: {exc}") from exc
         # the levels come before the student's module is imported: no student code wrote them
-        levels = self._receive("while starting").get("levels")
+        try:
+            first = self._receive("while starting")
+        except SubmissionFailure as exc:  # no student code has run yet: the sandbox failed
+            raise GraderError(f"the sandboxed worker did not start: {exc}") from None
+        if "isolation_error" in first:
+            self.close()
+            raise GraderError(f"the sandbox could not isolate a worker: {_text(first['isolation_error'], 500)}")
+        levels = first.get("levels")
         self.levels = {_text(k, 40): _text(v, 200) for k, v in levels.items()} if isinstance(levels, dict) else {}
+        if self.preflight is not None:  # no student code in this worker: any failure is the sandbox's
+            try:
+                self._reachability = self._receive("while inspecting the sandbox").get("reachability")
+            except SubmissionFailure as exc:
+                raise GraderError(f"the preflight worker failed: {exc}") from None
+            finally:
+                self.close()
+            return
         greeting = self._receive("while importing your module")
         if "import_error" in greeting:
             self._import_error = student_error(greeting["import_error"], "when importing it")
@@ -220,7 +212,7 @@ class SandboxedWorker:
                 except (ProcessLookupError, PermissionError, TypeError):
                     pass
             if os.getuid() == 0:
-                kill_uid(self.limits.worker_uid)
+                reap_uid(self.limits.worker_uid)
             self._pid = None
         if self._channel is not None:
             self._channel.close()
@@ -293,6 +285,17 @@ class SandboxedWorker:
         if time.monotonic() >= self.deadline:
             return SubmissionFailure("budget", f"the submission used up its {self.limits.submission_seconds:.0f} s time budget")
         return None
+
+    def reachability(self) -> dict:
+        """For a preflight worker: what it could reach (`worker.preflight.reachability`)
+        and, in `levels`, how it was isolated."""
+        if self.preflight is None:
+            raise ValueError("not a preflight worker")
+        if self._reachability is None:
+            self._start()
+        if not isinstance(self._reachability, dict):
+            raise GraderError("the preflight worker sent no answer")
+        return self._reachability
 
     def request(self, request: ProbeRequest) -> dict:
         """Run one probe; return its result or raise `StudentCodeError`/`SubmissionFailure`."""

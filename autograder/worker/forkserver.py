@@ -2,18 +2,21 @@
 
 A cold `import torch` costs ≈ 1 s; a fork of this pre-imported process ≈ 10 ms.  The
 server never imports the reference solutions or hidden tests, so a worker forked from it
-has nothing of the judge's in its memory.  Run as
+has nothing of the judge's in its memory.  It plans the workers' allow-list root and
+compiles their seccomp filter once (`isolation.Sandbox.prepare`), and forks each worker
+straight into a new PID namespace where the kernel allows it.  Run as
 `python -m autograder.worker.forkserver FD`, where FD is a Unix socket to the judge.
 
-Protocol on the control socket: the judge sends a pickled `WorkerSpec` together with one
-file descriptor (the worker's end of its pipe); the server forks, and answers the
-child's pid as 8 bytes.  Children, and orphans of children, are reaped automatically
+Protocol on the control socket: the judge sends the length of a pickled `WorkerSpec` (8
+bytes) together with one file descriptor (the worker's end of its pipe), then the spec;
+the server forks, and answers the child's pid as 8 bytes.  Children, and orphans of children, are reaped automatically
 (a child subreaper with SIGCHLD ignored).
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import pickle
 import signal
@@ -23,24 +26,42 @@ from multiprocessing.connection import Connection
 
 import torch
 
+from autograder.worker.isolation import Sandbox
 from autograder.worker.serve import WorkerSpec, serve
 
 PR_SET_CHILD_SUBREAPER = 36
 
+#: Imported here so that no worker imports them from the file system: modules the probes
+#: and the provided code load lazily (torch.load's serialization config, networkx for the
+#: gnn assignment, the transfer assignment's provided network).  Without a private root
+#: (the fallback) a worker may not be able to read the interpreter's files at all.
+PRELOAD = ("torch.utils.serialization", "networkx", "autograder.data.transfer")
 
-def _fork_worker(control: socket.socket, spec: WorkerSpec, fd: int) -> int:
-    pid = os.fork()
+
+def _fork_worker(control: socket.socket, spec: WorkerSpec, fd: int, sandbox: Sandbox) -> int:
+    pid = sandbox.fork()
     if pid == 0:
         control.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         code = 0
         try:
-            serve(Connection(fd), spec)
+            serve(Connection(fd), spec, sandbox)
         except BaseException:  # noqa: BLE001 — the worker must never return into the server loop
             code = 70
         os._exit(code)
     os.close(fd)
     return pid
+
+
+def _read_exactly(control: socket.socket, size: int) -> bytes:
+    chunks, got = [], 0
+    while got < size:
+        chunk = control.recv(min(size - got, 1 << 20))
+        if not chunk:
+            raise EOFError("the judge closed the control socket mid-request")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
 
 
 def _warm_up() -> None:
@@ -55,6 +76,9 @@ def _warm_up() -> None:
 def main(control_fd: int) -> None:
     torch.set_num_threads(1)
     _warm_up()
+    for name in PRELOAD:
+        importlib.import_module(name)
+    sandbox = Sandbox.prepare()
     # Orphans of workers (daemons, fork bombs) are re-parented here instead of to init,
     # and with SIGCHLD ignored they are reaped at once: no zombie keeps counting
     # against the next worker's process limit.
@@ -63,11 +87,11 @@ def main(control_fd: int) -> None:
     control = socket.socket(fileno=control_fd)
     control.sendall(b"R")
     while True:
-        data, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
-        if not data:
+        header, fds, _, _ = socket.recv_fds(control, 8, 1)
+        if len(header) < 8 or not fds:
             return
-        spec = pickle.loads(data)
-        pid = _fork_worker(control, spec, fds[0])
+        spec = pickle.loads(_read_exactly(control, int.from_bytes(header, "little")))
+        pid = _fork_worker(control, spec, fds[0], sandbox)
         control.sendall(pid.to_bytes(8, "little"))
 
 

@@ -1,8 +1,21 @@
 """Isolating a freshly forked worker before any student code runs.
 
-Each layer is tried and the level actually reached is returned, so the grading report
-can state it: its own session, namespaces (network, mount, PID), `solutions/` hidden behind
-an empty tmpfs, another uid when running as root, rlimits, one torch thread.
+Two modes, chosen once per fork server by what the kernel allows:
+
+* **allow-list root** (root with CAP_SYS_ADMIN): the fork server forks the worker
+  straight into a new PID namespace; the worker enters new mount, network and IPC
+  namespaces, pivots into a fresh read-only root that holds only the interpreter, its
+  libraries and `WORKER_FILES` (`autograder.worker.rootfs`), with a private size-capped
+  tmpfs as /tmp and /dev/shm, closes every inherited descriptor but its pipe, drops to
+  its own unprivileged uid, sets rlimits and loads the seccomp filter.
+* **fallback** (no CAP_SYS_ADMIN, e.g. Docker's defaults, or not root): the worker
+  drops to its own uid (when root), sets rlimits and loads a stricter filter (no socket
+  at all); it sees the host's files with the rights of any other user, so the judge runs
+  a preflight worker and refuses to grade when it can read a secret
+  (`autograder.sandbox.preflight`), and removes what the uid leaves behind
+  (`autograder.sandbox.reap`).
+
+Each mode returns the level reached by every layer, under the same keys, for the report.
 """
 
 from __future__ import annotations
@@ -11,97 +24,167 @@ import ctypes
 import os
 import resource
 import signal
-import sys
 from pathlib import Path
+from typing import Iterable
 
+from autograder.worker import rootfs
 from autograder.worker.limits import SandboxLimits
+from autograder.worker.seccomp import SeccompProgram, compile_seccomp
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-MS_REC = 0x4000
-MS_PRIVATE = 1 << 18
+#: The package folder (`autograder/`) and the folder above it (the project, in a checkout).
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = PACKAGE_DIR.parent
 
+#: The only files of nnzoo a worker can see, relative to the project folder: the package's
+#: `__init__.py`, the worker's half (fork server, isolation, serve loop, wire format,
+#: probes), and the provided code students import (`from autograder.data.transfer import
+#: SmallNet, load_pretrained`) with its weights.  Nothing else: no checks, no judge, no
+#: data generators, no solutions.  The weights are also looked up under `NNZOO_ROOT`.
+WORKER_FILES: tuple[str, ...] = (
+    "autograder/__init__.py",
+    "autograder/worker",
+    "autograder/data/__init__.py",
+    "autograder/data/transfer.py",
+    "datasets/transfer_pretrained.pt",
+)
+
+PR_SET_DUMPABLE = 4
+MiB = 1 << 20
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 
 
-def _unshare(flags: int) -> bool:
-    return _libc.unshare(flags) == 0
+def worker_paths() -> list[Path]:
+    """The host paths of `WORKER_FILES` that exist: under the installed package's project
+    folder and, for a course whose data lives elsewhere, under `NNZOO_ROOT`."""
+    roots = [PROJECT_DIR]
+    if os.environ.get("NNZOO_ROOT"):
+        roots.append(Path(os.environ["NNZOO_ROOT"]).resolve())
+    paths = [root / name for root in roots for name in WORKER_FILES]
+    return list(dict.fromkeys(p for p in paths if p.exists()))
 
 
-def _mount_empty(path: str) -> bool:
-    return _libc.mount(b"none", path.encode(), b"tmpfs", 0, b"size=4k,mode=000") == 0
+class Sandbox:
+    """What every worker's isolation needs, prepared once in the fork server.
 
-
-MS_BIND = 4096
-
-
-def _closed_ancestor(path: Path, uid: int) -> Path | None:
-    """The highest folder above `path` that `uid` (not its owner) cannot traverse."""
-    for parent in reversed(path.parents):
-        st = parent.stat()
-        if st.st_uid != uid and not st.st_mode & 0o001:
-            return parent
-    return None
-
-
-def _expose_interpreter(uid: int) -> bool:
-    """Make the Python installation reachable for `uid` (e.g. pyenv under a 0700 /root).
-
-    In our private mount namespace: an empty tmpfs over the closed folder, the path down
-    to the installation recreated in it, and the installation bind-mounted back.  The
-    rest of the closed folder stays invisible.
+    Attributes:
+        plan: the allow-list root (None when the server is not root: no mounts).
+        seccomp: the filters of the two modes (None where pyseccomp is missing).
+        namespaces: whether workers get the allow-list root; set to False for good the
+            first time the kernel refuses a new PID namespace.
     """
-    base = Path(sys.base_prefix).resolve()
-    closed = _closed_ancestor(base, uid)
-    if closed is None:
-        return True
-    fd = os.open(base, os.O_PATH)
-    try:
-        if _libc.mount(b"none", str(closed).encode(), b"tmpfs", 0, b"size=64k,mode=755") != 0:
-            return False
-        base.mkdir(parents=True, exist_ok=True)
-        return _libc.mount(f"/proc/self/fd/{fd}".encode(), str(base).encode(), None, MS_BIND | MS_REC, None) == 0
-    finally:
-        os.close(fd)
+
+    def __init__(self, plan: rootfs.RootPlan | None, seccomp: SeccompProgram | None,
+                 fallback_seccomp: SeccompProgram | None) -> None:
+        self.plan = plan
+        self.seccomp = seccomp
+        self.fallback_seccomp = fallback_seccomp
+        self.namespaces = plan is not None
+
+    @classmethod
+    def prepare(cls) -> "Sandbox":
+        """Plan the root and compile the filters; call after the server's imports (the
+        plan binds the folders of the libraries loaded so far)."""
+        plan = None
+        if os.geteuid() == 0:
+            plan = rootfs.plan_root([str(p) for p in worker_paths()], mask=[str(PACKAGE_DIR)])
+        return cls(plan, compile_seccomp(unix_sockets=True), compile_seccomp(unix_sockets=False))
+
+    def fork(self) -> int:
+        """Fork a worker (like `os.fork()`): into a new PID namespace where allowed."""
+        if self.namespaces:
+            try:
+                return rootfs.fork_in_new_pid_namespace()
+            except rootfs.IsolationUnavailable:
+                self.namespaces = False
+        return os.fork()
+
+    def isolate(self, limits: SandboxLimits, fallback_scratch: str, keep_fds: Iterable[int]) -> dict[str, str]:
+        """Isolate this freshly forked, single-threaded worker (see the module docstring)
+        and return the level of each layer.  Its current folder is then its scratch,
+        owned by it.  A failure once the namespaces exist raises: no student code may
+        run in a half-isolated worker."""
+        os.setsid()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead
+        if self.namespaces:
+            return self._allow_list_root(limits, keep_fds)
+        return self._fallback(limits, fallback_scratch, keep_fds)
+
+    def _allow_list_root(self, limits: SandboxLimits, keep_fds: Iterable[int]) -> dict[str, str]:
+        assert self.plan is not None
+        rootfs.enter_namespaces()
+        rootfs.build_root(self.plan, limits.worker_uid, limits.scratch_bytes)
+        close_fds(keep_fds)
+        drop_privileges(limits.worker_uid)
+        set_rlimits(limits)
+        if self.seccomp:
+            self.seccomp.load()
+        _worker_environment(rootfs.SCRATCH)
+        return {
+            "file system": "allow-list root: only the interpreter, its libraries and nnzoo's worker files, read-only",
+            "network": "no network (namespace)",
+            "processes": "own PID namespace",
+            "ipc": "own IPC namespace",
+            "scratch": f"private {limits.scratch_bytes // MiB} MiB tmpfs (/tmp, /dev/shm)",
+            "user": "own unprivileged uid",
+            "limits": describe_limits(limits),
+            "seccomp": self.seccomp.description if self.seccomp else "not available",
+        }
+
+    def _fallback(self, limits: SandboxLimits, scratch: str, keep_fds: Iterable[int]) -> dict[str, str]:
+        close_fds(keep_fds)
+        root = os.geteuid() == 0
+        os.makedirs(scratch, mode=0o700, exist_ok=True)
+        if root:
+            os.chown(scratch, limits.worker_uid, limits.worker_uid)
+            drop_privileges(limits.worker_uid)
+        os.chdir(scratch)
+        set_rlimits(limits)
+        if self.fallback_seccomp:
+            self.fallback_seccomp.load()
+        _worker_environment(scratch)
+        return {
+            "file system": "FALLBACK (no mount namespace): the host's files, with the rights of "
+                           + ("another user" if root else "the grader"),
+            "network": "no sockets (seccomp)" if self.fallback_seccomp else "network reachable",
+            "processes": "shared with the grader" + (" (another uid: cannot signal it; killed by uid)" if root else ""),
+            "ipc": "shared with the grader" + (" (its objects removed after the worker)" if root else ""),
+            "scratch": "a folder on the shared disk (not size-capped)",
+            "user": "own unprivileged uid" if root else "same uid as the grader",
+            "limits": describe_limits(limits),
+            "seccomp": self.fallback_seccomp.description if self.fallback_seccomp else "not available",
+        }
 
 
-def _enter_namespaces() -> tuple[bool, bool]:
-    """New network and mount namespaces; as a non-root user via a user namespace."""
-    uid, gid = os.getuid(), os.getgid()
-    if uid == 0:
-        entered = _unshare(CLONE_NEWNS | CLONE_NEWNET)
-    else:
-        entered = _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)
-        if entered:
-            Path("/proc/self/setgroups").write_text("deny")
-            Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
-            Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
-    if not entered:
-        return False, False
-    private = _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
-    return True, private
+def describe_limits(limits: SandboxLimits) -> str:
+    return (f"{limits.memory_bytes // MiB} MiB memory, {limits.cpu_seconds} s CPU, "
+            f"{limits.file_bytes // MiB} MiB files, {limits.processes} processes")
 
 
-def _own_pid_namespace() -> str:
-    """Go on as PID 1 of a new PID namespace: this process forks and stays outside as a
-    keeper that waits for the child and exits with its status (the judge knows the
-    keeper's pid; the child shares its process group and uid, so the judge's kills reach
-    both).  When the child — the worker from here on — ends or is killed, the kernel
-    kills every process left in its namespace: no daemon or fork survives it.  A fresh
-    /proc shows the worker only its own processes."""
-    if not _unshare(CLONE_NEWPID):
-        return "shared with the grader"
-    child = os.fork()
-    if child:
-        _, status = os.waitpid(child, 0)
-        os._exit(os.waitstatus_to_exitcode(status) % 256)
-    proc = _libc.mount(b"proc", b"/proc", b"proc", 0, None) == 0
-    return "own PID namespace" + ("" if proc else " (the grader's /proc still visible)")
+def close_fds(keep: Iterable[int]) -> None:
+    """Close every descriptor above 2 but `keep`: an inherited descriptor of a host folder
+    would let the worker walk out of its root (openat(fd, "..")), whatever the mounts."""
+    last = 2
+    for fd in sorted({k for k in keep if k > 2}):
+        os.closerange(last + 1, fd)
+        last = fd
+    os.closerange(last + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
-def _set_rlimits(limits: SandboxLimits) -> None:
+def drop_privileges(uid: int) -> None:
+    """No supplementary groups, then gid, then uid (real, effective and saved: for good).
+
+    A uid change from root clears the dumpable flag, which makes the worker's own
+    /proc/self files root-owned and unreadable to it (psutil, some CPU-feature probes);
+    it is set back: the uid's other processes are the worker's own, and ptrace is denied.
+    """
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+
+
+def set_rlimits(limits: SandboxLimits) -> None:
     pairs = {
         resource.RLIMIT_AS: limits.memory_bytes,
         resource.RLIMIT_CPU: limits.cpu_seconds,
@@ -114,86 +197,6 @@ def _set_rlimits(limits: SandboxLimits) -> None:
         resource.setrlimit(which, (value, value))
 
 
-SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
-
-
-def _needed_paths() -> list[Path]:
-    """Folders the worker must keep seeing: the interpreter, the venv, sys.path entries."""
-    shared = {Path(f) for f in SHARED_WRITABLE}
-    package = Path(__file__).resolve().parent.parent  # autograder/, for lazy imports (not solutions/)
-    roots = (sys.prefix, sys.base_prefix, package, *sys.path)
-    candidates = {Path(p).resolve() for p in roots if p and os.path.isdir(p)} - shared
-    # keep the outermost ones only
-    return sorted(p for p in candidates if not any(q != p and q in p.parents for q in candidates))
-
-
-def _private_tmp(size_bytes: int) -> bool:
-    """Fresh, size-capped tmpfs over every world-writable folder: no disk filling, no fake
-    files left where the grader or another worker could see them.  Folders the worker
-    needs that live there (a venv or a checkout under /tmp) are bind-mounted back."""
-    keep = [p for p in _needed_paths() if any(p.is_relative_to(f) and p != Path(f) for f in SHARED_WRITABLE)]
-    fds = {p: os.open(p, os.O_PATH) for p in keep}
-    try:
-        ok = True
-        for folder in SHARED_WRITABLE:
-            if os.path.isdir(folder):
-                ok &= _libc.mount(b"none", folder.encode(), b"tmpfs", 0, f"size={size_bytes},mode=1777".encode()) == 0
-        for path, fd in fds.items():
-            path.mkdir(parents=True, exist_ok=True)
-            ok &= _libc.mount(f"/proc/self/fd/{fd}".encode(), str(path).encode(), None, MS_BIND | MS_REC, None) == 0
-        return ok
-    finally:
-        for fd in fds.values():
-            os.close(fd)
-
-
-def _seccomp() -> bool:
-    """Deny network sockets, tracing and namespace or mount changes (EPERM), if available."""
-    try:
-        import pyseccomp as seccomp
-    except (ImportError, OSError):
-        return False
-    rules = seccomp.SyscallFilter(seccomp.ALLOW)
-    deny = seccomp.ERRNO(1)
-    for family in (2, 10, 16, 17):  # AF_INET, AF_INET6, AF_NETLINK, AF_PACKET
-        rules.add_rule(deny, "socket", seccomp.Arg(0, seccomp.EQ, family))
-    for call in ("ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "unshare", "setns",
-                 "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "userfaultfd"):
-        rules.add_rule(deny, call)
-    rules.load()
-    return True
-
-
-def isolate(scratch: Path, filename: str, source: str, hidden: list[str], limits: SandboxLimits) -> dict[str, str]:
-    """Apply every available layer to this (worker) process, put the student's file in
-    `scratch`, and return the level reached by each layer, for the grading report."""
-    level: dict[str, str] = {}
-    os.setsid()
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead
-    namespaces, private = _enter_namespaces()
-    level["network"] = "no network (namespace)" if namespaces else "network reachable"
-    level["processes"] = _own_pid_namespace() if private else "shared with the grader"
-    tmp_ok = private and _private_tmp(limits.scratch_bytes)
-    level["scratch"] = f"private {limits.scratch_bytes // 2**20} MiB tmpfs" if tmp_ok else "shared /tmp"
-    hidden_ok = private and all(_mount_empty(p) for p in hidden if os.path.isdir(p))
-    level["hidden files"] = "solutions hidden (mount namespace)" if hidden_ok else "solutions readable"
-    scratch.mkdir(parents=True, exist_ok=True)
-    (scratch / filename).write_text(source)
-    if os.getuid() == 0 and private and _expose_interpreter(limits.worker_uid):
-        for path in (scratch, scratch / filename):
-            os.chown(path, limits.worker_uid, limits.worker_uid)
-        os.setgroups([])
-        os.setgid(limits.worker_uid)
-        os.setuid(limits.worker_uid)
-        level["user"] = "own unprivileged uid"
-    else:
-        level["user"] = "same uid as the grader"
-    _set_rlimits(limits)
-    level["limits"] = (
-        f"{limits.memory_bytes // 2**20} MiB memory, {limits.cpu_seconds} s CPU, "
-        f"{limits.file_bytes // 2**20} MiB files, {limits.processes} processes"
-    )
-    level["seccomp"] = "sockets, tracing, mounts denied" if _seccomp() else "not available"
-    os.chdir(scratch)
-    os.environ.update(HOME=str(scratch), TMPDIR=str(scratch), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return level
+def _worker_environment(home: str) -> None:
+    os.environ.update(HOME=home, TMPDIR=home, USER="nnzoo", LOGNAME="nnzoo", OMP_NUM_THREADS="1",
+                      MKL_NUM_THREADS="1")

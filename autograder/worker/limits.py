@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 GiB = 1024**3
 MiB = 1024**2
@@ -19,15 +19,15 @@ class SandboxLimits:
         memory_bytes: address-space limit (RLIMIT_AS); torch alone maps ≈ 0.7 GiB.
         cpu_seconds: CPU-time limit of one worker process (RLIMIT_CPU).
         file_bytes: largest file the worker may write (RLIMIT_FSIZE); output is capped too.
-        scratch_bytes: size of the worker's private tmpfs (/tmp, /var/tmp, /dev/shm).
+        scratch_bytes: size of the worker's private tmpfs (its /tmp and /dev/shm together;
+            the fallback without mount namespaces has no size cap).
         open_files: RLIMIT_NOFILE.
         processes: RLIMIT_NPROC, effective once the worker runs as its own uid.
         result_bytes: largest reply (one probe's result) the judge accepts; it is also the
             decoded size, as replies are never compressed (see `worker.encoding`).
         worker_uid: first uid the worker may drop to when the judge runs as root; each
             judge process claims the first free one from here, and every process of that
-            uid is killed when a worker ends.
-        hidden_paths: folders made unreadable in the worker (besides `solutions/`).
+            uid is killed (and what it leaves behind removed) when a worker ends.
     """
 
     call_seconds: float = 30.0
@@ -40,4 +40,3 @@ class SandboxLimits:
     processes: int = 64
     result_bytes: int = 16 * MiB
     worker_uid: int = 61000
-    hidden_paths: tuple[str, ...] = field(default_factory=tuple)

@@ -5,8 +5,10 @@ Protocol over one duplex pipe, raw bytes both ways: the judge sends pickled
 `autograder.worker.encoding` (plain values only), which the judge decodes as data.
 
 1. `{"levels": ...}`: the isolation reached — sent before the student's module is
-   imported, so no student code has run yet when it is written;
-2. `{"ready": True}` or `{"import_error": ...}` after importing the student's module;
+   imported, so no student code has run yet when it is written (or
+   `{"isolation_error": ...}` when the worker could not be isolated: it then exits);
+2. `{"ready": True}` or `{"import_error": ...}` after importing the student's module —
+   or, for a preflight worker (no student code), `{"reachability": ...}`;
 3. per request: `{"ok": result}` or `{"raised": exception}`.
 """
 
@@ -26,8 +28,9 @@ import torch
 import autograder.worker.probes as probes
 from autograder.worker import shell
 from autograder.worker.encoding import encode
-from autograder.worker.isolation import isolate
+from autograder.worker.isolation import Sandbox
 from autograder.worker.limits import SandboxLimits
+from autograder.worker.preflight import Reachability, reachability
 
 
 def describe_exception(exc: BaseException, source: str) -> dict[str, Any]:
@@ -59,29 +62,47 @@ def _send(conn: Any, message: dict) -> None:
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What a new worker needs: the student's code, its module name, where to work."""
+    """What a new worker needs.
+
+    Attributes:
+        source: the student's code, written into the worker's scratch as `<module_name>.py`.
+        module_name: the name it is imported as.
+        scratch: a host folder for the worker's files when it gets no private root (the
+            fallback); created by the worker and owned by its uid.
+        limits: the limits in force (and the worker's uid).
+        preflight: instead of a student's module, find out what the worker can reach.
+    """
 
     source: str
     module_name: str
     scratch: str
-    hidden: list[str]
     limits: SandboxLimits
+    preflight: Reachability | None = None
 
 
-def serve(conn: Any, spec: WorkerSpec) -> None:
+def serve(conn: Any, spec: WorkerSpec, sandbox: Sandbox) -> None:
     """Worker entry point (runs in the forked child)."""
     torch.set_num_threads(1)
+    try:
+        levels = sandbox.isolate(spec.limits, spec.scratch, keep_fds=[conn.fileno()])
+    except Exception as exc:  # noqa: BLE001 — said to the judge; no student code runs
+        _send(conn, {"isolation_error": f"{type(exc).__name__}: {exc}"[:500]})
+        return
     filename = f"{spec.module_name}.py"
-    levels = isolate(Path(spec.scratch), filename, spec.source, spec.hidden, spec.limits)
-    source = str(Path(spec.scratch) / filename)
-    name = spec.module_name
+    source = os.path.abspath(filename)
     with open(os.devnull) as devnull:
         os.dup2(devnull.fileno(), 0)
     log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    os.close(log)
     _send(conn, {"levels": levels})
+    if spec.preflight is not None:
+        _send(conn, {"reachability": reachability(spec.preflight)})
+        return
+    name = spec.module_name
     try:
+        Path(source).write_text(spec.source)
         module = import_student_module(Path(source), name)
     except BaseException as exc:  # noqa: BLE001 — SystemExit and KeyboardInterrupt too
         _send(conn, {"import_error": describe_exception(exc, source)})
