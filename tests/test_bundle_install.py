@@ -4,7 +4,7 @@ reference solutions dropped in — then every public test passes through `nnzoo 
 the POSIX-only modules (`fcntl`, `resource`) blocked at import, as on Windows, and the zip
 `nnzoo pack` writes gets full marks from the instructor's `nnzoo grade`.
 
-One environment for the module; it takes minutes (the install, the five assignments'
+One environment for the run (shared by pytest-xdist's workers); it takes minutes (the install, the five assignments'
 public tests, the hidden grading of the zip), so everything is checked from one set-up.
 """
 
@@ -19,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from autograder import course
 from autograder.bundle import write_bundle
@@ -51,8 +52,23 @@ def pip(venv: Path, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    """The bundle, installed into a fresh venv inside it, references in place of the stubs."""
-    out = tmp_path_factory.mktemp("fresh") / "nnzoo-student"
+    """The bundle, installed into a fresh venv inside it, references in place of the stubs —
+    made once per run: pytest-xdist's workers share it (the first builds it, under a lock)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this run's folder, the same for every xdist worker
+    with FileLock(str(shared / "nnzoo-fresh-bundle.lock")):
+        out = shared / "nnzoo-fresh-bundle"
+        if (out / "report.json").is_file():
+            return out / "nnzoo-student", out / "nnzoo-student" / ".venv", json.loads((out / "report.json").read_text())
+        if out.exists():
+            shutil.rmtree(out)  # a build that did not finish
+        report = _install(out / "nnzoo-student")
+        (out / "report.json").write_text(json.dumps(report))
+        return out / "nnzoo-student", out / "nnzoo-student" / ".venv", report
+
+
+def _install(out: Path) -> dict:
     report = write_bundle(out)
     start = time.perf_counter()
     venv = out / ".venv"
@@ -63,7 +79,7 @@ def bundle(tmp_path_factory):
     for a in course.names(hidden=False):
         shutil.copy(ROOT / "solutions" / a / f"{a}.py", out / "assignments" / a / f"{a}.py")
     print(f"\nfresh venv with the bundle installed in {installed:.0f} s")
-    return out, venv, report
+    return {"unmet": report.unmet}
 
 
 def run(venv: Path, cwd: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
@@ -75,7 +91,7 @@ def run(venv: Path, cwd: Path, *args: str, timeout: int = 1200) -> subprocess.Co
 
 def test_the_bundle_needs_nothing_it_leaves_out(bundle):
     _, _, report = bundle
-    assert report.unmet == []
+    assert report["unmet"] == []
 
 
 def test_the_bundles_install_holds_only_what_a_student_needs(bundle):

@@ -55,16 +55,12 @@ def graded(tmp_path_factory):
     return {r.student: r.assignments["mlp"] for r in summary.records}, plain, collected
 
 
-def test_both_routes_turn_the_cells_into_the_same_code(graded):
-    _, plain, collected = graded
-    assert plain.sources["mlp"] == collected.code
+def test_both_routes_read_the_same_code_and_give_the_same_full_score(graded):
+    results, plain_submission, collected = graded
+    assert plain_submission.sources["mlp"] == collected.code
     assert "get_ipython().run_cell_magic('time'" in collected.code
     assert "get_ipython().run_line_magic('pinfo', 'torch.clamp')" in collected.code
     assert "get_ipython().system('ls')" in collected.code
-
-
-def test_both_routes_give_the_same_full_score(graded):
-    results, _, _ = graded
     plain, nbgrader = results["plain"], results["nbgrader"]
     assert [(t.name, t.status) for t in plain.tests] == [(t.name, t.status) for t in nbgrader.tests]
     assert plain.score == nbgrader.score == plain.max_score > 0, [t.line() for t in plain.tests if not t.passed]
