@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch is pinned here (a CPU wheel) and installed first; pyproject.toml stays permissive.
 TORCH := torch==2.13.0
 
-.PHONY: demo test bench stubs clean
+.PHONY: demo test bench experiments stubs clean
 
 $(BIN)/nnzoo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(BIN)/nnzoo
 
 bench: $(BIN)/nnzoo
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/grading_speed.py
+
+# experiments too slow for `make test` (e.g. the transfer experiment on ten seeds)
+experiments: $(BIN)/nnzoo
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/transfer_experiment.py
 
 stubs: $(BIN)/nnzoo
 	$(BIN)/nnzoo stubs

@@ -105,7 +105,7 @@ def test_regrading_in_parallel_gives_identical_grades(graded_class, tmp_path):
 def test_nnzoo_test_scores_the_stubs_zero_and_shows_hints():
     result = nnzoo("test", "mlp")
     assert result.returncode != 0
-    assert "total" in result.stdout and "0/7" in result.stdout and "Hint:" in result.stdout
+    assert "total" in result.stdout and "0/15" in result.stdout and "Hint:" in result.stdout
 
 
 def test_demo_grades_the_bundled_class(tmp_path):

@@ -1,7 +1,8 @@
 """Public tests of the attention assignment — run them with `nnzoo test attention`.
 
-They check shapes, simple known values, and equality with PyTorch's own modules; the
-hidden tests check every property more thoroughly (gradients, masks, symmetry, training).
+They compare your code with PyTorch's own functions and modules, given the same weights,
+and check the properties the lecture names; the hidden tests check them more thoroughly
+(more shapes, gradients, symmetry, and a training run of your classifier).
 """
 
 from types import SimpleNamespace
@@ -11,66 +12,290 @@ import torch
 import torch.nn.functional as F
 
 from autograder import checks
-from autograder.worker.probes import Build
-from autograder.worker.probes.attention import TrustedEncoderLayer, TrustedSelfAttention
+from autograder.checks.base import fail
+from autograder.checks.symmetry import causal, permutation_equivariant
+from autograder.data.token_counts import token_counts
 from autograder.judge.subject import LocalSubject
+from autograder.worker.probes import Build
+from autograder.worker.probes.attention import TrustedEncoderLayer, TrustedSelfAttention, on_trusted_parts
 
 PYTORCH = LocalSubject(SimpleNamespace(MultiHeadSelfAttention=TrustedSelfAttention, TransformerEncoderLayer=TrustedEncoderLayer),
                        label="PyTorch")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread is faster than several on a busy laptop."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def randn(*shape, seed=0, dtype=torch.float64):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def some_mask(*shape, seed=0):
+    """A random boolean mask in which every query may attend to its own position."""
+    mask = torch.rand(*shape, generator=torch.Generator().manual_seed(seed)) > 0.5
+    n = min(shape[-2:])
+    mask[..., range(n), range(n)] = True
+    return mask
+
+
+def attention_of(submission, *args):
+    out = submission.run("run", call="scaled_dot_product_attention", args=args, backward=False)["output"]
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        fail("equality with PyTorch", "scaled_dot_product_attention should return a pair (out, weights)", "return weights @ v, weights")
+    return out
+
+
+# -- scaled dot-product attention ------------------------------------------------------------
+
 @pytest.mark.points(1)
 @pytest.mark.property("equality with PyTorch")
+@pytest.mark.timeout(10)
 def test_attention_output_matches_pytorch(submission):
-    """scaled_dot_product_attention(q, k, v)[0] equals F.scaled_dot_product_attention(q, k, v)."""
-    q, k, v = torch.randn(2, 4, 8), torch.randn(2, 6, 8), torch.randn(2, 6, 3)
-    out = submission.run("run", call="scaled_dot_product_attention", args=(q, k, v), backward=False)["output"]
-    checks.expect_close(out[0] if isinstance(out, (tuple, list)) else out, F.scaled_dot_product_attention(q, k, v),
-                        "the attention output", "equality with PyTorch", hint="softmax(q k^T / sqrt(d_k)) @ v")
+    """scaled_dot_product_attention(q, k, v, mask)[0] equals F.scaled_dot_product_attention (float64
+    and float32; no mask, an (N, M) and a (B, N, M) mask)."""
+    prop, hint = "equality with PyTorch", "softmax(q k^T / sqrt(d_k)) over the keys, masked scores set to -inf BEFORE the softmax, then @ v; keep the input's dtype"
+    q, k, v = randn(2, 4, 8), randn(2, 6, 8, seed=1), randn(2, 6, 3, seed=2)
+    for mask in (None, some_mask(4, 6, seed=3), some_mask(2, 4, 6, seed=4)):
+        for dtype in (torch.float64, torch.float32):
+            args = tuple(t.to(dtype) for t in (q, k, v))
+            out, _ = attention_of(submission, *args, mask)
+            masked = "no mask" if mask is None else f"a {tuple(mask.shape)} mask"
+            checks.expect_close(out, F.scaled_dot_product_attention(*args, attn_mask=mask), f"the output ({masked}, {dtype})", prop, hint=hint)
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("attention weights")
+@pytest.mark.timeout(10)
+def test_attention_weights_are_distributions(submission):
+    """The weights are a softmax over the allowed keys: rows sum to 1, masked keys get 0."""
+    prop, hint = "attention weights", "weights = softmax of the masked, scaled scores over the LAST dimension (the keys)"
+    mask = some_mask(2, 5, 5, seed=5)
+    q, k, v = randn(2, 5, 8), randn(2, 5, 8, seed=1), randn(2, 5, 2, seed=2)
+    _, weights = attention_of(submission, q, k, v, mask)
+    weights = checks.expect_tensor(weights, "the weights", prop, shape=(2, 5, 5), dtype=torch.float64, hint=hint)
+    if not torch.allclose(weights.sum(-1), torch.ones(2, 5, dtype=torch.float64)):
+        fail(prop, "rows of the weights do not sum to 1", hint)
+    if float(weights[~mask].abs().max()) != 0.0:
+        fail(prop, "masked keys get a non-zero weight", hint)
+    scores = (q @ k.transpose(-2, -1) / 8 ** 0.5).masked_fill(~mask, float("-inf"))
+    checks.expect_close(weights, scores.softmax(-1), "the weights", prop, hint=hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("causal mask")
+@pytest.mark.timeout(10)
 def test_causal_mask_of_three(submission):
-    """causal_mask(3) is [[T, F, F], [T, T, F], [T, T, T]]."""
+    """causal_mask(3) is [[T, F, F], [T, T, F], [T, T, T]], made on the device asked for."""
+    prop, hint = "causal mask", "torch.tril of a boolean matrix of ones, created with device=device"
     out = submission.run("run", call="causal_mask", args=(3,), backward=False)["output"]
-    expected = torch.tensor([[True, False, False], [True, True, False], [True, True, True]])
-    mask = checks.expect_tensor(out, "causal_mask(3)", "causal mask", shape=(3, 3), dtype=torch.bool, hint="torch.tril")
-    if not torch.equal(mask, expected):
-        checks.base.fail("causal mask", "causal_mask(3) has the wrong entries", "True on and below the diagonal")
+    mask = checks.expect_tensor(out, "causal_mask(3)", prop, shape=(3, 3), dtype=torch.bool, hint=hint)
+    if not torch.equal(mask, torch.tensor([[True, False, False], [True, True, False], [True, True, True]])):
+        fail(prop, "causal_mask(3) is not True exactly on and below the diagonal", hint)
+    if not submission.run("causal_mask_on", n=3)["device_calls"]:
+        fail(prop, "causal_mask(n, device) does not make its mask on `device` (the argument is never used)", hint)
+
+
+# -- multi-head self-attention ---------------------------------------------------------------
+
+def same_layout(submission, model, builtin, prop, hint):
+    """The built-in's parameter names and shapes, and its weights load and come back unchanged."""
+    expected = {n: list(p.shape) for n, p in builtin.named_parameters()}
+    checks.parameters_like(submission, model, expected, prop=prop, hint=hint)
+    weights = {n: t.detach().clone() for n, t in builtin.state_dict().items()}
+    try:
+        back = submission.run("run", model=model, state_dict=weights, call=".state_dict", backward=False)["output"]
+    except (KeyError, RuntimeError) as exc:
+        fail(prop, f"{model}: the weights of the PyTorch module do not load ({str(exc).splitlines()[0]})", hint)
+    if not set(weights) <= set(back) or any(not torch.equal(back[n], w) for n, w in weights.items()):
+        fail(prop, f"{model}: the weights of the PyTorch module do not come back unchanged from state_dict()", hint)
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("parameter layout")
+@pytest.mark.timeout(10)
+def test_self_attention_parameters_like_pytorch(submission):
+    """MultiHeadSelfAttention has nn.MultiheadAttention's parameters, with and without bias."""
+    for bias in (True, False):
+        same_layout(submission, Build("MultiHeadSelfAttention", 8, 2, bias=bias), torch.nn.MultiheadAttention(8, 2, bias=bias),
+                    "parameter layout", "in_proj_weight (3d, d), in_proj_bias (3d,), out_proj = nn.Linear(d, d, bias=bias); bias=False: no biases")
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("equality with PyTorch")
+@pytest.mark.timeout(10)
 def test_self_attention_matches_nn_multihead_attention(submission):
-    """Given nn.MultiheadAttention's weights, MultiHeadSelfAttention computes the same output."""
-    checks.matches_reference(submission, PYTORCH, model=Build("MultiHeadSelfAttention", 8, 2), inputs=[(torch.randn(2, 5, 8),)],
-                             dtypes=(torch.float32,), gradients=False, prop="equality with PyTorch",
-                             hint="in_proj_weight holds W_q, W_k, W_v stacked; split d into heads of size d / num_heads")
+    """Given nn.MultiheadAttention's weights, MultiHeadSelfAttention computes the same output and
+    gradients: with and without bias, no mask, (N, N) and (B, N, N) masks, B = 1."""
+    hint = "in_proj_weight holds W_q, W_k, W_v stacked; split d into heads of size d / num_heads; the same mask for every head (True = may attend)"
+    cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), some_mask(5, 5, seed=1)), (randn(2, 5, 8), some_mask(2, 5, 5, seed=2)),
+             (randn(1, 5, 8, seed=3), None)]
+    for bias in (True, False):
+        checks.matches_reference(submission, PYTORCH, model=Build("MultiHeadSelfAttention", 8, 4, bias=bias), inputs=cases,
+                                 dtypes=(torch.float64,), prop="equality with PyTorch", hint=hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("N tokens in, N out")
+@pytest.mark.timeout(10)
 def test_self_attention_keeps_n_tokens(submission):
-    """(B, N, d) → (B, N, d) for N = 1 and 7."""
-    checks.shape_preserved(submission, model=Build("MultiHeadSelfAttention", 8, 2), make_args=lambda n: (torch.randn(2, n, 8),),
-                           expected_shape=lambda n: (2, n, 8), sizes=(1, 7), prop="N tokens in, N out",
-                           hint="one output per token, whatever the number of tokens")
+    """(B, N, d) → (B, N, d) for N = 1 and 7, B = 1 and 2."""
+    for batch in (1, 2):
+        checks.shape_preserved(submission, model=Build("MultiHeadSelfAttention", 8, 2), make_args=lambda n: (torch.randn(batch, n, 8),),
+                               expected_shape=lambda n: (batch, n, 8), sizes=(1, 7), prop="N tokens in, N out",
+                               hint="one output per token, whatever the number of tokens; never squeeze a dimension of size 1")
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("causality")
+@pytest.mark.timeout(10)
+def test_self_attention_is_causal(submission):
+    """With a causal mask, output i does not depend on tokens after i."""
+    causal(submission, model=Build("MultiHeadSelfAttention", 8, 2), args=(randn(2, 6, 8),), kwargs={"mask": torch.ones(6, 6, dtype=torch.bool).tril()},
+           prop="causality", hint="pass the mask to every head's attention (True = may attend)")
+
+
+# -- encoder layer ---------------------------------------------------------------------------
+
+@pytest.mark.points(1)
+@pytest.mark.property("parameter layout")
+@pytest.mark.timeout(10)
+def test_encoder_layer_parameters_like_pytorch(submission):
+    """TransformerEncoderLayer has nn.TransformerEncoderLayer's submodules and parameters."""
+    same_layout(submission, Build("TransformerEncoderLayer", 8, 2, 16), torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
+                "parameter layout", "self_attn, linear1 (d → ff), linear2 (ff → d), norm1, norm2")
+
+
+def _layer_matches(submission, norm_first, prop, hint):
+    cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), torch.ones(5, 5, dtype=torch.bool).tril()), (randn(2, 5, 8), some_mask(2, 5, 5, seed=3)),
+             (randn(1, 5, 8, seed=1), None)]
+    checks.matches_reference(submission, PYTORCH, model=Build("TransformerEncoderLayer", 8, 2, 16, norm_first=norm_first), inputs=cases,
+                             dtypes=(torch.float64,), prop=prop, hint=hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("pre-norm layer")
+@pytest.mark.timeout(10)
 def test_encoder_layer_matches_pytorch(submission):
-    """Given nn.TransformerEncoderLayer's weights (norm_first=True), the layer computes the same output."""
-    checks.matches_reference(submission, PYTORCH, model=Build("TransformerEncoderLayer", 8, 2, 16), inputs=[(torch.randn(2, 5, 8),)],
-                             dtypes=(torch.float32,), gradients=False, prop="pre-norm layer",
-                             hint="x + self_attn(norm1(x)), then + linear2(relu(linear1(norm2(x))))")
+    """norm_first=True: given nn.TransformerEncoderLayer's weights, the same output and gradients, with and without masks."""
+    _layer_matches(submission, True, "pre-norm layer", "x + self_attn(norm1(x), mask), then + linear2(relu(linear1(norm2(x))))")
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("post-norm layer")
+@pytest.mark.timeout(10)
+def test_post_norm_layer_matches_pytorch(submission):
+    """norm_first=False: given nn.TransformerEncoderLayer's weights, the same output and gradients, with and without masks."""
+    _layer_matches(submission, False, "post-norm layer", "x = norm1(x + self_attn(x, mask)); x = norm2(x + linear2(relu(linear1(x))))")
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("dropout")
+@pytest.mark.timeout(10)
+def test_encoder_layer_dropout(submission):
+    """dropout=0.25: a no-op in eval mode (PyTorch's output); in train mode it drops a share of
+    the attention block's output and scales the rest by 1/(1-p), as nn.TransformerEncoderLayer does."""
+    prop, hint = "dropout", "nn.Dropout(p) after the attention block, after the activation, after linear2; active only in train mode"
+    model = Build("TransformerEncoderLayer", 8, 2, 16, dropout=0.25)
+    sd = PYTORCH.run("state_dict", model=model, dtype=torch.float64)["state_dict"]
+    x = randn(3, 6, 8)
+
+    def eval_mode(subject, weights):
+        out = subject.run("eval_mode_output", model=model, state_dict=weights, args=(x,), dtype=torch.float64)["output"]
+        return checks.expect_tensor(out, "the output in eval mode", prop, shape=x.shape, hint=hint)
+
+    checks.expect_close(eval_mode(submission, sd), eval_mode(PYTORCH, sd), "the output in eval mode", prop, hint=hint)
+    # only the attention block left (linear2 = 0): each entry of its output is dropped or scaled by 1/(1-p)
+    attention_only = dict(sd, **{"linear2.weight": torch.zeros(8, 16, dtype=torch.float64), "linear2.bias": torch.zeros(8, dtype=torch.float64)})
+    block = eval_mode(PYTORCH, attention_only) - x
+    out = submission.run("run", model=model, state_dict=attention_only, dtype=torch.float64, args=(x,), backward=False)["output"]
+    change = checks.expect_tensor(out, "the output in train mode", prop, shape=x.shape, hint=hint) - x
+    dropped = torch.isclose(change, torch.zeros_like(change), atol=1e-9)
+    if bool(dropped.all()) or torch.allclose(change, block):
+        fail(prop, "in train mode, dropout=0.25 drops nothing of the attention block's output", hint)
+    if not torch.allclose(change[~dropped], block[~dropped] / 0.75):
+        fail(prop, "in train mode, the attention block's output is not dropped entry by entry with the rest scaled by 1/(1-p)", hint)
+
+
+# -- token classifier ------------------------------------------------------------------------
+
+CLASSIFIER = Build("TokenClassifier", 10, 4, d_model=8, num_heads=2, num_layers=3, dim_feedforward=16)
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("parameter layout")
+@pytest.mark.timeout(10)
+def test_token_classifier_structure(submission):
+    """TokenClassifier(10, 4, d_model=8, num_heads=2, num_layers=3, dim_feedforward=16): embedding,
+    3 layers like nn.TransformerEncoderLayer(8, 2, 16), readout."""
+    layer = {n: list(p.shape) for n, p in torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True).named_parameters()}
+    expected = {"embedding.weight": [10, 8], "readout.weight": [4, 8], "readout.bias": [4],
+                **{f"layers.{i}.{n}": s for i in range(3) for n, s in layer.items()}}
+    checks.parameters_like(submission, CLASSIFIER, expected, prop="parameter layout",
+                           hint="embedding = nn.Embedding(vocab, d), layers = num_layers layers (d, num_heads, dim_feedforward), readout = nn.Linear(d, classes)")
+
+
+class _PyTorchClassifier(torch.nn.Module):
+    """nn.Embedding, nn.TransformerEncoderLayer (pre-norm) and nn.Linear — the oracle of the next test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(10, 8)
+        self.layers = torch.nn.ModuleList(TrustedEncoderLayer(8, 2, 16, norm_first=True) for _ in range(3))
+        self.readout = torch.nn.Linear(8, 4)
+
+    def forward(self, tokens):
+        h = self.embedding(tokens)
+        for block in self.layers:
+            h = block(h)
+        return self.readout(h)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("token classifier")
-def test_token_classifier_output_shape(submission):
-    """TokenClassifier(10, 4) maps (B, N) token ids to (B, N, 4) logits."""
-    checks.shape_preserved(submission, model=Build("TokenClassifier", 10, 4), make_args=lambda n: (torch.randint(0, 10, (3, n)),),
-                           expected_shape=lambda n: (3, n, 4), sizes=(1, 12), prop="token classifier",
-                           hint="embedding → layers → readout, per token")
+@pytest.mark.timeout(10)
+def test_token_classifier_matches_pytorch(submission):
+    """With its own weights in PyTorch's modules, TokenClassifier computes the same logits: (B, N)
+    token ids → (B, N, 4), also for B = 1 and N = 1."""
+    prop, hint = "token classifier", "embedding → every layer → readout on every token; no positions, no final norm; keep the batch and token dimensions"
+    weights = submission.run("state_dict", model=CLASSIFIER)["state_dict"]
+    oracle = _PyTorchClassifier()
+    oracle.load_state_dict({name: weights[name] for name in oracle.state_dict()})  # a private buffer of yours stays yours
+    for shape in ((3, 7), (1, 7), (3, 1)):
+        tokens = torch.randint(0, 10, shape, generator=torch.Generator().manual_seed(0))
+        out = submission.run("run", model=CLASSIFIER, state_dict=weights, args=(tokens,), backward=False)["output"]
+        with torch.no_grad():
+            checks.expect_close(out, oracle(tokens), f"the logits for {shape} token ids", prop, hint=hint)
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("permutation equivariance")
+@pytest.mark.timeout(10)
+def test_token_classifier_is_permutation_equivariant(submission):
+    """Permuting the tokens permutes the per-token logits."""
+    tokens = torch.randint(0, 10, (2, 9), generator=torch.Generator().manual_seed(1))
+    permutation_equivariant(submission, model=CLASSIFIER, args=(tokens,), prop="permutation equivariance",
+                            hint="no positional information: a token's logits depend on which tokens are present, not where")
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("accuracy on a set task")
+@pytest.mark.trains
+@pytest.mark.timeout(60)
+def test_token_classifier_learns_token_counts(submission):
+    """Trained by the grader's loop (on PyTorch's layers), TokenClassifier learns to label each
+    token by how often it occurs in its sequence (held-out accuracy ≥ 0.9 here)."""
+    prop, hint = "accuracy on a set task", "embedding → layers → readout on every token, every parameter registered"
+    tokens, labels = token_counts(2000, seed=10)
+    eval_tokens, eval_labels = token_counts(300, seed=11)
+    model, patch = on_trusted_parts(Build("TokenClassifier", 6, 4, d_model=32, num_heads=4, num_layers=1, dim_feedforward=32))
+    sd = submission.run("state_dict", model=model, patch=patch)["state_dict"]
+    result = submission.run("train_token_classifier", model=model, state_dict=sd, tokens=tokens, labels=labels, steps=300, lr=5e-3, patch=patch)
+    logits = checks.evaluated_output(submission, model=model, weights=checks.trained_weights(result, prop, hint), args=(eval_tokens,),
+                                     prop=prop, hint=hint)
+    checks.reaches(checks.accuracy_of(logits, eval_labels), 0.9, "held-out per-token accuracy", prop, hint)

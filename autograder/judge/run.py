@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pytest
+import torch
 
 from autograder.course import assignment as course_assignment
 from autograder.errors import SubmissionFailure
@@ -45,10 +46,15 @@ def reference_for(assignment: str) -> LocalSubject:
 
 
 def pytest_args(tests: Path, *selection: str) -> list[str]:
-    """The arguments of one quiet pytest run of `tests` (optionally only the named tests)."""
+    """The arguments of one quiet pytest run of `tests` (optionally only the named tests).
+
+    `--assert=plain`: a bare `assert` in a hidden test fails with its own message only;
+    pytest's rewriting would put the expression's source and the expected values into
+    the student's verdict.
+    """
     targets = [f"{tests}::{name}" for name in selection] or [str(tests)]
     return [*targets, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN",
-            "--import-mode=importlib", "--rootdir", str(tests.parent), "-W", "ignore"]
+            "--import-mode=importlib", "--assert=plain", "--rootdir", str(tests.parent), "-W", "ignore"]
 
 
 def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequence[str] = (),
@@ -67,10 +73,13 @@ def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequ
     if not autoload:
         os.environ[AUTOLOAD] = "1"
         args += ["-p", "autograder.judge.plugin"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the judge's own computations are small: extra threads only contend
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             code = pytest.main(args, plugins=[plugin])
     finally:
+        torch.set_num_threads(threads)
         if previous is None:
             os.environ.pop(AUTOLOAD, None)
         else:

@@ -21,6 +21,7 @@ Each mode returns the level reached by every layer, under the same keys, for the
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import resource
 import signal
@@ -52,6 +53,22 @@ PR_SET_DUMPABLE = 4
 MiB = 1 << 20
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+
+
+#: Installed packages whose bundled data sets the judge evaluates on (the transfer task's
+#: held-out digits come from scikit-learn's): hidden in the worker's root, which never
+#: needs them — a worker could otherwise rebuild held-out images and labels.
+DATA_PACKAGES: tuple[str, ...] = ("sklearn",)
+
+
+def data_packages() -> list[str]:
+    """The folders of the installed `DATA_PACKAGES` (found without importing them)."""
+    found = []
+    for name in DATA_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            found += list(spec.submodule_search_locations)
+    return found
 
 
 def worker_paths() -> list[Path]:
@@ -87,7 +104,7 @@ class Sandbox:
         plan binds the folders of the libraries loaded so far)."""
         plan = None
         if os.geteuid() == 0:
-            plan = rootfs.plan_root([str(p) for p in worker_paths()], mask=[str(PACKAGE_DIR)])
+            plan = rootfs.plan_root([str(p) for p in worker_paths()], mask=[str(PACKAGE_DIR), *data_packages()])
         return cls(plan, compile_seccomp(unix_sockets=True), compile_seccomp(unix_sockets=False))
 
     def fork(self) -> int:

@@ -152,8 +152,9 @@ class TransformerEncoderLayer(nn.Module):
         d_model: token dimension d.
         num_heads: heads of the self-attention.
         dim_feedforward: hidden size of the feed-forward block.
-        dropout: dropout probability after the attention, inside and after the
-            feed-forward block (graded with 0).
+        dropout: dropout probability, where `nn.TransformerEncoderLayer` applies it: on the
+            attention block's output, after the ReLU, and on the second linear's output
+            (active in train mode only; each kept value scaled by 1 / (1 - dropout)).
         norm_first: pre-norm (True) or post-norm (False).
 
     Shape:

@@ -1,24 +1,46 @@
 """Hidden tests of the attention assignment (instructor-only).
 
-Tests of a larger module swap in PyTorch-backed pieces for the smaller ones (`patch=`),
-so a bug costs the points of the piece it is in; the accuracy test trains the whole
-student model, end to end.
+Every test grades one property, on the student's own objects.  A bug costs the points of
+the piece it is in: tests of `MultiHeadSelfAttention` patch in a trusted attention function
+(a module function; a correct student who binds it at import time keeps their own, correct,
+one), and tests of the encoder layer and the classifier put PyTorch's own parts into the
+BUILT model where SPEC keeps them (`self_attn`, every layer of `layers`), with the sizes the
+student's code chose (`on_trusted_parts`).
+
+The judge decides, never a flag from the worker: outputs and gradients are compared with
+the reference's, run in the judge; relations (equivariance, causality, dropout) are checked
+on the raw outputs, and anchored on the reference's values where the student's outputs let
+them be (attention weights ranked as the reference's, dropout's kept values equal to the
+reference's eval-mode values); parameter layouts are read through two probes; the trained
+classifier comes back as weights that the judge evaluates on the reference with PyTorch's
+layers, on held-out tokens the worker never sees (see `docs/threat-model.md`).
 """
 
 import pytest
 import torch
 
 from autograder import checks
+from autograder.checks.base import fail
 from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.data.token_counts import token_counts
+from autograder.judge.subject import Raised
 from autograder.worker.probes import Build
+from autograder.worker.probes.attention import TRUSTED_ATTENTION, on_trusted_parts
 
 SDPA = ("torch.nn.functional.scaled_dot_product_attention",)
 MHA = ("torch.nn.MultiheadAttention", "torch.nn.functional.multi_head_attention_forward")
 LAYER = ("torch.nn.TransformerEncoderLayer", "torch.nn.TransformerEncoder")
-TRUSTED_SDPA = {"scaled_dot_product_attention": "autograder.worker.probes.attention:trusted_attention"}
-TRUSTED_MHSA = {"MultiHeadSelfAttention": "autograder.worker.probes.attention:TrustedSelfAttention"}
-TRUSTED_LAYER = {"TransformerEncoderLayer": "autograder.worker.probes.attention:TrustedEncoderLayer"}
+P_DROP = 0.25  # not 0.5: mistaking the drop probability for the keep probability must show
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The reference runs in the judge on tiny tensors: one thread (as in the worker); more
+    only contend on a busy machine (3x the CPU time, measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def randn(*shape, seed=0):
@@ -33,15 +55,40 @@ def random_mask(*shape, seed=0):
     return mask
 
 
+def causal_of(n, batch=None):
+    mask = torch.ones(n, n, dtype=torch.bool).tril()
+    return mask if batch is None else mask.expand(batch, n, n).clone()
+
+
+def same_layout(submission, model, weights, *, prop, hint, patch=None):
+    """`weights` (a built-in's or the reference's state_dict, float32) load strictly into
+    `model` and come back unchanged: the layout seen through a second probe (`run`), so
+    that a forged report of the parameter names alone does not pass.  A buffer of the
+    student's own (a private constant) may come back too; a parameter may not."""
+    result = submission.run("run", model=model, state_dict=weights, call=".state_dict", backward=False, patch=patch,
+                            allow_error=True)
+    if isinstance(result, Raised):
+        fail(prop, f"{model}: the PyTorch layout's weights do not load ({result.types[0]}: {result.message.splitlines()[0][:200]})", hint)
+    back = result["output"]
+    if not isinstance(back, dict) or not set(weights) <= set(back) or (set(back) - set(weights)) & set(result["param_shapes"]):
+        fail(prop, f"{model}: state_dict() after loading the PyTorch layout's weights has other parameters", hint)
+    for name, value in weights.items():
+        got = checks.expect_tensor(back[name], f"`{name}` after loading", prop, shape=value.shape, finite=False, hint=hint)
+        if not torch.equal(got.to(value.dtype), value):
+            fail(prop, f"{model}: `{name}` did not come back as it was loaded", hint)
+
+
 # -- scaled dot-product attention ------------------------------------------------------------
 
 @pytest.mark.points(2)
 @pytest.mark.property("equality with PyTorch")
 @pytest.mark.forbid(*SDPA)
 def test_attention_matches_reference(reference, submission):
-    """Outputs, weights and gradients equal the reference: batch dims, M != N, broadcast masks."""
+    """Outputs, weights and gradients equal the reference: no batch dims, batch dims, M != N,
+    N = M = 1, broadcast masks."""
     cases = [
         (randn(2, 5, 8), randn(2, 7, 8, seed=1), randn(2, 7, 3, seed=2)),
+        (randn(5, 8, seed=3), randn(7, 8, seed=4), randn(7, 3, seed=5), random_mask(5, 7, seed=6)),
         (randn(1, 1, 4), randn(1, 1, 4, seed=1), randn(1, 1, 4, seed=2)),
         (randn(2, 3, 4, 8), randn(2, 3, 6, 8, seed=1), randn(2, 3, 6, 5, seed=2), random_mask(4, 6)),
         (randn(2, 5, 8), randn(2, 5, 8, seed=1), randn(2, 5, 8, seed=2), random_mask(2, 5, 5, seed=3)),
@@ -54,19 +101,26 @@ def test_attention_matches_reference(reference, submission):
 @pytest.mark.points(1)
 @pytest.mark.property("attention weights")
 @pytest.mark.forbid(*SDPA)
-def test_attention_weights_are_distributions(submission):
-    """Each row of the weights sums to 1, and masked positions get weight exactly 0."""
-    prop, hint = "attention weights", "a softmax over the keys gives rows that sum to 1; -inf scores give weight 0"
+def test_attention_weights_are_distributions(reference, submission):
+    """Each row of the weights is a distribution over the allowed keys (sums to 1, masked
+    positions exactly 0) that ranks the keys by their score q·k, as the reference's does."""
+    prop, hint = "attention weights", "a softmax over the keys of the masked scores: rows sum to 1, -inf scores give weight 0, a larger q·k a larger weight"
     mask = random_mask(3, 6, 6, seed=4)
-    out = submission.run("run", call="scaled_dot_product_attention", backward=False,
-                         args=(randn(3, 6, 8), randn(3, 6, 8, seed=1), randn(3, 6, 2, seed=2), mask))["output"]
+    args = (randn(3, 6, 8), randn(3, 6, 8, seed=1), randn(3, 6, 2, seed=2), mask)
+    out = submission.run("run", call="scaled_dot_product_attention", backward=False, args=args)["output"]
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        checks.base.fail(prop, "scaled_dot_product_attention should return (out, weights)", hint)
-    weights = checks.expect_tensor(out[1], "the weights", prop, shape=(3, 6, 6), hint=hint)
+        fail(prop, "scaled_dot_product_attention should return (out, weights)", hint)
+    weights = checks.expect_tensor(out[1], "the weight matrix", prop, shape=(3, 6, 6), dtype=torch.float64, hint=hint)
     if not torch.allclose(weights.sum(-1), torch.ones(3, 6, dtype=weights.dtype)):
-        checks.base.fail(prop, "rows of the attention weights do not sum to 1", hint)
+        fail(prop, "rows of the attention weights do not sum to 1", hint)
     if float(weights[~mask].abs().max()) != 0.0:
-        checks.base.fail(prop, "masked positions get a non-zero weight", hint)
+        fail(prop, "masked positions get a non-zero weight", hint)
+    if float(weights.min()) < 0.0:
+        fail(prop, "some attention weights are negative", hint)
+    expected = reference.run("run", call="scaled_dot_product_attention", backward=False, args=args)["output"][1]
+    ranks = torch.argsort(weights.masked_fill(~mask, -1.0), dim=-1, stable=True)
+    if not torch.equal(ranks, torch.argsort(expected.masked_fill(~mask, -1.0), dim=-1, stable=True)):
+        fail(prop, "the weights do not rank the keys by their score q·k", hint)
 
 
 @pytest.mark.points(1)
@@ -83,13 +137,19 @@ def test_attention_is_scaled_by_sqrt_dk(reference, submission):
 @pytest.mark.points(1)
 @pytest.mark.property("causal mask")
 def test_causal_mask_is_lower_triangular(submission):
-    """causal_mask(n) is a boolean (n, n) tensor, True on and below the diagonal."""
-    prop, hint = "causal mask", "torch.tril of a boolean matrix of ones"
+    """causal_mask(n) is a boolean (n, n) tensor, True on and below the diagonal, on `device`."""
+    prop, hint = "causal mask", "torch.tril of a boolean matrix of ones, made on `device`"
     for n in (1, 4, 9):
         out = submission.run("run", call="causal_mask", args=(n,), backward=False)["output"]
         mask = checks.expect_tensor(out, f"causal_mask({n})", prop, shape=(n, n), dtype=torch.bool, hint=hint)
         if not torch.equal(mask, torch.ones(n, n, dtype=torch.bool).tril()):
-            checks.base.fail(prop, f"causal_mask({n}) is not True exactly on and below the diagonal", hint)
+            fail(prop, f"causal_mask({n}) is not True exactly on and below the diagonal", hint)
+    made = submission.run("causal_mask_on", n=3)
+    mask = checks.expect_tensor(made["mask"], "causal_mask(3, device=...)", prop, shape=(3, 3), dtype=torch.bool, hint=hint)
+    if not torch.equal(mask, torch.ones(3, 3, dtype=torch.bool).tril()):
+        fail(prop, "causal_mask(3, device=...) is not True exactly on and below the diagonal", hint)
+    if not made["device_calls"]:
+        fail(prop, "causal_mask(n, device) does not make its mask on `device` (the argument is never used)", hint)
 
 
 # -- multi-head self-attention ---------------------------------------------------------------
@@ -98,40 +158,48 @@ def test_causal_mask_is_lower_triangular(submission):
 @pytest.mark.property("parameter layout")
 @pytest.mark.forbid(*MHA)
 def test_self_attention_parameters_like_pytorch(submission):
-    """Parameter names and shapes equal nn.MultiheadAttention's (with and without bias)."""
+    """Parameter names and shapes equal nn.MultiheadAttention's (with and without bias), and
+    its weights load and come back unchanged."""
+    prop, hint = "parameter layout", "in_proj_weight (3d, d), in_proj_bias (3d,), out_proj = nn.Linear(d, d); with bias=False no biases at all"
     for bias in (True, False):
-        expected = {n: list(p.shape) for n, p in torch.nn.MultiheadAttention(8, 2, bias=bias, batch_first=True).named_parameters()}
-        checks.parameters_like(submission, Build("MultiHeadSelfAttention", 8, 2, bias=bias), expected, patch=TRUSTED_SDPA,
-                               prop="parameter layout", hint="in_proj_weight (3d, d), in_proj_bias (3d,), out_proj = nn.Linear(d, d)")
+        builtin = torch.nn.MultiheadAttention(8, 2, bias=bias, batch_first=True)
+        model = Build("MultiHeadSelfAttention", 8, 2, bias=bias)
+        checks.parameters_like(submission, model, {n: list(p.shape) for n, p in builtin.named_parameters()}, prop=prop, hint=hint)
+        same_layout(submission, model, {n: t.detach().clone() for n, t in builtin.state_dict().items()}, prop=prop, hint=hint)
 
 
 @pytest.mark.points(2)
 @pytest.mark.property("equality with PyTorch")
 @pytest.mark.forbid(*MHA)
 def test_self_attention_matches_reference(reference, submission):
-    """Outputs and gradients equal the reference: 1 and 4 heads, no mask, (N, N) and (B, N, N) masks."""
+    """Outputs and gradients equal the reference: 1 and 4 heads, with and without bias, no
+    mask, (N, N) and (B, N, N) masks, B = 1 and N = 1."""
+    hint = ("q, k, v = rows [0:d], [d:2d], [2d:3d] of in_proj; head h uses features [h*d/H:(h+1)*d/H]; "
+            "concatenate heads in order before out_proj; the same mask for every head")
+    cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), random_mask(5, 5, seed=1)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=2)),
+             (randn(1, 5, 8, seed=3), random_mask(1, 5, 5, seed=4)), (randn(1, 1, 8, seed=5), None)]
     for heads in (1, 4):
-        model = Build("MultiHeadSelfAttention", 8, heads)
-        for mask in (None, random_mask(5, 5, seed=1), random_mask(2, 5, 5, seed=2)):
-            checks.matches_reference(submission, reference, model=model, inputs=[(randn(2, 5, 8), mask)], patch=TRUSTED_SDPA,
-                                     prop="equality with PyTorch",
-                                     hint="q, k, v = rows [0:d], [d:2d], [2d:3d] of in_proj; head h uses features [h*d/H:(h+1)*d/H]; concatenate heads in order before out_proj")
+        checks.matches_reference(submission, reference, model=Build("MultiHeadSelfAttention", 8, heads), inputs=cases,
+                                 patch=TRUSTED_ATTENTION, prop="equality with PyTorch", hint=hint)
+    checks.matches_reference(submission, reference, model=Build("MultiHeadSelfAttention", 8, 2, bias=False), inputs=cases[::2],
+                             patch=TRUSTED_ATTENTION, prop="equality with PyTorch", hint=hint + "; bias=False: no bias anywhere")
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("N tokens in, N out")
 @pytest.mark.forbid(*MHA)
 def test_self_attention_keeps_n_tokens_with_the_same_weights(reference, submission):
-    """The same weights map (B, N, d) to (B, N, d) for N = 1, 2, 7, 64; the parameters do not depend on N."""
-    prop, hint = "N tokens in, N out", "every token is projected with the same weights; nothing may depend on the number of tokens"
+    """The same weights map (B, N, d) to (B, N, d) for N = 1, 2, 7, 64 (B = 1 and 3); the
+    parameters do not depend on N."""
+    prop, hint = "N tokens in, N out", "every token is projected with the same weights; nothing may depend on the number of tokens (or squeeze a dimension of size 1)"
     model = Build("MultiHeadSelfAttention", 8, 2)
-    sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_SDPA)
+    sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_ATTENTION)
     shapes = None
-    for n in (1, 2, 7, 64):
-        result = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(randn(3, n, 8),), patch=TRUSTED_SDPA)
-        checks.output_tensor(result, f"the output for {n} tokens", prop, shape=(3, n, 8), hint=hint)
+    for b, n in ((3, 1), (1, 1), (1, 2), (3, 7), (1, 64)):
+        result = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(randn(b, n, 8),), patch=TRUSTED_ATTENTION)
+        checks.output_tensor(result, f"the output for {n} tokens (batch of {b})", prop, shape=(b, n, 8), hint=hint)
         if shapes is not None and result["param_shapes"] != shapes:
-            checks.base.fail(prop, f"the parameters changed with the number of tokens ({n})", hint)
+            fail(prop, f"the parameters changed with the number of tokens ({n})", hint)
         shapes = result["param_shapes"]
 
 
@@ -140,7 +208,7 @@ def test_self_attention_keeps_n_tokens_with_the_same_weights(reference, submissi
 @pytest.mark.forbid(*MHA)
 def test_self_attention_is_permutation_equivariant(submission):
     """Without positional information, permuting the tokens permutes the outputs."""
-    permutation_equivariant(submission, model=Build("MultiHeadSelfAttention", 8, 2), args=(randn(2, 6, 8).float(),), patch=TRUSTED_SDPA,
+    permutation_equivariant(submission, model=Build("MultiHeadSelfAttention", 8, 2), args=(randn(2, 6, 8).float(),), patch=TRUSTED_ATTENTION,
                             prop="permutation equivariance", hint="self-attention treats its input as a set: use no token positions or indices")
 
 
@@ -148,45 +216,59 @@ def test_self_attention_is_permutation_equivariant(submission):
 @pytest.mark.property("causality")
 @pytest.mark.forbid(*MHA)
 def test_self_attention_is_causal_with_a_causal_mask(reference, submission):
-    """With causal_mask(N), output i neither changes nor has a gradient when tokens after i change."""
+    """With a causal mask, (N, N) or (B, N, N), output i neither changes nor has a gradient
+    when tokens after i change."""
     model = Build("MultiHeadSelfAttention", 8, 2)
-    sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_SDPA)
-    causal(submission, model=model, state_dict=sd, args=(randn(2, 6, 8),), kwargs={"mask": torch.ones(6, 6, dtype=torch.bool).tril()},
-           patch=TRUSTED_SDPA, prop="causality", hint="pass the mask to every head's attention (True = may attend)")
+    sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_ATTENTION)
+    for mask in (causal_of(6), causal_of(6, batch=2)):
+        causal(submission, model=model, state_dict=sd, args=(randn(2, 6, 8),), kwargs={"mask": mask},
+               patch=TRUSTED_ATTENTION, prop="causality", hint="pass the mask to every head's attention (True = may attend)")
 
 
 # -- encoder layer ---------------------------------------------------------------------------
+
+def layer_on_trusted_attention(*args, **kwargs):
+    """The student's TransformerEncoderLayer with PyTorch's attention as `self_attn`, and its patch."""
+    return on_trusted_parts(Build("TransformerEncoderLayer", *args, **kwargs))
+
 
 @pytest.mark.points(1)
 @pytest.mark.property("parameter layout")
 @pytest.mark.forbid(*LAYER)
 def test_encoder_layer_parameters_like_pytorch(submission):
-    """Submodule and parameter names equal nn.TransformerEncoderLayer's."""
-    expected = {n: list(p.shape) for n, p in torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True).named_parameters()}
-    checks.parameters_like(submission, Build("TransformerEncoderLayer", 8, 2, 16), expected, patch=TRUSTED_MHSA,
-                           prop="parameter layout", hint="self_attn, linear1 (d → ff), linear2 (ff → d), norm1, norm2")
+    """Submodule and parameter names equal nn.TransformerEncoderLayer's, and its weights load
+    and come back unchanged."""
+    prop, hint = "parameter layout", "self_attn, linear1 (d → ff), linear2 (ff → d), norm1, norm2"
+    builtin = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    model, patch = layer_on_trusted_attention(8, 2, 16)
+    checks.parameters_like(submission, model, {n: list(p.shape) for n, p in builtin.named_parameters()}, patch=patch, prop=prop, hint=hint)
+    same_layout(submission, model, {n: t.detach().clone() for n, t in builtin.state_dict().items()}, patch=patch, prop=prop, hint=hint)
 
 
 @pytest.mark.points(2)
 @pytest.mark.property("pre-norm layer")
 @pytest.mark.forbid(*LAYER)
 def test_pre_norm_layer_matches_reference(reference, submission):
-    """norm_first=True: outputs and gradients equal the reference: no mask, (N, N) and (B, N, N) masks."""
-    for mask in (None, torch.ones(5, 5, dtype=torch.bool).tril(), random_mask(2, 5, 5, seed=5)):
-        checks.matches_reference(submission, reference, model=Build("TransformerEncoderLayer", 8, 2, 16, norm_first=True),
-                                 inputs=[(randn(2, 5, 8), mask)], patch=TRUSTED_MHSA, prop="pre-norm layer",
-                                 hint="x = x + self_attn(norm1(x), mask); x = x + linear2(relu(linear1(norm2(x))))")
+    """norm_first=True: outputs and gradients equal the reference: no mask, (N, N) and
+    (B, N, N) masks, B = 1 and N = 1; the heads passed on to self_attn."""
+    cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), causal_of(5)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=5)),
+             (randn(1, 5, 8, seed=1), random_mask(1, 5, 5, seed=6)), (randn(1, 1, 8, seed=2), None)]
+    model, patch = layer_on_trusted_attention(8, 2, 16, norm_first=True)
+    checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="pre-norm layer",
+                             hint="x = x + self_attn(norm1(x), mask); x = x + linear2(relu(linear1(norm2(x)))); self_attn with num_heads heads")
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("post-norm layer")
 @pytest.mark.forbid(*LAYER)
 def test_post_norm_layer_matches_reference(reference, submission):
-    """norm_first=False: outputs and gradients equal the reference, with and without a mask."""
-    for mask in (None, torch.ones(5, 5, dtype=torch.bool).tril()):
-        checks.matches_reference(submission, reference, model=Build("TransformerEncoderLayer", 8, 2, 16, norm_first=False),
-                                 inputs=[(randn(2, 5, 8), mask)], patch=TRUSTED_MHSA, prop="post-norm layer",
-                                 hint="x = norm1(x + self_attn(x, mask)); x = norm2(x + feed_forward(x))")
+    """norm_first=False: outputs and gradients equal the reference: no mask, (N, N) and
+    (B, N, N) masks, B = 1."""
+    cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), causal_of(5)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=7)),
+             (randn(1, 5, 8, seed=1), None)]
+    model, patch = layer_on_trusted_attention(8, 2, 16, norm_first=False)
+    checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="post-norm layer",
+                             hint="x = norm1(x + self_attn(x, mask)); x = norm2(x + feed_forward(x))")
 
 
 @pytest.mark.points(1)
@@ -194,30 +276,124 @@ def test_post_norm_layer_matches_reference(reference, submission):
 @pytest.mark.forbid(*LAYER)
 def test_encoder_layer_is_permutation_equivariant(submission):
     """Permuting the tokens permutes the layer's outputs."""
-    permutation_equivariant(submission, model=Build("TransformerEncoderLayer", 8, 2, 16), args=(randn(2, 6, 8).float(),),
-                            patch=TRUSTED_MHSA, prop="permutation equivariance", hint="layer norm and the feed-forward block act on each token alone")
+    model, patch = layer_on_trusted_attention(8, 2, 16)
+    permutation_equivariant(submission, model=model, args=(randn(2, 6, 8).float(),), patch=patch,
+                            prop="permutation equivariance", hint="layer norm and the feed-forward block act on each token alone")
+
+
+def _eval_output(subject, model, patch, sd, x, mask, seed=0):
+    out = subject.run("eval_mode_output", model=model, state_dict=sd, args=(x, mask), dtype=torch.float64, patch=patch, seed=seed)["output"]
+    return checks.expect_tensor(out, "the output in eval mode", "dropout", shape=x.shape, hint="")
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("dropout")
+@pytest.mark.forbid(*LAYER)
+def test_encoder_layer_dropout_is_off_in_eval_mode(reference, submission):
+    """In eval mode, dropout > 0 changes nothing: the output equals the layer's own train-mode
+    output with dropout=0, pre-norm and post-norm."""
+    prop, hint = "dropout", "nn.Dropout (or F.dropout(..., training=self.training)) drops only in train mode; eval mode computes what train mode computes without dropout"
+    x, mask = randn(2, 5, 8), causal_of(5)
+    for norm_first in (True, False):
+        model, patch = layer_on_trusted_attention(8, 2, 16, dropout=P_DROP, norm_first=norm_first)
+        sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
+        without, _ = layer_on_trusted_attention(8, 2, 16, dropout=0.0, norm_first=norm_first)
+        train_mode = submission.run("run", model=without, state_dict=sd, dtype=torch.float64, args=(x, mask), backward=False, patch=patch)
+        expected = checks.output_tensor(train_mode, "the train-mode output with dropout=0", prop, shape=x.shape, hint=hint)
+        checks.expect_close(_eval_output(submission, model, patch, sd, x, mask), expected,
+                            f"(norm_first={norm_first}) the eval-mode output with dropout={P_DROP}, against the train-mode output with dropout=0,", prop, hint=hint)
+
+
+def _kept_or_dropped(actual, kept, prop, what, hint):
+    """Each entry of `actual` is 0 (dropped) or equal to the same entry of one of `kept`; returns
+    the share of entries matching each candidate (dropped first)."""
+    candidates = [torch.zeros_like(actual), *kept]
+    hits = torch.stack([torch.isclose(actual, c, rtol=1e-7, atol=1e-9) for c in candidates])  # (K, ...)
+    if not bool(hits.any(0).all()):
+        fail(prop, f"in train mode, {what} is neither dropped (0) nor kept and scaled by 1/(1-p) where nn.TransformerEncoderLayer applies dropout", hint)
+    first = hits.int().argmax(0)  # the first candidate each entry equals
+    return [float((first == i).double().mean()) for i in range(len(candidates))]
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("dropout")
+@pytest.mark.forbid(*LAYER)
+def test_encoder_layer_dropout_in_train_mode(reference, submission):
+    """In train mode dropout is active (pre-norm and post-norm), and, for a layer that is
+    otherwise right, it acts where nn.TransformerEncoderLayer applies it: on the attention
+    block's output, after the activation and after the second linear (each kept value scaled
+    by 1/(1-p), a share p dropped)."""
+    prop = "dropout"
+    hint = "dropout(self_attn(...)) before the residual sum; linear2(dropout(relu(linear1(h)))) followed by another dropout; nn.Dropout(p) in train mode"
+    x, mask = randn(2, 5, 8), causal_of(5)
+    for norm_first in (True, False):
+        model, patch = layer_on_trusted_attention(8, 2, 16, dropout=P_DROP, norm_first=norm_first)
+        sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
+        out = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(x, mask), backward=False, patch=patch)["output"]
+        out = checks.expect_tensor(out, "the output in train mode", prop, shape=x.shape, hint=hint)
+        if torch.allclose(out, _eval_output(submission, model, patch, sd, x, mask, seed=1)):  # another seed: no equal masks by chance
+            fail(prop, f"(norm_first={norm_first}) with dropout={P_DROP} the train-mode output equals the eval-mode output: dropout is not applied", hint)
+
+    # Where dropout acts (pre-norm), on weights chosen by the judge, once the layer is otherwise the reference's.
+    model, patch = layer_on_trusted_attention(8, 2, 16, dropout=P_DROP, norm_first=True)
+    sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
+    x = randn(4, 8, 8, seed=1)
+    if not torch.allclose(_eval_output(submission, model, patch, sd, x, None), _eval_output(reference, model, patch, sd, x, None)):
+        return  # another bug of the layer: the pre-norm test costs it; dropout was seen to act above
+    scale = 1.0 / (1.0 - P_DROP)
+    attention_only = dict(sd, **{"linear2.weight": torch.zeros(8, 16, dtype=torch.float64), "linear2.bias": torch.zeros(8, dtype=torch.float64)})
+    feed_forward_only = dict(sd, **{
+        "self_attn.out_proj.weight": torch.zeros(8, 8, dtype=torch.float64), "self_attn.out_proj.bias": torch.zeros(8, dtype=torch.float64),
+        "linear1.weight": torch.eye(16, 8, dtype=torch.float64), "linear1.bias": torch.full((16,), 3.0, dtype=torch.float64),
+        "linear2.weight": torch.eye(8, 16, dtype=torch.float64), "linear2.bias": torch.full((8,), 0.5, dtype=torch.float64)})
+    for seed in (0, 1):
+        branch = _eval_output(reference, model, patch, attention_only, x, None) - x  # the attention block's output
+        out = submission.run("run", model=model, state_dict=attention_only, dtype=torch.float64, args=(x,), backward=False, patch=patch, seed=seed)
+        dropped, kept = _kept_or_dropped(checks.output_tensor(out, "the output", prop, shape=x.shape, hint=hint) - x, [scale * branch],
+                                         prop, "the attention block's output", hint)
+        if not 0.12 <= dropped <= 0.40:
+            fail(prop, f"in train mode a share {dropped:.2f} of the attention block's output is dropped, for dropout={P_DROP}", hint)
+        # linear1 copies norm2's output (+3 > 0, past the ReLU) to 8 units; linear2 reads them back (+0.5)
+        hidden = _eval_output(reference, model, patch, feed_forward_only, x, None) - x - 0.5
+        out = submission.run("run", model=model, state_dict=feed_forward_only, dtype=torch.float64, args=(x,), backward=False, patch=patch, seed=seed)
+        dropped, bias_only, both_kept = _kept_or_dropped(checks.output_tensor(out, "the output", prop, shape=x.shape, hint=hint) - x,
+                                                         [scale * torch.full_like(x, 0.5), scale * (scale * hidden + 0.5)],
+                                                         prop, "the feed-forward block's output", hint)
+        if not (0.12 <= dropped <= 0.40 and bias_only >= 0.06 and both_kept >= 0.35):
+            fail(prop, "in train mode the feed-forward block is not dropped once after the activation and once after the second linear", hint)
 
 
 # -- token classifier ------------------------------------------------------------------------
 
+def classifier_on_trusted_layers(*args, **kwargs):
+    """The student's TokenClassifier with PyTorch's layers in `layers` (sizes as the student's code made them), and its patch."""
+    return on_trusted_parts(Build("TokenClassifier", *args, **kwargs))
+
+
 @pytest.mark.points(1)
 @pytest.mark.property("parameter layout")
 def test_token_classifier_structure(reference, submission):
-    """embedding, layers (num_layers encoder layers), readout — with the reference's parameter shapes."""
-    model = Build("TokenClassifier", 10, 4, d_model=8, num_heads=2, num_layers=3, dim_feedforward=16)
-    expected = reference.run("state_dict", model=model, patch=TRUSTED_LAYER)["param_shapes"]
-    checks.parameters_like(submission, model, expected, patch=TRUSTED_LAYER, prop="parameter layout",
-                           hint="embedding = nn.Embedding(vocab, d), layers = nn.ModuleList of num_layers layers, readout = nn.Linear(d, classes)")
+    """embedding, layers (num_layers encoder layers of d_model, num_heads, dim_feedforward),
+    readout — the reference's parameter shapes, with the defaults and with other sizes."""
+    prop, hint = "parameter layout", "embedding = nn.Embedding(vocab, d), layers = nn.ModuleList of num_layers layers (d, heads, ff), readout = nn.Linear(d, classes)"
+    for kwargs in ({}, {"d_model": 8, "num_heads": 2, "num_layers": 3, "dim_feedforward": 16}):
+        model, patch = classifier_on_trusted_layers(10, 4, **kwargs)
+        expected = reference.run("state_dict", model=model, patch=patch)
+        checks.parameters_like(submission, model, expected["param_shapes"], patch=patch, prop=prop, hint=hint)
+        same_layout(submission, model, expected["state_dict"], patch=patch, prop=prop, hint=hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("token classifier")
 def test_token_classifier_matches_reference(reference, submission):
-    """Logits and gradients equal the reference's: embed, every layer, read out each token."""
-    checks.matches_reference(submission, reference, model=Build("TokenClassifier", 10, 4, d_model=8, num_heads=2, num_layers=2, dim_feedforward=16),
-                             inputs=[(torch.randint(0, 10, (3, 7), generator=torch.Generator().manual_seed(0)),)], dtypes=(None,),
-                             grad_args=(), patch=TRUSTED_LAYER, prop="token classifier",
-                             hint="no positional encoding and no final norm: embedding → layers → readout on every token")
+    """Logits and gradients equal the reference's (float64 and float32; B = 1 and N = 1 too):
+    embed, every layer (built with num_heads, dim_feedforward), read out each token."""
+    model, patch = classifier_on_trusted_layers(10, 4, d_model=8, num_heads=2, num_layers=3, dim_feedforward=16)
+    gen = torch.Generator().manual_seed(0)
+    cases = [(torch.randint(0, 10, shape, generator=gen),) for shape in ((3, 7), (1, 7), (3, 1), (1, 1))]
+    checks.matches_reference(submission, reference, model=model, inputs=cases, grad_args=(), patch=patch, prop="token classifier",
+                             hint="no positional encoding and no final norm: embedding → layers (each built with d_model, num_heads, "
+                                  "dim_feedforward) → readout on every token; keep the batch and token dimensions")
 
 
 @pytest.mark.points(1)
@@ -225,23 +401,25 @@ def test_token_classifier_matches_reference(reference, submission):
 def test_token_classifier_is_permutation_equivariant(submission):
     """Without positional encoding, permuting the tokens permutes the per-token logits."""
     tokens = torch.randint(0, 10, (2, 9), generator=torch.Generator().manual_seed(1))
-    permutation_equivariant(submission, model=Build("TokenClassifier", 10, 4, d_model=8, num_heads=2, num_layers=2, dim_feedforward=16),
-                            args=(tokens,), patch=TRUSTED_LAYER, prop="permutation equivariance",
+    model, patch = classifier_on_trusted_layers(10, 4, d_model=8, num_heads=2, num_layers=2, dim_feedforward=16)
+    permutation_equivariant(submission, model=model, args=(tokens,), patch=patch, prop="permutation equivariance",
                             hint="the classifier must not add positions: a token's logits depend on which tokens are present, not where")
 
 
 @pytest.mark.points(3)
 @pytest.mark.property("accuracy on a set task")
+@pytest.mark.trains
 def test_token_classifier_learns_token_counts(reference, submission):
-    """Trained by the grader, your TokenClassifier labels each token by how often it occurs (≥ 90%)."""
+    """Trained by the grader (your TokenClassifier on PyTorch's layers), it labels each token by
+    how often it occurs: ≥ 90% on held-out sequences, judged on the trained weights."""
+    prop, hint = "accuracy on a set task", "embedding → layers → readout on every token, with every parameter registered (trained by the grader's optimiser)"
     tokens, labels = token_counts(2000, seed=0)
     eval_tokens, eval_labels = token_counts(500, seed=1)
-    model = Build("TokenClassifier", 6, 4, d_model=32, num_heads=4, num_layers=1, dim_feedforward=64)
-    sd = checks.reference_state_dict(reference, model)
-    result = submission.run("train_token_classifier", model=model, state_dict=sd, tokens=tokens, labels=labels,
-                            eval_tokens=eval_tokens, steps=300, lr=3e-3)
-    prop, hint = "accuracy on a set task", "each token must see the whole sequence: attention over all tokens, residual connections, per-token read-out"
-    logits = checks.expect_tensor(result["logits"], "the trained model's logits", prop, shape=(500, 10, 4), hint=hint)
-    acc = float((logits.argmax(-1) == eval_labels).double().mean())
-    if acc < 0.9:
-        checks.base.fail(prop, f"held-out per-token accuracy {acc:.2f} is below the required 0.90 (without attention ≈ 0.34)", hint)
+    model, patch = classifier_on_trusted_layers(6, 4, d_model=32, num_heads=4, num_layers=1, dim_feedforward=32)
+    sd = checks.reference_state_dict(reference, model, patch=patch)
+    result = submission.run("train_token_classifier", model=model, state_dict=sd, tokens=tokens, labels=labels, steps=200, lr=5e-3, patch=patch)
+    weights = checks.trained_weights(result, prop, hint)
+    logits = checks.evaluated_output(reference, model=model, weights=weights, args=(eval_tokens,), prop=prop, hint=hint)
+    if tuple(logits.shape) != (500, 10, 4):
+        fail(prop, f"the trained model's output has shape {tuple(logits.shape)}, expected (500, 10, 4)", hint)
+    checks.reaches(checks.accuracy_of(logits, eval_labels), 0.9, "held-out per-token accuracy (without attention ≈ 0.35)", prop, hint)

@@ -28,6 +28,7 @@ import torch
 from autograder import checks
 from autograder.checks.base import CheckFailed, fail
 from autograder.checks.graphs import local, node_permutation_equivariant, relabel
+from autograder.checks.training import accuracy_of
 from autograder.data.graphs import community_nodes, graph_families, link_split
 from autograder.errors import StudentCodeError
 from autograder.worker.probes import Build
@@ -456,12 +457,6 @@ def _weights(result: Any, prop: str, hint: str) -> tuple[dict, list[str]]:
     if not isinstance(names, list) or not all(isinstance(n, str) and n in weights for n in names):
         fail(prop, "training did not name the model's parameters", hint)
     return weights, names
-
-
-def accuracy_of(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The share of rows whose arg-max is the label; a row with NaN or inf counts as wrong."""
-    right = (logits.argmax(dim=-1) == labels) & torch.isfinite(logits).all(dim=-1)
-    return float(right.double().mean())
 
 
 def _lower(scores: dict[str, float]) -> tuple[float, str]:

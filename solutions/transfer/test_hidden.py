@@ -1,32 +1,53 @@
 """Hidden tests of the transfer assignment (instructor-only).
 
-The grader builds the provided `SmallNet` (and a BatchNorm-free `TinyNet`) from trusted
-code, freezes and replaces heads itself, and then calls ONE of the student's functions
-per probe — so a bug costs the points of the function it is in, once.  The transfer
-experiment runs the student's `fine_tune` twice per seed (pretrained backbone frozen
-with a new head, and the same network from scratch); only logits come back, the labels
-stay here.
+The grader builds the provided `SmallNet` (and the BatchNorm-free `TinyNet`, and `ModeNet`,
+whose output shows every submodule's training mode) from trusted code, freezes and
+replaces heads itself, and then calls ONE of the student's functions per probe — so a bug
+costs the points of the function it is in, once.
+
+No verdict rests on the worker's word: the probes return raw data (gradients, the
+`state_dict` with its buffers, outputs), and the judge repeats the computation here with
+trusted copies of the same models — expected gradients, features and outputs; the frozen
+weights and BatchNorm buffers it sent, compared bitwise; the training loss of the weights
+that came back, which must have gone down; the fine-tuned weights evaluated on held-out
+images that never leave this process.
 """
 
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from autograder import checks
 from autograder.checks.base import fail
+from autograder.checks.training import evaluated_output, trained_weights
 from autograder.data.digits import target_task
 from autograder.data.transfer import SmallNet, pretrained_state_dict
-from autograder.worker.probes import Build
-from autograder.worker.probes.transfer import TinyNet
 from autograder.judge.subject import Raised
+from autograder.worker.probes import Build
+from autograder.worker.probes.core import NONTENSOR
+from autograder.worker.probes.transfer import ModeNet, TinyNet, set_modes, set_trainable
 
 SMALLNET = "autograder.data.transfer:SmallNet"
-TINY = Build("autograder.worker.probes.transfer:TinyNet")
-
+TINYNET = "autograder.worker.probes.transfer:TinyNet"
+TINY = Build(TINYNET)
+MODENET = Build("autograder.worker.probes.transfer:ModeNet")
+F64 = torch.float64
 
 SMALLNET_PARAMETERS = [name for name, _ in SmallNet(2).named_parameters()]
 TINY_PARAMETERS = [name for name, _ in TinyNet().named_parameters()]
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test on one torch thread, restored after: the models are tiny, and extra threads
+    only spin on a busy machine (in a batch, several judges share the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def named(names, *prefixes):
@@ -34,44 +55,149 @@ def named(names, *prefixes):
     return [name for name in names if name.startswith(prefixes)]
 
 
-def randn(*shape, seed=0, dtype=torch.float64):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+def generator(seed):
+    return torch.Generator().manual_seed(seed)
 
 
-def images(n, seed=0):
-    return torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
+def randn(*shape, seed=0, dtype=F64):
+    return torch.randn(*shape, generator=generator(seed), dtype=dtype)
 
 
-def pretrained_with_new_head(reference, num_classes, seed):
+def images(n, seed=0, dtype=torch.float32):
+    return torch.rand(n, 1, 8, 8, generator=generator(seed)).to(dtype)
+
+
+def trusted(build, state=None, dtype=None):
+    """A trusted copy of the model `build` describes, built HERE (never in a worker)."""
+    model = build.instantiate(None)
+    if dtype is not None:
+        model.to(dtype)
+    if state is not None:
+        model.load_state_dict(state)
+    return model
+
+
+def seeded_state(build, seed=0, dtype=None):
+    """Freshly initialised weights of `build`, drawn here from `seed`."""
+    torch.manual_seed(seed)
+    return {k: v.detach().clone() for k, v in trusted(build, dtype=dtype).state_dict().items()}
+
+
+def pretrained_with_new_head(num_classes, seed):
     """The shipped pretrained weights with a fresh, seeded head for `num_classes`."""
     state = dict(pretrained_state_dict())
-    head = checks.reference_state_dict(reference, Build("torch.nn:Linear", 64, num_classes), seed=seed)
-    state.update({f"head.{k}": v for k, v in head.items()})
+    torch.manual_seed(seed)
+    state.update({f"head.{k}": v.detach().clone() for k, v in torch.nn.Linear(64, num_classes).state_dict().items()})
     return state
+
+
+def expected_grads(build, state, trainable, x, cotangent, dtype=F64):
+    """The gradients of the trusted model (eval mode, only `trainable` requiring grad) for
+    the backward pass of `cotangent` from its output on `x`; None where frozen."""
+    model = trusted(build, state, dtype).eval()
+    set_trainable(model, trainable)
+    out = model(x)
+    if out.requires_grad:
+        out.backward(cotangent)
+    return {name: p.grad for name, p in model.named_parameters()}
+
+
+def as_reply(result, prop, hint):
+    """A probe's reply, checked to be the dict every probe returns."""
+    if not isinstance(result, dict):
+        fail(prop, "the probe's reply is not what the grader sent for (was the grader's code replaced?)", hint)
+    return result
+
+
+def same(value, expected):
+    """`value` is a tensor bitwise equal to `expected` (same shape and dtype)."""
+    return (isinstance(value, torch.Tensor) and value.shape == expected.shape and value.dtype == expected.dtype
+            and torch.equal(value, expected))
+
+
+def close(value, expected):
+    """`value` is a tensor of `expected`'s shape and dtype, equal within the dtype's tolerance."""
+    rtol, atol = checks.base.tolerances(expected.dtype)
+    return (isinstance(value, torch.Tensor) and value.shape == expected.shape and value.dtype == expected.dtype
+            and torch.allclose(value, expected, rtol=rtol, atol=atol))
+
+
+def cast(value, dtype):
+    """`value` in `dtype` if it is a floating tensor (as `model.to(dtype)` does)."""
+    return value.to(dtype) if dtype is not None and value.is_floating_point() else value
+
+
+def grads_in(result, prop, hint):
+    """The `grads` a probe sent back: a dict of tensors or None."""
+    grads = result.get("grads") if isinstance(result, dict) else None
+    if not isinstance(grads, dict) or NONTENSOR in grads:
+        fail(prop, "the gradients of the model's parameters did not come back", hint)
+    return grads
+
+
+def compare_grads(got, want, what, prop, hint):
+    """Frozen (want None) must have no gradient; trainable ones the trusted model's gradient."""
+    for name, grad in want.items():
+        value = got.get(name)
+        if grad is None and value is not None:
+            fail(prop, f"{what}: frozen parameter `{name}` received a gradient (its requires_grad should be False)", hint)
+        if grad is not None:
+            if value is None:
+                fail(prop, f"{what}: `{name}` received no gradient (its requires_grad should be True)", hint)
+            checks.expect_close(value, grad, f"{what}: the gradient of `{name}`", prop, hint=hint)
+
+
+def training_loss(reference, build, weights, X, y, prop, hint, dtype=None):
+    """Cross-entropy on (X, y) of `weights` loaded into the trusted `build`, evaluated here."""
+    logits = evaluated_output(reference, model=build, weights=weights, args=(X,), prop=prop, hint=hint, dtype=dtype)
+    return float(F.cross_entropy(logits.to(F64), y))
+
+
+def check_it_trained(reference, build, before, result, X, y, prop, hint, dtype=None):
+    """The weights that came back lower the training loss (evaluated here, by at least 1%):
+    fine_tune trained the model — so "frozen parameters unchanged" is not just the weights
+    sent, sent back.  Independent of lr: a loop with a wrong lr loses its own test only."""
+    weights = trained_weights(result, prop, hint)
+    start = training_loss(reference, build, before, X, y, prop, hint, dtype)
+    end = training_loss(reference, build, weights, X, y, prop, hint, dtype)
+    if not end < 0.99 * start:  # any real training lowers it; weights sent back untouched or nudged at random do not
+        fail(prop, f"fine_tune did not train the trainable parameters: the training loss of the weights it left is "
+                   f"{end:.3f} (it was {start:.3f} before)", hint)
+    return weights
 
 
 # -- freeze ----------------------------------------------------------------------------------
 
-def _flags(subject, trainable, start=None, model=None):
-    result = subject.run("freeze_flags", model=model or Build(SMALLNET), trainable=trainable, start=start)
-    return result["requires_grad"]
+FREEZE_MODELS = {SMALLNET: (Build(SMALLNET, 3), SMALLNET_PARAMETERS, lambda: images(4, 1, F64)),
+                 TINYNET: (TINY, TINY_PARAMETERS, lambda: randn(4, 6, seed=1))}
+
+
+def check_freeze(submission, model, trainable, prop, hint, start=None):
+    """freeze(model, trainable) on a model whose parameters all had `start`; the gradients of
+    a backward pass afterwards must be the trusted model's with exactly the prefixed
+    parameters trainable (None for every other one)."""
+    build, names, inputs = FREEZE_MODELS[model]
+    state, x = seeded_state(build, seed=3, dtype=F64), inputs()
+    cotangent = randn(len(x), 3, seed=2)
+    given = {} if trainable is None else {"trainable": trainable}
+    result = submission.run("freeze_grads", model=build, state_dict=state, dtype=F64, x=x, cotangent=cotangent, start=start, **given)
+    prefixes = () if trainable is None else (trainable,) if isinstance(trainable, str) else tuple(trainable)
+    before = "" if start is None else f" (all parameters had requires_grad={start} before)"
+    call = "freeze(model)" if trainable is None else f"freeze(model, {trainable!r})"
+    compare_grads(grads_in(result, prop, hint), expected_grads(build, state, named(names, *prefixes), x, cotangent),
+                  f"after {call}{before}", prop, hint)
 
 
 @pytest.mark.points(2)
 @pytest.mark.property("freeze by prefix")
 def test_freeze_follows_the_prefixes(submission):
-    """requires_grad is True exactly for names starting with a prefix (tuple or list), also on re-freezing."""
+    """Exactly the parameters named by a prefix (tuple or list; none by default) get gradients, also on re-freezing."""
     prop, hint = "freeze by prefix", "requires_grad = name.startswith(prefixes) for EVERY parameter: True for matches, False for the rest"
-    names = [n for n, _ in SmallNet().named_parameters()]
-    cases = [((), None), (("head",), None), (["backbone.fc", "head"], None), (("backbone.bn",), None),
-             (("head",), False), (("backbone.conv2",), True), ((), True)]
-    for trainable, start in cases:
-        got = _flags(submission, trainable, start)
-        want = {n: n.startswith(tuple(trainable)) for n in names}
-        if got != want:
-            wrong = sorted(n for n in want if got.get(n) != want[n])
-            before = "" if start is None else f" (all parameters had requires_grad={start} before)"
-            fail(prop, f"freeze(model, {trainable!r}){before} set the wrong requires_grad for {wrong[:4]}", hint)
+    cases = [(SMALLNET, (), None), (SMALLNET, ("head",), None), (SMALLNET, ["backbone.fc", "head"], None),
+             (SMALLNET, ("backbone.bn",), None), (SMALLNET, ("head",), False), (SMALLNET, ("backbone.conv2",), True),
+             (SMALLNET, (), True), (SMALLNET, None, True), (TINYNET, ["backbone.fc"], False)]
+    for model, trainable, start in cases:
+        check_freeze(submission, model, trainable, prop, hint, start)
 
 
 @pytest.mark.points(1)
@@ -79,56 +205,89 @@ def test_freeze_follows_the_prefixes(submission):
 def test_freeze_takes_a_single_string_as_one_prefix(submission):
     """freeze(model, "backbone.bn2") keeps only backbone.bn2.* trainable (a string is one prefix, not characters)."""
     prop, hint = "freeze by prefix", "a str is itself iterable: wrap a single string in a tuple before using it as prefixes"
-    for trainable in ("backbone.bn2", "head"):
-        got = _flags(submission, trainable)
-        trainable_names = sorted(n for n, flag in got.items() if flag)
-        if trainable_names != sorted(n for n in got if n.startswith(trainable)):
-            fail(prop, f"freeze(model, {trainable!r}) left {trainable_names} trainable", hint)
+    for model, trainable in ((SMALLNET, "backbone.bn2"), (SMALLNET, "head"), (TINYNET, "backbone.fc2")):
+        check_freeze(submission, model, trainable, prop, hint)
 
 
 # -- replace_head ----------------------------------------------------------------------------
 
-def _replace(subject, model, num_classes, **kwargs):
-    return subject.run("replace_head_facts", model=model, num_classes=num_classes, **kwargs)
+def check_new_head(submission, build, new_build, num_classes, x, prop, hint, *, state, dtype=None, frozen=False, seed=0, strict=True):
+    """replace_head on the trusted model `build`; checks the model returned, the model passed
+    in, and the returned model's output — recomputed here with `new_build` and the weights
+    that came back.  `strict`: the head is exactly a weight and a bias of the right shapes;
+    otherwise a missing bias counts as zeros (a test of the dtype or of fresh weights should
+    not lose its point to a missing bias).  Returns the reply, the returned weights and that
+    trusted model after the backward pass of the cotangent the probe used."""
+    cotangent = randn(len(x), num_classes, seed=5, dtype=dtype or torch.float32)
+    result = as_reply(submission.run("replace_head_run", seed=seed, model=build, state_dict=state, dtype=dtype,
+                                     num_classes=num_classes, frozen=frozen, x=x, cotangent=cotangent), prop, hint)
+    returned = result.get("returned")
+    if not isinstance(returned, dict) or NONTENSOR in returned:
+        fail(prop, "replace_head should return the model, with its new head", hint)
+    returned = {k: checks.expect_tensor(v, f"`{k}` of the model returned", prop, finite=False, hint=hint) for k, v in returned.items()}
+    head = sorted(k for k in returned if k.startswith("head."))
+    if head != ["head.bias", "head.weight"] and (strict or head != ["head.weight"]):
+        fail(prop, f"model.head should be an nn.Linear with a weight and a bias; the new head has {head}", hint)
+    in_features = state["head.weight"].shape[1]
+    if tuple(returned["head.weight"].shape) != (num_classes, in_features):
+        fail(prop, f"the new head's weight has shape {tuple(returned['head.weight'].shape)}, expected ({num_classes}, {in_features}): "
+                   "in_features is the old head's", hint)
+    if "head.bias" in returned:
+        checks.expect_tensor(returned["head.bias"], "the new head's bias", prop, shape=(num_classes,), finite=False, hint=hint)
+    if dtype is not None:
+        for name in head:
+            if returned[name].dtype != dtype:
+                fail(prop, f"the old head was {dtype}, the new head's `{name}` is {returned[name].dtype}", hint)
+    after = result.get("state_dict")
+    if not isinstance(after, dict) or any(not same(after.get(k), v) for k, v in returned.items()):
+        fail(prop, "replace_head should change the model it is given, and return that same model", hint)
+    for name, value in state.items():
+        if not name.startswith("head.") and not same(returned.get(name), cast(value, dtype)):
+            fail(prop, f"replace_head changed `{name}`: only the head should be new", hint)
+    if "output_error" in result:
+        fail(prop, f"after replace_head the model's forward pass raised {str(result['output_error'])[:200]}", hint)
+    model = trusted(new_build, dtype=dtype)
+    weights = dict(returned)
+    weights.setdefault("head.bias", torch.zeros(num_classes, dtype=returned["head.weight"].dtype))
+    model.load_state_dict({k: weights[k] for k in model.state_dict()})
+    model.eval()
+    out = model(x)
+    checks.expect_close(result.get("output"), out.detach(), f"the model's output for {len(x)} input(s) after replace_head", prop, hint=hint)
+    out.backward(cotangent)
+    return result, returned, model
+
+
+#: A TinyNet whose head maps 32 features to 32 classes: `in_features == out_features`, so
+#: only the tests of the head's shape see a head built from the wrong one of the two.
+SQUARE = Build(TINYNET, features=32, num_classes=32)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("new head shape")
 def test_replace_head_installs_a_linear_of_the_right_shape(submission):
-    """model.head becomes nn.Linear(old in_features, num_classes) with a bias; the model itself is returned."""
+    """model.head becomes nn.Linear(old in_features, num_classes) with a bias, in the model given and returned; (B, C) out, B = 1 too."""
     prop, hint = "new head shape", "model.head = nn.Linear(model.head.in_features, num_classes) (bias=True), then return model"
-    for model, x, in_features, num_classes in ((Build(SMALLNET, 10), images(3), 64, 2), (TINY, randn(3, 6, dtype=torch.float32), 8, 5)):
-        facts = _replace(submission, model, num_classes, x=x)
-        head = facts["head"]
-        if not facts["same_model"]:
-            fail(prop, "replace_head should change the model it is given and return that same model", hint)
-        if head is None or head["type"] != "torch.nn.modules.linear.Linear":
-            fail(prop, f"model.head should be an nn.Linear, got {head['type'] if head else 'no module'}", hint)
-        if head["weight_shape"] != [num_classes, in_features]:
-            fail(prop, f"the new head's weight has shape {tuple(head['weight_shape'])}, expected ({num_classes}, {in_features}): "
-                       "in_features is the old head's", hint)
-        if head["bias_shape"] != [num_classes]:
-            fail(prop, "the new head has no bias of shape (num_classes,)", hint)
-        if facts["output_shape"] != [3, num_classes]:
-            got = facts["output_shape"]
-            fail(prop, f"after replace_head the model's output for 3 inputs " + (
-                f"has shape {tuple(got)}, expected (3, {num_classes})" if isinstance(got, list) else f"raised {got}"), hint)
+    for build, new_build, x, num_classes in ((Build(SMALLNET, 10), Build(SMALLNET, 2), images(3), 2),
+                                             (Build(SMALLNET, 10), Build(SMALLNET, 2), images(1, seed=1), 2),
+                                             (TINY, Build(TINYNET, num_classes=5), randn(3, 6, dtype=torch.float32), 5)):
+        check_new_head(submission, build, new_build, num_classes, x, prop, hint, state=seeded_state(build, seed=4))
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("new head dtype and device")
 def test_replace_head_follows_the_old_heads_dtype_and_device(submission):
-    """On a float64 model the new head is float64; on a model on the `meta` device the new head is there too."""
+    """On a float64 model the new head is float64 (and computes in float64); on a model on `meta` the new head is there too."""
     prop, hint = "new head dtype and device", "create the layer with dtype=old.weight.dtype, device=old.weight.device"
-    for kwargs, want_dtype, want_device in (({"dtype": torch.float64}, "torch.float64", "cpu"),
-                                            ({"device": "meta"}, "torch.float32", "meta")):
-        head = _replace(submission, Build(SMALLNET, 10), 3, **kwargs)["returned_head"]
-        if head is None:
-            fail(prop, "replace_head should return the model, with its new head", hint)
-        if head["dtypes"] != [want_dtype]:
-            fail(prop, f"the old head was {want_dtype}, the new head is {', '.join(head['dtypes'])}", hint)
-        if head["devices"] != [want_device]:
-            fail(prop, f"the old head was on {want_device}, the new head is on {', '.join(head['devices'])}", hint)
+    check_new_head(submission, SQUARE, Build(TINYNET, features=32, num_classes=5), 5, randn(3, 6, seed=3), prop, hint,
+                   dtype=F64, state=seeded_state(SQUARE, seed=4, dtype=F64), strict=False)
+    # a head's device cannot travel from `meta`: this one fact is the worker's word (see the probe)
+    devices = as_reply(submission.run("replace_head_run", model=SQUARE, device="meta", num_classes=5), prop, hint).get("devices")
+    head = sorted(name for name in devices if str(name).startswith("head.")) if isinstance(devices, dict) else []
+    if "head.weight" not in head:
+        fail(prop, "replace_head should return the model, with its new head", hint)
+    for name in head:
+        if devices[name] != "meta":
+            fail(prop, f"the old head was on meta, the new head's `{name}` is on {str(devices[name])[:40]}", hint)
 
 
 @pytest.mark.points(1)
@@ -136,73 +295,89 @@ def test_replace_head_follows_the_old_heads_dtype_and_device(submission):
 def test_replace_head_draws_fresh_weights(submission):
     """Even with as many classes as before, the head gets new, trainable weights from U(-k, k), k = 1/sqrt(in_features)."""
     prop, hint = "fresh head", "always create a NEW nn.Linear (never keep or reuse the old head, even when num_classes is unchanged)"
-    sd = dict(pretrained_state_dict())
     for seed in (0, 1):
-        facts = submission.run("replace_head_facts", seed=seed, model=Build(SMALLNET, 10), state_dict=sd, num_classes=10, frozen=True)
-        head = facts["returned_head"]
-        if head is None or head["weight"] is None:
-            fail(prop, "replace_head should return the model with a new head that has a weight", hint)
-        if head["reuses_old_parameters"]:
-            fail(prop, "the new head reuses the old head's parameters", hint)
-        weight = checks.expect_tensor(head["weight"], "the new head's weight", prop, hint=hint)
-        if weight.shape == facts["old_head"]["weight"].shape and torch.equal(weight, facts["old_head"]["weight"]):
-            fail(prop, "the new head has the old head's (pretrained) weights", hint)
-        if not head["requires_grad"]:
-            fail(prop, "the new head's parameters should be trainable (requires_grad) even when the old head was frozen", hint)
+        old = seeded_state(SQUARE, seed=10 + seed)
+        result, returned, model = check_new_head(submission, SQUARE, SQUARE, 32, randn(4, 6, seed=seed, dtype=torch.float32), prop, hint,
+                                                 state=old, frozen=True, seed=seed, strict=False)
+        head = [name for name in ("head.weight", "head.bias") if name in returned]
+        if any(torch.equal(returned[name], old[name]) for name in head):
+            fail(prop, "the new head has the old head's weights", hint)
+        weight = returned["head.weight"]
         k = 1 / math.sqrt(weight.shape[1])
-        values = [weight] + ([head["bias"]] if head["bias"] is not None else [])
-        if any(float(v.abs().max()) > k * 1.0001 for v in values):
+        if any(float(returned[name].abs().max()) > k * 1.0001 for name in head):
             fail(prop, "the new head has values outside (-k, k), k = 1/sqrt(in_features): initialise it as nn.Linear does", hint)
         if abs(float(weight.double().std()) - k / math.sqrt(3)) > 0.2 * k / math.sqrt(3):
             fail(prop, "the new head's weights are not spread like U(-k, k): initialise it as nn.Linear does", hint)
+        grads = grads_in(result, prop, hint)
+        for name in head:
+            if grads.get(name) is None:
+                fail(prop, f"the new head's `{name}` received no gradient: a fresh layer is trainable, even when the old head was frozen", hint)
+            checks.expect_close(grads[name], model.get_parameter(name).grad, f"the gradient of the new head's `{name}`", prop, hint=hint)
 
 
 # -- extract_features ------------------------------------------------------------------------
 
-def _features(subject, **kwargs):
-    return subject.run("extract_features_run", model=Build(SMALLNET, 10), state_dict=dict(pretrained_state_dict()), **kwargs)
+def _features(subject, model, state, X, **kwargs):
+    return subject.run("extract_features_run", model=model, state_dict=state, X=X, **kwargs)
+
+
+def expected_features(model, state, X, dtype=None):
+    with torch.no_grad():
+        return trusted(model, state, dtype).eval().backbone(X)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("features")
-def test_extract_features_is_the_backbone_in_eval_mode(reference, submission):
-    """The features equal model.backbone(X) in eval mode (BatchNorm with running statistics), shape (N, 64)."""
+def test_extract_features_is_the_backbone_in_eval_mode(submission):
+    """The features equal model.backbone(X) in eval mode, (N, F) also for N = 1, in X's dtype; BatchNorm buffers untouched."""
     prop, hint = "features", "call model.eval() first, then return model.backbone(X) — not the head's output"
-    for n, seed in ((7, 0), (1, 1)):
-        expected = _features(reference, X=images(n, seed))
-        actual = _features(submission, X=images(n, seed))
-        checks.expect_close(actual["output"], expected["output"], f"the features of {n} image(s)", prop, hint=hint)
-        if actual["seen"]["modules_in_train_mode"]:
-            fail(prop, f"{actual['seen']['modules_in_train_mode'][0]} ran in training mode", hint)
+    pretrained = dict(pretrained_state_dict())
+    cases = ((Build(SMALLNET, 10), pretrained, images(7), None), (Build(SMALLNET, 10), pretrained, images(1, 1), None),
+             (Build(SMALLNET, 10), pretrained, images(3, 2, F64), F64), (MODENET, seeded_state(MODENET, 6), randn(5, 6, seed=7, dtype=torch.float32), None))
+    for model, state, X, dtype in cases:
+        result = as_reply(_features(submission, model, state, X, dtype=dtype), prop, hint)
+        checks.expect_close(result.get("output"), expected_features(model, state, X, dtype), f"the features of {len(X)} input(s)", prop, hint=hint)
+        after = result.get("state_dict")
+        for name, value in state.items():
+            if name.endswith(BUFFERS) and not (isinstance(after, dict) and same(after.get(name), cast(value, dtype))):
+                fail(prop, f"extract_features changed `{name}`: BatchNorm ran in training mode", hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("no graph")
 def test_extract_features_builds_no_graph(submission):
-    """The backbone runs under torch.no_grad() (not inference_mode): the result has no graph and is a normal tensor."""
+    """The features are a plain tensor without the backbone's graph: usable in autograd later (not inference mode), reaching no parameter."""
     prop, hint = "no graph", "wrap the forward pass in `with torch.no_grad():` (torch.inference_mode() makes tensors autograd cannot use later)"
-    facts = _features(submission, X=images(5))
-    checks.expect_tensor(facts["output"], "the features", prop, shape=(5, 64), hint=hint)
-    if facts["requires_grad"] or facts["has_graph"]:
-        fail(prop, "the features require grad: they carry the autograd graph of the backbone", hint)
-    if facts["is_inference"] or facts["seen"]["inference_mode"]:
-        fail(prop, "the features were computed in inference mode", hint)
-    if facts["seen"]["calls"] == 0:
-        fail(prop, "the backbone was never called", hint)
-    if facts["seen"]["grad_enabled"]:
-        fail(prop, "the backbone ran with gradients enabled (a .detach() afterwards still builds the graph)", hint)
+    state, X = seeded_state(TINY, 8), randn(5, 6, seed=9, dtype=torch.float32)
+    readout, cotangent = randn(3, 8, seed=10, dtype=torch.float32), randn(5, 3, seed=11, dtype=torch.float32)
+    result = as_reply(_features(submission, TINY, state, X, readout=readout, cotangent=cotangent), prop, hint)
+    reached = sorted(name for name, grad in grads_in(result, prop, hint).items() if grad is not None)
+    if reached:
+        fail(prop, f"the features carry the backbone's autograd graph: a backward pass through them reached `{reached[0]}`", hint)
+    if "readout_error" in result:
+        fail(prop, f"the features cannot be used in autograd afterwards ({str(result['readout_error'])[:160]}): "
+                   "were they computed in inference mode?", hint)
+    features = expected_features(TINY, state, X)
+    checks.expect_close(result.get("readout_grad"), cotangent.T @ features,
+                        "the gradient of a layer trained on the features (d<C, features @ W.T>/dW)", prop, hint=hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("training modes restored")
 def test_extract_features_restores_every_training_mode(submission):
-    """Afterwards every submodule is in the mode it was in before — all training, or a mix of train and eval."""
+    """Afterwards every submodule is in the mode it was in before — all training, all eval, or a mix (seen in ModeNet's output)."""
     prop, hint = "training modes restored", "remember module.training for every module in model.modules() and restore each one (not just model.train())"
-    for eval_modules in ((), ("backbone.bn1", "head"), ("", "backbone.fc")):
-        facts = _features(submission, X=images(4), eval_modules=eval_modules)
-        changed = sorted(n or "the model itself" for n, mode in facts["before"].items() if facts["after"].get(n) != mode)
-        if changed:
-            fail(prop, f"the training mode of {changed[:3]} changed", hint)
+    state, X, X_after = seeded_state(MODENET, 12), randn(4, 6, seed=13, dtype=torch.float32), randn(6, 6, seed=14, dtype=torch.float32)
+    everything = [name for name, _ in ModeNet().named_modules()]
+    for eval_modules in ((), ("backbone.bn", "head"), ("", "backbone.fc1"), ("backbone", "backbone.act"), tuple(everything)):
+        result = as_reply(_features(submission, MODENET, state, X, eval_modules=eval_modules, X_after=X_after), prop, hint)
+        model = trusted(MODENET, state)
+        set_modes(model, eval_modules)
+        with torch.no_grad():
+            expected = model(X_after)
+        before = "every module in training mode" if not eval_modules else f"{', '.join(repr(n) if n else 'the model' for n in eval_modules)} in eval mode"
+        checks.expect_close(result.get("after"), expected, f"the model's output after extract_features (called with {before})",
+                            prop, hint=hint + " — the output changed because some module's training mode did")
 
 
 # -- fine_tune ---------------------------------------------------------------------------------
@@ -211,19 +386,33 @@ def _fine_tune(subject, **kwargs):
     return subject.run("fine_tune_run", **kwargs)
 
 
+def losses_of(result, epochs, prop, hint):
+    """The losses `fine_tune` returned: a list of `epochs` floats."""
+    losses = as_reply(result, prop, hint).get("losses")
+    if not (isinstance(losses, list) and len(losses) == epochs and all(isinstance(v, (float, int)) and not isinstance(v, bool) for v in losses)):
+        fail(prop, f"fine_tune should return a list of {epochs} floats (the mean loss of each epoch)", hint)
+    return losses
+
+
+def compare_runs(actual, expected, epochs, prop, hint, what="fine-tuning"):
+    """Same `epochs` losses and the same weights and buffers (within the dtype's tolerance)."""
+    want = losses_of(expected, epochs, prop, hint)
+    checks.modules.compare_nested(losses_of(actual, epochs, prop, hint), want, f"the losses per epoch of the {what}", prop, hint)
+    weights = trained_weights(actual, prop, hint)
+    for name, value in trained_weights(expected, prop, hint).items():
+        checks.expect_close(weights.get(name), value, f"`{name}` after the {what}", prop, hint=hint)
+
+
 @pytest.mark.points(2)
 @pytest.mark.property("fine-tuning loop")
 def test_fine_tuning_matches_reference(reference, submission):
-    """With one batch per epoch, losses and final weights equal the reference's (Adam on trainable parameters, cross-entropy, zero_grad)."""
+    """With one batch per epoch, losses and final weights equal the reference's (Adam on trainable parameters, lr, epochs, cross-entropy, zero_grad)."""
     prop, hint = "fine-tuning loop", "Adam over the trainable parameters with lr, F.cross_entropy, and optimizer.zero_grad() before each backward"
-    sd = checks.reference_state_dict(reference, TINY, torch.float64)
+    sd = seeded_state(TINY, 15, F64)
     X, y = randn(24, 6, seed=7), torch.arange(24) % 3
-    request = dict(model=TINY, state_dict=sd, dtype=torch.float64, X=X, y=y, trainable=named(TINY_PARAMETERS, "backbone.fc2", "head"),
+    request = dict(model=TINY, state_dict=sd, dtype=F64, X=X, y=y, trainable=named(TINY_PARAMETERS, "backbone.fc2", "head"),
                    train_kwargs=dict(epochs=4, lr=0.05, batch_size=64, seed=0))
-    expected, actual = _fine_tune(reference, **request), _fine_tune(submission, **request)
-    checks.modules.compare_nested(actual["losses"], expected["losses"], "the losses per epoch", prop, hint)
-    for name, value in expected["state_dict"].items():
-        checks.expect_close(actual["state_dict"].get(name), value, f"`{name}` after fine-tuning", prop, hint=hint)
+    compare_runs(_fine_tune(submission, **request), _fine_tune(reference, **request), 4, prop, hint)
 
 
 @pytest.mark.points(1)
@@ -231,11 +420,20 @@ def test_fine_tuning_matches_reference(reference, submission):
 def test_epoch_loss_is_the_mean_over_samples(reference, submission):
     """With lr=0 the weights stay put, so each epoch's loss is the mean loss over all samples (last batch smaller)."""
     prop, hint = "mean loss per epoch", "weight each batch's mean loss by its size and divide by the number of samples"
-    sd = checks.reference_state_dict(reference, TINY, torch.float64)
-    request = dict(model=TINY, state_dict=sd, dtype=torch.float64, X=randn(40, 6, seed=8), y=torch.arange(40) % 3,
+    request = dict(model=TINY, state_dict=seeded_state(TINY, 16, F64), dtype=F64, X=randn(40, 6, seed=8), y=torch.arange(40) % 3,
                    trainable=named(TINY_PARAMETERS, "head"), train_kwargs=dict(epochs=2, lr=0.0, batch_size=16, seed=1))
-    expected, actual = _fine_tune(reference, **request)["losses"], _fine_tune(submission, **request)["losses"]
+    expected, actual = _fine_tune(reference, **request)["losses"], losses_of(_fine_tune(submission, **request), 2, prop, hint)
     checks.modules.compare_nested(actual, expected, "the losses per epoch", prop, hint)
+
+
+def learnable(n, seed):
+    """n inputs of TinyNet and labels a TinyNet can learn (the arg-max of a fixed linear map)."""
+    X = randn(n, 6, seed=seed)
+    return X, (X @ randn(6, 3, seed=seed + 1)).argmax(1)
+
+
+SHUFFLED_X, SHUFFLED_Y = learnable(50, 9)
+SHUFFLED = dict(model=TINY, dtype=F64, X=SHUFFLED_X, y=SHUFFLED_Y, trainable=named(TINY_PARAMETERS, "backbone.fc2", "head"))
 
 
 @pytest.mark.points(1)
@@ -243,15 +441,77 @@ def test_epoch_loss_is_the_mean_over_samples(reference, submission):
 def test_same_seed_same_fine_tuning(reference, submission):
     """The same seed gives identical losses and weights, whatever the global random state."""
     prop, hint = "determinism", "draw the shuffling from a torch.Generator seeded with `seed` (not the global random state)"
-    sd = checks.reference_state_dict(reference, TINY, torch.float64)
-    request = dict(model=TINY, state_dict=sd, dtype=torch.float64, X=randn(50, 6, seed=9), y=torch.arange(50) % 3,
-                   trainable=named(TINY_PARAMETERS, "backbone.fc2", "head"), train_kwargs=dict(epochs=2, lr=0.01, batch_size=8, seed=5))
-    first = submission.run("fine_tune_run", seed=1, **request)
-    second = submission.run("fine_tune_run", seed=2, **request)
-    checks.modules.compare_nested(second["losses"], first["losses"], "the losses of a second run with the same seed", prop, hint)
-    for name, value in first["state_dict"].items():
-        checks.expect_close(second["state_dict"].get(name), checks.expect_tensor(value, f"`{name}`", prop, hint=hint),
-                            f"`{name}` after a second run with the same seed", prop, hint=hint)
+    sd = seeded_state(TINY, 17, F64)
+    request = dict(SHUFFLED, state_dict=sd, train_kwargs=dict(epochs=3, lr=0.03, batch_size=7, seed=5))
+    first = _fine_tune(submission, seed=1, **request)
+    check_it_trained(reference, TINY, sd, first, request["X"], request["y"], prop, hint, dtype=F64)
+    compare_runs(_fine_tune(submission, seed=2, **request), first, 3, prop, hint, "second run with the same seed")
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("seed")
+def test_another_seed_shuffles_differently(reference, submission):
+    """Two seeds give two different runs (the shuffling is drawn from `seed`, not a fixed one)."""
+    prop, hint = "seed", "seed the generator of the shuffling with the `seed` argument"
+    sd = seeded_state(TINY, 18, F64)
+    runs = []
+    for seed in (3, 4):
+        request = dict(SHUFFLED, state_dict=sd, train_kwargs=dict(epochs=3, lr=0.03, batch_size=7, seed=seed))
+        runs.append(check_it_trained(reference, TINY, sd, _fine_tune(submission, seed=seed, **request), request["X"], request["y"], prop, hint, F64))
+    if all(same(runs[1].get(name), runs[0][name]) for name in named(TINY_PARAMETERS, "backbone.fc2", "head")):
+        fail(prop, "fine_tune with seed=3 and with seed=4 gave identical weights", hint)
+
+
+#: (samples, train_kwargs): batch sizes no hard-coded default imitates, with a last batch of 3 and
+#: one of a single sample (B = 1); then batch_size and seed left to their defaults (32 and 0)
+BATCHES = ((23, dict(epochs=2, lr=0.03, batch_size=5, seed=2)), (21, dict(epochs=2, lr=0.02, batch_size=4, seed=3)),
+           (40, dict(epochs=2, lr=0.02)))
+BN1_BUFFERS = tuple(f"backbone.bn1.{buffer}" for buffer in BUFFERS)
+
+
+def compare_buffers(actual, expected, names, what, prop, hint):
+    weights, want = trained_weights(actual, prop, hint), trained_weights(expected, prop, hint)
+    for name in names:
+        checks.expect_close(weights.get(name), want[name], f"`{name}` after {what}", prop, hint=hint)
+
+
+@pytest.mark.points(2)
+@pytest.mark.property("batch size")
+def test_batch_size_sets_the_batches_of_an_epoch(reference, submission):
+    """ceil(N / batch_size) batches per epoch, the last one smaller (also a single sample); batch_size=32 by default.
+
+    Every row is the same image and only `backbone.bn1` trains: its input (conv1's output)
+    never changes, so its running statistics — updated once per batch in training mode,
+    with a variance that depends on the batch's size — show which batches the model saw,
+    whatever their order and whatever the optimiser did."""
+    prop = "batch size"
+    hint = "take the samples batch_size at a time (the last batch gets the rest, even a single sample), every epoch"
+    image = target_task(2, 0)[0][:1].to(F64)
+    state = pretrained_with_new_head(2, seed=2)
+    for n, kwargs in BATCHES:
+        request = dict(model=Build(SMALLNET, 2), state_dict=state, dtype=F64, X=image.expand(n, 1, 8, 8).clone(),
+                       y=torch.arange(n) % 2, trainable=named(SMALLNET_PARAMETERS, "backbone.bn1"), train_kwargs=kwargs)
+        actual, expected = _fine_tune(submission, **request), _fine_tune(reference, **request)
+        size = kwargs.get("batch_size", 32)
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        what = f"fine_tune on {n} samples with " + (f"batch_size={size}" if "batch_size" in kwargs else "the default batch_size")
+        try:
+            compare_buffers(actual, expected, BN1_BUFFERS, what, prop, hint)
+        except checks.CheckFailed:
+            fail(prop, f"{what} and epochs={kwargs['epochs']} should run batches of {sizes} in every epoch; "
+                       + _which_batch_size(reference, request, actual, size), hint)
+
+
+def _which_batch_size(reference, request, actual, honoured):
+    """The batch size whose reference run the student's statistics equal (a message, not a verdict)."""
+    weights = actual.get("state_dict") if isinstance(actual, dict) else None
+    if isinstance(weights, dict):
+        n = len(request["X"])
+        for size in [size for size in (32, 64, 16, 8, 1, n) if size != honoured]:
+            run = _fine_tune(reference, **dict(request, train_kwargs=dict(request["train_kwargs"], batch_size=size)))
+            if all(close(weights.get(k), run["state_dict"][k]) for k in BN1_BUFFERS):
+                return f"your model saw the batches of batch_size={size}"
+    return "the running statistics of the trainable BatchNorm show other batches"
 
 
 @pytest.mark.points(1)
@@ -268,14 +528,21 @@ def test_fine_tune_without_trainable_parameters_raises(submission):
 
 
 FROZEN_CASES = (("backbone.conv2", "head"), ("backbone.bn2", "head"))
+STALE = 0.25
 
 
-def _frozen_run(reference, submission, trainable):
+def _frozen_run(reference, submission, trainable, prop, hint):
+    """Fine-tune the pretrained model with a new head, only `trainable` trainable, a stale
+    gradient left on every frozen parameter; the weights sent, and those that came back
+    (checked to have lowered the training loss)."""
     X, y, _, _ = target_task(2, 0)
-    sd = pretrained_with_new_head(reference, 2, seed=0)
-    result = _fine_tune(submission, model=Build(SMALLNET, 2), state_dict=sd, trainable=named(SMALLNET_PARAMETERS, *trainable), X=X, y=y,
-                        stale_grads=True, train_kwargs=dict(epochs=3, lr=1e-2, batch_size=8, seed=0))
-    return sd, result
+    sd = pretrained_with_new_head(2, seed=0)
+    names = named(SMALLNET_PARAMETERS, *trainable)
+    stale = {name: torch.full_like(sd[name], STALE) for name in SMALLNET_PARAMETERS if name not in names}
+    result = _fine_tune(submission, model=Build(SMALLNET, 2), state_dict=sd, trainable=names, X=X, y=y, grads_before=stale,
+                        train_kwargs=dict(epochs=3, lr=1e-2, batch_size=8, seed=0))
+    weights = check_it_trained(reference, Build(SMALLNET, 2), sd, result, X, y, prop, hint)
+    return sd, weights, stale, result
 
 
 @pytest.mark.points(2)
@@ -284,15 +551,11 @@ def test_frozen_parameters_stay_bitwise_equal(reference, submission):
     """Parameters outside the trainable prefixes are bitwise unchanged by fine_tune — even if they carry a stale .grad."""
     prop, hint = "frozen parameters", "give the optimiser only the parameters with requires_grad (a frozen one may still hold an old .grad)"
     for trainable in FROZEN_CASES:
-        before, result = _frozen_run(reference, submission, trainable)
-        after = result["state_dict"]
-        params = [n for n in before if not n.endswith(("running_mean", "running_var", "num_batches_tracked"))]
-        for name in params:
+        before, after, _, _ = _frozen_run(reference, submission, trainable, prop, hint)
+        for name in SMALLNET_PARAMETERS:
             value = checks.expect_tensor(after.get(name), f"`{name}` after fine-tuning", prop, hint=hint)
             if not name.startswith(trainable) and not torch.equal(value, before[name]):
                 fail(prop, f"frozen parameter `{name}` changed while fine-tuning with only {trainable} trainable", hint)
-        if torch.equal(after["head.weight"], before["head.weight"]):
-            fail(prop, "the trainable head did not change: fine_tune should still train the trainable parameters", hint)
 
 
 @pytest.mark.points(2)
@@ -302,65 +565,78 @@ def test_frozen_normalisation_statistics_stay_bitwise_equal(reference, submissio
     prop, hint = "frozen buffers", ("after model.train(), call .eval() on every normalisation layer whose parameters are all frozen — "
                                     "in training mode BatchNorm updates running_mean / running_var even when frozen")
     for trainable in FROZEN_CASES:
-        before, result = _frozen_run(reference, submission, trainable)
+        before, after, _, _ = _frozen_run(reference, submission, trainable, prop, hint)
         for layer in ("backbone.bn1", "backbone.bn2"):
             if layer.startswith(trainable):
                 continue  # a trainable BatchNorm may update its statistics
-            for buffer in ("running_mean", "running_var", "num_batches_tracked"):
+            for buffer in BUFFERS:
                 name = f"{layer}.{buffer}"
-                value = checks.expect_tensor(result["state_dict"].get(name), f"`{name}`", prop, hint=hint)
+                value = checks.expect_tensor(after.get(name), f"`{name}`", prop, hint=hint)
                 if not torch.equal(value, before[name]):
                     fail(prop, f"`{name}` of a frozen BatchNorm changed while fine-tuning with only {trainable} trainable", hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("trainable parameters only")
-def test_only_trainable_parameters_reach_the_optimiser(reference, submission):
-    """Adam receives exactly the trainable parameters, and no frozen parameter gets a gradient at any step."""
-    prop, hint = "trainable parameters only", "torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr); never re-enable requires_grad"
+def test_only_trainable_parameters_receive_gradients(reference, submission):
+    """No frozen parameter gets a gradient: afterwards each holds its stale .grad, none, or zeros — never a new one."""
+    prop, hint = "trainable parameters only", "leave requires_grad as it is: never re-enable it for frozen parameters inside fine_tune"
+    _, _, stale, result = _frozen_run(reference, submission, ("backbone.fc", "head"), prop, hint)
+    grads = grads_in(result, prop, hint)
+    for name, mark in stale.items():
+        grad = grads.get(name)
+        if grad is None:
+            continue
+        grad = checks.expect_tensor(grad, f"the .grad of frozen `{name}`", prop, finite=False, hint=hint)
+        if not (grad.shape == mark.shape and (torch.equal(grad, mark) or not bool(grad.any()))):
+            fail(prop, f"frozen parameter `{name}` received a gradient during fine-tuning", hint)
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("training mode")
+def test_trainable_normalisation_layers_train_in_training_mode(reference, submission):
+    """Handed over in eval mode (as load_pretrained returns it), the model trains in training mode: a trainable BatchNorm updates its statistics."""
+    prop, hint = "training mode", "call model.train() before the loop; only normalisation layers whose parameters are all frozen go back to eval mode"
     X, y, _, _ = target_task(2, 1)
-    sd = pretrained_with_new_head(reference, 2, seed=1)
-    trainable = ("backbone.fc", "head")
-    expected = named(SMALLNET_PARAMETERS, *trainable)
-    result = _fine_tune(submission, model=Build(SMALLNET, 2), state_dict=sd, trainable=expected, X=X, y=y, stale_grads=True,
-                        record=True, train_kwargs=dict(epochs=2, lr=1e-2, batch_size=8, seed=0))
-    expected = sorted(expected)
-    if not result["optimisers"] or result["steps"] == 0:
-        fail(prop, "fine_tune never stepped a torch.optim.Adam optimiser", hint)
-    for got in result["optimisers"]:
-        if got != expected:
-            extra = sorted(set(got) - set(expected))
-            fail(prop, f"the optimiser got {len(got)} tensors, expected the {len(expected)} trainable parameters"
-                       + (f" (also e.g. frozen `{extra[0]}`)" if extra else ""), hint)
-    if result["frozen_trained"]:
-        fail(prop, f"frozen parameter `{result['frozen_trained'][0]}` received a gradient during fine-tuning", hint)
+    request = dict(model=Build(SMALLNET, 2), state_dict=pretrained_with_new_head(2, seed=1), dtype=F64, X=X.to(F64), y=y, mode="eval",
+                   trainable=named(SMALLNET_PARAMETERS, "backbone.bn1", "head"), train_kwargs=dict(epochs=2, lr=1e-2, batch_size=20, seed=0))
+    compare_buffers(_fine_tune(submission, **request), _fine_tune(reference, **request), BN1_BUFFERS,
+                    "fine-tuning with backbone.bn1 trainable (one batch per epoch)", prop, hint)
 
 
 # -- the transfer experiment -------------------------------------------------------------------
 
-SHOTS, THRESHOLD, SEEDS = 2, 0.93, range(10)
+#: Two seeds here; `bench/transfer_experiment.py` (make experiments) runs ten and shows the margins.
+SHOTS, THRESHOLD, SEEDS = 2, 0.93, (1, 2)  # the public test runs seed 0
 BUDGET = dict(epochs=20, lr=1e-2, batch_size=10)
 
 
+def held_out_accuracy(reference, submission, *, state, trainable, seed, X, y, X_test, y_test, prop, hint, name):
+    """Fine-tune in the worker; the weights are evaluated HERE on the held-out images."""
+    result = _fine_tune(submission, model=Build(SMALLNET, 2), state_dict=state, trainable=trainable, X=X, y=y,
+                        train_kwargs=dict(BUDGET, seed=seed))
+    weights = trained_weights(result, prop, hint)
+    logits = evaluated_output(reference, model=Build(SMALLNET, 2), weights=weights, args=(X_test,), prop=prop, hint=hint)
+    checks.expect_tensor(logits, f"the {name} model's logits", prop, shape=(len(X_test), 2), finite=False, hint=hint)
+    return checks.training.accuracy_of(logits, y_test)
+
+
+@pytest.mark.trains
 @pytest.mark.points(3)
 @pytest.mark.property("transfer helps")
 def test_transfer_beats_training_from_scratch(reference, submission):
-    """Odd-or-even from 20 labels: pretrained backbone (frozen) + new head reaches 93% AND beats the same network from scratch, on 10 of 10 seeds."""
+    """Odd-or-even from 20 labels: pretrained backbone (frozen) + new head reaches 93% AND beats the same network from scratch, on both seeds."""
     prop = "transfer helps"
     hint = ("both runs use your fine_tune (same data, same budget); the pretrained run must keep the frozen backbone and its "
             "BatchNorm statistics exactly as they were and train the new head")
     for seed in SEEDS:
         X, y, X_test, y_test = target_task(SHOTS, seed)
         runs = {
-            "pretrained": dict(state_dict=pretrained_with_new_head(reference, 2, seed=seed), trainable=named(SMALLNET_PARAMETERS, "head")),
-            "from scratch": dict(state_dict=checks.reference_state_dict(reference, Build(SMALLNET, 2), seed=seed), trainable=SMALLNET_PARAMETERS),
+            "pretrained": dict(state=pretrained_with_new_head(2, seed=seed), trainable=named(SMALLNET_PARAMETERS, "head")),
+            "from scratch": dict(state=seeded_state(Build(SMALLNET, 2), seed=seed), trainable=SMALLNET_PARAMETERS),
         }
-        accuracy = {}
-        for name, run in runs.items():
-            result = _fine_tune(submission, model=Build(SMALLNET, 2), X=X, y=y, X_eval=X_test,
-                                train_kwargs=dict(BUDGET, seed=seed), **run)
-            logits = checks.expect_tensor(result["logits"], f"the {name} model's logits", prop, shape=(len(X_test), 2), hint=hint)
-            accuracy[name] = float((logits.argmax(1) == y_test).double().mean())
+        accuracy = {name: held_out_accuracy(reference, submission, seed=seed, X=X, y=y, X_test=X_test, y_test=y_test, prop=prop,
+                                            hint=hint, name=name, **run) for name, run in runs.items()}
         if accuracy["pretrained"] < THRESHOLD:
             fail(prop, f"seed {seed}: the fine-tuned pretrained model reaches {accuracy['pretrained']:.2f} on held-out images, "
                        f"below the required {THRESHOLD:.2f}", hint)

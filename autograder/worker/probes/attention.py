@@ -1,30 +1,63 @@
 """Probes and trusted building blocks for the attention assignment.
 
 The trusted blocks wrap PyTorch's own modules behind the assignment's API (masks with
-True = may attend), so a test of a larger module can swap them in (`patch=`) and grade
-that module alone.
+True = may attend).  A test of a larger module puts them into the student's BUILT model
+where SPEC keeps the smaller one, whatever way the student's code names or binds its
+classes (a table, an alias, a default argument) — `on_trusted_parts(model)`:
+
+    Build("TransformerEncoderLayer", 8, 2, 16).swap("self_attn", SELF_ATTENTION_LIKE)
+    Build("TokenClassifier", 10, 4, num_heads=2).swap("layers.*", ENCODER_LAYER_LIKE)
+
+The `*_LIKE` factories read the sizes the student's code chose from the part they replace
+(its parameter shapes, its `num_heads`, its `norm_first`), so a constructor argument that
+the student's code fails to pass on still shows.  The tests also `patch=` the smaller
+part's class name, so that typical code builds trusted parts from the start and a model
+whose smaller parts are unfinished can still be graded; code that binds the name at
+import time builds its own parts, and the swap replaces them.
+
+`scaled_dot_product_attention` is a module function, not a part of a built model: tests of
+`MultiHeadSelfAttention` patch it (`TRUSTED_ATTENTION`).  A correct student whose module
+binds it at import time then uses their own (correct) function: full marks all the same.
+
+Nothing here repeats a line of the reference solution: the student bundle ships this file.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
+from autograder.worker.forbidden import trust
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import build_model, plain
-from autograder.worker.spec import Build
+from autograder.worker.spec import Build, MissingName, resolve
+
+#: Value types of the student's own attributes that a trusted replacement keeps.
+PLAIN = (bool, int, float, str, type(None))
 
 
 def trusted_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> tuple:
-    """PyTorch's `F.scaled_dot_product_attention`, returning `(out, None)` (no weights)."""
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None
+    """PyTorch's `F.scaled_dot_product_attention`, and the attention weights it used.
+
+    `mask` may be boolean (True = may attend) or additive (a float tensor, e.g. 0 / -inf),
+    broadcastable to `(*, N, M)`: a student's module may hand either to the function."""
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    logits = torch.einsum("...nd,...md->...nm", q, k) * (1.0 / math.sqrt(q.size(-1)))
+    if mask is not None and mask.dtype == torch.bool:
+        logits = logits.masked_fill(mask.logical_not(), -math.inf)
+    elif mask is not None:
+        logits = logits + mask
+    return out, logits.softmax(dim=-1)
 
 
 def _pytorch_mask(mask: torch.Tensor | None, num_heads: int) -> torch.Tensor | None:
-    """The assignment's mask (True = may attend, (N, N) or (B, N, N)) in nn.MultiheadAttention's terms."""
+    """The assignment's mask (True = may attend, (N, N) or (B, N, N)) in nn.MultiheadAttention's
+    terms: True = blocked, one (N, N) slice per batch element and head."""
     if mask is None:
         return None
     return ~(mask.repeat_interleave(num_heads, dim=0) if mask.dim() == 3 else mask)
@@ -41,13 +74,191 @@ class TrustedSelfAttention(nn.MultiheadAttention):
 
 
 class TrustedEncoderLayer(nn.TransformerEncoderLayer):
-    """`nn.TransformerEncoderLayer` (batch first) with the assignment's signature and mask."""
+    """`nn.TransformerEncoderLayer` (batch first, ReLU) with the assignment's signature and mask."""
 
     def __init__(self, d_model: int, num_heads: int, dim_feedforward: int, dropout: float = 0.0, norm_first: bool = True) -> None:
         super().__init__(d_model, num_heads, dim_feedforward, dropout=dropout, batch_first=True, norm_first=norm_first)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         return super().forward(x, src_mask=_pytorch_mask(mask, self.self_attn.num_heads))
+
+
+_HERE = "autograder.worker.probes.attention"
+#: patch= for tests of MultiHeadSelfAttention: the trusted attention function.
+TRUSTED_ATTENTION = {"scaled_dot_product_attention": f"{_HERE}:trusted_attention"}
+#: Swap factories: a trusted part with the sizes of the student's part it replaces.
+SELF_ATTENTION_LIKE = f"{_HERE}:self_attention_like"
+ENCODER_LAYER_LIKE = f"{_HERE}:encoder_layer_like"
+
+
+# -- the swap factories ----------------------------------------------------------------------
+
+def _data_descriptors(cls: type) -> set[str]:
+    """Names that the student's classes (not torch's) define as properties or other data descriptors."""
+    found: set[str] = set()
+    for c in cls.__mro__:
+        if c.__module__.startswith(("torch", "autograder", "builtins")):
+            continue
+        found |= {n for n, v in vars(c).items() if hasattr(type(v), "__set__") or hasattr(type(v), "__delete__")}
+    return found
+
+
+def _adopt(new: nn.Module, old: nn.Module) -> nn.Module:
+    """`new` (trusted) in the place of the student's `old`: it keeps `old`'s plain attributes
+    that it lacks (e.g. a `d_model` the student's code reads), and becomes an instance of
+    `old`'s class too (the trusted class first in the MRO, so its computation runs), so
+    `isinstance(layer, TransformerEncoderLayer)` in correct code still holds.  Where the two
+    classes cannot be combined safely, `new` keeps its own class."""
+    for name, value in vars(old).items():
+        if isinstance(value, PLAIN) and not name.startswith("__") and not hasattr(new, name):
+            object.__setattr__(new, name, value)
+    student = type(old)
+    if student.__module__.startswith(("torch.", "autograder.")) or isinstance(new, student):
+        return new
+    if _data_descriptors(student) & (set(vars(new)) | set(dir(type(new)))):
+        return new  # a student property would shadow what the trusted forward reads
+    try:
+        new.__class__ = type(type(new).__name__, (type(new), student), {"__module__": _HERE})
+    except Exception:  # noqa: BLE001 — e.g. an MRO that cannot be linearised, a metaclass that objects:
+        pass  # grade with the plain trusted class
+    return new
+
+
+def _divisors(n: int) -> list[int]:
+    return [h for h in range(1, n + 1) if n % h == 0]
+
+
+def _heads_of(attention: nn.Module, d_model: int, bias: bool) -> int:
+    """How many heads the student's self-attention module uses: its `num_heads` (the
+    attribute the handout gives), else found by comparing it with PyTorch's attention for
+    every head count that divides d (on the grader's random weights)."""
+    heads = getattr(attention, "num_heads", None)
+    if isinstance(heads, int) and not isinstance(heads, bool) and heads > 0 and d_model % heads == 0:
+        return heads
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 5, d_model, generator=gen)
+    layout = TrustedSelfAttention(d_model, 1, bias=bias).state_dict()  # the same for every head count
+    state = {n: torch.randn(t.shape, generator=gen) * 0.5 for n, t in layout.items()}
+    found = []
+    try:
+        with torch.no_grad():
+            missing, _ = attention.load_state_dict(state, strict=False)  # a private buffer keeps its value
+            if set(missing) & {name for name, _ in attention.named_parameters()}:
+                raise KeyError(missing)
+            for h in _divisors(d_model):
+                witness = TrustedSelfAttention(d_model, h, bias=bias)
+                witness.load_state_dict(state)
+                if torch.allclose(attention(x), witness(x), rtol=1e-4, atol=1e-5):
+                    found.append(h)
+    except Exception:  # noqa: BLE001 — the student's module does not behave like attention at all
+        found = []
+    if len(found) != 1:
+        raise MissingName("the grader cannot tell how many heads your `self_attn` uses: keep the attribute "
+                          "`self.num_heads` that the handout's MultiHeadSelfAttention.__init__ sets")
+    return found[0]
+
+
+def _weight(module: nn.Module, path: str, owner: str) -> torch.Tensor:
+    obj: Any = module
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+    if not isinstance(obj, torch.Tensor):
+        raise MissingName(f"{owner} has no `{path}` (the assignment asks for it)")
+    return obj
+
+
+def self_attention_like(old: nn.Module) -> nn.Module:
+    """Swap factory: PyTorch's attention with the sizes of the student's `self_attn`
+    (d from `in_proj_weight`, the bias from `in_proj_bias`, the number of heads)."""
+    d_model = _weight(old, "in_proj_weight", "self_attn").shape[1]
+    bias = isinstance(getattr(old, "in_proj_bias", None), torch.Tensor)
+    heads = _heads_of(old, d_model, bias)
+    return _adopt(trust(TrustedSelfAttention)(d_model, heads, bias=bias), old)
+
+
+def encoder_layer_like(old: nn.Module) -> nn.Module:
+    """Swap factory: PyTorch's encoder layer with the sizes of the student's layer (d and
+    dim_feedforward from `linear1.weight`, the heads of its `self_attn`, its `norm_first`;
+    no dropout — the classifier's layers have none)."""
+    dim_feedforward, d_model = _weight(old, "linear1.weight", "a layer of `layers`").shape
+    attention = getattr(old, "self_attn", None)
+    if not isinstance(attention, nn.Module):
+        raise MissingName("a layer of `layers` has no `self_attn` (the assignment asks for it)")
+    heads = _heads_of(attention, d_model, isinstance(getattr(attention, "in_proj_bias", None), torch.Tensor))
+    norm_first = getattr(old, "norm_first", True)
+    norm_first = norm_first if isinstance(norm_first, bool) else True
+    return _adopt(trust(TrustedEncoderLayer)(d_model, heads, dim_feedforward, dropout=0.0, norm_first=norm_first), old)
+
+
+def on_trusted_parts(model: Build) -> tuple[Build, dict]:
+    """`model` with PyTorch's parts where SPEC keeps the smaller ones (`self_attn` of an
+    encoder layer, every layer of a classifier's `layers`), and the `patch=` that lets
+    typical code build trusted parts from the start (so an unfinished smaller part does not
+    stop the larger one from being graded):
+
+        model, patch = on_trusted_parts(Build("TokenClassifier", 10, 4))
+        submission.run("run", model=model, patch=patch, ...)
+    """
+    if model.name == "TransformerEncoderLayer":
+        return model.swap("self_attn", SELF_ATTENTION_LIKE), {"MultiHeadSelfAttention": f"{_HERE}:TrustedSelfAttention"}
+    if model.name == "TokenClassifier":
+        return model.swap("layers.*", ENCODER_LAYER_LIKE), {"TransformerEncoderLayer": f"{_HERE}:TrustedEncoderLayer"}
+    raise ValueError(f"no trusted parts for {model}")
+
+
+# -- probes ----------------------------------------------------------------------------------
+
+@probe
+def eval_mode_output(module: Any, *, model: Build, state_dict: dict, args: tuple, dtype: torch.dtype | None = None) -> dict:
+    """The built model's output in eval mode, without a graph, the weights loaded as `run`
+    loads them (a private buffer of the student's keeps its value) — for dropout, whose
+    train-mode output `run` gives."""
+    obj = build_model(module, model, state_dict, dtype)
+    obj.eval()
+    with torch.no_grad():
+        return {"output": plain(obj(*args))}
+
+
+#: The device `causal_mask_on` hands to `causal_mask`: a CPU device by another name ("cpu:0").
+#: Grading machines may have no second device, and the "meta" device costs a second of
+#: imports in every worker on its first `tril`.
+MASK_DEVICE = torch.device("cpu", 0)
+
+
+def _names_mask_device(value: Any) -> bool:
+    if isinstance(value, torch.device):
+        return value == MASK_DEVICE
+    if isinstance(value, str) and value.startswith("cpu:"):
+        try:
+            return torch.device(value) == MASK_DEVICE
+        except RuntimeError:
+            return False
+    return False
+
+
+class _DeviceSeen(TorchFunctionMode):
+    """Records the torch calls (tensor factories, `.to`, ...) that receive `MASK_DEVICE`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if len(self.calls) < 20 and any(_names_mask_device(a) for a in (*args, *kwargs.values())):
+            self.calls.append(str(getattr(func, "__name__", "a torch function"))[:60])
+        return func(*args, **kwargs)
+
+
+@probe
+def causal_mask_on(module: Any, *, n: int) -> dict:
+    """`causal_mask(n, device=MASK_DEVICE)`: the mask, and `device_calls`, the names of the
+    torch calls that received that device (the function passes `device` on to the tensors it
+    makes, or moves its mask there)."""
+    seen = _DeviceSeen()
+    with seen:
+        mask = resolve(module, "causal_mask")(n, device=MASK_DEVICE)
+    return {"mask": plain(mask), "device_calls": seen.calls}
 
 
 @probe
@@ -58,37 +269,32 @@ def train_token_classifier(
     state_dict: dict | None,
     tokens: torch.Tensor,
     labels: torch.Tensor,
-    eval_tokens: torch.Tensor,
     steps: int,
     lr: float,
     batch_size: int = 64,
     seed: int = 0,
 ) -> dict:
-    """The grader's own loop: Adam on per-token cross-entropy with random mini-batches.
+    """The grader's own loop: Adam on per-token cross-entropy with random mini-batches
+    drawn from `seed`.  Returns the trained `state_dict`: the judge evaluates it on a trusted
+    model with held-out tokens that never reach the worker.
 
-    Returns the logits on `eval_tokens` (their labels stay with the judge).  Runs on one
-    thread (as in the sandbox), also when called in-process: the model is tiny, and extra
-    threads only slow it down on a busy machine.
+    Runs on one thread (as in the sandbox), also when called in-process (public tests): the
+    model is tiny, and extra threads only slow it down on a busy machine.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(module, model, state_dict, tokens, labels, eval_tokens, steps, lr, batch_size, seed)
+        classifier = build_model(module, model, state_dict, None)
+        classifier.train()
+        optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(steps):
+            rows = torch.randint(0, len(tokens), (batch_size,), generator=gen)
+            logits = classifier(tokens[rows])  # (batch, N, C)
+            batch_loss = F.cross_entropy(logits.flatten(0, 1), labels[rows].flatten())
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()
+        return {"state_dict": plain(dict(classifier.state_dict()))}
     finally:
         torch.set_num_threads(threads)
-
-
-def _train(module: Any, model: Build, state_dict: dict | None, tokens: torch.Tensor, labels: torch.Tensor,
-           eval_tokens: torch.Tensor, steps: int, lr: float, batch_size: int, seed: int) -> dict:
-    obj = build_model(module, model, state_dict, None)
-    optimizer = torch.optim.Adam(obj.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        idx = torch.randint(0, len(tokens), (batch_size,), generator=gen)
-        logits = obj(tokens[idx])  # (batch, N, C)
-        loss = F.cross_entropy(logits.flatten(0, 1), labels[idx].flatten())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        return {"logits": plain(obj(eval_tokens))}

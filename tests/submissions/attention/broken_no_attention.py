@@ -1,4 +1,4 @@
-"""BROKEN: loses test_self_attention_matches_reference, test_token_classifier_learns_token_counts — each token only sees itself (its value projection), no attention."""
+"""BROKEN: loses test_self_attention_matches_reference — each token only sees itself (its value projection), no attention."""
 from __future__ import annotations
 
 import math

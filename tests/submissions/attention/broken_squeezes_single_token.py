@@ -1,4 +1,4 @@
-"""BROKEN: loses test_self_attention_keeps_n_tokens_with_the_same_weights — `.squeeze()` on the output drops the token dimension when N = 1."""
+"""BROKEN: loses test_self_attention_matches_reference, test_self_attention_keeps_n_tokens_with_the_same_weights — `.squeeze()` on the output drops the token dimension when N = 1 (and the batch dimension when B = 1)."""
 from __future__ import annotations
 
 import math

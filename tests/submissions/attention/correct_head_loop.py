@@ -1,7 +1,8 @@
 """CORRECT: a Python loop over heads with torch.cat, masked_fill with a large negative number
-replaced by -inf via a boolean index, post-/pre-norm written as two methods."""
+replaced by -inf via a boolean index, post-/pre-norm written as two methods, functional dropout."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -54,15 +55,19 @@ class TransformerEncoderLayer(nn.Module):
         self.norm1 = nn.LayerNorm(d_model, eps=1e-5)
         self.norm2 = nn.LayerNorm(d_model, eps=1e-5)
         self.norm_first = norm_first
+        self.p = dropout
+
+    def _drop(self, x):
+        return F.dropout(x, self.p, training=self.training)
 
     def _ff(self, x):
-        return self.linear2(torch.relu(self.linear1(x)))
+        return self._drop(self.linear2(self._drop(torch.relu(self.linear1(x)))))
 
     def forward(self, x, mask=None):
         if not self.norm_first:
-            x = self.norm1(x + self.self_attn(x, mask=mask))
+            x = self.norm1(x + self._drop(self.self_attn(x, mask=mask)))
             return self.norm2(x + self._ff(x))
-        x = x + self.self_attn(self.norm1(x), mask=mask)
+        x = x + self._drop(self.self_attn(self.norm1(x), mask=mask))
         return x + self._ff(self.norm2(x))
 
 

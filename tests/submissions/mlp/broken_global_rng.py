@@ -1,4 +1,4 @@
-"""BROKEN: loses test_same_seed_same_training — shuffles with the global RNG instead of a generator seeded with `seed`."""
+"""BROKEN: loses test_same_seed_same_training, test_seed_changes_the_shuffling — shuffles with the global RNG instead of a generator seeded with `seed` (runs are not reproducible, and `seed` has no effect)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""BROKEN: loses test_full_batch_training_matches_reference, test_classifier_learns_two_spirals — zero_grad is never called (gradients pile up, so training fails too)."""
+"""BROKEN: loses test_training_steps_are_adam_steps, test_classifier_learns_two_spirals — zero_grad is never called (gradients pile up, so training fails too)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""BROKEN: loses test_frozen_parameters_stay_bitwise_equal, test_only_trainable_parameters_reach_the_optimiser — Adam gets all parameters and the gradients are zeroed after the step, so a frozen parameter's stale gradient moves it."""
+"""BROKEN: loses test_frozen_parameters_stay_bitwise_equal — Adam gets all parameters and the gradients are zeroed after the step, so a frozen parameter's stale gradient moves it (which parameters the optimiser holds is not observable from outside; what it does to them is)."""
 
 from __future__ import annotations
 
