@@ -1,6 +1,7 @@
 """The `nnzoo` command: parses, calls one verb, prints.
 
-    nnzoo test [A]        student: public tests, points and hints
+    nnzoo test [A]        student: public tests, points and hints (--quick: no training)
+    nnzoo pack            student: the zip to hand in, <student>.zip (alias: submit)
     nnzoo grade SUBS      instructor: hidden tests in the sandbox → the gradebook folder
     nnzoo demo            grade the bundled sample class
     nnzoo release         the student bundle, or nbgrader source notebooks
@@ -26,9 +27,27 @@ def _public_dir(assignment: str, path: str | None) -> Path:
     return course.project_root() / "assignments" / assignment
 
 
-def cmd_test(args: argparse.Namespace) -> int:
+def public_test_args(tests: Path, *, quick: bool = False) -> list[str]:
+    """pytest's arguments for one assignment's public tests as `nnzoo test` runs them: the
+    reasons go to the points table (no tracebacks, no short summary); `quick` leaves out
+    the tests marked `trains`."""
+    args = [str(tests), "-q", "-p", "no:cacheprovider", "--tb=no", "-rN", "--no-header",
+            "--rootdir", str(tests.parent), "-W", "ignore::DeprecationWarning",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]  # nnzoo's own modules, imported before pytest starts
+    return [*args, "-m", "not trains"] if quick else args
+
+
+def run_public_tests(tests: Path, *, quick: bool = False) -> int:
+    """Run one public test file in this process, torch pinned to one thread; pytest's exit code."""
     import pytest
 
+    from autograder.judge.public import one_torch_thread
+
+    with one_torch_thread():
+        return int(pytest.main(public_test_args(tests, quick=quick)))
+
+
+def cmd_test(args: argparse.Namespace) -> int:
     assignments = [args.assignment] if args.assignment else course.names(hidden=False)
     code = 0
     for a in assignments:
@@ -37,11 +56,69 @@ def cmd_test(args: argparse.Namespace) -> int:
         if not tests.is_file():
             print(f"nnzoo test: no public tests {tests} — pass the assignment's folder with --path", file=sys.stderr)
             return 2
-        print(f"== {a}: public tests in {folder}")
-        result = pytest.main([str(tests), "-q", "-p", "no:cacheprovider", "--tb=short", "--no-header",
-                              "--rootdir", str(folder), "-W", "ignore::DeprecationWarning"])
-        code = code or int(result)
+        quick = " (quick: the tests that train a model are left out)" if args.quick else ""
+        print(f"== {a}: public tests in {folder}{quick}")
+        result = run_public_tests(tests, quick=args.quick)
+        if result == 5 and args.quick:  # every test trains: nothing left to run is not a failure
+            result = 0
+        code = code or result
     return code
+
+
+def _assignments_folder(path: str | None) -> Path:
+    if path:
+        return Path(path)
+    here = Path.cwd() / "assignments"
+    return here if here.is_dir() else course.project_root() / "assignments"
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from autograder import pack
+    from autograder.load import student_id
+
+    sid = student_id(args.student)
+    folder = _assignments_folder(args.path)
+    if not folder.is_dir():
+        print(f"nnzoo pack: no folder {folder} — run it in your nnzoo folder, or pass --path assignments/", file=sys.stderr)
+        return 2
+    stubs = pack.released_stubs(folder.parent)
+    chosen: list[pack.Chosen] = []
+    for a in args.assignment or course.names(hidden=False):
+        picked = pack.choose(folder, a, stubs)
+        if isinstance(picked, str):
+            print(f"{a}: {picked}")
+        else:
+            chosen.append(picked)
+            print(f"{a}: {picked.path}" + (f" — {picked.note}" if picked.note else ""))
+    if not chosen:
+        print("nnzoo pack: nothing to pack — fill in assignments/<a>/<a>.py first", file=sys.stderr)
+        return 2
+    problems = {a: why for a, why in pack.import_problems(chosen).items() if why}
+    for a, why in problems.items():
+        print(f"nnzoo pack: refused {a}: {why}", file=sys.stderr)
+    if problems:
+        print("nnzoo pack: no zip written — fix the file(s) above, or leave them out: "
+              + " ".join(f"-a {c.assignment}" for c in chosen if c.assignment not in problems), file=sys.stderr)
+        return 1
+    results: dict[str, str] = {}
+    for c in chosen:
+        tests = c.path.parent / f"test_{c.assignment}.py"
+        if args.no_tests or c.path.suffix != ".py" or not tests.is_file():
+            results[c.assignment] = "public tests not run"
+            continue
+        print(f"== {c.assignment}: public tests")
+        code = run_public_tests(tests)
+        results[c.assignment] = "public tests pass" if code == 0 else "some public tests fail (packed anyway)"
+    out = Path(args.out) if args.out else folder.parent
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{sid}.zip"
+    pack.write_zip(target, chosen)
+    print("")
+    for c in chosen:
+        print(f"packed {c.path.name:<16} {results[c.assignment]}")
+    renamed = f" (your id as the grader reads it: {sid})" if sid != args.student else ""
+    print(f"wrote {target}{renamed} — hand in this file")
+    return 0
 
 
 def _fail(message: str) -> int:
@@ -169,7 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run an assignment's public tests on your code and show points per test.")
     p.add_argument("assignment", nargs="?", choices=known, help="which assignment (default: all)")
     p.add_argument("--path", help="folder holding <assignment>.py and test_<assignment>.py")
+    p.add_argument("--quick", action="store_true", help="leave out the tests that train a model (seconds, not minutes)")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("pack", aliases=["submit"], help="student: the zip to hand in (<student>.zip)",
+                       description="Check your files, run the public tests, and write <student>.zip holding "
+                                   "<a>.py (or <a>.ipynb) for each assignment you started — the file you hand in.")
+    p.add_argument("--student", required=True, metavar="ID", help="your student id: the zip is named after it")
+    p.add_argument("-a", "--assignment", action="append", choices=known, help="only these (repeatable; default: all)")
+    p.add_argument("--path", metavar="DIR", help="the folder holding <a>/<a>.py (default: ./assignments)")
+    p.add_argument("--out", metavar="DIR", help="where to write the zip (default: beside the assignments folder)")
+    p.add_argument("--no-tests", action="store_true", help="do not run the public tests first")
+    p.set_defaults(func=cmd_pack)
 
     p = sub.add_parser("grade", help="instructor: grade a class against the hidden tests",
                        description="Grade every student folder or .zip in SUBMISSIONS in the sandbox.")

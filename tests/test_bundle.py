@@ -5,12 +5,13 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from autograder import course
-from autograder.bundle import BundleError, write_bundle
+from autograder.bundle import BundleError, check_needs, write_bundle
 from autograder.bundle.leaks import is_trivial, solution_lines, strip_leaks
 from autograder.course.stubs import expected_stub
 from autograder.nbgrader.segments import named_tests
@@ -114,3 +115,51 @@ def test_strip_leaks_replaces_only_the_definitions_that_repeat_a_solution_line()
     exec(new, namespace)
     with pytest.raises(RuntimeError, match="not in the student bundle"):
         namespace["trusted_loops"]()
+
+
+def test_the_bundles_pyproject_lists_only_what_a_student_needs(bundle):
+    out, report = bundle
+    listed = tomllib.loads((out / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=!~; ]", d)[0] for d in listed["dependencies"]}
+    assert {"torch", "numpy", "networkx", "pytest", "pytest-timeout", "rich"} <= names
+    assert not names & {"nbgrader", "ipykernel", "nbformat", "pyseccomp", "safetensors", "torch_geometric"}
+    assert names - {"torch", "numpy", "networkx", "pytest", "pytest-timeout", "rich"} == set(report.packages)
+    assert listed["scripts"]["nnzoo"] == "autograder.cli:main"
+
+
+def test_the_readme_says_what_to_hand_in_and_how(bundle):
+    out, _ = bundle
+    readme, makefile = (out / "README.md").read_text(), (out / "Makefile").read_text()
+    assert "## Handing in" in readme and "make pack STUDENT=<your student id>" in readme
+    assert "`<your student id>.zip`" in readme and "`mlp.py`, `attention.py`" in readme
+    assert '\t$(BIN)/nnzoo pack --student "$(STUDENT)"' in makefile
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_a_public_test_reaching_a_stubbed_definition_or_an_instructor_package_is_unmet(tmp_path):
+    write(tmp_path / "autograder" / "probes.py",
+          "def trusted_scatter(*args, **kwargs):\n    raise RuntimeError('not in the bundle')\n\n\n"
+          "def helper(x):\n    return trusted_scatter(x)\n\n\ndef fine(x):\n    return x\n")
+    write(tmp_path / "assignments" / "a" / "test_a.py", "from autograder.probes import helper\n\n\n"
+          "def test_x(submission):\n    helper(1)\n")
+    write(tmp_path / "assignments" / "b" / "test_b.py", "from autograder.probes import fine\nimport safetensors\n")
+    write(tmp_path / "assignments" / "c" / "test_c.py", "import torch\nfrom autograder.probes import fine\n\n\n"
+          "def test_y(submission):\n    submission.run('run', call='fine')\n")
+    unmet, packages = check_needs(tmp_path, [("autograder/probes.py", "trusted_scatter")])
+    assert len(unmet) == 2
+    assert unmet[0].startswith("assignments/a/test_a.py needs trusted_scatter (through helper → trusted_scatter)")
+    assert unmet[1].startswith("assignments/b/test_b.py imports safetensors")
+    assert "torch" in packages
+
+
+def test_nnzoo_release_fails_exactly_when_a_public_test_need_is_unmet(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--out", str(tmp_path / "b")],
+                            capture_output=True, text=True, timeout=600)
+    report = write_bundle(tmp_path / "again")
+    assert (result.returncode != 0) == bool(report.unmet), result.stderr
+    for line in report.unmet:
+        assert line in result.stderr

@@ -147,7 +147,7 @@ def test_a_changed_read_only_test_cell_is_noted_and_ignored(correct, layout):
 def test_cells_the_student_added_run_too(correct, layout):
     correct.cells.append(nbformat.v4.new_code_cell("%matplotlib inline\nEXTRA = 1"))
     got = collect(submit(correct), layout, "mlp.ipynb")
-    assert "EXTRA = 1" in got.code and "# %matplotlib inline" in got.code
+    assert "EXTRA = 1" in got.code and "get_ipython().run_line_magic('matplotlib', 'inline')" in got.code
 
 
 def test_layout_reads_the_released_structure(layout):

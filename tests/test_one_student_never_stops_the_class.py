@@ -66,7 +66,7 @@ STAGES: dict[str, tuple[dict[str, bytes], Callable[[pytest.MonkeyPatch], None]]]
     "zip reading": ({"dan.zip": b"zip"}, lambda mp: mp.setattr(
         load, "read_zip", failing(load.read_zip, lambda path, *_: path.name == "dan.zip"))),
     "notebook conversion": ({"dan/tiny.ipynb": b"notebook"}, lambda mp: mp.setattr(
-        load, "code_from_notebook", failing(load.code_from_notebook, lambda data: MARKER.strip().encode() in data))),
+        load, "read_notebook", failing(load.read_notebook, lambda data, *_: MARKER.strip().encode() in data))),
     "scan": ({"dan/tiny.py": (MARKER + CORRECT).encode()}, lambda mp: mp.setattr(
         judge_run, "scan_source", failing(judge_run.scan_source, lambda source: MARKER in source))),
     "reply decoding": ({"dan/tiny.py": SEVEN.encode()}, lambda mp: mp.setattr(

@@ -5,21 +5,34 @@
                           conceptual questions, and with the grader's trusted
                           re-implementations of student tasks replaced by stubs (leaks.py)
     datasets/             the data files that ship
-    pyproject.toml, Makefile, README.md   `make` sets up, `make test` runs the public tests
+    pyproject.toml, Makefile, README.md   `make` sets up, `make test` runs the public tests,
+                          `make pack STUDENT=<id>` writes the zip to hand in (files.py)
 
-Nothing of `solutions/` is copied; `tests/test_bundle.py` proves it line by line.
+Nothing of `solutions/` is copied; `tests/test_bundle.py` proves it line by line.  The
+bundle's own pyproject.toml lists only what a student's install needs, and `nnzoo release`
+fails when a public test needs something the bundle leaves out (needs.py).
 """
 
 from __future__ import annotations
 
-import ast
-import re
+import hashlib
+import json
 import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.bundle.files import (
+    INSTRUCTOR_ONLY,
+    MAKEFILE,
+    README,
+    STUDENT_PACKAGES,
+    distribution_of,
+    student_pyproject,
+    torch_pin,
+)
 from autograder.bundle.leaks import solution_lines, strip_leaks
+from autograder.bundle.needs import BundleCode, needs_of
 from autograder.course import assignments as course_assignments
 from autograder.course import project_root
 
@@ -28,95 +41,52 @@ MARKER = ".nnzoo-bundle"
 LEFT_OUT: tuple[str, ...] = ()
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
-STUDENT_README = """\
-# nnzoo — the Neural Net Zoo assignments
-
-```bash
-make          # once: creates .venv with PyTorch (CPU) and nnzoo, then says what to do next
-make test     # runs the public tests on your code: points per test and a hint per failure
-```
-
-Assignments: {assignments}.  For each one, fill in the stubs in `assignments/<a>/<a>.py`
-— every function's docstring gives the formula, the shapes and an example — and run its
-public tests:
-
-```bash
-make test A=mlp                  # one assignment (or: .venv/bin/nnzoo test mlp)
-.venv/bin/pytest assignments/mlp # plain pytest works too
-```
-
-Each test shows the property of the lecture it checks.  Your grade comes from hidden
-tests that check the same properties more thoroughly, so passing the public tests is a
-good sign but not the whole grade.  Do not rename the functions, classes or their
-arguments, and do not use the PyTorch built-in a task asks you to write (each
-assignment's docstring lists them): that costs the points of the task.
-
-`datasets/` holds the data the assignments use; nothing is downloaded.
-"""
-
-STUDENT_MAKEFILE = """\
-# nnzoo (students) — `make` sets up .venv once; `make test` runs the public tests.
-PYTHON ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
-TORCH := {torch}
-# one assignment: make test A=mlp
-A ?=
-
-.PHONY: setup test clean
-
-setup: $(BIN)/nnzoo
-\t@echo "Ready. Fill in assignments/<a>/<a>.py, then run: make test   (one assignment: make test A=mlp)"
-
-$(BIN)/nnzoo: pyproject.toml
-\t$(PYTHON) -m venv $(VENV)
-\t$(BIN)/pip install -q --upgrade pip
-\t$(BIN)/pip install -q $(TORCH)
-\t$(BIN)/pip install -q -e .
-\ttouch $@
-
-test: $(BIN)/nnzoo
-\t$(BIN)/nnzoo test $(A)
-
-clean:
-\trm -rf $(VENV) *.egg-info
-"""
-
-
 class BundleError(Exception):
     """The bundle cannot be written (e.g. DIR holds other files)."""
 
 
 @dataclass
 class BundleReport:
-    """What `write_bundle` had to leave out of the grader's package.
+    """What `write_bundle` left out, and what the bundled public tests need.
 
     `stubbed`: "file:name" of each definition replaced by a stub (it re-implements a
-    student task); `still_used`: "file uses name" where bundled code still calls one of
-    them — those public checks cannot pass in the bundle until the grader keeps that
-    definition out of the shipped package.
+    student task); `unmet`: one line per thing a public test needs that the bundle does
+    not hold — a stubbed definition it reaches, or a package a student's install lacks
+    (`nnzoo release` then fails); `packages`: what the bundle's pyproject.toml lists
+    beyond `files.STUDENT_PACKAGES`, because a public test imports it.
     """
 
     stubbed: list[str] = field(default_factory=list)
-    still_used: list[str] = field(default_factory=list)
+    unmet: list[str] = field(default_factory=list)
+    packages: list[str] = field(default_factory=list)
 
 
-def _names_used(source: str) -> set[str]:
-    used: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Name):
-            used.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            used.add(node.attr)
-        elif isinstance(node, ast.alias):
-            used.add(node.name)
-    return used
+def _stub_digests(out: Path, chosen: list[str]) -> dict[str, str]:
+    """sha256 of each stub as released (`nnzoo pack` leaves out an assignment not started)."""
+    return {a: hashlib.sha256((out / "assignments" / a / f"{a}.py").read_bytes()).hexdigest() for a in chosen
+            if (out / "assignments" / a / f"{a}.py").is_file()}
 
 
-def _torch_pin(root: Path) -> str:
-    makefile = root / "Makefile"
-    match = re.search(r"^TORCH\s*:=\s*(\S+)", makefile.read_text(), re.M) if makefile.is_file() else None
-    return match.group(1) if match else "torch"
+def check_needs(out: Path, stubbed: list[tuple[str, str]]) -> tuple[list[str], set[str]]:
+    """Every public test of the bundle in `out`, read for what it needs (`needs.py`): the
+    unmet needs (one line each) and the distributions its imports need."""
+    code = BundleCode(out)
+    names = {n for _, n in stubbed}
+    unmet: list[str] = []
+    distributions: set[str] = set()
+    for test in sorted(out.glob("assignments/*/test_*.py")):
+        found = needs_of(test, code, names)
+        unmet += [f"{found.test} needs {name}{f' (through {chain})' if chain != name else ''}, which the bundle "
+                  "stubs out as a re-implementation of a student task — the public test cannot pass there; test "
+                  "against PyTorch's own modules instead" for name, chain in found.stubbed.items()]
+        for module in sorted(found.packages):
+            dist = distribution_of(module)
+            if dist in INSTRUCTOR_ONLY:
+                unmet.append(f"{found.test} imports {module} ({dist}), which is instructor-side only and not in a "
+                             "student's install")
+            else:
+                distributions.add(dist)
+    return unmet, distributions
 
 
 def _prepare(out: Path) -> None:
@@ -144,15 +114,6 @@ def _copy_package(root: Path, out: Path) -> list[tuple[str, str]]:
     return stubbed
 
 
-def _still_used(out: Path, stubbed: list[tuple[str, str]]) -> list[str]:
-    names = {n for _, n in stubbed}
-    found = []
-    for path in sorted(out.rglob("*.py")):
-        for name in sorted(_names_used(path.read_text()) & names):
-            found.append(f"{path.relative_to(out)} uses {name}")
-    return found
-
-
 def write_bundle(out: Path, assignments: list[str] | None = None) -> BundleReport:
     """Write the student bundle into `out` (new, or a previous bundle); report what was
     stubbed out of the grader's package (trusted re-implementations of student tasks)."""
@@ -171,14 +132,18 @@ def write_bundle(out: Path, assignments: list[str] | None = None) -> BundleRepor
     stubbed = _copy_package(root, out)
     if (root / "datasets").is_dir():
         shutil.copytree(root / "datasets", out / "datasets", ignore=IGNORED)
-    shutil.copy2(root / "pyproject.toml", out / "pyproject.toml")
+    unmet, distributions = check_needs(out, stubbed)
+    (out / "pyproject.toml").write_text(student_pyproject(root, distributions))
     if (root / "LICENSE").is_file():
         shutil.copy2(root / "LICENSE", out / "LICENSE")
-    (out / "README.md").write_text(STUDENT_README.format(assignments=", ".join(chosen)))
-    (out / "Makefile").write_text(STUDENT_MAKEFILE.format(torch=_torch_pin(root)))
-    (out / ".gitignore").write_text(".venv/\n*.egg-info/\n__pycache__/\n")
-    (out / MARKER).write_text("written by `nnzoo release --out`; rerunning it replaces this folder\n")
-    return BundleReport([f"{f}:{n}" for f, n in stubbed], _still_used(out, stubbed))
+    (out / "README.md").write_text(README.format(assignments=", ".join(chosen)))
+    (out / "Makefile").write_text(MAKEFILE.format(torch=torch_pin(root)))
+    (out / ".gitignore").write_text(".venv/\n*.egg-info/\n__pycache__/\n*.zip\n")
+    marker = {"written_by": "`nnzoo release --out`; rerunning it replaces this folder",
+              "stubs_sha256": _stub_digests(out, chosen)}
+    (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+    extra = sorted(distributions - set(STUDENT_PACKAGES))
+    return BundleReport([f"{f}:{n}" for f, n in stubbed], unmet, extra)
 
 
 def release_bundle(out: Path, assignments: list[str] | None) -> int:
@@ -191,6 +156,12 @@ def release_bundle(out: Path, assignments: list[str] | None) -> int:
     print(f"wrote the student bundle to {out} — students run `make` then `make test` in it")
     if report.stubbed:
         print("left out of the bundle's autograder/ (they re-implement student tasks): " + ", ".join(report.stubbed))
-    for line in report.still_used:
-        print(f"warning: {line}, which the bundle leaves out — the public checks that need it fail there", file=sys.stderr)
+    if report.packages:
+        print("the bundle's pyproject.toml also lists, for its public tests: " + ", ".join(report.packages))
+    for line in report.unmet:
+        print(f"nnzoo release: {line}", file=sys.stderr)
+    if report.unmet:
+        print(f"nnzoo release: {len(report.unmet)} public test need(s) the bundle cannot meet — fix them before "
+              "handing the bundle out", file=sys.stderr)
+        return 1
     return 0

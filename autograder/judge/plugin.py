@@ -5,7 +5,9 @@
 - a hook that turns every test's outcome into a `TestResult`, and a points table at the end.
 
 `pytest assignments/mlp` (public tests) gets a default `NnzooPlugin()` through the `pytest11`
-entry point: the module beside the test file is imported in-process.  Hidden grading
+entry point: the module beside the test file is imported in-process, and each public test
+runs on one torch thread, under a time limit, with its failure shown at the student's own
+line (`autograder.judge.public`).  Hidden grading
 (`judge.run`) and the notebook runtime pass their own `NnzooPlugin(session)`: a subject (a
 sandboxed worker, or the notebook's namespace), the reference, and the source to scan.
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from autograder.judge import public
 from autograder.judge.result import PASSED, VISIBILITIES, TestResult
 from autograder.judge.scan import scan_source
 from autograder.judge.subject import LocalSubject, Subject
@@ -65,15 +68,25 @@ class NnzooPlugin:
         self.session = session
         self.results: list[TestResult] = []
         self._local: dict[Path, LocalSubject] = {}
+        self._import_failed: dict[Path, BaseException] = {}
+        self._first: dict[str, str] = {}  # a public failure's cause -> the first test it failed
+        self._cause: dict[str, str] = {}  # test name -> the cause of its failure (see `_public_reason`)
 
     # -- subjects --------------------------------------------------------------------------
     def _beside(self, test_file: Path) -> LocalSubject:
         a = assignment_of(test_file)
         path = test_file.parent / f"{a}.py"
+        if path in self._import_failed:  # imported once: every test then reports the same reason
+            raise self._import_failed[path]
         if path not in self._local:
             if not path.is_file():
                 pytest.fail(f"{path.name} not found next to the tests in {path.parent}", pytrace=False)
-            self._local[path] = LocalSubject.from_file(path, a)
+            try:
+                self._local[path] = LocalSubject.from_file(path, a)
+            except BaseException as exc:
+                if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    self._import_failed[path] = exc
+                raise
         return self._local[path]
 
     @pytest.fixture
@@ -100,7 +113,26 @@ class NnzooPlugin:
         path = item.path.parent / f"{assignment_of(item.path)}.py"
         return path.read_text() if path.is_file() else ""
 
+    def _public(self, item: pytest.Item) -> bool:
+        """A public test run on the student's machine (not one of the judge's runs)."""
+        return self.session is None and public.is_public(item)
+
     # -- hooks -----------------------------------------------------------------------------
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Every public test gets a time limit: its own `@pytest.mark.timeout(s)`, or the default."""
+        for item in items:
+            if self._public(item) and item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(public.DEFAULT_TIMEOUT_S))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Any:
+        """A public test runs on one torch thread (set up and torn down too); restored after."""
+        if not self._public(item):
+            yield
+            return
+        with public.one_torch_thread():
+            yield
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
         """A test marked `forbid(...)` fails when the source names one of those built-ins
@@ -130,13 +162,18 @@ class NnzooPlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        is_public = self._public(item) and call.excinfo is not None
         outcome = yield
         report = outcome.get_result()
         if not (report.when == "call" or (report.when == "setup" and not report.passed)):
             return
-        in_process = self.session is None
         exc = call.excinfo.value if call.excinfo is not None else None
-        verdict = verdict_for(AssertionError("this test was skipped") if report.skipped else exc, in_process=in_process)
+        verdict = verdict_for(AssertionError("this test was skipped") if report.skipped else exc,
+                              in_process=self.session is None)
+        message, reason = verdict.message, verdict.reason
+        if is_public and not report.skipped:
+            message, reason = self._public_reason(item, call, message, reason)
+            self._show_once(item, call, report, message, reason)
         points = float(_marker_arg(item, "points", 0.0))
         visibility = str(_marker_arg(item, "visibility", "visible"))
         if visibility not in VISIBILITIES:
@@ -145,8 +182,41 @@ class NnzooPlugin:
         self.results.append(TestResult(
             name=item.name, property=str(_marker_arg(item, "property", "")),
             score=points if verdict.status == PASSED else 0.0, max_score=points, status=verdict.status,
-            message=verdict.message, reason=verdict.reason, doc=doc.split("\n")[0], visibility=visibility,
+            message=message, reason=reason, doc=doc.split("\n")[0], visibility=visibility,
         ))
+
+    def _public_reason(self, item: pytest.Item, call: pytest.CallInfo, message: str, reason: str) -> tuple[str, str]:
+        """A public failure's message with the student's line (a timeout names the function
+        that did not return); also notes its cause: the same exception at the same line of
+        the student's file is one cause, whatever the inputs of each test."""
+        path = public.student_file(Path(item.path))
+        exc = call.excinfo.value
+        where = public.student_location(call.excinfo.tb, path)
+        seconds = public.timeout_seconds(exc)
+        if seconds is not None:
+            message, reason = public.timeout_message(seconds, where, path.name), "timeout"
+        elif reason == "exception":
+            message = public.exception_message(message, exc, where)
+        cause = message
+        if where is not None and reason in ("exception", "timeout"):
+            cause = f"{reason} {type(exc).__name__} at {where.file}:{where.line}"
+        self._cause[item.name] = cause
+        return message, reason
+
+    def _show_once(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport, message: str,
+                   reason: str) -> None:
+        """pytest's failure section: the test's and the student's frames only; a timeout as
+        its message (pytest-timeout's own says only "Timeout"); a failure whose cause an
+        earlier test already showed, as a pointer to it."""
+        first = self._first.setdefault(self._cause[item.name], item.name)
+        if first != item.name:
+            report.longrepr = f"the same failure as {first} (above):\n{message}"
+        elif reason == "timeout":
+            report.longrepr = message
+        else:
+            shown = public.failure_repr(call.excinfo, Path(item.path), item.config.getoption("tbstyle", "auto"),
+                                        item.config.getoption("showlocals", False))
+            report.longrepr = shown if shown is not None else report.longrepr
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         if self.session is not None or not any(r.max_score for r in self.results):
@@ -154,7 +224,9 @@ class NnzooPlugin:
         from autograder.report.console import points_table
 
         terminalreporter.write_line("")
-        points_table(self.results, write=terminalreporter.write_line)
+        reasons = config.getoption("tbstyle", "auto") == "no"  # `nnzoo test`: no failure sections, so reasons here
+        points_table(self.results, write=terminalreporter.write_line, reasons=reasons,
+                     cause=lambda r: self._cause.get(r.name, r.message))
 
 
 def pytest_configure(config: pytest.Config) -> None:

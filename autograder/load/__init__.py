@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.load.files import EntryError, EntryFiles, read_folder, read_zip
-from autograder.load.notebook import code_from_notebook
+from autograder.load.notebook import read_notebook
 
 
 class NothingToGrade(Exception):
@@ -71,7 +71,12 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
             sub.sources[a] = found.files[f"{a}.py"].decode("utf-8", errors="replace")
         elif f"{a}.ipynb" in found.files:
             try:
-                sub.sources[a] = code_from_notebook(found.files[f"{a}.ipynb"])
+                notebook = read_notebook(found.files[f"{a}.ipynb"], f"{a}.ipynb")
+                sub.sources[a] = notebook.code
+                if notebook.answers:
+                    sub.answers[a] = notebook.answers
+                if notebook.notes:
+                    sub.assignment_notes[a] = notebook.notes
             except Exception as exc:  # noqa: BLE001 — any notebook problem is this student's alone
                 reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__} while converting it"
                 sub.problems[a] = f"{a}.ipynb could not be read: {reason}"

@@ -8,7 +8,7 @@ a file behaves as it did in Jupyter, on every route (plain folders, zips, nbgrad
 
 from __future__ import annotations
 
-import nbformat
+from dataclasses import dataclass, field
 
 
 def cell_to_python(source: str) -> str:
@@ -26,19 +26,47 @@ def cell_to_python(source: str) -> str:
         return source if source.endswith("\n") else source + "\n"
 
 
-def code_from_notebook(data: bytes) -> str:
-    """The code of a notebook: its nbgrader answer cells if it has any, else every code cell,
-    each turned into Python by IPython's transformer.
+@dataclass
+class NotebookCode:
+    """What is graded in a notebook: its code, and for an nbgrader notebook the answers to
+    its conceptual questions (question id → choice) and notes on anything odd in it."""
+
+    code: str
+    answers: dict[str, object] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_notebook(data: bytes, filename: str = "the notebook") -> NotebookCode:
+    """The code of a notebook, each code cell turned into Python by IPython's transformer.
+
+    An nbgrader notebook (its cells carry nbgrader ids) is read as the nbgrader route reads
+    it (`autograder.nbgrader.collect`), with its own structure as the layout: the provided
+    cells, then the student's cells, each guarded as in Jupyter; nnzoo's own cells left
+    out; the questions' answers read — so it scores the same handed in either way.  Any
+    other notebook: every code cell, in order.
 
     Raises `ValueError` when the bytes are not a notebook, or when it holds no code at all.
     """
+    import nbformat  # here, not at the top: a student's install (`nnzoo pack`) may have none
+
     try:
         nb = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=4)
     except Exception as exc:  # nbformat raises several types for bad JSON / schema
         raise ValueError(f"not a valid notebook ({type(exc).__name__})") from None
     cells = [c for c in nb.cells if c.get("cell_type") == "code"]
-    answers = [c for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
-    code = "\n".join(cell_to_python(str(c.get("source", ""))) for c in answers or cells)
+    if any(c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells):
+        from autograder.nbgrader.collect import SourceLayout, collect
+
+        got = collect(data, SourceLayout.from_notebook(nb), filename)
+        if got.code is None:
+            raise ValueError(got.problem.removeprefix(f"{filename} ") or "the notebook contains no code")
+        return NotebookCode(got.code, dict(got.answers), list(got.notes))
+    code = "\n".join(cell_to_python(str(c.get("source", ""))) for c in cells)
     if not code.strip():
         raise ValueError("the notebook contains no code")
-    return code
+    return NotebookCode(code)
+
+
+def code_from_notebook(data: bytes) -> str:
+    """The code of a notebook (see `read_notebook`)."""
+    return read_notebook(data).code

@@ -3,8 +3,9 @@ answers, and notes on anything odd about the notebook.
 
 The code is assembled the way the notebook would run: the read-only provided cells
 (always the released version), then every other code cell the student has — answer
-cells, duplicates, cells they added — in the notebook's order, each wrapped so that an
-error stops only that cell (as in Jupyter).  nnzoo's own cells (set-up, tests,
+cells, duplicates, cells they added — in the notebook's order, each turned into Python by
+IPython's own input transformer (as on the plain route: `autograder.load.notebook`) and
+wrapped so that an error stops only that cell (as in Jupyter).  nnzoo's own cells (set-up, tests,
 questions) are left out: nnzoo runs its hidden tests itself.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import nbformat
 
 from autograder.course.regions import HIDDEN_TESTS, outside
+from autograder.load.notebook import cell_to_python
 
 GRADER_PREFIXES = ("setup", "hidden_setup", "test_", "check_", "grade_")
 
@@ -87,10 +89,6 @@ class CollectedNotebook:
     notes: list[str] = field(default_factory=list)
 
 
-def commented_magics(source: str) -> str:
-    return "\n".join(f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
-
-
 def guarded(source: str) -> str:
     """`source` inside `try: … except BaseException: pass`: an error ends this cell only.
 
@@ -108,7 +106,7 @@ def guarded(source: str) -> str:
 
 
 def _cell_code(source: str, label: str, notes: list[str]) -> str | None:
-    code = commented_magics(source)
+    code = cell_to_python(source)  # magics, `x?` and `!cmd` as IPython runs them (get_ipython() calls)
     try:
         compile(code, label, "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -127,7 +125,7 @@ def _choices(source: str) -> dict[str, object]:
     """`answer_<q> = <literal>` assignments at the top of a cell, in order, until a `raise`."""
     found: dict[str, object] = {}
     try:
-        tree = ast.parse(commented_magics(source))
+        tree = ast.parse(cell_to_python(source))
     except SyntaxError:
         return found
     for node in tree.body:

@@ -1,0 +1,66 @@
+"""One notebook, two routes, one score: an nbgrader notebook full of IPython syntax —
+`%matplotlib inline`, `torch.clamp?`, `!ls`, and a `%%time` cell that defines a function
+the grade depends on — scores the same (full marks) handed in as a plain file (`nnzoo
+grade` of a folder) and collected by the nbgrader route (`nbgrader/collect.py`).  Both
+turn each cell into Python with IPython's own input transformer."""
+
+import copy
+
+import nbformat
+import pytest
+
+from autograder.batch import BatchOptions, grade_class
+from autograder.course.stubs import stub_source
+from autograder.load import StudentSubmission, load_entry
+from autograder.nbgrader import source_notebook as sn
+from autograder.nbgrader.collect import SourceLayout, collect, strip_hidden
+
+RELU_UNDER_TIME = '''%%time
+def relu(x):
+    return torch.clamp(x, min=0)
+'''
+
+
+def notebook_with_ipython_syntax() -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    """(the instructor's source notebook, a student's answered copy of the released one),
+    `relu` answered only in an added `%%time` cell."""
+    source = sn.build_notebook(sn.Material.load("mlp"))
+    nb = copy.deepcopy(source)
+    for cell in nb.cells:
+        cell.source = strip_hidden(stub_source(cell.source))
+    answers = {c.metadata.nbgrader["grade_id"]: "\n".join(line for line in c.source.splitlines() if "### " not in line)
+               for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers and gid != "answer_relu":  # relu stays the stub here …
+            cell.source = answers[gid]
+        if gid == "answer_Linear":
+            cell.source = "%matplotlib inline\n" + cell.source
+    nb.cells += [nbformat.v4.new_code_cell("torch.clamp?"), nbformat.v4.new_code_cell("!ls"),
+                 nbformat.v4.new_code_cell(RELU_UNDER_TIME)]  # … and is written under %%time
+    return source, nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    source, nb = notebook_with_ipython_syntax()
+    data = nbformat.writes(nb).encode()
+    base = tmp_path_factory.mktemp("routes")
+    (base / "plain").mkdir()
+    (base / "plain" / "mlp.ipynb").write_bytes(data)
+    plain = load_entry(base / "plain", ["mlp"])
+    collected = collect(data, SourceLayout.from_notebook(source), "mlp.ipynb")
+    nbgrader = StudentSubmission("nbgrader", sources={"mlp": collected.code}, answers={"mlp": dict(collected.answers)})
+    summary = grade_class([plain, nbgrader], BatchOptions(out=base / "out", assignments=["mlp"]))
+    return {r.student: r.assignments["mlp"] for r in summary.records}, plain, collected
+
+
+def test_both_routes_read_the_same_code_and_give_the_same_full_score(graded):
+    results, plain_submission, collected = graded
+    assert plain_submission.sources["mlp"] == collected.code
+    assert "get_ipython().run_cell_magic('time'" in collected.code
+    assert "get_ipython().run_line_magic('pinfo', 'torch.clamp')" in collected.code
+    assert "get_ipython().system('ls')" in collected.code
+    plain, nbgrader = results["plain"], results["nbgrader"]
+    assert [(t.name, t.status) for t in plain.tests] == [(t.name, t.status) for t in nbgrader.tests]
+    assert plain.score == nbgrader.score == plain.max_score > 0, [t.line() for t in plain.tests if not t.passed]

@@ -1,0 +1,57 @@
+"""`nnzoo pack`: which file of each assignment is packed, and a file that does not parse or
+import is refused with its reason (the full round trip — pack the references, grade the
+zip, full marks — is in test_bundle_install.py)."""
+
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+
+from autograder import pack
+from autograder.bundle import MARKER
+
+
+def folder_with(tmp_path, files):
+    for rel, text in files.items():
+        path = tmp_path / "assignments" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path / "assignments"
+
+
+def test_a_file_that_does_not_parse_or_import_is_refused_with_its_reason(tmp_path):
+    folder = folder_with(tmp_path, {"mlp/mlp.py": "def f(:\n", "rnn/rnn.py": "x = 1\ny = undefined_name\n",
+                                    "gnn/gnn.py": "def f():\n    return 1\n"})
+    chosen = [pack.choose(folder, a, {}) for a in ("mlp", "rnn", "gnn")]
+    problems = pack.import_problems(chosen)
+    assert problems["mlp"] == "syntax error at line 1: invalid syntax"
+    assert problems["rnn"] == "importing it raised NameError: name 'undefined_name' is not defined (line 2: y = undefined_name)"
+    assert problems["gnn"] == ""
+
+
+def test_an_untouched_stub_is_left_out_and_a_notebook_beside_it_is_packed(tmp_path):
+    stub = "def f():\n    raise NotImplementedError('write me')\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("def f():\n    return 1")]
+    folder = folder_with(tmp_path, {"mlp/mlp.py": stub, "rnn/rnn.py": stub, "rnn/rnn.ipynb": nbformat.writes(nb)})
+    stubs = {a: hashlib.sha256(stub.encode()).hexdigest() for a in ("mlp", "rnn")}
+    assert "still the stub as released" in pack.choose(folder, "mlp", stubs)
+    chosen = pack.choose(folder, "rnn", stubs)
+    assert chosen.path.name == "rnn.ipynb" and "def f():" in chosen.code
+
+
+def test_nnzoo_pack_refuses_and_writes_no_zip_then_packs_once_fixed(tmp_path):
+    folder = folder_with(tmp_path, {"mlp/mlp.py": "import torch\nx = torch.ones(2) @ torch.ones(3)\n",
+                                    "rnn/rnn.py": "def f():\n    return 1\n"})
+    (tmp_path / MARKER).write_text(json.dumps({"stubs_sha256": {}}))
+    command = [sys.executable, "-m", "autograder.cli", "pack", "--student", "Ana Lee", "--no-tests", "--path", str(folder)]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and not list(tmp_path.glob("*.zip"))
+    assert "refused mlp: importing it raised RuntimeError" in refused.stderr and "-a rnn" in refused.stderr
+    (folder / "mlp" / "mlp.py").write_text("import torch\n")
+    packed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert packed.returncode == 0, packed.stderr
+    assert sorted(zipfile.ZipFile(tmp_path / "Ana_Lee.zip").namelist()) == ["mlp.py", "rnn.py"]
