@@ -34,10 +34,18 @@ from autograder.worker.probes.rnn import (
 #: PyTorch's own cells (behind this assignment's signatures), unrolled and classified by trusted code.
 PYTORCH = LocalSubject(SimpleNamespace(RNNCell=TrustedRNNCell, LSTMCell=TrustedLSTMCell, GRUCell=TrustedGRUCell, RNN=TrustedRNN,
                                        SequenceClassifier=TrustedSequenceClassifier), label="PyTorch")
-#: The built-ins this assignment asks you to write yourself.
-FORBIDDEN = ("torch.nn.RNNCell", "torch.nn.LSTMCell", "torch.nn.GRUCell", "torch.nn.RNNCellBase", "torch.nn.RNN", "torch.nn.LSTM",
-             "torch.nn.GRU", "torch.nn.RNNBase", "torch.rnn_tanh_cell", "torch.rnn_relu_cell", "torch.lstm_cell", "torch.gru_cell",
-             "torch._VF", "torch.nn.modules.rnn")
+#: The grader's own code: your rnn.py may not use it.
+GRADER = ("autograder.worker",)
+#: The multi-step built-ins and PyTorch's private kernels: forbidden wherever your RNN runs.
+SEQUENCE = ("torch.nn.RNN", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.RNNBase", "torch._VF", "torch.nn.modules.rnn", *GRADER)
+#: The built-in each cell task asks you to write yourself.
+CELL_BUILTINS = {
+    "RNNCell": ("torch.nn.RNNCell", "torch.rnn_tanh_cell", "torch.rnn_relu_cell"),
+    "LSTMCell": ("torch.nn.LSTMCell", "torch.lstm_cell"),
+    "GRUCell": ("torch.nn.GRUCell", "torch.gru_cell"),
+}
+FORBID_CELL = {name: (*names, "torch.nn.RNNCellBase", *SEQUENCE) for name, names in CELL_BUILTINS.items()}
+FORBID_CELLS = tuple(sorted({n for names in FORBID_CELL.values() for n in names}))
 CELL_OF = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 
 
@@ -70,7 +78,7 @@ def compare_tree(actual, expected, what, prop, hint):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("parameter layout")
-@pytest.mark.forbid(*FORBIDDEN)
+@pytest.mark.forbid(*FORBID_CELLS)
 def test_cells_have_pytorch_parameter_layout(submission):
     """RNNCell, LSTMCell and GRUCell have nn.*Cell's parameter names and shapes (also with bias=False),
     and a state_dict of nn.*Cell loads into them."""
@@ -106,7 +114,7 @@ def _cell_matches(submission, name, prop, hint, **kwargs):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("equality with nn.RNNCell")
-@pytest.mark.forbid(*FORBIDDEN)
+@pytest.mark.forbid(*FORBID_CELL["RNNCell"])
 def test_rnn_cell_matches_nn_rnn_cell(submission):
     """Given nn.RNNCell's weights, RNNCell computes the same h' and gradients (tanh and relu, with and without bias)."""
     for nonlinearity in ("tanh", "relu"):
@@ -117,7 +125,7 @@ def test_rnn_cell_matches_nn_rnn_cell(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("equality with nn.LSTMCell")
-@pytest.mark.forbid(*FORBIDDEN)
+@pytest.mark.forbid(*FORBID_CELL["LSTMCell"])
 def test_lstm_cell_matches_nn_lstm_cell(submission):
     """Given nn.LSTMCell's weights, LSTMCell computes the same (h', c') and gradients."""
     _cell_matches(submission, "LSTMCell", "equality with nn.LSTMCell", "gate order i, f, g, o; c' = f*c + i*g; h' = o*tanh(c')")
@@ -126,7 +134,7 @@ def test_lstm_cell_matches_nn_lstm_cell(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("equality with nn.GRUCell")
-@pytest.mark.forbid(*FORBIDDEN)
+@pytest.mark.forbid(*FORBID_CELL["GRUCell"])
 def test_gru_cell_matches_nn_gru_cell(submission):
     """Given nn.GRUCell's weights, GRUCell computes the same h' and gradients."""
     _cell_matches(submission, "GRUCell", "equality with nn.GRUCell", "gate order r, z, n; r multiplies (W_hn h + b_hn)")
@@ -137,6 +145,7 @@ def test_gru_cell_matches_nn_gru_cell(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("unrolling through time")
+@pytest.mark.forbid(*SEQUENCE)
 def test_rnn_output_shapes(submission):
     """RNN(3, 5) maps (B, T, 3) to outputs (B, T, 5), for T = 1 and 8 and for B = 1."""
     checks.shape_preserved(submission, model=on_pytorch_cell("gru"), make_args=lambda bt: (randn(bt[0], bt[1], 3),),
@@ -147,6 +156,7 @@ def test_rnn_output_shapes(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("unrolling through time")
+@pytest.mark.forbid(*SEQUENCE)
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_rnn_matches_pytorch_cells_unrolled(submission, cell):
     """With PyTorch's cell in `self.cell`, RNN's (outputs, last_state) and gradients equal that cell applied step by step."""
@@ -160,6 +170,7 @@ def test_rnn_matches_pytorch_cells_unrolled(submission, cell):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("weight sharing through time")
+@pytest.mark.forbid(*SEQUENCE)
 def test_rnn_runs_its_one_cell_once_per_step(submission):
     """RNN runs the cell in `self.cell` once per time step, and creates no parameters as sequences get longer."""
     prop, hint = "weight sharing through time", "call self.cell(x[:, t], state) at every step t — the same cell, no new modules in forward"
@@ -182,6 +193,7 @@ def test_rnn_runs_its_one_cell_once_per_step(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("cell choice")
+@pytest.mark.forbid(*SEQUENCE)
 def test_rnn_cell_argument_picks_the_cell(submission):
     """RNN(3, 5, cell=...) keeps your RNNCell (the default, tanh), LSTMCell or GRUCell in `self.cell`."""
     prop = "cell choice"
@@ -206,6 +218,7 @@ def test_rnn_cell_argument_picks_the_cell(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("gradient norms")
+@pytest.mark.forbid(*GRADER)
 def test_gradient_norms_match_autograd(submission):
     """hidden_state_gradient_norms: one norm ||dL/dh_t|| per step, shape (T,) also for T = 1, detached, .grad untouched."""
     prop, hint = "gradient norms", "keep every h_t, then torch.autograd.grad(h_last.sum(), [h_0, ..., h_last]) — it leaves .grad alone"
@@ -231,6 +244,7 @@ def test_gradient_norms_match_autograd(submission):
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("sequence classifier")
+@pytest.mark.forbid(*SEQUENCE)
 def test_sequence_classifier_reads_the_last_hidden_state(submission):
     """SequenceClassifier(3, 5, 4, cell=...) holds your RNN(3, 5, cell=...) in `rnn` and a readout of the
     last hidden state: (B, T, 3) -> (B, 4) logits, also for B = 1."""
@@ -259,6 +273,7 @@ def test_sequence_classifier_reads_the_last_hidden_state(submission):
 @pytest.mark.timeout(60)
 @pytest.mark.points(2)
 @pytest.mark.property("accuracy on a memory task")
+@pytest.mark.forbid(*SEQUENCE)
 def test_sequence_classifier_learns_to_recall_a_symbol(submission):
     """Trained by the grader's loop (PyTorch's GRU cell in `rnn.cell`), SequenceClassifier recalls the
     2nd of 10 symbols on sequences it has not seen (chance is 0.25)."""

@@ -27,8 +27,11 @@ from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
 from autograder.worker.probes import Build
 from autograder.worker.probes.rnn import TRUSTED_RNN_AROUND, trusted_cell
 
-#: Ways around the task whatever the piece: PyTorch's private kernels and its rnn module.
-BACKDOORS = ("torch._VF", "torch.nn.modules.rnn")
+#: The grader's own code in the worker (trusted cells, the probes and their expected values):
+#: student code has no business there.
+GRADER = ("autograder.worker",)
+#: Ways around the task whatever the piece: PyTorch's private kernels and its rnn module, the grader.
+BACKDOORS = ("torch._VF", "torch.nn.modules.rnn", *GRADER)
 #: The multi-step built-ins: forbidden wherever the student's `RNN` runs.
 SEQUENCE = ("torch.nn.RNN", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.RNNBase", *BACKDOORS)
 CELL_BUILTINS = {
@@ -359,6 +362,7 @@ def norms_experiment(reference, submission, *, cell: str, sd: dict, x: torch.Ten
 
 @pytest.mark.points(2)
 @pytest.mark.property("gradient norms")
+@pytest.mark.forbid(*GRADER)
 def test_gradient_norms_match_autograd(reference, submission):
     """Entry t is ||dL/dh_t|| (the total derivative) for T = 1 and 7, B = 1 and 4, detached, in x's dtype, .grad untouched."""
     prop = "gradient norms"
@@ -381,6 +385,7 @@ def _within_tenfold(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 @pytest.mark.points(1)
 @pytest.mark.property("vanishing gradients")
+@pytest.mark.forbid(*GRADER)
 def test_tanh_gradients_vanish_and_lstm_gradients_do_not(reference, submission):
     """Over T = 50, the tanh RNN's norms fall by more than 8 orders of magnitude; an LSTM's (forget bias 5) by fewer than 4."""
     # Over 50 seeds of weights and inputs, PyTorch's cells give ratios below 1e-10 (tanh RNN)
@@ -442,7 +447,9 @@ def test_sequence_classifier_recalls_an_early_symbol(reference, submission):
 
     The worker trains the student's classifier (PyTorch's GRU cell in `rnn.cell`) and
     returns the weights; the judge evaluates them on the reference classifier with the
-    same cell, on held-out sequences that never reach the worker.
+    same cell, on held-out sequences that never reach the worker.  They must be the
+    weights of the student's classifier: with them, it computes the reference's logits
+    (float64, on training sequences), so weights trained on any other model gain nothing.
     """
     prop = "accuracy on a memory task"
     hint = "the state must carry the 2nd symbol through all later steps, and the classifier must read the LAST state (chance is 0.25)"
@@ -456,3 +463,9 @@ def test_sequence_classifier_recalls_an_early_symbol(reference, submission):
     if tuple(logits.shape) != (1000, 4):
         fail(prop, f"the trained model's output has shape {tuple(logits.shape)}, expected (1000, 4)", hint)
     checks.reaches(checks.accuracy_of(logits, y_eval), 0.9, "held-out accuracy", prop, hint)
+    seen = X[:32].double()
+    own = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, args=(seen,), backward=False)["output"]
+    checks.expect_close(own, checks.evaluated_output(reference, model=model, weights=weights, args=(seen,), prop=prop, hint=hint,
+                                                     dtype=torch.float64),
+                        "your trained classifier's logits against the reference classifier's with the same weights", prop,
+                        hint="the classifier must be readout(h after the last step) of your RNN, the model the grader trained")
