@@ -72,6 +72,11 @@ def on_pytorch_cell(cell):
     return Build("RNN", 3, 5, cell=cell).swap("cell", trusted_cell(cell, 3, 5))
 
 
+def layout(weights):
+    """`name (shape)` of every tensor in a state_dict, sorted."""
+    return ", ".join(f"{n} {tuple(v.shape)}" for n, v in sorted(weights.items()) if isinstance(v, torch.Tensor))
+
+
 def compare_tree(actual, expected, what, prop, hint):
     if isinstance(expected, dict):
         if not isinstance(actual, dict) or set(actual) != set(expected):
@@ -102,7 +107,7 @@ def test_cells_have_pytorch_parameter_layout(submission):
             try:
                 back = submission.run("run", model=model, state_dict=weights, call=".state_dict", backward=False)["output"]
             except RuntimeError as exc:
-                fail(prop, f"nn.{name}'s state_dict does not load into your {model}: {str(exc).splitlines()[0]}", hint)
+                fail(prop, f"nn.{name}'s state_dict does not load into your {model}: {' '.join(str(exc).split())[:300]}", hint)
             compare_tree(back, weights, f"{model}'s state_dict after loading nn.{name}'s", prop, hint)
 
 
@@ -214,8 +219,8 @@ def test_rnn_cell_argument_picks_the_cell(submission):
         fresh = submission.run("run", model=rnn, call=".state_dict", backward=False)["output"]
         weights = {n.removeprefix("cell."): v for n, v in fresh.items() if n.startswith("cell.")}
         standalone = submission.run("run", model=own, call=".state_dict", backward=False)["output"]
-        if {n: v.shape for n, v in weights.items()} != {n: v.shape for n, v in standalone.items()}:
-            fail(prop, f"{rnn}.cell's parameters {sorted(weights)} are not those of your {own}: {sorted(standalone)} (or their shapes differ)", hint)
+        if layout(weights) != layout(standalone):
+            fail(prop, f"{rnn}.cell has the parameters {layout(weights)}, your {own} {layout(standalone)}", hint)
         args = (randn(2, 3), state_for(CELL_OF[kind], 2))
         via_rnn = submission.run("run", model=rnn, state_dict=fresh, call=".cell", args=args, backward=False)["output"]
         alone = submission.run("run", model=own, state_dict=weights, args=args, backward=False)["output"]
@@ -238,7 +243,7 @@ def test_gradient_norms_match_autograd(submission):
         pytorch.load_state_dict(weights)
         for B, T in ((2, 1), (2, 6), (1, 4)):
             x = randn(B, T, 3, seed=T)
-            what = f"the norms ({cell}, B = {B}, T = {T})"
+            what = f"the vector of norms ({cell}, B = {B}, T = {T})"
             result = submission.run("run", model=model, state_dict=weights, call="hidden_state_gradient_norms", args=(MODEL, x), backward=False)
             checks.expect_close(result["output"], norms_by_autograd(pytorch, x).detach(), what, prop, hint=hint)
             if any(g is not None for g in result["param_grads"].values()):

@@ -67,6 +67,11 @@ def last_step_cotangent(x: torch.Tensor, hidden_size: int = H) -> torch.Tensor:
     return cot
 
 
+def layout(weights: dict) -> str:
+    """`name (shape)` of every tensor in a state_dict, sorted."""
+    return ", ".join(f"{n} {tuple(v.shape)}" for n, v in sorted(weights.items()) if isinstance(v, torch.Tensor))
+
+
 def compare_tree(actual, expected, what: str, prop: str, hint: str) -> None:
     """`compare_nested`, also through dicts (a state_dict, a probe's name → gradient)."""
     if isinstance(expected, dict):
@@ -123,7 +128,7 @@ def test_cells_have_pytorch_parameter_layout(submission):
             try:
                 back = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, call=".state_dict", backward=False)
             except StudentCodeError as exc:
-                fail(prop, f"nn.{name}'s state_dict does not load into your {model} ({exc.message.splitlines()[0][:200]})", hint)
+                fail(prop, f"nn.{name}'s state_dict does not load into your {model} ({' '.join(exc.message.split())[:300]})", hint)
             compare_tree(back["output"], weights, f"{model}'s state_dict after loading nn.{name}'s", prop, hint)
 
 
@@ -206,12 +211,10 @@ def test_rnn_cell_argument_picks_the_cell(submission):
         if not isinstance(fresh, dict):
             fail(prop, f"{rnn}.state_dict() did not return a dict", hint)
         weights = {n.removeprefix("cell."): v for n, v in fresh.items() if n.startswith("cell.")}
-        shapes = {n: tuple(v.shape) for n, v in weights.items() if isinstance(v, torch.Tensor)}
         standalone = submission.run("run", model=own, call=".state_dict", backward=False)["output"]
-        want = {n: tuple(v.shape) for n, v in standalone.items() if isinstance(v, torch.Tensor)} if isinstance(standalone, dict) else None
-        if shapes != want:
-            fail(prop, f"{rnn}.cell has parameters {sorted(shapes)}, your {own} has {sorted(want or ())}"
-                       + ("" if set(shapes) != set(want or ()) else " with other shapes"), hint)
+        standalone = standalone if isinstance(standalone, dict) else {}
+        if layout(weights) != layout(standalone):
+            fail(prop, f"{rnn}.cell has the parameters {layout(weights) or 'none'}, your {own} {layout(standalone) or 'none'}", hint)
         args = (x, state_for(CELL_OF[kind], batch=2))
         via_rnn = submission.run("run", model=rnn, state_dict=fresh, dtype=torch.float64, call=".cell", args=args, backward=False)
         alone = submission.run("run", model=own, state_dict=weights, dtype=torch.float64, args=args, backward=False)
@@ -340,7 +343,7 @@ def norms_experiment(reference, submission, *, cell: str, sd: dict, x: torch.Ten
     gen = torch.Generator().manual_seed(17)
     marks = {n: torch.randn(v.shape, generator=gen, dtype=torch.float64).to(x.dtype) for n, v in sd.items()}
     result = submission.run("gradient_norms_experiment", model=model, state_dict=sd, x=x, marks=marks)
-    norms = checks.expect_tensor(result["norms"], f"the norms {what}", prop, shape=(x.shape[1],), dtype=x.dtype, hint=hint)
+    norms = checks.expect_tensor(result["norms"], f"the vector of norms {what}", prop, shape=(x.shape[1],), dtype=x.dtype, hint=hint)
     close = close or (lambda a, b: torch.allclose(a, b, *tolerances(x.dtype)))
     mine = autograd_norms(sd, cell, x)
     if not close(norms, mine):
