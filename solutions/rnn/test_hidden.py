@@ -330,10 +330,10 @@ def autograd_norms(sd: dict, cell: str, x: torch.Tensor) -> torch.Tensor:
 
 
 def norms_experiment(reference, submission, *, cell: str, sd: dict, x: torch.Tensor, prop: str, hint: str, what: str,
-                     close=None, grads_checked: bool = True) -> torch.Tensor:
+                     close=None, grads_checked: bool = True) -> tuple[torch.Tensor, bool]:
     """The student's norms for `x` on the student's RNN (trusted cell, weights `sd`), after
     checking them against the expected norms (`close`), and (`grads_checked`) the raw `.grad`
-    tensors against the marks.
+    tensors against the marks; and whether they are the judge's own norms.
 
     Expected: the judge's own norms (`autograd_norms`).  Only where the student's RNN does
     not give the reference's outputs and gradients for L (its own bug, graded elsewhere) are
@@ -346,10 +346,12 @@ def norms_experiment(reference, submission, *, cell: str, sd: dict, x: torch.Ten
     norms = checks.expect_tensor(result["norms"], f"the vector of norms {what}", prop, shape=(x.shape[1],), dtype=x.dtype, hint=hint)
     close = close or (lambda a, b: torch.allclose(a, b, *tolerances(x.dtype)))
     mine = autograd_norms(sd, cell, x)
-    if not close(norms, mine):
-        expected = result.get("expected")
+    judged = close(norms, mine)
+    if not judged:
+        worker = result.get("expected") if isinstance(result.get("expected"), list) else []
+        worker = [e for e in worker if type(e) is torch.Tensor and e.shape == norms.shape and e.dtype == norms.dtype]
         _, _, _, same = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=last_step_cotangent(x, model_hidden(sd)))
-        if same or type(expected) is not torch.Tensor or expected.shape != norms.shape or not close(norms, expected.to(x.dtype)):
+        if same or not any(close(norms, e) for e in worker):
             worst = float((norms - mine).abs().max())
             fail(prop, f"the norms {what} differ from ||dL/dh_t|| (largest difference {worst:.2g})", hint)
     for key, problem in (("grads_after_call", "a parameter's .grad changed during the call: use torch.autograd.grad, not backward()"),
@@ -360,7 +362,7 @@ def norms_experiment(reference, submission, *, cell: str, sd: dict, x: torch.Ten
             got = grads.get(name) if isinstance(grads, dict) else None
             if type(got) is not torch.Tensor or got.shape != mark.shape or got.dtype != mark.dtype or not torch.equal(got, mark):
                 fail(prop, problem, hint)
-    return norms
+    return norms, judged
 
 
 @pytest.mark.points(2)
@@ -393,7 +395,8 @@ def test_tanh_gradients_vanish_and_lstm_gradients_do_not(reference, submission):
     """Over T = 50, the tanh RNN's norms fall by more than 8 orders of magnitude; an LSTM's (forget bias 5) by fewer than 4."""
     # Over 50 seeds of weights and inputs, PyTorch's cells give ratios below 1e-10 (tanh RNN)
     # and above 4e-3 (LSTM); tests/test_rnn_oracles.py checks 10 of them.  The norms must
-    # also be within a factor 10 of the expected ones, entry by entry (not made up).
+    # also be within a factor 10 of the expected ones, entry by entry (not made up); where
+    # the student's RNN differs from the reference, of those of the student's own RNN.
     prop, hint = "vanishing gradients", "entry t is the norm of dL/dh_t, in time order (entry 0 is the first step)"
     x = randn(8, 50, 3, seed=11)
     for cell, holds, claim in (("rnn", lambda r: r < 1e-8, "should be below 1e-8"), ("lstm", lambda r: r > 1e-4, "should stay above 1e-4")):
@@ -402,8 +405,10 @@ def test_tanh_gradients_vanish_and_lstm_gradients_do_not(reference, submission):
         if cell == "lstm":
             sd["cell.bias_ih"][16:32] = 5.0  # the forget gate: keep the memory
             sd["cell.bias_hh"][16:32] = 0.0
-        norms = norms_experiment(reference, submission, cell=cell, sd=sd, x=x, prop=prop, hint=hint, what=f"({cell}, T = 50)",
-                                 close=_within_tenfold, grads_checked=False)
+        norms, judged = norms_experiment(reference, submission, cell=cell, sd=sd, x=x, prop=prop, hint=hint, what=f"({cell}, T = 50)",
+                                         close=_within_tenfold, grads_checked=False)
+        if not judged:  # right for the student's own RNN, whose bug (graded elsewhere) hides the phenomenon
+            continue
         ratio = float(norms[0] / norms[-1]) if float(norms[-1]) > 0 else float("nan")
         if not holds(ratio):
             fail(prop, f"({cell}) the first step's gradient norm is {ratio:.1e} times the last one's, which {claim}", hint)

@@ -198,21 +198,24 @@ class UnrolledCell(nn.Module):
         return torch.stack(seen, 1)  # (B, T, H)
 
 
-def norms_by_autograd(rnn: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
-    """||dL/dh_t|| for L = `rnn(x)[0][:, -1].sum()`, taken by autograd on the model as it
-    is: its trusted cell records the h_t it returns.  None when the model's cell is not a
-    trusted one, the model fails, or its cell did not run once per step."""
+def norms_by_autograd(rnn: nn.Module, x: torch.Tensor, loss: str = "outputs") -> torch.Tensor | None:
+    """||dL/dh_t|| taken by autograd on the model as it is (its trusted cell records the h_t
+    it returns), for L = `rnn(x)[0][:, -1].sum()` (`loss="outputs"`, SPEC's L) or for L = the
+    sum of the h the cell returned last (`loss="last_state"`: the same for a correct RNN).
+    None when the model's cell is not a trusted one, the model fails, or its cell did not
+    run once per step."""
     cell = getattr(rnn, "cell", None)
     if not isinstance(cell, _Recording):
         return None
     cell.states = []
     try:
         with torch.set_grad_enabled(True):
-            loss = rnn(x)[0][:, -1].sum()
+            outputs = rnn(x)[0]
         kept = list(cell.states)
-        if len(kept) != x.shape[1] or not loss.requires_grad:
+        total = outputs[:, -1].sum() if loss == "outputs" else kept[-1].sum()
+        if len(kept) != x.shape[1] or not total.requires_grad:
             return None
-        dh = torch.autograd.grad(loss, kept, allow_unused=True)
+        dh = torch.autograd.grad(total, kept, allow_unused=True)
     except Exception:  # the student's RNN failed: no expectation from this model
         return None
     finally:
@@ -230,8 +233,9 @@ def gradient_norms_experiment(module: Any, *, model: Build, state_dict: dict, x:
     - `grads_after_call`: each marked parameter's `.grad` after the call;
     - `grads_after_backward`: the same after `norms.sum().backward()`, tried only when the
       norms require grad (norms still attached to the model's graph change them);
-    - `expected`: `norms_by_autograd` on this model (the judge uses it only where it
-      cannot compute the norms itself: when the student's RNN differs from the reference).
+    - `expected`: `norms_by_autograd` on this model, for both readings of L (the judge
+      uses them only where it cannot compute the norms itself: when the student's RNN
+      differs from the reference, its norms may follow either).
     """
     rnn = build_model(module, model, state_dict, x.dtype)
     params = dict(rnn.named_parameters())
@@ -250,7 +254,7 @@ def gradient_norms_experiment(module: Any, *, model: Build, state_dict: dict, x:
         except RuntimeError:  # e.g. a graph already freed: nothing reaches .grad
             pass
     return {"norms": plain(norms), "grads_after_call": after_call, "grads_after_backward": grads(),
-            "expected": plain(norms_by_autograd(rnn, x))}
+            "expected": [plain(norms_by_autograd(rnn, x, loss)) for loss in ("outputs", "last_state")]}
 
 
 @probe
