@@ -46,6 +46,16 @@ CELL_OF = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 H = 6
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The judge's share of each test (the reference, comparisons) on one thread: the tensors
+    are tiny, and a second thread only adds overhead.  Restored after each test."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
