@@ -328,8 +328,7 @@ def model_hidden(sd: dict) -> int:
 
 def autograd_norms(sd: dict, cell: str, x: torch.Tensor) -> torch.Tensor:
     """The expected norms, computed in the judge: PyTorch's cell unrolled, dL/dh_t for L = h_last.sum()."""
-    hidden_size = sd["cell.weight_hh"].shape[1]
-    builtin = getattr(torch.nn, CELL_OF[cell])(x.shape[2], hidden_size).to(x.dtype)
+    builtin = getattr(torch.nn, CELL_OF[cell])(x.shape[2], model_hidden(sd)).to(x.dtype)
     builtin.load_state_dict({n.removeprefix("cell."): v for n, v in sd.items()})
     state, hidden = None, []
     for t in range(x.shape[1]):
@@ -364,15 +363,22 @@ def norms_experiment(reference, submission, *, cell: str, sd: dict, x: torch.Ten
         if same or not any(close(norms, e) for e in worker):
             worst = float((norms - mine).abs().max())
             fail(prop, f"the norms {what} differ from ||dL/dh_t|| (largest difference {worst:.2g})", hint)
+    if grads_checked:
+        marks_untouched(result, marks, prop, hint)
+    return norms, judged
+
+
+def marks_untouched(result: dict, marks: dict, prop: str, hint: str) -> None:
+    """Every parameter's raw `.grad`, after the call and after a backward pass through the
+    returned norms, is still the mark the judge put there."""
     for key, problem in (("grads_after_call", "a parameter's .grad changed during the call: use torch.autograd.grad, not backward()"),
                          ("grads_after_backward", "the returned norms are still attached to the model's graph "
                                                   "(a backward pass through them reached the parameters): return a detached tensor")):
-        grads = result.get(key)
-        for name, mark in marks.items() if grads_checked else ():
-            got = grads.get(name) if isinstance(grads, dict) else None
+        grads = result.get(key) if isinstance(result.get(key), dict) else {}
+        for name, mark in marks.items():
+            got = grads.get(name)
             if type(got) is not torch.Tensor or got.shape != mark.shape or got.dtype != mark.dtype or not torch.equal(got, mark):
                 fail(prop, problem, hint)
-    return norms, judged
 
 
 @pytest.mark.points(2)
