@@ -4,6 +4,7 @@ tests rest on."""
 
 import importlib.util
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -13,13 +14,17 @@ from autograder.judge.run import reference_for
 from autograder.judge.subject import LocalSubject
 from autograder.worker.probes import Build
 from autograder.worker.probes.rnn import (
-    TRUSTED_CELLS,
+    TRUSTED_RNN_AROUND,
     TrustedGRUCell,
     TrustedLSTMCell,
     TrustedRNN,
     TrustedRNNCell,
+    TrustedSequenceClassifier,
     UnrolledCell,
+    norms_by_autograd,
+    trusted_cell,
 )
+from autograder.worker.spec import Swap, put_in
 
 REFERENCE = reference_for("rnn")
 ref = REFERENCE.module
@@ -93,10 +98,10 @@ def test_unrolled_cell_stacks_the_states_of_a_cell():
 
 def test_step_contributions_are_the_per_step_gradients():
     """The probe's per-call gradients equal hand-unrolled per-step copies of a tanh RNN's weights."""
-    model = Build("RNN", 4, 5, cell="rnn")
-    sd = REFERENCE.run("state_dict", model=model, dtype=torch.float64, patch=TRUSTED_CELLS)["state_dict"]
+    model = Build("RNN", 4, 5, cell="rnn").swap("cell", trusted_cell("rnn", 4, 5))
+    sd = REFERENCE.run("state_dict", model=model, dtype=torch.float64)["state_dict"]
     x, cot = torch.randn(3, 6, 4, dtype=torch.float64), torch.randn(3, 6, 5, dtype=torch.float64)
-    result = REFERENCE.run("step_contributions", model=model, state_dict=sd, x=x, cotangent=cot, patch=TRUSTED_CELLS)
+    result = REFERENCE.run("step_contributions", model=model, state_dict=sd, x=x, cotangent=cot)
     copies = [{n.removeprefix("cell."): v.clone().requires_grad_() for n, v in sd.items()} for _ in range(6)]
     h, outputs = torch.zeros(3, 5, dtype=torch.float64), []
     for t, w in enumerate(copies):
@@ -107,8 +112,67 @@ def test_step_contributions_are_the_per_step_gradients():
     for t in range(6):
         for name, w in copies[t].items():
             assert torch.allclose(result["per_call"][t][name], w.grad)
-    for name in copies[0]:
-        assert torch.allclose(result["shared"][name], sum(c[name].grad for c in copies))
+
+
+class StudentLikeCell(torch.nn.Module):
+    """A cell with a private attribute and a class constant, as a student's might have."""
+
+    GATES = 4
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self._flavour = "student"
+        self.weight_ih = torch.nn.Parameter(torch.zeros(4 * hidden_size, input_size))
+
+
+class StudentLikeRNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self._kind = "lstm"
+        self.cell = StudentLikeCell(3, 5)
+
+    def _private(self, x):
+        return self(x)[0]
+
+
+def test_a_trusted_cell_takes_the_place_and_class_of_the_students_cell():
+    rnn = StudentLikeRNN()
+    put_in(rnn, Swap("cell", trusted_cell("lstm", 3, 5)), SimpleNamespace())
+    assert isinstance(rnn.cell, StudentLikeCell) and isinstance(rnn.cell, TrustedLSTMCell)
+    assert rnn.cell._flavour == "student" and rnn.cell.GATES == 4
+    assert sorted(n for n, _ in rnn.cell.named_parameters()) == ["bias_hh", "bias_ih", "weight_hh", "weight_ih"]
+    builtin = torch.nn.LSTMCell(3, 5)
+    builtin.load_state_dict(rnn.cell.state_dict())
+    x = torch.randn(2, 3)
+    assert all(torch.equal(a, b) for a, b in zip(rnn.cell(x), builtin(x)))
+
+
+def test_a_trusted_rnn_takes_the_place_and_class_of_the_students_rnn():
+    clf = torch.nn.Module()
+    clf.rnn = StudentLikeRNN()
+    put_in(clf, Swap("rnn.cell", trusted_cell("lstm", 3, 5)), SimpleNamespace())
+    put_in(clf, Swap("rnn", TRUSTED_RNN_AROUND), SimpleNamespace())
+    assert isinstance(clf.rnn, StudentLikeRNN) and isinstance(clf.rnn, TrustedRNN) and clf.rnn._kind == "lstm"
+    x = torch.randn(2, 4, 3)
+    expected = TrustedRNN(cell=clf.rnn.cell)(x)[0]
+    assert torch.equal(clf.rnn._private(x), expected)
+
+
+def test_trusted_sequence_classifier_equals_the_reference_given_the_same_weights():
+    ours, theirs = ref.SequenceClassifier(3, 5, 4, cell="gru"), TrustedSequenceClassifier(3, 5, 4, cell="gru")
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 6, 3)
+    assert torch.allclose(ours(x), theirs(x), atol=1e-6)
+
+
+def test_norms_by_autograd_on_the_reference_rnn_equal_the_reference_norms():
+    for cell in ("rnn", "lstm", "gru"):
+        model = ref.RNN(3, 5, cell=cell).double()
+        x = torch.randn(2, 6, 3, dtype=torch.float64)
+        trusted = TrustedRNN(3, 5, cell).double()
+        trusted.load_state_dict(model.state_dict())
+        model.cell = trusted.cell
+        assert torch.allclose(norms_by_autograd(model, x), ref.hidden_state_gradient_norms(model, x))
 
 
 def test_gradient_norms_equal_the_total_derivative_from_autograd():
@@ -145,13 +209,14 @@ def test_vanishing_gradient_setup_is_robust_over_ten_seeds():
     assert min(lstm_ratios) > 1e-3, lstm_ratios
 
 
-def _accuracy(subject, seed, patch=TRUSTED_CELLS):
+def _accuracy(subject, seed):
+    """The hidden test's setup: the subject trains, the reference evaluates the weights."""
     X, y = recall_symbol(2000, seed=0)
     X_eval, y_eval = recall_symbol(1000, seed=1)
-    model = Build("SequenceClassifier", 4, 32, 4, cell="gru")
-    sd = REFERENCE.run("state_dict", model=model, seed=seed, patch=TRUSTED_CELLS)["state_dict"]
-    logits = subject.run("train_sequence_classifier", model=model, state_dict=sd, X=X, y=y, X_eval=X_eval,
-                         steps=400, lr=1e-2, seed=seed, patch=patch)["logits"]
+    model = Build("SequenceClassifier", 4, 32, 4, cell="gru").swap("rnn.cell", trusted_cell("gru", 4, 32))
+    sd = REFERENCE.run("state_dict", model=model, seed=seed)["state_dict"]
+    weights = subject.run("train_sequence_classifier", model=model, state_dict=sd, X=X, y=y, steps=400, lr=1e-2, seed=seed)["state_dict"]
+    logits = REFERENCE.run("predict", model=model, state_dict=weights, args=(X_eval,))["output"]
     return float((logits.argmax(1) == y_eval).double().mean())
 
 

@@ -1,24 +1,37 @@
 """Hidden tests of the rnn assignment (instructor-only).
 
-Every test grades one property through the check library.  Tests of `RNN` swap in
-PyTorch's own cells behind the assignment's signatures (`patch=TRUSTED_CELLS`), and tests
-of `hidden_state_gradient_norms` and `SequenceClassifier` a trusted `RNN` as well
-(`patch=TRUSTED_RNN`), so a bug costs the points of the piece it is in.  The accuracy
-test trains the student's `SequenceClassifier` and `RNN` (with trusted cells) with the
-grader's own loop.
+Every test grades one property through the check library, on the student's own objects.
+Tests of `RNN` put PyTorch's own cells (behind the assignment's signatures) into the
+BUILT model where SPEC keeps the cell (`.swap("cell", ...)`; `"rnn.cell"` in a
+`SequenceClassifier`), whatever way the student's code names or binds its classes, so a
+bug costs the points of the piece it is in.
+
+The judge decides (never a flag from the worker): outputs and gradients are compared
+with the reference's, run in the judge; the gradient norms and the per-step
+contributions are the judge's own wherever the student's RNN gives the reference's
+outputs and gradients (only where it does not, the worker's autograd on the student's
+RNN is the yardstick — see `docs/threat-model.md`); `.grad` tensors come back raw and
+are compared with the marks the judge set; the trained classifier comes back as weights
+that the judge evaluates on a trusted model with held-out sequences the worker never sees.
 """
 
 import pytest
 import torch
 
 from autograder import checks
+from autograder.checks.base import CheckFailed, fail, tolerances
+from autograder.checks.modules import compare_nested
 from autograder.checks.symmetry import causal
 from autograder.data.recall import recall_symbol
+from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
 from autograder.worker.probes import Build
-from autograder.worker.probes.rnn import TRUSTED_CELLS, TRUSTED_RNN
+from autograder.worker.probes.rnn import TRUSTED_RNN_AROUND, trusted_cell
 
-#: Ways around the task whatever the piece: PyTorch's private kernels and its rnn module.
-BACKDOORS = ("torch._VF", "torch.nn.modules.rnn")
+#: The grader's own code in the worker (trusted cells, the probes and their expected values):
+#: student code has no business there.
+GRADER = ("autograder.worker",)
+#: Ways around the task whatever the piece: PyTorch's private kernels and its rnn module, the grader.
+BACKDOORS = ("torch._VF", "torch.nn.modules.rnn", *GRADER)
 #: The multi-step built-ins: forbidden wherever the student's `RNN` runs.
 SEQUENCE = ("torch.nn.RNN", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.RNNBase", *BACKDOORS)
 CELL_BUILTINS = {
@@ -33,6 +46,16 @@ CELL_OF = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 H = 6
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The judge's share of each test (the reference, comparisons) on one thread: the tensors
+    are tiny, and a second thread only adds overhead.  Restored after each test."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
@@ -42,31 +65,95 @@ def state_for(cell_name, batch=3, seed=9):
     return (h, randn(batch, H, seed=seed + 1)) if cell_name == "LSTMCell" else h
 
 
+def rnn_on_trusted_cell(cell: str, input_size: int = 4, hidden_size: int = H) -> Build:
+    """The student's `RNN(input_size, hidden_size, cell=cell)` with PyTorch's cell in `cell`."""
+    return Build("RNN", input_size, hidden_size, cell=cell).swap("cell", trusted_cell(cell, input_size, hidden_size))
+
+
+def last_step_cotangent(x: torch.Tensor, hidden_size: int = H) -> torch.Tensor:
+    """The cotangent of L = outputs[:, -1].sum(): ones at the last step, zeros elsewhere."""
+    cot = torch.zeros(x.shape[0], x.shape[1], hidden_size, dtype=x.dtype)
+    cot[:, -1] = 1.0
+    return cot
+
+
+def layout(weights: dict) -> str:
+    """`name (shape)` of every tensor in a state_dict, sorted."""
+    return ", ".join(f"{n} {tuple(v.shape)}" for n, v in sorted(weights.items()) if isinstance(v, torch.Tensor))
+
+
+def compare_tree(actual, expected, what: str, prop: str, hint: str) -> None:
+    """`compare_nested`, also through dicts (a state_dict, a probe's name → gradient)."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(actual) != set(expected):
+            fail(prop, f"{what} should have the entries {sorted(expected)}, got " +
+                 (f"{sorted(actual)}" if isinstance(actual, dict) else f"a {type(actual).__name__}"), hint)
+        for key in expected:
+            compare_tree(actual[key], expected[key], f"{what}[{key!r}]", prop, hint)
+    else:
+        compare_nested(actual, expected, what, prop, hint)
+
+
+def _agree(actual, expected, keys) -> bool:
+    try:
+        for key in keys:
+            compare_tree(actual.get(key) if isinstance(actual, dict) else None, expected[key], key, "", "")
+    except CheckFailed:
+        return False
+    return True
+
+
+def rnn_runs(reference, submission, *, model: Build, sd: dict, x: torch.Tensor, cotangent: torch.Tensor):
+    """The `run` probe on the student's RNN and, in the judge, on the reference (same
+    weights, same input, `cotangent` on the outputs): both results, and whether the
+    student's outputs, then also its gradients (w.r.t. the input and every parameter),
+    equal the reference's."""
+    request = dict(model=model, state_dict=sd, dtype=x.dtype, args=(x,), grad_args=(0,), cotangent=cotangent)
+    expected = reference.run("run", **request)
+    actual = submission.run("run", **request)
+    same_outputs = _agree(actual, expected, ("output",))
+    same_gradients = same_outputs and _agree(actual, expected, ("input_grads", "param_grads"))
+    return actual, expected, same_outputs, same_gradients
+
+
 # -- cells -------------------------------------------------------------------------------
 
 @pytest.mark.points(1)
 @pytest.mark.property("parameter layout")
 @pytest.mark.forbid(*FORBID_CELLS)
 def test_cells_have_pytorch_parameter_layout(submission):
-    """RNNCell, LSTMCell and GRUCell have nn.*Cell's parameter names and shapes (also without bias)."""
+    """RNNCell, LSTMCell and GRUCell have nn.*Cell's parameter names and shapes (also without bias),
+    and a state_dict of nn.*Cell loads into them as it is."""
+    prop = "parameter layout"
+    hint = ("weight_ih (gates·H, I), weight_hh (gates·H, H), bias_ih, bias_hh (gates·H,) — "
+            "gates = 1, 4, 3; with bias=False register no biases")
     for name in CELL_BUILTINS:
         for bias in (True, False):
-            builtin = getattr(torch.nn, name)(4, H, bias=bias)
+            model = Build(name, 4, H, bias=bias)
+            builtin = getattr(torch.nn, name)(4, H, bias=bias).double()
             expected = {n: list(p.shape) for n, p in builtin.named_parameters()}
-            checks.parameters_like(submission, Build(name, 4, H, bias=bias), expected, prop="parameter layout",
-                                   hint="weight_ih (gates·H, I), weight_hh (gates·H, H), bias_ih, bias_hh (gates·H,) — "
-                                        "gates = 1, 4, 3; with bias=False register no biases")
+            checks.parameters_like(submission, model, expected, prop=prop, hint=hint)
+            # the same layout seen through another request: nn.*Cell's weights load (strictly) and come back
+            weights = {n: v.detach().clone() for n, v in builtin.state_dict().items()}
+            try:
+                back = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, call=".state_dict", backward=False)
+            except StudentCodeError as exc:
+                fail(prop, f"nn.{name}'s state_dict does not load into your {model} ({' '.join(exc.message.split())[:300]})", hint)
+            compare_tree(back["output"], weights, f"{model}'s state_dict after loading nn.{name}'s", prop, hint)
 
 
 def _cell_matches(reference, submission, name, prop, hint, **kwargs):
     """Outputs and gradients (input, parameters) equal the reference's in float64 and float32
     for a state of None, a given state and a batch of one; then without biases; then with
     the cell run for 3 steps by trusted code, so that gradients through the state count too."""
-    inputs = [(randn(3, 4),), (randn(3, 4, seed=1), state_for(name)), (randn(1, 4, seed=2), state_for(name, batch=1))]
-    checks.matches_reference(submission, reference, model=Build(name, 4, H, **kwargs), inputs=inputs, prop=prop, hint=hint)
-    checks.matches_reference(submission, reference, model=Build(name, 4, H, bias=False, **kwargs), inputs=inputs[1:2],
+    model = Build(name, 4, H, **kwargs)
+    # h=None: outputs only (a correct cell may skip the zero state's product, leaving weight_hh without a gradient)
+    checks.matches_reference(submission, reference, model=model, inputs=[(randn(3, 4),)], gradients=False, prop=prop, hint=hint)
+    inputs = [(randn(3, 4, seed=1), state_for(name)), (randn(1, 4, seed=2), state_for(name, batch=1))]
+    checks.matches_reference(submission, reference, model=model, inputs=inputs, prop=prop, hint=hint)
+    checks.matches_reference(submission, reference, model=Build(name, 4, H, bias=False, **kwargs), inputs=inputs,
                              dtypes=(torch.float64,), prop=prop, hint=hint + "; with bias=False, no bias terms")
-    checks.matches_reference(submission, reference, model=Build(UNROLLED, Build(name, 4, H, **kwargs)), inputs=[(randn(3, 3, 4, seed=3),)],
+    checks.matches_reference(submission, reference, model=Build(UNROLLED, model), inputs=[(randn(3, 3, 4, seed=3),)],
                              dtypes=(torch.float64,), prop=prop,
                              hint=hint + " (here the grader applies your cell for 3 steps: the gradient must also flow through the state)")
 
@@ -75,7 +162,7 @@ def _cell_matches(reference, submission, name, prop, hint, **kwargs):
 @pytest.mark.property("equality with nn.RNNCell")
 @pytest.mark.forbid(*FORBID_CELL["RNNCell"])
 def test_rnn_cell_matches_reference(reference, submission):
-    """Outputs and gradients equal nn.RNNCell's for tanh and relu, with h=None (zeros) and a given h."""
+    """Outputs and gradients equal nn.RNNCell's for tanh and relu, with and without bias, with h=None (zeros) and a given h."""
     for nonlinearity in ("tanh", "relu"):
         _cell_matches(reference, submission, "RNNCell", "equality with nn.RNNCell",
                       f"h' = {nonlinearity}(x W_ih^T + b_ih + h W_hh^T + b_hh); h=None means zeros", nonlinearity=nonlinearity)
@@ -105,13 +192,43 @@ def test_gru_cell_matches_reference(reference, submission):
 @pytest.mark.property("unrolling through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_rnn_matches_reference(reference, submission):
-    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1 and 5, with and without a state."""
+    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1 and 5, B = 1 and 3, with and without a state."""
     for cell, name in CELL_OF.items():
-        checks.matches_reference(submission, reference, model=Build("RNN", 4, H, cell=cell), patch=TRUSTED_CELLS,
-                                 inputs=[(randn(3, 1, 4),), (randn(3, 5, 4, seed=1),), (randn(3, 5, 4, seed=2), state_for(name))],
+        checks.matches_reference(submission, reference, model=rnn_on_trusted_cell(cell),
+                                 inputs=[(randn(3, 1, 4),), (randn(3, 5, 4, seed=1),), (randn(3, 5, 4, seed=2), state_for(name)),
+                                         (randn(1, 5, 4, seed=3), state_for(name, batch=1)), (randn(1, 1, 4, seed=4),)],
                                  prop="unrolling through time",
-                                 hint="feed each step's state into the next; outputs[:, t] is h after step t (in time order); "
-                                      "last_state is the cell's final state")
+                                 hint="feed each step's state into the next (without detaching it); outputs[:, t] is h after step t "
+                                      "(in time order, shape (B, T, H) also for B = 1); last_state is the cell's final state")
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("cell choice")
+@pytest.mark.forbid(*SEQUENCE)
+def test_rnn_cell_argument_picks_the_cell(submission):
+    """RNN(I, H, cell=...) keeps in `cell` your RNNCell (tanh; also the default), LSTMCell or GRUCell of sizes (I, H).
+
+    Graded against your own cells (same weights, same input), so a bug inside a cell costs
+    nothing here."""
+    prop = "cell choice"
+    hint = 'RNN(..., cell="lstm") keeps LSTMCell(input_size, hidden_size) in self.cell; "gru" a GRUCell; "rnn" (the default) a tanh RNNCell'
+    x = randn(2, 4, seed=6)
+    for cell in (None, "rnn", "lstm", "gru"):
+        kind = cell or "rnn"
+        rnn = Build("RNN", 4, H) if cell is None else Build("RNN", 4, H, cell=cell)
+        own = Build(CELL_OF[kind], 4, H)
+        fresh = submission.run("run", model=rnn, call=".state_dict", backward=False)["output"]
+        if not isinstance(fresh, dict):
+            fail(prop, f"{rnn}.state_dict() did not return a dict", hint)
+        weights = {n.removeprefix("cell."): v for n, v in fresh.items() if n.startswith("cell.")}
+        standalone = submission.run("run", model=own, call=".state_dict", backward=False)["output"]
+        standalone = standalone if isinstance(standalone, dict) else {}
+        if layout(weights) != layout(standalone):
+            fail(prop, f"{rnn}.cell has the parameters {layout(weights) or 'none'}, your {own} {layout(standalone) or 'none'}", hint)
+        args = (x, state_for(CELL_OF[kind], batch=2))
+        via_rnn = submission.run("run", model=rnn, state_dict=fresh, dtype=torch.float64, call=".cell", args=args, backward=False)
+        alone = submission.run("run", model=own, state_dict=weights, dtype=torch.float64, args=args, backward=False)
+        compare_nested(via_rnn["output"], alone["output"], f"{rnn}.cell's output against your {own}'s, with the same weights", prop, hint)
 
 
 @pytest.mark.points(1)
@@ -123,15 +240,16 @@ def test_rnn_has_one_cell_for_every_length(submission):
     for cell in CELL_OF:
         builtin = getattr(torch.nn, CELL_OF[cell])(4, H)
         expected = {f"cell.{n}": list(p.shape) for n, p in builtin.named_parameters()}
-        checks.parameters_like(submission, Build("RNN", 4, H, cell=cell), expected, patch=TRUSTED_CELLS, prop=prop, hint=hint)
+        model = rnn_on_trusted_cell(cell)
+        checks.parameters_like(submission, model, expected, prop=prop, hint=hint)
         for T in (1, 2, 9):
-            result = submission.run("run", model=Build("RNN", 4, H, cell=cell), patch=TRUSTED_CELLS, args=(randn(2, T, 4).float(),))
+            result = submission.run("run", model=model, args=(randn(2, T, 4).float(),))
             out = result["output"]
             if not isinstance(out, (tuple, list)) or len(out) != 2:
-                checks.base.fail(prop, "RNN.forward should return (outputs, last_state)", hint)
+                fail(prop, "RNN.forward should return (outputs, last_state)", hint)
             checks.expect_tensor(out[0], f"outputs for T = {T}", prop, shape=(2, T, H), hint=hint)
             if result["param_shapes"] != expected:
-                checks.base.fail(prop, f"({cell}) the parameters changed after a sequence of length {T}", hint)
+                fail(prop, f"({cell}) the parameters changed after a sequence of length {T}", hint)
 
 
 @pytest.mark.points(1)
@@ -141,22 +259,31 @@ def test_shared_weight_gradient_is_the_sum_over_steps(reference, submission):
     """The cell runs once per step, and each shared weight's gradient is the sum of the steps' contributions.
 
     The trusted cell gives every call its own copy of the weights: the gradient of step t's
-    copy is step t's contribution, and their sum must be the gradient of the shared weight.
+    copy is step t's contribution (`step_contributions`), and their sum must be the
+    gradient of the shared weight (from the `run` probe, a separate request).  Where the
+    student's RNN gives the reference's outputs and gradients, every step's contribution
+    must also equal the reference's, computed in the judge.
     """
     prop, hint = "weight sharing through time", "apply the one cell `self.cell` once per step, so autograd sums the steps' contributions"
     T = 6
     x, cot = randn(3, T, 4, seed=4), randn(3, T, H, seed=5)
     for cell in CELL_OF:
-        model = Build("RNN", 4, H, cell=cell)
-        sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_CELLS)
-        result = submission.run("step_contributions", model=model, state_dict=sd, x=x, cotangent=cot, patch=TRUSTED_CELLS)
-        if result["calls"] != T:
-            checks.base.fail(prop, f"({cell}) `self.cell` ran {result['calls']} times for a sequence of {T} steps", hint)
+        model = rnn_on_trusted_cell(cell)
+        sd = checks.reference_state_dict(reference, model, torch.float64)
+        steps = submission.run("step_contributions", model=model, state_dict=sd, x=x, cotangent=cot)
+        calls = steps.get("calls") if isinstance(steps, dict) else None
+        per_call = steps.get("per_call") if isinstance(steps, dict) else None
+        if calls != T or not isinstance(per_call, list) or len(per_call) != T:
+            fail(prop, f"({cell}) `self.cell` ran {calls} times for a sequence of {T} steps", hint)
+        actual, _, _, same_gradients = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=cot)
+        truth = reference.run("step_contributions", model=model, state_dict=sd, x=x, cotangent=cot)["per_call"] if same_gradients else None
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            steps = [checks.expect_tensor(c.get(name), f"step {t}'s gradient of `cell.{name}`", prop, hint=hint)
-                     for t, c in enumerate(result["per_call"])]
-            checks.expect_close(result["shared"].get(name), torch.stack(steps).sum(0),
+            contributions = [checks.expect_tensor(c.get(name) if isinstance(c, dict) else None, f"step {t}'s gradient of `cell.{name}`",
+                                                  prop, hint=hint) for t, c in enumerate(per_call)]
+            checks.expect_close(actual["param_grads"].get(f"cell.{name}"), torch.stack(contributions).sum(0),
                                 f"({cell}) the gradient of `cell.{name}` against the sum over steps", prop, hint=hint)
+            for t, c in enumerate(contributions if truth is not None else ()):
+                checks.expect_close(c, truth[t][name], f"({cell}) step {t}'s contribution to the gradient of `cell.{name}`", prop, hint=hint)
 
 
 @pytest.mark.points(1)
@@ -165,9 +292,9 @@ def test_shared_weight_gradient_is_the_sum_over_steps(reference, submission):
 def test_rnn_is_causal(reference, submission):
     """Output t neither changes nor has a gradient when inputs after t change."""
     for cell in ("rnn", "lstm"):
-        model = Build("RNN", 4, H, cell=cell)
-        sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_CELLS)
-        causal(submission, model=model, state_dict=sd, args=(randn(2, 6, 4),), patch=TRUSTED_CELLS, positions=(0, 3),
+        model = rnn_on_trusted_cell(cell)
+        sd = checks.reference_state_dict(reference, model, torch.float64)
+        causal(submission, model=model, state_dict=sd, args=(randn(2, 6, 4),), positions=(0, 3),
                prop="causality", hint="step t may only use inputs 0..t — read x[:, t], never later steps, and keep outputs in time order")
 
 
@@ -175,29 +302,33 @@ def test_rnn_is_causal(reference, submission):
 @pytest.mark.property("gradient flow through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_gradients_reach_the_first_input(reference, submission):
-    """The last output has a non-zero gradient with respect to the first input (no detach in the loop)."""
+    """The last output has a gradient with respect to the first input (no detach in the loop): the
+    reference's gradient wherever the outputs are the reference's, else a non-zero one."""
     prop, hint = "gradient flow through time", "do not detach (or re-create) the state between steps: gradients must flow back through it"
     for cell in CELL_OF:
-        model = Build("RNN", 4, H, cell=cell)
-        sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_CELLS)
-        cot = torch.zeros(2, 5, H, dtype=torch.float64)
-        cot[:, -1] = 1.0
-        result = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, patch=TRUSTED_CELLS,
-                                args=(randn(2, 5, 4),), grad_args=(0,), cotangent=cot)
-        grad = result["input_grads"][0]
+        model = rnn_on_trusted_cell(cell)
+        sd = checks.reference_state_dict(reference, model, torch.float64)
+        x = randn(2, 5, 4)
+        actual, expected, same_outputs, _ = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=last_step_cotangent(x))
+        grad = actual["input_grads"][0]
         if grad is None:
-            checks.base.fail(prop, f"({cell}) the outputs have no gradient w.r.t. the input", hint)
+            fail(prop, f"({cell}) the outputs have no gradient w.r.t. the input", hint)
         grad = checks.expect_tensor(grad, "the gradient w.r.t. the input", prop, shape=(2, 5, 4), hint=hint)
         if float(grad[:, 0].abs().max()) == 0.0:
-            checks.base.fail(prop, f"({cell}) the last output has no gradient w.r.t. the first input", hint)
+            fail(prop, f"({cell}) the last output has no gradient w.r.t. the first input", hint)
+        if same_outputs:  # a correct forward: the judge knows the whole gradient
+            checks.expect_close(grad, expected["input_grads"][0], f"({cell}) the gradient of the last output w.r.t. the inputs", prop, hint=hint)
 
 
 # -- the vanishing-gradient experiment ------------------------------------------------------
 
+def model_hidden(sd: dict) -> int:
+    return sd["cell.weight_hh"].shape[1]
+
+
 def autograd_norms(sd: dict, cell: str, x: torch.Tensor) -> torch.Tensor:
-    """The expected norms, straight from autograd: PyTorch's cell unrolled, dL/dh_t for L = h_last.sum()."""
-    hidden_size = sd["cell.weight_hh"].shape[1]
-    builtin = getattr(torch.nn, CELL_OF[cell])(x.shape[2], hidden_size).to(x.dtype)
+    """The expected norms, computed in the judge: PyTorch's cell unrolled, dL/dh_t for L = h_last.sum()."""
+    builtin = getattr(torch.nn, CELL_OF[cell])(x.shape[2], model_hidden(sd)).to(x.dtype)
     builtin.load_state_dict({n.removeprefix("cell."): v for n, v in sd.items()})
     state, hidden = None, []
     for t in range(x.shape[1]):
@@ -207,45 +338,96 @@ def autograd_norms(sd: dict, cell: str, x: torch.Tensor) -> torch.Tensor:
     return torch.stack([g.norm() for g in grads]).detach()
 
 
+def norms_experiment(reference, submission, *, cell: str, sd: dict, x: torch.Tensor, prop: str, hint: str, what: str,
+                     close=None, grads_checked: bool = True) -> tuple[torch.Tensor, bool]:
+    """The student's norms for `x` on the student's RNN (trusted cell, weights `sd`), after
+    checking them against the expected norms (`close`), and (`grads_checked`) the raw `.grad`
+    tensors against the marks; and whether they are the judge's own norms.
+
+    Expected: the judge's own norms (`autograd_norms`).  Only where the student's RNN does
+    not give the reference's outputs and gradients for L (its own bug, graded elsewhere) are
+    the norms autograd gives on the student's RNN, computed in the worker, accepted as well.
+    """
+    model = rnn_on_trusted_cell(cell, x.shape[2], model_hidden(sd))
+    gen = torch.Generator().manual_seed(17)
+    marks = {n: torch.randn(v.shape, generator=gen, dtype=torch.float64).to(x.dtype) for n, v in sd.items()}
+    result = submission.run("gradient_norms_experiment", model=model, state_dict=sd, x=x, marks=marks)
+    norms = checks.expect_tensor(result["norms"], f"the vector of norms {what}", prop, shape=(x.shape[1],), dtype=x.dtype, hint=hint)
+    close = close or (lambda a, b: torch.allclose(a, b, *tolerances(x.dtype)))
+    mine = autograd_norms(sd, cell, x)
+    judged = close(norms, mine)
+    if not judged:
+        worker = result.get("expected") if isinstance(result.get("expected"), list) else []
+        worker = [e for e in worker if type(e) is torch.Tensor and e.shape == norms.shape and e.dtype == norms.dtype]
+        _, _, _, same = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=last_step_cotangent(x, model_hidden(sd)))
+        if same or not any(close(norms, e) for e in worker):
+            worst = float((norms - mine).abs().max())
+            fail(prop, f"the norms {what} differ from ||dL/dh_t|| (largest difference {worst:.2g})", hint)
+    if grads_checked:
+        marks_untouched(result, marks, prop, hint)
+    return norms, judged
+
+
+def marks_untouched(result: dict, marks: dict, prop: str, hint: str) -> None:
+    """Every parameter's raw `.grad`, after the call and after a backward pass through the
+    returned norms, is still the mark the judge put there."""
+    for key, problem in (("grads_after_call", "a parameter's .grad changed during the call: use torch.autograd.grad, not backward()"),
+                         ("grads_after_backward", "the returned norms are still attached to the model's graph "
+                                                  "(a backward pass through them reached the parameters): return a detached tensor")):
+        grads = result.get(key) if isinstance(result.get(key), dict) else {}
+        for name, mark in marks.items():
+            got = grads.get(name)
+            if type(got) is not torch.Tensor or got.shape != mark.shape or got.dtype != mark.dtype or not torch.equal(got, mark):
+                fail(prop, problem, hint)
+
+
 @pytest.mark.points(2)
 @pytest.mark.property("gradient norms")
+@pytest.mark.forbid(*GRADER)
 def test_gradient_norms_match_autograd(reference, submission):
-    """Entry t is ||dL/dh_t|| (the total derivative) for T = 1 and 7, detached, in x's dtype, .grad untouched."""
+    """Entry t is ||dL/dh_t|| (the total derivative) for T = 1 and 7, B = 1 and 4, detached, in x's dtype, .grad untouched."""
     prop = "gradient norms"
     hint = "collect every h_t, then torch.autograd.grad(h_last.sum(), [h_0, ..., h_last]) — it leaves .grad alone"
     for cell in CELL_OF:
-        model = Build("RNN", 3, H, cell=cell)
+        model = rnn_on_trusted_cell(cell, 3, H)
         for dtype in (torch.float64, torch.float32):
-            sd = checks.reference_state_dict(reference, model, dtype, patch=TRUSTED_RNN)
-            for T in (1, 7):
-                x = randn(4, T, 3, seed=T).to(dtype)
-                actual = submission.run("gradient_norms_experiment", model=model, state_dict=sd, x=x, patch=TRUSTED_RNN)
-                checks.expect_close(actual["norms"], autograd_norms(sd, cell, x), f"the norms ({cell}, T = {T}, {dtype})", prop, hint=hint)
-                if not actual["detached"]:
-                    checks.base.fail(prop, "the returned norms still require grad: return a detached tensor", hint)
-                if not actual["grads_kept"]:
-                    checks.base.fail(prop, "a parameter's .grad changed: use torch.autograd.grad, not backward()", hint)
+            sd = checks.reference_state_dict(reference, model, dtype)
+            for B, T in ((4, 1), (4, 7), (1, 7)):
+                x = randn(B, T, 3, seed=T + B).to(dtype)
+                norms_experiment(reference, submission, cell=cell, sd=sd, x=x, prop=prop, hint=hint, what=f"({cell}, B = {B}, T = {T}, {dtype})")
+
+
+def _within_tenfold(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Every entry of `a` within a factor 10 of `b`'s (the norms span many orders of magnitude)."""
+    if a.shape != b.shape or bool((a <= 0).any()) or bool((b <= 0).any()):
+        return bool(torch.equal(a, b))
+    return bool(((a.log10() - b.log10()).abs() <= 1.0).all())
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("vanishing gradients")
+@pytest.mark.forbid(*GRADER)
 def test_tanh_gradients_vanish_and_lstm_gradients_do_not(reference, submission):
     """Over T = 50, the tanh RNN's norms fall by more than 8 orders of magnitude; an LSTM's (forget bias 5) by fewer than 4."""
     # Over 50 seeds of weights and inputs, PyTorch's cells give ratios below 1e-10 (tanh RNN)
-    # and above 4e-3 (LSTM); tests/test_rnn_oracles.py checks 10 of them.
+    # and above 4e-3 (LSTM); tests/test_rnn_oracles.py checks 10 of them.  The norms must
+    # also be within a factor 10 of the expected ones, entry by entry (not made up); where
+    # the student's RNN differs from the reference, of those of the student's own RNN.
     prop, hint = "vanishing gradients", "entry t is the norm of dL/dh_t, in time order (entry 0 is the first step)"
     x = randn(8, 50, 3, seed=11)
     for cell, holds, claim in (("rnn", lambda r: r < 1e-8, "should be below 1e-8"), ("lstm", lambda r: r > 1e-4, "should stay above 1e-4")):
-        model = Build("RNN", 3, 16, cell=cell)
-        sd = checks.reference_state_dict(reference, model, torch.float64, seed=3, patch=TRUSTED_RNN)
+        model = rnn_on_trusted_cell(cell, 3, 16)
+        sd = checks.reference_state_dict(reference, model, torch.float64, seed=3)
         if cell == "lstm":
             sd["cell.bias_ih"][16:32] = 5.0  # the forget gate: keep the memory
             sd["cell.bias_hh"][16:32] = 0.0
-        result = submission.run("gradient_norms_experiment", model=model, state_dict=sd, x=x, patch=TRUSTED_RNN)
-        norms = checks.expect_tensor(result["norms"], "the norms", prop, shape=(50,), dtype=torch.float64, hint=hint)
+        norms, judged = norms_experiment(reference, submission, cell=cell, sd=sd, x=x, prop=prop, hint=hint, what=f"({cell}, T = 50)",
+                                         close=_within_tenfold, grads_checked=False)
+        if not judged:  # right for the student's own RNN, whose bug (graded elsewhere) hides the phenomenon
+            continue
         ratio = float(norms[0] / norms[-1]) if float(norms[-1]) > 0 else float("nan")
         if not holds(ratio):
-            checks.base.fail(prop, f"({cell}) the first step's gradient norm is {ratio:.1e} times the last one's, which {claim}", hint)
+            fail(prop, f"({cell}) the first step's gradient norm is {ratio:.1e} times the last one's, which {claim}", hint)
 
 
 # -- sequence classifier ---------------------------------------------------------------------
@@ -254,26 +436,60 @@ def test_tanh_gradients_vanish_and_lstm_gradients_do_not(reference, submission):
 @pytest.mark.property("sequence classifier")
 @pytest.mark.forbid(*SEQUENCE)
 def test_sequence_classifier_matches_reference(reference, submission):
-    """`rnn` and `readout` as specified; logits from the last hidden state equal the reference's."""
+    """`rnn` (your RNN, with the classifier's `cell`, "lstm" by default) and `readout`; logits from
+    the last hidden state equal the reference's, for B = 1 too."""
+    prop, hint = "sequence classifier", "readout(outputs[:, -1]) — the hidden state after the LAST step, shape (B, C) also for B = 1"
+    for cell in (None, "rnn", "lstm", "gru"):
+        clf = Build("SequenceClassifier", 4, H, 3) if cell is None else Build("SequenceClassifier", 4, H, 3, cell=cell)
+        rnn = Build("RNN", 4, H, cell=cell or "lstm")
+        got = submission.run("state_dict", model=clf)["param_shapes"]
+        want = {f"rnn.{n}": s for n, s in submission.run("state_dict", model=rnn)["param_shapes"].items()}
+        want.update({"readout.weight": [3, H], "readout.bias": [3]})
+        if got != want:
+            fail(prop, f"{clf} should hold your {rnn} in `rnn` and nn.Linear({H}, 3) in `readout`; its parameters differ", hint)
+    inputs = [(randn(2, 5, 4),), (randn(3, 1, 4, seed=1),), (randn(1, 5, 4, seed=2),)]
     for cell in ("lstm", "gru"):
-        checks.matches_reference(submission, reference, model=Build("SequenceClassifier", 4, H, 3, cell=cell), patch=TRUSTED_RNN,
-                                 inputs=[(randn(2, 5, 4),), (randn(3, 1, 4, seed=1),)], prop="sequence classifier",
-                                 hint="readout(outputs[:, -1]) — the hidden state after the LAST step")
+        on_cell = Build("SequenceClassifier", 4, H, 3, cell=cell).swap("rnn.cell", trusted_cell(cell, 4, H))
+        try:  # around a trusted RNN first, so that a bug of the student's RNN costs nothing here
+            checks.matches_reference(submission, reference, model=on_cell.swap("rnn", TRUSTED_RNN_AROUND), inputs=inputs, prop=prop, hint=hint)
+        except (SubmissionFailure, GraderError):
+            raise
+        except Exception as alone:
+            try:  # a classifier that needs its own RNN (e.g. calls one of its methods): around it
+                checks.matches_reference(submission, reference, model=on_cell, inputs=inputs, prop=prop, hint=hint)
+            except (SubmissionFailure, GraderError):
+                raise
+            except Exception:
+                raise alone from None
 
 
 @pytest.mark.points(3)
 @pytest.mark.property("accuracy on a memory task")
 @pytest.mark.forbid(*SEQUENCE)
 def test_sequence_classifier_recalls_an_early_symbol(reference, submission):
-    """Trained by the grader, a GRU SequenceClassifier recalls the 2nd of 10 symbols (held-out accuracy ≥ 0.90)."""
+    """Trained by the grader, a GRU SequenceClassifier recalls the 2nd of 10 symbols (held-out accuracy ≥ 0.90).
+
+    The worker trains the student's classifier (PyTorch's GRU cell in `rnn.cell`) and
+    returns the weights; the judge evaluates them on the reference classifier with the
+    same cell, on held-out sequences that never reach the worker.  They must be the
+    weights of the student's classifier: with them, it computes the reference's logits
+    (float64, on training sequences), so weights trained on any other model gain nothing.
+    """
     prop = "accuracy on a memory task"
     hint = "the state must carry the 2nd symbol through all later steps, and the classifier must read the LAST state (chance is 0.25)"
     X, y = recall_symbol(2000, seed=0)
     X_eval, y_eval = recall_symbol(1000, seed=1)
-    model = Build("SequenceClassifier", 4, 32, 4, cell="gru")
-    sd = checks.reference_state_dict(reference, model, patch=TRUSTED_CELLS)
-    result = submission.run("train_sequence_classifier", model=model, state_dict=sd, X=X, y=y, X_eval=X_eval,
-                            steps=400, lr=1e-2, patch=TRUSTED_CELLS)
-    logits = checks.expect_tensor(result["logits"], "the trained model's logits", prop, shape=(1000, 4), hint=hint)
-    acc = float((logits.argmax(1) == y_eval).double().mean())
-    checks.reaches(acc, 0.9, "held-out accuracy", prop, hint)
+    model = Build("SequenceClassifier", 4, 32, 4, cell="gru").swap("rnn.cell", trusted_cell("gru", 4, 32))
+    sd = checks.reference_state_dict(reference, model)
+    result = submission.run("train_sequence_classifier", model=model, state_dict=sd, X=X, y=y, steps=400, lr=1e-2)
+    weights = checks.trained_weights(result, prop, hint)
+    logits = checks.evaluated_output(reference, model=model, weights=weights, args=(X_eval,), prop=prop, hint=hint)
+    if tuple(logits.shape) != (1000, 4):
+        fail(prop, f"the trained model's output has shape {tuple(logits.shape)}, expected (1000, 4)", hint)
+    checks.reaches(checks.accuracy_of(logits, y_eval), 0.9, "held-out accuracy", prop, hint)
+    seen = X[:32].double()
+    own = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, args=(seen,), backward=False)["output"]
+    checks.expect_close(own, checks.evaluated_output(reference, model=model, weights=weights, args=(seen,), prop=prop, hint=hint,
+                                                     dtype=torch.float64),
+                        "your trained classifier's logits against the reference classifier's with the same weights", prop,
+                        hint="the classifier must be readout(h after the last step) of your RNN, the model the grader trained")

@@ -1,15 +1,25 @@
 """Probes and trusted building blocks for the rnn assignment.
 
 Trusted cells are PyTorch's own cells behind the assignment's signatures
-(`cell(x, h=None)`, `cell(x, state=None)`), so a student's `RNN` may call its cell
-positionally or by keyword.  `patch=TRUSTED_CELLS` grades an `RNN` (or a
-`SequenceClassifier`) independently of the student's cells, and `patch=TRUSTED_RNN`
-grades `hidden_state_gradient_norms` or a `SequenceClassifier` independently of the
-student's `RNN`.
+(`cell(x, h=None)`, `cell(x, state=None)`).  Tests put one into the student's BUILT model
+where SPEC keeps the cell, whatever way the student's code names or binds its classes:
+
+    Build("RNN", 4, 8, cell="lstm").swap("cell", trusted_cell("lstm", 4, 8))
+    Build("SequenceClassifier", 4, 8, 3, cell="gru").swap("rnn.cell", trusted_cell("gru", 4, 8))
+
+The trusted cell takes over the student's cell object's place AND its class: it becomes an
+instance of a subclass of the student's cell class (PyTorch's computation first in the
+MRO) that keeps the student's plain attributes, so correct code that asks
+`isinstance(self.cell, LSTMCell)` or reads `self.cell._gates` still works.  The same goes
+for `trusted_rnn_around`, which replaces a classifier's whole `rnn` by a trusted one.
+
+Nothing here repeats a line of the reference solution: the student bundle ships this
+file, and `autograder.bundle` stubs every definition that does.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -20,61 +30,150 @@ from autograder.worker.probes import probe
 from autograder.worker.probes.core import build_model, plain
 from autograder.worker.spec import Build
 
+#: Value types of the student's own attributes that a trusted replacement keeps.
+PLAIN = (bool, int, float, str, type(None))
 
-class _StepCopies:
-    """Mixin for trusted cells: while `record` is a list, every call uses fresh leaf copies
-    of the cell's parameters and appends them to `record`, so that each step's gradient
-    contribution can be read from its own copies."""
+
+class _Recording:
+    """Mixin for trusted cells, with two recording modes (both off by default):
+
+    - `record` (a list): every call uses fresh leaf copies of the cell's parameters and
+      appends them, so each step's contribution to a weight's gradient can be read from
+      its own copies;
+    - `states` (a list): every call appends the hidden state h it returns, so that
+      dL/dh_t can be taken for the states the model really computed.
+    """
 
     record: list[dict[str, torch.Tensor]] | None = None
+    states: list[torch.Tensor] | None = None
     _inside = False
 
     def _call(self, x: torch.Tensor, state: Any) -> Any:
         if self.record is None or self._inside:
-            return super().forward(x, state)
-        copies = {n: p.detach().clone().requires_grad_() for n, p in self.named_parameters()}
-        self.record.append(copies)
-        self._inside = True
-        try:
-            return torch.func.functional_call(self, copies, (x, state))
-        finally:
-            self._inside = False
+            new = super().forward(x, state)
+        else:
+            copies = {n: p.detach().clone().requires_grad_() for n, p in self.named_parameters()}
+            self.record.append(copies)
+            self._inside = True
+            try:
+                new = torch.func.functional_call(self, copies, (x, state))
+            finally:
+                self._inside = False
+        if self.states is not None and not self._inside:
+            self.states.append(new[0] if isinstance(new, tuple) else new)
+        return new
 
 
-class TrustedRNNCell(_StepCopies, nn.RNNCell):
+class TrustedRNNCell(_Recording, nn.RNNCell):
     """`nn.RNNCell` with the assignment's signature `forward(x, h=None)`."""
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         return self._call(x, h)
 
 
-class TrustedLSTMCell(_StepCopies, nn.LSTMCell):
+class TrustedLSTMCell(_Recording, nn.LSTMCell):
     """`nn.LSTMCell` with the assignment's signature `forward(x, state=None) -> (h, c)`."""
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return self._call(x, state)
 
 
-class TrustedGRUCell(_StepCopies, nn.GRUCell):
+class TrustedGRUCell(_Recording, nn.GRUCell):
     """`nn.GRUCell` with the assignment's signature `forward(x, h=None)`."""
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         return self._call(x, h)
 
 
-class TrustedRNN(nn.Module):
-    """The trusted cells applied through time, with the assignment's `RNN` API and names."""
+TRUSTED_CELL_CLASS = {"rnn": TrustedRNNCell, "lstm": TrustedLSTMCell, "gru": TrustedGRUCell}
 
-    def __init__(self, input_size: int, hidden_size: int, cell: str = "rnn") -> None:
+
+def _adopt(new: nn.Module, old: nn.Module) -> nn.Module:
+    """`new` (trusted) put in the place of the student's `old`: it also becomes an instance
+    of `old`'s class (the trusted class first in the MRO, so its computation runs) and
+    keeps `old`'s plain attributes that it lacks.  Where the two classes cannot be
+    combined, `new` keeps its own class."""
+    for name, value in vars(old).items():
+        if name not in vars(new) and isinstance(value, PLAIN):
+            object.__setattr__(new, name, value)
+    student = type(old)
+    if student.__module__.startswith(("torch.", "autograder.")) or isinstance(new, student):
+        return new
+    try:
+        # named as the student's class, for code that compares type(...).__name__
+        new.__class__ = type(student.__name__, (type(new), student), {"__module__": __name__, "__qualname__": student.__qualname__})
+    except Exception:  # e.g. an MRO that cannot be linearised: grade with the plain trusted class
+        pass
+    return new
+
+
+def trusted_cell(kind: str, input_size: int, hidden_size: int) -> str:
+    """The swap factory that puts PyTorch's `kind` cell (`input_size`, `hidden_size`) in the
+    place and class of a student's cell:
+    `Build("RNN", 4, 8, cell="lstm").swap("cell", trusted_cell("lstm", 4, 8))`.
+
+    The sizes travel in the name because a factory is called with the replaced module
+    only, and the student's cell may not show them (a wrong parameter layout)."""
+    if kind not in TRUSTED_CELL_CLASS:
+        raise ValueError(f"unknown cell {kind!r}")
+    return f"{__name__}:trusted_{kind}_cell_{int(input_size)}_{int(hidden_size)}"
+
+
+def __getattr__(name: str) -> Any:
+    """The factories `trusted_cell` names (PEP 562): `trusted_<kind>_cell_<I>_<H>`."""
+    match = re.fullmatch(r"trusted_(rnn|lstm|gru)_cell_(\d{1,4})_(\d{1,4})", name)
+    if match is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    kind, input_size, hidden_size = match.group(1), int(match.group(2)), int(match.group(3))
+
+    def factory(old: nn.Module) -> nn.Module:
+        return _adopt(TRUSTED_CELL_CLASS[kind](input_size, hidden_size), old)
+
+    factory.__name__ = name
+    return factory
+
+
+class TrustedRNN(nn.Module):
+    """A trusted cell applied through time, with the assignment's `RNN` API and names.
+
+    Args:
+        input_size, hidden_size: I, H.
+        cell: ``"rnn" | "lstm" | "gru"`` (a new trusted cell), or a cell module to use.
+    """
+
+    def __init__(self, input_size: int = 0, hidden_size: int = 0, cell: str | nn.Module = "rnn") -> None:
         super().__init__()
-        self.cell = {"rnn": TrustedRNNCell, "lstm": TrustedLSTMCell, "gru": TrustedGRUCell}[cell](input_size, hidden_size)
+        self.cell = cell if isinstance(cell, nn.Module) else TRUSTED_CELL_CLASS[cell](input_size, hidden_size)
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        outputs = []
-        for t in range(x.shape[1]):
-            state = self.cell(x[:, t], state)
-            outputs.append(state[0] if isinstance(state, tuple) else state)  # h_t: (B, H)
-        return torch.stack(outputs, dim=1), state  # (B, T, H)
+        hs = []
+        for x_t in x.unbind(1):  # (B, I) per step, in time order
+            state = self.cell(x_t, state)
+            hs.append(state if torch.is_tensor(state) else state[0])
+        return torch.stack(hs, 1), state  # (B, T, H), the last state
+
+
+TRUSTED_RNN_AROUND = f"{__name__}:trusted_rnn_around"
+
+
+def trusted_rnn_around(old: nn.Module) -> nn.Module:
+    """Swap factory for a classifier's `rnn`: a `TrustedRNN` around the cell already in
+    `old` (put there by a previous swap of `"rnn.cell"`), in the place and class of the
+    student's RNN `old`: `.swap("rnn.cell", trusted_cell(...)).swap("rnn", TRUSTED_RNN_AROUND)`."""
+    return _adopt(TrustedRNN(cell=old.cell), old)
+
+
+class TrustedSequenceClassifier(nn.Module):
+    """The assignment's `SequenceClassifier` on trusted parts: logits = readout(h after the last step)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_classes: int, cell: str = "lstm") -> None:
+        super().__init__()
+        self.rnn = TrustedRNN(input_size, hidden_size, cell)
+        self.readout = nn.Linear(in_features=hidden_size, out_features=num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hs, _ = self.rnn(x)
+        return self.readout(hs[:, x.shape[1] - 1])  # (B, C)
 
 
 class UnrolledCell(nn.Module):
@@ -90,50 +189,89 @@ class UnrolledCell(nn.Module):
         self.cell = cell
 
     def forward(self, x: torch.Tensor, state: Any = None) -> Any:
-        states = []
-        for t in range(x.shape[1]):
-            state = self.cell(x[:, t], state)
-            states.append(state)
+        seen = []
+        for x_t in x.unbind(1):
+            state = self.cell(x_t, state)
+            seen.append(state)
         if isinstance(state, tuple):
-            return tuple(torch.stack(parts, dim=1) for parts in zip(*states))  # (h, c), each (B, T, H)
-        return torch.stack(states, dim=1)  # (B, T, H)
+            return tuple(torch.stack(parts, 1) for parts in zip(*seen))  # (h, c), each (B, T, H)
+        return torch.stack(seen, 1)  # (B, T, H)
 
 
-TRUSTED_CELLS = {name: f"autograder.worker.probes.rnn:Trusted{name}" for name in ("RNNCell", "LSTMCell", "GRUCell")}
-TRUSTED_RNN = {**TRUSTED_CELLS, "RNN": "autograder.worker.probes.rnn:TrustedRNN"}
+def norms_by_autograd(rnn: nn.Module, x: torch.Tensor, loss: str = "outputs") -> torch.Tensor | None:
+    """||dL/dh_t|| taken by autograd on the model as it is (its trusted cell records the h_t
+    it returns), for L = `rnn(x)[0][:, -1].sum()` (`loss="outputs"`, SPEC's L) or for L = the
+    sum of the h the cell returned last (`loss="last_state"`: the same for a correct RNN).
+    None when the model's cell is not a trusted one, the model fails, or its cell did not
+    run once per step."""
+    cell = getattr(rnn, "cell", None)
+    if not isinstance(cell, _Recording):
+        return None
+    cell.states = []
+    try:
+        with torch.set_grad_enabled(True):
+            outputs = rnn(x)[0]
+        kept = list(cell.states)
+        total = outputs[:, -1].sum() if loss == "outputs" else kept[-1].sum()
+        if len(kept) != x.shape[1] or not total.requires_grad:
+            return None
+        dh = torch.autograd.grad(total, kept, allow_unused=True)
+    except Exception:  # the student's RNN failed: no expectation from this model
+        return None
+    finally:
+        cell.states = None
+    return torch.stack([torch.linalg.vector_norm(g) if g is not None else x.new_zeros(()) for g in dh]).to(x.dtype)
 
 
 @probe
-def gradient_norms_experiment(module: Any, *, model: Build, state_dict: dict, x: torch.Tensor, function: str = "hidden_state_gradient_norms") -> dict:
-    """Call the module's `hidden_state_gradient_norms` on a built RNN whose parameters carry
-    a known `.grad`; report the norms, whether they are detached, and whether `.grad` was kept."""
+def gradient_norms_experiment(module: Any, *, model: Build, state_dict: dict, x: torch.Tensor, marks: dict,
+                              function: str = "hidden_state_gradient_norms") -> dict:
+    """Call the module's `hidden_state_gradient_norms` on the built RNN, whose parameters
+    carry the judge's `marks` as `.grad`, and report raw data for the judge to decide:
+
+    - `norms`: what the function returned;
+    - `grads_after_call`: each marked parameter's `.grad` after the call;
+    - `grads_after_backward`: the same after `norms.sum().backward()`, tried only when the
+      norms require grad (norms still attached to the model's graph change them);
+    - `expected`: `norms_by_autograd` on this model, for both readings of L (the judge
+      uses them only where it cannot compute the norms itself: when the student's RNN
+      differs from the reference, its norms may follow either).
+    """
     rnn = build_model(module, model, state_dict, x.dtype)
-    marks = {n: torch.full_like(p, 7.0) for n, p in rnn.named_parameters()}
-    for n, p in rnn.named_parameters():
-        p.grad = marks[n].clone()
+    params = dict(rnn.named_parameters())
+    for name, p in params.items():
+        if name in marks:
+            p.grad = marks[name].to(p.dtype).clone()
+
+    def grads() -> dict:
+        return {name: plain(p.grad) for name, p in params.items() if name in marks}
+
     norms = getattr(module, function)(rnn, x)
-    kept = all(p.grad is not None and torch.equal(p.grad, marks[n]) for n, p in rnn.named_parameters())
-    detached = isinstance(norms, torch.Tensor) and not norms.requires_grad
-    return {"norms": plain(norms), "grads_kept": kept, "detached": detached}
+    after_call = grads()
+    if isinstance(norms, torch.Tensor) and norms.requires_grad:
+        try:
+            norms.sum().backward()
+        except RuntimeError:  # e.g. a graph already freed: nothing reaches .grad
+            pass
+    return {"norms": plain(norms), "grads_after_call": after_call, "grads_after_backward": grads(),
+            "expected": [plain(norms_by_autograd(rnn, x, loss)) for loss in ("outputs", "last_state")]}
 
 
 @probe
 def step_contributions(module: Any, *, model: Build, state_dict: dict, x: torch.Tensor, cotangent: torch.Tensor) -> dict:
-    """Weight sharing, seen from inside: the built RNN's trusted cell (patch `TRUSTED_CELLS`)
+    """Weight sharing, seen from inside: the built RNN's trusted cell (swapped into `cell`)
     records fresh copies of its weights at every call, so each step's contribution to a
     weight's gradient is the gradient of that step's copy.
 
-    Runs `outputs · cotangent` backward twice: once as the model is (`shared`: the gradient
-    of each `cell.*` parameter), once with per-call copies (`per_call`: one dict per call of
-    the cell).  `calls` counts the calls; `cell` is the class name of `model.cell`.
+    Runs `(outputs * cotangent).sum()` backward once; returns `calls` (how often the cell
+    ran) and `per_call` (one dict name → gradient per call).  The gradient of the shared
+    weights themselves comes from the `run` probe (another request), and the judge checks
+    both against each other and, where it can, against the reference's.
     """
     rnn = build_model(module, model, state_dict, x.dtype)
     cell = getattr(rnn, "cell", None)
-    if not isinstance(cell, _StepCopies):
-        return {"cell": type(cell).__name__, "calls": 0, "shared": {}, "per_call": []}
-    outputs, _ = rnn(x)
-    (outputs * cotangent).sum().backward()
-    shared = {n: plain(p.grad) for n, p in cell.named_parameters()}
+    if not isinstance(cell, _Recording):
+        return {"calls": 0, "per_call": []}
     cell.record = []
     try:
         outputs, _ = rnn(x)
@@ -141,7 +279,7 @@ def step_contributions(module: Any, *, model: Build, state_dict: dict, x: torch.
         per_call = [{n: plain(c.grad) for n, c in copies.items()} for copies in cell.record]
     finally:
         cell.record = None
-    return {"cell": type(cell).__name__, "calls": len(per_call), "shared": shared, "per_call": per_call}
+    return {"calls": len(per_call), "per_call": per_call}
 
 
 @probe
@@ -152,14 +290,14 @@ def train_sequence_classifier(
     state_dict: dict | None,
     X: torch.Tensor,
     y: torch.Tensor,
-    X_eval: torch.Tensor,
     steps: int,
     lr: float,
     batch_size: int = 64,
     seed: int = 0,
 ) -> dict:
     """The grader's own loop: Adam on cross-entropy with random mini-batches drawn from
-    `seed`; returns the logits on `X_eval` (its labels never reach the worker).
+    `seed`.  Returns the trained `state_dict`: the judge evaluates it on a trusted model
+    with held-out sequences that never reach the worker.
 
     Runs on one thread (as in the sandbox), also in-process: the model is tiny, and extra
     threads only slow it down on a busy machine.
@@ -167,16 +305,16 @@ def train_sequence_classifier(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        obj = build_model(module, model, state_dict, None)
-        optimizer = torch.optim.Adam(obj.parameters(), lr=lr)
+        clf = build_model(module, model, state_dict, None)
+        clf.train()
+        optimizer = torch.optim.Adam(clf.parameters(), lr=lr)
         gen = torch.Generator().manual_seed(seed)
         for _ in range(steps):
-            idx = torch.randint(0, len(X), (batch_size,), generator=gen)
-            loss = F.cross_entropy(obj(X[idx]), y[idx])
+            rows = torch.randint(0, len(X), (batch_size,), generator=gen)
+            batch_loss = F.cross_entropy(clf(X[rows]), y[rows])
             optimizer.zero_grad()
-            loss.backward()
+            batch_loss.backward()
             optimizer.step()
-        with torch.no_grad():
-            return {"logits": plain(obj(X_eval))}
+        return {"state_dict": plain(dict(clf.state_dict()))}
     finally:
         torch.set_num_threads(threads)
