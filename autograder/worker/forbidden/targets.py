@@ -138,6 +138,8 @@ def target_for(name: str) -> Target:
     if name in FORBIDDEN_TARGETS:
         return FORBIDDEN_TARGETS[name]
     top = name.partition(".")[0]
+    if top == "autograder":  # the grader's own code runs here: only the static scan can tell a student's use of it
+        return Target(name)
     if top != "torch":
         return Target(name, packages=(top,))
     obj = resolve_path(name)

@@ -609,6 +609,9 @@ def _patched_forward(original: Callable) -> Callable:
         w = _ACTIVE
         if w is not None and w.active:
             w.on_call(self, sys._getframe(1))
+            if w.is_trusted_instance(self):  # a trusted block may use the built-ins it is made of
+                with _Boundary(w.generation):
+                    return original(self, *args, **kwargs)
         return original(self, *args, **kwargs)
 
     _dress(forward, original)

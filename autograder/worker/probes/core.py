@@ -58,11 +58,11 @@ def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch
         own = obj.state_dict()
         parameters = {name for name, _ in obj.named_parameters()}
         missing = sorted(k for k in set(own) - set(state_dict) if k in parameters)
-        if missing:
-            raise KeyError(f"the weights lack {missing[:3]}")
+        if missing:  # RuntimeError, as torch's own load_state_dict
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(obj).__name__}: Missing key(s) {missing[:3]}")
         unexpected = sorted(set(state_dict) - set(own))
         if strict and unexpected:
-            raise KeyError(f"{type(obj).__name__} has no {unexpected[:3]}")
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(obj).__name__}: Unexpected key(s) {unexpected[:3]}")
         # a buffer of the student's own (a private constant) keeps its value
         obj.load_state_dict({k: state_dict[k] for k in own if k in state_dict}, strict=False)
     return obj

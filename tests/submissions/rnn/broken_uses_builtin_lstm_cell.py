@@ -1,4 +1,4 @@
-"""BROKEN: loses test_cells_have_pytorch_parameter_layout, test_lstm_cell_matches_reference — LSTMCell calls the forbidden torch.lstm_cell (right values, but the task is to write it)."""
+"""BROKEN: loses test_cells_have_pytorch_parameter_layout, test_lstm_cell_matches_reference, test_rnn_cell_argument_picks_the_cell — LSTMCell calls the forbidden torch.lstm_cell (right values, but the task is to write it; the run-time watch also catches it where the RNN runs the student's own cells)."""
 
 from __future__ import annotations
 
