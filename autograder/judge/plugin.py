@@ -2,7 +2,8 @@
 
 - markers: `points(n)`, `property(name)`, `forbid(*qualified_names)`, `visibility(v)`;
 - fixtures: `submission` (the student's implementation) and `reference`;
-- a hook that turns every test's outcome into a `TestResult`, and a points table at the end.
+- a hook that turns every test's outcome into a `TestResult` (with the figures the checks
+  attached while a failing test ran: `autograder.checks.figures`), and a points table at the end.
 
 `pytest assignments/mlp` (public tests) gets a default `NnzooPlugin()` through the `pytest11`
 entry point: the module beside the test file is imported in-process.  Hidden grading
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from autograder.checks import figures as attached
 from autograder.judge.result import PASSED, VISIBILITIES, TestResult
 from autograder.judge.scan import scan_source
 from autograder.judge.subject import LocalSubject, Subject
@@ -101,6 +103,9 @@ class NnzooPlugin:
         return path.read_text() if path.is_file() else ""
 
     # -- hooks -----------------------------------------------------------------------------
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        attached.clear()  # figures belong to the test that attached them
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
         """A test marked `forbid(...)` fails when the source names one of those built-ins
@@ -142,10 +147,13 @@ class NnzooPlugin:
         if visibility not in VISIBILITIES:
             raise pytest.UsageError(f"{item.nodeid}: visibility must be one of {VISIBILITIES}, not {visibility!r}")
         doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
+        figures = attached.take() if verdict.status != PASSED else []
+        attached.clear()
         self.results.append(TestResult(
             name=item.name, property=str(_marker_arg(item, "property", "")),
             score=points if verdict.status == PASSED else 0.0, max_score=points, status=verdict.status,
             message=verdict.message, reason=verdict.reason, doc=doc.split("\n")[0], visibility=visibility,
+            figures=figures,
         ))
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
