@@ -223,8 +223,13 @@ def _unwritten(title: str, exc: BaseException, what_instead: str) -> str:
 
 
 def write_student(out: Path, record: StudentRecord) -> None:
-    """The record and the feedback of one student; a report that fails becomes a note."""
-    write_atomic(record_path(out, record.student), json.dumps(record.to_json(), indent=1) + "\n")
+    """The feedback, then the record of one student; a report that fails becomes a note.
+
+    In this order, a batch killed in between leaves no record, so `--resume` grades the
+    student again and writes their feedback: a recorded student always has it.  The
+    caller writes the class files right after the record (grades.json agrees with the
+    records but for that instant), and the pages' drawing happens before both.
+    """
     assignments = in_order(set(record.assignments))
     try:
         text = feedback_markdown(record, assignments)
@@ -237,6 +242,7 @@ def write_student(out: Path, record: StudentRecord) -> None:
     except Exception as exc:  # noqa: BLE001 — as above
         page = _unwritten(f"Feedback for {record.student}", exc, "your grades are recorded — ask your instructor")
     write_atomic(out / "feedback" / f"{record.student}.html", page)
+    write_atomic(record_path(out, record.student), json.dumps(record.to_json(), indent=1) + "\n")
 
 
 # -- the class --------------------------------------------------------------------------------
