@@ -189,7 +189,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     flagged = sorted({r.student for r in records for res in r.assignments.values() if res.scan})
     if flagged:
         print(f"for human review (suspicious calls): {', '.join(flagged)} — see grades.json")
-    print(f"wrote {out / 'grades.csv'}, {out / 'grades.json'}, {out / 'overview.md'} and {out / 'feedback'}/")
+    print(f"wrote {out / 'grades.csv'}, {out / 'grades.json'}, {out / 'overview.html'} (and .md) and {out / 'feedback'}/")
     errors = grader_errors(records)
     if errors:
         print(f"grader error — rerun with --resume after fixing the grader: {', '.join(errors)}", file=sys.stderr)

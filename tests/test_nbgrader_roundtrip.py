@@ -293,7 +293,7 @@ def student_of(root, path, students):
     return next((s for s in students if s in rel.parts or rel.stem == s), None)
 
 
-CLASS_WIDE = {"grades.json", "grades.csv", "overview.md"}
+CLASS_WIDE = {"grades.json", "grades.csv", "overview.md", "overview.html"}
 
 
 def leaks_in(roots, course, students):
@@ -335,8 +335,10 @@ def test_nothing_that_reaches_a_student_holds_reference_code_hidden_tests_or_the
     found, scanned = leaks_in(roots, course, EXPECTED)
     print(f"scanned {scanned['files']} files, {scanned['checks']} (file, secret line) checks")
     assert not found, "\n".join(f"{p}: {kind}: {line}" for p, kind, line in found[:40]) + f"\n({len(found)} in all)"
-    htmls = [p for root in roots for p in root.rglob("*.html")]
-    assert len(htmls) == 2 * len(EXPECTED)  # feedback of both routes, one page per student
+    htmls = [p for root in roots if root != graded["out"] for p in root.rglob("*.html")]
+    assert len(htmls) == 2 * len(EXPECTED)  # nbgrader's feedback of both routes, one page per student
+    nnzoo_pages = {p.relative_to(graded["out"]).as_posix() for p in graded["out"].rglob("*.html")}
+    assert nnzoo_pages == {f"feedback/{s}.html" for s in EXPECTED} | {"overview.html"}  # scanned above too
 
 
 def test_the_leak_scan_reads_feedback_pages_and_finds_what_is_there(course, graded):

@@ -4,8 +4,11 @@ duplicating a grade.  The output folder *is* the gradebook:
 
     students/<id>.json   one `StudentRecord` per student: every assignment ever graded for
                          them, each with the fingerprint of the grader that graded it
-    feedback/<id>.md     what the student reads
+    feedback/<id>.md, feedback/<id>.html   what the student reads (the page with pictures)
     grades.csv, grades.json, overview.md   rewritten from the records after every student
+    overview.html        the class at a glance: rewritten at the end of a batch, and meanwhile
+                         only as often as keeps its cost within 1/`OVERVIEW_SPACING` of the
+                         batch (it draws a histogram per assignment)
 
 Grading some assignments updates those and keeps the others.  `--resume` keeps a student's
 assignment only when the same code was graded by the same grader (fingerprint) without a
@@ -19,6 +22,7 @@ and the batch goes on.
 from __future__ import annotations
 
 import json
+import time
 import traceback
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -42,6 +46,7 @@ from autograder.judge.result import (
 )
 from autograder.load import StudentSubmission
 from autograder.report.feedback import feedback_markdown
+from autograder.report.html import feedback_html, overview_html
 from autograder.report.overview import overview_markdown
 from autograder.worker.limits import SandboxLimits
 
@@ -100,6 +105,7 @@ def grade_assignment(sub: StudentSubmission, assignment: str, limits: SandboxLim
     from autograder.judge.run import grade_source
 
     source, problem = sub.sources.get(assignment), sub.problems.get(assignment, "")
+    start = time.perf_counter()
     try:
         result = grade_source(source, assignment, limits, problem=problem)
         if assignment in sub.answers:
@@ -107,7 +113,8 @@ def grade_assignment(sub: StudentSubmission, assignment: str, limits: SandboxLim
     except Exception as exc:  # noqa: BLE001 — one student's grading never stops the class
         result = grader_failure(assignment, exc)
     return replace(result, fingerprint=print_, digest=sub.digest([assignment]),
-                   submitted=source is not None or bool(problem), notes=list(sub.assignment_notes.get(assignment, [])))
+                   submitted=source is not None or bool(problem), notes=list(sub.assignment_notes.get(assignment, [])),
+                   seconds=time.perf_counter() - start)
 
 
 def question_results(assignment: str, answers: dict[str, object]) -> list[TestResult]:
@@ -177,23 +184,65 @@ def merged(old: StudentRecord | None, new: StudentRecord) -> StudentRecord:
     return StudentRecord(new.student, assignments, new.notes)
 
 
-def write_class_reports(out: Path, records: list[StudentRecord], meta: dict) -> None:
-    """Rewrite every class-level file from the records."""
-    assignments = in_order({a for r in records for a in r.assignments})
-    write_atomic(out / "grades.json", json.dumps(grades_json(records, assignments, meta), indent=2) + "\n")
-    write_atomic(out / "grades.csv", grades_csv(records, assignments))
-    write_atomic(out / "overview.md", overview_markdown(records, assignments))
+#: overview.html is redrawn during a batch at most once per this many times its drawing time.
+OVERVIEW_SPACING = 50
+
+
+class ClassReports:
+    """The class-level files of one batch: grades.json, grades.csv and overview.md after every
+    student; overview.html at the end (`final`), and meanwhile only once `OVERVIEW_SPACING`
+    times its last drawing time has passed since — a progress view whose cost stays within
+    1/`OVERVIEW_SPACING` of the batch whatever the class size."""
+
+    def __init__(self, out: Path, meta: dict) -> None:
+        self.out, self.meta = out, meta
+        self.next_page = 0.0  # time.monotonic() from which overview.html may be redrawn
+
+    def write(self, records: list[StudentRecord], *, final: bool = False) -> None:
+        assignments = in_order({a for r in records for a in r.assignments})
+        write_atomic(self.out / "grades.json", json.dumps(grades_json(records, assignments, self.meta), indent=2) + "\n")
+        write_atomic(self.out / "grades.csv", grades_csv(records, assignments))
+        write_atomic(self.out / "overview.md", overview_markdown(records, assignments))
+        if final or time.monotonic() >= self.next_page:
+            start = time.monotonic()
+            try:
+                page = overview_html(records, assignments, generated=self.meta.get("generated", ""))
+            except Exception as exc:  # noqa: BLE001 — the grade files above are written; say why this is not
+                page = _unwritten("Class overview", exc, "the grade files are written — see overview.md")
+            write_atomic(self.out / "overview.html", page)
+            self.next_page = time.monotonic() + OVERVIEW_SPACING * (time.monotonic() - start)
+
+
+def _unwritten(title: str, exc: BaseException, what_instead: str) -> str:
+    """A page that says why it is not the report it should be."""
+    from html import escape
+
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title></head>"
+            f"<body><h1>{escape(title)}</h1><p>This page could not be written ({escape(type(exc).__name__)}); "
+            f"{escape(what_instead)}.</p></body></html>\n")
 
 
 def write_student(out: Path, record: StudentRecord) -> None:
-    """The record and the feedback of one student; a report that fails becomes a note."""
-    write_atomic(record_path(out, record.student), json.dumps(record.to_json(), indent=1) + "\n")
+    """The feedback, then the record of one student; a report that fails becomes a note.
+
+    In this order, a batch killed in between leaves no record, so `--resume` grades the
+    student again and writes their feedback: a recorded student always has it.  The
+    caller writes the class files right after the record (grades.json agrees with the
+    records but for that instant), and the pages' drawing happens before both.
+    """
+    assignments = in_order(set(record.assignments))
     try:
-        text = feedback_markdown(record, in_order(set(record.assignments)))
+        text = feedback_markdown(record, assignments)
     except Exception as exc:  # noqa: BLE001 — the record is safe; say why the feedback is not
         text = f"# Feedback for {record.student}\n\nThe feedback could not be written ({type(exc).__name__}); " \
                "your grades are recorded — ask your instructor.\n"
     write_atomic(out / "feedback" / f"{record.student}.md", text)
+    try:
+        page = feedback_html(record, assignments)
+    except Exception as exc:  # noqa: BLE001 — as above
+        page = _unwritten(f"Feedback for {record.student}", exc, "your grades are recorded — ask your instructor")
+    write_atomic(out / "feedback" / f"{record.student}.html", page)
+    write_atomic(record_path(out, record.student), json.dumps(record.to_json(), indent=1) + "\n")
 
 
 # -- the class --------------------------------------------------------------------------------
@@ -221,14 +270,14 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
     meta = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "nnzoo": __version__,
             "fingerprints": prints}
 
+    reports = ClassReports(out, meta)
     for record in run_local(todo, options.limits, prints, options.jobs):
         record = merged(records.get(record.student), record)
         records[record.student] = record
         write_student(out, record)
-        write_class_reports(out, [records[s] for s in sorted(records)], meta)
+        reports.write([records[s] for s in sorted(records)])
         on_done(record)
-    if not todo:
-        write_class_reports(out, [records[s] for s in sorted(records)], meta)
+    reports.write([records[s] for s in sorted(records)], final=True)
     summary.records = [records[s] for s in sorted(records)]
     return summary
 

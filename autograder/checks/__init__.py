@@ -3,7 +3,9 @@
 Each check probes a `Subject` (the student's implementation, in a sandbox or in-process)
 and, where there is one, a reference `Subject`, then raises `CheckFailed` with a message
 that names the property and gives a hint — never the hidden values.  Points are the
-test's (`@pytest.mark.points`).
+test's (`@pytest.mark.points`).  A failing check also attaches the numbers of a picture
+that explains the failure (`show`: an accuracy against its threshold, where an output
+differs, a training curve, gradient norms per step) to the test's result.
 """
 
 from autograder.checks.base import (
@@ -12,6 +14,14 @@ from autograder.checks.base import (
     expect_tensor,
     output_tensor,
     reaches,
+)
+from autograder.checks.figures import (
+    show,
+    show_accuracy,
+    show_gradient_norms,
+    show_heatmap,
+    show_per_node,
+    show_training_curve,
 )
 from autograder.checks.modules import (
     every_parameter_gets_gradient,
@@ -44,4 +54,10 @@ __all__ = [
     "evaluated_output",
     "trained_accuracy",
     "trained_weights",
+    "show",
+    "show_accuracy",
+    "show_gradient_norms",
+    "show_heatmap",
+    "show_per_node",
+    "show_training_curve",
 ]

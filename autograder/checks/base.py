@@ -1,4 +1,6 @@
-"""Verdict primitives: validate what came back from a worker, compare it, explain failures."""
+"""Verdict primitives: validate what came back from a worker, compare it, explain failures
+(in words, and in the numbers `show` attaches for a picture: an accuracy against its
+threshold, where an output differs)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any, Sequence
 
 import torch
 
+from autograder.checks.figures import accuracy, difference, show
 from autograder.worker.probes.core import NONTENSOR
 
 
@@ -22,8 +25,10 @@ def fail(prop: str, problem: str, hint: str = "") -> None:
 
 
 def reaches(value: float, threshold: float, what: str, prop: str, hint: str = "") -> None:
-    """Fail `prop` when `value` (a held-out accuracy, an AUC) is below `threshold`."""
+    """Fail `prop` when `value` (a held-out accuracy, an AUC) is below `threshold` (the
+    feedback then shows the two side by side)."""
     if value < threshold:
+        show(accuracy(value, threshold, what))
         fail(prop, f"{what} {value:.2f} is below the required {threshold:.2f}", hint)
 
 
@@ -65,10 +70,12 @@ def tolerances(dtype: torch.dtype) -> tuple[float, float]:
 
 
 def expect_close(actual: Any, expected: torch.Tensor, what: str, prop: str, *, hint: str = "") -> None:
-    """`actual` equals `expected` (same shape and dtype, within the dtype's tolerance)."""
+    """`actual` equals `expected` (same shape and dtype, within the dtype's tolerance); when
+    not, the feedback shows where they differ (|difference| per entry, never `expected`)."""
     tensor = expect_tensor(actual, what, prop, shape=expected.shape, dtype=expected.dtype, hint=hint)
     rtol, atol = tolerances(expected.dtype)
     if not torch.allclose(tensor, expected, rtol=rtol, atol=atol):
+        show(lambda: difference(tensor, expected, what, atol))
         worst = float((tensor - expected).abs().max())
         fail(prop, f"{what} differs from the expected result (largest difference {worst:.2g})", hint)
 

@@ -13,7 +13,9 @@ from autograder.checks.base import (
     expect_close,
     expect_tensor,
     fail,
+    tolerances,
 )
+from autograder.checks.figures import difference, number_differences, show
 from autograder.judge.subject import Raised
 from autograder.worker.spec import Build
 
@@ -40,14 +42,22 @@ def reference_state_dict(ref: Any, model: Build, dtype: torch.dtype | None = Non
 
 
 def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) -> None:
-    """Compare a (nested) output structure: tensors within tolerance, same structure."""
+    """Compare a (nested) output structure: tensors within tolerance, same structure.
+
+    When an item differs, the feedback also shows where the items after it differ (e.g. the
+    attention weights after the attention output), or, for a list of numbers (the losses per
+    epoch), the difference of every entry."""
     if isinstance(expected, torch.Tensor):
         expect_close(actual, expected, what, prop, hint=hint)
     elif isinstance(expected, (list, tuple)):
         if not isinstance(actual, (list, tuple)) or len(actual) != len(expected):
             fail(prop, f"{what} should be a tuple of {len(expected)} items, got {describe(actual)}", hint)
         for i, (a, e) in enumerate(zip(actual, expected)):
-            compare_nested(a, e, f"{what}[{i}]", prop, hint)
+            try:
+                compare_nested(a, e, f"{what}[{i}]", prop, hint)
+            except CheckFailed:
+                _show_other_differences(actual, expected, i, what)
+                raise
     elif expected is None:
         if actual is not None:
             fail(prop, f"{what} should be None, got {describe(actual)}", hint)
@@ -58,6 +68,18 @@ def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) 
             fail(prop, f"{what} differs from the expected value (by {abs(actual - expected):.2g})", hint)
     elif actual != expected:
         fail(prop, f"{what} differs from the expected value", hint)
+
+
+def _show_other_differences(actual: Sequence[Any], expected: Sequence[Any], failed: int, what: str) -> None:
+    """Attach where the items after the `failed` one differ too (built only if the test fails)."""
+    if all(isinstance(e, float) for e in expected):
+        show(lambda: number_differences(actual, expected, what))
+        return
+    for j in range(failed + 1, len(expected)):
+        a, e = actual[j], expected[j]
+        if isinstance(e, torch.Tensor) and type(a) is torch.Tensor and a.shape == e.shape and a.dtype == e.dtype:
+            show(lambda a=a, e=e, j=j: None if torch.allclose(a, e, *tolerances(e.dtype))
+                 else difference(a, e, f"{what}[{j}]", tolerances(e.dtype)[1]))
 
 
 def matches_reference(

@@ -5,15 +5,21 @@ the worker returns the trained weights, and the judge loads them into a trusted 
 (`evaluator`: the reference, in the judge's own process) and computes the held-out score
 itself.  Held-out inputs and labels never reach the worker, and replacing the grader's
 training recipe inside the worker gains nothing but the weights it returns.
+
+When the score misses its threshold, the feedback shows it against the threshold, and the
+student's loss curve beside the reference's (the reference trained the same way, in the
+judge, once per judge process — only for a failing student).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Sequence
 
 import torch
 
 from autograder.checks.base import expect_tensor, fail, reaches
+from autograder.checks.figures import show_training_curve
 from autograder.worker.probes.core import NONTENSOR
 from autograder.worker.spec import Build
 
@@ -45,6 +51,38 @@ def accuracy_of(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float(((logits.argmax(dim=-1) == labels) & finite).double().mean())
 
 
+#: The reference's losses per training recipe (a few recipes per course, so never evicted).
+_reference_losses: dict[str, Any] = {}
+
+
+def _digest(value: Any, into: Any) -> None:
+    """Feed `value` (tensors, containers, anything with a stable repr) into the hash `into`."""
+    if isinstance(value, torch.Tensor):
+        into.update(f"tensor{tuple(value.shape)}{value.dtype}".encode())
+        into.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        for k in sorted(value, key=str):
+            into.update(f"<{k}>".encode())
+            _digest(value[k], into)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            into.update(b",")
+            _digest(v, into)
+    else:
+        into.update(repr(value).encode())
+
+
+def reference_losses(evaluator: Any, **request: Any) -> Any:
+    """The losses of the reference's own training function given `request` (the `train`
+    probe's arguments), computed once per judge process."""
+    digest = hashlib.sha256()
+    _digest(request, digest)
+    key = digest.hexdigest()
+    if key not in _reference_losses:
+        _reference_losses[key] = evaluator.run("train", **request).get("losses")
+    return _reference_losses[key]
+
+
 def trained_accuracy(
     sub: Any,
     *,
@@ -65,7 +103,14 @@ def trained_accuracy(
     """Train `model` with the student's `train` function (in the worker); the held-out
     accuracy of the weights, computed by `evaluator` (default: `sub` itself, for public
     tests), must reach `threshold`."""
-    result = sub.run("train", model=model, state_dict=state_dict, train=train, X=X, y=y, train_kwargs=train_kwargs)
+    request = dict(model=model, state_dict=state_dict, train=train, X=X, y=y, train_kwargs=train_kwargs)
+    result = sub.run("train", **request)
+    losses = result.get("losses") if isinstance(result, dict) else None
+    losses = losses if isinstance(losses, (list, tuple)) else None  # a list of numbers, or no curve
+    if evaluator is not None and evaluator is not sub:
+        show_training_curve(losses, lambda: reference_losses(evaluator, **request))
+    else:
+        show_training_curve(losses)
     weights = trained_weights(result, prop, hint)
     logits = evaluated_output(evaluator or sub, model=model, weights=weights, args=(X_eval,), prop=prop, hint=hint)
     classes = num_classes or int(y.max()) + 1

@@ -35,7 +35,7 @@ def grades_json(records: Sequence[StudentRecord], assignments: Sequence[str], me
             {
                 "student": r.student,
                 "total": number(sum(score(r, a) for a in assignments)),
-                "assignments": {a: r.assignments[a].to_json() for a in assignments if a in r.assignments},
+                "assignments": {a: r.assignments[a].to_json(detail=False) for a in assignments if a in r.assignments},
                 **({"notes": r.notes} if r.notes else {}),
             }
             for r in records

@@ -2,7 +2,8 @@
 
 - markers: `points(n)`, `property(name)`, `forbid(*qualified_names)`, `visibility(v)`;
 - fixtures: `submission` (the student's implementation) and `reference`;
-- a hook that turns every test's outcome into a `TestResult`, and a points table at the end.
+- a hook that turns every test's outcome into a `TestResult` (with the figures the checks
+  attached while a failing test ran: `autograder.checks.figures`), and a points table at the end.
 
 `pytest assignments/mlp` (public tests) gets a default `NnzooPlugin()` through the `pytest11`
 entry point: the module beside the test file is imported in-process, and each public test
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from autograder.checks import figures as attached
 from autograder.judge import public
 from autograder.judge.result import PASSED, VISIBILITIES, TestResult
 from autograder.judge.scan import scan_source
@@ -133,6 +135,9 @@ class NnzooPlugin:
         with public.one_torch_thread():
             yield
 
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        attached.clear()  # figures belong to the test that attached them
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
         """A test marked `forbid(...)` fails when the source names one of those built-ins
@@ -179,10 +184,13 @@ class NnzooPlugin:
         if visibility not in VISIBILITIES:
             raise pytest.UsageError(f"{item.nodeid}: visibility must be one of {VISIBILITIES}, not {visibility!r}")
         doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
+        figures = attached.take() if verdict.status != PASSED else []
+        attached.clear()
         self.results.append(TestResult(
             name=item.name, property=str(_marker_arg(item, "property", "")),
             score=points if verdict.status == PASSED else 0.0, max_score=points, status=verdict.status,
             message=message, reason=reason, doc=doc.split("\n")[0], visibility=visibility,
+            figures=figures,
         ))
 
     def _public_reason(self, item: pytest.Item, call: pytest.CallInfo, message: str, reason: str) -> tuple[str, str]:
