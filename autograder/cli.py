@@ -5,6 +5,7 @@
     nnzoo demo            grade the bundled sample class
     nnzoo release         the student bundle, or nbgrader source notebooks
     nnzoo stubs           regenerate assignments/<a>/<a>.py from the references
+    nnzoo feedback OUT    rewrite the students' feedback (e.g. after the due date)
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
                 allow_weak_sandbox: bool = False) -> int:
     from autograder.batch import BatchOptions, grade_class, grader_errors
-    from autograder.export.grades import max_scores
+    from autograder.course.term import TermError, load_term
+    from autograder.export.grades import max_scores, score
     from autograder.load import IdCollision, NothingToGrade, load_class
     from autograder.report.console import gradebook_table
     from autograder.report.progress import grading_progress
@@ -84,10 +86,15 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     if problem:
         return _fail(problem)
     try:
+        term = load_term()
         submissions = load_class(root, course.names(hidden=True))
         assignments = _assignments_for(requested, submissions)
-    except (NothingToGrade, IdCollision, course.UnknownAssignment) as exc:
+    except (NothingToGrade, IdCollision, course.UnknownAssignment, TermError) as exc:
         return _fail(str(exc))
+    typos = term.unknown(course.names(hidden=True))
+    if typos:
+        print(f"nnzoo grade: {term.path} names assignments the course does not have: {', '.join(typos)}",
+              file=sys.stderr)
     if students:
         unknown = sorted(set(students) - {s.student for s in submissions})
         if unknown:
@@ -96,12 +103,12 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     refusal = grading_refusal(root, out, allow_weak=allow_weak_sandbox)
     if refusal:
         return _fail(refusal)
-    options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits)
+    options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits, term=term)
     with grading_progress(len(submissions)) as on_done:
         summary = grade_class(submissions, options, on_done=on_done)
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
-    rows = [{"student": r.student, "scores": {a: r.assignments[a].score for a in assignments if a in r.assignments},
-             "total": sum(r.assignments[a].score for a in assignments if a in r.assignments)} for r in records]
+    rows = [{"student": r.student, "scores": {a: score(r, a, term) for a in assignments if a in r.assignments},
+             "total": sum(score(r, a, term) for a in assignments if a in r.assignments)} for r in records]
     for row in rows:
         row["scores"] = {a: row["scores"].get(a, 0.0) for a in assignments}
     print(gradebook_table(rows, assignments, max_scores(records, assignments)))
@@ -149,6 +156,27 @@ def cmd_release(args: argparse.Namespace) -> int:
     from autograder.nbgrader.cli import release_nbgrader
 
     return release_nbgrader(Path(args.nbgrader), args.assignment)
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder.batch import load_records, write_student
+    from autograder.course.term import TermError, load_term
+
+    out = Path(args.gradebook)
+    try:
+        term = load_term()
+    except TermError as exc:
+        print(f"nnzoo feedback: {exc}", file=sys.stderr)
+        return 2
+    records = load_records(out)
+    if not records:
+        print(f"nnzoo feedback: no students/*.json in {out} — give the folder `nnzoo grade --out` wrote", file=sys.stderr)
+        return 2
+    for record in records.values():
+        write_student(out, record, term)
+    print(f"wrote {len(records)} feedback files in {out / 'feedback'}/ (tests marked after_due_date are listed for "
+          "assignments whose due date has passed)")
+    return 0
 
 
 def cmd_stubs(args: argparse.Namespace) -> int:
@@ -211,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stubs", help="instructor: regenerate assignments/<a>/<a>.py from the references",
                        description="Regenerate the student stubs from solutions/<a>/<a>.py.")
     p.set_defaults(func=cmd_stubs)
+
+    p = sub.add_parser("feedback", help="instructor: rewrite every student's feedback from the gradebook",
+                       description="Rewrite GRADEBOOK/feedback/ from the records with today's due dates and late "
+                                   "policy (nnzoo.toml): tests marked after_due_date appear once the due date passed.")
+    p.add_argument("gradebook", help="the folder `nnzoo grade --out` wrote")
+    p.set_defaults(func=cmd_feedback)
     return parser
 
 

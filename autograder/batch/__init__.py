@@ -5,7 +5,9 @@ duplicating a grade.  The output folder *is* the gradebook:
     students/<id>.json   one `StudentRecord` per student: every assignment ever graded for
                          them, each with the fingerprint of the grader that graded it
     feedback/<id>.md     what the student reads
-    grades.csv, grades.json, overview.md   rewritten from the records after every student
+    grades.csv, grades.json, grades_detail.csv, overview.md
+                         rewritten from the records after every student, with the late
+                         penalties of the term (`nnzoo.toml`, `course.term`) as it is now
 
 Grading some assignments updates those and keeps the others.  `--resume` keeps a student's
 assignment only when the same code was graded by the same grader (fingerprint) without a
@@ -31,7 +33,8 @@ from autograder.batch.executors import run_local
 from autograder.batch.fingerprint import fingerprint
 from autograder.course import assignment as course_assignment
 from autograder.course import in_order
-from autograder.export.grades import grades_csv, grades_json
+from autograder.course.term import Term, load_term
+from autograder.export.grades import grades_csv, grades_detail_csv, grades_json
 from autograder.judge.result import (
     ERROR,
     FAILED,
@@ -56,6 +59,7 @@ class BatchOptions:
         jobs: students graded in parallel (each job a judge process of its own).
         resume: keep what is already graded, unless stale or errored.
         limits: the sandbox limits.
+        term: due dates and late policy (None: the course's `nnzoo.toml`, if any).
     """
 
     out: Path
@@ -63,6 +67,7 @@ class BatchOptions:
     jobs: int = 1
     resume: bool = False
     limits: SandboxLimits = SandboxLimits()
+    term: Term | None = None
 
 
 @dataclass
@@ -107,7 +112,8 @@ def grade_assignment(sub: StudentSubmission, assignment: str, limits: SandboxLim
     except Exception as exc:  # noqa: BLE001 — one student's grading never stops the class
         result = grader_failure(assignment, exc)
     return replace(result, fingerprint=print_, digest=sub.digest([assignment]),
-                   submitted=source is not None or bool(problem), notes=list(sub.assignment_notes.get(assignment, [])))
+                   submitted=source is not None or bool(problem), notes=list(sub.assignment_notes.get(assignment, [])),
+                   submitted_at=sub.submitted_at.get(assignment, ""))
 
 
 def question_results(assignment: str, answers: dict[str, object]) -> list[TestResult]:
@@ -177,19 +183,20 @@ def merged(old: StudentRecord | None, new: StudentRecord) -> StudentRecord:
     return StudentRecord(new.student, assignments, new.notes)
 
 
-def write_class_reports(out: Path, records: list[StudentRecord], meta: dict) -> None:
+def write_class_reports(out: Path, records: list[StudentRecord], meta: dict, term: Term | None = None) -> None:
     """Rewrite every class-level file from the records."""
     assignments = in_order({a for r in records for a in r.assignments})
-    write_atomic(out / "grades.json", json.dumps(grades_json(records, assignments, meta), indent=2) + "\n")
-    write_atomic(out / "grades.csv", grades_csv(records, assignments))
+    write_atomic(out / "grades.json", json.dumps(grades_json(records, assignments, meta, term), indent=2) + "\n")
+    write_atomic(out / "grades.csv", grades_csv(records, assignments, term))
+    write_atomic(out / "grades_detail.csv", grades_detail_csv(records, assignments, term))
     write_atomic(out / "overview.md", overview_markdown(records, assignments))
 
 
-def write_student(out: Path, record: StudentRecord) -> None:
+def write_student(out: Path, record: StudentRecord, term: Term | None = None) -> None:
     """The record and the feedback of one student; a report that fails becomes a note."""
     write_atomic(record_path(out, record.student), json.dumps(record.to_json(), indent=1) + "\n")
     try:
-        text = feedback_markdown(record, in_order(set(record.assignments)))
+        text = feedback_markdown(record, in_order(set(record.assignments)), term=term)
     except Exception as exc:  # noqa: BLE001 — the record is safe; say why the feedback is not
         text = f"# Feedback for {record.student}\n\nThe feedback could not be written ({type(exc).__name__}); " \
                "your grades are recorded — ask your instructor.\n"
@@ -198,10 +205,23 @@ def write_student(out: Path, record: StudentRecord) -> None:
 
 # -- the class --------------------------------------------------------------------------------
 
+def refresh_times(old: StudentRecord | None, sub: StudentSubmission, kept: list[str]) -> bool:
+    """Record the hand-in time of the assignments kept from `old` (the same code may have
+    been handed in again, later); whether any changed."""
+    changed = False
+    for a in kept if old is not None else []:
+        when = sub.submitted_at.get(a, "")
+        if a in old.assignments and old.assignments[a].submitted_at != when:
+            old.assignments[a].submitted_at = when
+            changed = True
+    return changed
+
+
 def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
                 on_done: Callable[[StudentRecord], None] = lambda record: None) -> BatchSummary:
     """Grade every submission (with `resume`, keep what still holds); write the gradebook."""
     out = options.out
+    term = options.term if options.term is not None else load_term()
     (out / "students").mkdir(parents=True, exist_ok=True)
     prints = {a: fingerprint(a) for a in options.assignments}
     records = load_records(out)
@@ -214,9 +234,12 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
         summary.kept += len(options.assignments) - len(due)
         for a in due:
             summary.regraded[stale[a]] = summary.regraded.get(stale[a], 0) + 1
+        retimed = refresh_times(old, sub, [a for a in options.assignments if not stale[a]])
         if due:
             todo.append((sub, due))
         else:
+            if retimed:
+                write_student(out, old, term)
             on_done(old)
     meta = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "nnzoo": __version__,
             "fingerprints": prints}
@@ -224,11 +247,11 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
     for record in run_local(todo, options.limits, prints, options.jobs):
         record = merged(records.get(record.student), record)
         records[record.student] = record
-        write_student(out, record)
-        write_class_reports(out, [records[s] for s in sorted(records)], meta)
+        write_student(out, record, term)
+        write_class_reports(out, [records[s] for s in sorted(records)], meta, term)
         on_done(record)
     if not todo:
-        write_class_reports(out, [records[s] for s in sorted(records)], meta)
+        write_class_reports(out, [records[s] for s in sorted(records)], meta, term)
     summary.records = [records[s] for s in sorted(records)]
     return summary
 

@@ -89,6 +89,8 @@ class AssignmentResult:
         digest: hash of the code graded (see `StudentSubmission.digest`).
         submitted: False when the student handed nothing in for this assignment (the
             overview keeps such students out of pass rates).
+        submitted_at: when the student handed it in (ISO text, "" when unknown); the late
+            penalty is worked out from it and the term (`course.term`) when grades are written.
     """
 
     tests: list[TestResult] = field(default_factory=list)
@@ -98,6 +100,7 @@ class AssignmentResult:
     fingerprint: str = ""
     digest: str = ""
     submitted: bool = True
+    submitted_at: str = ""
 
     @property
     def score(self) -> float:
@@ -114,14 +117,15 @@ class AssignmentResult:
     def to_json(self) -> dict[str, Any]:
         return {"score": self.score, "max_score": self.max_score, "tests": [t.to_json() for t in self.tests],
                 "sandbox": dict(self.sandbox), "scan": list(self.scan), "notes": list(self.notes),
-                "fingerprint": self.fingerprint, "digest": self.digest, "submitted": self.submitted}
+                "fingerprint": self.fingerprint, "digest": self.digest, "submitted": self.submitted,
+                "submitted_at": self.submitted_at}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "AssignmentResult":
         return cls(tests=[TestResult.from_json(t) for t in data.get("tests", [])], sandbox=dict(data.get("sandbox", {})),
                    scan=list(data.get("scan", [])), notes=list(data.get("notes", [])),
                    fingerprint=str(data.get("fingerprint", "")), digest=str(data.get("digest", "")),
-                   submitted=bool(data.get("submitted", True)))
+                   submitted=bool(data.get("submitted", True)), submitted_at=str(data.get("submitted_at", "")))
 
 
 @dataclass
