@@ -6,6 +6,7 @@
     nnzoo release         the student bundle, or nbgrader source notebooks
     nnzoo stubs           regenerate assignments/<a>/<a>.py from the references
     nnzoo feedback OUT    rewrite the students' feedback (e.g. after the due date)
+    nnzoo export canvas|moodle OUT   the gradebook as an LMS import
 """
 
 from __future__ import annotations
@@ -179,6 +180,39 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from autograder.batch import load_records
+    from autograder.course.term import TermError, load_term
+    from autograder.export.lms import EXPORTERS, RosterError, read_roster
+
+    def fail(message: str) -> int:
+        print(f"nnzoo export: {message}", file=sys.stderr)
+        return 2
+
+    records = load_records(Path(args.gradebook))
+    if not records:
+        return fail(f"no students/*.json in {args.gradebook} — give the folder `nnzoo grade --out` wrote")
+    try:
+        term = load_term()
+        roster = read_roster(Path(args.roster))
+    except (TermError, RosterError) as exc:
+        return fail(str(exc))
+    graded = course.in_order({a for r in records.values() for a in r.assignments})
+    unknown = [a for a in args.assignment or [] if a not in graded]
+    if unknown:
+        return fail(f"{', '.join(unknown)} not in the gradebook (graded: {', '.join(graded)})")
+    assignments = course.in_order(set(args.assignment)) if args.assignment else graded
+    export = EXPORTERS[args.lms]([records[s] for s in sorted(records)], assignments, roster, term)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(export.text, encoding="utf-8")
+    print(f"wrote {out}: {export.rows} students × {len(assignments)} assignments ({', '.join(assignments)}), "
+          "final scores")
+    for line in export.report():
+        print(f"nnzoo export: {line}", file=sys.stderr)
+    return 1 if export.unknown or export.unidentified else 0
+
+
 def cmd_stubs(args: argparse.Namespace) -> int:
     from autograder.course.stubs import write_stubs
 
@@ -245,6 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "policy (nnzoo.toml): tests marked after_due_date appear once the due date passed.")
     p.add_argument("gradebook", help="the folder `nnzoo grade --out` wrote")
     p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("export", help="instructor: the gradebook as a Canvas or Moodle import (CSV)",
+                       description="Write the final scores (after late penalties) of GRADEBOOK as a CSV file the LMS "
+                                   "imports, mapping nnzoo's student ids to LMS identities through a roster.")
+    p.add_argument("lms", choices=["canvas", "moodle"])
+    p.add_argument("gradebook", help="the folder `nnzoo grade --out` wrote")
+    p.add_argument("--roster", required=True, metavar="CSV",
+                   help="column `student` (nnzoo id) and the LMS's: name, canvas_id, sis_user_id, sis_login_id, "
+                        "section (Canvas); email, idnumber, username (Moodle)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
+    p.add_argument("-a", "--assignment", action="append", help="only these assignments (repeatable)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
