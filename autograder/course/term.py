@@ -112,15 +112,18 @@ class Term:
         zone: the time zone of dates written without an offset.
         path: the file read ("" when there was none).
         lms_columns: assignment → its column name in LMS exports (where the file sets one).
+        default: the `[late]` policy, for assignments whose due date comes from elsewhere
+            (Gradescope's, on that route).
     """
 
     deadlines: dict[str, Deadline] = field(default_factory=dict)
     zone: str = "UTC"
     path: str = ""
     lms_columns: dict[str, str] = field(default_factory=dict)
+    default: LatePolicy = LatePolicy()
 
     def deadline(self, assignment: str) -> Deadline:
-        return self.deadlines.get(assignment, Deadline())
+        return self.deadlines.get(assignment, Deadline(policy=self.default))
 
     def lateness(self, assignment: str, submitted_at: str | datetime | None) -> Lateness:
         """The lateness of `assignment` handed in at `submitted_at` (ISO text as recorded)."""
@@ -218,7 +221,7 @@ def read_term(path: Path) -> Term:
             columns[name] = str(table["lms_column"]).strip()
             if not columns[name]:
                 raise TermError(f"{where}: lms_column is empty")
-    return Term(deadlines, zone, str(path), columns)
+    return Term(deadlines, zone, str(path), columns, default)
 
 
 def term_path(root: Path | None = None) -> Path:
