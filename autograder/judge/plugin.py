@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -59,10 +59,14 @@ class NnzooPlugin:
     Args:
         session: the subject, reference and source to grade; None for the public tests,
             which import `<a>.py` from beside each test file.
+        on_result: called with each test's result as soon as it is known (e.g. to write
+            Gradescope's results.json after every test).
     """
 
-    def __init__(self, session: GradingSession | None = None) -> None:
+    def __init__(self, session: GradingSession | None = None,
+                 on_result: Callable[[TestResult], None] | None = None) -> None:
         self.session = session
+        self.on_result = on_result
         self.results: list[TestResult] = []
         self._local: dict[Path, LocalSubject] = {}
 
@@ -147,6 +151,8 @@ class NnzooPlugin:
             score=points if verdict.status == PASSED else 0.0, max_score=points, status=verdict.status,
             message=verdict.message, reason=verdict.reason, doc=doc.split("\n")[0], visibility=visibility,
         ))
+        if self.on_result is not None:
+            self.on_result(self.results[-1])
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         if self.session is not None or not any(r.max_score for r in self.results):
