@@ -7,6 +7,7 @@
     nnzoo stubs           regenerate assignments/<a>/<a>.py from the references
     nnzoo feedback OUT    rewrite the students' feedback (e.g. after the due date)
     nnzoo export canvas|moodle OUT   the gradebook as an LMS import
+    nnzoo gradescope build|run       Gradescope's autograder zip, and what it runs there
 """
 
 from __future__ import annotations
@@ -213,6 +214,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 1 if export.unknown or export.unidentified else 0
 
 
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    if args.action == "run":
+        from autograder.gradescope.run import main as run_main
+
+        return run_main(args.root)
+    from autograder.gradescope.build import BuildOptions, build_zip
+
+    if not args.assignment:
+        print("nnzoo gradescope build: name the assignment (e.g. `nnzoo gradescope build mlp --out mlp.zip`)",
+              file=sys.stderr)
+        return 2
+    options = BuildOptions(args.assignment, timeout_seconds=args.timeout, torch=args.torch or "",
+                           allow_weak_sandbox=args.allow_weak_sandbox)
+    try:
+        names = build_zip(Path(args.out), options)
+    except (course.UnknownAssignment, ValueError) as exc:
+        print(f"nnzoo gradescope build: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({len(names)} files: setup.sh and run_autograder at its root, nnzoo/ with "
+          f"solutions/{args.assignment}/) — it holds the reference: upload it on Gradescope's "
+          "Configure Autograder page only")
+    return 0
+
+
 def cmd_stubs(args: argparse.Namespace) -> int:
     from autograder.course.stubs import write_stubs
 
@@ -291,6 +316,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
     p.add_argument("-a", "--assignment", action="append", help="only these assignments (repeatable)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("gradescope", help="instructor: Gradescope's autograder zip (build), and its grader (run)",
+                       description="build: write the zip for Gradescope's Configure Autograder page (setup.sh and "
+                                   "run_autograder at its root). run: grade ROOT/submission into "
+                                   "ROOT/results/results.json, as run_autograder does in Gradescope's container.")
+    p.add_argument("action", choices=["build", "run"])
+    p.add_argument("assignment", nargs="?", help="build: the assignment the zip grades")
+    p.add_argument("--out", default="autograder.zip", help="build: the zip to write (default autograder.zip)")
+    p.add_argument("--timeout", type=int, default=600, metavar="S",
+                   help="build: the assignment's timeout on Gradescope (default 600); nnzoo stops 30 s before it")
+    p.add_argument("--torch", metavar="VERSION", help="build: the torch version to install (default: this one's)")
+    p.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="build: grade even where student code could read the reference (see docs/threat-model.md)")
+    p.add_argument("--root", metavar="DIR", help="run: the folder laid out like /autograder (default: $NNZOO_GS_ROOT "
+                                                 "or /autograder)")
+    p.set_defaults(func=cmd_gradescope)
     return parser
 
 
