@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 from autograder import __version__
-from autograder.course.term import Deadline, Lateness, TermError, load_term, parse_time
+from autograder.course.term import Deadline, Lateness, Term, TermError, load_term, parse_time
 from autograder.gradescope.results import GradescopeResults
 
 CONFIG = "nnzoo-gradescope.json"
@@ -90,7 +90,7 @@ def lock_down(layout: Layout) -> None:
         _close(Path(fix))
 
 
-def deadline_for(assignment: str, metadata: dict, deadline: Deadline) -> Deadline:
+def deadline_for(metadata: dict, deadline: Deadline) -> Deadline:
     """The deadline to apply: Gradescope's due dates when the metadata has them (what
     students see there), with the term's late policy (`nnzoo.toml`)."""
     info = metadata.get("assignment") or {}
@@ -99,16 +99,15 @@ def deadline_for(assignment: str, metadata: dict, deadline: Deadline) -> Deadlin
     return Deadline(due, until if until and due and until >= due else None, deadline.policy)
 
 
-def lateness(assignment: str, layout: Layout, submitted_at: str) -> Lateness:
+def lateness(term: Term, assignment: str, layout: Layout, submitted_at: str) -> Lateness:
     """How late this submission is: Gradescope's `created_at`, else the files' own time."""
     try:
         metadata = json.loads(layout.metadata.read_text()) if layout.metadata.is_file() else {}
     except (OSError, ValueError):
         metadata = {}
-    term = load_term()
     when = metadata.get("created_at") or submitted_at
     at = parse_time(when, term.zone) if when else None
-    return deadline_for(assignment, metadata, term.deadline(assignment)).lateness(at)
+    return deadline_for(metadata, term.deadline(assignment)).lateness(at)
 
 
 def run(layout: Layout, log=print) -> int:
@@ -122,10 +121,9 @@ def run(layout: Layout, log=print) -> int:
                                 extra={"nnzoo": __version__, "graded_at": datetime.now().astimezone().isoformat()})
     results.write()  # from here on, a crash still leaves a results.json
     try:
-        term_problem = ""
-        load_term()
+        term, term_problem = load_term(), ""
     except TermError as exc:
-        term_problem = str(exc)
+        term, term_problem = Term(), str(exc)
     if os.geteuid() == 0:
         lock_down(layout)
     from autograder.batch import grader_failure
@@ -151,8 +149,7 @@ def run(layout: Layout, log=print) -> int:
     sub = load_entry(layout.submission, [a])
     if term_problem:
         log(f"nnzoo: {term_problem} — graded without a late penalty")
-    else:
-        results.lateness = lateness(a, layout, sub.submitted_at.get(a, ""))
+    results.lateness = lateness(term, a, layout, sub.submitted_at.get(a, ""))
     limits = SandboxLimits(call_seconds=float(config.get("call_seconds", 30.0)),
                            submission_seconds=float(config.get("submission_seconds", 540.0)))
     try:
