@@ -204,3 +204,14 @@ def test_nnzoo_feedback_rewrites_the_feedback_once_the_late_window_closed(tiny_c
     result = nnzoo("feedback", str(out))
     assert result.returncode == 0, result.stderr
     assert "test_doubles_like_the_reference" in (out / "feedback" / "bob.md").read_text()
+
+
+def test_an_extension_moves_one_students_due_date_and_late_window(tmp_path):
+    term = read_term(write_term(tmp_path, '[late]\npercent_per_day = 10\n[assignments.tiny]\n'
+                                          'due = 2026-10-20T23:59:00Z\nlate_until = 2026-10-22T23:59:00Z\n'
+                                          '[assignments.tiny.extensions]\nbob = 2026-10-25T23:59:00Z\n'))
+    handed_in = "2026-10-24T10:00:00+00:00"
+    assert term.lateness("tiny", handed_in, "ann").fraction == 1.0  # after ann's late window
+    assert term.lateness("tiny", handed_in, "bob").fraction == 0.0
+    assert term.deadline("tiny", "bob").late_until == datetime(2026, 10, 27, 23, 59, tzinfo=timezone.utc)
+    assert term.visible("tiny", DUE + timedelta(days=3), "ann") != term.visible("tiny", DUE + timedelta(days=3), "bob")

@@ -16,6 +16,9 @@
                                          # title); Canvas matches an existing assignment by
                                          # "Name (assignment id)"
 
+    [assignments.mlp.extensions]         # optional: a student's own due date (the id as in
+    bob = 2026-10-23T23:59:00            # grades.csv); their late window moves with it
+
 An assignment without `due` is never late.  The record keeps what was handed in when
 (`AssignmentResult.submitted_at`, a fact of the submission); the penalty is worked out
 from this file whenever grades are written, so changing the policy or granting an
@@ -35,7 +38,7 @@ from autograder.course import project_root
 
 FILENAME = "nnzoo.toml"
 POLICY_KEYS = ("grace_minutes", "percent_per_day", "max_percent")
-ASSIGNMENT_KEYS = ("due", "late_until", *POLICY_KEYS, "lms_column")
+ASSIGNMENT_KEYS = ("due", "late_until", *POLICY_KEYS, "lms_column", "extensions")
 DAY = timedelta(days=1)
 
 
@@ -77,11 +80,20 @@ class Lateness:
 
 @dataclass(frozen=True)
 class Deadline:
-    """One assignment's due date, end of the late window, and policy."""
+    """One assignment's due date, end of the late window, policy, and students' extensions."""
 
     due: datetime | None = None
     late_until: datetime | None = None
     policy: LatePolicy = LatePolicy()
+    extensions: dict[str, datetime] = field(default_factory=dict)
+
+    def for_student(self, student: str) -> "Deadline":
+        """The deadline of one student: their extension's due date, the late window moved with it."""
+        if student not in self.extensions:
+            return self
+        due = self.extensions[student]
+        until = self.late_until + (due - self.due) if self.late_until and self.due else None
+        return Deadline(due, until, self.policy)
 
     def lateness(self, submitted_at: datetime | None) -> Lateness:
         if self.due is None or submitted_at is None:
@@ -122,18 +134,19 @@ class Term:
     lms_columns: dict[str, str] = field(default_factory=dict)
     default: LatePolicy = LatePolicy()
 
-    def deadline(self, assignment: str) -> Deadline:
-        return self.deadlines.get(assignment, Deadline(policy=self.default))
+    def deadline(self, assignment: str, student: str = "") -> Deadline:
+        """`assignment`'s deadline (of `student`, with their extension)."""
+        return self.deadlines.get(assignment, Deadline(policy=self.default)).for_student(student)
 
-    def lateness(self, assignment: str, submitted_at: str | datetime | None) -> Lateness:
+    def lateness(self, assignment: str, submitted_at: str | datetime | None, student: str = "") -> Lateness:
         """The lateness of `assignment` handed in at `submitted_at` (ISO text as recorded)."""
         when = parse_time(submitted_at, self.zone) if isinstance(submitted_at, str) and submitted_at else None
-        return self.deadline(assignment).lateness(submitted_at if isinstance(submitted_at, datetime) else when)
+        return self.deadline(assignment, student).lateness(submitted_at if isinstance(submitted_at, datetime) else when)
 
-    def visible(self, assignment: str, now: datetime | None = None) -> tuple[str, ...]:
+    def visible(self, assignment: str, now: datetime | None = None, student: str = "") -> tuple[str, ...]:
         """The test visibilities a student may see now: `after_due_date` tests once the
         assignment's late window (or due date) has passed; `hidden` tests never."""
-        reveal = self.deadline(assignment).reveal
+        reveal = self.deadline(assignment, student).reveal
         now = now or datetime.now(timezone.utc)
         return ("visible", "after_due_date") if reveal is not None and now >= reveal else ("visible",)
 
@@ -150,6 +163,7 @@ def parse_time(value: object, zone: str = "UTC", *, where: str = "") -> datetime
     """An aware datetime from a TOML value or ISO text ("2026-10-20 23:59", "…Z", "… UTC");
     a date alone is the end of that day; no offset: in `zone`."""
     tz = ZoneInfo(zone)
+    wrong = TermError(f"{where or 'a time'}: {value!r} is not a date and time (write e.g. 2026-10-20T23:59:00)")
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
@@ -163,11 +177,11 @@ def parse_time(value: object, zone: str = "UTC", *, where: str = "") -> datetime
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise TermError(f"{where or 'a time'}: {value!r} is not a date and time (write e.g. 2026-10-20T23:59:00)") from None
+            raise wrong from None
         if len(text) == 10:  # "2026-10-20": a date alone
             parsed = datetime.combine(parsed.date(), time(23, 59, 59))
     else:
-        raise TermError(f"{where or 'a time'}: {value!r} is not a date and time (write e.g. 2026-10-20T23:59:00)")
+        raise wrong
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
@@ -216,7 +230,11 @@ def read_term(path: Path) -> Term:
         until = parse_time(table["late_until"], zone, where=f"{where} late_until") if "late_until" in table else None
         if until is not None and (due is None or until < due):
             raise TermError(f"{where}: late_until needs a due date before it")
-        deadlines[name] = Deadline(due, until, _policy(table, default, where))
+        extensions = table.get("extensions", {})
+        if not isinstance(extensions, dict) or (extensions and due is None):
+            raise TermError(f"{where}: extensions is a table of student = due date, beside a due date")
+        extended = {str(k): parse_time(v, zone, where=f"{where} extensions.{k}") for k, v in extensions.items()}
+        deadlines[name] = Deadline(due, until, _policy(table, default, where), extended)
         if "lms_column" in table:
             columns[name] = str(table["lms_column"]).strip()
             if not columns[name]:

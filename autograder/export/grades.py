@@ -50,7 +50,8 @@ def grade(record: StudentRecord, assignment: str, term: Term | None = None) -> G
     result = record.assignments.get(assignment)
     if result is None:
         return Grade(0.0, 0.0, Lateness(), False)
-    lateness = (term or Term()).lateness(assignment, result.submitted_at) if result.submitted else Lateness()
+    lateness = (term or Term()).lateness(assignment, result.submitted_at, record.student) if result.submitted \
+        else Lateness()
     return Grade(result.score, result.max_score, lateness, result.submitted)
 
 

@@ -77,6 +77,6 @@ def feedback_markdown(record: StudentRecord, assignments: Sequence[str], *, visi
         lines += ["About your submission:", *(f"- {n}" for n in record.notes), ""]
     for a in assignments:
         if a in record.assignments:
-            shown = visible if visible is not None else term.visible(a, now)
+            shown = visible if visible is not None else term.visible(a, now, record.student)
             lines += assignment_markdown(a, record.assignments[a], visible=shown, lateness=grade(record, a, term).lateness)
     return "\n".join(lines)
