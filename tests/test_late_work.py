@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import struct
+import warnings
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -204,6 +205,58 @@ def test_nnzoo_feedback_rewrites_the_feedback_once_the_late_window_closed(tiny_c
     result = nnzoo("feedback", str(out))
     assert result.returncode == 0, result.stderr
     assert "test_doubles_like_the_reference" in (out / "feedback" / "bob.md").read_text()
+
+
+# -- the nbgrader route -------------------------------------------------------------------
+
+def nbgrader_course(root: Path, duedate: str | None) -> Path:
+    """An nbgrader course whose gradebook holds `tiny` (one 3-point grade cell) and ann's submission."""
+    from nbgrader.api import Gradebook
+
+    root.mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text("c = get_config()\n")
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy's "not in session" (harmless)
+        gb.add_assignment("tiny", duedate=duedate)
+        gb.add_notebook("tiny", "tiny")
+        gb.add_grade_cell("grade_double", "tiny", "tiny", max_score=3, cell_type="code")
+        gb.add_student("ann")
+        gb.add_submission("tiny", "ann")
+        gb.find_grade("grade_double", "tiny", "tiny", "ann").auto_score = 3
+        gb.db.commit()
+    return root
+
+
+def test_the_nbgrader_route_takes_nbgraders_due_date_and_timestamp_and_records_the_penalty_there(tiny_course, tmp_path):
+    from nbgrader.api import Gradebook
+
+    from autograder.nbgrader.bridge import course_term, handed_in
+    from autograder.nbgrader.course import Course
+    from autograder.nbgrader.gradebook import write_late_penalty
+
+    write_term(tiny_course, "[late]\npercent_per_day = 50\n")  # the policy: nnzoo's; the due date: nbgrader's
+    course = Course.open(nbgrader_course(tmp_path / "nbcourse", "2026-10-20 23:59:00 UTC"))
+    term = course_term(course, ["tiny"])
+    assert term.deadline("tiny").due == DUE and term.deadline("tiny").policy.percent_per_day == 50
+    notebook = tmp_path / "nbcourse" / "submitted" / "ann" / "tiny" / "tiny.ipynb"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text("{}")
+    (notebook.parent / "timestamp.txt").write_text("2026-10-21 10:00:00.000000 UTC")
+    assert term.lateness("tiny", handed_in(notebook)).fraction == 0.5
+    write_late_penalty(course.db_url, "tiny", "ann", 1.5)
+    with Gradebook(course.db_url) as gb:
+        submission = gb.find_submission("tiny", "ann")
+        assert (submission.score, submission.late_submission_penalty) == (3, 1.5)
+
+
+def test_a_grade_cell_lists_only_the_tests_the_student_may_see():
+    from autograder.nbgrader.gradebook import _outputs
+
+    tests = _record().assignments["tiny"].tests
+    text = _outputs(tests)[0]["text"]
+    assert "test_open" in text and "test_later" not in text and "test_secret" not in text and "2 more tests" in text
+    text = _outputs(tests, visible=("visible", "after_due_date"))[0]["text"]
+    assert "test_later" in text and "loss did not fall" in text and "test_secret" not in text
 
 
 def test_an_extension_moves_one_students_due_date_and_late_window(tmp_path):
