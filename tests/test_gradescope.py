@@ -184,6 +184,9 @@ def test_without_cap_sys_admin_the_reference_stays_unreadable_and_grading_procee
     try:
         base.mkdir(mode=0o711)
         root = lay_out(autograder_zip, base / "autograder", {"tiny.py": PRYING})
+        # unpacked closed to others (as an unzip under a strict umask leaves it): opened where the workers read
+        os.chmod(root / "source" / "nnzoo" / "datasets" / "transfer_pretrained.pt", 0o600)
+        os.chmod(root / "source" / "nnzoo" / "datasets", 0o700)
         with permissions(enter=ancestors_closed_to_others()):
             results = run_autograder(root, prefix=tuple(NO_SYS_ADMIN), HOME=str(home))
     finally:

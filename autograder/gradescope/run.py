@@ -75,9 +75,20 @@ def _close(path: Path, keep: int = 0) -> None:
             os.chmod(path, (mode & ~0o007) | keep)
 
 
+def _open_to_workers(path: Path, top: Path) -> None:
+    """Let other users read `path` and enter the folders above it, up to `top`."""
+    if path.is_file():
+        os.chmod(path, stat.S_IMODE(path.stat().st_mode) | 0o004)
+    for folder in path.parents:
+        if not folder.is_relative_to(top) or folder == top:
+            break
+        os.chmod(folder, stat.S_IMODE(folder.stat().st_mode) | 0o001)
+
+
 def lock_down(layout: Layout) -> None:
-    """Close to other users (the workers' uids) what they must not read."""
-    from autograder.sandbox.preflight import grader_secrets
+    """Close to other users (the workers' uids) what they must not read; open to them the
+    shipped weights the provided code loads (however the zip was unpacked)."""
+    from autograder.sandbox.preflight import grader_secrets, needed_paths
 
     layout.results.parent.mkdir(parents=True, exist_ok=True)
     for path in (layout.submission, layout.results.parent, layout.metadata):
@@ -88,6 +99,9 @@ def lock_down(layout: Layout) -> None:
         os.chmod(layout.root, stat.S_IMODE(layout.root.stat().st_mode) | 0o001)
     for fix in dict.fromkeys(s.fix for s in grader_secrets()):
         _close(Path(fix))
+    for needed in needed_paths():
+        if Path(needed).resolve().is_relative_to(layout.source.resolve()):
+            _open_to_workers(Path(needed).resolve(), layout.source.resolve())
 
 
 def deadline_for(metadata: dict, deadline: Deadline) -> Deadline:
