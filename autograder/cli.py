@@ -6,6 +6,9 @@
     nnzoo demo            grade the bundled sample class
     nnzoo release         the student bundle, or nbgrader source notebooks
     nnzoo stubs           regenerate assignments/<a>/<a>.py from the references
+    nnzoo feedback OUT    rewrite the students' feedback (e.g. after the due date)
+    nnzoo export canvas|moodle OUT   the gradebook as an LMS import
+    nnzoo gradescope build|run       Gradescope's autograder zip, and what it runs there
 """
 
 from __future__ import annotations
@@ -151,7 +154,8 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
                 allow_weak_sandbox: bool = False) -> int:
     from autograder.batch import BatchOptions, grade_class, grader_errors
-    from autograder.export.grades import max_scores
+    from autograder.course.term import TermError, load_term
+    from autograder.export.grades import max_scores, score
     from autograder.load import IdCollision, NothingToGrade, load_class
     from autograder.report.console import gradebook_table
     from autograder.report.progress import grading_progress
@@ -161,10 +165,15 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     if problem:
         return _fail(problem)
     try:
+        term = load_term()
         submissions = load_class(root, course.names(hidden=True))
         assignments = _assignments_for(requested, submissions)
-    except (NothingToGrade, IdCollision, course.UnknownAssignment) as exc:
+    except (NothingToGrade, IdCollision, course.UnknownAssignment, TermError) as exc:
         return _fail(str(exc))
+    typos = term.unknown(course.names(hidden=True))
+    if typos:
+        print(f"nnzoo grade: {term.path} names assignments the course does not have: {', '.join(typos)}",
+              file=sys.stderr)
     if students:
         unknown = sorted(set(students) - {s.student for s in submissions})
         if unknown:
@@ -173,12 +182,12 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     refusal = grading_refusal(root, out, allow_weak=allow_weak_sandbox)
     if refusal:
         return _fail(refusal)
-    options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits)
+    options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits, term=term)
     with grading_progress(len(submissions)) as on_done:
         summary = grade_class(submissions, options, on_done=on_done)
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
-    rows = [{"student": r.student, "scores": {a: r.assignments[a].score for a in assignments if a in r.assignments},
-             "total": sum(r.assignments[a].score for a in assignments if a in r.assignments)} for r in records]
+    rows = [{"student": r.student, "scores": {a: score(r, a, term) for a in assignments if a in r.assignments},
+             "total": sum(score(r, a, term) for a in assignments if a in r.assignments)} for r in records]
     for row in rows:
         row["scores"] = {a: row["scores"].get(a, 0.0) for a in assignments}
     print(gradebook_table(rows, assignments, max_scores(records, assignments)))
@@ -226,6 +235,84 @@ def cmd_release(args: argparse.Namespace) -> int:
     from autograder.nbgrader.cli import release_nbgrader
 
     return release_nbgrader(Path(args.nbgrader), args.assignment)
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder.batch import load_records, write_student
+    from autograder.course.term import TermError, load_term
+
+    out = Path(args.gradebook)
+    try:
+        term = load_term()
+    except TermError as exc:
+        print(f"nnzoo feedback: {exc}", file=sys.stderr)
+        return 2
+    records = load_records(out)
+    if not records:
+        print(f"nnzoo feedback: no students/*.json in {out} — give the folder `nnzoo grade --out` wrote", file=sys.stderr)
+        return 2
+    for record in records.values():
+        write_student(out, record, term)
+    print(f"wrote {len(records)} feedback files in {out / 'feedback'}/ (tests marked after_due_date are listed for "
+          "assignments whose due date has passed)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from autograder.batch import load_records
+    from autograder.course.term import TermError, load_term
+    from autograder.export.lms import EXPORTERS, RosterError, read_roster
+
+    def fail(message: str) -> int:
+        print(f"nnzoo export: {message}", file=sys.stderr)
+        return 2
+
+    records = load_records(Path(args.gradebook))
+    if not records:
+        return fail(f"no students/*.json in {args.gradebook} — give the folder `nnzoo grade --out` wrote")
+    try:
+        term = load_term()
+        roster = read_roster(Path(args.roster))
+    except (TermError, RosterError) as exc:
+        return fail(str(exc))
+    graded = course.in_order({a for r in records.values() for a in r.assignments})
+    unknown = [a for a in args.assignment or [] if a not in graded]
+    if unknown:
+        return fail(f"{', '.join(unknown)} not in the gradebook (graded: {', '.join(graded)})")
+    assignments = course.in_order(set(args.assignment)) if args.assignment else graded
+    export = EXPORTERS[args.lms]([records[s] for s in sorted(records)], assignments, roster, term)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(export.text, encoding="utf-8")
+    print(f"wrote {out}: {export.rows} students × {len(assignments)} assignments ({', '.join(assignments)}), "
+          "final scores")
+    for line in export.report():
+        print(f"nnzoo export: {line}", file=sys.stderr)
+    return 1 if export.unknown or export.unidentified else 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    if args.action == "run":
+        from autograder.gradescope.run import main as run_main
+
+        return run_main(args.root)
+    from autograder.gradescope.build import BuildOptions, build_zip
+
+    if not args.assignment:
+        print("nnzoo gradescope build: name the assignment (e.g. `nnzoo gradescope build mlp --out mlp.zip`)",
+              file=sys.stderr)
+        return 2
+    options = BuildOptions(args.assignment, timeout_seconds=args.timeout, torch=args.torch or "",
+                           allow_weak_sandbox=args.allow_weak_sandbox)
+    try:
+        names = build_zip(Path(args.out), options)
+    except (course.UnknownAssignment, ValueError) as exc:
+        print(f"nnzoo gradescope build: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({len(names)} files: setup.sh and run_autograder at its root, nnzoo/ with "
+          f"solutions/{args.assignment}/) — it holds the reference: upload it on Gradescope's "
+          "Configure Autograder page only")
+    return 0
 
 
 def cmd_stubs(args: argparse.Namespace) -> int:
@@ -299,6 +386,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stubs", help="instructor: regenerate assignments/<a>/<a>.py from the references",
                        description="Regenerate the student stubs from solutions/<a>/<a>.py.")
     p.set_defaults(func=cmd_stubs)
+
+    p = sub.add_parser("feedback", help="instructor: rewrite every student's feedback from the gradebook",
+                       description="Rewrite GRADEBOOK/feedback/ from the records with today's due dates and late "
+                                   "policy (nnzoo.toml): tests marked after_due_date appear once the due date passed.")
+    p.add_argument("gradebook", help="the folder `nnzoo grade --out` wrote")
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("export", help="instructor: the gradebook as a Canvas or Moodle import (CSV)",
+                       description="Write the final scores (after late penalties) of GRADEBOOK as a CSV file the LMS "
+                                   "imports, mapping nnzoo's student ids to LMS identities through a roster.")
+    p.add_argument("lms", choices=["canvas", "moodle"])
+    p.add_argument("gradebook", help="the folder `nnzoo grade --out` wrote")
+    p.add_argument("--roster", required=True, metavar="CSV",
+                   help="column `student` (nnzoo id) and the LMS's: name, canvas_id, sis_user_id, sis_login_id, "
+                        "section (Canvas); email, idnumber, username (Moodle)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
+    p.add_argument("-a", "--assignment", action="append", help="only these assignments (repeatable)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("gradescope", help="instructor: Gradescope's autograder zip (build), and its grader (run)",
+                       description="build: write the zip for Gradescope's Configure Autograder page (setup.sh and "
+                                   "run_autograder at its root). run: grade ROOT/submission into "
+                                   "ROOT/results/results.json, as run_autograder does in Gradescope's container.")
+    p.add_argument("action", choices=["build", "run"])
+    p.add_argument("assignment", nargs="?", help="build: the assignment the zip grades")
+    p.add_argument("--out", default="autograder.zip", help="build: the zip to write (default autograder.zip)")
+    p.add_argument("--timeout", type=int, default=600, metavar="S",
+                   help="build: the assignment's timeout on Gradescope (default 600); nnzoo stops 30 s before it")
+    p.add_argument("--torch", metavar="VERSION", help="build: the torch version to install (default: this one's)")
+    p.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="build: grade even where student code could read the reference (see docs/threat-model.md)")
+    p.add_argument("--root", metavar="DIR", help="run: the folder laid out like /autograder (default: $NNZOO_GS_ROOT "
+                                                 "or /autograder)")
+    p.set_defaults(func=cmd_gradescope)
     return parser
 
 

@@ -20,7 +20,7 @@ def nnzoo(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "autograder.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
-@pytest.mark.parametrize("command", ["test", "grade", "demo", "stubs"])
+@pytest.mark.parametrize("command", ["test", "grade", "demo", "stubs", "feedback", "export", "gradescope"])
 def test_every_command_has_help(command):
     result = nnzoo(command, "--help")
     assert result.returncode == 0 and "usage: nnzoo" in result.stdout

@@ -5,7 +5,9 @@ duplicating a grade.  The output folder *is* the gradebook:
     students/<id>.json   one `StudentRecord` per student: every assignment ever graded for
                          them, each with the fingerprint of the grader that graded it
     feedback/<id>.md, feedback/<id>.html   what the student reads (the page with pictures)
-    grades.csv, grades.json, overview.md   rewritten from the records after every student
+    grades.csv, grades.json, grades_detail.csv, overview.md
+                         rewritten from the records after every student, with the late
+                         penalties of the term (`nnzoo.toml`, `course.term`) as it is now
     overview.html        the class at a glance: rewritten at the end of a batch, and meanwhile
                          only as often as keeps its cost within 1/`OVERVIEW_SPACING` of the
                          batch (it draws a histogram per assignment)
@@ -35,7 +37,8 @@ from autograder.batch.executors import run_local
 from autograder.batch.fingerprint import fingerprint
 from autograder.course import assignment as course_assignment
 from autograder.course import in_order
-from autograder.export.grades import grades_csv, grades_json
+from autograder.course.term import Term, load_term
+from autograder.export.grades import grades_csv, grades_detail_csv, grades_json
 from autograder.judge.result import (
     ERROR,
     FAILED,
@@ -61,6 +64,7 @@ class BatchOptions:
         jobs: students graded in parallel (each job a judge process of its own).
         resume: keep what is already graded, unless stale or errored.
         limits: the sandbox limits.
+        term: due dates and late policy (None: the course's `nnzoo.toml`, if any).
     """
 
     out: Path
@@ -68,6 +72,7 @@ class BatchOptions:
     jobs: int = 1
     resume: bool = False
     limits: SandboxLimits = SandboxLimits()
+    term: Term | None = None
 
 
 @dataclass
@@ -114,7 +119,7 @@ def grade_assignment(sub: StudentSubmission, assignment: str, limits: SandboxLim
         result = grader_failure(assignment, exc)
     return replace(result, fingerprint=print_, digest=sub.digest([assignment]),
                    submitted=source is not None or bool(problem), notes=list(sub.assignment_notes.get(assignment, [])),
-                   seconds=time.perf_counter() - start)
+                   seconds=time.perf_counter() - start, submitted_at=sub.submitted_at.get(assignment, ""))
 
 
 def question_results(assignment: str, answers: dict[str, object]) -> list[TestResult]:
@@ -194,14 +199,16 @@ class ClassReports:
     times its last drawing time has passed since — a progress view whose cost stays within
     1/`OVERVIEW_SPACING` of the batch whatever the class size."""
 
-    def __init__(self, out: Path, meta: dict) -> None:
-        self.out, self.meta = out, meta
+    def __init__(self, out: Path, meta: dict, term: Term | None = None) -> None:
+        self.out, self.meta, self.term = out, meta, term
         self.next_page = 0.0  # time.monotonic() from which overview.html may be redrawn
 
     def write(self, records: list[StudentRecord], *, final: bool = False) -> None:
         assignments = in_order({a for r in records for a in r.assignments})
-        write_atomic(self.out / "grades.json", json.dumps(grades_json(records, assignments, self.meta), indent=2) + "\n")
-        write_atomic(self.out / "grades.csv", grades_csv(records, assignments))
+        term = self.term
+        write_atomic(self.out / "grades.json", json.dumps(grades_json(records, assignments, self.meta, term), indent=2) + "\n")
+        write_atomic(self.out / "grades.csv", grades_csv(records, assignments, term))
+        write_atomic(self.out / "grades_detail.csv", grades_detail_csv(records, assignments, term))
         write_atomic(self.out / "overview.md", overview_markdown(records, assignments))
         if final or time.monotonic() >= self.next_page:
             start = time.monotonic()
@@ -222,7 +229,7 @@ def _unwritten(title: str, exc: BaseException, what_instead: str) -> str:
             f"{escape(what_instead)}.</p></body></html>\n")
 
 
-def write_student(out: Path, record: StudentRecord) -> None:
+def write_student(out: Path, record: StudentRecord, term: Term | None = None) -> None:
     """The feedback, then the record of one student; a report that fails becomes a note.
 
     In this order, a batch killed in between leaves no record, so `--resume` grades the
@@ -232,13 +239,13 @@ def write_student(out: Path, record: StudentRecord) -> None:
     """
     assignments = in_order(set(record.assignments))
     try:
-        text = feedback_markdown(record, assignments)
+        text = feedback_markdown(record, assignments, term=term)
     except Exception as exc:  # noqa: BLE001 — the record is safe; say why the feedback is not
         text = f"# Feedback for {record.student}\n\nThe feedback could not be written ({type(exc).__name__}); " \
                "your grades are recorded — ask your instructor.\n"
     write_atomic(out / "feedback" / f"{record.student}.md", text)
     try:
-        page = feedback_html(record, assignments)
+        page = feedback_html(record, assignments, term=term)
     except Exception as exc:  # noqa: BLE001 — as above
         page = _unwritten(f"Feedback for {record.student}", exc, "your grades are recorded — ask your instructor")
     write_atomic(out / "feedback" / f"{record.student}.html", page)
@@ -247,10 +254,23 @@ def write_student(out: Path, record: StudentRecord) -> None:
 
 # -- the class --------------------------------------------------------------------------------
 
+def refresh_times(old: StudentRecord | None, sub: StudentSubmission, kept: list[str]) -> bool:
+    """Record the hand-in time of the assignments kept from `old` (the same code may have
+    been handed in again, later); whether any changed."""
+    changed = False
+    for a in kept if old is not None else []:
+        when = sub.submitted_at.get(a, "")
+        if a in old.assignments and old.assignments[a].submitted_at != when:
+            old.assignments[a].submitted_at = when
+            changed = True
+    return changed
+
+
 def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
                 on_done: Callable[[StudentRecord], None] = lambda record: None) -> BatchSummary:
     """Grade every submission (with `resume`, keep what still holds); write the gradebook."""
     out = options.out
+    term = options.term if options.term is not None else load_term()
     (out / "students").mkdir(parents=True, exist_ok=True)
     prints = {a: fingerprint(a) for a in options.assignments}
     records = load_records(out)
@@ -263,18 +283,21 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
         summary.kept += len(options.assignments) - len(due)
         for a in due:
             summary.regraded[stale[a]] = summary.regraded.get(stale[a], 0) + 1
+        retimed = refresh_times(old, sub, [a for a in options.assignments if not stale[a]])
         if due:
             todo.append((sub, due))
         else:
+            if retimed:
+                write_student(out, old, term)
             on_done(old)
     meta = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "nnzoo": __version__,
             "fingerprints": prints}
 
-    reports = ClassReports(out, meta)
+    reports = ClassReports(out, meta, term)
     for record in run_local(todo, options.limits, prints, options.jobs):
         record = merged(records.get(record.student), record)
         records[record.student] = record
-        write_student(out, record)
+        write_student(out, record, term)
         reports.write([records[s] for s in sorted(records)])
         on_done(record)
     reports.write([records[s] for s in sorted(records)], final=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -64,10 +64,14 @@ class NnzooPlugin:
     Args:
         session: the subject, reference and source to grade; None for the public tests,
             which import `<a>.py` from beside each test file.
+        on_result: called with each test's result as soon as it is known (e.g. to write
+            Gradescope's results.json after every test).
     """
 
-    def __init__(self, session: GradingSession | None = None) -> None:
+    def __init__(self, session: GradingSession | None = None,
+                 on_result: Callable[[TestResult], None] | None = None) -> None:
         self.session = session
+        self.on_result = on_result
         self.results: list[TestResult] = []
         self._local: dict[Path, LocalSubject] = {}
         self._import_failed: dict[Path, BaseException] = {}
@@ -192,6 +196,8 @@ class NnzooPlugin:
             message=message, reason=reason, doc=doc.split("\n")[0], visibility=visibility,
             figures=figures,
         ))
+        if self.on_result is not None:
+            self.on_result(self.results[-1])
 
     def _public_reason(self, item: pytest.Item, call: pytest.CallInfo, message: str, reason: str) -> tuple[str, str]:
         """A public failure's message with the student's line (a timeout names the function

@@ -201,6 +201,8 @@ class AssignmentResult:
         submitted: False when the student handed nothing in for this assignment (the
             overview keeps such students out of pass rates).
         seconds: wall time spent grading it (0 when unknown, e.g. a record from before).
+        submitted_at: when the student handed it in (ISO text, "" when unknown); the late
+            penalty is worked out from it and the term (`course.term`) when grades are written.
     """
 
     tests: list[TestResult] = field(default_factory=list)
@@ -211,6 +213,7 @@ class AssignmentResult:
     digest: str = ""
     submitted: bool = True
     seconds: float = 0.0
+    submitted_at: str = ""
 
     @property
     def score(self) -> float:
@@ -229,7 +232,8 @@ class AssignmentResult:
         the grading time), so that grades.json stays small and the same on every regrade."""
         data = {"score": self.score, "max_score": self.max_score, "tests": [t.to_json(detail=detail) for t in self.tests],
                 "sandbox": dict(self.sandbox), "scan": list(self.scan), "notes": list(self.notes),
-                "fingerprint": self.fingerprint, "digest": self.digest, "submitted": self.submitted}
+                "fingerprint": self.fingerprint, "digest": self.digest, "submitted": self.submitted,
+                "submitted_at": self.submitted_at}
         if detail:
             data["seconds"] = round(self.seconds, 3)
         return data
@@ -239,7 +243,8 @@ class AssignmentResult:
         return cls(tests=[TestResult.from_json(t) for t in data.get("tests", [])], sandbox=dict(data.get("sandbox", {})),
                    scan=list(data.get("scan", [])), notes=list(data.get("notes", [])),
                    fingerprint=str(data.get("fingerprint", "")), digest=str(data.get("digest", "")),
-                   submitted=bool(data.get("submitted", True)), seconds=float(data.get("seconds", 0.0)))
+                   submitted=bool(data.get("submitted", True)), seconds=float(data.get("seconds", 0.0)),
+                   submitted_at=str(data.get("submitted_at", "")))
 
 
 @dataclass

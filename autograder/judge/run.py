@@ -8,7 +8,7 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pytest
 import torch
@@ -58,13 +58,14 @@ def pytest_args(tests: Path, *selection: str) -> list[str]:
 
 
 def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequence[str] = (),
-              autoload: bool = True) -> list[TestResult]:
+              autoload: bool = True, on_result: Callable[[TestResult], None] | None = None) -> list[TestResult]:
     """Run `tests` (a hidden or public test file) against `session`; every test's result.
 
     `extra`: more pytest arguments; `autoload=False` skips pytest's scan of installed
-    plugins (nnzoo's own is named instead) — half a second saved per run.
+    plugins (nnzoo's own is named instead) — half a second saved per run; `on_result`:
+    called with each result as it comes.
     """
-    plugin = NnzooPlugin(session)
+    plugin = NnzooPlugin(session, on_result)
     # every assignment's hidden tests are a `test_hidden.py`: never reuse another's module
     for name in [m for m in sys.modules if m == tests.stem or m.endswith("." + tests.stem)]:
         del sys.modules[name]
@@ -112,13 +113,15 @@ def grade_file(path: Path, assignment: str, limits: SandboxLimits) -> Assignment
     return grade_source(path.read_text(errors="replace"), assignment, limits)
 
 
-def grade_source(text: str | None, assignment: str, limits: SandboxLimits, problem: str = "") -> AssignmentResult:
-    """Grade a student's code for `assignment` (None: no file; `problem`: why it is unusable)."""
+def grade_source(text: str | None, assignment: str, limits: SandboxLimits, problem: str = "",
+                 on_result: Callable[[TestResult], None] | None = None) -> AssignmentResult:
+    """Grade a student's code for `assignment` (None: no file; `problem`: why it is unusable;
+    `on_result`: called with each test's result as it comes)."""
     scan = scan_source(text or "")
     subject = subject_for(text, assignment, limits, problem, scan.syntax_error)
     session = GradingSession(subject=subject, reference=reference_for(assignment), source=text or "")
     try:
-        results = run_tests(course_assignment(assignment).hidden_tests, session)
+        results = run_tests(course_assignment(assignment).hidden_tests, session, on_result=on_result)
     finally:
         subject.close()
     levels = getattr(getattr(subject, "worker", None), "levels", {})

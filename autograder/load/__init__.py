@@ -38,6 +38,7 @@ class StudentSubmission:
     valid JSON"); `notes` what was skipped while reading the entry (e.g. a link).  From an
     nbgrader notebook also: `answers` to its conceptual questions (assignment → question
     id → choice) and `assignment_notes` on the notebook (e.g. a cell left out).
+    `submitted_at`: when each assignment was handed in (ISO text; see `load.timestamps`).
     """
 
     student: str
@@ -47,6 +48,7 @@ class StudentSubmission:
     entry: str = ""
     answers: dict[str, dict[str, object]] = field(default_factory=dict)
     assignment_notes: dict[str, list[str]] = field(default_factory=dict)
+    submitted_at: dict[str, str] = field(default_factory=dict)
 
     def digest(self, assignments: list[str]) -> str:
         """A content hash of what would be graded (for `--resume`)."""
@@ -67,6 +69,9 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
     """The code of each assignment in `found` (a .py beats a notebook of the same assignment)."""
     sub = StudentSubmission(student, notes=list(found.notes), entry=entry)
     for a in assignments:
+        name = f"{a}.py" if f"{a}.py" in found.files else f"{a}.ipynb"
+        if found.times.get(name):
+            sub.submitted_at[a] = found.times[name]
         if f"{a}.py" in found.files:
             sub.sources[a] = found.files[f"{a}.py"].decode("utf-8", errors="replace")
         elif f"{a}.ipynb" in found.files:

@@ -1,7 +1,8 @@
 """Reading one student's entry — a folder or a `.zip` — without trusting it.
 
 Only files named `<a>.py` or `<a>.ipynb` of an assignment being graded are read, the
-shallowest one of each name; their names are checked before a byte is inflated, every read
+shallowest one of each name (with its time, and the `timestamp.txt` beside it or at the
+top: `timestamps.py`); their names are checked before a byte is inflated, every read
 is capped, links are never followed (a link is reported, not read), and a zip with too many
 entries is refused before any of them is opened.
 """
@@ -15,6 +16,14 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from autograder.load.timestamps import (
+    MAX_STAMP_BYTES,
+    STAMP,
+    file_time,
+    parse_stamp,
+    zip_member_time,
+)
+
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_ENTRIES = 10_000
 
@@ -25,10 +34,20 @@ class EntryError(Exception):
 
 @dataclass
 class EntryFiles:
-    """The files found in one entry: name (e.g. "mlp.py") → bytes; notes on what was skipped."""
+    """The files found in one entry: name (e.g. "mlp.py") → bytes; notes on what was skipped;
+    when each file was handed in (name → ISO time, see `timestamps.py`)."""
 
     files: dict[str, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    times: dict[str, str] = field(default_factory=dict)
+
+
+def handed_in(file_times: dict[str, tuple[PurePosixPath, str]], stamps: dict[PurePosixPath, bytes]) -> dict[str, str]:
+    """Each file's time: the `timestamp.txt` of its folder, else the entry's top one, else
+    its own (`file_times`: name → (its folder in the entry, its own time))."""
+    parsed = {folder: parse_stamp(data.decode("utf-8", "replace")) for folder, data in stamps.items()}
+    top = parsed.get(PurePosixPath("."), "")
+    return {name: parsed.get(folder) or top or own for name, (folder, own) in file_times.items()}
 
 
 def wanted_names(assignments: list[str]) -> set[str]:
@@ -40,6 +59,8 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
     wanted = wanted_names(assignments)
     found = EntryFiles()
     candidates: list[tuple[int, str, Path]] = []
+    stamps: dict[PurePosixPath, bytes] = {}
+    file_times: dict[str, tuple[PurePosixPath, str]] = {}
     seen = 0
     for parent, dirs, names in os.walk(folder, followlinks=False):
         seen += len(dirs) + len(names)
@@ -47,6 +68,10 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
             raise EntryError(f"holds more than {MAX_ENTRIES} files and folders")
         depth = len(Path(parent).relative_to(folder).parts)
         candidates += [(depth, name, Path(parent) / name) for name in names if name in wanted]
+        stamp = Path(parent) / STAMP
+        if STAMP in names and stamp.is_file() and not stamp.is_symlink():
+            with open(stamp, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
+                stamps[PurePosixPath(Path(parent).relative_to(folder).as_posix())] = f.read(MAX_STAMP_BYTES)
     for depth, name, path in sorted(candidates):
         if name in found.files:
             continue
@@ -60,6 +85,8 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
         else:
             with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
                 found.files[name] = f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
+            file_times[name] = (PurePosixPath(path.parent.relative_to(folder).as_posix()), file_time(info.st_mtime))
+    found.times = handed_in(file_times, stamps)
     return found
 
 
@@ -74,6 +101,12 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                 raise EntryError(f"holds {len(members)} entries (at most {MAX_ENTRIES})")
             chosen = sorted((m for m in members if PurePosixPath(m.filename).name in wanted),
                             key=lambda m: (m.filename.count("/"), m.filename))
+            stamps: dict[PurePosixPath, bytes] = {}
+            file_times: dict[str, tuple[PurePosixPath, str]] = {}
+            for member in members:
+                if PurePosixPath(member.filename).name == STAMP and not member.is_dir():
+                    with zf.open(member) as f:
+                        stamps[PurePosixPath(member.filename).parent] = f.read(MAX_STAMP_BYTES)
             for member in chosen:
                 name = PurePosixPath(member.filename).name
                 if name in found.files or member.is_dir():
@@ -87,6 +120,8 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                     found.notes.append(f"{member.filename} inflates to more than {MAX_FILE_BYTES // 2**20} MiB and was not read")
                     continue
                 found.files[name] = data
+                file_times[name] = (PurePosixPath(member.filename).parent, zip_member_time(member))
+            found.times = handed_in(file_times, stamps)
     except EntryError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, ValueError, EOFError, OSError,

@@ -7,8 +7,14 @@ nbgrader's gradebook.
         → OUT/: grades.csv, grades.json, feedback/ (with the notes), overview.md
         → autograded/<student>/<a>/<a>.ipynb: the notebook with nbgrader's own sanitising
           (released read-only cells restored, missing grade cells re-added), and in every
-          grade cell nnzoo's verdicts as output and its points as the cell's value
-        → nbgrader's own `SaveAutoGrades` reads those cells into gradebook.db
+          grade cell nnzoo's verdicts as output (the tests the student may see) and its
+          points as the cell's value
+        → nbgrader's own `SaveAutoGrades` reads those cells into gradebook.db; nnzoo's late
+          penalty goes where nbgrader keeps its own (`late_submission_penalty`)
+
+Due dates: `nnzoo.toml`'s, else the one nbgrader's gradebook holds for the assignment
+(`nbgrader db assignment add A --duedate ...`), with `nnzoo.toml`'s late policy; hand-in
+times from `submitted/<student>/<a>/timestamp.txt` (nbgrader's), else the notebook's mtime.
 
 So formgrader shows every cell with nnzoo's reasons, `nbgrader export` exports the
 scores, and a manual grade entered in formgrader still overrides the automatic one.
@@ -17,11 +23,15 @@ scores, and a manual grade entered in formgrader still overrides the automatic o
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from autograder import course as nnzoo_course
 from autograder.batch import BatchOptions, grade_class, grader_errors
+from autograder.course.term import Deadline, Term, TermError, load_term
+from autograder.export.grades import grade
 from autograder.load import StudentSubmission, student_id
+from autograder.load.timestamps import MAX_STAMP_BYTES, STAMP, file_time, parse_stamp
 from autograder.nbgrader.collect import SourceLayout, collect
 from autograder.nbgrader.course import Course, CourseError, CourseNotebook
 from autograder.nbgrader.gradebook import write_grades
@@ -67,7 +77,8 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
         layouts = {a: course.layout(a) for a in wanted}
         for a in wanted:
             course.check_released(a)
-    except CourseError as exc:
+        term = course_term(course, wanted)
+    except (CourseError, TermError) as exc:
         print(f"nnzoo grade: {exc}", file=sys.stderr)
         return 2
 
@@ -83,12 +94,15 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
         return 2
     submissions = to_submissions(notebooks)
     log(f"grading {len(notebooks)} notebooks of {len(submissions)} students ({', '.join(wanted)})")
-    options = BatchOptions(out=out, assignments=wanted, jobs=jobs, limits=limits, resume=resume)
+    options = BatchOptions(out=out, assignments=wanted, jobs=jobs, limits=limits, resume=resume, term=term)
     with grading_progress(len(submissions)) as on_done:
         summary = grade_class(list(submissions.values()), options, on_done=on_done)
     by_id = {r.student: r for r in summary.records}
     for nb in notebooks:
-        write_grades(course, nb, by_id[student_id(nb.student)].assignments[nb.assignment], layouts[nb.assignment])
+        record = by_id[student_id(nb.student)]
+        write_grades(course, nb, record.assignments[nb.assignment], layouts[nb.assignment],
+                     penalty=grade(record, nb.assignment, term).penalty,
+                     visible=term.visible(nb.assignment, student=record.student))
     for nb in notebooks:
         result = by_id[student_id(nb.student)].assignments[nb.assignment]
         notes = f" — {len(nb.collected.notes)} note(s)" if nb.collected.notes else ""
@@ -100,6 +114,29 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
         print(f"grader error — rerun with --resume after fixing the grader: {', '.join(errors)}", file=sys.stderr)
         return 1
     return 0
+
+
+def course_term(course: Course, assignments: list[str]) -> Term:
+    """`nnzoo.toml`'s term, with nbgrader's due date for each assignment it gives none."""
+    term = load_term()
+    deadlines = dict(term.deadlines)
+    for a in assignments:
+        if term.deadline(a).due is None:
+            due = course.duedate(a)
+            if due is not None:
+                deadlines[a] = Deadline(due, None, term.deadline(a).policy)
+    return replace(term, deadlines=deadlines)
+
+
+def handed_in(notebook: Path) -> str:
+    """When a collected notebook was handed in: nbgrader's timestamp.txt beside it, else its mtime."""
+    stamp = notebook.parent / STAMP
+    if stamp.is_file() and not stamp.is_symlink():
+        with stamp.open("rb") as fh:
+            when = parse_stamp(fh.read(MAX_STAMP_BYTES).decode("utf-8", "replace"))
+        if when:
+            return when
+    return file_time(notebook.stat().st_mtime)
 
 
 def to_submissions(notebooks: list[CourseNotebook]) -> dict[str, StudentSubmission]:
@@ -114,5 +151,6 @@ def to_submissions(notebooks: list[CourseNotebook]) -> dict[str, StudentSubmissi
         else:
             sub.problems[nb.assignment] = nb.collected.problem
         sub.answers[nb.assignment] = dict(nb.collected.answers)
+        sub.submitted_at[nb.assignment] = handed_in(nb.path)
         sub.assignment_notes[nb.assignment] = list(nb.collected.notes)
     return submissions

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -93,6 +94,18 @@ class Course:
             except MissingEntry:
                 raise CourseError(f"{assignment} is not in the gradebook — run `nbgrader generate_assignment {assignment}` "
                                   f"in {self.root} first") from None
+
+    def duedate(self, assignment: str) -> datetime | None:
+        """The assignment's due date in nbgrader's gradebook (`nbgrader db assignment add A
+        --duedate ...`), or None."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(self.db_url) as gb:
+            try:
+                due = gb.find_assignment(assignment).duedate
+            except MissingEntry:
+                return None
+        return due.replace(tzinfo=timezone.utc) if due is not None else None  # nbgrader stores naive UTC
 
 
 def _db_url(root: Path) -> str:

@@ -12,6 +12,7 @@ import logging
 import shutil
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import nbformat
 from nbformat import NotebookNode
@@ -26,6 +27,7 @@ LOG = logging.getLogger("nnzoo.nbgrader")
 #: already reports the changes that matter as notes to the student
 QUIET = logging.getLogger("nnzoo.nbgrader.preprocessors")
 QUIET.setLevel(logging.ERROR)
+VISIBLE = ("visible",)
 
 
 def cell_results(layout: SourceLayout, result: AssignmentResult) -> dict[str, list[TestResult]]:
@@ -48,8 +50,13 @@ def unreleased_tests(layout: SourceLayout, result: AssignmentResult) -> list[str
     return [t.name for t in result.tests if t.kind != "question" and t.function not in in_cells]
 
 
-def _outputs(tests: list[TestResult], problem: str = "") -> list[NotebookNode]:
-    lines = [t.line() for t in tests]
+def _outputs(tests: list[TestResult], problem: str = "", visible: Sequence[str] = VISIBLE) -> list[NotebookNode]:
+    """A grade cell's outputs: a line per test the student may see (`visible`), and the
+    points of all of them as the cell's value."""
+    lines = [t.line() for t in tests if t.visibility in visible]
+    unseen = len(tests) - len(lines)
+    if unseen:
+        lines.append(f"… and {unseen} more test{'s' if unseen != 1 else ''} (counted, not shown)")
     if problem:
         lines.append(problem)
     score = float(sum(t.score for t in tests))
@@ -77,7 +84,7 @@ def _sanitised(nb: NotebookNode, resources: dict) -> NotebookNode:
 
 
 def autograded_notebook(course: Course, nb: CourseNotebook, result: AssignmentResult, layout: SourceLayout,
-                        resources: dict) -> NotebookNode:
+                        resources: dict, visible: Sequence[str] = VISIBLE) -> NotebookNode:
     """The submitted notebook, sanitised as nbgrader does, with nnzoo's verdicts in its grade cells."""
     problem = ""
     try:
@@ -94,13 +101,28 @@ def autograded_notebook(course: Course, nb: CourseNotebook, result: AssignmentRe
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade") and meta.get("grade_id") in per_cell:
-            cell.outputs = _outputs(per_cell[meta["grade_id"]], problem) if meta["grade_id"] != "hidden_setup" else []
+            cell.outputs = _outputs(per_cell[meta["grade_id"]], problem, visible) if meta["grade_id"] != "hidden_setup" \
+                else []
             cell.execution_count = 1
     return notebook
 
 
-def write_grades(course: Course, nb: CourseNotebook, result: AssignmentResult, layout: SourceLayout) -> Path:
-    """Record one student's notebook in the course: autograded/ and gradebook.db."""
+def write_late_penalty(db_url: str, assignment: str, student: str, penalty: float) -> None:
+    """nnzoo's late penalty where nbgrader keeps its own (`late_submission_penalty`, which
+    `nbgrader export` and formgrader show), at most the notebook's score as nbgrader's
+    `AssignLatePenalties` does."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        notebook = gb.find_submission_notebook(assignment, assignment, student)
+        notebook.late_submission_penalty = min(penalty, notebook.score) if penalty > 0 else None
+        gb.db.commit()
+
+
+def write_grades(course: Course, nb: CourseNotebook, result: AssignmentResult, layout: SourceLayout,
+                 penalty: float = 0.0, visible: Sequence[str] = VISIBLE) -> Path:
+    """Record one student's notebook in the course: autograded/ and gradebook.db (with
+    nnzoo's late `penalty`; the grade cells list the tests of the `visible` visibilities)."""
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import SaveAutoGrades
     from nbgrader.utils import parse_utc
@@ -122,10 +144,11 @@ def write_grades(course: Course, nb: CourseNotebook, result: AssignmentResult, l
         else:
             gb.update_or_create_submission(a, nb.student)
     resources = {"nbgrader": {"notebook": a, "assignment": a, "student": nb.student, "db_url": course.db_url}}
-    notebook = autograded_notebook(course, nb, result, layout, resources)
+    notebook = autograded_notebook(course, nb, result, layout, resources, visible)
     saver = SaveAutoGrades()
     saver.log = QUIET
     notebook, _ = saver.preprocess(notebook, resources)
+    write_late_penalty(course.db_url, a, nb.student, penalty)
     target = course.root / "autograded" / nb.student / a
     if target.exists():
         shutil.rmtree(target)

@@ -2,13 +2,19 @@
 
 Repeats collapse: when a submission could not run at all (it did not import, was missing),
 every test fails for the same reason — that reason is said once, not once per test.
+
+Visibility (the `visibility` marker of a hidden test): a `hidden` test is never listed, an
+`after_due_date` one only once the assignment's due date — or its late window — has
+passed (`course.term`); both count in the score.  A late penalty is said with the score.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Sequence
 
-from autograder.export.grades import number
+from autograder.course.term import Lateness, Term
+from autograder.export.grades import grade, number
 from autograder.judge.result import AssignmentResult, StudentRecord
 
 
@@ -20,13 +26,24 @@ def shared_reason(result: AssignmentResult) -> str:
     return ""
 
 
-def assignment_markdown(name: str, result: AssignmentResult, *, visible: Sequence[str] = ("visible",)) -> list[str]:
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
+
+
+def assignment_markdown(name: str, result: AssignmentResult, *, visible: Sequence[str] = ("visible",),
+                        lateness: Lateness = Lateness()) -> list[str]:
     """The lines of one assignment's section (tests whose visibility is not in `visible`
     are counted in the score but not listed)."""
-    lines = [f"## {name}: {number(result.score)} / {number(result.max_score)}", ""]
+    penalty = lateness.penalty(result.score)
+    lines = [f"## {name}: {number(result.score - penalty)} / {number(result.max_score)}", ""]
     if not result.submitted:
         lines += ["Not submitted.", ""]
         return lines
+    if penalty or lateness.fraction:
+        when = lateness.submitted_at.isoformat(timespec="minutes") if lateness.submitted_at else "?"
+        due = lateness.due.isoformat(timespec="minutes") if lateness.due else "?"
+        lines += [f"Handed in {when}, due {due} — {lateness.reason}: {number(result.score)} − {number(penalty)} "
+                  f"= {number(result.score - penalty)} points.", ""]
     shared = shared_reason(result)
     if shared:
         lines += ["Every test failed for one reason:", *(f"> {line}" for line in shared.splitlines()), ""]
@@ -36,21 +53,30 @@ def assignment_markdown(name: str, result: AssignmentResult, *, visible: Sequenc
         lines.append(f"- {t.mark} **{t.name}** ({t.property}): {number(t.score)}/{number(t.max_score)}")
         if not t.passed and not shared:
             lines += [f"  > {line}" for line in t.message.splitlines()]
-    hidden = sum(1 for t in result.tests if t.visibility not in visible)
+    later = sum(1 for t in result.tests if t.visibility not in visible and t.visibility == "after_due_date")
+    hidden = sum(1 for t in result.tests if t.visibility not in visible and t.visibility != "after_due_date")
+    if later:
+        lines.append(f"- … and {_count(later, 'test')} shown after the due date")
     if hidden:
-        lines.append(f"- … and {hidden} test{'s' if hidden != 1 else ''} shown after the due date")
+        lines.append(f"- … and {_count(hidden, 'hidden test')} (counted in the score, not shown)")
     if result.notes:
         lines += ["", "Notes:", *(f"- {n}" for n in result.notes)]
     lines.append("")
     return lines
 
 
-def feedback_markdown(record: StudentRecord, assignments: Sequence[str], *, visible: Sequence[str] = ("visible",)) -> str:
-    """One student's feedback page (Markdown)."""
+def feedback_markdown(record: StudentRecord, assignments: Sequence[str], *, visible: Sequence[str] | None = None,
+                      term: Term | None = None, now: datetime | None = None) -> str:
+    """One student's feedback page (Markdown).
+
+    `visible`: the test visibilities listed, for every assignment; by default those the
+    term lets a student see at `now` (`Term.visible`).  `term` also gives the late penalty."""
+    term = term or Term()
     lines = [f"# Feedback for {record.student}", ""]
     if record.notes:
         lines += ["About your submission:", *(f"- {n}" for n in record.notes), ""]
     for a in assignments:
         if a in record.assignments:
-            lines += assignment_markdown(a, record.assignments[a], visible=visible)
+            shown = visible if visible is not None else term.visible(a, now, record.student)
+            lines += assignment_markdown(a, record.assignments[a], visible=shown, lateness=grade(record, a, term).lateness)
     return "\n".join(lines)

@@ -15,10 +15,12 @@ e-mail attachment or an LMS upload alike.  Templates (jinja2, autoescaped) live 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Sequence
 
 from autograder import __version__
+from autograder.course.term import Term
 from autograder.export.grades import number
 from autograder.judge.result import AssignmentResult, Figure, StudentRecord, TestResult
 from autograder.report.classview import ClassView
@@ -104,9 +106,14 @@ def assignment_view(name: str, result: AssignmentResult, visible: Sequence[str])
     return view
 
 
-def feedback_html(record: StudentRecord, assignments: Sequence[str], *, visible: Sequence[str] = ("visible",)) -> str:
-    """One student's feedback page (the HTML twin of `feedback_markdown`)."""
-    views = [assignment_view(a, record.assignments[a], visible) for a in assignments if a in record.assignments]
+def feedback_html(record: StudentRecord, assignments: Sequence[str], *, visible: Sequence[str] | None = None,
+                  term: Term | None = None, now: datetime | None = None) -> str:
+    """One student's feedback page (the HTML twin of `feedback_markdown`): `visible` the
+    test visibilities listed, by default those the term lets the student see at `now`."""
+    term = term or Term()
+    views = [assignment_view(a, record.assignments[a],
+                             visible if visible is not None else term.visible(a, now, record.student))
+             for a in assignments if a in record.assignments]
     total = sum(v.result.score for v in views)
     maximum = sum(v.result.max_score for v in views)
     return environment().get_template("feedback.html.j2").render(
