@@ -20,8 +20,11 @@ convention of `F.scaled_dot_product_attention`).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 def scaled_dot_product_attention(

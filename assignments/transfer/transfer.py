@@ -46,6 +46,7 @@ from typing import Iterable
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from autograder.data.transfer import SmallNet, load_pretrained  # noqa: F401  (provided)
 
