@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 
 from autograder import __version__
 from autograder.atomic import write_atomic
-from autograder.batch.executors import run_local
+from autograder.batch.executors import Executor, LocalExecutor
 from autograder.batch.fingerprint import fingerprint
 from autograder.course import assignment as course_assignment
 from autograder.course import in_order
@@ -56,6 +56,8 @@ class BatchOptions:
         jobs: students graded in parallel (each job a judge process of its own).
         resume: keep what is already graded, unless stale or errored.
         limits: the sandbox limits.
+        executor: where students are graded (`batch.executors`); default this machine,
+            `jobs` processes.
     """
 
     out: Path
@@ -63,6 +65,7 @@ class BatchOptions:
     jobs: int = 1
     resume: bool = False
     limits: SandboxLimits = SandboxLimits()
+    executor: Executor | None = None
 
 
 @dataclass
@@ -101,13 +104,29 @@ def grade_assignment(sub: StudentSubmission, assignment: str, limits: SandboxLim
 
     source, problem = sub.sources.get(assignment), sub.problems.get(assignment, "")
     try:
-        result = grade_source(source, assignment, limits, problem=problem)
+        result = grade_source(source, assignment, limits, problem=problem, fingerprint=print_)
         if assignment in sub.answers:
             result.tests += question_results(assignment, sub.answers[assignment])
     except Exception as exc:  # noqa: BLE001 — one student's grading never stops the class
         result = grader_failure(assignment, exc)
-    return replace(result, fingerprint=print_, digest=sub.digest([assignment]),
-                   submitted=source is not None or bool(problem), notes=list(sub.assignment_notes.get(assignment, [])))
+    return stamped(result, sub, assignment, print_)
+
+
+def stamped(result: AssignmentResult, sub: StudentSubmission, assignment: str, print_: str) -> AssignmentResult:
+    """`result` with what `--resume` compares: the grader's fingerprint, the code's digest."""
+    submitted = assignment in sub.sources or bool(sub.problems.get(assignment))
+    return replace(result, fingerprint=print_, digest=sub.digest([assignment]), submitted=submitted,
+                   notes=list(sub.assignment_notes.get(assignment, [])))
+
+
+def unfinished_record(sub: StudentSubmission, assignments: list[str], prints: dict[str, str],
+                      exc: BaseException) -> StudentRecord:
+    """The record of a student whose grading never came back (e.g. the judge process died
+    each time it was tried): a grader error per assignment, regraded by `--resume`."""
+    record = StudentRecord(sub.student, notes=list(sub.notes))
+    for a in assignments:
+        record.assignments[a] = stamped(grader_failure(a, exc), sub, a, prints[a])
+    return record
 
 
 def question_results(assignment: str, answers: dict[str, object]) -> list[TestResult]:
@@ -221,7 +240,8 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
     meta = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "nnzoo": __version__,
             "fingerprints": prints}
 
-    for record in run_local(todo, options.limits, prints, options.jobs):
+    executor = options.executor or LocalExecutor(options.jobs)
+    for record in executor.run(todo, options.limits, prints):
         record = merged(records.get(record.student), record)
         records[record.student] = record
         write_student(out, record)

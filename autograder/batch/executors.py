@@ -1,4 +1,13 @@
-"""Where students are graded: in this process (`-j 1`) or in N judge processes (`-j N`).
+"""Where students are graded: in this process (`-j 1`), in N judge processes (`-j N`), or
+on a Dask cluster (`--executor dask`, `batch.cluster`).
+
+Every executor speaks the same protocol, so the batch around it — records written
+atomically as they come, `--resume`, the progress bar, the reports — is one code path:
+
+    with executor:                       # start (a pool, a cluster) … stop
+        refusal = executor.refusal(...)  # fail closed before any student is graded
+        for record in executor.run(todo, limits, prints):   # in order of completion
+            ...
 
 Each judge process grades one student at a time and claims its own worker uid and fork
 server; records come back as they finish (`as_completed`), and the caller writes each one
@@ -9,13 +18,31 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Iterator
+from pathlib import Path
+from typing import Iterator, Protocol
 
 from autograder.judge.result import StudentRecord
 from autograder.load import StudentSubmission
 from autograder.worker.limits import SandboxLimits
 
 Task = tuple[StudentSubmission, list[str]]
+
+
+class Executor(Protocol):
+    """Grades `(submission, assignments)` tasks somewhere; see the module docstring."""
+
+    def __enter__(self) -> "Executor": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def refusal(self, assignments: list[str], submissions: Path | None, out: Path, course_dir: Path | None = None,
+                allow_weak: bool = False) -> str:
+        """Why grading must not start here (one line per problem), or ""."""
+        ...
+
+    def run(self, todo: list[Task], limits: SandboxLimits, prints: dict[str, str]) -> Iterator[StudentRecord]:
+        """Grade each task; one record per task, in order of completion."""
+        ...
 
 
 def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], jobs: int) -> Iterator[StudentRecord]:
@@ -30,3 +57,34 @@ def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], j
         futures = [pool.submit(grade_student, sub, assignments, limits, prints) for sub, assignments in todo]
         for future in as_completed(futures):
             yield future.result()
+
+
+class LocalExecutor:
+    """This machine: `jobs` judge processes (1: this process), preflighted here."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = jobs
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def refusal(self, assignments: list[str], submissions: Path | None, out: Path, course_dir: Path | None = None,
+                allow_weak: bool = False) -> str:
+        from autograder.sandbox.preflight import grading_refusal
+
+        return grading_refusal(submissions, out, course_dir, allow_weak=allow_weak)
+
+    def run(self, todo: list[Task], limits: SandboxLimits, prints: dict[str, str]) -> Iterator[StudentRecord]:
+        return run_local(todo, limits, prints, self.jobs)
+
+
+def executor_for(name: str, jobs: int = 1, scheduler: str | None = None) -> Executor:
+    """The executor `nnzoo grade --executor NAME [-j N] [--scheduler ADDR]` asks for."""
+    if name == "dask":
+        from autograder.batch.cluster import DaskExecutor
+
+        return DaskExecutor(scheduler, jobs)
+    return LocalExecutor(jobs)
