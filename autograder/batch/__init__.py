@@ -5,7 +5,10 @@ duplicating a grade.  The output folder *is* the gradebook:
     students/<id>.json   one `StudentRecord` per student: every assignment ever graded for
                          them, each with the fingerprint of the grader that graded it
     feedback/<id>.md     what the student reads
-    grades.csv, grades.json, overview.md   rewritten from the records after every student
+    grades.csv, grades.json, overview.md   rewritten from the records after every student —
+                         in a class so large that rewriting them takes a while, as often as
+                         keeps them under a tenth of the batch's time (`REPORT_SHARE`), and
+                         always at the end
 
 Grading some assignments updates those and keeps the others.  `--resume` keeps a student's
 assignment only when the same code was graded by the same grader (fingerprint) without a
@@ -19,6 +22,7 @@ and the batch goes on.
 from __future__ import annotations
 
 import json
+import time
 import traceback
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -44,6 +48,11 @@ from autograder.load import StudentSubmission
 from autograder.report.feedback import feedback_markdown
 from autograder.report.overview import overview_markdown
 from autograder.worker.limits import SandboxLimits
+
+#: At most this share of a batch's time goes to rewriting the class-level files: with
+#: 10,000 students one rewrite takes seconds, and after every student it would grow the
+#: batch quadratically.  A small class still gets them after every student.
+REPORT_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -241,13 +250,19 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
             "fingerprints": prints}
 
     executor = options.executor or LocalExecutor(options.jobs)
+    last_written, last_cost, stale = 0.0, 0.0, True
     for record in executor.run(todo, options.limits, prints):
         record = merged(records.get(record.student), record)
         records[record.student] = record
         write_student(out, record)
-        write_class_reports(out, [records[s] for s in sorted(records)], meta)
+        stale = True
+        started = time.monotonic()
+        if (started - last_written) * REPORT_SHARE >= last_cost:
+            write_class_reports(out, [records[s] for s in sorted(records)], meta)
+            last_written, stale = time.monotonic(), False
+            last_cost = last_written - started
         on_done(record)
-    if not todo:
+    if stale:
         write_class_reports(out, [records[s] for s in sorted(records)], meta)
     summary.records = [records[s] for s in sorted(records)]
     return summary
