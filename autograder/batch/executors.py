@@ -16,7 +16,9 @@ atomically at once.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -53,10 +55,26 @@ def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], j
         for sub, assignments in todo:
             yield grade_student(sub, assignments, limits, prints)
         return
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=start_judge,
+                             initargs=(threads,)) as pool:
         futures = [pool.submit(grade_student, sub, assignments, limits, prints) for sub, assignments in todo]
         for future in as_completed(futures):
             yield future.result()
+
+
+def start_judge(threads: int) -> None:
+    """A `-j N` judge process: its share of the cores for the reference's torch (N judges
+    of the machine's threads each would oversubscribe it), and its fork server started at
+    once, importing torch while this process imports the judge."""
+    import torch
+
+    from autograder.sandbox.client import ForkServer
+
+    torch.set_num_threads(threads)
+    with contextlib.suppress(OSError):  # a failing start is reported by the first probe
+        ForkServer.get()
+    import autograder.judge.run  # noqa: F401 — pytest, the plugin, the checks
 
 
 class LocalExecutor:
