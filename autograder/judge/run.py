@@ -70,11 +70,12 @@ def pytest_args(tests: Path, *selection: str) -> list[str]:
     `no:unraisableexception`, `no:threadexception`: at the end of every session they run a
     full `gc.collect()` over the judge's heap (torch, pytest: ~400,000 objects), 0.2 s of
     CPU each — four fifths of the judge's own CPU per student — to turn stray exceptions
-    into warnings that `-W ignore` drops anyway.
+    into warnings that `-W ignore` drops anyway.  `no:logging`: no hidden test reads
+    captured logs, and capturing them re-attached handlers hundreds of times per test.
     """
     targets = [f"{tests}::{name}" for name in selection] or [str(tests)]
     return [*targets, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:unraisableexception",
-            "-p", "no:threadexception", "--no-header", "-rN", "--import-mode=importlib", "--assert=plain",
+            "-p", "no:threadexception", "-p", "no:logging", "--no-header", "-rN", "--import-mode=importlib", "--assert=plain",
             "--rootdir", str(tests.parent), "-W", "ignore"]
 
 
