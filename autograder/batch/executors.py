@@ -10,8 +10,7 @@ atomically as they come, `--resume`, the progress bar, the reports — is one co
             ...
 
 Each judge process grades one student at a time and claims its own worker uid and fork
-server; records come back as they finish (`as_completed`), and the caller writes each one
-atomically at once.
+server; records come back as they finish, and the caller writes each one atomically at once.
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -48,19 +48,42 @@ class Executor(Protocol):
 
 
 def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], jobs: int) -> Iterator[StudentRecord]:
-    """Grade each `(submission, assignments)` of `todo`; records in order of completion."""
+    """Grade each `(submission, assignments)` of `todo`; records in order of completion.
+
+    With `jobs` N > 1 this process is one of the N judges: N - 1 spawned processes, each
+    kept two tasks ahead, and this one grading whatever is left — one judge start-up
+    (imports, a fork server) fewer than N spawned ones, on a machine where every core counts.
+    """
     from autograder.batch import grade_student
 
     if jobs <= 1:
         for sub, assignments in todo:
             yield grade_student(sub, assignments, limits, prints)
         return
+    import torch
+
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=start_judge,
+    own_threads = torch.get_num_threads()
+    pending = deque(todo)
+    running: set[Future] = set()
+    with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"), initializer=start_judge,
                              initargs=(threads,)) as pool:
-        futures = [pool.submit(grade_student, sub, assignments, limits, prints) for sub, assignments in todo]
-        for future in as_completed(futures):
-            yield future.result()
+        torch.set_num_threads(threads)
+        try:
+            while pending or running:
+                while pending and len(running) < 2 * (jobs - 1):
+                    sub, assignments = pending.popleft()
+                    running.add(pool.submit(grade_student, sub, assignments, limits, prints))
+                for future in [f for f in running if f.done()]:
+                    running.discard(future)
+                    yield future.result()
+                if pending:
+                    sub, assignments = pending.pop()  # from the end: the pool works from the front
+                    yield grade_student(sub, assignments, limits, prints)
+                elif running:
+                    wait(running, return_when=FIRST_COMPLETED)
+        finally:
+            torch.set_num_threads(own_threads)
 
 
 def start_judge(threads: int) -> None:
