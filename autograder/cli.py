@@ -16,9 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder import __version__, course
 from autograder.worker.limits import SandboxLimits
+
+if TYPE_CHECKING:
+    from autograder.batch.executors import Executor
 
 
 def _public_dir(assignment: str, path: str | None) -> Path:
@@ -152,14 +156,15 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
-                allow_weak_sandbox: bool = False) -> int:
+                allow_weak_sandbox: bool = False, executor: Executor | None = None) -> int:
     from autograder.batch import BatchOptions, grade_class, grader_errors
+    from autograder.batch.cluster import WorkerRefused
+    from autograder.batch.executors import LocalExecutor
     from autograder.course.term import TermError, load_term
     from autograder.export.grades import max_scores, score
     from autograder.load import IdCollision, NothingToGrade, load_class
     from autograder.report.console import gradebook_table
     from autograder.report.progress import grading_progress
-    from autograder.sandbox.preflight import grading_refusal
 
     problem = check_output_folder(root, out)
     if problem:
@@ -179,12 +184,17 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         if unknown:
             return _fail(f"no student {', '.join(unknown)} in {root} (ids as in grades.csv)")
         submissions = [s for s in submissions if s.student in students]
-    refusal = grading_refusal(root, out, allow_weak=allow_weak_sandbox)
-    if refusal:
-        return _fail(refusal)
-    options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits, term=term)
-    with grading_progress(len(submissions)) as on_done:
-        summary = grade_class(submissions, options, on_done=on_done)
+    with executor or LocalExecutor(jobs) as run_on:
+        refusal = run_on.refusal(assignments, root, out, allow_weak=allow_weak_sandbox)
+        if refusal:
+            return _fail(refusal)
+        options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits, term=term,
+                               executor=run_on)
+        try:
+            with grading_progress(len(submissions)) as on_done:
+                summary = grade_class(submissions, options, on_done=on_done)
+        except WorkerRefused as exc:
+            return _fail(f"{exc} — the students graded so far are recorded; rerun with --resume")
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
     rows = [{"student": r.student, "scores": {a: score(r, a, term) for a in assignments if a in r.assignments},
              "total": sum(score(r, a, term) for a in assignments if a in r.assignments)} for r in records]
@@ -211,13 +221,20 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return _fail(f"-j must be at least 1, not {args.jobs}")
     if args.call_seconds <= 0 or args.submission_seconds <= 0:
         return _fail("--call-seconds and --submission-seconds must be positive")
+    if args.scheduler and args.executor != "dask":
+        return _fail("--scheduler is the address of a Dask scheduler: add --executor dask")
+    if args.scheduler and args.jobs != 1:
+        return _fail("-j sizes a local run; on a Dask scheduler the workers are the jobs (start more `dask worker`s)")
     if args.nbgrader:
         from autograder.nbgrader.cli import grade_nbgrader
 
         return grade_nbgrader(args)
+    from autograder.batch.executors import executor_for
+
     limits = SandboxLimits(call_seconds=args.call_seconds, submission_seconds=args.submission_seconds)
+    executor = executor_for(args.executor, args.jobs, args.scheduler)
     return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume, args.student,
-                       limits, allow_weak_sandbox=args.allow_weak_sandbox)
+                       limits, allow_weak_sandbox=args.allow_weak_sandbox, executor=executor)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -352,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the gradebook folder: grades.csv, grades.json, feedback/, students/")
     p.add_argument("-a", "--assignment", action="append", help="grade only these (repeatable); the others stay as graded")
     p.add_argument("-j", "--jobs", type=int, default=1, help="students graded in parallel (default 1)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="where students are graded: this machine (default), or Dask — a LocalCluster of -j processes, "
+                        "or the cluster of --scheduler (docs/cluster.md)")
+    p.add_argument("--scheduler", metavar="ADDR", help="the Dask scheduler to grade on (tcp://host:8786), with --executor dask")
     p.add_argument("--resume", action="store_true",
                    help="keep grades of unchanged code graded by the same grader; regrade the rest")
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")

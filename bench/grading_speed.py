@@ -26,6 +26,7 @@ import pytest
 import torch
 
 from autograder.batch import BatchOptions, grade_class
+from autograder.course import assignment as course_assignment
 from autograder.judge.subject import SandboxSubject
 from autograder.load import StudentSubmission
 from autograder.sandbox import SandboxLimits

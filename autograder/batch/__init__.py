@@ -6,10 +6,11 @@ duplicating a grade.  The output folder *is* the gradebook:
                          them, each with the fingerprint of the grader that graded it
     feedback/<id>.md, feedback/<id>.html   what the student reads (the page with pictures)
     grades.csv, grades.json, grades_detail.csv, overview.md
-                         rewritten from the records after every student, with the late
-                         penalties of the term (`nnzoo.toml`, `course.term`) as it is now
-    overview.html        the class at a glance: rewritten at the end of a batch, and meanwhile
-                         only as often as keeps its cost within 1/`OVERVIEW_SPACING` of the
+                         rewritten from the records as the batch goes, with the late
+                         penalties of the term (`nnzoo.toml`, `course.term`) as it is now: after
+                         every student, or in a class so large that a rewrite takes a while, as
+                         often as keeps them within 1/`REPORT_SPACING` of the batch; always at the end
+    overview.html        the class at a glance: likewise, within 1/`OVERVIEW_SPACING` of the
                          batch (it draws a histogram per assignment)
 
 Grading some assignments updates those and keeps the others.  `--resume` keeps a student's
@@ -33,7 +34,7 @@ from typing import Callable, Iterable
 
 from autograder import __version__
 from autograder.atomic import write_atomic
-from autograder.batch.executors import run_local
+from autograder.batch.executors import Executor, LocalExecutor
 from autograder.batch.fingerprint import fingerprint
 from autograder.course import assignment as course_assignment
 from autograder.course import in_order
@@ -53,7 +54,6 @@ from autograder.report.html import feedback_html, overview_html
 from autograder.report.overview import overview_markdown
 from autograder.worker.limits import SandboxLimits
 
-
 @dataclass(frozen=True)
 class BatchOptions:
     """How to grade a class.
@@ -65,6 +65,8 @@ class BatchOptions:
         resume: keep what is already graded, unless stale or errored.
         limits: the sandbox limits.
         term: due dates and late policy (None: the course's `nnzoo.toml`, if any).
+        executor: where students are graded (`batch.executors`); default this machine,
+            `jobs` processes.
     """
 
     out: Path
@@ -73,6 +75,7 @@ class BatchOptions:
     resume: bool = False
     limits: SandboxLimits = SandboxLimits()
     term: Term | None = None
+    executor: Executor | None = None
 
 
 @dataclass
@@ -112,14 +115,32 @@ def grade_assignment(sub: StudentSubmission, assignment: str, limits: SandboxLim
     source, problem = sub.sources.get(assignment), sub.problems.get(assignment, "")
     start = time.perf_counter()
     try:
-        result = grade_source(source, assignment, limits, problem=problem)
+        result = grade_source(source, assignment, limits, problem=problem, fingerprint=print_)
         if assignment in sub.answers:
             result.tests += question_results(assignment, sub.answers[assignment])
     except Exception as exc:  # noqa: BLE001 — one student's grading never stops the class
         result = grader_failure(assignment, exc)
-    return replace(result, fingerprint=print_, digest=sub.digest([assignment]),
-                   submitted=source is not None or bool(problem), notes=list(sub.assignment_notes.get(assignment, [])),
-                   seconds=time.perf_counter() - start, submitted_at=sub.submitted_at.get(assignment, ""))
+    return stamped(result, sub, assignment, print_, seconds=time.perf_counter() - start)
+
+
+def stamped(result: AssignmentResult, sub: StudentSubmission, assignment: str, print_: str,
+            seconds: float = 0.0) -> AssignmentResult:
+    """`result` with what `--resume` compares (the grader's fingerprint, the code's digest)
+    and what the reports show (hand-in time, notes, grading time)."""
+    submitted = assignment in sub.sources or bool(sub.problems.get(assignment))
+    return replace(result, fingerprint=print_, digest=sub.digest([assignment]), submitted=submitted,
+                   notes=list(sub.assignment_notes.get(assignment, [])), seconds=seconds,
+                   submitted_at=sub.submitted_at.get(assignment, ""))
+
+
+def unfinished_record(sub: StudentSubmission, assignments: list[str], prints: dict[str, str],
+                      exc: BaseException) -> StudentRecord:
+    """The record of a student whose grading never came back (e.g. the judge process died
+    each time it was tried): a grader error per assignment, regraded by `--resume`."""
+    record = StudentRecord(sub.student, notes=list(sub.notes))
+    for a in assignments:
+        record.assignments[a] = stamped(grader_failure(a, exc), sub, a, prints[a])
+    return record
 
 
 def question_results(assignment: str, answers: dict[str, object]) -> list[TestResult]:
@@ -189,35 +210,46 @@ def merged(old: StudentRecord | None, new: StudentRecord) -> StudentRecord:
     return StudentRecord(new.student, assignments, new.notes)
 
 
+#: The grade files are rewritten during a batch at most once per this many times their last
+#: writing time: with 10,000 students one rewrite takes seconds, and after every student it
+#: would make the batch quadratic.  A small class still gets them after every student.
+REPORT_SPACING = 10
 #: overview.html is redrawn during a batch at most once per this many times its drawing time.
 OVERVIEW_SPACING = 50
 
 
 class ClassReports:
-    """The class-level files of one batch: grades.json, grades.csv and overview.md after every
-    student; overview.html at the end (`final`), and meanwhile only once `OVERVIEW_SPACING`
-    times its last drawing time has passed since — a progress view whose cost stays within
-    1/`OVERVIEW_SPACING` of the batch whatever the class size."""
+    """The class-level files of one batch, paced: grades.json, grades.csv, grades_detail.csv and
+    overview.md once `REPORT_SPACING` times their last writing time has passed since, and
+    overview.html once `OVERVIEW_SPACING` times its drawing time has; both always at the end
+    (`final`).  Their cost stays within a small share of the batch whatever the class size."""
 
     def __init__(self, out: Path, meta: dict, term: Term | None = None) -> None:
         self.out, self.meta, self.term = out, meta, term
-        self.next_page = 0.0  # time.monotonic() from which overview.html may be redrawn
+        self.next_files = 0.0  # time.monotonic() from which the grade files may be rewritten
+        self.next_page = 0.0  # ... and overview.html redrawn
 
     def write(self, records: list[StudentRecord], *, final: bool = False) -> None:
         assignments = in_order({a for r in records for a in r.assignments})
+        if final or time.monotonic() >= self.next_files:
+            start = time.monotonic()
+            self.write_grade_files(records, assignments)
+            self.next_files = time.monotonic() + REPORT_SPACING * (time.monotonic() - start)
+        if final or time.monotonic() >= self.next_page:
+            start = time.monotonic()
+            try:
+                page = overview_html(records, assignments, generated=self.meta.get("generated", ""))
+            except Exception as exc:  # noqa: BLE001 — the grade files are written; say why this is not
+                page = _unwritten("Class overview", exc, "the grade files are written — see overview.md")
+            write_atomic(self.out / "overview.html", page)
+            self.next_page = time.monotonic() + OVERVIEW_SPACING * (time.monotonic() - start)
+
+    def write_grade_files(self, records: list[StudentRecord], assignments: list[str]) -> None:
         term = self.term
         write_atomic(self.out / "grades.json", json.dumps(grades_json(records, assignments, self.meta, term), indent=2) + "\n")
         write_atomic(self.out / "grades.csv", grades_csv(records, assignments, term))
         write_atomic(self.out / "grades_detail.csv", grades_detail_csv(records, assignments, term))
         write_atomic(self.out / "overview.md", overview_markdown(records, assignments))
-        if final or time.monotonic() >= self.next_page:
-            start = time.monotonic()
-            try:
-                page = overview_html(records, assignments, generated=self.meta.get("generated", ""))
-            except Exception as exc:  # noqa: BLE001 — the grade files above are written; say why this is not
-                page = _unwritten("Class overview", exc, "the grade files are written — see overview.md")
-            write_atomic(self.out / "overview.html", page)
-            self.next_page = time.monotonic() + OVERVIEW_SPACING * (time.monotonic() - start)
 
 
 def _unwritten(title: str, exc: BaseException, what_instead: str) -> str:
@@ -294,7 +326,8 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
             "fingerprints": prints}
 
     reports = ClassReports(out, meta, term)
-    for record in run_local(todo, options.limits, prints, options.jobs):
+    executor = options.executor or LocalExecutor(options.jobs)
+    for record in executor.run(todo, options.limits, prints):
         record = merged(records.get(record.student), record)
         records[record.student] = record
         write_student(out, record, term)

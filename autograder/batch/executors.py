@@ -1,15 +1,27 @@
-"""Where students are graded: in this process (`-j 1`) or in N judge processes (`-j N`).
+"""Where students are graded: in this process (`-j 1`), in N judge processes (`-j N`), or
+on a Dask cluster (`--executor dask`, `batch.cluster`).
+
+Every executor speaks the same protocol, so the batch around it — records written
+atomically as they come, `--resume`, the progress bar, the reports — is one code path:
+
+    with executor:                       # start (a pool, a cluster) … stop
+        refusal = executor.refusal(...)  # fail closed before any student is graded
+        for record in executor.run(todo, limits, prints):   # in order of completion
+            ...
 
 Each judge process grades one student at a time and claims its own worker uid and fork
-server; records come back as they finish (`as_completed`), and the caller writes each one
-atomically at once.
+server; records come back as they finish, and the caller writes each one atomically at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Iterator
+import os
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Iterator, Protocol
 
 from autograder.judge.result import StudentRecord
 from autograder.load import StudentSubmission
@@ -18,15 +30,102 @@ from autograder.worker.limits import SandboxLimits
 Task = tuple[StudentSubmission, list[str]]
 
 
+class Executor(Protocol):
+    """Grades `(submission, assignments)` tasks somewhere; see the module docstring."""
+
+    def __enter__(self) -> "Executor": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def refusal(self, assignments: list[str], submissions: Path | None, out: Path, course_dir: Path | None = None,
+                allow_weak: bool = False) -> str:
+        """Why grading must not start here (one line per problem), or ""."""
+        ...
+
+    def run(self, todo: list[Task], limits: SandboxLimits, prints: dict[str, str]) -> Iterator[StudentRecord]:
+        """Grade each task; one record per task, in order of completion."""
+        ...
+
+
 def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], jobs: int) -> Iterator[StudentRecord]:
-    """Grade each `(submission, assignments)` of `todo`; records in order of completion."""
+    """Grade each `(submission, assignments)` of `todo`; records in order of completion.
+
+    With `jobs` N > 1 this process is one of the N judges: N - 1 spawned processes, each
+    kept two tasks ahead, and this one grading whatever is left — one judge start-up
+    (imports, a fork server) fewer than N spawned ones, on a machine where every core counts.
+    """
     from autograder.batch import grade_student
 
     if jobs <= 1:
         for sub, assignments in todo:
             yield grade_student(sub, assignments, limits, prints)
         return
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(grade_student, sub, assignments, limits, prints) for sub, assignments in todo]
-        for future in as_completed(futures):
-            yield future.result()
+    import torch
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    own_threads = torch.get_num_threads()
+    pending = deque(todo)
+    running: set[Future] = set()
+    with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"), initializer=start_judge,
+                             initargs=(threads,)) as pool:
+        torch.set_num_threads(threads)
+        try:
+            while pending or running:
+                while pending and len(running) < 2 * (jobs - 1):
+                    sub, assignments = pending.popleft()
+                    running.add(pool.submit(grade_student, sub, assignments, limits, prints))
+                for future in [f for f in running if f.done()]:
+                    running.discard(future)
+                    yield future.result()
+                if pending:
+                    sub, assignments = pending.pop()  # from the end: the pool works from the front
+                    yield grade_student(sub, assignments, limits, prints)
+                elif running:
+                    wait(running, return_when=FIRST_COMPLETED)
+        finally:
+            torch.set_num_threads(own_threads)
+
+
+def start_judge(threads: int) -> None:
+    """A `-j N` judge process: its share of the cores for the reference's torch (N judges
+    of the machine's threads each would oversubscribe it), and its fork server started at
+    once, importing torch while this process imports the judge."""
+    import torch
+
+    from autograder.sandbox.client import ForkServer
+
+    torch.set_num_threads(threads)
+    with contextlib.suppress(OSError):  # a failing start is reported by the first probe
+        ForkServer.get()
+    import autograder.judge.run  # noqa: F401 — pytest, the plugin, the checks
+
+
+class LocalExecutor:
+    """This machine: `jobs` judge processes (1: this process), preflighted here."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = jobs
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def refusal(self, assignments: list[str], submissions: Path | None, out: Path, course_dir: Path | None = None,
+                allow_weak: bool = False) -> str:
+        from autograder.sandbox.preflight import grading_refusal
+
+        return grading_refusal(submissions, out, course_dir, allow_weak=allow_weak)
+
+    def run(self, todo: list[Task], limits: SandboxLimits, prints: dict[str, str]) -> Iterator[StudentRecord]:
+        return run_local(todo, limits, prints, self.jobs)
+
+
+def executor_for(name: str, jobs: int = 1, scheduler: str | None = None) -> Executor:
+    """The executor `nnzoo grade --executor NAME [-j N] [--scheduler ADDR]` asks for."""
+    if name == "dask":
+        from autograder.batch.cluster import DaskExecutor
+
+        return DaskExecutor(scheduler, jobs)
+    return LocalExecutor(jobs)

@@ -175,9 +175,10 @@ class TestResult:
 
     def to_json(self, *, detail: bool = True) -> dict[str, Any]:
         """As JSON; `detail=False` leaves the figures out (see `AssignmentResult.to_json`)."""
-        data = asdict(self)
-        if not detail:
-            del data["figures"]
+        # no `asdict` deep copy (grades.json holds every test of the class)
+        data = {name: getattr(self, name) for name in _TEST_FIELDS if name != "figures" or detail}
+        if detail:
+            data["figures"] = [f.to_json() for f in self.figures]
         return data
 
     @classmethod
@@ -185,6 +186,9 @@ class TestResult:
         known = _known(cls, data)
         known["figures"] = [Figure.from_json(f) for f in known.get("figures", [])[:MAX_FIGURES]]
         return cls(**known)
+
+
+_TEST_FIELDS = tuple(f.name for f in fields(TestResult))
 
 
 @dataclass

@@ -6,7 +6,6 @@ import contextlib
 import io
 import os
 import sys
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -16,12 +15,16 @@ import torch
 from autograder.course import assignment as course_assignment
 from autograder.errors import SubmissionFailure
 from autograder.judge.plugin import GradingSession, NnzooPlugin
+from autograder.judge.reference import CachedReference
 from autograder.judge.result import AssignmentResult, TestResult
 from autograder.judge.scan import scan_source
 from autograder.judge.subject import LocalSubject, SandboxSubject
 from autograder.worker.limits import SandboxLimits
 
 AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+#: `NNZOO_REFERENCE_CACHE=off` probes the reference anew for every student (to measure the
+#: cache, or to rule it out); anything else keeps repeated reference results for the batch.
+CACHE_SWITCH = "NNZOO_REFERENCE_CACHE"
 
 
 class UnrunnableSubject:
@@ -38,11 +41,24 @@ class UnrunnableSubject:
         pass
 
 
-@lru_cache(maxsize=None)
-def reference_for(assignment: str) -> LocalSubject:
-    """The reference solution, imported once per judge process (never into a worker)."""
-    path = course_assignment(assignment).reference
-    return LocalSubject.from_file(path, f"nnzoo_reference_{assignment}")
+_REFERENCES: dict[tuple[Path, str], CachedReference] = {}
+
+
+def reference_for(assignment: str, fingerprint: str | None = None) -> CachedReference:
+    """The reference solution with its probe cache, imported into this judge process (never
+    into a worker) once per grader fingerprint: a long-lived judge whose reference, hidden
+    tests or grader changed imports the reference anew and starts an empty cache."""
+    from autograder.batch.fingerprint import fingerprint as fingerprint_of
+
+    a = course_assignment(assignment)
+    print_ = fingerprint or fingerprint_of(assignment)
+    held = _REFERENCES.get((a.root, assignment))
+    if held is None or held.fingerprint != print_:
+        subject = LocalSubject.from_file(a.reference, f"nnzoo_reference_{assignment}")
+        held = _REFERENCES[(a.root, assignment)] = CachedReference(subject, print_)
+    if os.environ.get(CACHE_SWITCH, "").lower() in ("off", "0", "no"):
+        return CachedReference(held.subject, print_, max_entries=0)
+    return held
 
 
 def pytest_args(tests: Path, *selection: str) -> list[str]:
@@ -51,10 +67,17 @@ def pytest_args(tests: Path, *selection: str) -> list[str]:
     `--assert=plain`: a bare `assert` in a hidden test fails with its own message only;
     pytest's rewriting would put the expression's source and the expected values into
     the student's verdict.
+
+    `no:unraisableexception`, `no:threadexception`: at the end of every session they run a
+    full `gc.collect()` over the judge's heap (torch, pytest: ~400,000 objects), 0.2 s of
+    CPU each — four fifths of the judge's own CPU per student — to turn stray exceptions
+    into warnings that `-W ignore` drops anyway.  `no:logging`: no hidden test reads
+    captured logs, and capturing them re-attached handlers hundreds of times per test.
     """
     targets = [f"{tests}::{name}" for name in selection] or [str(tests)]
-    return [*targets, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN",
-            "--import-mode=importlib", "--assert=plain", "--rootdir", str(tests.parent), "-W", "ignore"]
+    return [*targets, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:unraisableexception",
+            "-p", "no:threadexception", "-p", "no:logging", "--no-header", "-rN", "--import-mode=importlib", "--assert=plain",
+            "--rootdir", str(tests.parent), "-W", "ignore"]
 
 
 def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequence[str] = (),
@@ -114,12 +137,14 @@ def grade_file(path: Path, assignment: str, limits: SandboxLimits) -> Assignment
 
 
 def grade_source(text: str | None, assignment: str, limits: SandboxLimits, problem: str = "",
-                 on_result: Callable[[TestResult], None] | None = None) -> AssignmentResult:
+                 on_result: Callable[[TestResult], None] | None = None,
+                 fingerprint: str | None = None) -> AssignmentResult:
     """Grade a student's code for `assignment` (None: no file; `problem`: why it is unusable;
-    `on_result`: called with each test's result as it comes)."""
+    `on_result`: called with each test's result as it comes; `fingerprint`: the grader's,
+    when the caller has it, else computed here)."""
     scan = scan_source(text or "")
     subject = subject_for(text, assignment, limits, problem, scan.syntax_error)
-    session = GradingSession(subject=subject, reference=reference_for(assignment), source=text or "")
+    session = GradingSession(subject=subject, reference=reference_for(assignment, fingerprint), source=text or "")
     try:
         results = run_tests(course_assignment(assignment).hidden_tests, session, on_result=on_result)
     finally:

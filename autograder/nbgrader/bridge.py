@@ -28,6 +28,8 @@ from pathlib import Path
 
 from autograder import course as nnzoo_course
 from autograder.batch import BatchOptions, grade_class, grader_errors
+from autograder.batch.cluster import WorkerRefused
+from autograder.batch.executors import Executor, LocalExecutor
 from autograder.course.term import Deadline, Term, TermError, load_term
 from autograder.export.grades import grade
 from autograder.load import StudentSubmission, student_id
@@ -36,7 +38,6 @@ from autograder.nbgrader.collect import SourceLayout, collect
 from autograder.nbgrader.course import Course, CourseError, CourseNotebook
 from autograder.nbgrader.gradebook import write_grades
 from autograder.report.progress import grading_progress
-from autograder.sandbox.preflight import grading_refusal
 from autograder.worker.limits import SandboxLimits
 
 
@@ -53,12 +54,12 @@ def find_notebooks(submitted: Path, assignments: list[str], layouts: dict[str, S
 def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: Path, jobs: int = 1,
                           submitted: Path | None = None, limits: SandboxLimits = SandboxLimits(),
                           resume: bool = False, students: list[str] | None = None, log=print,
-                          allow_weak_sandbox: bool = False) -> int:
+                          allow_weak_sandbox: bool = False, executor: Executor | None = None) -> int:
     """Grade `submitted/<student>/<a>/<a>.ipynb` of an nbgrader course with nnzoo and write
     the scores into its gradebook (and `autograded/`).  Returns an exit code: 0 fine,
     1 a grader error (rerun), 2 unusable input or a sandbox that would let student code
-    read the course (one line on stderr).  `resume`, `students` and `allow_weak_sandbox`
-    as for `nnzoo grade`.
+    read the course (one line on stderr).  `resume`, `students`, `allow_weak_sandbox` and
+    `executor` (default: this machine, `jobs` processes) as for `nnzoo grade`.
     """
     try:
         course = Course.open(Path(course_dir))
@@ -88,15 +89,21 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
     if not notebooks:
         print(f"nnzoo grade: {submitted} holds no notebook of {', '.join(wanted)}", file=sys.stderr)
         return 2
-    refusal = grading_refusal(submitted, out, course.root, allow_weak_sandbox)
-    if refusal:
-        print(f"nnzoo grade: {refusal}", file=sys.stderr)
-        return 2
-    submissions = to_submissions(notebooks)
-    log(f"grading {len(notebooks)} notebooks of {len(submissions)} students ({', '.join(wanted)})")
-    options = BatchOptions(out=out, assignments=wanted, jobs=jobs, limits=limits, resume=resume, term=term)
-    with grading_progress(len(submissions)) as on_done:
-        summary = grade_class(list(submissions.values()), options, on_done=on_done)
+    with executor or LocalExecutor(jobs) as run_on:
+        refusal = run_on.refusal(wanted, submitted, out, course.root, allow_weak_sandbox)
+        if refusal:
+            print(f"nnzoo grade: {refusal}", file=sys.stderr)
+            return 2
+        submissions = to_submissions(notebooks)
+        log(f"grading {len(notebooks)} notebooks of {len(submissions)} students ({', '.join(wanted)})")
+        options = BatchOptions(out=out, assignments=wanted, jobs=jobs, limits=limits, resume=resume, term=term,
+                               executor=run_on)
+        try:
+            with grading_progress(len(submissions)) as on_done:
+                summary = grade_class(list(submissions.values()), options, on_done=on_done)
+        except WorkerRefused as exc:
+            print(f"nnzoo grade: {exc} — the students graded so far are recorded; rerun with --resume", file=sys.stderr)
+            return 2
     by_id = {r.student: r for r in summary.records}
     for nb in notebooks:
         record = by_id[student_id(nb.student)]

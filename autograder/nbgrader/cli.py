@@ -36,6 +36,7 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
 
     SUBMISSIONS is the course's collected `submitted/` folder (or COURSE_DIR itself).
     """
+    from autograder.batch.executors import executor_for
     from autograder.nbgrader.bridge import grade_nbgrader_course
 
     course_dir = Path(args.nbgrader)
@@ -45,6 +46,7 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
     defaults = SandboxLimits()
     limits = SandboxLimits(call_seconds=getattr(args, "call_seconds", defaults.call_seconds),
                            submission_seconds=getattr(args, "submission_seconds", defaults.submission_seconds))
+    executor = executor_for(getattr(args, "executor", "local"), args.jobs, getattr(args, "scheduler", None))
     return grade_nbgrader_course(course_dir, args.assignment, Path(args.out), jobs=args.jobs, submitted=submitted,
                                  resume=args.resume, students=args.student, limits=limits,
-                                 allow_weak_sandbox=getattr(args, "allow_weak_sandbox", False))
+                                 allow_weak_sandbox=getattr(args, "allow_weak_sandbox", False), executor=executor)

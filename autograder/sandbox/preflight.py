@@ -256,13 +256,14 @@ _CACHE: dict[tuple, Preflight] = {}
 
 
 def preflight(secrets: list[Secret], needed: list[str] | None = None,
-              limits: SandboxLimits = SandboxLimits(call_seconds=60)) -> Preflight:
-    """Fork a preflight worker and find out what it can reach (cached per process)."""
+              limits: SandboxLimits = SandboxLimits(call_seconds=60), cached: bool = True) -> Preflight:
+    """Fork a preflight worker and find out what it can reach (cached per process; a
+    long-lived judge, such as a Dask worker, asks with `cached=False` once per batch)."""
     from autograder.sandbox.client import SandboxedWorker
 
     needed = needed_paths() if needed is None else needed
     key = (tuple(secrets), tuple(needed))
-    if key in _CACHE:
+    if cached and key in _CACHE:
         return _CACHE[key]
     by_path = {s.path: s for s in secrets}
     worker = SandboxedWorker("", "preflight", limits, preflight=Reachability(tuple(by_path), tuple(needed)))
