@@ -74,13 +74,11 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
                 allow_weak_sandbox: bool = False) -> int:
-    from rich.console import Console
-    from rich.progress import Progress
-
     from autograder.batch import BatchOptions, grade_class, grader_errors
     from autograder.export.grades import max_scores
     from autograder.load import IdCollision, NothingToGrade, load_class
     from autograder.report.console import gradebook_table
+    from autograder.report.progress import grading_progress
     from autograder.sandbox.preflight import grading_refusal
 
     problem = check_output_folder(root, out)
@@ -100,10 +98,8 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     if refusal:
         return _fail(refusal)
     options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits)
-    console = Console(stderr=True)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"grading {len(submissions)} students", total=len(submissions))
-        summary = grade_class(submissions, options, on_done=lambda r: progress.advance(task))
+    with grading_progress(len(submissions)) as on_done:
+        summary = grade_class(submissions, options, on_done=on_done)
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
     rows = [{"student": r.student, "scores": {a: r.assignments[a].score for a in assignments if a in r.assignments},
              "total": sum(r.assignments[a].score for a in assignments if a in r.assignments)} for r in records]

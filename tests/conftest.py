@@ -84,14 +84,14 @@ b = "4"
 '''
 
 
-def write_tiny_course(root: Path) -> Path:
-    """A course root holding one throwaway assignment `tiny` (and nothing else)."""
-    (root / "solutions" / "tiny").mkdir(parents=True)
-    (root / "solutions" / "tiny" / "tiny.py").write_text(TINY_REFERENCE)
-    (root / "solutions" / "tiny" / "test_hidden.py").write_text(TINY_HIDDEN)
-    (root / "solutions" / "tiny" / "assignment.toml").write_text(TINY_CONTENT)
-    (root / "assignments" / "tiny").mkdir(parents=True)
-    (root / "assignments" / "tiny" / "test_tiny.py").write_text(TINY_PUBLIC)
+def write_tiny_course(root: Path, name: str = "tiny", order: int = 99) -> Path:
+    """Add a throwaway assignment `name` (doubling, as `tiny`) to the course at `root`."""
+    (root / "solutions" / name).mkdir(parents=True)
+    (root / "solutions" / name / f"{name}.py").write_text(TINY_REFERENCE)
+    (root / "solutions" / name / "test_hidden.py").write_text(TINY_HIDDEN)
+    (root / "solutions" / name / "assignment.toml").write_text(TINY_CONTENT.replace("order = 99", f"order = {order}"))
+    (root / "assignments" / name).mkdir(parents=True)
+    (root / "assignments" / name / f"test_{name}.py").write_text(TINY_PUBLIC)
     return root
 
 
@@ -101,3 +101,9 @@ def tiny_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = write_tiny_course(tmp_path / "course")
     monkeypatch.setenv("NNZOO_ROOT", str(root))
     return root
+
+
+@pytest.fixture
+def two_tiny_assignments(tiny_course: Path) -> Path:
+    """The tiny course with a second throwaway assignment, `teeny` (graded after `tiny`)."""
+    return write_tiny_course(tiny_course, "teeny", order=100)

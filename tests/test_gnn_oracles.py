@@ -1,5 +1,7 @@
-"""The gnn reference against PyTorch Geometric (an independent oracle, installed as a test
-dependency) and a dense formula, and the facts the three task tests rest on."""
+"""The gnn reference and the grader's trusted layers against PyTorch Geometric (an independent
+oracle, installed as a test dependency) and a dense formula, and the facts the three task
+tests rest on: the graph task's data, and which models meet or miss each threshold
+(2 seeds here; `bench/gnn_tasks.py` runs 10)."""
 
 import importlib.util
 from pathlib import Path
@@ -9,40 +11,69 @@ import pytest
 import torch
 
 from autograder.course import assignment
+from autograder.data.graphs import CLUMPS, graph_families
 from autograder.judge.run import reference_for
 from autograder.judge.subject import LocalSubject
-
-torch_geometric = pytest.importorskip("torch_geometric", reason="PyTorch Geometric is the oracle here (pip install '.[test]')")
-from torch_geometric.nn import GCNConv, SAGEConv  # noqa: E402
+from autograder.worker.probes.gnn import TrustedGCNLayer, TrustedSAGELayer, seeded_init, seeded_weights
 
 REFERENCE = reference_for("gnn")
 ref = REFERENCE.module
 GRAPHS = [nx.karate_club_graph(), nx.les_miserables_graph(), nx.gnp_random_graph(30, 0.1, seed=1, directed=True)]
+IDS = ["karate", "les_miserables", "directed"]
+SEEDS = (0, 1)
 
 
-@pytest.mark.parametrize("G", GRAPHS, ids=["karate", "les_miserables", "directed"])
-def test_gcn_layer_equals_gcnconv(G):
-    edge_index, nodes = ref.edge_index_from_networkx(G)
-    ours = ref.GCNLayer(4, 3).double()
-    with torch.no_grad():
-        ours.bias.uniform_(-1, 1)
-    theirs = GCNConv(4, 3).double()
-    theirs.load_state_dict(ours.state_dict())
-    x = torch.randn(len(nodes), 4, dtype=torch.float64, requires_grad=True)
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny graphs: extra threads only contend on a busy machine (the probes train on one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def pyg():
+    return pytest.importorskip("torch_geometric.nn", reason="PyTorch Geometric is the oracle here (pip install '.[test]')")
+
+
+def _same_outputs_and_gradients(ours, theirs, x, edge_index):
     a, b = ours(x, edge_index), theirs(x, edge_index)
     assert torch.allclose(a, b)
-    assert all(torch.allclose(u, w) for u, w in zip(torch.autograd.grad(a.sum(), [x, *ours.parameters()]),
-                                                     torch.autograd.grad(b.sum(), [x, *theirs.parameters()])))
+    grads = [torch.autograd.grad(m(x, edge_index).sum(), [x, *m.parameters()]) for m in (ours, theirs)]
+    assert all(torch.allclose(u, w) for u, w in zip(*grads))
 
 
-@pytest.mark.parametrize("G", GRAPHS, ids=["karate", "les_miserables", "directed"])
-def test_sage_layer_equals_sageconv(G):
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("G", GRAPHS, ids=IDS)
+@pytest.mark.parametrize("ours", [ref.GCNLayer, TrustedGCNLayer], ids=["reference", "trusted"])
+def test_gcn_layer_equals_gcnconv(pyg, ours, G, bias):
     edge_index, nodes = ref.edge_index_from_networkx(G)
-    ours = ref.SAGELayer(4, 3).double()
-    theirs = SAGEConv(4, 3, aggr="mean").double()
-    theirs.load_state_dict(ours.state_dict())
-    x = torch.randn(len(nodes), 4, dtype=torch.float64)
-    assert torch.allclose(ours(x, edge_index), theirs(x, edge_index))
+    layer = ours(4, 3, bias=bias).double()
+    if bias:
+        with torch.no_grad():
+            layer.bias.uniform_(-1, 1)
+    theirs = pyg.GCNConv(4, 3, bias=bias).double()
+    theirs.load_state_dict(layer.state_dict())
+    _same_outputs_and_gradients(layer, theirs, torch.randn(len(nodes), 4, dtype=torch.float64, requires_grad=True), edge_index)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("G", GRAPHS, ids=IDS)
+@pytest.mark.parametrize("ours", [ref.SAGELayer, TrustedSAGELayer], ids=["reference", "trusted"])
+def test_sage_layer_equals_sageconv(pyg, ours, G, bias):
+    edge_index, nodes = ref.edge_index_from_networkx(G)
+    layer = ours(4, 3, bias=bias).double()
+    theirs = pyg.SAGEConv(4, 3, aggr="mean", bias=bias).double()
+    theirs.load_state_dict(layer.state_dict())
+    _same_outputs_and_gradients(layer, theirs, torch.randn(len(nodes), 4, dtype=torch.float64, requires_grad=True), edge_index)
+
+
+def test_global_mean_pool_equals_pyg(pyg):
+    x, batch = torch.randn(9, 3, dtype=torch.float64), torch.tensor([0, 0, 1, 1, 1, 3, 3, 3, 3])
+    theirs = pytest.importorskip("torch_geometric.nn.pool").global_mean_pool
+    assert torch.allclose(ref.global_mean_pool(x, batch), theirs(x, batch))
+    assert torch.allclose(ref.global_mean_pool(x, batch, 6), theirs(x, batch, 6))
 
 
 @pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
@@ -56,6 +87,49 @@ def test_scatter_equals_a_dense_reference(reduce):
         assert torch.allclose(out[node], expected)
 
 
+def test_the_judge_draws_the_same_starting_weights_as_the_worker():
+    """The graph task's untrained weights are drawn in the judge from names and shapes alone."""
+    model = ref.GraphClassifier(4, 8, 3)
+    seeded_init(model, 7)
+    drawn = seeded_weights({n: tuple(p.shape) for n, p in model.named_parameters()}, 7)
+    assert all(torch.equal(p, drawn[n]) for n, p in model.named_parameters())
+
+
+# -- the graph task's data ------------------------------------------------------------------------
+
+def _graphs(data: dict) -> list[nx.Graph]:
+    out = []
+    for g in range(len(data["y"])):
+        nodes = (data["batch"] == g).nonzero().flatten()
+        G = nx.Graph()
+        G.add_nodes_from(nodes.tolist())
+        G.add_edges_from(data["edge_index"][:, torch.isin(data["edge_index"][0], nodes)].T.tolist())
+        out.append(G)
+    return out
+
+
+def test_graph_families_differ_only_in_how_nodes_connect():
+    """Deterministic; every round of three graphs holds one per class, of one size and one degree
+    multiset (so the features, or any function of their histogram, tell nothing); the class is
+    the number of runs of leaf-carrying cycle nodes; the features are one-hot degrees."""
+    a, b = graph_families(30, seed=3), graph_families(30, seed=3)
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    graphs = _graphs(a)
+    for start in range(0, 30, 3):
+        assert sorted(a["y"][start:start + 3].tolist()) == [0, 1, 2]
+        assert len({tuple(sorted(d for _, d in G.degree())) for G in graphs[start:start + 3]}) == 1
+        histograms = {tuple(a["x"][a["batch"] == g].sum(0).tolist()) for g in range(start, start + 3)}
+        assert len(histograms) == 1
+    for G, label in zip(graphs, a["y"].tolist()):
+        assert nx.is_connected(G)
+        hubs = [v for v in G if G.degree(v) == 3]
+        assert nx.number_connected_components(G.subgraph(hubs)) == CLUMPS[label]
+        degrees = torch.tensor([G.degree(v) for v in sorted(G)])
+        assert torch.equal(a["x"][sorted(G)].argmax(1), degrees.clamp(max=3))
+
+
+# -- the three tasks: who meets the thresholds ----------------------------------------------------
+
 def _load(path, name):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -68,26 +142,32 @@ TASKS = _load(assignment("gnn").hidden_tests, "gnn_hidden_tasks")
 SUBMISSIONS = Path(__file__).parent / "submissions" / "gnn"
 
 
-def test_reference_meets_every_task_threshold_on_ten_seeds():
-    """The hidden tests' three tasks with the grader's initial weights drawn from seeds 0..9."""
-    results = {task: [fn(REFERENCE, init_seed=seed) for seed in range(10)]
-               for task, fn in (("node", TASKS.node_accuracy), ("link", TASKS.link_auc), ("graph", TASKS.graph_accuracy))}
-    assert min(results["node"]) >= TASKS.NODE_ACCURACY, results
-    assert min(results["link"]) >= TASKS.LINK_AUC, results
-    assert min(results["graph"]) >= TASKS.GRAPH_ACCURACY, results
+def _subject(stem: str) -> LocalSubject:
+    return LocalSubject(_load(SUBMISSIONS / f"{stem}.py", f"gnn_oracle_{stem}"))
 
 
-def test_another_correct_architecture_meets_the_graph_threshold_on_ten_seeds():
-    """A SAGE layer then a GCN layer (the SPEC asks for message-passing layers, not which):
-    the budget must not fail a correct student who chose differently from the reference."""
-    other = LocalSubject(_load(SUBMISSIONS / "correct_dense.py", "gnn_correct_dense"))
-    accuracies = [TASKS.graph_accuracy(other, init_seed=seed) for seed in range(10)]
-    assert min(accuracies) >= TASKS.GRAPH_ACCURACY, accuracies
+def test_reference_meets_the_node_and_link_thresholds():
+    """Both evaluations (on the reference GCN and with the reference's own forward) on every seed."""
+    for seed in SEEDS:
+        assert TASKS.node_accuracy(REFERENCE, init_seed=seed)[0] >= TASKS.NODE_ACCURACY
+        assert TASKS.link_auc(REFERENCE, init_seed=seed)[0] >= TASKS.LINK_AUC
 
 
-def test_a_model_that_ignores_the_edges_or_the_batch_misses_the_thresholds():
-    no_edges = LocalSubject(_load(SUBMISSIONS / "broken_gcn_ignores_edges.py", "gnn_no_edges"))
-    no_batch = LocalSubject(_load(SUBMISSIONS / "broken_classifier_ignores_batch.py", "gnn_no_batch"))
-    assert TASKS.node_accuracy(no_edges) < TASKS.NODE_ACCURACY
-    assert TASKS.link_auc(no_edges) < TASKS.LINK_AUC
-    assert TASKS.graph_accuracy(no_batch) < TASKS.GRAPH_ACCURACY
+@pytest.mark.parametrize("stem", ["reference", "correct_import_time_bindings", "correct_dense", "correct_mixed_sparse"],
+                         ids=["GCN-GCN", "SAGE-SAGE", "SAGE-GCN", "GCN-residual SAGE-GCN"])
+def test_every_layer_mix_meets_the_graph_threshold(stem):
+    """GCN-only, SAGE-only and mixed classifiers (SPEC leaves the choice open) learn the graph task,
+    and score far lower with untrained weights."""
+    subject = REFERENCE if stem == "reference" else _subject(stem)
+    for seed in SEEDS:
+        trained, untrained = TASKS.graph_accuracy(subject, init_seed=seed)
+        assert trained >= TASKS.GRAPH_ACCURACY, (stem, seed, trained)
+        assert untrained <= TASKS.UNTRAINED_GRAPH_ACCURACY, (stem, seed, untrained)
+
+
+def test_models_that_ignore_the_edges_or_the_batch_miss_the_thresholds():
+    no_edges = _subject("broken_gcn_ignores_edges")
+    assert TASKS.node_accuracy(no_edges, evaluator=REFERENCE)[0] < TASKS.NODE_ACCURACY
+    assert TASKS.link_auc(no_edges, evaluator=REFERENCE)[0] < TASKS.LINK_AUC
+    for stem in ("broken_classifier_ignores_batch", "broken_classifier_ignores_edges"):
+        assert TASKS.graph_accuracy(_subject(stem))[0] < TASKS.GRAPH_ACCURACY, stem

@@ -1,7 +1,10 @@
 """The real nbgrader round trip for mlp: `nnzoo release --nbgrader` → `nbgrader
-generate_assignment` → students' notebooks → `nbgrader autograde`, and the same
-notebooks through `nnzoo grade --nbgrader`: the same total for every student, in the
-same gradebook, visible to `nbgrader export`.
+generate_assignment` → students' notebooks → `nbgrader autograde` → `nbgrader
+generate_feedback`, and the same notebooks through `nnzoo grade --nbgrader` →
+`generate_feedback`: the same total for every student, in the same gradebook, visible to
+`nbgrader export` — and no file a student could get (release/, submitted/, autograded/,
+feedback/ of both routes, nnzoo's feedback) holds a reference line, a hidden test or the
+answer key.
 
 Slow by nature (a kernel per notebook): one assignment, three students.
 """
@@ -9,7 +12,9 @@ Slow by nature (a kernel per notebook): one assignment, three students.
 import argparse
 import copy
 import csv
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,11 +25,13 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import course
-from autograder.bundle.leaks import solution_lines
+from autograder.bundle.leaks import code_part, is_trivial, solution_lines
+from autograder.cli import main
 from autograder.nbgrader.bridge import grade_nbgrader_course
 from autograder.nbgrader.cli import grade_nbgrader
 from autograder.nbgrader.course import write_source
 from autograder.nbgrader.runtime import answer_digest
+from autograder.nbgrader.segments import named_tests
 
 ANSWER_KEY = {"mlp": course.assignment("mlp").answer_key}
 
@@ -102,18 +109,30 @@ def graded(course, released, source_nb, tmp_path_factory):
     result = nbgrader("autograde", "mlp", cwd=course)
     assert result.returncode == 0, result.stderr[-3000:]
     by_nbgrader = scores(course, EXPECTED)
+    # what students would get back on nbgrader's own route, kept before nnzoo grades the same notebooks
+    nbgrader_route = tmp_path_factory.mktemp("nbgrader-route")
+    generate_feedback(course)
+    for folder in ("autograded", "feedback"):
+        shutil.copytree(course / folder, nbgrader_route / folder)
     out = tmp_path_factory.mktemp("nnzoo-grades")
     args = argparse.Namespace(submissions=str(course / "submitted"), nbgrader=str(course), out=str(out),
                               assignment=["mlp"], jobs=1, resume=False, student=None)
     assert grade_nbgrader(args) == 0
     by_nnzoo_db = scores(course, EXPECTED)
+    generate_feedback(course)
     export = nbgrader("export", cwd=course)
     assert export.returncode == 0, export.stderr[-2000:]
     with open(course / "grades.csv") as fh:
         exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(fh)}
     with open(out / "grades.csv") as fh:
         nnzoo_csv = {row["student"]: float(row["total"]) for row in csv.DictReader(fh)}
-    return {"nbgrader": by_nbgrader, "nnzoo_db": by_nnzoo_db, "export": exported, "nnzoo_csv": nnzoo_csv, "out": out}
+    return {"nbgrader": by_nbgrader, "nnzoo_db": by_nnzoo_db, "export": exported, "nnzoo_csv": nnzoo_csv, "out": out,
+            "nbgrader_route": nbgrader_route}
+
+
+def generate_feedback(course):
+    result = nbgrader("generate_feedback", "mlp", "--force", cwd=course)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_released_notebook_has_stubs_and_no_solution_or_hidden_test(released):
@@ -168,6 +187,7 @@ def test_bad_notebooks_get_clear_messages_and_the_batch_goes_on(course, released
     mlp, linear = eve.cells.index(cell(eve, "answer_MLP")), eve.cells.index(cell(eve, "answer_Linear"))
     eve.cells[mlp], eve.cells[linear] = eve.cells[linear], eve.cells[mlp]
     cell(eve, "test_Linear").source = "pass  # trust me"
+    eve.cells.append(nbformat.v4.new_code_cell("### END HIDDEN TESTS\nscratch = 1  # a marker of her own"))
     fay = filled(released, source_nb, parts, ANSWER_KEY["mlp"])
     fay.cells.remove(cell(fay, "answer_relu"))
     cell(fay, "answer_accuracy").source = ""
@@ -190,6 +210,33 @@ def test_bad_notebooks_get_clear_messages_and_the_batch_goes_on(course, released
     assert "holds no code" in feedback["gus"]
 
 
+def test_resume_keeps_unchanged_students_and_regrades_a_changed_notebook(course, graded, source_nb, tmp_path,
+                                                                        monkeypatch, capsys):
+    again = tmp_path / "course"
+    shutil.copytree(course, again, ignore=shutil.ignore_patterns("autograded", "feedback"))
+    out = tmp_path / "grades"
+    shutil.copytree(graded["out"], out)
+    before = {s: (out / "students" / f"{s}.json").read_text() for s in EXPECTED}
+    path = again / "submitted" / "cal" / "mlp" / "mlp.ipynb"
+    cal = nbformat.read(path, as_version=4)
+    cell(cal, "answer_MLP").source = solution_code(source_nb, "answer_MLP")  # fixes the syntax error
+    cell(cal, "answer_q1").source = f'answer_q1 = "{ANSWER_KEY["mlp"]["q1"]}"'
+    nbformat.write(cal, path)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich draws its progress bar as on a terminal
+    monkeypatch.setenv("TTY_INTERACTIVE", "1")
+
+    assert main(["grade", str(again / "submitted"), "--nbgrader", str(again), "--out", str(out), "-a", "mlp",
+                 "--resume"]) == 0
+    shown = capsys.readouterr()
+    assert "kept 2, graded 1 (1 changed code)" in shown.out
+    assert "grading 3 students" in shown.err  # the same bar as `nnzoo grade`, on stderr
+    after = {s: (out / "students" / f"{s}.json").read_text() for s in EXPECTED}
+    assert after["ann"] == before["ann"] and after["bob"] == before["bob"] and after["cal"] != before["cal"]
+    assert scores(again, EXPECTED) == {"ann": 24, "bob": 8, "cal": 22}
+    with open(out / "grades.csv") as fh:
+        assert {row["student"]: float(row["total"]) for row in csv.DictReader(fh)} == {"ann": 24, "bob": 8, "cal": 22}
+
+
 def test_a_folder_that_is_not_an_nbgrader_course_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "submitted").mkdir()
     assert grade_nbgrader_course(tmp_path, ["mlp"], tmp_path / "out") == 2
@@ -203,3 +250,101 @@ def test_a_course_without_the_released_assignment_is_a_one_line_error(tmp_path, 
     assert grade_nbgrader_course(tmp_path, ["mlp"], tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nbgrader generate_assignment mlp" in err
+
+
+# -- nothing that reaches a student leaks ------------------------------------------------------
+
+def readable_text(path):
+    """What a person can read in `path`: a notebook's sources and outputs, an HTML page's text,
+    any other text file as is; None for binary files."""
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        parts = []
+        for c in nb.cells:
+            parts.append(c.source)
+            for out in c.get("outputs", []):
+                parts += [out.get("text", ""), out.get("ename", ""), out.get("evalue", ""), *out.get("traceback", [])]
+                parts += [v if isinstance(v, str) else "\n".join(map(str, v)) for v in out.get("data", {}).values()]
+        return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", "\n".join(parts))
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        return None
+    if path.suffix in (".html", ".htm"):
+        text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return text
+
+
+def secret_lines(source):
+    return {code_part(l) for l in source.splitlines() if not is_trivial(l)}
+
+
+def files_under(roots):
+    """(root, file) for every file under `roots` (a root may be a file)."""
+    for root in roots:
+        for path in ([root] if root.is_file() else sorted(root.rglob("*"))):
+            if path.is_file():
+                yield root, path
+
+
+def student_of(root, path, students):
+    """The student a file belongs to (None: released to everyone, or class-wide)."""
+    rel = path.relative_to(root) if root.is_dir() else Path(path.name)
+    return next((s for s in students if s in rel.parts or rel.stem == s), None)
+
+
+CLASS_WIDE = {"grades.json", "grades.csv", "overview.md"}
+
+
+def leaks_in(roots, course, students):
+    """Every (file, kind, text) where a file under `roots` holds a reference solution line, a line of a
+    hidden test, or the answer key in a form the file's student did not write; and what was scanned."""
+    public = "\n".join([readable_text(course / "release" / "mlp" / "mlp.ipynb"),
+                        (ROOT / "assignments" / "mlp" / "test_mlp.py").read_text(),
+                        (ROOT / "assignments" / "mlp" / "mlp.py").read_text()])
+    hidden_source = (ROOT / "solutions" / "mlp" / "test_hidden.py").read_text()
+    secrets = {"reference": {l for l in solution_lines(ROOT / "solutions") if l not in public},
+               "hidden test": {l for t in named_tests(hidden_source) for l in secret_lines(t.source) if l not in public}}
+    own = {s: readable_text(course / "submitted" / s / "mlp" / "mlp.ipynb") for s in students}
+    key = ANSWER_KEY["mlp"]
+    found, scanned = [], {"files": 0, "checks": 0}
+    for root, path in files_under(roots):
+        text = readable_text(path)
+        if text is None:
+            continue
+        scanned["files"] += 1
+        student = student_of(root, path, students)
+        # a class-wide file (grades.json, overview.md) may repeat what any student wrote
+        mine = own[student] if student else ("\n".join(own.values()) if path.name in CLASS_WIDE else "")
+        for kind, lines in secrets.items():
+            for line in lines:
+                scanned["checks"] += 1
+                if line in text and line not in mine:
+                    found.append((str(path), kind, line))
+        for q, letter in key.items():
+            for form in (answer_digest("mlp", q, letter), f'answer_{q} = "{letter}"'):
+                scanned["checks"] += 1
+                if form in text and form not in mine:
+                    found.append((str(path), "answer key", form))
+    return found, scanned
+
+
+def test_nothing_that_reaches_a_student_holds_reference_code_hidden_tests_or_the_answer_key(course, graded):
+    roots = [course / "release", course / "submitted", course / "autograded", course / "feedback",
+             graded["nbgrader_route"], graded["out"]]
+    found, scanned = leaks_in(roots, course, EXPECTED)
+    print(f"scanned {scanned['files']} files, {scanned['checks']} (file, secret line) checks")
+    assert not found, "\n".join(f"{p}: {kind}: {line}" for p, kind, line in found[:40]) + f"\n({len(found)} in all)"
+    htmls = [p for root in roots for p in root.rglob("*.html")]
+    assert len(htmls) == 2 * len(EXPECTED)  # feedback of both routes, one page per student
+
+
+def test_the_leak_scan_reads_feedback_pages_and_finds_what_is_there(course, graded):
+    """The scan has teeth: with nothing counted as the student's own, ann's feedback pages show her
+    code (reference lines), and the instructor's source notebook holds the reference and the key."""
+    ann = [p for root in (course / "feedback", graded["nbgrader_route"] / "feedback") for p in root.rglob("*.html")
+           if "ann" in p.parts]
+    found, _ = leaks_in(ann, course, [])
+    assert {p for p, kind, _ in found if kind == "reference"} == {str(p) for p in ann}
+    found, _ = leaks_in([course / "source"], course, [])
+    assert {"reference", "answer key"} <= {kind for _, kind, _ in found}

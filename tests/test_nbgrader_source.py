@@ -2,17 +2,21 @@
 
 import hashlib
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 
 from autograder import course
+from autograder.bundle.leaks import code_part, is_trivial, leaking_lines, solution_lines
+from autograder.course.regions import HIDDEN_TESTS, SOLUTION, inside, outside
 from autograder.nbgrader import source_notebook as sn
 from autograder.nbgrader.collect import SourceLayout, strip_hidden
 from autograder.nbgrader.runtime import answer_digest
-from autograder.nbgrader.segments import place_tests, split_reference
+from autograder.nbgrader.segments import named_tests, place_tests, split_reference
 
+ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = course.names(hidden=True)
 ANSWER_KEY = {a.name: a.answer_key for a in course.assignments(hidden=True)}
 
@@ -152,15 +156,17 @@ def test_test_cells_run_public_checks_visibly_and_hidden_tests_hidden(mlp_nb):
     assert "nnzoo.grade('test_linear_parameters_match_nn_linear'" in cell.source
 
 
-def test_questions_are_checked_by_a_hash_only_inside_hidden_tests(mlp):
-    nb = sn.add_hidden_setup(nbformat.v4.new_notebook(), mlp)
-    nb = sn.add_questions(nb, mlp)
-    digest = answer_digest("mlp", "q1", ANSWER_KEY["mlp"]["q1"])
-    assert digest in nb.cells[0].source and digest not in strip_hidden(nb.cells[0].source)
+def test_questions_are_graded_by_the_grader_and_their_key_is_only_in_solution_regions(mlp):
+    nb = sn.add_questions(nbformat.v4.new_notebook(), mlp)
     grade_ids = ids(nb)
     assert {"question_q1", "answer_q1", "grade_q1", "grade_q3"} <= set(grade_ids)
     answer = next(c for c in nb.cells if nbg(c).get("grade_id") == "answer_q2")
     assert nbg(answer)["solution"] and f'answer_q2 = "{ANSWER_KEY["mlp"]["q2"]}"' in answer.source
+    outside_solutions = "\n".join(outside(c.source, SOLUTION) for c in nb.cells)
+    for q, letter in ANSWER_KEY["mlp"].items():
+        assert f'"{letter}"' not in outside_solutions and answer_digest("mlp", q, letter) not in outside_solutions
+    grade = next(c for c in nb.cells if nbg(c).get("grade_id") == "grade_q1")
+    assert "nnzoo.answer('q1', 'answer_q1')" in grade.source
 
 
 def test_answer_digest_ignores_case_and_blanks():
@@ -168,12 +174,10 @@ def test_answer_digest_ignores_case_and_blanks():
     assert answer_digest("mlp", "q1", "c") == hashlib.sha256(b"nnzoo:mlp:q1:c").hexdigest()
 
 
-def test_hidden_setup_holds_the_reference_without_solution_markers(mlp):
-    nb = sn.add_hidden_setup(nbformat.v4.new_notebook(), mlp)
-    cell = nb.cells[0]
+def test_hidden_setup_only_switches_to_grading(mlp):
+    cell = sn.add_hidden_setup(nbformat.v4.new_notebook(), mlp).cells[0]
     assert nbg(cell)["grade"] and nbg(cell)["points"] == 0
-    assert "def train_classifier" in cell.source and "SOLUTION" not in cell.source
-    assert "def train_classifier" not in strip_hidden(cell.source)
+    assert inside(cell.source, HIDDEN_TESTS) == ["nnzoo.load_hidden()"]
 
 
 def test_kernelspec_is_python3(mlp):
@@ -202,15 +206,25 @@ def test_nothing_hidden_is_visible_once_hidden_tests_and_solutions_are_stripped(
 
     nb = sn.build_notebook(sn.Material.load(assignment))
     visible = "\n".join(stub_source(strip_hidden(c.source)) for c in nb.cells)
-    hidden_source = course.assignment(assignment).hidden_tests.read_text()
     assert "load_hidden" not in visible and "nnzoo.grade(" not in visible
-    for q, choice in ANSWER_KEY[assignment].items():
-        assert answer_digest(assignment, q, choice) not in visible
-    from autograder.nbgrader.segments import named_tests
 
-    for test in named_tests(hidden_source):
-        body = test.source.split("\n", 1)[1].strip()
-        assert body[:200] not in visible
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_graded_notebook_carries_no_hidden_test_no_reference_and_no_key(assignment):
+    """Hidden blocks come back when nbgrader grades, and the graded notebook becomes the
+    student's feedback: only the answer cells' solution regions (which nbgrader stubs on
+    release, and the student's own answer replaces) may hold the reference or the key."""
+    a = course.assignment(assignment)
+    nb = sn.build_notebook(sn.Material.load(assignment))
+    graded = "\n".join(outside(c.source, SOLUTION) for c in nb.cells)
+    public = a.public_tests.read_text() + a.stub.read_text()
+    reference = {line for line in solution_lines(ROOT / "solutions") if line not in public}
+    assert len(reference) > 50 and not leaking_lines(graded, reference)
+    for test in named_tests(a.hidden_tests.read_text()):
+        body = {code_part(l) for l in test.source.splitlines() if not is_trivial(l)}
+        assert not [line for line in body if line in graded and line not in public], test.name
+    for q, choice in ANSWER_KEY[assignment].items():
+        assert answer_digest(assignment, q, choice) not in graded and f'"{choice}"' not in graded
 
 
 def test_course_gets_a_config_once_and_the_notebook(tmp_path):

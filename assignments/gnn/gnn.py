@@ -109,8 +109,8 @@ class MessagePassing(nn.Module):
         self.aggr = aggr
 
     def propagate(self, edge_index: torch.Tensor, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        # Hint: source = edge_index[0], target = edge_index[1]; messages are aggregated at the target.
-        raise NotImplementedError('source = edge_index[0], target = edge_index[1]; messages are aggregated at the target.')
+        # Hint: source = edge_index[0], target = edge_index[1]; call self.message, self.aggregate (at the target) and self.update — a subclass may override any of them.
+        raise NotImplementedError('source = edge_index[0], target = edge_index[1]; call self.message, self.aggregate (at the target) and self.update — a subclass may override any of them.')
 
     def message(self, x_i: torch.Tensor, x_j: torch.Tensor, **kwargs) -> torch.Tensor:
         return x_j
@@ -149,8 +149,8 @@ class GCNLayer(MessagePassing):
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        # Hint: add self loops, take the degree of each TARGET, weight edge j→i by 1/sqrt(deg_j deg_i), propagate lin(x), add the bias.
-        raise NotImplementedError('add self loops, take the degree of each TARGET, weight edge j→i by 1/sqrt(deg_j deg_i), propagate lin(x), add the bias.')
+        # Hint: add self loops, take the degree of each TARGET (in x's dtype), weight edge j→i by 1/sqrt(deg_j deg_i), propagate lin(x), add the bias.
+        raise NotImplementedError("add self loops, take the degree of each TARGET (in x's dtype), weight edge j→i by 1/sqrt(deg_j deg_i), propagate lin(x), add the bias.")
 
 
 class SAGELayer(MessagePassing):
@@ -245,25 +245,31 @@ def link_scores(z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
 
 
 class GraphClassifier(nn.Module):
-    r"""Classifies whole graphs: two `GCNLayer` s (ReLU), `global_mean_pool`, a linear read-out.
+    r"""Classifies whole graphs: message-passing layers, `global_mean_pool`, a linear read-out.
+
+    Which layers is your choice (`GCNLayer` s, `SAGELayer` s or a mix, with ReLU between);
+    this one uses two `GCNLayer` s.  The grader trains it on graphs whose classes differ
+    only in how the nodes are connected (node features: one-hot degrees, the same in every
+    class), so the prediction must come from message passing along ``edge_index``, pooled
+    per graph with ``batch``.
 
     Args:
         in_channels, hidden_channels: feature sizes; num_classes: C.
 
     Shape:
         - Input: x :math:`(N, F)` of all graphs, edge_index :math:`(2, E)`, batch :math:`(N,)`.
-        - Output: :math:`(\text{num\_graphs}, C)` logits.
+        - Output: :math:`(\text{num\_graphs}, C)` logits (also for a single graph: :math:`(1, C)`).
 
     Example:
-        >>> model = GraphClassifier(1, 16, 3)
-        >>> model(torch.ones(5, 1), torch.tensor([[0, 1, 3], [1, 2, 4]]), torch.tensor([0, 0, 0, 1, 1])).shape
+        >>> model = GraphClassifier(4, 16, 3)
+        >>> model(torch.eye(4)[[1, 2, 1, 1, 1]], torch.tensor([[0, 1, 3], [1, 2, 4]]), torch.tensor([0, 0, 0, 1, 1])).shape
         torch.Size([2, 3])
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, num_classes: int) -> None:
         super().__init__()
-        # Hint: message-passing layers for the nodes, a linear layer for the pooled graph.
-        raise NotImplementedError('message-passing layers for the nodes, a linear layer for the pooled graph.')
+        # Hint: message-passing layers for the nodes (GCNLayer, SAGELayer or a mix), a linear layer for the pooled graph.
+        raise NotImplementedError('message-passing layers for the nodes (GCNLayer, SAGELayer or a mix), a linear layer for the pooled graph.')
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
         # Hint: node embeddings → mean per graph (respect `batch`) → read-out.

@@ -31,7 +31,7 @@ IDIOMS = frozenset({
 })
 
 
-def _code_part(line: str) -> str:
+def code_part(line: str) -> str:
     """The line without a trailing comment (a `#` inside a string is kept)."""
     stripped = line.strip()
     for i, ch in enumerate(stripped):
@@ -42,7 +42,7 @@ def _code_part(line: str) -> str:
 
 def is_trivial(line: str) -> bool:
     """Short or generic lines (`return x`, `)`, a training-loop idiom) say nothing of a solution."""
-    code = _code_part(line)
+    code = code_part(line)
     return len(code) < 20 or code in IDIOMS or not any(c.isalpha() for c in code)
 
 
@@ -50,13 +50,13 @@ def solution_lines(solutions: Path) -> set[str]:
     """Every non-trivial line (stripped, comment removed) inside a solution region of `solutions/*/*.py`."""
     found: set[str] = set()
     for path in sorted(solutions.glob("*/*.py")):
-        found.update(_code_part(line) for line in inside(path.read_text(), SOLUTION) if not is_trivial(line))
+        found.update(code_part(line) for line in inside(path.read_text(), SOLUTION) if not is_trivial(line))
     return found
 
 
 def leaking_lines(text: str, lines: set[str]) -> list[str]:
     """The lines of `text` that are solution lines."""
-    return [_code_part(line) for line in text.splitlines() if _code_part(line) in lines]
+    return [code_part(line) for line in text.splitlines() if code_part(line) in lines]
 
 
 def strip_leaks(source: str, lines: set[str]) -> tuple[str, list[str]]:

@@ -40,8 +40,9 @@ def evaluated_output(evaluator: Any, *, model: Build, weights: dict, args: Seque
 
 
 def accuracy_of(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The share of rows whose arg-max is the label (NaN rows count as wrong)."""
-    return float((logits.argmax(dim=-1) == labels).double().mean())
+    """The share of rows whose arg-max is the label; a row with NaN or inf counts as wrong."""
+    finite = torch.isfinite(logits).all(dim=-1)
+    return float(((logits.argmax(dim=-1) == labels) & finite).double().mean())
 
 
 def trained_accuracy(

@@ -4,8 +4,9 @@
   that are only weakly informative alone (the graph must be used to clean them up).
 - `link_split`: link prediction — held-out edges and as many non-edges to score, with
   node features that are only weakly informative alone.
-- `graph_families`: graph classification — cycles, stars and wheels of random sizes,
-  with constant node features (only the structure tells them apart).
+- `graph_families`: graph classification — "hairy cycles" (a cycle with pendant leaves)
+  whose class is how the leaves are spread; one-hot degree features, the same degrees in
+  every class, so only who neighbours whom tells the classes apart.
 """
 
 from __future__ import annotations
@@ -64,23 +65,56 @@ def link_split(*, n: int = 120, communities: int = 4, p_in: float = 0.2, p_out: 
     }
 
 
-FAMILIES = (nx.cycle_graph, lambda n: nx.star_graph(n - 1), nx.wheel_graph)
+LEAVES = 6          # cycle nodes that carry a pendant leaf, in every graph
+CLUMPS = (2, 3, 6)  # class c: the leaf-carrying nodes form CLUMPS[c] runs of consecutive cycle nodes
+BARE = (6, 14)      # cycle nodes without a leaf, at least max(CLUMPS): 18 to 26 nodes in all
+MAX_DEGREE = 3      # node features: one-hot degree 0..MAX_DEGREE (as PyG's OneHotDegree)
 
 
-def graph_families(count: int, *, seed: int = 0) -> dict[str, torch.Tensor]:
-    """`count` graphs: cycles (class 0), stars (1) and wheels (2) of 6 to 15 nodes, in one batch.
+def _composition(total: int, parts: int, gen: torch.Generator) -> list[int]:
+    """`total` split into `parts` positive integers (in order), uniformly over all such splits."""
+    cuts = sorted((torch.randperm(total - 1, generator=gen)[:parts - 1] + 1).tolist())
+    return [b - a for a, b in zip([0, *cuts], [*cuts, total])]
 
-    Returns `x` (N, 1) all ones, `edge_index` (2, E), `batch` (N,), `y` (count,).
+
+def graph_families(count: int, *, seed: int = 0, leaves: int = LEAVES, clumps: tuple[int, ...] = CLUMPS,
+                   bare: tuple[int, int] = BARE, max_degree: int = MAX_DEGREE) -> dict[str, torch.Tensor]:
+    """`count` "hairy cycles" in one batch: a cycle with 6 pendant leaves, hung on cycle nodes
+    that form 2 (class 0), 3 (class 1) or 6 (class 2) runs of consecutive nodes — the
+    leaves in two clumps, in three, or spread out one by one — between 6 and 14 cycle nodes
+    without a leaf (18 to 26 nodes in all).
+
+    Node features are one-hot degrees, which differ from node to node, so mean aggregation
+    (SAGE) has something to average, not only GCN's degree normalisation; but every graph
+    of a given size has the same degrees whatever its class (6 of degree 1, 6 of degree 3,
+    the rest 2), so the features alone — and any function of their histogram — tell nothing:
+    the class shows only in who neighbours whom (how many degree-3 nodes sit next to another
+    one), which one round of message passing sees.  Every three consecutive graphs are one
+    of each class, in random order, all of one size: a model that ignores the edges scores
+    exactly 1/3 on any `count` divisible by 3.  Node order within a graph is random.
+
+    Returns `x` (N, max_degree + 1) one-hot degrees, `edge_index` (2, E) (both directions),
+    `batch` (N,) graph of each node, `y` (count,) classes.
     """
     gen = torch.Generator().manual_seed(seed)
-    xs, edges, batch, ys = [], [], [], []
+    xs, edges, batch, labels = [], [], [], []
     offset = 0
     for g in range(count):
-        label = int(torch.randint(0, len(FAMILIES), (1,), generator=gen))
-        n = int(torch.randint(6, 16, (1,), generator=gen))
-        G = FAMILIES[label](n)
-        edges.append(_edge_index(G) + offset)
-        batch.append(torch.full((G.number_of_nodes(),), g))
-        ys.append(label)
-        offset += G.number_of_nodes()
-    return {"x": torch.ones(offset, 1), "edge_index": torch.cat(edges, dim=1), "batch": torch.cat(batch), "y": torch.tensor(ys)}
+        if g % len(clumps) == 0:  # a new round: one graph per class, in random order, all of one size
+            order = torch.randperm(len(clumps), generator=gen).tolist()
+            without_leaf = int(torch.randint(bare[0], bare[1] + 1, (1,), generator=gen))
+        label = order[g % len(clumps)]
+        carries = []  # per cycle node, in cycle order: does it carry a leaf
+        for ones, zeros in zip(_composition(leaves, clumps[label], gen), _composition(without_leaf, clumps[label], gen)):
+            carries += [True] * ones + [False] * zeros
+        k, n = len(carries), len(carries) + leaves
+        pairs = [(i, (i + 1) % k) for i in range(k)] + [(i, k + j) for j, i in enumerate(i for i in range(k) if carries[i])]
+        undirected = torch.randperm(n, generator=gen)[torch.tensor(pairs).T]  # (2, n), nodes relabelled at random
+        edge_index = torch.cat([undirected, undirected.flip(0)], dim=1)
+        degree = torch.bincount(edge_index[1], minlength=n)
+        xs.append(torch.nn.functional.one_hot(degree.clamp(max=max_degree), max_degree + 1).float())
+        edges.append(edge_index + offset)
+        batch.append(torch.full((n,), g))
+        labels.append(label)
+        offset += n
+    return {"x": torch.cat(xs), "edge_index": torch.cat(edges, dim=1), "batch": torch.cat(batch), "y": torch.tensor(labels)}

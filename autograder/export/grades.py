@@ -1,4 +1,4 @@
-"""The grade files other tools read (SPEC §4: `grades.csv`, `grades.json`), made from the
+"""The grade files other tools read (docs/spec.md §4: `grades.csv`, `grades.json`), made from the
 students' records; their shape is binding (extra fields are welcome)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def score(record: StudentRecord, assignment: str) -> float:
 
 
 def grades_json(records: Sequence[StudentRecord], assignments: Sequence[str], meta: dict | None = None) -> dict:
-    """`{"assignments": {a: {"max_score"}}, "students": [...]}` (SPEC §4), plus `meta`
+    """`{"assignments": {a: {"max_score"}}, "students": [...]}` (docs/spec.md §4), plus `meta`
     (when, with which nnzoo, which fingerprints)."""
     maxima = max_scores(records, assignments)
     data: dict = {

@@ -45,10 +45,15 @@ def reference_for(assignment: str) -> LocalSubject:
 
 
 def pytest_args(tests: Path, *selection: str) -> list[str]:
-    """The arguments of one quiet pytest run of `tests` (optionally only the named tests)."""
+    """The arguments of one quiet pytest run of `tests` (optionally only the named tests).
+
+    `--assert=plain`: a bare `assert` in a hidden test fails with its own message only;
+    pytest's rewriting would put the expression's source and the expected values into
+    the student's verdict.
+    """
     targets = [f"{tests}::{name}" for name in selection] or [str(tests)]
     return [*targets, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "-rN",
-            "--import-mode=importlib", "--rootdir", str(tests.parent), "-W", "ignore"]
+            "--import-mode=importlib", "--assert=plain", "--rootdir", str(tests.parent), "-W", "ignore"]
 
 
 def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequence[str] = (),

@@ -1,12 +1,13 @@
-"""Getting assignments to students and grades back: the student bundle, nbgrader source
-notebooks built from the single source, and grading an nbgrader course with nnzoo.
+"""nbgrader: source notebooks built from the single source, and grading an nbgrader
+course with nnzoo.
 
-    segments.py, content.py      the reference split into parts; intros and questions
+    segments.py          the reference split into parts; which test belongs to which part
     source_notebook.py, course.py  the nbgrader source notebook (small steps) → COURSE_DIR
-    runtime.py                   what the notebook's cells call (public and hidden checks)
-    bundle.py, leaks.py          the student bundle, and keeping solution code out of it
-    collect.py                   a submitted notebook → the code, the answers, notes
-    nbgrader_bridge.py, gradebook_writer.py   grade a course; scores into gradebook.db
-    cli.py                       `nnzoo release` and `nnzoo grade --nbgrader`
-    answer_key.py                the conceptual questions' answers (never in the bundle)
+    runtime.py           what the notebook's cells call (public checks; when graded, the
+                         hidden tests, read from the grader's own course)
+    collect.py           a submitted notebook → the code, the answers, notes
+    bridge.py            `nnzoo grade --nbgrader`: grade a course, as `nnzoo grade` does
+    gradebook.py         nnzoo's verdicts into autograded notebooks and gradebook.db
+    feedback.py          what the student's feedback shows: the cells as released
+    cli.py               `nnzoo release --nbgrader` and `nnzoo grade --nbgrader`
 """

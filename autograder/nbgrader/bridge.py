@@ -21,11 +21,11 @@ from pathlib import Path
 
 from autograder import course as nnzoo_course
 from autograder.batch import BatchOptions, grade_class, grader_errors
-from autograder.judge.result import StudentRecord
 from autograder.load import StudentSubmission, student_id
 from autograder.nbgrader.collect import SourceLayout, collect
 from autograder.nbgrader.course import Course, CourseError, CourseNotebook
 from autograder.nbgrader.gradebook import write_grades
+from autograder.report.progress import grading_progress
 from autograder.sandbox.preflight import grading_refusal
 from autograder.worker.limits import SandboxLimits
 
@@ -83,9 +83,9 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
         return 2
     submissions = to_submissions(notebooks)
     log(f"grading {len(notebooks)} notebooks of {len(submissions)} students ({', '.join(wanted)})")
-    summary = grade_class(list(submissions.values()), BatchOptions(out=out, assignments=wanted, jobs=jobs, limits=limits,
-                                                                   resume=resume),
-                          on_done=progress_logger(log, len(submissions)))
+    options = BatchOptions(out=out, assignments=wanted, jobs=jobs, limits=limits, resume=resume)
+    with grading_progress(len(submissions)) as on_done:
+        summary = grade_class(list(submissions.values()), options, on_done=on_done)
     by_id = {r.student: r for r in summary.records}
     for nb in notebooks:
         write_grades(course, nb, by_id[student_id(nb.student)].assignments[nb.assignment], layouts[nb.assignment])
@@ -97,7 +97,7 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
     log(f"wrote {out / 'grades.csv'}, {out / 'feedback'}/ and the scores into {course.db_url}")
     errors = grader_errors(by_id[student_id(nb.student)] for nb in notebooks)
     if errors:
-        print(f"grader error — rerun after fixing the grader: {', '.join(errors)}", file=sys.stderr)
+        print(f"grader error — rerun with --resume after fixing the grader: {', '.join(errors)}", file=sys.stderr)
         return 1
     return 0
 
@@ -116,13 +116,3 @@ def to_submissions(notebooks: list[CourseNotebook]) -> dict[str, StudentSubmissi
         sub.answers[nb.assignment] = dict(nb.collected.answers)
         sub.assignment_notes[nb.assignment] = list(nb.collected.notes)
     return submissions
-
-
-def progress_logger(log, total: int):
-    done = [0]
-
-    def on_done(record: StudentRecord) -> None:
-        done[0] += 1
-        log(f"[{done[0]}/{total}] {record.student}")
-
-    return on_done

@@ -19,6 +19,13 @@ c = get_config()
 c.CourseDirectory.course_id = "nnzoo"
 # a graded cell runs a few hidden tests, some of which train a small model
 c.Execute.timeout = 300
+# the feedback shows the cells as released, without the grading calls that autograde restores
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+from autograder.nbgrader.feedback import HideGradingCalls
+
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideGradingCalls]
 '''
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.course.regions import HIDDEN_TESTS, outside
 from autograder.judge.result import AssignmentResult, TestResult
 from autograder.nbgrader.collect import SourceLayout
 from autograder.nbgrader.course import Course, CourseNotebook
+from autograder.nbgrader.feedback import released_source
 
 LOG = logging.getLogger("nnzoo.nbgrader")
 #: nbgrader's preprocessors warn about every hidden-test cell (upstream bug #1961); collect.py
@@ -88,8 +88,8 @@ def autograded_notebook(course: Course, nb: CourseNotebook, result: AssignmentRe
         student_nb = nbformat.read(source, as_version=4)
         problem = nb.collected.problem
     notebook = _sanitised(student_nb, resources)
-    for cell in notebook.cells:  # what students see (feedback) carries no hidden test or reference
-        cell.source = outside(cell.source, HIDDEN_TESTS)
+    for cell in notebook.cells:  # the cells as released: feedback shows no grading call
+        cell.source = released_source(cell.source)
     per_cell = cell_results(layout, result)
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})

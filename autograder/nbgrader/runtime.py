@@ -11,10 +11,17 @@ and loads the public tests; every test cell calls
 Two modes:
 - *practice* (the student's notebook: no hidden tests loaded): `check` raises when a
   public test fails, so the cell turns red and nbgrader's "Validate" reports it;
-- *grading* (`nbgrader autograde` restores the hidden block, whose first cell loads the
-  hidden tests and the reference): `check` only prints, and `grade` returns the points
-  of its hidden tests — the cell's value, which nbgrader takes as partial credit.  It
-  never raises and never writes to stderr (either would make nbgrader give 0 points).
+- *grading* (`nbgrader autograde` restores the hidden blocks; the first one calls
+  `nnzoo.load_hidden()`): `check` only prints, and `grade` returns the points of its
+  hidden tests — the cell's value, which nbgrader takes as partial credit.  Neither ever
+  raises nor writes to stderr (either would make nbgrader give 0 points, and a traceback
+  would show grader code in the student's feedback).
+
+The notebook carries no reference, no hidden test and no answer key, not even in its
+hidden blocks (nbgrader restores those in the autograded notebook, which becomes the
+student's feedback): `load_hidden()` reads them from the grader's own course
+(`autograder.course`, i.e. `solutions/<a>/` on the instructor's machine), and the
+reference is compiled under a name that is no file, so no traceback can quote it.
 
 Tests run through pytest with nnzoo's own plugin (points, forbidden built-ins,
 verdicts), exactly as `nnzoo grade` runs them — only the student's code runs here, in
@@ -39,6 +46,7 @@ from typing import Any, Iterable
 
 import torch
 
+from autograder import course
 from autograder.errors import StudentCodeError
 from autograder.judge.result import TestResult
 from autograder.judge.subject import LocalSubject
@@ -73,11 +81,13 @@ class NotebookSubject:
     def __init__(self, namespace: dict, filename: str) -> None:
         self.local = LocalSubject(NamespaceModule(namespace, filename), label=filename)
         self.label = filename
+        self.interrupted = False
 
     def run(self, probe: str, *, allow_error: bool = False, **kwargs: Any) -> Any:
         try:
             return self.local.run(probe, allow_error=allow_error, **kwargs)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # nbgrader's time limit: stop every test, not only this one
+            self.interrupted = True
             raise
         except BaseException as exc:  # noqa: BLE001 — SystemExit from student code too
             where = _where(exc)
@@ -119,10 +129,29 @@ class NotebookGrader:
         self.public_tests = self._dir / f"test_{self.assignment}.py"
         self.public_tests.write_text(tests)
 
-    def load_hidden(self, reference: str, tests: str, answers: dict[str, str] | None = None) -> None:
-        """Grading mode: the reference solution and the hidden tests (and answer hashes)."""
+    def load_hidden(self, reference: str | None = None, tests: str | None = None,
+                    answers: dict[str, str] | None = None) -> None:
+        """Grading mode: the reference solution, the hidden tests and the answer key, read
+        from the grader's installed course (`solutions/<a>/`).
+
+        `reference`, `tests` and `answers` (hashes, `answer_digest`) are what notebooks
+        released by earlier versions of nnzoo passed in their hidden block; still accepted
+        so such a course can be graded, but those notebooks show them in the feedback:
+        rerun `nnzoo release --nbgrader` and `nbgrader generate_assignment --force`.
+        """
+        if reference is None or tests is None:
+            try:
+                a = course.assignment(self.assignment)
+            except course.UnknownAssignment as exc:
+                raise HiddenTestsMissing(f"nnzoo.load_hidden: {exc} in {course.project_root()} — grade where the "
+                                         "course's solutions/ folder is, or set NNZOO_ROOT to the folder holding it") from None
+            reference = a.reference.read_text() if reference is None else reference
+            tests = a.hidden_tests.read_text() if tests is None else tests
+            if answers is None:
+                answers = {q: answer_digest(self.assignment, q, choice) for q, choice in a.answer_key.items()}
         module = types.ModuleType(f"nnzoo_reference_{self.assignment}")
-        module.__file__ = f"reference/{self.assignment}.py"
+        # a name that is no file: a traceback through the reference cannot quote its lines
+        module.__file__ = f"<nnzoo reference {self.assignment}>"
         sys.modules[module.__name__] = module
         exec(compile(reference, module.__file__, "exec"), module.__dict__)
         self.reference = LocalSubject(module, label="reference")
@@ -139,13 +168,13 @@ class NotebookGrader:
         """Run public tests; in practice mode a failure raises (the cell turns red)."""
         if self.public_tests is None or not names:
             return
-        results = self._run(self.public_tests, names)
-        failed = [r for r in results if not r.passed]
-        lines = [r.line() for r in results]
         if self.grading:
+            lines = self._lines(self.public_tests, names, "the public checks")
             print("Public checks:\n" + "\n".join(lines))
             return
-        print("\n".join(lines))
+        results = self._run(self.public_tests, names)
+        failed = [r for r in results if not r.passed]
+        print("\n".join(r.line() for r in results))
         if failed:
             raise AssertionError(f"{len(failed)} of {len(results)} public checks failed — see the reasons above")
 
@@ -153,12 +182,9 @@ class NotebookGrader:
         """Run hidden tests and return their points (the cell's value: nbgrader's partial credit)."""
         if not self.grading:
             return 0.0
-        try:
-            results = self._run(self.hidden_tests, names)
-        except Exception as exc:  # noqa: BLE001 — a grader problem must not cost points silently
-            print(f"the hidden tests could not run: {type(exc).__name__}: {exc}")
-            return 0.0
-        print("Graded checks:\n" + "\n".join(r.line() for r in results))
+        results: list[TestResult] = []
+        lines = self._lines(self.hidden_tests, names, "the hidden tests", results)
+        print("Graded checks:\n" + "\n".join(lines))
         return float(sum(r.score for r in results))
 
     def answer(self, question: str, variable: str) -> float:
@@ -174,6 +200,23 @@ class NotebookGrader:
             return 1.0
         print(f"{question}: not the expected answer")
         return 0.0
+
+    def _lines(self, tests: Path, names: Iterable[str], what: str, results: list[TestResult] | None = None) -> list[str]:
+        """One line per test run (grading mode), or one line saying why none could run.
+
+        Nothing escapes, not even nbgrader's interrupt at its cell time limit: a traceback
+        would go through the hidden tests and the grader's trusted code into the
+        student's feedback.
+        """
+        try:
+            found = self._run(tests, names)
+        except KeyboardInterrupt:
+            return [f"{what} were interrupted (the cell's time limit?): 0 points"]
+        except BaseException as exc:  # noqa: BLE001 — a grader problem must not cost points silently
+            return [f"{what} could not run ({type(exc).__name__}); ask your instructor: 0 points"]
+        if results is not None:
+            results.extend(found)
+        return [r.line() for r in found]
 
     # -- running ---------------------------------------------------------------------------
     def student_source(self) -> str:
@@ -199,7 +242,8 @@ class NotebookGrader:
         from autograder.judge.run import run_tests
 
         filename = f"{self.assignment}.ipynb"
-        session = GradingSession(subject=NotebookSubject(self.namespace, filename),
+        subject = NotebookSubject(self.namespace, filename)
+        session = GradingSession(subject=subject,
                                  reference=self.reference or LocalSubject(NamespaceModule(self.namespace, filename)),
                                  source=self.student_source())
         sink = io.StringIO()
@@ -212,8 +256,16 @@ class NotebookGrader:
                 return run_tests(tests, session, *names, autoload=False, extra=[
                     "-c", str(self._config), "--rootdir", str(self._dir.parent), "-p", "no:faulthandler",
                     "-p", "no:unraisableexception", "-p", "no:threadexception", "--capture=no"])
+        except RuntimeError:  # pytest stopped: by an interrupt in the student's code, or a grader problem
+            if subject.interrupted:
+                raise KeyboardInterrupt from None
+            raise
         finally:
             torch.set_num_threads(threads)
+
+
+class HiddenTestsMissing(RuntimeError):
+    """The grader's course has no reference and hidden tests for the notebook's assignment."""
 
 
 def _commented_magics(cell: str) -> str:

@@ -6,11 +6,13 @@ Like nbgrader's own pipelines, the notebook is made by a list of small steps, ea
     add_intro          title, the lecture's idea (assignment.toml), the task (module docstring)
     add_provided_code  read-only cells: the imports and any code given to students
     add_setup          read-only: `nnzoo = NotebookGrader(...)` and the public tests
-    add_hidden_setup   graded, 0 points: loads the reference and the hidden tests (hidden)
+    add_hidden_setup   graded, 0 points, hidden: `nnzoo.load_hidden()` switches to grading
+                       (the grader reads the reference, hidden tests and answer key from
+                       its own course; the notebook carries none of them)
     add_parts          per solution-bearing function/class: an answer cell, then a test
                        cell (public checks visible; that part's hidden tests hidden)
     add_remaining      tests that belong to no single part
-    add_questions      conceptual multiple-choice questions, checked by hidden hashes
+    add_questions      conceptual multiple-choice questions, checked when graded
     add_kernelspec     the kernel nbgrader runs (python3)
 
 Cell ids (`grade_id`): `intro`, `provided_<k>`, `setup`, `hidden_setup`,
@@ -30,8 +32,7 @@ from nbformat import NotebookNode
 
 from autograder import course
 from autograder.course import Question, points_of_tests
-from autograder.course.regions import HIDDEN_TESTS, SOLUTION, without_markers, wrap
-from autograder.nbgrader.runtime import answer_digest
+from autograder.course.regions import HIDDEN_TESTS, SOLUTION, wrap
 from autograder.nbgrader.segments import Reference, place_tests, split_reference
 
 
@@ -157,16 +158,13 @@ def add_setup(nb: NotebookNode, m: Material) -> NotebookNode:
     return nb
 
 
-def without_solution_markers(source: str) -> str:
-    """`source` without its `### BEGIN/END SOLUTION` lines (nbgrader rejects them outside answer cells)."""
-    return without_markers(source, SOLUTION)
-
-
 def add_hidden_setup(nb: NotebookNode, m: Material) -> NotebookNode:
-    hashes = {q: answer_digest(m.assignment, q, choice) for q, choice in m.answer_key.items()}
-    load = (f"nnzoo.load_hidden(\n    reference={py_string(without_solution_markers(m.reference_text))},\n"
-            f"    tests={py_string(m.hidden_tests)},\n    answers={hashes!r},\n)")
-    code = "# Loads the hidden tests when the notebook is graded — nothing to do here.\n" + hidden(load)
+    """Grading mode, only when nbgrader grades (the hidden block is restored then).
+
+    Nothing secret in it: nbgrader restores hidden blocks in the autograded notebook, and
+    `generate_feedback` turns that notebook into the student's feedback.
+    """
+    code = "# Loads the hidden tests when the notebook is graded — nothing to do here.\n" + hidden("nnzoo.load_hidden()")
     nb.cells.append(grade_cell(code, "hidden_setup", 0))
     return nb
 

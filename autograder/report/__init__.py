@@ -1,1 +1,1 @@
-"""Reports: the points table, grade files (SPEC §4), per-student feedback, the class overview."""
+"""Reports: the points table, per-student feedback, the class overview (docs/spec.md §4)."""

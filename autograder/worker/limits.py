@@ -13,7 +13,7 @@ class SandboxLimits:
     """Limits for one worker (one student, one assignment).
 
     Attributes:
-        call_seconds: wall-clock limit of one probe call (SPEC default 30 s), enforced by
+        call_seconds: wall-clock limit of one probe call (docs/spec.md §2: 30 s by default), enforced by
             the judge, which then kills the worker's whole process tree.
         submission_seconds: wall-clock budget of one submission and assignment (10 min).
         memory_bytes: address-space limit (RLIMIT_AS); torch alone maps ≈ 0.7 GiB.

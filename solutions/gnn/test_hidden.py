@@ -1,23 +1,38 @@
 """Hidden tests of the gnn assignment (instructor-only).
 
-Every test grades one piece and swaps the pieces below it for trusted ones (`patch=`), so
-a broken piece costs its own points once: the layer tests run on `TRUSTED_PRIMITIVES`
-(scatter, degree, self loops), the model and task tests run the student's `GCN` /
-`GraphClassifier` on `TRUSTED_BLOCKS` (trusted primitives, layers, pooling and scores).
-The task tests train the student's models with the grader's own loops and seeded weights.
+Every test grades one piece.  The pieces below it are handled so that correct code keeps
+full marks however it binds its own names, and a broken piece costs its own points once:
+
+- layers inside models are replaced by trusted ones in the BUILT model, where SPEC puts
+  them (`on_trusted_layers`): every child of `GCN.layers`, every `GCNLayer` / `SAGELayer`
+  instance of a free-form `GraphClassifier`;
+- the primitives (`scatter`, `degree`, `add_self_loops`) and `global_mean_pool` can only
+  be replaced as module globals, which code that bound them at import time never sees; so
+  a test runs the student's own pieces first, and only when that fails runs once more with
+  trusted ones patched in (`own_then_trusted`): a correct student passes on their own code,
+  a broken primitive that the layer looks up by name costs only the primitive's test.
+
+The task tests train with the grader's loops in the worker (weights drawn by the grader,
+`init_seed`), get the trained weights back, and evaluate them here: on the reference `GCN`
+(in this process) and with the student's own forward in a fresh call — the lower of the
+two counts; held-out labels and held-out link pairs never reach the worker.
 """
 
 from collections import Counter
+from typing import Any, Callable
 
 import networkx as nx
 import pytest
 import torch
 
 from autograder import checks
-from autograder.checks.graphs import local, node_permutation_equivariant
+from autograder.checks.base import CheckFailed, fail
+from autograder.checks.graphs import local, node_permutation_equivariant, relabel
+from autograder.checks.training import accuracy_of
 from autograder.data.graphs import community_nodes, graph_families, link_split
+from autograder.errors import StudentCodeError
 from autograder.worker.probes import Build
-from autograder.worker.probes.gnn import TRUSTED_BLOCKS, TRUSTED_PRIMITIVES
+from autograder.worker.probes.gnn import TRUSTED_POOLING, TRUSTED_PRIMITIVES, on_trusted_layers, seeded_weights
 
 FORBIDDEN = ("torch_geometric", "torch_scatter", "torch_sparse")
 
@@ -34,7 +49,27 @@ KARATE = both_ways(list(nx.karate_club_graph().edges()))
 ISOLATED = both_ways([(0, 1), (1, 2), (4, 5)])  # node 3 and 6 have no edge
 DIRECTED = torch.tensor([[0, 1, 2, 3], [1, 2, 0, 0]])  # 5 nodes: 3 receives nothing, 4 has no edge
 NO_EDGES = torch.zeros(2, 0, dtype=torch.long)
+LOOP = torch.tensor([[0], [0]])
 LAYERS = ("GCNLayer", "SAGELayer")
+
+
+def own_then_trusted(check: Callable[[dict | None], Any], patch: dict) -> Any:
+    """`check(None)` on the student's own pieces; when it fails, `check(patch)` once more with
+    trusted pieces patched in as module globals.  The first failure is the one reported."""
+    try:
+        return check(None)
+    except (CheckFailed, StudentCodeError) as own:
+        try:
+            return check(patch)
+        except (CheckFailed, StudentCodeError):
+            raise own from None
+
+
+def depends_on_input(before: torch.Tensor, after: torch.Tensor, what: str, prop: str, hint: str) -> None:
+    """`before` and `after` (the outputs for features x and x + 1) differ: a symmetry that a
+    constant satisfies proves nothing."""
+    if before.shape == after.shape and torch.equal(before, after):
+        fail(prop, f"{what}: unchanged when every input feature changes — it ignores its input", hint)
 
 
 # -- primitives ------------------------------------------------------------------------------
@@ -43,20 +78,23 @@ LAYERS = ("GCNLayer", "SAGELayer")
 @pytest.mark.property("graph conversion")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_edge_index_from_networkx(submission):
-    """Undirected edges in both directions, directed as given, a self loop once, nodes = list(G.nodes)."""
+    """Undirected edges in both directions, directed as given, a self loop once, nodes = list(G.nodes); one node too."""
     prop, hint = "graph conversion", "position of each node in list(G.nodes); undirected edges both ways, self loops once"
     directed = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a")])
     looped = nx.Graph([(3, 1), (1, 1), (1, 2)])
-    for G in (nx.karate_club_graph(), directed, looped):
+    single = nx.Graph([("only", "only")])
+    for G in (nx.karate_club_graph(), directed, looped, single):
         out = submission.run("run", call="edge_index_from_networkx", args=(G,), backward=False)["output"]
         if not isinstance(out, (tuple, list)) or len(out) != 2:
-            checks.base.fail(prop, "edge_index_from_networkx should return (edge_index, nodes)", hint)
+            fail(prop, "edge_index_from_networkx should return (edge_index, nodes)", hint)
         edge_index = checks.expect_tensor(out[0], "edge_index", prop, dtype=torch.long, hint=hint)
-        nodes = list(out[1])
+        nodes = list(out[1]) if isinstance(out[1], (tuple, list)) else None
         if nodes != list(G.nodes):
-            checks.base.fail(prop, "`nodes` should be list(G.nodes), in that order", hint)
+            fail(prop, "`nodes` should be list(G.nodes), in that order", hint)
         if edge_index.dim() != 2 or edge_index.shape[0] != 2:
-            checks.base.fail(prop, f"edge_index should have shape (2, E), got {tuple(edge_index.shape)}", hint)
+            fail(prop, f"edge_index should have shape (2, E), got {tuple(edge_index.shape)}", hint)
+        if edge_index.numel() and not (0 <= int(edge_index.min()) and int(edge_index.max()) < len(nodes)):
+            fail(prop, "edge_index holds a position outside 0 .. len(nodes) - 1", hint)
         got = Counter((nodes[s], nodes[t]) for s, t in edge_index.T.tolist())
         expected = Counter()
         for u, v in G.edges():
@@ -64,29 +102,32 @@ def test_edge_index_from_networkx(submission):
             if not G.is_directed() and u != v:
                 expected[(v, u)] += 1
         if got != expected:
-            checks.base.fail(prop, f"the edges differ from the graph's ({'directed' if G.is_directed() else 'undirected'} graph)", hint)
+            kind = "directed" if G.is_directed() else "undirected"
+            fail(prop, f"the edges differ from the graph's ({kind} graph of {G.number_of_nodes()} nodes)", hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("self loops")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_add_self_loops(submission):
-    """Adds exactly one loop to every node without one, and keeps every edge."""
+    """Adds exactly one loop to every node without one and keeps every edge (also for one node)."""
     prop, hint = "self loops", "append (i, i) for every node i that has no loop yet; keep the existing edges"
-    edge_index = torch.tensor([[0, 1, 2, 2], [1, 0, 2, 0]])
-    out = submission.run("run", call="add_self_loops", args=(edge_index, 5), backward=False)["output"]
-    out = checks.expect_tensor(out, "the result", prop, dtype=torch.long, hint=hint)
-    expected = Counter(map(tuple, edge_index.T.tolist())) + Counter([(0, 0), (1, 1), (3, 3), (4, 4)])
-    if out.dim() != 2 or out.shape[0] != 2 or Counter(map(tuple, out.T.tolist())) != expected:
-        checks.base.fail(prop, "the edges with self loops added differ from the expected set", hint)
+    for edge_index, n in ((torch.tensor([[0, 1, 2, 2], [1, 0, 2, 0]]), 5), (NO_EDGES, 1), (LOOP, 1)):
+        out = submission.run("run", call="add_self_loops", args=(edge_index, n), backward=False)["output"]
+        out = checks.expect_tensor(out, "the result", prop, dtype=torch.long, hint=hint)
+        edges = Counter(map(tuple, edge_index.T.tolist()))
+        expected = edges + Counter((i, i) for i in range(n) if (i, i) not in edges)
+        if out.dim() != 2 or out.shape[0] != 2 or Counter(map(tuple, out.T.tolist())) != expected:
+            fail(prop, f"the edges with self loops added differ from the expected set ({n} nodes, {edge_index.shape[1]} edges)", hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("degree")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_degree(reference, submission):
-    """degree counts occurrences, as floats, zero for nodes that never occur."""
-    checks.matches_reference(submission, reference, model=None, call="degree", inputs=[(KARATE[1], 34), (torch.tensor([4, 4, 0]), 6)],
+    """degree counts occurrences, as floats, zero for nodes that never occur; one node too."""
+    checks.matches_reference(submission, reference, model=None, call="degree",
+                             inputs=[(KARATE[1], 34), (torch.tensor([4, 4, 0]), 6), (torch.tensor([0, 0]), 1)],
                              dtypes=(None,), gradients=False, prop="degree", hint="a float count per node: index_add of ones, or bincount(minlength)")
 
 
@@ -94,47 +135,86 @@ def test_degree(reference, submission):
 @pytest.mark.property("scatter")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_scatter_matches_reference(reference, submission):
-    """sum, mean and max of (E, F) and (E,) rows per node, gradients too; nodes receiving nothing get 0."""
+    """sum (the default), mean and max of (E, F) and (E,) rows per node, gradients too; nodes
+    receiving nothing get 0; one node; no rows at all."""
+    prop, hint = "scatter", "combine the rows going to each node; a node that receives nothing gets 0 — also for max (not -inf)"
     index = torch.tensor([0, 2, 2, 5, 0, 2])  # nodes 1, 3, 4 receive nothing
     for reduce in ("sum", "mean", "max"):
         checks.matches_reference(submission, reference, model=None, call="scatter",
-                                 inputs=[(randn(6, 3), index, 6, reduce), (randn(6, seed=1), index, 7, reduce)],
-                                 prop="scatter", hint="combine the rows going to each node; a node that receives nothing gets 0 — also for max (not -inf)")
+                                 inputs=[(randn(6, 3), index, 6, reduce), (randn(6, seed=1), index, 7, reduce),
+                                         (randn(3, 2, seed=2), torch.zeros(3, dtype=torch.long), 1, reduce)], prop=prop, hint=hint)
+        checks.matches_reference(submission, reference, model=None, call="scatter", gradients=False,
+                                 inputs=[(randn(0, 2), torch.zeros(0, dtype=torch.long), 3, reduce)], prop=prop, hint=hint)
+    checks.matches_reference(submission, reference, model=None, call="scatter", inputs=[(randn(6, 3, seed=3), index, 6)], prop=prop,
+                             hint="reduce defaults to \"sum\"")
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("message passing")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_message_passing_template(reference, submission):
-    """propagate calls message(x_i=x[target], x_j=x[source], **kwargs) and aggregates at the target."""
+    """propagate calls message(x_i=x[target], x_j=x[source], **kwargs) and aggregates at the target with `aggr` (default sum)."""
     prop, hint = "message passing", "x_j = x[edge_index[0]] (source), x_i = x[edge_index[1]] (target); aggregate with index = edge_index[1]"
-    for aggr in ("sum", "mean", "max"):
-        request = dict(aggr=aggr, x=randn(5, 2), edge_index=DIRECTED, weight=randn(4, seed=3), patch=TRUSTED_PRIMITIVES)
-        expected = reference.run("message_passing", **request)["output"]
-        checks.expect_close(submission.run("message_passing", **request)["output"], expected, f"propagate ({aggr})", prop, hint=hint)
+    for aggr in ("sum", "mean", "max", None):
+        request = dict(hook="message", aggr=aggr, x=randn(5, 2), edge_index=DIRECTED, weight=randn(4, seed=3))
+        what = f"propagate with aggr={aggr!r}" if aggr else "propagate with the default aggr"
+
+        def check(patch, request=request, what=what):
+            expected = reference.run("message_passing", patch=patch, **request)["output"]
+            checks.expect_close(submission.run("message_passing", patch=patch, **request)["output"], expected, what, prop, hint=hint)
+
+        own_then_trusted(check, TRUSTED_PRIMITIVES)
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("message passing")
+@pytest.mark.forbid(*FORBIDDEN)
+def test_message_passing_hooks(reference, submission):
+    """A subclass that overrides aggregate(messages, index, num_nodes) or update(aggr_out, x) sees its override used by propagate."""
+    prop = "message passing"
+    hints = {"aggregate": "propagate must combine the messages with self.aggregate(messages, index=edge_index[1], num_nodes=x.shape[0])",
+             "update": "propagate must return self.update(aggr_out, x): a layer may override update"}
+    for hook, aggr in (("aggregate", "sum"), ("update", "sum"), ("update", "mean")):
+        request = dict(hook=hook, aggr=aggr, x=randn(5, 2, seed=4), edge_index=DIRECTED)
+
+        def check(patch, request=request, hook=hook):
+            expected = reference.run("message_passing", patch=patch, **request)["output"]
+            checks.expect_close(submission.run("message_passing", patch=patch, **request)["output"], expected,
+                                f"propagate of a subclass that overrides {hook}", prop, hint=hints[hook])
+
+        own_then_trusted(check, TRUSTED_PRIMITIVES)
 
 
 # -- layers ------------------------------------------------------------------------------------
+
+def _layer_matches(reference, submission, layer: str, layout: Callable[[bool], dict], prop: str, hint: str) -> None:
+    """`layer(3, 4, bias=...)`: PyG's parameter layout, then outputs and gradients equal the
+    reference on the karate club, a graph with isolated nodes and a directed graph."""
+    for bias in (True, False):
+        model = Build(layer, 3, 4) if bias else Build(layer, 3, 4, bias=False)
+        checks.parameters_like(submission, model, layout(bias), prop=prop, hint="bias=False means no bias parameter at all")
+        for edge_index, n in ((KARATE, 34), (ISOLATED, 7), (DIRECTED, 5)):
+            own_then_trusted(lambda patch: checks.matches_reference(submission, reference, model=model, inputs=[(randn(n, 3), edge_index)],
+                                                                    patch=patch, prop=prop, hint=hint), TRUSTED_PRIMITIVES)
+
 
 @pytest.mark.points(2)
 @pytest.mark.property("equality with GCNConv")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_gcn_layer_matches_reference(reference, submission):
-    """Outputs and gradients equal the reference (= GCNConv): karate club, isolated nodes, a directed graph."""
-    for edge_index, n in ((KARATE, 34), (ISOLATED, 7), (DIRECTED, 5)):
-        checks.matches_reference(submission, reference, model=Build("GCNLayer", 3, 4), inputs=[(randn(n, 3), edge_index)], patch=TRUSTED_PRIMITIVES,
-                                 prop="equality with GCNConv",
-                                 hint="self loops, degree of the TARGET, message x_j W / sqrt(deg_j deg_i), sum at the target, then the bias")
+    """Parameters as GCNConv's (bias=True and False); outputs and gradients equal the reference (= GCNConv), float64 and float32."""
+    _layer_matches(reference, submission, "GCNLayer", lambda bias: {"lin.weight": (4, 3), **({"bias": (4,)} if bias else {})},
+                   "equality with GCNConv", "self loops, degree of the TARGET (in x's dtype), message x_j W / sqrt(deg_j deg_i), sum at the target, then the bias")
 
 
 @pytest.mark.points(2)
 @pytest.mark.property("equality with SAGEConv")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_sage_layer_matches_reference(reference, submission):
-    """Outputs and gradients equal the reference (= SAGEConv(aggr="mean"))."""
-    for edge_index, n in ((KARATE, 34), (ISOLATED, 7), (DIRECTED, 5)):
-        checks.matches_reference(submission, reference, model=Build("SAGELayer", 3, 4), inputs=[(randn(n, 3), edge_index)], patch=TRUSTED_PRIMITIVES,
-                                 prop="equality with SAGEConv", hint="lin_l(mean of incoming neighbours) + lin_r(x); no neighbours → mean 0")
+    """Parameters as SAGEConv's (bias=True and False); outputs and gradients equal the reference (= SAGEConv(aggr="mean"))."""
+    _layer_matches(reference, submission, "SAGELayer",
+                   lambda bias: {"lin_l.weight": (4, 3), **({"lin_l.bias": (4,)} if bias else {}), "lin_r.weight": (4, 3)},
+                   "equality with SAGEConv", "lin_l(mean of incoming neighbours) + lin_r(x); no neighbours → mean 0")
 
 
 @pytest.mark.points(1)
@@ -143,14 +223,22 @@ def test_sage_layer_matches_reference(reference, submission):
 def test_layers_handle_any_number_of_nodes(reference, submission):
     """The same weights give N outputs for N = 1, 2, 7 and 40 nodes (GCNLayer, SAGELayer, GCN)."""
     prop, hint = "any number of nodes", "no size may depend on the number of nodes: the same weights serve every node"
-    graphs = ((1, torch.tensor([[0], [0]])), (2, both_ways([(0, 1)])), (7, both_ways([(i, (i + 1) % 7) for i in range(7)])),
+    graphs = ((1, LOOP), (2, both_ways([(0, 1)])), (7, both_ways([(i, (i + 1) % 7) for i in range(7)])),
               (40, both_ways([(i, i + 1) for i in range(39)])))
-    for model in (Build("GCNLayer", 3, 4), Build("SAGELayer", 3, 4), Build("GCN", 3, 8, 4)):
-        sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_PRIMITIVES)
-        for n, edge_index in graphs:
-            out = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(randn(n, 3), edge_index), backward=False,
-                                 patch=TRUSTED_PRIMITIVES)["output"]
-            checks.expect_tensor(out, f"the output of {model} for {n} nodes", prop, shape=(n, 4), hint=hint)
+
+    def check(patch):
+        for model in (Build("GCNLayer", 3, 4), Build("SAGELayer", 3, 4), Build("GCN", 3, 8, 4)):
+            sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
+            outputs = []
+            for n, edge_index in graphs:
+                out = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(randn(n, 3), edge_index), backward=False,
+                                     patch=patch)["output"]
+                outputs.append(checks.expect_tensor(out, f"the output of {model} for {n} nodes", prop, shape=(n, 4), dtype=torch.float64, hint=hint))
+            shifted = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(randn(n, 3) + 1.0, edge_index),
+                                     backward=False, patch=patch)["output"]
+            depends_on_input(outputs[-1], shifted, f"the output of {model} for {n} nodes", prop, hint)
+
+    own_then_trusted(check, TRUSTED_PRIMITIVES)
 
 
 @pytest.mark.points(1)
@@ -159,23 +247,28 @@ def test_layers_handle_any_number_of_nodes(reference, submission):
 def test_isolated_nodes(reference, submission):
     """A node without edges gets a finite output (and gradient) computed from its own features alone."""
     prop, hint = "isolated nodes", "a node with no incoming edge aggregates nothing (mean 0, not 0/0) and keeps its own features (GCN: its self loop)"
-    for model in (Build("GCNLayer", 3, 4), Build("SAGELayer", 3, 4), Build("GCN", 3, 8, 4)):
-        sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_PRIMITIVES)
-        for n, edge_index, alone in ((7, ISOLATED, [3, 6]), (3, NO_EDGES, [0, 1, 2])):
-            where = f"{model} on {n} nodes, {edge_index.shape[1]} edges"
-            x = randn(n, 3)
-            result = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(x, edge_index), grad_args=(0,), patch=TRUSTED_PRIMITIVES)
-            out = checks.expect_tensor(result["output"], f"the output of {where}", prop, shape=(n, 4), hint=hint)
-            checks.expect_tensor(result["input_grads"][0], f"the gradient w.r.t. x of {where}", prop, shape=(n, 3), hint=hint)
-            others, own = x.clone(), x.clone()
-            others[[i for i in range(n) if i not in alone]] += 3.0
-            own[alone] += 3.0
-            for changed, should_change, what in ((others, False, "changed when only other nodes changed"), (own, True, "ignored their own features")):
-                new = checks.expect_tensor(submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(changed, edge_index),
-                                                          backward=False, patch=TRUSTED_PRIMITIVES)["output"], f"the output of {where}", prop, hint=hint)
-                unchanged = torch.isclose(new[alone], out[alone]).all(dim=1)
-                if (should_change and bool(unchanged.any())) or (not should_change and not bool(unchanged.all())):
-                    checks.base.fail(prop, f"{where}: the outputs of the isolated nodes {what}", hint)
+
+    def check(patch):
+        for model in (Build("GCNLayer", 3, 4), Build("SAGELayer", 3, 4), Build("GCN", 3, 8, 4)):
+            sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
+            for n, edge_index, alone in ((7, ISOLATED, [3, 6]), (3, NO_EDGES, [0, 1, 2])):
+                where = f"{model} on {n} nodes, {edge_index.shape[1]} edges"
+                x = randn(n, 3)
+                run = dict(model=model, state_dict=sd, dtype=torch.float64, patch=patch)
+                result = submission.run("run", args=(x, edge_index), grad_args=(0,), **run)
+                out = checks.expect_tensor(result["output"], f"the output of {where}", prop, shape=(n, 4), hint=hint)
+                checks.expect_tensor(result["input_grads"][0], f"the gradient w.r.t. x of {where}", prop, shape=(n, 3), hint=hint)
+                others, own = x.clone(), x.clone()
+                others[[i for i in range(n) if i not in alone]] += 3.0
+                own[alone] += 3.0
+                for changed, should_change, what in ((others, False, "changed when only other nodes changed"), (own, True, "ignored their own features")):
+                    new = checks.expect_tensor(submission.run("run", args=(changed, edge_index), backward=False, **run)["output"],
+                                               f"the output of {where}", prop, shape=(n, 4), hint=hint)
+                    unchanged = torch.isclose(new[alone], out[alone]).all(dim=1)
+                    if (should_change and bool(unchanged.any())) or (not should_change and not bool(unchanged.all())):
+                        fail(prop, f"{where}: the outputs of the isolated nodes {what}", hint)
+
+    own_then_trusted(check, TRUSTED_PRIMITIVES)
 
 
 @pytest.mark.points(1)
@@ -183,18 +276,31 @@ def test_isolated_nodes(reference, submission):
 @pytest.mark.forbid(*FORBIDDEN)
 def test_layers_are_permutation_equivariant(submission):
     """Relabelling the nodes relabels the outputs of GCNLayer, SAGELayer and GCN."""
-    for model in (Build("GCNLayer", 3, 4), Build("SAGELayer", 3, 4), Build("GCN", 3, 8, 2)):
-        node_permutation_equivariant(submission, model=model, x=randn(34, 3), edge_index=KARATE, patch=TRUSTED_PRIMITIVES,
-                                     prop="permutation equivariance", hint="a node's output may depend on its features and its neighbours', never on its index")
+    prop, hint = "permutation equivariance", "a node's output may depend on its features and its neighbours', never on its index"
+    x = randn(34, 3)
+
+    def check(patch):
+        for model in (Build("GCNLayer", 3, 4), Build("SAGELayer", 3, 4), Build("GCN", 3, 8, 2)):
+            node_permutation_equivariant(submission, model=model, x=x, edge_index=KARATE, patch=patch, prop=prop, hint=hint)
+            before, after = (checks.expect_tensor(submission.run("run", model=model, dtype=torch.float64, args=(feats, KARATE), backward=False,
+                                                                 patch=patch)["output"], f"the output of {model}", prop, hint=hint)
+                             for feats in (x, x + 1.0))
+            depends_on_input(before, after, f"the output of {model}", prop, hint)
+
+    own_then_trusted(check, TRUSTED_PRIMITIVES)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("locality")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_k_layers_see_k_hops(submission):
-    """After 2 GCN layers, node 0 of a path ignores nodes 3+ hops away but sees node 2."""
-    local(submission, model=Build("GCN", 3, 8, 2, num_layers=2), hops=2, patch=TRUSTED_PRIMITIVES, prop="locality",
-          hint="each layer only passes messages along edges: one hop per layer")
+    """A GCN of k = 1, 2, 3 layers: node 0 of a path ignores nodes more than k hops away but sees node k."""
+    def check(patch):
+        for k in (1, 2, 3):
+            local(submission, model=Build("GCN", 3, 8, 2, num_layers=k), hops=k, patch=patch, prop="locality",
+                  hint="each layer only passes messages along edges: one hop per layer, and GCN(num_layers=k) has k layers")
+
+    own_then_trusted(check, TRUSTED_PRIMITIVES)
 
 
 @pytest.mark.points(1)
@@ -204,20 +310,53 @@ def test_messages_follow_edge_direction(reference, submission):
     """On the directed cycle 0 → 1 → 2 → 0, node 1 sees node 0 and node 0 does not see node 1."""
     prop, hint = "edge direction", "messages flow from edge_index[0] to edge_index[1] — aggregate at the target only"
     edge_index = torch.tensor([[0, 1, 2], [1, 2, 0]])
-    for layer in LAYERS:
-        model = Build(layer, 2, 3)
-        sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_PRIMITIVES)
-        x = randn(3, 2)
-        run = lambda feats: checks.expect_tensor(submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(feats, edge_index),
-                                                                backward=False, patch=TRUSTED_PRIMITIVES)["output"], "the output", prop, hint=hint)
-        base = run(x)
-        changed_1, changed_0 = x.clone(), x.clone()
-        changed_1[1] += 3.0
-        changed_0[0] += 3.0
-        if not torch.allclose(run(changed_1)[0], base[0]):
-            checks.base.fail(prop, f"{layer}: node 0 changed when only node 1 (the target of 0 → 1) changed", hint)
-        if torch.allclose(run(changed_0)[1], base[1]):
-            checks.base.fail(prop, f"{layer}: node 1 ignored node 0 (the source of 0 → 1)", hint)
+    x = randn(3, 2)
+
+    def check(patch):
+        for layer in LAYERS:
+            model = Build(layer, 2, 3)
+            sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
+
+            def run(feats):
+                out = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(feats, edge_index), backward=False, patch=patch)
+                return checks.expect_tensor(out["output"], "the output", prop, shape=(3, 3), hint=hint)
+
+            base = run(x)
+            changed_1, changed_0 = x.clone(), x.clone()
+            changed_1[1] += 3.0
+            changed_0[0] += 3.0
+            if not torch.allclose(run(changed_1)[0], base[0]):
+                fail(prop, f"{layer}: node 0 changed when only node 1 (the target of 0 → 1) changed", hint)
+            if torch.allclose(run(changed_0)[1], base[1]):
+                fail(prop, f"{layer}: node 1 ignored node 0 (the source of 0 → 1)", hint)
+
+    own_then_trusted(check, TRUSTED_PRIMITIVES)
+
+
+@pytest.mark.points(1)
+@pytest.mark.property("layer stacking")
+@pytest.mark.forbid(*FORBIDDEN)
+def test_gcn_stacks_num_layers(reference, submission):
+    """GCN(3, 5, 4, num_layers=k), k = 1, 2, 3: k GCN layers in `layers` (3 → 5 → … → 4), ReLU between them, none after the last
+    (graded on trusted layers)."""
+    prop, hint = "layer stacking", "layers = [GCNLayer(in, hidden), …, GCNLayer(hidden, out)], num_layers of them; ReLU between layers, not after the last"
+    for k in (1, 2, 3):
+        model = on_trusted_layers(Build("GCN", 3, 5, 4, num_layers=k))
+        sizes = [3] + [5] * (k - 1) + [4]
+        layout = {}
+        for i in range(k):
+            layout |= {f"layers.{i}.lin.weight": (sizes[i + 1], sizes[i]), f"layers.{i}.bias": (sizes[i + 1],)}
+        checks.parameters_like(submission, model, layout, prop=prop, hint=hint)
+        sd = checks.reference_state_dict(reference, model, torch.float64)
+        for name, value in sd.items():  # biases start at zero: make them count
+            sd[name] = value + 0.3 * randn(*value.shape, seed=len(name))
+        inputs = [(randn(34, 3), KARATE), (randn(7, 3, seed=1), ISOLATED)]
+        for x, edge_index in inputs:
+            request = dict(model=model, state_dict=sd, dtype=torch.float64, args=(x, edge_index), grad_args=(0,))
+            expected, actual = reference.run("run", **request), submission.run("run", **request)
+            where = f"GCN(num_layers={k}) on {x.shape[0]} nodes"
+            checks.expect_close(actual["output"], expected["output"], f"the output of {where}", prop, hint=hint)
+            checks.expect_close(actual["input_grads"][0], expected["input_grads"][0], f"the gradient w.r.t. x of {where}", prop, hint=hint)
 
 
 # -- pooling, scores, graph classifier -----------------------------------------------------------
@@ -226,20 +365,23 @@ def test_messages_follow_edge_direction(reference, submission):
 @pytest.mark.property("pooling")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_global_mean_pool(reference, submission):
-    """The mean per graph (batch vector respected, empty graphs → 0), with gradients."""
+    """The mean per graph (batch vector respected; num_graphs honoured, graphs with no node → 0; one graph), with gradients."""
     batch = torch.tensor([0, 0, 2, 2, 2, 0])
-    checks.matches_reference(submission, reference, model=None, call="global_mean_pool", patch=TRUSTED_PRIMITIVES,
-                             inputs=[(randn(6, 3), batch), (randn(6, 3), batch, 4)], prop="pooling",
-                             hint="average the nodes of each graph (batch[i] is node i's graph); a graph with no node gets zeros")
+    inputs = [(randn(6, 3), batch), (randn(6, 3), batch, 4), (randn(6, 3, seed=1), batch, 3), (randn(4, 3, seed=2), torch.zeros(4, dtype=torch.long)),
+              (randn(1, 3, seed=3), torch.zeros(1, dtype=torch.long))]
+    own_then_trusted(lambda patch: checks.matches_reference(
+        submission, reference, model=None, call="global_mean_pool", patch=patch, inputs=inputs, prop="pooling",
+        hint="average the nodes of each graph (batch[i] is node i's graph); num_graphs rows, a graph with no node gets zeros"), TRUSTED_PRIMITIVES)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("link scores")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_link_scores(reference, submission):
-    """Dot products of the two endpoints' embeddings, with gradients."""
-    checks.matches_reference(submission, reference, model=None, call="link_scores", inputs=[(randn(6, 4), torch.tensor([[0, 1, 5], [2, 1, 3]]))],
-                             prop="link scores", hint="(z[pairs[0]] * z[pairs[1]]).sum(-1)")
+    """Dot products of the two endpoints' embeddings, with gradients; one pair gives shape (1,)."""
+    checks.matches_reference(submission, reference, model=None, call="link_scores",
+                             inputs=[(randn(6, 4), torch.tensor([[0, 1, 5], [2, 1, 3]])), (randn(6, 4, seed=1), torch.tensor([[2], [5]]))],
+                             prop="link scores", hint="(z[pairs[0]] * z[pairs[1]]).sum(-1): one score per pair, shape (P,)")
 
 
 @pytest.mark.points(1)
@@ -247,100 +389,191 @@ def test_link_scores(reference, submission):
 @pytest.mark.forbid(*FORBIDDEN)
 def test_pooling_ignores_node_order(submission):
     """Relabelling the nodes (their features and `batch` entries together) leaves every graph's pooled vector unchanged."""
+    prop, hint = "pooling invariance", "a graph's vector may depend on its nodes' features, never on their order (out[batch] = x keeps only one node)"
     batch = torch.tensor([0, 1, 0, 2, 1, 0, 2, 2, 1, 0])
-    for seed in (0, 1):
-        node_permutation_equivariant(submission, call="global_mean_pool", x=randn(10, 3), edge_index=None, rest=(batch,), invariant=True,
-                                     patch=TRUSTED_PRIMITIVES, seed=seed, prop="pooling invariance",
-                                     hint="a graph's vector may depend on its nodes' features, never on their order (out[batch] = x keeps only one node)")
+    x = randn(10, 3)
+
+    def check(patch):
+        for seed in (0, 1):
+            node_permutation_equivariant(submission, call="global_mean_pool", x=x, edge_index=None, rest=(batch,), invariant=True,
+                                         patch=patch, seed=seed, prop=prop, hint=hint)
+        before, after = (checks.expect_tensor(submission.run("run", call="global_mean_pool", args=(feats, batch), backward=False,
+                                                             patch=patch)["output"], "the pooled output", prop, hint=hint)
+                         for feats in (x, x + 1.0))
+        depends_on_input(before, after, "the pooled output", prop, hint)
+
+    own_then_trusted(check, TRUSTED_PRIMITIVES)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("graph batches")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_graph_classifier_respects_batch(submission):
-    """Graphs batched together get the same logits as alone, and relabelling nodes changes nothing."""
+    """Graphs batched together get the same logits as alone (a batch of one gives shape (1, C)), and relabelling nodes changes
+    nothing (eval mode, float64, on trusted layers)."""
     prop, hint = "graph batches", "pool per graph with the batch vector: one graph's nodes must not leak into another's output"
     data = graph_families(3, seed=5)
-    model = Build("GraphClassifier", 1, 8, 3)
-    x = data["x"].double() + randn(len(data["x"]), 1, seed=2)
-    run = dict(model=model, dtype=torch.float64, backward=False, patch=TRUSTED_BLOCKS)
-    together = checks.expect_tensor(submission.run("run", args=(x, data["edge_index"], data["batch"]), **run)["output"],
-                                    "the logits", prop, shape=(3, 3), hint=hint)
-    for g in range(3):
-        nodes = (data["batch"] == g).nonzero().flatten()
-        keep = torch.isin(data["edge_index"][0], nodes)
-        edge_index = data["edge_index"][:, keep] - nodes[0]
-        alone = submission.run("run", args=(x[nodes], edge_index, torch.zeros(len(nodes), dtype=torch.long)), **run)["output"]
-        checks.expect_close(alone, together[g:g + 1], f"graph {g}'s logits when it is alone", prop, hint=hint)
-    node_permutation_equivariant(submission, model=model, x=x, edge_index=data["edge_index"], rest=(data["batch"],), invariant=True,
-                                 patch=TRUSTED_BLOCKS, prop=prop, hint=hint)
+    model = on_trusted_layers(Build("GraphClassifier", 4, 8, 3))
+    x = data["x"].double() + 0.5 * randn(*data["x"].shape, seed=2)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    x_p, edge_index_p = relabel(x, data["edge_index"], perm)
+
+    def check(patch):
+        weights = submission.run("state_dict", model=model, dtype=torch.float64, patch=patch)["state_dict"]
+
+        def logits(*args, graphs):
+            out = submission.run("predict", model=model, state_dict=weights, args=args, dtype=torch.float64, patch=patch)["output"]
+            return checks.expect_tensor(out, f"the logits of {graphs} graph(s)", prop, shape=(graphs, 3), dtype=torch.float64, hint=hint)
+
+        together = logits(x, data["edge_index"], data["batch"], graphs=3)
+        for g in range(3):
+            nodes = (data["batch"] == g).nonzero().flatten()
+            keep = torch.isin(data["edge_index"][0], nodes)
+            alone = logits(x[nodes], data["edge_index"][:, keep] - nodes[0], torch.zeros(len(nodes), dtype=torch.long), graphs=1)
+            checks.expect_close(alone, together[g:g + 1], f"graph {g}'s logits when it is alone", prop, hint=hint)
+        relabelled = logits(x_p, edge_index_p, data["batch"][perm], graphs=3)
+        checks.expect_close(relabelled, together, "the logits after relabelling the nodes", prop, hint=hint)
+        depends_on_input(together, logits(x + 1.0, data["edge_index"], data["batch"], graphs=3), "the logits", prop, hint)
+
+    own_then_trusted(check, TRUSTED_POOLING)
 
 
 # -- the three tasks ---------------------------------------------------------------------------
-# The grader's own loops (autograder/probes/gnn.py) train the student's GCN / GraphClassifier,
-# built on trusted layers, from weights the grader draws itself (`init_seed`).  Thresholds:
-# the reference meets them on 10 of 10 seeds, a model that ignores the edges (or the batch)
-# misses them — both measured in tests/test_gnn_oracles.py, which calls these functions.
+# The grader's own loops (autograder/worker/probes/gnn.py) train the student's GCN /
+# GraphClassifier, on trusted layers, from weights the grader draws itself (`init_seed`), and
+# return the weights.  Thresholds: every correct architecture meets them on every seed tried,
+# a model that ignores the edges (or the batch) misses them — both measured in
+# tests/test_gnn_oracles.py, which calls these functions (and bench/gnn_tasks.py, 10 seeds).
 
 NODE_ACCURACY, LINK_AUC, GRAPH_ACCURACY = 0.9, 0.7, 0.9
+#: Untrained weights must score clearly worse (correct classifiers: about 1/3 on average).
+UNTRAINED_GRAPH_ACCURACY, UNTRAINED_SEEDS = 0.6, (101, 102, 103, 104, 105)
 
 
-def node_accuracy(subject, init_seed: int = 0) -> float:
-    """Held-out accuracy of a GCN trained on 20% of a block model's nodes."""
+def _weights(result: Any, prop: str, hint: str) -> tuple[dict, list[str]]:
+    """The trained `state_dict` and parameter names a training probe returned, validated."""
+    weights = checks.trained_weights(result, prop, hint)
+    names = result.get("parameters")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in weights for n in names):
+        fail(prop, "training did not name the model's parameters", hint)
+    return weights, names
+
+
+def _lower(scores: dict[str, float]) -> tuple[float, str]:
+    """The lowest of the named scores, and its name."""
+    what = min(scores, key=scores.get)
+    return scores[what], what
+
+
+def node_accuracy(subject, init_seed: int = 0, evaluator=None) -> tuple[float, str]:
+    """Held-out accuracy of a GCN trained on 20% of a block model's nodes: on the reference GCN
+    (`evaluator`, default `subject`) and with the subject's own forward; the lower, and which."""
+    prop, hint = "node classification", ""
     data = community_nodes(seed=0)
-    logits = subject.run("train_node_classifier", patch=TRUSTED_BLOCKS, model=Build("GCN", 3, 16, 3), x=data["x"], edge_index=data["edge_index"],
-                         y_train=data["y"][data["train_mask"]], train_mask=data["train_mask"], steps=100, lr=0.01, init_seed=init_seed)["logits"]
-    logits = checks.expect_tensor(logits, "the logits", "node classification", shape=(len(data["y"]), 3))
+    model = Build("GCN", 3, 16, 3)
+    trained = on_trusted_layers(model)
+    result = subject.run("train_node_classifier", model=trained, x=data["x"], edge_index=data["edge_index"],
+                         y_train=data["y"][data["train_mask"]], train_mask=data["train_mask"], steps=100, lr=0.01, init_seed=init_seed)
+    weights, _ = _weights(result, prop, hint)
+    args = (data["x"].double(), data["edge_index"])
     test = ~data["train_mask"]
-    return float((logits.argmax(1)[test] == data["y"][test]).double().mean())
+    accuracy = {}
+    for what, sub, built in (("on a GCN", evaluator or subject, model), ("with your GCN's forward", subject, trained)):
+        logits = checks.evaluated_output(sub, model=built, weights=weights, args=args, dtype=torch.float64, prop=prop, hint=hint)
+        if tuple(logits.shape) != (len(data["y"]), 3):
+            fail(prop, f"the logits {what} have shape {tuple(logits.shape)}, expected {(len(data['y']), 3)}")
+        accuracy[what] = accuracy_of(logits[test], data["y"][test])
+    return _lower(accuracy)
 
 
 def auc(positive: torch.Tensor, negative: torch.Tensor) -> float:
-    """The probability that a held-out edge scores above a non-edge (ties count half)."""
+    """The probability that a held-out edge scores above a non-edge (ties count half; NaN never wins)."""
     diff = positive[:, None] - negative[None, :]
     return float((diff > 0).double().mean() + 0.5 * (diff == 0).double().mean())
 
 
-def link_auc(subject, init_seed: int = 0) -> float:
-    """AUC of held-out edges against as many non-edges, scored by a trained GCN encoder + `link_scores`."""
+def link_auc(subject, init_seed: int = 0, evaluator=None) -> tuple[float, str]:
+    """AUC of held-out edges against as many non-edges, scored by dot products of the embeddings of
+    a trained GCN encoder: on the reference (`evaluator`) and with the subject's own forward."""
+    prop, hint = "link prediction", ""
     data = link_split(seed=0)
-    pairs = torch.cat([data["test_pos"], data["test_neg"]], dim=1)
-    scores = subject.run("train_link_predictor", patch=TRUSTED_BLOCKS, model=Build("GCN", 4, 32, 16), x=data["x"],
-                         train_edge_index=data["train_edge_index"], pairs=pairs, steps=100, lr=0.01, init_seed=init_seed)["scores"]
-    scores = checks.expect_tensor(scores, "the scores", "link prediction", shape=(pairs.shape[1],))
-    p = data["test_pos"].shape[1]
-    return auc(scores[:p], scores[p:])
+    model = Build("GCN", 4, 32, 16)
+    trained = on_trusted_layers(model)
+    result = subject.run("train_link_predictor", model=trained, x=data["x"], train_edge_index=data["train_edge_index"],
+                         steps=100, lr=0.01, init_seed=init_seed)
+    weights, _ = _weights(result, prop, hint)
+    args = (data["x"].double(), data["train_edge_index"])
+    aucs = {}
+    for what, sub, built in (("on a GCN", evaluator or subject, model), ("with your GCN's forward", subject, trained)):
+        z = checks.evaluated_output(sub, model=built, weights=weights, args=args, dtype=torch.float64, prop=prop, hint=hint)
+        if tuple(z.shape) != (data["x"].shape[0], 16):
+            fail(prop, f"the embeddings {what} have shape {tuple(z.shape)}, expected {(data['x'].shape[0], 16)}")
+        score = lambda pairs: (z[pairs[0]] * z[pairs[1]]).sum(-1)  # noqa: E731 — the judge's own dot products
+        aucs[what] = auc(score(data["test_pos"]), score(data["test_neg"]))
+    return _lower(aucs)
 
 
-def graph_accuracy(subject, init_seed: int = 0) -> float:
-    """Held-out accuracy of a GraphClassifier on cycles, stars and wheels (constant node features)."""
+def graph_accuracy(subject, init_seed: int = 0, patch: dict | None = None) -> tuple[float, float]:
+    """Held-out accuracy of a GraphClassifier(4, 32, 3) trained on hairy cycles: with the trained
+    weights, and (the mean) with untrained ones drawn by the judge — both through the subject's
+    own forward, in fresh calls given the held-out graphs only (their labels stay here)."""
+    prop, hint = "graph classification", ""
     train, held_out = graph_families(120, seed=0), graph_families(60, seed=1)
-    logits = subject.run("train_graph_classifier", patch=TRUSTED_BLOCKS, model=Build("GraphClassifier", 1, 32, 3), x=train["x"],
-                         edge_index=train["edge_index"], batch=train["batch"], y=train["y"], eval_x=held_out["x"],
-                         eval_edge_index=held_out["edge_index"], eval_batch=held_out["batch"], steps=300, lr=0.02, init_seed=init_seed)["logits"]
-    logits = checks.expect_tensor(logits, "the logits", "graph classification", shape=(60, 3))
-    return float((logits.argmax(1) == held_out["y"]).double().mean())
+    model = on_trusted_layers(Build("GraphClassifier", 4, 32, 3))
+    result = subject.run("train_graph_classifier", model=model, x=train["x"], edge_index=train["edge_index"], batch=train["batch"],
+                         y=train["y"], steps=150, lr=0.01, init_seed=init_seed, patch=patch)
+    weights, parameters = _weights(result, prop, hint)
+    args = (held_out["x"], held_out["edge_index"], held_out["batch"])
+
+    def accuracy(w: dict) -> float:
+        out = subject.run("predict", model=model, state_dict=w, args=args, patch=patch)["output"]
+        logits = checks.expect_tensor(out, "the logits of the held-out graphs", prop, finite=False, hint=hint)
+        if tuple(logits.shape) != (60, 3):
+            fail(prop, f"the logits of 60 held-out graphs have shape {tuple(logits.shape)}, expected (60, 3)", hint)
+        return accuracy_of(logits, held_out["y"])
+
+    shapes = {name: tuple(weights[name].shape) for name in parameters}
+    untrained = [accuracy({**weights, **seeded_weights(shapes, seed, weights[parameters[0]].dtype if parameters else torch.float32)})
+                 for seed in UNTRAINED_SEEDS]
+    return accuracy(weights), sum(untrained) / len(untrained)
 
 
 @pytest.mark.points(2)
 @pytest.mark.property("node classification")
-def test_node_classification(submission):
+@pytest.mark.forbid(*FORBIDDEN)
+def test_node_classification(reference, submission):
     """Your GCN, trained on 20% of a block model's nodes, labels the others (≥ 90%; features alone ≈ 55%)."""
-    checks.reaches(node_accuracy(submission), NODE_ACCURACY, "held-out node accuracy", "node classification",
+    value, what = node_accuracy(submission, evaluator=reference)
+    checks.reaches(value, NODE_ACCURACY, f"held-out node accuracy {what}", "node classification",
                    "pass edge_index to every layer: messages from the neighbours (same community) average the noise away")
 
 
 @pytest.mark.points(2)
 @pytest.mark.property("link prediction")
-def test_link_prediction(submission):
-    """Your GCN's embeddings + link_scores rank held-out edges above non-edges (AUC ≥ 0.70; without edges ≈ 0.6)."""
-    checks.reaches(link_auc(submission), LINK_AUC, "held-out AUC", "link prediction",
+@pytest.mark.forbid(*FORBIDDEN)
+def test_link_prediction(reference, submission):
+    """Your GCN's embeddings rank held-out edges above non-edges by dot product (AUC ≥ 0.70; without edges ≈ 0.6)."""
+    value, what = link_auc(submission, evaluator=reference)
+    checks.reaches(value, LINK_AUC, f"held-out AUC {what}", "link prediction",
                    "pass edge_index to every layer: nodes with shared neighbours get similar embeddings, so a high dot product")
 
 
 @pytest.mark.points(2)
 @pytest.mark.property("graph classification")
+@pytest.mark.forbid(*FORBIDDEN)
 def test_graph_classification(submission):
-    """Your GraphClassifier tells cycles, stars and wheels apart from structure alone (≥ 90%; without edges or batch ≈ 35%)."""
-    checks.reaches(graph_accuracy(submission), GRAPH_ACCURACY, "held-out graph accuracy", "graph classification",
-                   "with constant features only the degrees seen through message passing tell the families apart (a mean over neighbours cannot count them, GCN's normalisation can); pool per graph")
+    """Your GraphClassifier tells apart cycles whose leaves hang in 2, 3 or 6 runs, from one-hot degrees and the edges (≥ 90%;
+    without edges or batch 1/3), and its trained weights are what makes it right."""
+    prop = "graph classification"
+    hint = ("every class has the same degrees: only who neighbours whom (seen through message passing along edge_index) tells them apart; "
+            "pool per graph with `batch`")
+
+    def check(patch):
+        trained, untrained = graph_accuracy(submission, patch=patch)
+        checks.reaches(trained, GRAPH_ACCURACY, "held-out graph accuracy", prop, hint)
+        if untrained > UNTRAINED_GRAPH_ACCURACY:
+            fail(prop, f"with untrained weights the held-out graph accuracy is already {untrained:.2f} (correct classifiers: about 0.33): "
+                       "the prediction must come from the model's layers and read-out, not from code that ignores the weights",
+                 "compute the logits with your layers and your linear read-out only")
+
+    own_then_trusted(check, TRUSTED_POOLING)

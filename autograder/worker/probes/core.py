@@ -48,20 +48,23 @@ def tensors_in(value: Any) -> Iterator[torch.Tensor]:
 def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch.dtype | None, *,
                 strict: bool = True) -> Any:
     """Construct `model` from `module` (trusted parts swapped in), cast it to `dtype`, load
-    `state_dict` — strictly, or with `strict=False` every entry the model has (extra entries,
-    e.g. a student's private parameters, are ignored)."""
+    `state_dict`: every parameter the model has must be given; strictly, nothing else may
+    be (a buffer the student added — a private constant — keeps its own value); with
+    `strict=False` every entry the model has must be given and extra entries are ignored."""
     obj = model.instantiate(module)
     if dtype is not None:
         obj.to(dtype)
     if state_dict is not None:
-        if strict:
-            obj.load_state_dict(state_dict)
-        else:
-            own = obj.state_dict()
-            missing = sorted(set(own) - set(state_dict))
-            if missing:
-                raise KeyError(f"the weights lack {missing[:3]}")
-            obj.load_state_dict({k: state_dict[k] for k in own})
+        own = obj.state_dict()
+        parameters = {name for name, _ in obj.named_parameters()}
+        missing = sorted(k for k in set(own) - set(state_dict) if k in parameters or not strict)
+        if missing:
+            raise KeyError(f"the weights lack {missing[:3]}")
+        unexpected = sorted(set(state_dict) - set(own))
+        if strict and unexpected:
+            raise KeyError(f"{type(obj).__name__} has no {unexpected[:3]}")
+        # a buffer of the student's own (a private constant) keeps its value
+        obj.load_state_dict({k: state_dict[k] for k in own if k in state_dict}, strict=False)
     return obj
 
 

@@ -1,4 +1,4 @@
-"""BROKEN: loses test_message_passing_template, test_gcn_layer_matches_reference, test_sage_layer_matches_reference, test_k_layers_see_k_hops, test_messages_follow_edge_direction — messages aggregated at the source instead of the target."""
+"""BROKEN: loses test_message_passing_template, test_message_passing_hooks, test_gcn_layer_matches_reference, test_sage_layer_matches_reference, test_k_layers_see_k_hops, test_messages_follow_edge_direction — messages aggregated at the source instead of the target."""
 from __future__ import annotations
 
 import networkx as nx

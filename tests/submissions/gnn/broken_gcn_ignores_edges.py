@@ -1,4 +1,4 @@
-"""BROKEN: loses test_k_layers_see_k_hops, test_node_classification, test_link_prediction — GCN passes no edges to its layers (a per-node MLP)."""
+"""BROKEN: loses test_k_layers_see_k_hops, test_gcn_stacks_num_layers, test_node_classification, test_link_prediction — GCN passes no edges to its layers (a per-node MLP)."""
 
 from __future__ import annotations
 

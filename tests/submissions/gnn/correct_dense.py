@@ -31,7 +31,7 @@ def degree(index, num_nodes):
 def scatter(src, index, num_nodes, reduce="sum"):
     onehot = torch.zeros(num_nodes, index.shape[0], dtype=src.dtype)
     onehot[index, torch.arange(index.shape[0])] = 1
-    flat = src.reshape(src.shape[0], -1)
+    flat = src.flatten(1) if src.dim() > 1 else src.unsqueeze(1)  # (E, F)
     if reduce == "sum":
         out = onehot @ flat
     elif reduce == "mean":
