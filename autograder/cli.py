@@ -164,15 +164,16 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from autograder.selfcheck import RESULTS, SelfcheckOptions, run_selfcheck
-    from autograder.selfcheck.console import (
-        per_test_table,
-        print_details,
-        summary_table,
-    )
+    from autograder.selfcheck import RESULTS, SelfcheckOptions, generator_names, run_selfcheck
+    from autograder.selfcheck.console import per_test_table, print_details, summary_table
 
     if args.jobs < 1 or (args.limit is not None and args.limit < 0):
         print("nnzoo selfcheck: -j must be at least 1 and --limit not negative", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.only or ()) - set(generator_names()))
+    if unknown:
+        print(f"nnzoo selfcheck: --only {', '.join(unknown)}: no such transform or mutation operator "
+              f"(known: {', '.join(generator_names())})", file=sys.stderr)
         return 2
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -183,7 +184,7 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("selfcheck", total=None)
         reports, unknown = run_selfcheck(
-            args.assignment or course.names(hidden=True), options, say=lambda line: progress.console.print(line, markup=False),
+            args.assignment or course.names(hidden=True), options, say=lambda line: progress.console.print(line, markup=False, highlight=False, soft_wrap=True),
             on_candidates=lambda n: progress.reset(task, total=n),
             on_graded=lambda record: progress.advance(task))
     out_console = Console(soft_wrap=True)

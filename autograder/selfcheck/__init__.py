@@ -40,6 +40,14 @@ from autograder.selfcheck.run import SelfcheckOptions, check_assignment
 RESULTS = "selfcheck.json"
 
 
+def generator_names() -> list[str]:
+    """The names `--only` accepts: every transform, then every mutation operator."""
+    from autograder.selfcheck.mutants import OPERATORS
+    from autograder.selfcheck.variants import TRANSFORMS
+
+    return [*TRANSFORMS, *OPERATORS]
+
+
 def write_results(out: Path, reports: list[AssignmentReport]) -> Path:
     """Merge `reports` into `<out>/selfcheck.json` (assignments checked before are kept)."""
     path = out / RESULTS
@@ -73,4 +81,5 @@ def run_selfcheck(names: list[str], options: SelfcheckOptions, say: Callable[[st
     return reports, unknown
 
 
-__all__ = ["RESULTS", "AssignmentReport", "SelfcheckOptions", "check_assignment", "run_selfcheck", "write_results"]
+__all__ = ["RESULTS", "AssignmentReport", "SelfcheckOptions", "check_assignment", "generator_names", "run_selfcheck",
+           "write_results"]

@@ -110,7 +110,7 @@ def check_assignment(name: str, options: SelfcheckOptions, say: Callable[[str], 
             report.variants.append(VariantOutcome(c.id, c.operator, c.description, result.score, result.max_score,
                                                   _failures(result, baseline), c.diff))
         elif c.kind == MUTANT:
-            report.mutants.append(_mutant_outcome(c, result, baseline, recording, folder, options))
+            report.mutants.append(_mutant_outcome(c, result, baseline, recording, folder / "replay" / c.id, name, options))
     report.per_test = _per_test(ref, report.mutants, recording)
     return report
 
@@ -127,7 +127,8 @@ def _recording(assignment: course.Assignment, folder: Path, report: AssignmentRe
 
 
 def _mutant_outcome(c: Candidate, result: AssignmentResult, baseline: set[str], recording: Recording | None,
-                    folder: Path, options: SelfcheckOptions) -> MutantOutcome:
+                    folder: Path, assignment: str, options: SelfcheckOptions) -> MutantOutcome:
+    """Killed, or judged by the equivalence rule (replayed in `folder` when it must be)."""
     m = c.mutant
     outcome = MutantOutcome(c.id, m.operator, m.description, m.function, list(m.lines), KILLED, diff=c.diff,
                             killed_by=[t.name for t in result.tests if not t.passed and t.name in baseline])
@@ -138,9 +139,8 @@ def _mutant_outcome(c: Candidate, result: AssignmentResult, baseline: set[str], 
         return outcome
     replayed = None
     if not m.spec_observable and recording.reaching(m.lines):
-        safe = re.sub(r"\W", "_", c.id)
-        module = load_module(c.source, folder / "replay" / c.id, f"{course.assignment(folder.name).name}.py",
-                             f"nnzoo_selfcheck_{folder.name}_{safe}")
+        module_name = "nnzoo_selfcheck_" + re.sub(r"\W", "_", f"{assignment}_{c.id}")
+        module = load_module(c.source, folder, f"{assignment}.py", module_name)
         replayed = replay(module, recording, m.lines, options.replay_seconds)
     verdict = judge(m, recording, replayed)
     outcome.status = EQUIVALENT if verdict.equivalent else SURVIVED
