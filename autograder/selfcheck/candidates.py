@@ -63,7 +63,7 @@ def build_candidates(name: str, reference: str, *, limit: int | None = None,
     variants, problems = variants_of(reference, only)
     found += [Candidate(f"variant-{v.transform}", VARIANT, v.source, v.transform, v.description,
                         unified_diff(reference, v.source, filename)) for v in variants]
-    mutants = spread(mutants_of(reference, only), limit)
+    mutants = spread(mutants_of(reference, only, problems), limit)
     found += [Candidate(f"mutant-{i:03d}-{m.operator}", MUTANT, m.source, m.operator, m.description,
                         unified_diff(reference, m.source, filename), m) for i, m in enumerate(mutants, start=1)]
     return found, problems

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from autograder.selfcheck.source import (
     Edit,
+    NotApplicable,
     Source,
     docstring_nodes,
     in_annotation,
@@ -385,8 +386,9 @@ def swap_unpacking(ctx: Context) -> Iterator[Site]:
                 yield Site(edits, tup, f"`{_short(ctx.text(a))}` ↔ `{_short(ctx.text(b))}` in `{_short(ctx.text(node))}`")
 
 
-def mutants_of(text: str, only: set[str] | None = None) -> list[Mutant]:
-    """Every distinct mutant of `text`, in operator order then source order."""
+def mutants_of(text: str, only: set[str] | None = None, problems: list[str] | None = None) -> list[Mutant]:
+    """Every distinct mutant of `text`, in operator order then source order; an operator
+    that fails adds one line to `problems` and the others go on."""
     src = Source(text)
     ctx = Context(src)
     seen = {text}
@@ -394,8 +396,17 @@ def mutants_of(text: str, only: set[str] | None = None) -> list[Mutant]:
     for name, (_, fn) in OPERATORS.items():
         if only and name not in only:
             continue
-        for site in fn(ctx):
-            out = src.apply(site.edits)
+        try:
+            sites = list(fn(ctx))
+        except Exception as exc:  # noqa: BLE001 — an operator's bug costs its own mutants only
+            if problems is not None:
+                problems.append(f"mutants {name}: the operator failed ({type(exc).__name__}: {exc}) — skipped")
+            continue
+        for site in sites:
+            try:
+                out = src.apply(site.edits)
+            except NotApplicable:
+                continue
             if out in seen:
                 continue
             try:

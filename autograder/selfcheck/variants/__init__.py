@@ -62,6 +62,9 @@ def variants_of(text: str, only: set[str] | None = None) -> tuple[list[Variant],
         except SyntaxError as exc:  # a transform bug: say so, and go on with the others
             problems.append(f"variant {t.name}: the rewrite is not valid Python (line {exc.lineno}: {exc.msg}) — skipped")
             continue
+        except Exception as exc:  # noqa: BLE001 — likewise: one transform's failure is one line
+            problems.append(f"variant {t.name}: the transform failed ({type(exc).__name__}: {exc}) — skipped")
+            continue
         if out == text:
             problems.append(f"variant {t.name}: cannot apply — the rewrite changes nothing")
             continue
