@@ -76,8 +76,8 @@ def run_selfcheck(names: list[str], options: SelfcheckOptions, say: Callable[[st
         except course.UnknownAssignment as exc:
             say(f"selfcheck: {exc}")
             unknown.append(name)
-    if reports:
-        write_results(options.out, reports)
+            continue
+        write_results(options.out, reports[-1:])  # each assignment as soon as it is checked
     return reports, unknown
 
 
