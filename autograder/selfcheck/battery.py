@@ -15,6 +15,12 @@ and is skipped.  Results are compared as the grader compares them: tensors by sh
 dtype and the dtype's tolerance (`checks.base.tolerances`), Python floats to 1e-6,
 anything else by equality, errors by type.
 
+Starting weights are the grader's (SPEC §2: initialisation is graded only where a test
+says so — mlp's `Linear` — and wherever a result depends on the starting weights the
+grader sets them): a recorded call that built a model without weights is replayed with
+the reference's seeded ones in both, and the `state_dict` probe is compared by names,
+shapes and dtypes, not by its freshly drawn values.
+
 Mutants are code generated from the trusted reference, so importing them here is as safe
 as importing the reference; a replay that runs past its time is abandoned.
 """
@@ -22,6 +28,7 @@ as importing the reference; a replay that runs past its time is abandoned.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import signal
 import sys
@@ -42,6 +49,7 @@ from autograder.judge.plugin import GradingSession
 from autograder.judge.result import TestResult
 from autograder.judge.run import reference_for, run_tests
 from autograder.judge.subject import LocalSubject, Raised
+from autograder.worker.probes import PROBES, Build
 
 FILLS = ("the tests' inputs", "inputs scaled by U(0.5, 1.5)", "inputs plus noise")
 
@@ -66,8 +74,9 @@ class Recording:
     probes: list[Probe]
     results: list[TestResult]
     module: ModuleType
-    #: the reference's result per (probe index, fill): the same for every mutant replayed
-    expected: dict[tuple[int, int], Any] = field(default_factory=dict)
+    #: per (probe index, fill): the reference's result and the replayed request — the
+    #: same for every mutant replayed
+    expected: dict[tuple, Any] = field(default_factory=dict)
 
     @property
     def properties(self) -> dict[str, str]:
@@ -77,10 +86,19 @@ class Recording:
         wanted = set(lines)
         return [p for p in self.probes if p.lines & wanted]
 
-    def expected_result(self, index: int, fill: int, kwargs: dict) -> Any:
+    def replay_kwargs(self, index: int, fill: int) -> dict:
+        """Probe `index`'s request refilled with `fill`, with the grader's weights (computed once)."""
+        key = ("kwargs", index, fill)
+        if key not in self.expected:
+            probe = self.probes[index]
+            kwargs = refilled(probe.kwargs, fill, torch.Generator().manual_seed(1000 + fill))
+            self.expected[key] = with_grader_weights(self.module, probe, kwargs)
+        return self.expected[key]
+
+    def expected_result(self, index: int, fill: int) -> Any:
         """The reference copy's result of probe `index` with `fill` (computed once)."""
         if (index, fill) not in self.expected:
-            self.expected[index, fill] = _run(LocalSubject(self.module), self.probes[index], kwargs)
+            self.expected[index, fill] = _run(LocalSubject(self.module), self.probes[index], self.replay_kwargs(index, fill))
         return self.expected[index, fill]
 
 
@@ -243,17 +261,43 @@ def replay(mutant: ModuleType, recording: Recording, lines: tuple[int, ...], sec
                 if probe.test in outcome.differs:
                     continue
                 for fill, what in enumerate(FILLS):
-                    kwargs = refilled(probe.kwargs, fill, torch.Generator().manual_seed(1000 + fill))
-                    expected = recording.expected_result(index, fill, kwargs)
+                    expected = recording.expected_result(index, fill)
                     if expected is None or isinstance(expected, Raised) and fill > 0:
                         continue
                     outcome.compared += 1
-                    if not same(expected, _run(candidate, probe, kwargs)):
+                    actual = _run(candidate, probe, recording.replay_kwargs(index, fill))
+                    if not same(graded_view(probe.name, expected), graded_view(probe.name, actual)):
                         outcome.differs[probe.test] = what
                         break
     except ReplayTimeout:
         outcome.timed_out = True
     return outcome
+
+
+def with_grader_weights(reference: ModuleType, probe: Probe, kwargs: dict) -> dict:
+    """`kwargs` with the reference's seeded weights wherever the call built a model without
+    any: SPEC §2 grades initialisation only where a test says so (mlp's `Linear`, whose
+    test sees fresh weights through the `state_dict` probe), and wherever a result depends
+    on the starting weights the grader sets them itself."""
+    fn = PROBES.get(probe.name)
+    if fn is None or not isinstance(kwargs.get("model"), Build) or kwargs.get("state_dict") is not None:
+        return kwargs
+    if "state_dict" not in inspect.signature(fn).parameters:
+        return kwargs
+    weights = _run(LocalSubject(reference), Probe(probe.test, "state_dict", {}, probe.seed, probe.patch, frozenset()),
+                   {"model": kwargs["model"], "dtype": kwargs.get("dtype")})
+    if not isinstance(weights, dict) or "state_dict" not in weights:
+        return kwargs
+    return {**kwargs, "state_dict": weights["state_dict"]}
+
+
+def graded_view(probe: str, result: Any) -> Any:
+    """What of a probe's result the replay compares: everything, except the values of
+    freshly initialised weights (the `state_dict` probe: names, shapes and dtypes)."""
+    if probe == "state_dict" and isinstance(result, dict) and isinstance(result.get("state_dict"), dict):
+        layout = {k: (tuple(v.shape), v.dtype) if isinstance(v, torch.Tensor) else v for k, v in result["state_dict"].items()}
+        return {**result, "state_dict": layout}
+    return result
 
 
 def _run(subject: LocalSubject, probe: Probe, kwargs: dict) -> Any:

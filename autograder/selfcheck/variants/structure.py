@@ -156,7 +156,6 @@ def _apply_text(text: str, edits: list[Edit]) -> str:
     return "".join(out) + text[at:]
 
 
-
 @transform("helpers_inlined", "calls of single-`return` helpers replaced by the helper's expression")
 def helpers_inlined(src: Source) -> str:
     """Where a function or private method is one `return EXPR`, its calls elsewhere in the
