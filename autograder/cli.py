@@ -9,6 +9,7 @@
     nnzoo feedback OUT    rewrite the students' feedback (e.g. after the due date)
     nnzoo export canvas|moodle OUT   the gradebook as an LMS import
     nnzoo gradescope build|run       Gradescope's autograder zip, and what it runs there
+    nnzoo selfcheck [A]   instructor: the hidden tests on correct variants and mutants
 """
 
 from __future__ import annotations
@@ -340,6 +341,48 @@ def cmd_stubs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_selfcheck(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from autograder.selfcheck import RESULTS, SelfcheckOptions, generator_names, run_selfcheck
+    from autograder.selfcheck.console import per_test_table, print_details, summary_table
+
+    if args.jobs < 1 or (args.limit is not None and args.limit < 0):
+        print("nnzoo selfcheck: -j must be at least 1 and --limit not negative", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.only or ()) - set(generator_names()))
+    if unknown:
+        print(f"nnzoo selfcheck: --only {', '.join(unknown)}: no such transform or mutation operator "
+              f"(known: {', '.join(generator_names())})", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"nnzoo selfcheck: --out {out} is a file — give a folder", file=sys.stderr)
+        return 2
+    options = SelfcheckOptions(out=out, jobs=args.jobs, limit=args.limit, only=frozenset(args.only or ()))
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("selfcheck", total=None)
+        reports, unknown = run_selfcheck(
+            args.assignment or course.names(hidden=True), options, say=lambda line: progress.console.print(line, markup=False, highlight=False, soft_wrap=True),
+            on_candidates=lambda n: progress.reset(task, total=n),
+            on_graded=lambda record: progress.advance(task))
+    out_console = Console(soft_wrap=True)
+    if not out_console.is_terminal:
+        out_console.width = 150
+    for report in reports:
+        print_details(out_console, report)
+        if args.per_test:
+            out_console.print(per_test_table(report))
+    if reports:
+        out_console.print(summary_table(reports))
+        print(f"wrote {out / RESULTS} (candidates and their grades in {out}/<assignment>/)")
+    if unknown:
+        return 2
+    return 0 if all(r.goals_met for r in reports) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nnzoo", description="Auto-graded assignments for the Neural Net Zoo lecture.")
     parser.add_argument("--version", action="version", version=f"nnzoo {__version__}")
@@ -441,6 +484,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", metavar="DIR", help="run: the folder laid out like /autograder (default: $NNZOO_GS_ROOT "
                                                  "or /autograder)")
     p.set_defaults(func=cmd_gradescope)
+
+    p = sub.add_parser("selfcheck", help="instructor: how well the hidden tests tell correct code from bugs",
+                       description="Grade the reference, its stubs, generated correct variants (must score full marks) "
+                                   "and generated mutants (should be killed) in the sandbox; report failing variants, "
+                                   "the mutation score and every surviving mutant. See docs/selfcheck.md.")
+    p.add_argument("assignment", nargs="*", help="assignments to check (default: all)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="candidates graded in parallel (default 1)")
+    p.add_argument("--out", default="selfcheck-results", help="output folder (default: selfcheck-results)")
+    p.add_argument("--limit", type=int, metavar="K", help="at most K mutants per assignment (a sample over every operator)")
+    p.add_argument("--only", action="append", metavar="NAME", help="only this transform or mutation operator (repeatable)")
+    p.add_argument("--per-test", action="store_true", help="also print the mutants each test kills")
+    p.set_defaults(func=cmd_selfcheck)
     return parser
 
 
