@@ -11,7 +11,6 @@ from conftest import write_tiny_course
 
 from autograder import course
 from autograder.course.regions import outside
-from autograder.judge.run import reference_for
 from autograder.selfcheck import RESULTS, SelfcheckOptions, run_selfcheck
 from autograder.selfcheck.battery import Recording, Replay
 from autograder.selfcheck.equivalence import judge
@@ -41,15 +40,11 @@ REAL = course.names(hidden=True)
 
 def _selfcheck(root, names, only, reference=EPS_REFERENCE, limit=None):
     (root / "solutions" / "tiny" / "tiny.py").write_text(reference)
-    reference_for.cache_clear()  # the judge caches the reference per assignment name
     said = []
     options = SelfcheckOptions(out=root / "selfcheck", only=frozenset(only), limits=LIMITS, limit=limit)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NNZOO_ROOT", str(root))
-        try:
-            reports, unknown = run_selfcheck(names, options, say=said.append)
-        finally:
-            reference_for.cache_clear()
+        reports, unknown = run_selfcheck(names, options, say=said.append)  # a changed reference is imported anew
     return reports, unknown, said
 
 
