@@ -36,6 +36,8 @@ class ForkServer:
 
     Starting it does not wait: the server imports torch while the judge imports its own
     side (pytest, the reference, the hidden tests); the first `fork` waits until it is ready.
+    Its workers inherit its environment, so a judge whose `NNZOO_ROOT` (where the workers
+    find the course's shipped data) changed gets a new server.
     """
 
     _instance: "ForkServer | None" = None
@@ -43,6 +45,7 @@ class ForkServer:
     def __init__(self) -> None:
         judge_end, server_end = socket.socketpair()
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.course_root = os.environ.get("NNZOO_ROOT")
         self.process = subprocess.Popen(
             # -I: no current folder on sys.path, no PYTHON* variables, no user site
             [sys.executable, "-I", "-m", "autograder.worker.forkserver", str(server_end.fileno())],
@@ -62,9 +65,19 @@ class ForkServer:
 
     @classmethod
     def get(cls) -> "ForkServer":
-        if cls._instance is None or cls._instance.process.poll() is not None:
-            cls._instance = cls()
-        return cls._instance
+        held = cls._instance
+        if held is not None and held.process.poll() is None and held.course_root != os.environ.get("NNZOO_ROOT"):
+            held.stop()
+            held = None
+        if held is None or held.process.poll() is not None:
+            held = cls._instance = cls()
+        return held
+
+    def stop(self) -> None:
+        """End the server (its running workers are reaped by their own handles)."""
+        self.control.close()
+        self.process.kill()
+        self.process.wait()
 
     def fork(self, spec: WorkerSpec) -> tuple[int, socket.socket]:
         """Fork a worker for `spec`; return its pid and the judge's end of its pipe."""
