@@ -4,15 +4,16 @@ they reach (a stubbed one cannot run in the bundle) and which packages they impo
 Reachability is by name, from each public test file: the names it uses (including
 strings that name something, since probes are called by name — `run("train", …)` —
 and trusted parts are named as `"autograder.worker.probes.rnn:TrustedRNNCell"`), then
-the names used by every definition of the bundle's `autograder/` with a reached name
-(top-level functions and classes — a class with all its methods — and module-level
-assignments), to a fixed point.  It errs on the side of reaching too much: a name reaches
-every top-level definition of it, in any module.
+the names used by every definition with a reached name (top-level functions and classes
+— a class with all its methods — and module-level assignments) in a module the test
+imports, to a fixed point.  It errs on the side of reaching too much: a name reaches
+every top-level definition of it in every imported module — but not in a module nothing
+imports (the instructor's half of the package: batch, nbgrader, selfcheck, ...).
 
 Imports count where they run for a reached test: the test file's own, the module-level
 imports of every bundled module those import (transitively), and the imports inside
 reached definitions — plus `importlib.util.find_spec("x")` / `import_module("x")` with
-a literal name.
+a literal name, and a string naming a bundled module (`"autograder.worker.probes.rnn:X"`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: a string that names something: `"train"`, `"rnn.cell"`, `"autograder.worker.probes.rnn:TrustedRNNCell"`
 _NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_.:]*")
 _IMPORTERS = frozenset({"find_spec", "import_module"})
+#: a string naming one of the package's modules, optionally with a name in it
+_MODULE_NAME = re.compile(r"(autograder(?:\.[A-Za-z_][A-Za-z0-9_]*)+)(?::[A-Za-z_][A-Za-z0-9_]*)?")
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Definition:
     """One definition of a name in the bundle: the names its code uses, the modules it imports."""
 
     file: str
+    module: str
     names: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
 
@@ -67,6 +71,8 @@ def modules_imported(node: ast.AST, package: str = "") -> set[str]:
                 base = f"{parent}.{base}" if base else parent
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in sub.names)  # `from pkg import module`
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and _MODULE_NAME.fullmatch(sub.value):
+            found.add(_MODULE_NAME.fullmatch(sub.value).group(1))
         elif isinstance(sub, ast.Call) and sub.args and isinstance(sub.args[0], ast.Constant) \
                 and isinstance(sub.args[0].value, str):
             func = sub.func
@@ -102,28 +108,34 @@ class BundleCode:
         self.module_imports[module] = set().union(*(modules_imported(n, package) for n in _module_level(tree)))
         for node in tree.body:  # a class counts with all its methods; a function with its nested code
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                self._define(node.name, node, str(rel), package)
+                self._define(node.name, node, str(rel), module, package)
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     for name in ast.walk(target):
                         if isinstance(name, ast.Name):
-                            self._define(name.id, node, str(rel), package)
+                            self._define(name.id, node, str(rel), module, package)
 
-    def _define(self, name: str, node: ast.AST, file: str, package: str) -> None:
-        self.definitions.setdefault(name, []).append(Definition(file, names_used(node), modules_imported(node, package)))
+    def _define(self, name: str, node: ast.AST, file: str, module: str, package: str) -> None:
+        self.definitions.setdefault(name, []).append(
+            Definition(file, module, names_used(node), modules_imported(node, package)))
 
-    def reached_names(self, start: set[str]) -> dict[str, str]:
-        """Every name reached from `start`, with the name it was first reached through."""
+    def reached_names(self, start: set[str], modules: set[str]) -> dict[str, str]:
+        """Every name reached from `start` through definitions in `modules`, with the name
+        it was first reached through."""
         via = {name: "" for name in start}
         frontier = list(start)
         while frontier:
             name = frontier.pop()
-            for definition in self.definitions.get(name, ()):
+            for definition in self.in_modules(name, modules):
                 for used in definition.names - via.keys():
                     via[used] = name
                     frontier.append(used)
         return via
+
+    def in_modules(self, name: str, modules: set[str]) -> list[Definition]:
+        """The definitions of `name` in `modules`."""
+        return [d for d in self.definitions.get(name, ()) if d.module in modules]
 
     def reached_modules(self, start: set[str]) -> set[str]:
         """Every module imported, transitively through bundled modules' module-level imports."""
@@ -160,14 +172,17 @@ def _chain(via: dict[str, str], name: str) -> str:
 def needs_of(test_file: Path, code: BundleCode, stubbed: set[str]) -> Needs:
     """What `test_file` needs from the bundle (`stubbed`: the names the bundle stubbed out)."""
     tree = ast.parse(test_file.read_text())
-    via = code.reached_names(names_used(tree))
+    imported = modules_imported(tree)
+    while True:  # names reach definitions in imported modules, whose imports import more
+        modules = code.reached_modules(imported)
+        via = code.reached_names(names_used(tree), modules)
+        more = imported.union(*(d.imports for name in via for d in code.in_modules(name, modules)))
+        if more == imported:
+            break
+        imported = more
     needs = Needs(str(test_file.relative_to(code.root)))
     needs.stubbed = {name: _chain(via, name) for name in sorted(stubbed & via.keys())}
-    imported = modules_imported(tree)
-    for name in via:
-        for definition in code.definitions.get(name, ()):
-            imported |= definition.imports
-    for module in code.reached_modules(imported):
+    for module in modules:
         top = module.split(".")[0]
         if top and top != "autograder" and top not in sys.stdlib_module_names and not top.startswith("_"):
             needs.packages.add(top)
