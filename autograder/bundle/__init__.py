@@ -97,11 +97,18 @@ def _prepare(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+#: The engine: this installed package, and the project it was installed from (its
+#: pyproject.toml, Makefile and LICENSE) — the course (`project_root()`) may live elsewhere.
+ENGINE = Path(__file__).resolve().parents[1]
+ENGINE_PROJECT = ENGINE.parent
+
+
 def _copy_package(root: Path, out: Path) -> list[tuple[str, str]]:
-    """Copy autograder/ without its instructor-only files; returns (file, name) of each
-    definition stubbed out."""
-    source, target = root / "autograder", out / "autograder"
-    shutil.copytree(source, target, ignore=IGNORED)
+    """Copy the engine's autograder/ without its instructor-only files (and without any
+    line of the course `root`'s solutions); returns (file, name) of each definition
+    stubbed out."""
+    target = out / "autograder"
+    shutil.copytree(ENGINE, target, ignore=IGNORED)
     for rel in LEFT_OUT:
         (target / rel).unlink(missing_ok=True)
     lines = solution_lines(root / "solutions")
@@ -133,11 +140,11 @@ def write_bundle(out: Path, assignments: list[str] | None = None) -> BundleRepor
     if (root / "datasets").is_dir():
         shutil.copytree(root / "datasets", out / "datasets", ignore=IGNORED)
     unmet, distributions = check_needs(out, stubbed)
-    (out / "pyproject.toml").write_text(student_pyproject(root, distributions))
-    if (root / "LICENSE").is_file():
-        shutil.copy2(root / "LICENSE", out / "LICENSE")
+    (out / "pyproject.toml").write_text(student_pyproject(ENGINE_PROJECT, distributions))
+    if (ENGINE_PROJECT / "LICENSE").is_file():
+        shutil.copy2(ENGINE_PROJECT / "LICENSE", out / "LICENSE")
     (out / "README.md").write_text(README.format(assignments=", ".join(chosen)))
-    (out / "Makefile").write_text(MAKEFILE.format(torch=torch_pin(root)))
+    (out / "Makefile").write_text(MAKEFILE.format(torch=torch_pin(ENGINE_PROJECT)))
     (out / ".gitignore").write_text(".venv/\n*.egg-info/\n__pycache__/\n*.zip\n")
     marker = {"written_by": "`nnzoo release --out`; rerunning it replaces this folder",
               "stubs_sha256": _stub_digests(out, chosen)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from importlib.metadata import packages_distributions
+from importlib.metadata import packages_distributions, requires
 from pathlib import Path
 
 from autograder import __version__
@@ -149,9 +149,15 @@ def _name(requirement: str) -> str:
 
 
 def project_requirements(root: Path) -> dict[str, str]:
-    """The instructor's requirements (`pyproject.toml`, extras included) by distribution name."""
-    data = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    listed = [*data.get("dependencies", []), *(r for extra in data.get("optional-dependencies", {}).values() for r in extra)]
+    """The instructor's requirements (`pyproject.toml`, extras included) by distribution name;
+    from the installed nnzoo's metadata where `root` is not a source checkout."""
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    except FileNotFoundError:
+        listed = [r.split(";")[0].strip() for r in requires("nnzoo") or []]
+    else:
+        listed = [*data.get("dependencies", []),
+                  *(r for extra in data.get("optional-dependencies", {}).values() for r in extra)]
     return {_name(r): r for r in listed}
 
 
@@ -172,7 +178,10 @@ def student_pyproject(root: Path, packages: set[str]) -> str:
 
 
 def torch_pin(root: Path) -> str:
-    """The torch the instructor's Makefile installs first (e.g. `torch==2.13.0`)."""
+    """The torch the instructor's Makefile installs first (e.g. `torch==2.13.0`); without
+    one, the version installed here."""
+    from importlib.metadata import version
+
     makefile = root / "Makefile"
     match = re.search(r"^TORCH\s*:=\s*(\S+)", makefile.read_text(), re.M) if makefile.is_file() else None
-    return match.group(1) if match else "torch"
+    return match.group(1) if match else f"torch=={version('torch').split('+')[0]}"
