@@ -108,9 +108,19 @@ def test_nnzoo_test_scores_the_stubs_zero_and_shows_hints():
     assert "total" in result.stdout and "0/15" in result.stdout and "Hint:" in result.stdout
 
 
+GOLDEN = ROOT / "tests" / "golden" / "demo_grades.json"
+
+
 def test_demo_grades_the_bundled_class(tmp_path):
+    """The sample class gets exactly the recorded grades: every test's status, points and
+    message, byte for byte (a refactoring changes none of them). After a deliberate change
+    of the hidden tests or messages, rewrite tests/golden/demo_grades.json from `nnzoo demo`."""
     result = nnzoo("demo", "--out", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
     rows = {r[0]: r for r in csv.reader((tmp_path / "demo" / "grades.csv").open())}
     assert set(rows) == {"student", "alice", "bob", "carol"}
     assert float(rows["alice"][-1]) > float(rows["bob"][-1]) > float(rows["carol"][-1]) == 0
+    graded = json.loads((tmp_path / "demo" / "grades.json").read_text())
+    seen = {s["student"]: {a: [[t["name"], t["status"], t["score"], t["message"]] for t in r["tests"]]
+                           for a, r in s["assignments"].items()} for s in graded["students"]}
+    assert json.dumps(seen, indent=1, ensure_ascii=False) + "\n" == GOLDEN.read_text()

@@ -155,10 +155,10 @@ def test_linear_gradients_match_reference(reference, submission):
 @pytest.mark.points(1)
 @pytest.mark.property("relu")
 def test_relu_matches_reference(reference, submission):
-    """relu keeps the shape and dtype, zeroes negatives, passes gradients for positives."""
+    """relu keeps the shape (a batch of one too) and dtype, zeroes negatives, passes gradients for positives."""
     x = randn(4, 7, seed=5)
     x[x.abs() < 1e-3] = 0.5  # the gradient at exactly 0 is not graded
-    checks.matches_reference(submission, reference, model=None, call="relu", inputs=[(x,), (x[0],)],
+    checks.matches_reference(submission, reference, model=None, call="relu", inputs=[(x,), (x[0],), (x[:1],)],
                              prop="relu", hint="max(0, x) elementwise, with torch operations so autograd can differentiate it")
 
 
