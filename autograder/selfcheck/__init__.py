@@ -5,7 +5,7 @@ makes submissions whose verdict is known in advance and grades them exactly as
 `nnzoo grade` grades a class (sandboxed workers, `-j N` judge processes, resumable):
 
 - the reference must score full marks, its generated stubs zero;
-- **correct variants** — the reference rewritten in ways SPEC §3 says grading never
+- **correct variants** — the reference rewritten in ways docs/spec.md §3 says grading never
   depends on (name binding, helpers, private members, statement order, …) — must score
   full marks; a variant that does not has found a test grading the shape of correct code;
 - **mutants** — single-point bugs in the solution regions — should be killed; the

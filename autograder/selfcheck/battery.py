@@ -15,7 +15,7 @@ and is skipped.  Results are compared as the grader compares them: tensors by sh
 dtype and the dtype's tolerance (`checks.base.tolerances`), Python floats to 1e-6,
 anything else by equality, errors by type.
 
-Starting weights are the grader's (SPEC §2: initialisation is graded only where a test
+Starting weights are the grader's (docs/spec.md §2: initialisation is graded only where a test
 says so — mlp's `Linear` — and wherever a result depends on the starting weights the
 grader sets them): a recorded call that built a model without weights is replayed with
 the reference's seeded ones in both, and the `state_dict` probe is compared by names,
@@ -276,7 +276,7 @@ def replay(mutant: ModuleType, recording: Recording, lines: tuple[int, ...], sec
 
 def with_grader_weights(reference: ModuleType, probe: Probe, kwargs: dict) -> dict:
     """`kwargs` with the reference's seeded weights wherever the call built a model without
-    any: SPEC §2 grades initialisation only where a test says so (mlp's `Linear`, whose
+    any: docs/spec.md §2 grades initialisation only where a test says so (mlp's `Linear`, whose
     test sees fresh weights through the `state_dict` probe), and wherever a result depends
     on the starting weights the grader sets them itself."""
     fn = PROBES.get(probe.name)

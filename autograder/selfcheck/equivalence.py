@@ -1,8 +1,8 @@
 """Which surviving mutants are equivalent — the rule, decided in order:
 
 1. **Never equivalent by SPEC** (`Mutant.spec_observable`): a public function or method
-   that ignores one of its parameters (SPEC §3: "every argument named in this SPEC changes
-   the behaviour it describes"), and a squeezed return value (SPEC §3: "every `(B, ...)`
+   that ignores one of its parameters (docs/spec.md §3: "every argument named in this SPEC changes
+   the behaviour it describes"), and a squeezed return value (docs/spec.md §3: "every `(B, ...)`
    output also for B = 1").  A survivor of these is a gap in the tests by definition.
 2. **Not reached**: no probe call of the hidden tests runs the mutated lines.  The tests
    cannot tell, but neither can we: the code may be dead, or a case (a flag, a branch)
@@ -62,7 +62,7 @@ def judge(mutant: Mutant, recording: Recording, replayed: Replay | None) -> Judg
         kind = "an ignored argument" if mutant.operator == "ignore_argument" else "a squeezed batch of one"
         props = ", ".join(sorted({properties.get(t, t) for t in reaching})) or f"what {where} computes"
         return Judgement(False, SPEC, f"{kind} in {where} ({props})",
-                         f"SPEC §3 says grading always checks this, but no test fails on {kind} in {where}", reaching)
+                         f"docs/spec.md §3 says grading always checks this, but no test fails on {kind} in {where}", reaching)
     if not reaching:
         return Judgement(False, UNREACHED, f"untested code in {where}",
                          f"no probe call of the hidden tests runs these lines of {where}")

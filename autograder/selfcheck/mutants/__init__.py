@@ -10,7 +10,7 @@ bug and nothing else.  Mutants are never made in docstrings, comments, annotatio
 text of an exception (SPEC grades an exception by its type), nor outside
 `### BEGIN/END SOLUTION` — that code is given to students, not written by them.
 
-Two operators make bugs SPEC §3 says grading always checks, so their survivors are never
+Two operators make bugs docs/spec.md §3 says grading always checks, so their survivors are never
 counted as equivalent (`Mutant.spec_observable`): `ignore_argument` on a public function
 ("every argument named in this SPEC changes the behaviour it describes") and `squeeze`
 ("every `(B, ...)` output also for B = 1").

@@ -1,7 +1,7 @@
 """Generated correct variants: semantics-preserving rewrites of the reference.
 
 Each transform is one function `Source -> str` registered with `@transform(name, what)`:
-it rewrites the whole file in one way SPEC §3 says grading never depends on (how names
+it rewrites the whole file in one way docs/spec.md §3 says grading never depends on (how names
 are bound, helpers, private members, the order of independent operations, …) and raises
 `NotApplicable` when the file offers nothing it can rewrite safely.  A variant must score
 full marks; one that does not has found a test that grades the shape of correct code.

@@ -1,4 +1,4 @@
-"""Variants that bind the module's names differently (SPEC §3: module-level tables of
+"""Variants that bind the module's names differently (docs/spec.md §3: module-level tables of
 classes, aliases, default arguments, closures), and `torch.x` as `from torch import x`.
 
 Each keeps the behaviour exactly: the same objects are called, only found another way.

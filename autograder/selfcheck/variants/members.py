@@ -1,6 +1,6 @@
 """Variants that change what a module's objects carry beyond SPEC's names: attributes
 renamed, private attributes, buffers and methods added, a SPEC-named `nn.ModuleList`
-kept as an `nn.Sequential` (SPEC §2 allows it).
+kept as an `nn.Sequential` (docs/spec.md §2 allows it).
 
 SPEC fixes parameter names and the submodule names it lists; everything else on an
 object is the student's.  Only attributes assigned plain values (no call: sizes, flags,
@@ -18,7 +18,7 @@ from autograder.selfcheck.variants import transform
 from autograder.selfcheck.variants.analysis import module_aliases
 
 #: The `nn.ModuleList` attributes SPEC names (mlp's MLP, attention's TokenClassifier,
-#: gnn's GCN all call theirs `layers`); SPEC §2 lets each be an `nn.Sequential` instead.
+#: gnn's GCN all call theirs `layers`); docs/spec.md §2 lets each be an `nn.Sequential` instead.
 SPEC_MODULE_LISTS = ("layers",)
 
 #: Attribute names of the objects student code meets (tensors, torch modules): a
