@@ -49,9 +49,9 @@ def run_public_tests(tests: Path, *, quick: bool = False) -> int:
     """Run one public test file in this process, torch pinned to one thread; pytest's exit code."""
     import pytest
 
-    from autograder.judge.public import one_torch_thread
+    from autograder.worker.probes import one_thread
 
-    with one_torch_thread():
+    with one_thread():
         return int(pytest.main(public_test_args(tests, quick=quick)))
 
 

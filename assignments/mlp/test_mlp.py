@@ -5,7 +5,6 @@ steps, on inputs of their own; the hidden tests check the same properties more t
 The tests run in file order: fix the first failure first.
 """
 
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -30,17 +29,6 @@ def mlp(*args):
 
 def randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-
-
-@contextmanager
-def one_thread():
-    """Tiny models train fastest on one thread (extra threads only contend on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 # -- Linear ------------------------------------------------------------------------------
@@ -293,8 +281,7 @@ def test_mlp_learns_two_spirals(submission):
     """Your MLP(2, [64, 64], 2), trained by your train_classifier for 60 epochs, reaches 95% on held-out spirals."""
     X, y = two_spirals(500, seed=2)
     X_eval, y_eval = two_spirals(250, seed=3)
-    with one_thread():
-        checks.trained_accuracy(submission, model=Build("MLP", 2, [64, 64], 2), state_dict=None, train="train_classifier",
-                                X=X, y=y, X_eval=X_eval, y_eval=y_eval, num_classes=2,
-                                train_kwargs=dict(epochs=60, lr=1e-2), threshold=0.95,
-                                prop="accuracy on two spirals", hint="hidden layers with ReLU bend the decision boundary")
+    checks.trained_accuracy(submission, model=Build("MLP", 2, [64, 64], 2), state_dict=None, train="train_classifier",
+                            X=X, y=y, X_eval=X_eval, y_eval=y_eval, num_classes=2,
+                            train_kwargs=dict(epochs=60, lr=1e-2), threshold=0.95,
+                            prop="accuracy on two spirals", hint="hidden layers with ReLU bend the decision boundary")

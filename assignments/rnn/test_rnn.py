@@ -49,14 +49,6 @@ FORBID_CELLS = tuple(sorted({n for names in FORBID_CELL.values() for n in names}
 CELL_OF = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tensors here are tiny: a second thread only adds overhead (restored after each test)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))

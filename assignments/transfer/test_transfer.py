@@ -29,15 +29,6 @@ F64 = torch.float64
 PARAMETERS = [name for name, _ in SmallNet(2).named_parameters()]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Every test on one torch thread, restored after: the models are tiny, and extra threads
-    only spin on a busy machine (in a batch, several judges share the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def generator(seed):
     return torch.Generator().manual_seed(seed)

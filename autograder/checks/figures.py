@@ -20,11 +20,12 @@ In a hidden test::
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from autograder.judge.result import MAX_FIGURES, Figure
+from autograder.worker.probes import one_thread
 
 Pending = Figure | Callable[[], "Figure | None"]
 
@@ -63,24 +64,12 @@ def take() -> list[Figure]:
         if len(figures) >= MAX_FIGURES:
             break
         if callable(item):
-            with torch.random.fork_rng(devices=[]), _one_thread(), contextlib.suppress(Exception):
+            with torch.random.fork_rng(devices=[]), one_thread(), contextlib.suppress(Exception):
                 item = item()
         if isinstance(item, Figure) and item not in figures:  # e.g. a check rerun on trusted parts
             figures.append(item)
     clear()
     return figures
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """torch on one thread while a lazy figure is built: its small runs (a reference's
-    training) are many times slower on several threads of a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 # -- building figures -------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from autograder.judge.scan import scan_source
 from autograder.judge.subject import LocalSubject, Subject
 from autograder.judge.verdict import verdict_for
 from autograder.worker.forbidden import short_name
+from autograder.worker.probes import one_thread
 
 MARKERS = (
     "points(n): points the test is worth",
@@ -136,7 +137,7 @@ class NnzooPlugin:
         if not self._public(item):
             yield
             return
-        with public.one_torch_thread():
+        with one_thread():
             yield
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

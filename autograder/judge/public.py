@@ -21,7 +21,6 @@ that hidden grading gets from its sandbox are done here instead:
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -45,19 +44,6 @@ def is_public(item: pytest.Item) -> bool:
     """A test of `test_<a>.py` with the student's `<a>.py` beside it."""
     path = Path(item.path)
     return path.name.startswith("test_") and path.suffix == ".py" and student_file(path).is_file()
-
-
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """torch pinned to one intra-op thread for the block; the previous count restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from torch.overrides import TorchFunctionMode
 
 from autograder.worker.forbidden import trust
 from autograder.worker.probes import probe
-from autograder.worker.probes.core import build_model, plain
+from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
 from autograder.worker.spec import Build, MissingName, resolve
 
 #: Value types of the student's own attributes that a trusted replacement keeps.
@@ -274,22 +274,9 @@ def train_token_classifier(
     batch_size: int = 64,
     seed: int = 0,
 ) -> dict:
-    """The grader's own loop: Adam on per-token cross-entropy with random mini-batches
-    drawn from `seed`.  Returns the trained `state_dict`: the judge evaluates it on a trusted
-    model with held-out tokens that never reach the worker.
-
-    Runs on one thread (as in the sandbox), also when called in-process (public tests): the
-    model is tiny, and extra threads only slow it down on a busy machine.
-    """
+    """The grader's own loop (`adam_on_random_batches`) on per-token cross-entropy.  The
+    judge evaluates the returned `state_dict` on a trusted model with held-out tokens that
+    never reach the worker."""
     classifier = build_model(module, model, state_dict, None)
-    classifier.train()
-    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        rows = torch.randint(0, len(tokens), (batch_size,), generator=gen)
-        logits = classifier(tokens[rows])  # (batch, N, C)
-        batch_loss = F.cross_entropy(logits.flatten(0, 1), labels[rows].flatten())
-        optimizer.zero_grad()
-        batch_loss.backward()
-        optimizer.step()
-    return {"state_dict": plain(dict(classifier.state_dict()))}
+    return adam_on_random_batches(classifier, tokens, labels, steps=steps, lr=lr, batch_size=batch_size, seed=seed,
+                                  loss=lambda logits, y: F.cross_entropy(logits.flatten(0, 1), y.flatten()))

@@ -3,7 +3,7 @@ backward), read its parameters, train it with the student's own training functio
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
@@ -191,6 +191,25 @@ def train(
         "step_rows": [len(s) for s in steps],
         "left_over": sum(len(p) for p in pending),
     }
+
+
+def adam_on_random_batches(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
+                            lr: float, batch_size: int, seed: int,
+                            loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> dict:
+    """The grader's own training loop for a student's model: `steps` Adam steps, each on
+    `batch_size` rows of `inputs` (N, ...) / `targets` (N, ...) drawn with replacement from
+    `seed`, minimising `loss(model(rows), their targets)`.  Returns the trained `state_dict`
+    (the judge evaluates it on a trusted model, with held-out data)."""
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        rows = torch.randint(0, len(inputs), (batch_size,), generator=gen)
+        batch_loss = loss(model(inputs[rows]), targets[rows])
+        optimizer.zero_grad()
+        batch_loss.backward()
+        optimizer.step()
+    return {"state_dict": plain(dict(model.state_dict()))}
 
 
 @probe

@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograder.worker.probes import probe
-from autograder.worker.probes.core import build_model, plain
+from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
 from autograder.worker.spec import Build
 
 #: Value types of the student's own attributes that a trusted replacement keeps.
@@ -295,26 +295,8 @@ def train_sequence_classifier(
     batch_size: int = 64,
     seed: int = 0,
 ) -> dict:
-    """The grader's own loop: Adam on cross-entropy with random mini-batches drawn from
-    `seed`.  Returns the trained `state_dict`: the judge evaluates it on a trusted model
-    with held-out sequences that never reach the worker.
-
-    Runs on one thread (as in the sandbox), also in-process: the model is tiny, and extra
-    threads only slow it down on a busy machine.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        clf = build_model(module, model, state_dict, None)
-        clf.train()
-        optimizer = torch.optim.Adam(clf.parameters(), lr=lr)
-        gen = torch.Generator().manual_seed(seed)
-        for _ in range(steps):
-            rows = torch.randint(0, len(X), (batch_size,), generator=gen)
-            batch_loss = F.cross_entropy(clf(X[rows]), y[rows])
-            optimizer.zero_grad()
-            batch_loss.backward()
-            optimizer.step()
-        return {"state_dict": plain(dict(clf.state_dict()))}
-    finally:
-        torch.set_num_threads(threads)
+    """The grader's own loop (`adam_on_random_batches`) on cross-entropy.  The judge
+    evaluates the returned `state_dict` on a trusted model with held-out sequences that
+    never reach the worker."""
+    clf = build_model(module, model, state_dict, None)
+    return adam_on_random_batches(clf, X, y, steps=steps, lr=lr, batch_size=batch_size, seed=seed, loss=F.cross_entropy)
