@@ -24,8 +24,10 @@ test: $(BIN)/nnzoo
 bench: $(BIN)/nnzoo
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/grading_speed.py
 
-# experiments too slow for `make test` (e.g. the transfer experiment on ten seeds)
+# the robustness experiments on ten seeds (`make test` runs two); results: docs/experiments.md
 experiments: $(BIN)/nnzoo
+	NNZOO_SEEDS=10 PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -s tests/test_attention_oracles.py tests/test_rnn_oracles.py -k every_seed
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/gnn_tasks.py 10
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/transfer_experiment.py
 
 stubs: $(BIN)/nnzoo

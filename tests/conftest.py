@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+#: The seeds of the robustness experiments (weights, batches): two in `make test`, ten in
+#: `make experiments` (NNZOO_SEEDS=10), whose last results are recorded in docs/experiments.md.
+ROBUSTNESS_SEEDS = range(int(os.environ.get("NNZOO_SEEDS", "2")))
 
 TINY_REFERENCE = '''"""The tiny assignment: double a tensor."""
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import ROBUSTNESS_SEEDS
 
 from autograder.data.recall import recall_symbol
 from autograder.judge.run import reference_for
@@ -189,12 +190,12 @@ def test_gradient_norms_equal_the_total_derivative_from_autograd():
     assert torch.allclose(ref.hidden_state_gradient_norms(model, x), expected)
 
 
-def test_vanishing_gradient_setup_is_robust_over_ten_seeds():
+def test_vanishing_gradient_setup_is_robust_over_every_seed():
     """The hidden test's setup (PyTorch's cells, forget-gate bias 5 for the LSTM) with other
     weight and input seeds: the ratio first/last stays 100 times below the hidden test's bound
     for the tanh RNN (1e-8), and 10 times above it for the LSTM (1e-4)."""
     rnn_ratios, lstm_ratios = [], []
-    for seed in range(10):
+    for seed in ROBUSTNESS_SEEDS:
         x = torch.randn(8, 50, 3, generator=gen(100 + seed), dtype=torch.float64)
         for cell, ratios in (("rnn", rnn_ratios), ("lstm", lstm_ratios)):
             torch.manual_seed(seed)
@@ -205,6 +206,8 @@ def test_vanishing_gradient_setup_is_robust_over_ten_seeds():
                     model.cell.bias_hh[16:32] = 0.0
             norms = ref.hidden_state_gradient_norms(model, x)
             ratios.append(float(norms[0] / norms[-1]))
+    print(f"first/last gradient norm on seeds {list(ROBUSTNESS_SEEDS)}: tanh RNN at most {max(rnn_ratios):.1e}, "
+          f"LSTM at least {min(lstm_ratios):.1e}")
     assert max(rnn_ratios) < 1e-10, rnn_ratios
     assert min(lstm_ratios) > 1e-3, lstm_ratios
 
@@ -227,9 +230,10 @@ def test_recall_labels_are_the_second_symbol_and_balanced():
     assert torch.equal(recall_symbol(5, seed=3)[0], recall_symbol(5, seed=3)[0])
 
 
-def test_reference_recalls_the_second_symbol_on_ten_seeds():
-    """The hidden test's setup (GRU, trusted cells, 400 Adam steps) with seeds 0..9 for the weights and the batches."""
-    accuracies = [_accuracy(REFERENCE, seed) for seed in range(10)]
+def test_reference_recalls_the_second_symbol_on_every_seed():
+    """The hidden test's setup (GRU, trusted cells, 400 Adam steps) with other seeds for the weights and the batches."""
+    accuracies = [_accuracy(REFERENCE, seed) for seed in ROBUSTNESS_SEEDS]
+    print(f"recall, held-out accuracy on seeds {list(ROBUSTNESS_SEEDS)}: {[round(a, 3) for a in accuracies]}")
     assert min(accuracies) >= 0.95, accuracies
 
 
