@@ -73,10 +73,13 @@ def pytest_args(tests: Path, *selection: str) -> list[str]:
     CPU each — four fifths of the judge's own CPU per student — to turn stray exceptions
     into warnings that `-W ignore` drops anyway.  `no:logging`: no hidden test reads
     captured logs, and capturing them re-attached handlers hundreds of times per test.
+    `--tb=no`: the verdict is made from the exception itself (`judge.verdict`); pytest's own
+    failure report, never shown, parsed the source of every frame of every failure — three
+    quarters of the judge's time on a submission that fails most tests.
     """
     targets = [f"{tests}::{name}" for name in selection] or [str(tests)]
     return [*targets, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:unraisableexception",
-            "-p", "no:threadexception", "-p", "no:logging", "--no-header", "-rN", "--import-mode=importlib", "--assert=plain",
+            "-p", "no:threadexception", "-p", "no:logging", "--no-header", "-rN", "--tb=no", "--import-mode=importlib", "--assert=plain",
             "--rootdir", str(tests.parent), "-W", "ignore"]
 
 
