@@ -19,7 +19,7 @@ demo: $(BIN)/nnzoo
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/nnzoo demo
 
 test: $(BIN)/nnzoo
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -n 2 --dist loadscope tests
 
 bench: $(BIN)/nnzoo
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/grading_speed.py

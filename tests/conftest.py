@@ -11,17 +11,6 @@ import pytest
 #: `make experiments` (NNZOO_SEEDS=10), whose last results are recorded in docs/experiments.md.
 ROBUSTNESS_SEEDS = range(int(os.environ.get("NNZOO_SEEDS", "2")))
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `--dist loadgroup` (`make test`), the tests of a module that share one of its
-    module- or session-scoped fixtures (a class graded, a bundle installed in a fresh venv)
-    run on one xdist worker: the fixture is built once, not once per worker."""
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        shared = (defs[-1] for defs in item._fixtureinfo.name2fixturedefs.values())
-        if any(d.scope in ("module", "session") and d.baseid == module for d in shared):
-            item.add_marker(pytest.mark.xdist_group(module))
-
-
 TINY_REFERENCE = '''"""The tiny assignment: double a tensor."""
 
 import torch

@@ -174,7 +174,7 @@ def test_a_run_cut_short_still_reports_every_point(tmp_path):
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="the fallback's uid drop needs root, and setpriv (util-linux) to drop CAP_SYS_ADMIN")
 def test_without_cap_sys_admin_the_reference_stays_unreadable_and_grading_proceeds(autograder_zip, tmp_path):
-    from test_sandbox_fallback import NO_SYS_ADMIN, ancestors_closed_to_others, permissions
+    from test_sandbox_fallback import NO_SYS_ADMIN, ancestors_closed_to_others, permission_lock, permissions
 
     # the workers (another uid) must reach the interpreter and the zip's datasets/, as in Gradescope's
     # container (/usr, /opt, /autograder); pytest's own temporary folders are closed to others
@@ -187,7 +187,7 @@ def test_without_cap_sys_admin_the_reference_stays_unreadable_and_grading_procee
         # unpacked closed to others (as an unzip under a strict umask leaves it): opened where the workers read
         os.chmod(root / "source" / "nnzoo" / "datasets" / "transfer_pretrained.pt", 0o600)
         os.chmod(root / "source" / "nnzoo" / "datasets", 0o700)
-        with permissions(enter=ancestors_closed_to_others()):
+        with permission_lock(), permissions(enter=ancestors_closed_to_others()):
             results = run_autograder(root, prefix=tuple(NO_SYS_ADMIN), HOME=str(home))
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -15,6 +15,7 @@ message advises.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -67,6 +69,18 @@ def ancestors_closed_to_others() -> list[Path]:
 
 
 @contextmanager
+def permission_lock() -> Iterator[None]:
+    """The tests that open or close folders for other users, or need them as they are,
+    hold this lock (across xdist workers): one at a time, never overlapping."""
+    with open(Path(tempfile.gettempdir()) / "nnzoo-tests-permissions.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
 def permissions(enter: list[Path] = (), close: list[Path] = ()) -> Iterator[None]:
     """For the block only: others may enter (o+x) the folders `enter`, and may do nothing
     with the paths `close` (o-rwx; a folder on the way to the interpreter keeps o+x)."""
@@ -93,6 +107,11 @@ def threat_tests(*extra: str, env: dict[str, str] | None = None) -> subprocess.C
 
 
 def test_grading_refuses_where_a_worker_cannot_import_the_standard_library(tmp_path):
+    with permission_lock():
+        refuses_without_the_standard_library(tmp_path)
+
+
+def refuses_without_the_standard_library(tmp_path: Path) -> None:
     if not ancestors_closed_to_others():
         pytest.skip("the interpreter is already reachable by other users here")
     for flags in ((), ("--allow-weak-sandbox",)):
@@ -105,7 +124,7 @@ def test_grading_refuses_where_a_worker_cannot_import_the_standard_library(tmp_p
 
 
 def test_grading_refuses_where_a_worker_can_read_the_reference(tmp_path):
-    with permissions(enter=ancestors_closed_to_others()):
+    with permission_lock(), permissions(enter=ancestors_closed_to_others()):
         result = nnzoo_grade(tmp_path / "out")
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
@@ -117,7 +136,7 @@ def test_grading_refuses_where_a_worker_can_read_the_reference(tmp_path):
 
 
 def test_allow_weak_sandbox_grades_and_records_the_weak_levels(tmp_path):
-    with permissions(enter=ancestors_closed_to_others()):
+    with permission_lock(), permissions(enter=ancestors_closed_to_others()):
         result = nnzoo_grade(tmp_path / "out", "--allow-weak-sandbox")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "weak sandbox (--allow-weak-sandbox): the worker can read" in result.stderr
@@ -127,7 +146,7 @@ def test_allow_weak_sandbox_grades_and_records_the_weak_levels(tmp_path):
 
 
 def test_every_threat_line_holds_or_grading_refuses_without_cap_sys_admin():
-    with permissions(enter=ancestors_closed_to_others()):
+    with permission_lock(), permissions(enter=ancestors_closed_to_others()):
         result = threat_tests()
     summary = result.stdout.strip().splitlines()[-1]
     assert result.returncode == 0 and re.fullmatch(r"\d+ passed in .*", summary), result.stdout[-3000:]
@@ -135,7 +154,7 @@ def test_every_threat_line_holds_or_grading_refuses_without_cap_sys_admin():
 
 def test_with_what_the_preflight_names_closed_the_lines_hold_and_grading_proceeds(tmp_path):
     fixes = sorted({Path(s.fix) for s in grader_secrets() + class_secrets(SAMPLES, None)})
-    with permissions(enter=ancestors_closed_to_others(), close=fixes):
+    with permission_lock(), permissions(enter=ancestors_closed_to_others(), close=fixes):
         lines = threat_tests("-k", HOLDING, env={"NNZOO_TEST_SECRETS_CLOSED": "1"})
         graded = nnzoo_grade(tmp_path / "out")
     assert lines.returncode == 0 and " passed" in lines.stdout, lines.stdout[-3000:]
