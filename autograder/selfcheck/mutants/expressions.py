@@ -6,7 +6,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from autograder.selfcheck.mutants import Context, Site, operator, replacing, shorten
+from autograder.selfcheck.mutants.registry import (
+    Context,
+    Site,
+    operator,
+    replacing,
+    shorten,
+)
 from autograder.selfcheck.source import Edit, parenthesised
 
 BINARY = {ast.Add: ("+", "-"), ast.Sub: ("-", "+"), ast.Mult: ("*", "/"), ast.Div: ("/", "*"),

@@ -6,7 +6,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from autograder.selfcheck.mutants import Context, Site, operator, replacing, shorten
+from autograder.selfcheck.mutants.registry import (
+    Context,
+    Site,
+    operator,
+    replacing,
+    shorten,
+)
 from autograder.selfcheck.source import Edit, parenthesised, qualified_name
 
 NOT_TENSORS = {"item", "tolist", "parameters", "named_parameters", "modules", "manual_seed", "Generator", "len", "range",

@@ -20,7 +20,6 @@ from autograder.selfcheck.source import (
     in_annotation,
     parents,
 )
-from autograder.selfcheck.variants import transform
 from autograder.selfcheck.variants.analysis import (
     FreshNames,
     has_multiline_string,
@@ -30,6 +29,7 @@ from autograder.selfcheck.variants.analysis import (
     own_definitions,
     own_name_uses,
 )
+from autograder.selfcheck.variants.registry import transform
 
 NO_USES = "no function uses another of the module's own classes or functions"
 

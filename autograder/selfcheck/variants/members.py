@@ -14,8 +14,8 @@ import ast
 import torch
 
 from autograder.selfcheck.source import Edit, NotApplicable, Source, parenthesised
-from autograder.selfcheck.variants import transform
 from autograder.selfcheck.variants.analysis import module_aliases
+from autograder.selfcheck.variants.registry import transform
 
 #: The `nn.ModuleList` attributes SPEC names (mlp's MLP, attention's TokenClassifier,
 #: gnn's GCN all call theirs `layers`); docs/spec.md §2 lets each be an `nn.Sequential` instead.

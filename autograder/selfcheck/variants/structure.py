@@ -18,7 +18,6 @@ from autograder.selfcheck.source import (
     parenthesised,
     parents,
 )
-from autograder.selfcheck.variants import transform
 from autograder.selfcheck.variants.analysis import (
     FreshNames,
     body_nodes,
@@ -27,6 +26,7 @@ from autograder.selfcheck.variants.analysis import (
     is_pure,
     local_names,
 )
+from autograder.selfcheck.variants.registry import transform
 
 MODULE_ALIASES = {"torch", "nn", "F", "math", "np"}
 
