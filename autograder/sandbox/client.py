@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,16 @@ class SandboxedWorker:
     # -- lifecycle -------------------------------------------------------------------
     def _start(self) -> None:
         self._scratch = Path(tempfile.mkdtemp(prefix="nnzoo-worker-"))
+        # removed by `close`, and at the latest when this handle is collected or the judge exits
+        self._forget_scratch = weakref.finalize(self, shutil.rmtree, str(self._scratch), True)
         os.chmod(self._scratch, 0o711)
+        try:
+            self._start_worker()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_worker(self) -> None:
         # a worker without a private root (the fallback) works in this folder's `work/`
         work = self._scratch / "work"
         spec = WorkerSpec(self.source, self.module_name, str(work), self.limits, self.preflight)
@@ -272,7 +282,7 @@ class SandboxedWorker:
             self._channel.close()
             self._channel = None
         if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._forget_scratch()
             self._scratch = None
 
     # -- requests --------------------------------------------------------------------
