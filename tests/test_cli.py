@@ -10,19 +10,21 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_gradebook_term import nnzoo  # in this process: torch imported once, the fork server warm
 
 ROOT = Path(__file__).resolve().parent.parent
 CORRECT = ROOT / "tests" / "submissions" / "mlp" / "correct_einsum.py"
 BROKEN = ROOT / "tests" / "submissions" / "mlp" / "broken_no_value_error.py"
 
 
-def nnzoo(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], capture_output=True, text=True, cwd=cwd)
+def nnzoo_process(*args):
+    """`nnzoo ARGS` as a process of its own, as a user starts it."""
+    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], capture_output=True, text=True)
 
 
 @pytest.mark.parametrize("command", ["test", "grade", "demo", "stubs", "feedback", "export", "gradescope"])
 def test_every_command_has_help(command):
-    result = nnzoo(command, "--help")
+    result = nnzoo_process(command, "--help")
     assert result.returncode == 0 and "usage: nnzoo" in result.stdout
 
 
