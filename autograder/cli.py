@@ -195,7 +195,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
             with grading_progress(len(submissions)) as on_done:
                 summary = grade_class(submissions, options, on_done=on_done)
         except WorkerRefused as exc:
-            return _fail(f"{exc} — the students graded so far are recorded; rerun with --resume")
+            return _fail(exc.batch_stopped())
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
     rows = [{"student": r.student, "scores": {a: score(r, a, term) for a in assignments if a in r.assignments},
              "total": sum(score(r, a, term) for a in assignments if a in r.assignments)} for r in records]

@@ -9,6 +9,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 import torch
+from conftest import ROBUSTNESS_SEEDS
 
 from autograder.course import assignment
 from autograder.data.graphs import CLUMPS, graph_families
@@ -25,7 +26,7 @@ REFERENCE = reference_for("gnn")
 ref = REFERENCE.module
 GRAPHS = [nx.karate_club_graph(), nx.les_miserables_graph(), nx.gnp_random_graph(30, 0.1, seed=1, directed=True)]
 IDS = ["karate", "les_miserables", "directed"]
-SEEDS = (0, 1)
+SEEDS = ROBUSTNESS_SEEDS  # two in make test, ten in make experiments
 
 
 @pytest.fixture(scope="module", autouse=True)

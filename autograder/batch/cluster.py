@@ -47,6 +47,10 @@ WORKER_WAIT_SECONDS = 60
 class WorkerRefused(RuntimeError):
     """A Dask worker that must not grade: the message names it and what to fix."""
 
+    def batch_stopped(self) -> str:
+        """The one line `nnzoo grade` ends with when a worker is refused midway."""
+        return f"{self} — the students graded so far are recorded; rerun with --resume"
+
 
 # -- on the worker ----------------------------------------------------------------------------
 

@@ -102,7 +102,7 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
             with grading_progress(len(submissions)) as on_done:
                 summary = grade_class(list(submissions.values()), options, on_done=on_done)
         except WorkerRefused as exc:
-            print(f"nnzoo grade: {exc} — the students graded so far are recorded; rerun with --resume", file=sys.stderr)
+            print(f"nnzoo grade: {exc.batch_stopped()}", file=sys.stderr)
             return 2
     by_id = {r.student: r for r in summary.records}
     for nb in notebooks:
