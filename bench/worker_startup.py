@@ -19,7 +19,6 @@ Usage (root, for the namespaces): python bench/worker_startup.py [RUNS]
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import statistics
@@ -31,10 +30,10 @@ import torch
 
 from autograder.sandbox.client import SandboxedWorker, claim_worker_uid
 from autograder.sandbox.reap import reap_uid
-from autograder.worker import forkserver
 from autograder.worker.isolation import Sandbox
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.spec import ProbeRequest
+from autograder.worker.warmup import warm_up
 
 
 def fork_ready(sandbox: Sandbox, mode: str, limits: SandboxLimits) -> tuple[float, float]:
@@ -81,9 +80,7 @@ def judge_start_ms(limits: SandboxLimits, runs: int) -> float:
 
 def main(runs: int) -> None:
     torch.set_num_threads(1)
-    forkserver._warm_up()
-    for name in forkserver.PRELOAD:
-        importlib.import_module(name)
+    warm_up()
     sandbox = Sandbox.prepare()
     fallback = Sandbox(None, sandbox.seccomp, sandbox.fallback_seccomp)  # as without CAP_SYS_ADMIN
     sandboxes = {"bare": fallback, "fallback": fallback, "allow-list root": sandbox}

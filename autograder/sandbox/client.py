@@ -29,7 +29,7 @@ from autograder.worker.encoding import WireError, WireLimits, decode
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability
 from autograder.worker.serve import WorkerSpec
-from autograder.worker.spec import ProbeRequest
+from autograder.worker.spec import ProbeRequest, request_bytes
 
 
 class ForkServer:
@@ -369,7 +369,7 @@ class SandboxedWorker:
         if self._pid is None:
             self._start()
         what = f"to probe {request.name!r}"
-        self._send(pickle.dumps(request), what)
+        self._send(request_bytes(request), what)
         reply = self._receive(what)
         if "raised" in reply:
             raise student_error(reply["raised"])

@@ -16,7 +16,6 @@ the server forks, and answers the child's pid as 8 bytes.  Children, and orphans
 from __future__ import annotations
 
 import ctypes
-import importlib
 import os
 import pickle
 import signal
@@ -28,15 +27,9 @@ import torch
 
 from autograder.worker.isolation import Sandbox
 from autograder.worker.serve import WorkerSpec, serve
+from autograder.worker.warmup import warm_up
 
 PR_SET_CHILD_SUBREAPER = 36
-
-#: Imported here so that no worker imports them from the file system: modules the probes
-#: and the provided code load lazily (torch.load's serialization config, networkx for the
-#: gnn assignment, the transfer assignment's provided network).  Without a private root
-#: (the fallback) a worker may not be able to read the interpreter's files at all.
-PRELOAD = ("torch.utils.serialization", "networkx", "autograder.data.transfer")
-
 
 def _fork_worker(control: socket.socket, spec: WorkerSpec, fd: int, sandbox: Sandbox) -> int:
     pid = sandbox.fork()
@@ -64,20 +57,9 @@ def _read_exactly(control: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _warm_up() -> None:
-    """Run the lazily imported parts of torch once, so that no worker pays for them."""
-    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss = torch.nn.functional.cross_entropy(model(torch.randn(5, 3)), torch.tensor([0, 1, 0, 1, 0]))
-    loss.backward()
-    optimizer.step()
-
-
 def main(control_fd: int) -> None:
     torch.set_num_threads(1)
-    _warm_up()
-    for name in PRELOAD:
-        importlib.import_module(name)
+    warm_up()
     sandbox = Sandbox.prepare()
     # Orphans of workers (daemons, fork bombs) are re-parented here instead of to init,
     # and with SIGCHLD ignored they are reaped at once: no zombie keeps counting

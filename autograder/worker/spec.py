@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import io
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
+
+import torch
 
 from autograder.worker.forbidden import trust
 
@@ -148,3 +152,28 @@ class ProbeRequest:
     seed: int = 0
     patch: dict = field(default_factory=dict)
     forbid: tuple[str, ...] = ()
+
+
+def _tensor(data: bytes, dtype: torch.dtype, shape: tuple[int, ...], requires_grad: bool) -> torch.Tensor:
+    """A tensor rebuilt from its raw bytes (see `_RequestPickler`)."""
+    flat = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
+    tensor = flat.view(dtype).reshape(shape)
+    return tensor.requires_grad_() if requires_grad else tensor
+
+
+class _RequestPickler(pickle.Pickler):
+    """Pickles a plain dense tensor as its raw bytes: torch's own reduction saves each
+    one with `torch.save` (≈ 0.1 ms a tensor both ways, over 100 tensors in some requests)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is torch.Tensor and obj.layout == torch.strided and not obj.is_quantized:
+            data = obj.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+            return _tensor, (data, obj.dtype, tuple(obj.shape), obj.requires_grad and obj.is_leaf)
+        return NotImplemented
+
+
+def request_bytes(request: ProbeRequest) -> bytes:
+    """`request` as the judge sends it to a worker (read back with `pickle.loads`)."""
+    out = io.BytesIO()
+    _RequestPickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(request)
+    return out.getvalue()
