@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import queue
+import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -50,9 +52,12 @@ class Executor(Protocol):
 def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], jobs: int) -> Iterator[StudentRecord]:
     """Grade each `(submission, assignments)` of `todo`; records in order of completion.
 
-    With `jobs` N > 1 this process is one of the N judges: N - 1 spawned processes, each
-    kept two tasks ahead, and this one grading whatever is left — one judge start-up
-    (imports, a fork server) fewer than N spawned ones, on a machine where every core counts.
+    With `jobs` N > 1 this process is one of the N judges: N - 1 spawned processes and this
+    one take the next task from one queue the moment they are free — a feeder thread hands
+    a spawned judge its next task as soon as it sends a record back (this process may be in
+    the middle of a student), and no task waits in a busy judge's queue while another judge
+    idles (at the end, too).  One judge start-up (imports, a fork server) fewer than N
+    spawned ones, on a machine where every core counts.
     """
     from autograder.batch import grade_student
 
@@ -65,25 +70,67 @@ def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], j
     threads = max(1, (os.cpu_count() or 1) // jobs)
     own_threads = torch.get_num_threads()
     pending = deque(todo)
-    running: set[Future] = set()
+    finished: queue.Queue[Future | None] = queue.Queue()
     with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"), initializer=start_judge,
                              initargs=(threads,)) as pool:
+        threading.Thread(target=_feed, args=(pool, jobs - 1, pending, finished, limits, prints), daemon=True).start()
         torch.set_num_threads(threads)
         try:
-            while pending or running:
-                while pending and len(running) < 2 * (jobs - 1):
-                    sub, assignments = pending.popleft()
-                    running.add(pool.submit(grade_student, sub, assignments, limits, prints))
-                for future in [f for f in running if f.done()]:
-                    running.discard(future)
-                    yield future.result()
-                if pending:
-                    sub, assignments = pending.pop()  # from the end: the pool works from the front
-                    yield grade_student(sub, assignments, limits, prints)
-                elif running:
-                    wait(running, return_when=FIRST_COMPLETED)
+            while pending:
+                yield from _finished_so_far(finished)
+                try:
+                    sub, assignments = pending.pop()  # from the end: the feeder takes from the front
+                except IndexError:
+                    break
+                yield grade_student(sub, assignments, limits, prints)
+            while (future := finished.get()) is not None:  # nothing left here: wait for the spawned judges
+                yield future.result()
         finally:
+            pending.clear()
             torch.set_num_threads(own_threads)
+
+
+def _finished_so_far(finished: "queue.Queue[Future | None]") -> Iterator[StudentRecord]:
+    """The records of the spawned judges' finished tasks, without waiting (the feeder's final
+    None is put back for the wait at the end)."""
+    while True:
+        try:
+            future = finished.get_nowait()
+        except queue.Empty:
+            return
+        if future is None:
+            finished.put(None)
+            return
+        yield future.result()
+
+
+def _feed(pool: ProcessPoolExecutor, slots: int, pending: deque, finished: "queue.Queue[Future | None]",
+          limits: SandboxLimits, prints: dict[str, str]) -> None:
+    """Keep `slots` tasks of `pending` running in `pool` (one per spawned judge, none queued
+    behind it); put each finished future in `finished`, then None when all have finished."""
+    from autograder.batch import grade_student
+
+    running: set[Future] = set()
+    try:
+        while True:
+            while len(running) < slots:
+                try:
+                    sub, assignments = pending.popleft()
+                except IndexError:
+                    break
+                running.add(pool.submit(grade_student, sub, assignments, limits, prints))
+            if not running:
+                return
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.discard(future)
+                finished.put(future)
+    except BaseException as exc:  # noqa: BLE001 — e.g. a broken pool: raised by the caller's next read
+        failed: Future = Future()
+        failed.set_exception(exc)
+        finished.put(failed)
+    finally:
+        finished.put(None)
 
 
 def start_judge(threads: int) -> None:
