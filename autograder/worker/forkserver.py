@@ -16,6 +16,7 @@ the server forks, and answers the child's pid as 8 bytes.  Children, and orphans
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import pickle
 import signal
@@ -66,6 +67,10 @@ def main(control_fd: int) -> None:
     # against the next worker's process limit.
     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # what the server holds now stays out of every worker's garbage collections: a
+    # collection would write to each object's header, copying the pages it sits on
+    gc.collect()
+    gc.freeze()
     control = socket.socket(fileno=control_fd)
     control.sendall(b"R")
     while True:

@@ -45,10 +45,20 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def run_probe(module: Any, request: ProbeRequest) -> dict:
-    """Run `request` on `module` (seeded, on one thread) and return the probe's plain result."""
+def seed(value: int) -> None:
+    """Seed torch's CPU generator (and CUDA's, once it is in use): `torch.manual_seed`
+    without its cost — with no GPU in use it records the caller's whole stack (source
+    lines and a stat of every file in it) for a deferred CUDA seed, ≈ 60 µs in a worker and
+    more under pytest's deep stacks, on every probe."""
     import torch
 
+    torch.default_generator.manual_seed(value)
+    if torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(value)
+
+
+def run_probe(module: Any, request: ProbeRequest) -> dict:
+    """Run `request` on `module` (seeded, on one thread) and return the probe's plain result."""
     try:
         fn = PROBES[request.name]
     except KeyError:
@@ -59,7 +69,7 @@ def run_probe(module: Any, request: ProbeRequest) -> dict:
         for name, trusted in request.patch.items():
             setattr(module, name, resolve(module, trusted))
         try:
-            torch.manual_seed(request.seed)
+            seed(request.seed)
             return fn(module, **request.kwargs)
         finally:
             for name, value in saved.items():
