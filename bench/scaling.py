@@ -14,7 +14,7 @@ printed: the work done, whatever the load from other users — CPU(-j 2) / CPU(-
 what parallelism costs, and 2 × CPU(-j 1) / CPU(-j 2) bounds the speed-up on an idle
 2-core machine.
 
-Usage: python bench/scaling.py [N ...]        (default: 10 40)
+Usage: python bench/scaling.py [N ...] [--only j1,j2,dask]     (default: 10 40, all three)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 EXECUTORS = {"-j 1": ["-j", "1"], "-j 2": ["-j", "2"], "dask 2×1": ["--executor", "dask", "-j", "2"]}
+SHORT = {"j1": "-j 1", "j2": "-j 2", "dask": "dask 2×1"}
 
 
 def pool(assignment: str) -> list[Path]:
@@ -81,7 +82,10 @@ def grade(subs: Path, out: Path, flags: list[str]) -> tuple[float, float | None]
 def main() -> None:
     from autograder.course import names
 
-    sizes = [int(a) for a in sys.argv[1:]] or [10, 40]
+    args = sys.argv[1:]
+    only = args[args.index("--only") + 1].split(",") if "--only" in args else list(SHORT)
+    executors = {SHORT[o]: EXECUTORS[SHORT[o]] for o in only}
+    sizes = [int(a) for a in args if a.isdigit()] or [10, 40]
     assignments = names(hidden=True)
     rows: dict[int, dict[str, tuple[float, float, float | None]]] = {}
     print(f"{os.cpu_count()} cpus; assignments: {', '.join(assignments)}")
@@ -91,7 +95,7 @@ def main() -> None:
             make_class(subs, n, assignments)
             rows[n] = {}
             books = {}
-            for name, flags in EXECUTORS.items():
+            for name, flags in executors.items():
                 load = os.getloadavg()[0]
                 seconds, cpu = grade(subs, Path(tmp) / name.replace(" ", "").replace("×", "x"), flags)
                 load = max(load, os.getloadavg()[0])
@@ -100,20 +104,23 @@ def main() -> None:
                 used = f", CPU {cpu:.1f} s" if cpu is not None else ""
                 print(f"  {n} students × {len(assignments)}: {name}: {seconds:.1f} s (load ≤ {load:.1f}{used})", flush=True)
             same = len(set(books.values())) == 1
-            print(f"  identical grades.csv on the three executors: {same}", flush=True)
+            print(f"  identical grades.csv on the {len(executors)} executors: {same}", flush=True)
             assert same, "the executors disagree"
     print("\nwall s (CPU s of the process tree), load average: the higher of before and after")
-    print("| students × 5 | " + " | ".join(EXECUTORS) + " | -j 2 / -j 1 speed-up, wall (idle-machine bound from CPU) |")
-    print("|---|" + "---|" * (len(EXECUTORS) + 1))
+    print("| students × 5 | " + " | ".join(executors) + " | -j 2 / -j 1 speed-up, wall (idle-machine bound from CPU) |")
+    print("|---|" + "---|" * (len(executors) + 1))
     for n, row in rows.items():
         cells = " | ".join(f"{s:.0f}" + (f" ({c:.0f})" if c is not None else "") + f", load {l:.1f}" for s, l, c in row.values())
+        if "-j 1" not in row or "-j 2" not in row:
+            print(f"| {n} | {cells} | — |")
+            continue
         cpu1, cpu2 = row["-j 1"][2], row["-j 2"][2]
         bound = f" ({2 * cpu1 / cpu2:.2f}×)" if cpu1 and cpu2 else ""
         print(f"| {n} | {cells} | {row['-j 1'][0] / row['-j 2'][0]:.2f}×{bound} |")
     if len(sizes) >= 2:
         a, b = sizes[0], sizes[-1]
         print(f"\nfrom {a} and {b} students: marginal cost per student (slope), fixed cost (intercept)")
-        for name in EXECUTORS:
+        for name in executors:
             slope = (rows[b][name][0] - rows[a][name][0]) / (b - a)
             line = f"  {name}: wall {slope:.2f} s/student, fixed {rows[a][name][0] - a * slope:.1f} s"
             if rows[a][name][2] is not None and rows[b][name][2] is not None:
