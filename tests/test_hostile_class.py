@@ -93,18 +93,26 @@ sys.exit(code)
 """
 
 
-def grade(subs: Path, out: Path) -> tuple[subprocess.CompletedProcess, int]:
-    result = subprocess.run([sys.executable, "-c", DRIVER, "grade", str(subs), "--out", str(out), "-a", "mlp",
-                             "--call-seconds", "10"], capture_output=True, text=True, timeout=900)
-    peak = int(result.stdout.rsplit("PEAK_KIB", 1)[1].split()[0]) if "PEAK_KIB" in result.stdout else 0
+def start_grading(subs: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", DRIVER, "grade", str(subs), "--out", str(out), "-a", "mlp",
+                             "--call-seconds", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen) -> tuple[subprocess.CompletedProcess, int]:
+    stdout, stderr = process.communicate(timeout=900)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    peak = int(stdout.rsplit("PEAK_KIB", 1)[1].split()[0]) if "PEAK_KIB" in stdout else 0
     return result, peak
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict:
+    """The honest class and the hostile one, graded at once (the hostile one mostly waits
+    on its hangs' timeouts)."""
     base = tmp_path_factory.mktemp("hostile")
-    honest, honest_peak = grade(make_class(base / "honest", hostile=False), base / "honest_out")
-    hostile, hostile_peak = grade(make_class(base / "hostile", hostile=True), base / "hostile_out")
+    honest = start_grading(make_class(base / "honest", hostile=False), base / "honest_out")
+    hostile = start_grading(make_class(base / "hostile", hostile=True), base / "hostile_out")
+    (honest, honest_peak), (hostile, hostile_peak) = finish(honest), finish(hostile)
     return {"honest": honest, "hostile": hostile, "honest_peak": honest_peak, "hostile_peak": hostile_peak,
             "honest_out": base / "honest_out", "hostile_out": base / "hostile_out"}
 
