@@ -7,6 +7,11 @@ function), so the judge reads a reply as *data* and bounds it before and while d
             + metadata {"structure": JSON}: the nesting of lists, tuples, dicts, numbers,
               strings and None, with {"$t": i} where tensor i goes
 
+The worker writes that layout itself (an 8-byte header length, the JSON header, the
+tensors' bytes end to end): safetensors' own `save` checks every tensor for shared
+storage and converts it through numpy, ≈ 20 µs a tensor.  The judge reads a frame with
+safetensors' validating parser.
+
 No pickle, no compression (the decoded size is the received size), no strides (every
 tensor is rebuilt contiguous, so its logical size is what was sent), only the dtypes in
 `DTYPES`, and limits on the number of tensors, their rank, the structure's size and
@@ -24,7 +29,6 @@ from typing import Any
 
 import torch
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 
 #: The tensor dtypes a reply may hold.
 DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32,
@@ -60,11 +64,16 @@ class WireLimits:
 
 # -- worker side -----------------------------------------------------------------------------
 
-def _structure(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+#: safetensors' names of `DTYPES`.
+_SAFETENSORS_NAMES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32", torch.float64: "F64",
+                      torch.int8: "I8", torch.int16: "I16", torch.int32: "I32", torch.int64: "I64", torch.uint8: "U8",
+                      torch.bool: "BOOL"}
+
+
+def _structure(value: Any, tensors: list[torch.Tensor]) -> Any:
     if isinstance(value, torch.Tensor):
-        key = str(len(tensors))
-        tensors[key] = value.detach().contiguous().clone()
-        return {"$t": int(key)}
+        tensors.append(value)
+        return {"$t": len(tensors) - 1}
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -78,12 +87,30 @@ def _structure(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     raise TypeError(f"not a plain value: {type(value).__name__}")
 
 
+def _raw_bytes(tensor: torch.Tensor) -> bytes:
+    """The elements of `tensor`, in row-major order, as little-endian bytes."""
+    flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
+    return flat.view(torch.uint8).numpy().tobytes()
+
+
 def encode(value: Any) -> bytes:
     """One frame for `value`: tensors (of `DTYPES`), numbers, strings, None, and lists,
     tuples and str-keyed dicts of those."""
-    tensors: dict[str, torch.Tensor] = {}
+    tensors: list[torch.Tensor] = []
     structure = json.dumps(_structure(value, tensors), allow_nan=False, separators=(",", ":"))
-    return save_safetensors(tensors, metadata={"structure": structure})
+    header: dict[str, Any] = {"__metadata__": {"structure": structure}}
+    chunks, offset = [], 0
+    for i, tensor in enumerate(tensors):
+        if tensor.dtype not in _SAFETENSORS_NAMES:
+            raise TypeError(f"not a plain value: a tensor of dtype {tensor.dtype}")
+        data = _raw_bytes(tensor)
+        header[str(i)] = {"dtype": _SAFETENSORS_NAMES[tensor.dtype], "shape": list(tensor.shape),
+                          "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)  # safetensors aligns the tensors' bytes to 8
+    return len(head).to_bytes(8, "little") + head + b"".join(chunks)
 
 
 # -- judge side ------------------------------------------------------------------------------
