@@ -55,8 +55,8 @@ def count_worker_cpu() -> None:
     inner = SandboxedWorker.close
 
     def close(self):
-        if self._pid is not None:
-            WORKER_CPU[0] += worker_cpu_seconds(self._pid)
+        if self.pid is not None:
+            WORKER_CPU[0] += worker_cpu_seconds(self.pid)
         inner(self)
 
     SandboxedWorker.close = close

@@ -34,7 +34,7 @@ from autograder.load import load_class
 from autograder.sandbox import SandboxLimits
 from autograder.sandbox.client import claim_worker_uid
 from autograder.sandbox.preflight import Secret, git_dirs, preflight
-from autograder.sandbox.reap import ipc_objects, live_processes
+from autograder.sandbox.reap import ipc_objects, live_processes, wait_reaped
 from autograder.worker.isolation import PROJECT_DIR
 
 LIMITS = SandboxLimits(call_seconds=10)  # single probes: a hang costs 10 s
@@ -67,12 +67,15 @@ def call_relu(source: str, limits: SandboxLimits = LIMITS):
 
 
 def call_in_worker(source: str, call: str, *args, limits: SandboxLimits = LIMITS):
-    """Import `source` in a fresh worker, call its function `call(*args)`, return the output."""
+    """Import `source` in a fresh worker, call its function `call(*args)`, return the output
+    once the worker has ended and what its uid left has been removed (in the background,
+    waited for here as the uid's next worker would)."""
     subject = SandboxSubject(source, "mlp", limits)
     try:
         return subject.run("run", call=call, args=args, backward=False)["output"]
     finally:
         subject.close()
+        wait_reaped()
 
 
 def failure_of(source: str, limits: SandboxLimits = LIMITS) -> SubmissionFailure | StudentCodeError:
@@ -186,6 +189,41 @@ def test_a_daemon_holding_the_pipe_is_killed_and_costs_nothing():
     daemon = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n    os._exit(0)"
     assert torch.equal(call_relu(relu_of(daemon)), torch.tensor([0.0, 2.0]))
     assert worker_processes() == []
+
+
+@pytest.mark.skipif(not ROOT, reason="a per-worker uid (to kill every leftover) needs root")
+def test_the_next_worker_starts_only_after_the_last_ones_leftovers_are_gone(monkeypatch):
+    """A worker's end reaps its uid in the background; the uid's next worker waits for it
+    (a reap slowed down here, so that starting early would be seen)."""
+    import autograder.sandbox.reap as reap
+    from autograder.sandbox.client import ForkServer
+
+    events = []
+    honest_reap, honest_fork = reap.reap_uid, ForkServer.fork
+
+    def slow_reap(uid):
+        time.sleep(0.3)
+        events.append("reaped")
+        return honest_reap(uid)
+
+    def fork(self, spec):
+        events.append("forked")
+        return honest_fork(self, spec)
+
+    monkeypatch.setattr(reap, "reap_uid", slow_reap)
+    monkeypatch.setattr(ForkServer, "fork", fork)
+    daemon = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n    os._exit(0)"
+    first = SandboxSubject(relu_of(daemon), "mlp", LIMITS)
+    first.run("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
+    first.close()
+    second = SandboxSubject(CORRECT, "mlp", LIMITS)
+    try:
+        second.run("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
+        assert events == ["forked", "reaped", "forked"]
+        assert live_processes(claim_worker_uid(LIMITS.worker_uid)) == [second.worker.pid]
+    finally:
+        second.close()
+        wait_reaped()
 
 
 @pytest.mark.skipif(not ROOT, reason="another uid (or a PID namespace) needs root")

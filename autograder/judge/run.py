@@ -127,11 +127,9 @@ def subject_for(text: str | None, assignment: str, limits: SandboxLimits, proble
     if syntax:
         return UnrunnableSubject("syntax", f"{filename} has a syntax error ({syntax}); fix it so Python can import the file",
                                  filename)
-    from autograder.sandbox.client import ForkServer
-
-    with contextlib.suppress(OSError):  # a failing start is reported by the first probe
-        ForkServer.get()  # starts (if not running) while the judge imports the reference and the tests
-    return SandboxSubject(text, assignment, limits, label=filename)
+    subject = SandboxSubject(text, assignment, limits, label=filename)
+    subject.worker.launch()  # it starts while the judge imports the reference and the tests
+    return subject
 
 
 def grade_file(path: Path, assignment: str, limits: SandboxLimits) -> AssignmentResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pickle
+import select
 import shutil
 import signal
 import socket
@@ -24,7 +25,7 @@ from autograder.sandbox.channel import (
     ChannelTimeout,
     FrameTooLong,
 )
-from autograder.sandbox.reap import reap_uid
+from autograder.sandbox.reap import reap_later, wait_reaped
 from autograder.worker.encoding import WireError, WireLimits, decode
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability
@@ -57,6 +58,15 @@ class ForkServer:
         server_end.close()
         self.control = judge_end
         self._ready = False
+        self._asked = 0  # forks asked for, numbered from 1: a fork's ticket
+        self._answered = 0
+        self._pids: dict[int, int] = {}  # ticket → pid: answers read but not yet claimed
+
+    def ready_now(self) -> bool:
+        """Whether the server is ready to fork, without waiting for it."""
+        if not self._ready and select.select([self.control], [], [], 0)[0]:
+            self._wait_until_ready()
+        return self._ready
 
     def _wait_until_ready(self) -> None:
         if not self._ready:
@@ -81,7 +91,8 @@ class ForkServer:
         self.process.wait()
 
     def fork(self, spec: WorkerSpec) -> tuple[int, socket.socket]:
-        """Fork a worker for `spec`; return its pid and the judge's end of its pipe."""
+        """Ask for a worker for `spec` and return without waiting for the fork (≈ 8 ms): a
+        ticket for its pid (see `pid`) and the judge's end of its pipe."""
         self._wait_until_ready()
         judge_end, worker_end = socket.socketpair()
         try:
@@ -90,12 +101,26 @@ class ForkServer:
             # socket may split a large spec over several reads
             socket.send_fds(self.control, [len(data).to_bytes(8, "little")], [worker_end.fileno()])
             self.control.sendall(data)
-            pid = int.from_bytes(self.control.recv(8), "little")
         finally:
             worker_end.close()
+        self._asked += 1
+        return self._asked, judge_end
+
+    def pid(self, ticket: int) -> int:
+        """The pid of the worker forked for `ticket` (the server answers in the order asked)."""
+        while ticket not in self._pids:
+            answer = b""
+            while len(answer) < 8:
+                chunk = self.control.recv(8 - len(answer))
+                if not chunk:
+                    raise GraderError("the sandbox fork server ended before it said which worker it forked")
+                answer += chunk
+            self._answered += 1
+            self._pids[self._answered] = int.from_bytes(answer, "little")
+        pid = self._pids.pop(ticket)
         if pid <= 0:
             raise GraderError("the sandbox fork server failed to fork a worker")
-        return pid, judge_end
+        return pid
 
 
 class MalformedReply(SubmissionFailure):
@@ -214,31 +239,60 @@ class SandboxedWorker:
         self.levels: dict[str, str] = {}
         self.deadline = time.monotonic() + limits.submission_seconds
         self._import_error: StudentCodeError | None = None
-        self._pid: int | None = None
+        self._server: ForkServer | None = None
+        self._ticket: int | None = None  # of a launched worker (see `ForkServer.fork`)
+        self._known_pid: int | None = None
+        self._greeted = False  # the worker said it imported the module
         self._channel: Channel | None = None
         self._scratch: Path | None = None
 
     # -- lifecycle -------------------------------------------------------------------
-    def _start(self) -> None:
+    def launch(self) -> None:
+        """Fork the worker now, if the fork server is ready, and return at once: the worker
+        isolates itself and imports the student's module while the judge prepares its
+        tests.  The first request waits for it — or starts it, when it was not launched or
+        its launch failed (that request then says why)."""
+        if self._ticket is not None or self.unrunnable is not None:
+            return
+        try:
+            if ForkServer.get().ready_now():
+                self._launch()
+        except Exception:  # noqa: BLE001 — retried, and reported, by the first request
+            pass
+
+    def _launch(self) -> None:
+        """Fork the worker; it starts isolating itself and importing the module at once."""
         self._scratch = Path(tempfile.mkdtemp(prefix="nnzoo-worker-"))
         # removed by `close`, and at the latest when this handle is collected or the judge exits
         self._forget_scratch = weakref.finalize(self, shutil.rmtree, str(self._scratch), True)
         os.chmod(self._scratch, 0o711)
+        self._greeted = False
         try:
-            self._start_worker()
+            if os.getuid() == 0:
+                wait_reaped(self.limits.worker_uid)  # nothing of the uid's last worker may be left
+            # a worker without a private root (the fallback) works in this folder's `work/`
+            spec = WorkerSpec(self.source, self.module_name, str(self._scratch / "work"), self.limits, self.preflight)
+            try:
+                self._server = ForkServer.get()
+                self._ticket, sock = self._server.fork(spec)
+                self._channel = Channel(sock, self._alive)
+            except OSError as exc:  # the fork server itself failed: not the student's fault
+                raise GraderError(f"could not start a sandboxed worker: {exc}") from exc
         except BaseException:
             self.close()
             raise
 
-    def _start_worker(self) -> None:
-        # a worker without a private root (the fallback) works in this folder's `work/`
-        work = self._scratch / "work"
-        spec = WorkerSpec(self.source, self.module_name, str(work), self.limits, self.preflight)
+    def _start(self) -> None:
+        """Launch the worker (unless `launch` did) and wait until it imported the module."""
+        if self._ticket is None:
+            self._launch()
         try:
-            self._pid, sock = ForkServer.get().fork(spec)
-            self._channel = Channel(sock, self._alive)
-        except OSError as exc:  # the fork server itself failed: not the student's fault
-            raise GraderError(f"could not start a sandboxed worker: {exc}") from exc
+            self._greet()
+        except BaseException:
+            self.close()
+            raise
+
+    def _greet(self) -> None:
         # the levels come before the student's module is imported: no student code wrote them
         try:
             first = self._receive("while starting")
@@ -265,19 +319,26 @@ class SandboxedWorker:
         if "ready" not in greeting:
             self.close()
             raise SubmissionFailure("crash", "the worker sent a malformed reply while importing your module")
+        self._greeted = True
 
     def close(self) -> None:
-        """Kill the worker's whole process tree and remove its scratch space."""
-        if self._pid is not None:
-            pid = self._pid
+        """Kill the worker's whole process tree and remove its scratch space.  What else its
+        uid left (processes it started, IPC objects, files) is removed in the background:
+        `autograder.sandbox.reap.wait_reaped` waits for that, and so does the uid's next
+        worker before it starts."""
+        if self._ticket is not None:
+            try:
+                pid = self.pid
+            except (GraderError, OSError):  # the server is gone: the uid's reap below kills the worker
+                pid = None
             for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
                 try:
                     kill()
                 except (ProcessLookupError, PermissionError, TypeError):
                     pass
             if os.getuid() == 0:
-                reap_uid(self.limits.worker_uid)
-            self._pid = None
+                reap_later(self.limits.worker_uid)
+            self._ticket = self._known_pid = None
         if self._channel is not None:
             self._channel.close()
             self._channel = None
@@ -329,11 +390,19 @@ class SandboxedWorker:
             self.close()
             raise
 
+    @property
+    def pid(self) -> int | None:
+        """The worker's pid (the fork server's answer, waited for the first time), or None
+        when no worker is running."""
+        if self._ticket is not None and self._known_pid is None:
+            self._known_pid = self._server.pid(self._ticket)
+        return self._known_pid
+
     def _alive(self) -> bool:
-        if self._pid is None:
+        if self._ticket is None:
             return False
         try:
-            os.kill(self._pid, 0)  # the fork server reaps its children: a dead pid is gone
+            os.kill(self.pid, 0)  # the fork server reaps its children: a dead pid is gone
         except ProcessLookupError:
             return False
         except PermissionError:
@@ -366,7 +435,7 @@ class SandboxedWorker:
         failure = self.unrunnable
         if failure is not None:
             raise failure
-        if self._pid is None:
+        if self._ticket is None or not self._greeted:
             self._start()
         what = f"to probe {request.name!r}"
         self._send(request_bytes(request), what)

@@ -6,6 +6,10 @@ tmpfs.  In the fallback (no namespaces) nothing does, so the judge, as root, rem
 by uid: every process (again and again: a fork bomb forks between two scans), the SysV
 shared memory segments, semaphores and message queues, and what the uid owns directly in
 the world-writable folders.  Never run on the judge's own uid.
+
+A worker's end need not wait for the kernel to tear it down (≈ 10 ms): `reap_later` reaps
+in a background thread, and `wait_reaped` — called before the uid's next worker starts, and
+by the interpreter before the judge exits (the thread is not a daemon) — waits for it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import ctypes
 import os
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -132,3 +137,50 @@ def reap_uid(uid: int) -> dict[str, int]:
         raise ValueError(f"refusing to reap uid {uid}: it is the grader's own")
     processes = kill_uid(uid)
     return {"processes": processes, "ipc": remove_ipc(uid), "files": remove_files(uid)}
+
+
+class _Reap(threading.Thread):
+    """One `reap_uid` in the background; `wait` joins it and raises what it raised."""
+
+    def __init__(self, uid: int) -> None:
+        super().__init__(name=f"nnzoo-reap-{uid}")
+        self.uid = uid
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            reap_uid(self.uid)
+        except BaseException as exc:  # noqa: BLE001 — raised again by `wait`
+            self.error = exc
+
+    def wait(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+_PENDING: dict[int, _Reap] = {}
+_PENDING_LOCK = threading.Lock()
+
+
+def reap_later(uid: int) -> None:
+    """Start reaping `uid` (see `reap_uid`) in a background thread; `wait_reaped(uid)`
+    waits until it is done."""
+    if uid in (0, os.getuid()):
+        raise ValueError(f"refusing to reap uid {uid}: it is the grader's own")
+    wait_reaped(uid)  # one reap of a uid at a time
+    reap = _Reap(uid)
+    with _PENDING_LOCK:
+        _PENDING[uid] = reap
+    reap.start()
+
+
+def wait_reaped(uid: int | None = None) -> None:
+    """Wait until the background reap of `uid` (of every uid: None) has finished — every
+    process of it killed, its IPC objects and files removed; raises what a reap raised."""
+    with _PENDING_LOCK:
+        reaps = [r for u, r in _PENDING.items() if uid is None or u == uid]
+        for reap in reaps:
+            del _PENDING[reap.uid]
+    for reap in reaps:
+        reap.wait()
