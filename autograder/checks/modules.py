@@ -16,7 +16,7 @@ from autograder.checks.base import (
     tolerances,
 )
 from autograder.checks.figures import difference, number_differences, show
-from autograder.judge.subject import Raised
+from autograder.judge.subject import Raised, run_each
 from autograder.worker.spec import Build
 
 
@@ -104,29 +104,29 @@ def matches_reference(
     same weights (the reference's seeded `state_dict`) and the same inputs; outputs,
     input gradients and parameter gradients must agree within the dtype's tolerance.
     """
+    cases = []  # (dtype, args, request): every input in every dtype, all known before the first runs
     for dtype in dtypes:
         sd = reference_state_dict(ref, model, dtype, state_dict_seed, patch) if model is not None else None
         for args in inputs:
             args = _cast(args, dtype)
-            request = dict(
-                model=model, state_dict=sd, dtype=dtype, call=call, args=args,
-                kwargs=kwargs, grad_args=grad_args if gradients else (), backward=gradients,
-            )
-            expected = ref.run("run", patch=patch, **request)
-            actual = sub.run("run", patch=patch, **request)
-            where = f"for input of shape {_shapes(args)}" + (f" in {dtype}" if dtype else "")
-            compare_nested(actual["output"], expected["output"], f"the output {where}", prop, hint)
-            if not gradients:
+            cases.append((dtype, args, dict(model=model, state_dict=sd, dtype=dtype, call=call, args=args, kwargs=kwargs,
+                                            grad_args=grad_args if gradients else (), backward=gradients)))
+    actuals = run_each(sub, "run", [request for _, _, request in cases], patch=patch)
+    for (dtype, args, request), actual in zip(cases, actuals):
+        expected = ref.run("run", patch=patch, **request)
+        where = f"for input of shape {_shapes(args)}" + (f" in {dtype}" if dtype else "")
+        compare_nested(actual["output"], expected["output"], f"the output {where}", prop, hint)
+        if not gradients:
+            continue
+        for i, (a, e) in enumerate(zip(actual["input_grads"], expected["input_grads"])):
+            compare_nested(a, e, f"the gradient w.r.t. input {grad_args[i]} {where}", prop, hint)
+        for name, e in expected["param_grads"].items():
+            a = actual["param_grads"].get(name)
+            if e is None:
                 continue
-            for i, (a, e) in enumerate(zip(actual["input_grads"], expected["input_grads"])):
-                compare_nested(a, e, f"the gradient w.r.t. input {grad_args[i]} {where}", prop, hint)
-            for name, e in expected["param_grads"].items():
-                a = actual["param_grads"].get(name)
-                if e is None:
-                    continue
-                if a is None:
-                    fail(prop, f"parameter `{name}` received no gradient {where}", hint)
-                expect_close(a, e, f"the gradient of `{name}` {where}", prop, hint=hint)
+            if a is None:
+                fail(prop, f"parameter `{name}` received no gradient {where}", hint)
+            expect_close(a, e, f"the gradient of `{name}` {where}", prop, hint=hint)
 
 
 def parameters_like(sub: Any, model: Build, expected: dict[str, Sequence[int]], *, prop: str, hint: str, patch: dict | None = None) -> None:

@@ -14,7 +14,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol, Sequence
 
 from autograder.errors import StudentCodeError
 from autograder.worker.limits import SandboxLimits
@@ -80,6 +80,13 @@ class SandboxSubject:
                 raise
             return Raised(tuple(exc.types), exc.message)
 
+    def run_each(self, probe: str, requests: Sequence[dict], *, patch: dict | None = None) -> Iterator[Any]:
+        """`run(probe, patch=patch, **request)` for each of `requests`, in order, as a
+        pipeline: the worker gets each request before the judge has checked the answer to
+        the one before (see `SandboxedWorker.request_each`)."""
+        return self.worker.request_each([ProbeRequest(probe, {k: v for k, v in r.items() if k != "seed"},
+                                                      r.get("seed", 0), patch or {}, self.forbid) for r in requests])
+
     @property
     def unrunnable(self) -> Exception | None:
         """Why no probe can run any more, or None (see `SandboxedWorker.unrunnable`)."""
@@ -87,6 +94,18 @@ class SandboxSubject:
 
     def close(self) -> None:
         self.worker.close()
+
+
+def run_each(subject: Any, probe: str, requests: Sequence[dict], *, patch: dict | None = None) -> Iterator[Any]:
+    """Each of `requests` run on `subject` in order (`subject.run(probe, patch=patch,
+    **request)`); pipelined where the subject can (a sandboxed worker), one by one elsewhere.
+    Requests that raise end the iteration there, as one by one."""
+    # a `SandboxSubject`'s, found by name: naming the class would put the sandbox's code
+    # into what the student bundle's public tests need
+    pipelined = getattr(subject, "run_each", None)
+    if pipelined is not None:
+        return pipelined(probe, requests, patch=patch)
+    return (subject.run(probe, patch=patch, **request) for request in requests)
 
 
 class Subject(Protocol):

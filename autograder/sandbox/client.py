@@ -16,7 +16,7 @@ import time
 import weakref
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
 from autograder.sandbox.channel import (
@@ -188,6 +188,11 @@ def student_error(body: Any, during: str = "") -> StudentCodeError:
     return StudentCodeError(names, _text(body.get("message"), 2000), _text(body.get("where"), 200), during)
 
 
+#: A request sent ahead, while the worker still computes the one before, must fit the
+#: pipe's buffer (208 KiB by default on Linux) so that the judge never blocks on it while
+#: the worker blocks on its answer; a larger one waits until that answer is read.
+AHEAD_BYTES = 64 * 1024
+
 _CLAIMED_UID: tuple[int, int] | None = None  # (uid, fd of its lock file), per judge process
 
 
@@ -243,6 +248,7 @@ class SandboxedWorker:
         self._ticket: int | None = None  # of a launched worker (see `ForkServer.fork`)
         self._known_pid: int | None = None
         self._greeted = False  # the worker said it imported the module
+        self._in_flight = 0  # requests sent whose answers were not read yet
         self._channel: Channel | None = None
         self._scratch: Path | None = None
 
@@ -339,6 +345,7 @@ class SandboxedWorker:
             if os.getuid() == 0:
                 reap_later(self.limits.worker_uid)
             self._ticket = self._known_pid = None
+        self._in_flight = 0
         if self._channel is not None:
             self._channel.close()
             self._channel = None
@@ -432,17 +439,40 @@ class SandboxedWorker:
 
     def request(self, request: ProbeRequest) -> dict:
         """Run one probe; return its result or raise `StudentCodeError`/`SubmissionFailure`."""
+        return next(self.request_each([request]))
+
+    def request_each(self, requests: Sequence[ProbeRequest]) -> Iterator[dict]:
+        """Run `requests` in order, yielding each result as its answer comes (or raising, at
+        that request, what `request` would raise).  Each request is sent before the answer
+        to the one before it is read, so the worker computes while the judge decodes and
+        checks.  A consumer that stops early leaves an answer in flight: the worker's next
+        request then restarts it rather than read that stale answer."""
         failure = self.unrunnable
         if failure is not None:
             raise failure
+        if self._in_flight:
+            self.close()
         if self._ticket is None or not self._greeted:
             self._start()
-        what = f"to probe {request.name!r}"
-        self._send(request_bytes(request), what)
-        reply = self._receive(what)
-        if "raised" in reply:
-            raise student_error(reply["raised"])
-        if "ok" not in reply:
-            self.close()
-            raise SubmissionFailure("crash", "the worker sent a malformed reply")
-        return reply["ok"]
+        ahead: bytes | None = None  # the next request, when it was too large to send ahead
+        for i, request in enumerate(requests):
+            what = f"to probe {request.name!r}"
+            if i == 0 or ahead is not None:
+                self._send(ahead if ahead is not None else request_bytes(request), what)
+                self._in_flight += 1
+                ahead = None
+            if i + 1 < len(requests):
+                data = request_bytes(requests[i + 1])
+                if len(data) <= AHEAD_BYTES:
+                    self._send(data, f"to probe {requests[i + 1].name!r}")
+                    self._in_flight += 1
+                else:
+                    ahead = data
+            reply = self._receive(what)
+            self._in_flight -= 1
+            if "raised" in reply:
+                raise student_error(reply["raised"])
+            if "ok" not in reply:
+                self.close()
+                raise SubmissionFailure("crash", "the worker sent a malformed reply")
+            yield reply["ok"]
