@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.errors import StudentCodeError, SubmissionFailure
+from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
 from autograder.judge.subject import SandboxSubject
 from autograder.sandbox import SandboxLimits
 from autograder.sandbox.client import AHEAD_BYTES
@@ -89,3 +89,11 @@ def test_a_hang_or_a_crash_mid_pipeline_fails_at_its_request(subject, bad, reaso
             got.append(float(result["output"][0]))
     assert got == [2] and info.value.reason == reason
     assert outputs([subject.run("run", **requests(4)[0])]) == [8]
+
+
+def test_a_check_that_interleaves_its_requests_with_a_pipeline_is_a_grader_error(subject):
+    pipeline = subject.run_each("run", requests(1, 2, 3))
+    next(pipeline)
+    assert outputs([subject.run("run", **requests(10)[0])]) == [20]  # restarts: 2 is in flight
+    with pytest.raises(GraderError):
+        next(pipeline)

@@ -249,6 +249,7 @@ class SandboxedWorker:
         self._known_pid: int | None = None
         self._greeted = False  # the worker said it imported the module
         self._in_flight = 0  # requests sent whose answers were not read yet
+        self._launches = 0
         self._channel: Channel | None = None
         self._scratch: Path | None = None
 
@@ -273,6 +274,7 @@ class SandboxedWorker:
         self._forget_scratch = weakref.finalize(self, shutil.rmtree, str(self._scratch), True)
         os.chmod(self._scratch, 0o711)
         self._greeted = False
+        self._launches += 1
         try:
             if os.getuid() == 0:
                 wait_reaped(self.limits.worker_uid)  # nothing of the uid's last worker may be left
@@ -454,8 +456,11 @@ class SandboxedWorker:
             self.close()
         if self._ticket is None or not self._greeted:
             self._start()
+        launch = self._launches
         ahead: bytes | None = None  # the next request, when it was too large to send ahead
         for i, request in enumerate(requests):
+            if self._launches != launch or self._ticket is None:
+                raise GraderError("a check sent requests to the worker while reading the answers of a pipeline")
             what = f"to probe {request.name!r}"
             if i == 0 or ahead is not None:
                 self._send(ahead if ahead is not None else request_bytes(request), what)
