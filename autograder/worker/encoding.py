@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from safetensors.torch import load as load_safetensors
 
+from autograder.worker.spec import raw_bytes
+
 #: The tensor dtypes a reply may hold.
 DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32,
                     torch.int64, torch.uint8, torch.bool})
@@ -87,12 +89,6 @@ def _structure(value: Any, tensors: list[torch.Tensor]) -> Any:
     raise TypeError(f"not a plain value: {type(value).__name__}")
 
 
-def _raw_bytes(tensor: torch.Tensor) -> bytes:
-    """The elements of `tensor`, in row-major order, as little-endian bytes."""
-    flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
-    return flat.view(torch.uint8).numpy().tobytes()
-
-
 def encode(value: Any) -> bytes:
     """One frame for `value`: tensors (of `DTYPES`), numbers, strings, None, and lists,
     tuples and str-keyed dicts of those."""
@@ -103,7 +99,7 @@ def encode(value: Any) -> bytes:
     for i, tensor in enumerate(tensors):
         if tensor.dtype not in _SAFETENSORS_NAMES:
             raise TypeError(f"not a plain value: a tensor of dtype {tensor.dtype}")
-        data = _raw_bytes(tensor)
+        data = raw_bytes(tensor)
         header[str(i)] = {"dtype": _SAFETENSORS_NAMES[tensor.dtype], "shape": list(tensor.shape),
                           "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)

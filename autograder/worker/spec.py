@@ -154,10 +154,18 @@ class ProbeRequest:
     forbid: tuple[str, ...] = ()
 
 
+def raw_bytes(tensor: torch.Tensor) -> bytes:
+    """The elements of `tensor`, in row-major order, as little-endian bytes."""
+    try:
+        return tensor.detach().numpy().tobytes()  # numpy writes any layout in row-major order
+    except (TypeError, RuntimeError):  # bfloat16 has no numpy dtype; a conjugate or negative view
+        flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
+        return flat.view(torch.uint8).numpy().tobytes()
+
+
 def _tensor(data: bytes, dtype: torch.dtype, shape: tuple[int, ...], requires_grad: bool) -> torch.Tensor:
     """A tensor rebuilt from its raw bytes (see `_RequestPickler`)."""
-    flat = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
-    tensor = flat.view(dtype).reshape(shape)
+    tensor = torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape) if data else torch.empty(shape, dtype=dtype)
     return tensor.requires_grad_() if requires_grad else tensor
 
 
@@ -167,8 +175,7 @@ class _RequestPickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) is torch.Tensor and obj.layout == torch.strided and not obj.is_quantized:
-            data = obj.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
-            return _tensor, (data, obj.dtype, tuple(obj.shape), obj.requires_grad and obj.is_leaf)
+            return _tensor, (raw_bytes(obj), obj.dtype, tuple(obj.shape), obj.requires_grad and obj.is_leaf)
         return NotImplemented
 
 
