@@ -139,8 +139,8 @@ _HEAP_FROZEN = False
 def freeze_judge_heap() -> None:
     """Move what the judge holds once it is set up (torch, pytest, the reference: ~300,000
     objects) out of the garbage collector's way, once per process.  Without it every full
-    collection walks all of it — 0.15 s, about one every five students' assignments, since
-    decoding the workers' replies allocates many containers."""
+    collection walks all of it: 0.15 s, about once every five sandboxed gradings of
+    attention, whose decoded replies allocate many containers."""
     global _HEAP_FROZEN
     if not _HEAP_FROZEN:
         gc.collect()

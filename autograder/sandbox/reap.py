@@ -83,6 +83,12 @@ def remove_ipc(uid: int) -> int:
     objects = ipc_objects(uid)
     if not objects:
         return 0
+    # looked up before the fork: the judge has threads (this reap may run in one), and a
+    # lookup in the child could wait forever on a loader lock another thread held
+    libc = ctypes.CDLL(None, use_errno=True)
+    remove = {"shm": lambda i, f=libc.shmctl: f(i, IPC_RMID, None),
+              "sem": lambda i, f=libc.semctl: f(i, 0, IPC_RMID),
+              "msg": lambda i, f=libc.msgctl: f(i, IPC_RMID, None)}
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # only plain system calls here: the judge may have threads
@@ -92,10 +98,6 @@ def remove_ipc(uid: int) -> int:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
-            libc = ctypes.CDLL(None, use_errno=True)
-            remove = {"shm": lambda i: libc.shmctl(i, IPC_RMID, None),
-                      "sem": lambda i: libc.semctl(i, 0, IPC_RMID),
-                      "msg": lambda i: libc.msgctl(i, IPC_RMID, None)}
             removed = sum(remove[table](i) == 0 for table, ids in objects.items() for i in ids)
             os.write(write, str(removed).encode())
         finally:

@@ -8,8 +8,8 @@ function), so the judge reads a reply as *data* and bounds it before and while d
               strings and None, with {"$t": i} where tensor i goes
 
 The worker writes that layout itself (an 8-byte header length, the JSON header, the
-tensors' bytes end to end): safetensors' own `save` checks every tensor for shared
-storage and converts it through numpy, ≈ 20 µs a tensor.  The judge reads a frame with
+tensors' bytes end to end): safetensors' own `save` checks every tensor for storage
+shared with another, ≈ 20 µs a tensor.  The judge reads a frame with
 safetensors' validating parser.
 
 No pickle, no compression (the decoded size is the received size), no strides (every
