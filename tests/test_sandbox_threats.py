@@ -203,8 +203,10 @@ def test_the_next_worker_starts_only_after_the_last_ones_leftovers_are_gone(monk
 
     def slow_reap(uid):
         time.sleep(0.3)
-        events.append("reaped")
-        return honest_reap(uid)
+        try:
+            return honest_reap(uid)
+        finally:
+            events.append("reaped")
 
     def fork(self, spec):
         events.append("forked")
