@@ -120,6 +120,8 @@ class _Decoder:
     def _string(self, text: str) -> str:
         if len(text) > self.limits.string_chars:
             raise WireError(f"a string of {len(text)} characters (at most {self.limits.string_chars})")
+        if text.isascii():
+            return text
         # JSON may carry lone surrogates ("\ud800"), which no UTF-8 file can hold: replace them
         return text.encode("utf-8", "replace").decode("utf-8")
 
