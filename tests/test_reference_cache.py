@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from autograder.judge.reference import CachedReference, request_key
+from autograder.judge.reference import CachedReference, copy_result, request_key
 from autograder.judge.run import grade_source, reference_for
 from autograder.judge.subject import LocalSubject
 from autograder.worker.limits import SandboxLimits
@@ -57,3 +57,15 @@ def test_a_changed_reference_is_imported_anew(tiny_course):
     path.write_text(path.read_text().replace("return 2 * x", "return 3 * x"))
     assert reference_for("tiny") is not held
     assert grade_source(student, "tiny", SandboxLimits()).score == 1  # only the hard-coded [2, 4] test passes
+
+
+def test_a_copied_result_shares_nothing_and_keeps_what_it_was():
+    leaf = torch.ones(2, requires_grad=True)
+    result = {"out": [torch.arange(3), (leaf, 2.5, "s", None, torch.float64)], "set": {1, 2}}
+    copied = copy_result(result)
+    assert copied["set"] == {1, 2} and copied["set"] is not result["set"]  # deep-copied
+    out, (grad_leaf, number, text, none, dtype) = copied["out"]
+    assert torch.equal(out, torch.arange(3)) and out.data_ptr() != result["out"][0].data_ptr()
+    assert grad_leaf.requires_grad and grad_leaf.is_leaf and grad_leaf.data_ptr() != leaf.data_ptr()
+    assert (number, text, none, dtype) == (2.5, "s", None, torch.float64)
+    assert type(copied["out"][1]) is tuple and type(copied["out"]) is list
