@@ -31,11 +31,15 @@ from typing import Any
 import torch
 
 from autograder.judge.subject import LocalSubject, Raised
-from autograder.worker.spec import Build, ProbeRequest
+from autograder.worker.spec import Build, ProbeRequest, raw_bytes
 
 #: How many results (and tensor bytes) one assignment's cache keeps at most.
 MAX_ENTRIES = 1024
 MAX_BYTES = 512 * 2**20
+
+
+#: Immutable plain values: hashed by their repr, shared by a copy.
+_ATOMS = (bool, int, float, str, bytes, torch.dtype)
 
 
 def copy_result(value: Any) -> Any:
@@ -46,7 +50,7 @@ def copy_result(value: Any) -> Any:
     if type(value) is torch.Tensor:
         clone = value.detach().clone()
         return clone.requires_grad_() if value.requires_grad else clone
-    if value is None or isinstance(value, (bool, int, float, str, bytes, torch.dtype)):
+    if value is None or isinstance(value, _ATOMS):
         return value
     if type(value) is dict:
         return {k: copy_result(v) for k, v in value.items()}
@@ -66,10 +70,9 @@ def _feed(h: Any, value: Any) -> None:
     if isinstance(value, torch.Tensor):
         if type(value) is not torch.Tensor or value.is_sparse or value.device.type != "cpu":
             raise Uncacheable(type(value).__name__)
-        t = value.detach().reshape(-1).contiguous()
-        h.update(f"T{t.dtype}{tuple(value.shape)}{value.requires_grad}:".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    elif value is None or isinstance(value, (bool, int, float, str, bytes, torch.dtype)):
+        h.update(f"T{value.dtype}{tuple(value.shape)}{value.requires_grad}:".encode())
+        h.update(raw_bytes(value))
+    elif value is None or isinstance(value, _ATOMS):
         h.update(f"{type(value).__name__}:{value!r};".encode())
     elif isinstance(value, (list, tuple)):
         h.update(f"{type(value).__name__}[{len(value)}".encode())

@@ -32,9 +32,11 @@ from safetensors.torch import load as load_safetensors
 
 from autograder.worker.spec import raw_bytes
 
-#: The tensor dtypes a reply may hold.
-DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32,
-                    torch.int64, torch.uint8, torch.bool})
+#: The tensor dtypes a reply may hold, with safetensors' names for them.
+_SAFETENSORS_NAMES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32", torch.float64: "F64",
+                      torch.int8: "I8", torch.int16: "I16", torch.int32: "I32", torch.int64: "I64", torch.uint8: "U8",
+                      torch.bool: "BOOL"}
+DTYPES = frozenset(_SAFETENSORS_NAMES)
 
 
 class WireError(ValueError):
@@ -65,12 +67,6 @@ class WireLimits:
 
 
 # -- worker side -----------------------------------------------------------------------------
-
-#: safetensors' names of `DTYPES`.
-_SAFETENSORS_NAMES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32", torch.float64: "F64",
-                      torch.int8: "I8", torch.int16: "I16", torch.int32: "I32", torch.int64: "I64", torch.uint8: "U8",
-                      torch.bool: "BOOL"}
-
 
 def _structure(value: Any, tensors: list[torch.Tensor]) -> Any:
     if isinstance(value, torch.Tensor):
