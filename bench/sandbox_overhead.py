@@ -137,7 +137,7 @@ def main() -> None:
     chosen = sys.argv[2:] or names(hidden=True)
     torch.set_num_threads(1)
     timed(SandboxedWorker, "_start", "worker start")
-    timed(SandboxedWorker, "request", "waiting on the worker")  # includes the start, taken out below
+    timed(SandboxedWorker, "_answer", "waiting on the worker")  # for each answer: waited for, read, decoded
     timed(LocalSubject, "run", "reference")  # the reference's compute in the sandboxed runs
     count_worker_cpu()
     ForkServer.get()._wait_until_ready()
@@ -155,7 +155,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for a, row in rows.items():
         t, c, p = row["times"], row["cpus"], row["parts"]
-        waiting = p["waiting on the worker"] - p["worker start"]
+        waiting = p["waiting on the worker"]
         print(f"| {a} | {t['in-process']:.2f} ({c['in-process']:.2f}) | {t['sandboxed']:.2f} ({c['sandboxed']:.2f}) "
               f"| {t['sandboxed'] / t['in-process']:.3f} ({c['sandboxed'] / c['in-process']:.3f}) "
               f"| {p['worker start']:.2f} | {waiting:.2f} | {p['reference']:.2f} | {t['cached']:.2f} ({c['cached']:.2f}) "

@@ -1,14 +1,18 @@
 """Requests pipelined to a sandboxed worker (`SandboxSubject.run_each`): each request is
 sent before the answer to the one before is read.  The answers are the ones asked for, in
-order, whatever the consumer does: stop early, meet a raised error, a hang or a crash."""
+order, whatever the consumer does: stop early, meet a raised error, a hang or a crash.
+And a request submitted (`submit`) while the judge works: its answer, read later, is its
+own, with the same errors as `run`, and misuse is the grader's error."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import torch
 
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
-from autograder.judge.subject import SandboxSubject
+from autograder.judge.subject import LocalSubject, Raised, SandboxSubject, submit
 from autograder.sandbox import SandboxLimits
 from autograder.sandbox.client import AHEAD_BYTES
 
@@ -97,3 +101,61 @@ def test_a_check_that_interleaves_its_requests_with_a_pipeline_is_a_grader_error
     assert outputs([subject.run("run", **requests(10)[0])]) == [20]  # restarts: 2 is in flight
     with pytest.raises(GraderError):
         next(pipeline)
+
+
+# -- submit: send now, read later --------------------------------------------------------------
+
+def test_a_submitted_answer_is_read_after_the_judge_worked_and_read_once(subject):
+    answer = submit(subject, "run", **requests(3)[0])
+    assert subject.worker._in_flight == 1  # sent before the judge reads it
+    assert outputs([answer()]) == [6]
+    assert answer() is answer()  # read once, then the same result
+    assert outputs([subject.run("run", **requests(4)[0])]) == [8]
+
+
+def test_a_submitted_call_is_timed_from_its_submission():
+    limits = SandboxLimits(call_seconds=2)
+    sub = SandboxSubject(MODULE, "mlp", limits)
+    try:
+        answer = submit(sub, "run", **requests(-2)[0])  # hangs
+        time.sleep(limits.call_seconds + 0.2)  # the judge's own work outlasted the call's time
+        start = time.monotonic()
+        with pytest.raises(SubmissionFailure) as info:
+            answer()
+        assert info.value.reason == "timeout" and time.monotonic() - start < 1  # not another call's time
+    finally:
+        sub.close()
+
+
+@pytest.mark.parametrize("bad, outcome", [(-1, "raised"), (-3, "exit")])
+def test_a_submitted_call_raises_what_run_raises_when_it_is_read(subject, bad, outcome):
+    answer = submit(subject, "run", **requests(bad)[0])  # nothing raised yet
+    if outcome == "raised":
+        with pytest.raises(StudentCodeError) as info:
+            answer()
+        assert "ValueError" in info.value.types
+        assert isinstance(submit(subject, "run", allow_error=True, **requests(bad)[0])(), Raised)
+    else:
+        with pytest.raises(SubmissionFailure) as info:
+            answer()
+        assert info.value.reason == "exit"
+    assert outputs([subject.run("run", **requests(5)[0])]) == [10]
+
+
+def test_an_answer_never_read_is_never_read_by_the_next_request(subject):
+    submit(subject, "run", **requests(1)[0])  # the check failed before reading it
+    assert outputs([subject.run("run", **requests(7)[0])]) == [14]
+
+
+def test_a_request_sent_before_a_submitted_answer_was_read_is_a_grader_error(subject):
+    answer = submit(subject, "run", **requests(1)[0])
+    assert outputs([subject.run("run", **requests(2)[0])]) == [4]  # restarts: 1 is in flight
+    with pytest.raises(GraderError):
+        answer()
+
+
+def test_submit_runs_at_once_on_a_subject_in_this_process():
+    namespace = type("Module", (), {"double": staticmethod(lambda x: x * 2)})
+    local = LocalSubject(namespace)
+    answer = submit(local, "run", **requests(3)[0])
+    assert outputs([answer()]) == [6]

@@ -14,7 +14,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from autograder.errors import StudentCodeError
 from autograder.worker.limits import SandboxLimits
@@ -73,12 +73,33 @@ class SandboxSubject:
         self.forbid: tuple[str, ...] = ()  # set by the plugin for the test in progress
 
     def run(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False, **kwargs: Any) -> Any:
-        try:
-            return self.worker.request(ProbeRequest(probe, kwargs, seed, patch or {}, self.forbid))
-        except StudentCodeError as exc:
-            if not allow_error or exc.during:
-                raise
-            return Raised(tuple(exc.types), exc.message)
+        return self.submit(probe, seed=seed, patch=patch, allow_error=allow_error, **kwargs)()
+
+    def submit(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False,
+               **kwargs: Any) -> Callable[[], Any]:
+        """`run(probe, ...)` sent now; the function returned waits for its result (and
+        returns that same result when called again), so the judge can work while the
+        worker computes (see `SandboxedWorker.submit`)."""
+        def outcome(wait: Callable[[], Any]) -> Any:
+            try:
+                return wait()
+            except StudentCodeError as exc:
+                if not allow_error or exc.during:
+                    raise
+                return Raised(tuple(exc.types), exc.message)
+
+        request = ProbeRequest(probe, kwargs, seed, patch or {}, self.forbid)
+        answer = outcome(lambda: self.worker.submit(request))
+        if isinstance(answer, Raised):  # the module could not be imported
+            return lambda: answer
+        got: list[Any] = []
+
+        def result() -> Any:  # waited for once, then the same value each call
+            if not got:
+                got.append(outcome(answer))
+            return got[0]
+
+        return result
 
     def run_each(self, probe: str, requests: Sequence[dict], *, patch: dict | None = None) -> Iterator[Any]:
         """`run(probe, patch=patch, **request)` for each of `requests`, in order, as a
@@ -106,6 +127,18 @@ def run_each(subject: Any, probe: str, requests: Sequence[dict], *, patch: dict 
     if pipelined is not None:
         return pipelined(probe, requests, patch=patch)
     return (subject.run(probe, patch=patch, **request) for request in requests)
+
+
+def submit(subject: Any, probe: str, **request: Any) -> Callable[[], Any]:
+    """`subject.run(probe, **request)` started now; call what this returns for its result.
+    A sandboxed worker computes while the judge goes on (e.g. with the expected values);
+    elsewhere the probe runs at once.  Read the result before sending `subject` anything
+    else (see `SandboxedWorker.submit`)."""
+    started = getattr(subject, "submit", None)  # a `SandboxSubject`'s, found by name (see `run_each`)
+    if started is not None:
+        return started(probe, **request)
+    result = subject.run(probe, **request)
+    return lambda: result
 
 
 class Subject(Protocol):

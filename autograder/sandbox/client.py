@@ -16,7 +16,7 @@ import time
 import weakref
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
 from autograder.sandbox.channel import (
@@ -378,8 +378,10 @@ class SandboxedWorker:
         except ChannelClosed:
             raise self._failure("exit", what) from None
 
-    def _receive(self, what: str) -> dict:
-        deadline, reason = self._call_deadline()
+    def _receive(self, what: str, deadline: tuple[float, str] | None = None) -> dict:
+        """The next reply, complete before `deadline` (a `_call_deadline()`; by default one
+        from now)."""
+        deadline, reason = deadline or self._call_deadline()
         state = self._channel.wait(deadline)
         if state != "ready":
             raise self._failure(reason if state == "timeout" else "exit", what)
@@ -443,20 +445,32 @@ class SandboxedWorker:
         """Run one probe; return its result or raise `StudentCodeError`/`SubmissionFailure`."""
         return next(self.request_each([request]))
 
+    def submit(self, request: ProbeRequest) -> Callable[[], dict]:
+        """Send one probe now and return a function that waits for its answer (returns
+        what `request` would, or raises it), so that the judge works while the worker
+        computes.  The answer must be read before any other request: a request sent in
+        between restarts the worker, and the answer then raises `GraderError`.  One never
+        read is left in flight, and the worker's next request restarts it."""
+        launch = self._ready()
+        what = f"to probe {request.name!r}"
+        deadline = self._call_deadline()  # the call's time runs from now, as with `request`
+        self._send(request_bytes(request), what)
+        self._in_flight += 1
+
+        def answer() -> dict:
+            if self._launches != launch or self._ticket is None or self._in_flight != 1:
+                raise GraderError("a check sent a request to the worker before reading the answer it submitted")
+            return self._answer(what, deadline)
+
+        return answer
+
     def request_each(self, requests: Sequence[ProbeRequest]) -> Iterator[dict]:
         """Run `requests` in order, yielding each result as its answer comes (or raising, at
         that request, what `request` would raise).  Each request is sent before the answer
         to the one before it is read, so the worker computes while the judge decodes and
         checks.  A consumer that stops early leaves an answer in flight: the worker's next
         request then restarts it rather than read that stale answer."""
-        failure = self.unrunnable
-        if failure is not None:
-            raise failure
-        if self._in_flight:
-            self.close()
-        if self._ticket is None or not self._greeted:
-            self._start()
-        launch = self._launches
+        launch = self._ready()
         ahead: bytes | None = None  # the next request, when it was too large to send ahead
         for i, request in enumerate(requests):
             if self._launches != launch or self._ticket is None:
@@ -473,11 +487,27 @@ class SandboxedWorker:
                     self._in_flight += 1
                 else:
                     ahead = data
-            reply = self._receive(what)
-            self._in_flight -= 1
-            if "raised" in reply:
-                raise student_error(reply["raised"])
-            if "ok" not in reply:
-                self.close()
-                raise SubmissionFailure("crash", "the worker sent a malformed reply")
-            yield reply["ok"]
+            yield self._answer(what)
+
+    def _ready(self) -> int:
+        """Make the worker ready for a new request (started, no answer in flight) and
+        return its launch count; or raise why no probe can run."""
+        failure = self.unrunnable
+        if failure is not None:
+            raise failure
+        if self._in_flight:
+            self.close()
+        if self._ticket is None or not self._greeted:
+            self._start()
+        return self._launches
+
+    def _answer(self, what: str, deadline: tuple[float, str] | None = None) -> dict:
+        """The result of the oldest request in flight, or what the worker raised for it."""
+        reply = self._receive(what, deadline)
+        self._in_flight -= 1
+        if "raised" in reply:
+            raise student_error(reply["raised"])
+        if "ok" not in reply:
+            self.close()
+            raise SubmissionFailure("crash", "the worker sent a malformed reply")
+        return reply["ok"]

@@ -11,6 +11,10 @@ trusted copies of the same models — expected gradients, features and outputs; 
 weights and BatchNorm buffers it sent, compared bitwise; the training loss of the weights
 that came back, which must have gone down; the fine-tuned weights evaluated on held-out
 images that never leave this process.
+
+Where the judge's own part does not need the student's answer (expected gradients and
+features, the reference's run, the loss before training), a check `submit`s the probe
+first and does that part while the worker computes.
 """
 
 import math
@@ -24,7 +28,7 @@ from autograder.checks.base import fail
 from autograder.checks.training import evaluated_output, trained_weights
 from autograder.data.digits import target_task
 from autograder.data.transfer import SmallNet, pretrained_state_dict
-from autograder.judge.subject import Raised
+from autograder.judge.subject import Raised, submit
 from autograder.worker.probes import Build
 from autograder.worker.probes.core import NONTENSOR
 from autograder.worker.probes.transfer import ModeNet, TinyNet, set_modes, set_trainable
@@ -144,11 +148,13 @@ def training_loss(reference, build, weights, X, y, prop, hint, dtype=None):
 
 
 def check_it_trained(reference, build, before, result, X, y, prop, hint, dtype=None):
-    """The weights that came back lower the training loss (evaluated here, by at least 1%):
-    fine_tune trained the model — so "frozen parameters unchanged" is not just the weights
-    sent, sent back.  Independent of lr: a loop with a wrong lr loses its own test only."""
-    weights = trained_weights(result, prop, hint)
+    """The weights that came back (`result()`: the fine-tuning's submitted result, waited
+    for once the loss before it is known) lower the training loss (evaluated here, by at
+    least 1%): fine_tune trained the model — so "frozen parameters unchanged" is not just
+    the weights sent, sent back.  Independent of lr: a loop with a wrong lr loses its own
+    test only."""
     start = training_loss(reference, build, before, X, y, prop, hint, dtype)
+    weights = trained_weights(result(), prop, hint)
     end = training_loss(reference, build, weights, X, y, prop, hint, dtype)
     if not end < 0.99 * start:  # any real training lowers it; weights sent back untouched or nudged at random do not
         fail(prop, f"fine_tune did not train the trainable parameters: the training loss of the weights it left is "
@@ -170,12 +176,12 @@ def check_freeze(submission, model, trainable, prop, hint, start=None):
     state, x = seeded_state(build, seed=3, dtype=F64), inputs()
     cotangent = randn(len(x), 3, seed=2)
     given = {} if trainable is None else {"trainable": trainable}
-    result = submission.run("freeze_grads", model=build, state_dict=state, dtype=F64, x=x, cotangent=cotangent, start=start, **given)
+    result = submit(submission, "freeze_grads", model=build, state_dict=state, dtype=F64, x=x, cotangent=cotangent, start=start, **given)
     prefixes = () if trainable is None else (trainable,) if isinstance(trainable, str) else tuple(trainable)
     before = "" if start is None else f" (all parameters had requires_grad={start} before)"
     call = "freeze(model)" if trainable is None else f"freeze(model, {trainable!r})"
-    compare_grads(grads_in(result, prop, hint), expected_grads(build, state, named(names, *prefixes), x, cotangent),
-                  f"after {call}{before}", prop, hint)
+    expected = expected_grads(build, state, named(names, *prefixes), x, cotangent)  # while the worker computes
+    compare_grads(grads_in(result(), prop, hint), expected, f"after {call}{before}", prop, hint)
 
 
 @pytest.mark.points(2)
@@ -308,7 +314,8 @@ def test_replace_head_draws_fresh_weights(submission):
 # -- extract_features ------------------------------------------------------------------------
 
 def _features(subject, model, state, X, **kwargs):
-    return subject.run("extract_features_run", model=model, state_dict=state, X=X, **kwargs)
+    """The `extract_features_run` probe, submitted: call the result for its reply."""
+    return submit(subject, "extract_features_run", model=model, state_dict=state, X=X, **kwargs)
 
 
 def expected_features(model, state, X, dtype=None):
@@ -325,8 +332,10 @@ def test_extract_features_is_the_backbone_in_eval_mode(submission):
     cases = ((Build(SMALLNET, 10), pretrained, images(7), None), (Build(SMALLNET, 10), pretrained, images(1, 1), None),
              (Build(SMALLNET, 10), pretrained, images(3, 2, F64), F64), (MODENET, seeded_state(MODENET, 6), randn(5, 6, seed=7, dtype=torch.float32), None))
     for model, state, X, dtype in cases:
-        result = as_reply(_features(submission, model, state, X, dtype=dtype), prop, hint)
-        checks.expect_close(result.get("output"), expected_features(model, state, X, dtype), f"the features of {len(X)} input(s)", prop, hint=hint)
+        pending = _features(submission, model, state, X, dtype=dtype)
+        expected = expected_features(model, state, X, dtype)
+        result = as_reply(pending(), prop, hint)
+        checks.expect_close(result.get("output"), expected, f"the features of {len(X)} input(s)", prop, hint=hint)
         after = result.get("state_dict")
         for name, value in state.items():
             if name.endswith(BUFFERS) and not (isinstance(after, dict) and same(after.get(name), cast(value, dtype))):
@@ -340,14 +349,15 @@ def test_extract_features_builds_no_graph(submission):
     prop, hint = "no graph", "wrap the forward pass in `with torch.no_grad():` (torch.inference_mode() makes tensors autograd cannot use later)"
     state, X = seeded_state(TINY, 8), randn(5, 6, seed=9, dtype=torch.float32)
     readout, cotangent = randn(3, 8, seed=10, dtype=torch.float32), randn(5, 3, seed=11, dtype=torch.float32)
-    result = as_reply(_features(submission, TINY, state, X, readout=readout, cotangent=cotangent), prop, hint)
+    pending = _features(submission, TINY, state, X, readout=readout, cotangent=cotangent)
+    features = expected_features(TINY, state, X)
+    result = as_reply(pending(), prop, hint)
     reached = sorted(name for name, grad in grads_in(result, prop, hint).items() if grad is not None)
     if reached:
         fail(prop, f"the features carry the backbone's autograd graph: a backward pass through them reached `{reached[0]}`", hint)
     if "readout_error" in result:
         fail(prop, f"the features cannot be used in autograd afterwards ({str(result['readout_error'])[:160]}): "
                    "were they computed in inference mode?", hint)
-    features = expected_features(TINY, state, X)
     checks.expect_close(result.get("readout_grad"), cotangent.T @ features,
                         "the gradient of a layer trained on the features (d<C, features @ W.T>/dW)", prop, hint=hint)
 
@@ -360,11 +370,12 @@ def test_extract_features_restores_every_training_mode(submission):
     state, X, X_after = seeded_state(MODENET, 12), randn(4, 6, seed=13, dtype=torch.float32), randn(6, 6, seed=14, dtype=torch.float32)
     everything = [name for name, _ in ModeNet().named_modules()]
     for eval_modules in ((), ("backbone.bn", "head"), ("", "backbone.fc1"), ("backbone", "backbone.act"), tuple(everything)):
-        result = as_reply(_features(submission, MODENET, state, X, eval_modules=eval_modules, X_after=X_after), prop, hint)
+        pending = _features(submission, MODENET, state, X, eval_modules=eval_modules, X_after=X_after)
         model = trusted(MODENET, state)
         set_modes(model, eval_modules)
         with torch.no_grad():
             expected = model(X_after)
+        result = as_reply(pending(), prop, hint)
         before = "every module in training mode" if not eval_modules else f"{', '.join(repr(n) if n else 'the model' for n in eval_modules)} in eval mode"
         checks.expect_close(result.get("after"), expected, f"the model's output after extract_features (called with {before})",
                             prop, hint=hint + " — the output changed because some module's training mode did")
@@ -374,6 +385,11 @@ def test_extract_features_restores_every_training_mode(submission):
 
 def _fine_tune(subject, **kwargs):
     return subject.run("fine_tune_run", **kwargs)
+
+
+def _fine_tune_later(subject, **kwargs):
+    """`_fine_tune`, submitted: call the result for the reply (the judge works meanwhile)."""
+    return submit(subject, "fine_tune_run", **kwargs)
 
 
 def losses_of(result, epochs, prop, hint):
@@ -402,7 +418,9 @@ def test_fine_tuning_matches_reference(reference, submission):
     X, y = randn(24, 6, seed=7), torch.arange(24) % 3
     request = dict(model=TINY, state_dict=sd, dtype=F64, X=X, y=y, trainable=named(TINY_PARAMETERS, "backbone.fc2", "head"),
                    train_kwargs=dict(epochs=4, lr=0.05, batch_size=64, seed=0))
-    compare_runs(_fine_tune(submission, **request), _fine_tune(reference, **request), 4, prop, hint)
+    actual = _fine_tune_later(submission, **request)
+    expected = _fine_tune(reference, **request)
+    compare_runs(actual(), expected, 4, prop, hint)
 
 
 @pytest.mark.points(1)
@@ -412,7 +430,9 @@ def test_epoch_loss_is_the_mean_over_samples(reference, submission):
     prop, hint = "mean loss per epoch", "weight each batch's mean loss by its size and divide by the number of samples"
     request = dict(model=TINY, state_dict=seeded_state(TINY, 16, F64), dtype=F64, X=randn(40, 6, seed=8), y=torch.arange(40) % 3,
                    trainable=named(TINY_PARAMETERS, "head"), train_kwargs=dict(epochs=2, lr=0.0, batch_size=16, seed=1))
-    expected, actual = _fine_tune(reference, **request)["losses"], losses_of(_fine_tune(submission, **request), 2, prop, hint)
+    pending = _fine_tune_later(submission, **request)
+    expected = _fine_tune(reference, **request)["losses"]
+    actual = losses_of(pending(), 2, prop, hint)
     checks.modules.compare_nested(actual, expected, "the losses per epoch", prop, hint)
 
 
@@ -433,9 +453,9 @@ def test_same_seed_same_fine_tuning(reference, submission):
     prop, hint = "determinism", "draw the shuffling from a torch.Generator seeded with `seed` (not the global random state)"
     sd = seeded_state(TINY, 17, F64)
     request = dict(SHUFFLED, state_dict=sd, train_kwargs=dict(epochs=3, lr=0.03, batch_size=7, seed=5))
-    first = _fine_tune(submission, seed=1, **request)
+    first = _fine_tune_later(submission, seed=1, **request)
     check_it_trained(reference, TINY, sd, first, request["X"], request["y"], prop, hint, dtype=F64)
-    compare_runs(_fine_tune(submission, seed=2, **request), first, 3, prop, hint, "second run with the same seed")
+    compare_runs(_fine_tune(submission, seed=2, **request), first(), 3, prop, hint, "second run with the same seed")
 
 
 @pytest.mark.points(1)
@@ -447,7 +467,8 @@ def test_another_seed_shuffles_differently(reference, submission):
     runs = []
     for seed in (3, 4):
         request = dict(SHUFFLED, state_dict=sd, train_kwargs=dict(epochs=3, lr=0.03, batch_size=7, seed=seed))
-        runs.append(check_it_trained(reference, TINY, sd, _fine_tune(submission, seed=seed, **request), request["X"], request["y"], prop, hint, F64))
+        runs.append(check_it_trained(reference, TINY, sd, _fine_tune_later(submission, seed=seed, **request), request["X"], request["y"],
+                                     prop, hint, F64))
     if all(same(runs[1].get(name), runs[0][name]) for name in named(TINY_PARAMETERS, "backbone.fc2", "head")):
         fail(prop, "fine_tune with seed=3 and with seed=4 gave identical weights", hint)
 
@@ -481,7 +502,9 @@ def test_batch_size_sets_the_batches_of_an_epoch(reference, submission):
     for n, kwargs in BATCHES:
         request = dict(model=Build(SMALLNET, 2), state_dict=state, dtype=F64, X=image.expand(n, 1, 8, 8).clone(),
                        y=torch.arange(n) % 2, trainable=named(SMALLNET_PARAMETERS, "backbone.bn1"), train_kwargs=kwargs)
-        actual, expected = _fine_tune(submission, **request), _fine_tune(reference, **request)
+        pending = _fine_tune_later(submission, **request)
+        expected = _fine_tune(reference, **request)
+        actual = pending()
         size = kwargs.get("batch_size", 32)
         sizes = [size] * (n // size) + ([n % size] if n % size else [])
         what = f"fine_tune on {n} samples with " + (f"batch_size={size}" if "batch_size" in kwargs else "the default batch_size")
@@ -529,10 +552,10 @@ def _frozen_run(reference, submission, trainable, prop, hint):
     sd = pretrained_with_new_head(2, seed=0)
     names = named(SMALLNET_PARAMETERS, *trainable)
     stale = {name: torch.full_like(sd[name], STALE) for name in SMALLNET_PARAMETERS if name not in names}
-    result = _fine_tune(submission, model=Build(SMALLNET, 2), state_dict=sd, trainable=names, X=X, y=y, grads_before=stale,
-                        train_kwargs=dict(epochs=3, lr=1e-2, batch_size=8, seed=0))
+    result = _fine_tune_later(submission, model=Build(SMALLNET, 2), state_dict=sd, trainable=names, X=X, y=y, grads_before=stale,
+                              train_kwargs=dict(epochs=3, lr=1e-2, batch_size=8, seed=0))
     weights = check_it_trained(reference, Build(SMALLNET, 2), sd, result, X, y, prop, hint)
-    return sd, weights, stale, result
+    return sd, weights, stale, result()
 
 
 @pytest.mark.points(2)
@@ -590,7 +613,9 @@ def test_trainable_normalisation_layers_train_in_training_mode(reference, submis
     X, y, _, _ = target_task(2, 1)
     request = dict(model=Build(SMALLNET, 2), state_dict=pretrained_with_new_head(2, seed=1), dtype=F64, X=X.to(F64), y=y, mode="eval",
                    trainable=named(SMALLNET_PARAMETERS, "backbone.bn1", "head"), train_kwargs=dict(epochs=2, lr=1e-2, batch_size=20, seed=0))
-    compare_buffers(_fine_tune(submission, **request), _fine_tune(reference, **request), BN1_BUFFERS,
+    actual = _fine_tune_later(submission, **request)
+    expected = _fine_tune(reference, **request)
+    compare_buffers(actual(), expected, BN1_BUFFERS,
                     "fine-tuning with backbone.bn1 trainable (one batch per epoch)", prop, hint)
 
 
