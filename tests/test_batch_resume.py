@@ -31,6 +31,11 @@ def scores(out: Path) -> dict:
     return {s["student"]: s["total"] for s in data["students"]}
 
 
+def recorded_total(out: Path, student: str) -> float:
+    record = json.loads((out / "students" / f"{student}.json").read_text())
+    return sum(a["score"] for a in record["assignments"].values())
+
+
 def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
     subs = make_class(tmp_path)
     out = tmp_path / "out"
@@ -43,11 +48,15 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
     proc.wait()
     done_before = {p.name: p.stat().st_mtime_ns for p in (out / "students").glob("*.json")}
     assert 1 <= len(done_before) < len(CLASS), "the kill should land mid-batch"
-    assert set(scores(out)) == {p[:-5] for p in done_before}, "grades.json is a consistent view of the records"
+    recorded = {name[:-5] for name in done_before}
+    listed = set(scores(out)) if (out / "grades.json").exists() else set()
+    newest = max(done_before, key=done_before.get)[:-5]
+    # the class files are written right after each record: the kill may land in between
+    assert listed in (recorded, recorded - {newest}), "grades.json is a consistent view of the records"
 
     # a graded student changes their submission before the resume: it must be regraded
     changed = sorted(done_before)[0][:-5]
-    before = scores(out)[changed]
+    before = recorded_total(out, changed)
     other = "broken_bias_ignored" if CLASS[changed] == "correct_einsum" else "correct_einsum"
     shutil.copy(SUBS / f"{other}.py", subs / changed / "mlp.py")
     del done_before[f"{changed}.json"]
