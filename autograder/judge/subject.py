@@ -80,23 +80,18 @@ class SandboxSubject:
         """`run(probe, ...)` sent now; the function returned waits for its result (and
         returns that same result when called again), so the judge can work while the
         worker computes (see `SandboxedWorker.submit`)."""
-        def outcome(wait: Callable[[], Any]) -> Any:
-            try:
-                return wait()
-            except StudentCodeError as exc:
-                if not allow_error or exc.during:
-                    raise
-                return Raised(tuple(exc.types), exc.message)
-
-        request = ProbeRequest(probe, kwargs, seed, patch or {}, self.forbid)
-        answer = outcome(lambda: self.worker.submit(request))
-        if isinstance(answer, Raised):  # the module could not be imported
-            return lambda: answer
+        # a failure to start (the module's import) raises here, whatever `allow_error` says
+        answer = self.worker.submit(ProbeRequest(probe, kwargs, seed, patch or {}, self.forbid))
         got: list[Any] = []
 
         def result() -> Any:  # waited for once, then the same value each call
             if not got:
-                got.append(outcome(answer))
+                try:
+                    got.append(answer())
+                except StudentCodeError as exc:
+                    if not allow_error or exc.during:
+                        raise
+                    got.append(Raised(tuple(exc.types), exc.message))
             return got[0]
 
         return result
