@@ -207,7 +207,7 @@ def merged(old: StudentRecord | None, new: StudentRecord) -> StudentRecord:
     if old is None:
         return new
     assignments = {**old.assignments, **new.assignments}
-    return StudentRecord(new.student, assignments, new.notes)
+    return StudentRecord(new.student, {a: assignments[a] for a in in_order(set(assignments))}, new.notes)
 
 
 #: The grade files are rewritten during a batch at most once per this many times their last
@@ -300,7 +300,8 @@ def refresh_times(old: StudentRecord | None, sub: StudentSubmission, kept: list[
 
 def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
                 on_done: Callable[[StudentRecord], None] = lambda record: None) -> BatchSummary:
-    """Grade every submission (with `resume`, keep what still holds); write the gradebook."""
+    """Grade every submission (with `resume`, keep what still holds); write the gradebook.
+    `on_done` is called once per student, with their whole record, when it is written."""
     out = options.out
     term = options.term if options.term is not None else load_term()
     (out / "students").mkdir(parents=True, exist_ok=True)
@@ -327,12 +328,15 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
 
     reports = ClassReports(out, meta, term)
     executor = options.executor or LocalExecutor(options.jobs)
+    awaited = {sub.student: set(due) for sub, due in todo}  # a record may come in parts
     for record in executor.run(todo, options.limits, prints):
+        awaited[record.student] = awaited.get(record.student, set()) - set(record.assignments)
         record = merged(records.get(record.student), record)
         records[record.student] = record
         write_student(out, record, term)
         reports.write([records[s] for s in sorted(records)])
-        on_done(record)
+        if not awaited[record.student]:
+            on_done(record)
     reports.write([records[s] for s in sorted(records)], final=True)
     summary.records = [records[s] for s in sorted(records)]
     return summary

@@ -9,8 +9,9 @@ atomically as they come, `--resume`, the progress bar, the reports — is one co
         for record in executor.run(todo, limits, prints):   # in order of completion
             ...
 
-Each judge process grades one student at a time and claims its own worker uid and fork
-server; records come back as they finish, and the caller writes each one atomically at once.
+Each judge process grades one task at a time (a student; near the end of a `-j N` batch one
+assignment of a student) and claims its own worker uid and fork server; records come back as
+they finish, and the caller merges each into the student's record and writes it atomically.
 """
 
 from __future__ import annotations
@@ -45,19 +46,37 @@ class Executor(Protocol):
         ...
 
     def run(self, todo: list[Task], limits: SandboxLimits, prints: dict[str, str]) -> Iterator[StudentRecord]:
-        """Grade each task; one record per task, in order of completion."""
+        """Grade each task; records in order of completion, one per task or per part of
+        one (`judge_queue`: the caller merges a student's parts)."""
         ...
 
 
-def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], jobs: int) -> Iterator[StudentRecord]:
+#: The last this-many students per judge are graded one assignment at a time, so that a
+#: batch ends with no judge idle for most of a student while another grades one.
+SPLIT_TAIL_PER_JUDGE = 2
+
+
+def judge_queue(todo: list[Task], jobs: int) -> deque[Task]:
+    """`todo` in order, for `jobs` judges taking the next task as they come free; with more
+    than one judge, the last `SPLIT_TAIL_PER_JUDGE × jobs` tasks split into one task per
+    assignment (their records come back in parts, merged by the caller)."""
+    if jobs <= 1:
+        return deque(todo)
+    cut = max(0, len(todo) - SPLIT_TAIL_PER_JUDGE * jobs)
+    return deque([*todo[:cut], *((sub, [a]) for sub, assignments in todo[cut:] for a in assignments)])
+
+
+def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], jobs: int,
+              pool: ProcessPoolExecutor | None = None) -> Iterator[StudentRecord]:
     """Grade each `(submission, assignments)` of `todo`; records in order of completion.
 
-    With `jobs` N > 1 this process is one of the N judges: N - 1 spawned processes and this
-    one take the next task from one queue the moment they are free — a feeder thread hands
-    a spawned judge its next task as soon as it sends a record back (this process may be in
-    the middle of a student), and no task waits in a busy judge's queue while another judge
-    idles (at the end, too).  One judge start-up (imports, a fork server) fewer than N
-    spawned ones, on a machine where every core counts.
+    With `jobs` N > 1 this process is one of the N judges, `pool` the N - 1 others
+    (`spawn_judges`; one for this run when not given): all take the next task of one queue
+    (`judge_queue`) the moment they are free — a feeder thread hands a spawned judge its
+    next task as soon as it sends a record back (this process may be in the middle of a
+    student), and no task waits in a busy judge's queue while another judge idles.  One
+    judge start-up (imports, a fork server) fewer than N spawned ones, on a machine where
+    every core counts.
     """
     from autograder.batch import grade_student
 
@@ -65,29 +84,30 @@ def run_local(todo: list[Task], limits: SandboxLimits, prints: dict[str, str], j
         for sub, assignments in todo:
             yield grade_student(sub, assignments, limits, prints)
         return
+    if pool is None:
+        with spawn_judges(jobs - 1) as pool:
+            yield from run_local(todo, limits, prints, jobs, pool)
+        return
     import torch
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     own_threads = torch.get_num_threads()
-    pending = deque(todo)
+    pending = judge_queue(todo, jobs)
     finished: queue.Queue[Future | None] = queue.Queue()
-    with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"), initializer=start_judge,
-                             initargs=(threads,)) as pool:
-        threading.Thread(target=_feed, args=(pool, jobs - 1, pending, finished, limits, prints), daemon=True).start()
-        torch.set_num_threads(threads)
-        try:
-            while pending:
-                yield from _finished_so_far(finished)
-                try:
-                    sub, assignments = pending.pop()  # from the end: the feeder takes from the front
-                except IndexError:
-                    break
-                yield grade_student(sub, assignments, limits, prints)
-            while (future := finished.get()) is not None:  # nothing left here: wait for the spawned judges
-                yield future.result()
-        finally:
-            pending.clear()
-            torch.set_num_threads(own_threads)
+    threading.Thread(target=_feed, args=(pool, jobs - 1, pending, finished, limits, prints), daemon=True).start()
+    torch.set_num_threads(judge_threads(jobs))
+    try:
+        while pending:
+            yield from _finished_so_far(finished)
+            try:
+                sub, assignments = pending.popleft()
+            except IndexError:
+                break
+            yield grade_student(sub, assignments, limits, prints)
+        while (future := finished.get()) is not None:  # nothing left here: wait for the spawned judges
+            yield future.result()
+    finally:
+        pending.clear()
+        torch.set_num_threads(own_threads)
 
 
 def _finished_so_far(finished: "queue.Queue[Future | None]") -> Iterator[StudentRecord]:
@@ -133,31 +153,65 @@ def _feed(pool: ProcessPoolExecutor, slots: int, pending: deque, finished: "queu
         finished.put(None)
 
 
+def judge_threads(jobs: int) -> int:
+    """Each of `jobs` judges' share of the cores for the reference's torch (`jobs` judges of
+    the machine's threads each would oversubscribe it)."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def spawn_judges(count: int) -> ProcessPoolExecutor:
+    """`count` judge processes for `-j count + 1`, started now: each imports torch and the
+    judge and starts its fork server while the caller goes on (a preflight, its own
+    first student)."""
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=start_judge,
+                               initargs=(judge_threads(count + 1),))
+    for _ in range(count):
+        pool.submit(int)  # a process starts per task submitted while none is idle
+    return pool
+
+
 def start_judge(threads: int) -> None:
-    """A `-j N` judge process: its share of the cores for the reference's torch (N judges
-    of the machine's threads each would oversubscribe it), and its fork server started at
-    once, importing torch while this process imports the judge."""
+    """A `-j N` judge process: its share of the cores, and its fork server started at once,
+    importing torch while this process imports the judge."""
     import torch
 
+    torch.set_num_threads(threads)
+    warm_judge()
+
+
+def warm_judge() -> None:
+    """Start what this process's first grading waits for: its fork server (which imports
+    torch) and, meanwhile, the judge's own imports (pytest, the plugin, the checks)."""
     from autograder.sandbox.client import ForkServer
 
-    torch.set_num_threads(threads)
     with contextlib.suppress(OSError):  # a failing start is reported by the first probe
         ForkServer.get()
-    import autograder.judge.run  # noqa: F401 — pytest, the plugin, the checks
+    import autograder.judge.run  # noqa: F401
 
 
 class LocalExecutor:
-    """This machine: `jobs` judge processes (1: this process), preflighted here."""
+    """This machine: `jobs` judge processes (this one and `jobs - 1` spawned), preflighted here.
+
+    Entering starts, side by side, everything the batch would otherwise wait for in turn:
+    the spawned judges (`spawn_judges`), this process's fork server and its imports — the
+    preflight's worker then waits only for what is left of the fork server's start.
+    Leaving ends the spawned judges, after the batch's last files are written.
+    """
 
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = jobs
+        self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "LocalExecutor":
+        if self.jobs > 1:
+            self.pool = spawn_judges(self.jobs - 1)
+        warm_judge()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
 
     def refusal(self, assignments: list[str], submissions: Path | None, out: Path, course_dir: Path | None = None,
                 allow_weak: bool = False) -> str:
@@ -166,7 +220,7 @@ class LocalExecutor:
         return grading_refusal(submissions, out, course_dir, allow_weak=allow_weak)
 
     def run(self, todo: list[Task], limits: SandboxLimits, prints: dict[str, str]) -> Iterator[StudentRecord]:
-        return run_local(todo, limits, prints, self.jobs)
+        return run_local(todo, limits, prints, self.jobs, self.pool)
 
 
 def executor_for(name: str, jobs: int = 1, scheduler: str | None = None) -> Executor:

@@ -72,7 +72,10 @@ def main(control_fd: int) -> None:
     gc.collect()
     gc.freeze()
     control = socket.socket(fileno=control_fd)
-    control.sendall(b"R")
+    try:
+        control.sendall(b"R")
+    except OSError:  # the judge ended while this server started (e.g. a batch refused at once)
+        return
     while True:
         header, fds, _, _ = socket.recv_fds(control, 8, 1)
         if len(header) < 8 or not fds:
