@@ -6,7 +6,6 @@ the batch is entered (side by side with the preflight), not when the first stude
 from __future__ import annotations
 
 import multiprocessing
-from pathlib import Path
 
 from autograder.batch import BatchOptions, grade_class, load_records
 from autograder.batch.executors import SPLIT_TAIL_PER_JUDGE, LocalExecutor, judge_queue

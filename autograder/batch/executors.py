@@ -194,13 +194,15 @@ class LocalExecutor:
 
     Entering starts, side by side, everything the batch would otherwise wait for in turn:
     the spawned judges (`spawn_judges`), this process's fork server and its imports — the
-    preflight's worker then waits only for what is left of the fork server's start.
-    Leaving ends the spawned judges, after the batch's last files are written.
+    preflight's worker then waits only for what is left of the fork server's start.  The
+    spawned judges are told to end as soon as the last task is back, so that they exit
+    while the caller writes the batch's last files; leaving waits for them.
     """
 
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = jobs
         self.pool: ProcessPoolExecutor | None = None
+        self.ending: list[ProcessPoolExecutor] = []
 
     def __enter__(self) -> "LocalExecutor":
         if self.jobs > 1:
@@ -209,9 +211,9 @@ class LocalExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-            self.pool = None
+        for pool in [*self.ending, *([self.pool] if self.pool else [])]:
+            pool.shutdown(cancel_futures=True)
+        self.pool, self.ending = None, []
 
     def refusal(self, assignments: list[str], submissions: Path | None, out: Path, course_dir: Path | None = None,
                 allow_weak: bool = False) -> str:
@@ -220,7 +222,13 @@ class LocalExecutor:
         return grading_refusal(submissions, out, course_dir, allow_weak=allow_weak)
 
     def run(self, todo: list[Task], limits: SandboxLimits, prints: dict[str, str]) -> Iterator[StudentRecord]:
-        return run_local(todo, limits, prints, self.jobs, self.pool)
+        pool, self.pool = self.pool, None  # one batch: a later run spawns its own
+        try:
+            yield from run_local(todo, limits, prints, self.jobs, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self.ending.append(pool)
 
 
 def executor_for(name: str, jobs: int = 1, scheduler: str | None = None) -> Executor:
