@@ -6,7 +6,12 @@ the batch is entered (side by side with the preflight), not when the first stude
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import autograder.batch as batch
 from autograder.batch import BatchOptions, grade_class, load_records
 from autograder.batch.executors import SPLIT_TAIL_PER_JUDGE, LocalExecutor, judge_queue
 from autograder.cli import run_grading
@@ -51,11 +56,16 @@ class InParts:
             yield StudentRecord(sub.student, {a: AssignmentResult(fingerprint=prints[a])})
 
 
-def test_records_in_parts_are_merged_and_each_student_counted_once(two_tiny_assignments, tmp_path):
+def test_records_in_parts_are_written_once_whole(two_tiny_assignments, tmp_path, monkeypatch):
     subs = [StudentSubmission(f"s{i}", sources={a: "x = 1\n" for a in BOTH}) for i in range(3)]
+    written: list[tuple[str, list[str]]] = []
+    write = batch.write_student
+    monkeypatch.setattr(batch, "write_student", lambda out, record, term=None: (
+        written.append((record.student, list(record.assignments))), write(out, record, term)))
     done: list[StudentRecord] = []
     summary = grade_class(subs, BatchOptions(out=tmp_path / "out", assignments=BOTH, executor=InParts()),
                           on_done=done.append)
+    assert sorted(written) == [(s, BOTH) for s in ("s0", "s1", "s2")], "each record written once, whole"
     assert sorted(r.student for r in done) == ["s0", "s1", "s2"], "one call per student"
     assert all(list(r.assignments) == BOTH for r in done), "called with the whole record, in course order"
     on_disk = load_records(tmp_path / "out")
@@ -86,3 +96,44 @@ def test_spawned_judges_start_on_entering_and_end_on_leaving(tiny_course):
         started = set(multiprocessing.active_children()) - before
         assert len(started) == 1, "the second judge starts before the preflight, not with the first student"
     assert not any(p.is_alive() for p in started)
+
+
+def spawned_judges(batch: int) -> list[int]:
+    """The pids of `batch`'s children that are spawned `-j` judges."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == batch and b"multiprocessing.spawn" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
+
+
+def test_a_batch_killed_with_9_leaves_no_judge_behind(tiny_course, tmp_path):
+    subs = tmp_path / "subs"
+    for student in ("s0", "s1", "s2"):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "tiny.py").write_text("import time\n\ndef double(x):\n    time.sleep(20)\n    return 2 * x\n")
+    batch = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", str(subs), "--out", str(tmp_path / "out"),
+                              "-j", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (judges := spawned_judges(batch.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert judges, "the batch should have spawned its second judge"
+    time.sleep(1)  # well into its start
+    batch.kill()
+    batch.wait()
+    deadline = time.monotonic() + 20
+    while not all(gone(pid) for pid in judges) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(gone(pid) for pid in judges), "the spawned judge outlived its batch"

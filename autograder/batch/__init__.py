@@ -301,7 +301,8 @@ def refresh_times(old: StudentRecord | None, sub: StudentSubmission, kept: list[
 def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
                 on_done: Callable[[StudentRecord], None] = lambda record: None) -> BatchSummary:
     """Grade every submission (with `resume`, keep what still holds); write the gradebook.
-    `on_done` is called once per student, with their whole record, when it is written."""
+    A student's record is written, and `on_done` called with it, once all of it is back
+    (an executor may return it in parts: `executors.judge_queue`)."""
     out = options.out
     term = options.term if options.term is not None else load_term()
     (out / "students").mkdir(parents=True, exist_ok=True)
@@ -328,15 +329,19 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
 
     reports = ClassReports(out, meta, term)
     executor = options.executor or LocalExecutor(options.jobs)
-    awaited = {sub.student: set(due) for sub, due in todo}  # a record may come in parts
+    awaited = {sub.student: set(due) for sub, due in todo}
+    parts: dict[str, StudentRecord] = {}  # a record that comes in parts: what came so far
     for record in executor.run(todo, options.limits, prints):
+        record = merged(parts.pop(record.student, None), record)
         awaited[record.student] = awaited.get(record.student, set()) - set(record.assignments)
+        if awaited[record.student]:  # written once whole (a kill before then regrades the parts)
+            parts[record.student] = record
+            continue
         record = merged(records.get(record.student), record)
         records[record.student] = record
         write_student(out, record, term)
         reports.write([records[s] for s in sorted(records)])
-        if not awaited[record.student]:
-            on_done(record)
+        on_done(record)
     reports.write([records[s] for s in sorted(records)], final=True)
     summary.records = [records[s] for s in sorted(records)]
     return summary

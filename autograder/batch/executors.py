@@ -11,15 +11,17 @@ atomically as they come, `--resume`, the progress bar, the reports — is one co
 
 Each judge process grades one task at a time (a student; near the end of a `-j N` batch one
 assignment of a student) and claims its own worker uid and fork server; records come back as
-they finish, and the caller merges each into the student's record and writes it atomically.
+they finish, and the caller writes each student's record atomically once all of it is back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -31,6 +33,8 @@ from autograder.load import StudentSubmission
 from autograder.worker.limits import SandboxLimits
 
 Task = tuple[StudentSubmission, list[str]]
+
+PR_SET_PDEATHSIG = 1
 
 
 class Executor(Protocol):
@@ -164,19 +168,29 @@ def spawn_judges(count: int) -> ProcessPoolExecutor:
     judge and starts its fork server while the caller goes on (a preflight, its own
     first student)."""
     pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=start_judge,
-                               initargs=(judge_threads(count + 1),))
+                               initargs=(judge_threads(count + 1), os.getpid()))
     for _ in range(count):
         pool.submit(int)  # a process starts per task submitted while none is idle
     return pool
 
 
-def start_judge(threads: int) -> None:
-    """A `-j N` judge process: its share of the cores, and its fork server started at once,
-    importing torch while this process imports the judge."""
+def start_judge(threads: int, batch: int) -> None:
+    """A `-j N` judge process of the batch process `batch`: it ends with that process, and
+    takes its share of the cores and starts its fork server at once."""
+    end_with(batch)
     import torch
 
     torch.set_num_threads(threads)
     warm_judge()
+
+
+def end_with(batch: int) -> None:
+    """Be killed when the batch process `batch` (this one's parent) ends, however it ends: a
+    batch killed with `kill -9` leaves no judge behind waiting for work (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != batch:  # it ended before the line above
+        os._exit(1)
 
 
 def warm_judge() -> None:
