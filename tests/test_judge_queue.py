@@ -1,7 +1,8 @@
 """How `-j N` shares a class among its judges: the last students go one assignment at a time
 (so that no judge idles for most of a student at the end), their records come back in parts
-and are merged, the progress bar counts each student once, and the spawned judges start when
-the batch is entered (side by side with the preflight), not when the first student is due."""
+and each student's record is written once whole, the spawned judges start when the batch is
+entered (side by side with the preflight), not when the first student is due, and they end
+with the batch however it ends."""
 
 from __future__ import annotations
 
