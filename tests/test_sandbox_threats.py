@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -175,6 +177,44 @@ def test_hangs_that_ignore_signals_are_killed_at_the_wall_clock(body):
     start = time.monotonic()
     assert failure_of(relu_of(body), HANG).reason == "timeout"
     assert time.monotonic() - start < HANG.call_seconds + 3
+
+
+STUCK_JUDGE = '''
+import sys
+import torch
+from autograder.judge.subject import SandboxSubject
+from autograder.sandbox import SandboxLimits
+subject = SandboxSubject(sys.argv[1], "mlp", SandboxLimits(call_seconds=600))
+answer = subject.submit("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
+print(subject.worker.pid, flush=True)
+answer()
+'''
+
+
+def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it():
+    """No judge is left to enforce the wall clock: the worker dies with its fork server,
+    which ends with the judge (`isolation.die_with_the_server`)."""
+    judge = subprocess.Popen([sys.executable, "-c", STUCK_JUDGE, relu_of("import time\ntime.sleep(3600)")],
+                             stdout=subprocess.PIPE, text=True, cwd=PROJECT_DIR)
+    try:
+        worker = int(judge.stdout.readline())
+        time.sleep(1.0)  # the worker imports the module and starts sleeping in `relu`
+        assert process_state(worker) not in ("gone", "Z"), "the worker ended before its judge was killed"
+    finally:
+        judge.kill()
+        judge.wait()
+    deadline = time.monotonic() + 10
+    while process_state(worker) not in ("gone", "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process_state(worker) in ("gone", "Z"), "the worker outlived its judge"
+
+
+def process_state(pid: int) -> str:
+    """The state letter of process `pid` (`Z`: dead, not yet reaped), or "gone"."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
 
 
 def test_input_gets_end_of_file_instead_of_waiting():
@@ -631,3 +671,18 @@ def test_a_sandbox_that_cannot_start_is_a_grader_error_not_a_zero(monkeypatch):
     result = grade_source(CORRECT, "mlp", GRADING)
     assert {t.status for t in result.tests} == {"error"}
     assert all(t.message.startswith("grader error — rerun") for t in result.tests)
+
+
+def test_a_worker_killed_with_its_fork_server_is_a_grader_error_not_the_students_exit():
+    from autograder.errors import GraderError
+    from autograder.sandbox.client import ForkServer
+
+    subject = SandboxSubject(relu_of("import time\ntime.sleep(3600)"), "mlp", LIMITS)
+    try:
+        answer = subject.submit("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
+        ForkServer.get().process.kill()  # the next `ForkServer.get()` starts a new one
+        with pytest.raises(GraderError, match="fork server ended"):
+            answer()
+    finally:
+        subject.close()
+        wait_reaped()

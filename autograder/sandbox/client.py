@@ -361,8 +361,11 @@ class SandboxedWorker:
         call_end = time.monotonic() + self.limits.call_seconds
         return (call_end, "timeout") if call_end < self.deadline else (self.deadline, "budget")
 
-    def _failure(self, reason: str, what: str) -> SubmissionFailure:
+    def _failure(self, reason: str, what: str) -> SubmissionFailure | GraderError:
+        server_gone = self._server is not None and self._server.process.poll() is not None
         self.close()
+        if reason == "exit" and server_gone:  # its workers die with it (`isolation.die_with_the_server`)
+            return GraderError(f"the sandbox fork server ended, and with it the worker {what}")
         if reason == "budget":
             return SubmissionFailure("budget", f"the submission used up its {self.limits.submission_seconds:.0f} s time budget")
         if reason == "timeout":

@@ -49,6 +49,7 @@ WORKER_FILES: tuple[str, ...] = (
     "datasets/transfer_pretrained.pt",
 )
 
+PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 MiB = 1 << 20
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -133,6 +134,7 @@ class Sandbox:
         rootfs.build_root(self.plan, limits.worker_uid, limits.scratch_bytes)
         close_fds(keep_fds)
         drop_privileges(limits.worker_uid)
+        die_with_the_server()
         set_rlimits(limits)
         if self.seccomp:
             self.seccomp.load()
@@ -155,6 +157,7 @@ class Sandbox:
         if root:
             os.chown(scratch, limits.worker_uid, limits.worker_uid)
             drop_privileges(limits.worker_uid)
+        die_with_the_server()
         os.chdir(scratch)
         set_rlimits(limits)
         if self.fallback_seccomp:
@@ -199,6 +202,18 @@ def drop_privileges(uid: int) -> None:
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
     _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+
+
+def die_with_the_server() -> None:
+    """Be killed when the fork server ends, which it does when its judge ends, however the
+    judge ends: a worker stuck in a student's endless `sleep` when its judge was killed
+    with `kill -9` would otherwise run on, an orphan, until a later batch swept its uid.
+
+    Set after the uid change, which clears it.  A judge that ended before this line was
+    reached never sees the worker's first message: the worker's write of it fails on the
+    closed pipe and it exits before any student code runs.
+    """
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def set_rlimits(limits: SandboxLimits) -> None:
