@@ -44,6 +44,18 @@ def test_a_changed_weights_file_is_refused(tmp_path):
         data.load_pretrained(tampered)
 
 
+def test_the_weights_are_read_once_per_file_version_and_every_caller_gets_its_own_copy(tmp_path):
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(data.pretrained_path().read_bytes())
+    first = data.pretrained_state_dict(weights)
+    shipped = first["head.bias"].clone()
+    first["head.bias"].add_(1.0)  # a caller that changes what it got changes nobody else's
+    assert torch.equal(data.pretrained_state_dict(weights)["head.bias"], shipped)
+    weights.write_bytes(weights.read_bytes() + b"\0")  # the same path, changed: checked again
+    with pytest.raises(ValueError, match="sha256"):
+        data.pretrained_state_dict(weights)
+
+
 def test_pretraining_recipe_reproduces_the_shipped_weights():
     """datasets/pretrain_transfer.py re-creates the file: bitwise on the CPU it was made on;
     elsewhere float32 training drifts (another CPU rounds differently), so the fresh network

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -99,12 +100,22 @@ def sha256_of(path: Path) -> str:
 
 
 def pretrained_state_dict(path: Path | str | None = None) -> dict[str, torch.Tensor]:
-    """The shipped weights (parameters and BatchNorm buffers), after checking their sha256."""
+    """The shipped weights (parameters and BatchNorm buffers), after checking their sha256:
+    a fresh copy on every call, read from the file only when it changed since the last."""
     path = Path(path) if path is not None else pretrained_path()
     if not path.is_file():
         raise FileNotFoundError(f"load_pretrained: {path} not found — it ships in the project's datasets/ folder; "
                                 "run from a folder that has datasets/transfer_pretrained.pt, or pass its path")
-    if sha256_of(path) != PRETRAINED_SHA256:
+    seen = path.stat()
+    state = _verified_weights(str(path.resolve()), (seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns))
+    return {name: tensor.clone() for name, tensor in state.items()}
+
+
+@lru_cache(maxsize=4)
+def _verified_weights(path: str, identity: tuple[int, ...]) -> dict[str, torch.Tensor]:
+    """The weights in `path` as last seen with `identity` (device, inode, size, mtime):
+    the sha256 and `torch.load` (≈ 2 ms) once per file version, not once per call."""
+    if sha256_of(Path(path)) != PRETRAINED_SHA256:
         raise ValueError(f"load_pretrained: {path} does not match its recorded sha256 — restore it from the "
                          "repository (or re-create it with datasets/pretrain_transfer.py)")
     return torch.load(path, weights_only=True)

@@ -94,7 +94,8 @@ def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequ
     """
     plugin = NnzooPlugin(session, on_result)
     # every assignment's hidden tests are a `test_hidden.py`: never reuse another's module
-    for name in [m for m in sys.modules if m == tests.stem or m.endswith("." + tests.stem)]:
+    stem = tests.stem
+    for name in [m for m in sys.modules if m == stem or m.endswith("." + stem)]:
         del sys.modules[name]
     args = [*pytest_args(tests, *selection), *extra]
     previous = os.environ.get(AUTOLOAD)

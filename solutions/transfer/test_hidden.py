@@ -30,6 +30,7 @@ from autograder.data.digits import target_task
 from autograder.data.transfer import SmallNet, pretrained_state_dict
 from autograder.judge.subject import Raised, submit
 from autograder.worker.probes import Build
+from autograder.worker.probes import seed as seed_torch
 from autograder.worker.probes.core import NONTENSOR
 from autograder.worker.probes.transfer import ModeNet, TinyNet, set_modes, set_trainable
 
@@ -73,14 +74,14 @@ def trusted(build, state=None, dtype=None):
 
 def seeded_state(build, seed=0, dtype=None):
     """Freshly initialised weights of `build`, drawn here from `seed`."""
-    torch.manual_seed(seed)
+    seed_torch(seed)  # torch.manual_seed's CPU part: its CUDA part formats the whole stack
     return {k: v.detach().clone() for k, v in trusted(build, dtype=dtype).state_dict().items()}
 
 
 def pretrained_with_new_head(num_classes, seed):
     """The shipped pretrained weights with a fresh, seeded head for `num_classes`."""
     state = dict(pretrained_state_dict())
-    torch.manual_seed(seed)
+    seed_torch(seed)  # torch.manual_seed's CPU part: its CUDA part formats the whole stack
     state.update({f"head.{k}": v.detach().clone() for k, v in torch.nn.Linear(64, num_classes).state_dict().items()})
     return state
 
