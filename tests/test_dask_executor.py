@@ -109,14 +109,16 @@ def test_resume_after_killing_the_client(cluster, subs, expected, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "autograder.cli", "grade", str(subs), "--out", str(out),
                "--executor", "dask", "--scheduler", cluster.scheduler_address]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = tmp_path / "first-run.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not list((out / "students").glob("*.json")):
+    while time.monotonic() < deadline and proc.poll() is None and not list((out / "students").glob("*.json")):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {p.name: p.stat().st_mtime_ns for p in (out / "students").glob("*.json")}
-    assert 1 <= len(before) < len(CLASS) + 1, "the kill should land mid-batch"
+    assert 1 <= len(before) < len(CLASS) + 1, f"the kill should land mid-batch; the run said: {log.read_text()[-3000:]}"
 
     result = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
