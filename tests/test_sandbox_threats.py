@@ -191,10 +191,20 @@ answer()
 '''
 
 
-def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it():
+UNSET_PARENT_DEATH_SIGNAL = """
+import ctypes, time
+ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)  # PR_SET_PDEATHSIG 0: an orphan could live on
+time.sleep(3600)
+"""
+
+
+@pytest.mark.parametrize("body", ["import time\ntime.sleep(3600)", UNSET_PARENT_DEATH_SIGNAL],
+                         ids=["sleep", "unset the signal, then sleep"])
+def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body):
     """No judge is left to enforce the wall clock: the worker dies with its fork server,
-    which ends with the judge (`isolation.die_with_the_server`)."""
-    judge = subprocess.Popen([sys.executable, "-c", STUCK_JUDGE, relu_of("import time\ntime.sleep(3600)")],
+    which ends with the judge (`isolation.die_with_the_server`); seccomp keeps the student
+    from unsetting that."""
+    judge = subprocess.Popen([sys.executable, "-c", STUCK_JUDGE, relu_of(body)],
                              stdout=subprocess.PIPE, text=True, cwd=PROJECT_DIR)
     try:
         worker = int(judge.stdout.readline())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from autograder.worker.rootfs import NAMESPACE_FLAGS, check
 
+PR_SET_PDEATHSIG = 1
 PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_MODE_FILTER = 2
@@ -69,7 +70,7 @@ def compile_seccomp(*, unix_sockets: bool) -> SeccompProgram | None:
     Default allow; EPERM for `socket`/`socketpair` of any family but AF_UNIX (an
     allow-list: no AF_INET/6, NETLINK, PACKET, VSOCK ...), `clone` with any CLONE_NEW*
     flag (else clone(CLONE_NEWUSER) would sidestep the `unshare` ban), and every call of
-    `DENIED_CALLS`; ENOSYS for `clone3`, whose flags live in memory a filter cannot read
+    `DENIED_CALLS`, and `prctl(PR_SET_PDEATHSIG)`; ENOSYS for `clone3`, whose flags live in memory a filter cannot read
     (glibc then falls back to `clone`, as under Docker's default profile).
 
     `unix_sockets=False` denies socket(AF_UNIX) too (socketpair stays): for a worker that
@@ -90,6 +91,8 @@ def compile_seccomp(*, unix_sockets: bool) -> SeccompProgram | None:
     for flag in NAMESPACE_FLAGS:
         rules.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     rules.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    # the worker dies with its fork server (`isolation.die_with_the_server`): for good
+    rules.add_rule(eperm, "prctl", sc.Arg(0, sc.EQ, PR_SET_PDEATHSIG))
     unknown = []
     for call in DENIED_CALLS:
         try:
@@ -102,7 +105,7 @@ def compile_seccomp(*, unix_sockets: bool) -> SeccompProgram | None:
         buffer.seek(0)
         bpf = buffer.read()
     sockets = "sockets other than Unix" if unix_sockets else "all sockets (socketpair allowed)"
-    what = f"{sockets}, tracing, namespaces, mounts, keyrings, bpf, io_uring denied"
+    what = f"{sockets}, tracing, namespaces, mounts, keyrings, bpf, io_uring, unsetting the parent-death signal denied"
     if unknown:
         what += f" (unknown here: {', '.join(unknown)})"
     return SeccompProgram(bpf, what)
