@@ -69,9 +69,10 @@ def compile_seccomp(*, unix_sockets: bool) -> SeccompProgram | None:
 
     Default allow; EPERM for `socket`/`socketpair` of any family but AF_UNIX (an
     allow-list: no AF_INET/6, NETLINK, PACKET, VSOCK ...), `clone` with any CLONE_NEW*
-    flag (else clone(CLONE_NEWUSER) would sidestep the `unshare` ban), and every call of
-    `DENIED_CALLS`, and `prctl(PR_SET_PDEATHSIG)`; ENOSYS for `clone3`, whose flags live in memory a filter cannot read
-    (glibc then falls back to `clone`, as under Docker's default profile).
+    flag (else clone(CLONE_NEWUSER) would sidestep the `unshare` ban), every call of
+    `DENIED_CALLS` and `prctl(PR_SET_PDEATHSIG)`; ENOSYS for `clone3`, whose flags live in
+    memory a filter cannot read (glibc then falls back to `clone`, as under Docker's
+    default profile).
 
     `unix_sockets=False` denies socket(AF_UNIX) too (socketpair stays): for a worker that
     shares the host's file system and abstract socket namespace (the fallback), where a
