@@ -186,7 +186,7 @@ from autograder.judge.subject import SandboxSubject
 from autograder.sandbox import SandboxLimits
 subject = SandboxSubject(sys.argv[1], "mlp", SandboxLimits(call_seconds=600))
 answer = subject.submit("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
-print(subject.worker.pid, flush=True)
+print(subject.worker.pid, subject.worker.limits.worker_uid, flush=True)
 answer()
 '''
 
@@ -198,16 +198,28 @@ time.sleep(3600)
 """
 
 
-@pytest.mark.parametrize("body", ["import time\ntime.sleep(3600)", UNSET_PARENT_DEATH_SIGNAL],
-                         ids=["sleep", "unset the signal, then sleep"])
+DETACHED_CHILD = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    time.sleep(3600)
+    os._exit(0)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.parametrize("body", ["import time\ntime.sleep(3600)", UNSET_PARENT_DEATH_SIGNAL, DETACHED_CHILD],
+                         ids=["sleep", "unset the signal, then sleep", "a detached child, then sleep"])
 def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body):
     """No judge is left to enforce the wall clock: the worker dies with its fork server,
-    which ends with the judge (`isolation.die_with_the_server`); seccomp keeps the student
-    from unsetting that."""
+    which ends with the judge (`isolation.die_with_the_server`), and seccomp keeps the
+    student from unsetting that; the fork server's last act is to sweep the worker's uid
+    (`reap.reap_unclaimed`), which in the fallback (no PID namespace) is what ends a
+    detached child."""
     judge = subprocess.Popen([sys.executable, "-c", STUCK_JUDGE, relu_of(body)],
                              stdout=subprocess.PIPE, text=True, cwd=PROJECT_DIR)
     try:
-        worker = int(judge.stdout.readline())
+        worker, uid = map(int, judge.stdout.readline().split())
         time.sleep(1.0)  # the worker imports the module and starts sleeping in `relu`
         assert process_state(worker) not in ("gone", "Z"), "the worker ended before its judge was killed"
     finally:
@@ -217,6 +229,10 @@ def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body):
     while process_state(worker) not in ("gone", "Z") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process_state(worker) in ("gone", "Z"), "the worker outlived its judge"
+    if ROOT:  # a uid of its own: nothing of it may be left
+        while live_processes(uid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live_processes(uid) == [], "a process the worker started outlived its judge"
 
 
 def process_state(pid: int) -> str:

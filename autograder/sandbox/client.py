@@ -25,7 +25,7 @@ from autograder.sandbox.channel import (
     ChannelTimeout,
     FrameTooLong,
 )
-from autograder.sandbox.reap import reap_later, wait_reaped
+from autograder.sandbox.reap import reap_later, uid_lock, wait_reaped
 from autograder.worker.encoding import WireError, WireLimits, decode
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability
@@ -206,10 +206,8 @@ def claim_worker_uid(base: int, span: int = 1000) -> int:
     global _CLAIMED_UID
     if _CLAIMED_UID is not None and _CLAIMED_UID[0] >= base:
         return _CLAIMED_UID[0]
-    lock_dir = Path(tempfile.gettempdir()) / "nnzoo-uids"
-    lock_dir.mkdir(mode=0o700, exist_ok=True)
     for uid in range(base, base + span):
-        fd = os.open(lock_dir / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        fd = os.open(uid_lock(uid), os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -10,14 +10,18 @@ the world-writable folders.  Never run on the judge's own uid.
 A worker's end need not wait for the kernel to tear it down (≈ 10 ms): `reap_later` reaps
 in a background thread, and `wait_reaped` — called before the uid's next worker starts, and
 by the interpreter before the judge exits (the thread is not a daemon) — waits for it.
+A judge that was killed cannot reap: its fork server, which ends with it, sweeps the
+uids it forked for instead (`reap_unclaimed`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -130,6 +134,35 @@ def remove_files(uid: int, folders: Sequence[str] = WORLD_WRITABLE) -> int:
             except OSError:
                 pass
     return removed
+
+
+def uid_lock(uid: int) -> Path:
+    """The lock file a judge holds (`flock`) for as long as it uses worker uid `uid`
+    (`client.claim_worker_uid`): whoever else takes it knows no judge uses the uid."""
+    folder = Path(tempfile.gettempdir()) / "nnzoo-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / str(uid)
+
+
+def reap_unclaimed(uids: Sequence[int]) -> None:
+    """`reap_uid` for each of `uids` that no judge holds any more (its lock is taken here
+    for the while): the fork server's last act once its judge is gone, however that judge
+    ended — in the fallback nothing else kills what a worker left running, such as a
+    detached child.  A uid a judge holds again is that judge's to reap.  Only as root:
+    otherwise the workers ran as the grader's own uid, which is never reaped."""
+    if os.geteuid() != 0:
+        return
+    for uid in uids:
+        if uid == 0:
+            continue
+        fd = os.open(uid_lock(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            reap_uid(uid)
+        except OSError:  # held by a judge (BlockingIOError), or a removal failed: the next sweep's
+            pass
+        finally:
+            os.close(fd)
 
 
 def reap_uid(uid: int) -> dict[str, int]:

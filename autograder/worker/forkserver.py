@@ -76,13 +76,21 @@ def main(control_fd: int) -> None:
         control.sendall(b"R")
     except OSError:  # the judge ended while this server started (e.g. a batch refused at once)
         return
-    while True:
-        header, fds, _, _ = socket.recv_fds(control, 8, 1)
-        if len(header) < 8 or not fds:
-            return
-        spec = pickle.loads(_read_exactly(control, int.from_bytes(header, "little")))
-        pid = _fork_worker(control, spec, fds[0], sandbox)
-        control.sendall(pid.to_bytes(8, "little"))
+    uids: set[int] = set()
+    try:
+        while True:
+            header, fds, _, _ = socket.recv_fds(control, 8, 1)
+            if len(header) < 8 or not fds:
+                return
+            spec = pickle.loads(_read_exactly(control, int.from_bytes(header, "little")))
+            uids.add(spec.limits.worker_uid)
+            pid = _fork_worker(control, spec, fds[0], sandbox)
+            control.sendall(pid.to_bytes(8, "little"))
+    finally:  # the judge is gone (its end closed), however it ended
+        # imported only now, so that no worker has the judge's half of nnzoo in memory
+        from autograder.sandbox.reap import reap_unclaimed
+
+        reap_unclaimed(sorted(uids))
 
 
 if __name__ == "__main__":
