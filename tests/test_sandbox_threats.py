@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -233,6 +234,44 @@ def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body):
         while live_processes(uid) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert live_processes(uid) == [], "a process the worker started outlived its judge"
+
+
+CLAIMING_JUDGE = '''
+import sys, torch
+from autograder.judge.subject import SandboxSubject
+from autograder.sandbox import SandboxLimits
+subject = SandboxSubject(sys.argv[1], "mlp", SandboxLimits(call_seconds=60, worker_uid=int(sys.argv[2])))
+subject.run("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
+try:  # the leftover, while the first worker is still running: dead (a zombie of its parent) or gone?
+    state = open(f"/proc/{sys.argv[3]}/stat").read().rsplit(")", 1)[1].split()[0]
+except OSError:
+    state = "gone"
+print(subject.worker.limits.worker_uid, state, flush=True)
+subject.close()
+'''
+
+
+@pytest.mark.skipif(not ROOT, reason="a per-worker uid (to kill every leftover) needs root")
+def test_what_an_earlier_judge_left_under_a_uid_is_swept_by_the_next_judge_to_claim_it():
+    """A judge killed before its fork server swept, and a new judge claimed the uid first
+    (the fork server then leaves the uid to that judge): the new judge's first worker
+    starts only once the uid holds nothing of the old one."""
+    uid = 62000 + os.getpid() % 1900  # a uid no other test claims: a fresh judge takes the first free from here
+    leftover = subprocess.Popen([sys.executable, "-c", f"import os, time\nos.setgroups([])\nos.setresgid({uid}, {uid}, {uid})\n"
+                                 f"os.setresuid({uid}, {uid}, {uid})\ntime.sleep(3600)"])
+    try:
+        deadline = time.monotonic() + 10
+        while leftover.pid not in live_processes(uid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert leftover.pid in live_processes(uid), "the leftover did not take the uid"
+        judge = subprocess.run([sys.executable, "-c", CLAIMING_JUDGE, CORRECT, str(uid), str(leftover.pid)],
+                               capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120)
+        assert judge.returncode == 0, judge.stderr[-2000:]
+        assert judge.stdout.split() == [str(uid), "Z"], "the leftover lived on beside the new judge's first worker"
+        assert leftover.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        leftover.kill()
+        leftover.wait()
 
 
 def process_state(pid: int) -> str:

@@ -201,7 +201,9 @@ def claim_worker_uid(base: int, span: int = 1000) -> int:
 
     Every process of the worker uid is killed when a worker ends, so two judges (parallel
     jobs, or two graders at once) must never share one.  The lock lives as long as this
-    process.
+    process.  What an earlier holder of the uid left (a judge killed with `kill -9` before
+    its fork server could sweep) is removed before this judge's first worker starts: that
+    worker waits for the sweep started here.
     """
     global _CLAIMED_UID
     if _CLAIMED_UID is not None and _CLAIMED_UID[0] >= base:
@@ -214,6 +216,7 @@ def claim_worker_uid(base: int, span: int = 1000) -> int:
             os.close(fd)
             continue
         _CLAIMED_UID = (uid, fd)
+        reap_later(uid)
         return uid
     raise GraderError(f"no free worker uid in {base}..{base + span - 1}")
 
