@@ -31,10 +31,9 @@ from typing import Iterator, Protocol
 from autograder.judge.result import StudentRecord
 from autograder.load import StudentSubmission
 from autograder.worker.limits import SandboxLimits
+from autograder.worker.seccomp import PR_SET_PDEATHSIG
 
 Task = tuple[StudentSubmission, list[str]]
-
-PR_SET_PDEATHSIG = 1
 
 
 class Executor(Protocol):

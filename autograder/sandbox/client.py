@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import pickle
 import select
@@ -25,7 +24,7 @@ from autograder.sandbox.channel import (
     ChannelTimeout,
     FrameTooLong,
 )
-from autograder.sandbox.reap import reap_later, uid_lock, wait_reaped
+from autograder.sandbox.reap import reap_later, take_uid_lock, wait_reaped
 from autograder.worker.encoding import WireError, WireLimits, decode
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability
@@ -209,11 +208,8 @@ def claim_worker_uid(base: int, span: int = 1000) -> int:
     if _CLAIMED_UID is not None and _CLAIMED_UID[0] >= base:
         return _CLAIMED_UID[0]
     for uid in range(base, base + span):
-        fd = os.open(uid_lock(uid), os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = take_uid_lock(uid)
+        if fd is None:
             continue
         _CLAIMED_UID = (uid, fd)
         reap_later(uid)

@@ -136,12 +136,19 @@ def remove_files(uid: int, folders: Sequence[str] = WORLD_WRITABLE) -> int:
     return removed
 
 
-def uid_lock(uid: int) -> Path:
-    """The lock file a judge holds (`flock`) for as long as it uses worker uid `uid`
-    (`client.claim_worker_uid`): whoever else takes it knows no judge uses the uid."""
+def take_uid_lock(uid: int) -> int | None:
+    """The lock a judge holds (`flock` on a file) for as long as it uses worker uid `uid`
+    (`client.claim_worker_uid`), taken now without waiting: its descriptor (closing it
+    lets go), or None when a judge holds it."""
     folder = Path(tempfile.gettempdir()) / "nnzoo-uids"
     folder.mkdir(mode=0o700, exist_ok=True)
-    return folder / str(uid)
+    fd = os.open(folder / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def reap_unclaimed(uids: Sequence[int]) -> None:
@@ -153,13 +160,12 @@ def reap_unclaimed(uids: Sequence[int]) -> None:
     if os.geteuid() != 0:
         return
     for uid in uids:
-        if uid == 0:
+        fd = take_uid_lock(uid) if uid != 0 else None
+        if fd is None:
             continue
-        fd = os.open(uid_lock(uid), os.O_CREAT | os.O_RDWR, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             reap_uid(uid)
-        except OSError:  # held by a judge (BlockingIOError), or a removal failed: the next sweep's
+        except OSError:  # a removal failed: the next sweep's
             pass
         finally:
             os.close(fd)

@@ -30,7 +30,7 @@ from typing import Iterable
 
 from autograder.worker import rootfs
 from autograder.worker.limits import SandboxLimits
-from autograder.worker.seccomp import SeccompProgram, compile_seccomp
+from autograder.worker.seccomp import PR_SET_PDEATHSIG, SeccompProgram, compile_seccomp
 
 #: The package folder (`autograder/`) and the folder above it (the project, in a checkout).
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -49,7 +49,6 @@ WORKER_FILES: tuple[str, ...] = (
     "datasets/transfer_pretrained.pt",
 )
 
-PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 MiB = 1 << 20
 _libc = ctypes.CDLL(None, use_errno=True)
