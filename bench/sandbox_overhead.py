@@ -10,7 +10,10 @@ For each assignment the reference itself plays the student (every test runs to i
 
 in-process and sandboxed run with the cache off (`NNZOO_REFERENCE_CACHE=off`), so their
 ratio is the sandbox's cost alone.  Runs are interleaved (in, sandboxed, cached, in, …) so
-that load from other users hits each mode alike; medians of RUNS after one warm-up each.
+that load from other users hits each mode alike; times are medians of RUNS after one
+warm-up each, and the ratio is the median of each round's own ratio (sandboxed over the
+in-process run just before it), so that the machine's speed, which drifts over seconds
+here, cancels out within a round.
 Where the sandboxed time goes: worker start (fork → module imported), waiting on probe
 answers, the reference's compute, and the rest (pytest, checks, scans).  torch runs one
 thread in the judge, as in the workers.
@@ -129,6 +132,8 @@ def measure(a: str, runs: int, scratch: Path) -> dict:
     assert len(scores) == 1, f"{a}: scores differ between the modes: {scores}"
     return {"times": {m: statistics.median(t) for m, t in times.items()},
             "cpus": {m: statistics.median(t) for m, t in cpus.items()},
+            "ratios": [statistics.median(s / i for s, i in zip(measured["sandboxed"], measured["in-process"]))
+                       for measured in (times, cpus)],
             "parts": {k: statistics.median(v) for k, v in parts.items()}}
 
 
@@ -150,14 +155,15 @@ def main() -> None:
     print(f"sandboxed grading against warm in-process, {runs} runs each (median), load average "
           f"{min(load):.1f}-{max(load):.1f} on {os.cpu_count()} cpus")
     print("wall s (CPU s: the judge's process time + the sandboxed workers' utime+stime)")
-    print("| assignment | in-process | sandboxed | ratio wall (CPU) | worker start | waiting on worker | reference "
+    print("| assignment | in-process | sandboxed | ratio wall (CPU), median of the rounds' | worker start | waiting on worker | reference "
           "| cached | judge time saved by the cache, wall (CPU) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for a, row in rows.items():
         t, c, p = row["times"], row["cpus"], row["parts"]
         waiting = p["waiting on the worker"]
+        wall_ratio, cpu_ratio = row["ratios"]
         print(f"| {a} | {t['in-process']:.2f} ({c['in-process']:.2f}) | {t['sandboxed']:.2f} ({c['sandboxed']:.2f}) "
-              f"| {t['sandboxed'] / t['in-process']:.3f} ({c['sandboxed'] / c['in-process']:.3f}) "
+              f"| {wall_ratio:.3f} ({cpu_ratio:.3f}) "
               f"| {p['worker start']:.2f} | {waiting:.2f} | {p['reference']:.2f} | {t['cached']:.2f} ({c['cached']:.2f}) "
               f"| {1 - t['cached'] / t['sandboxed']:.0%} ({1 - c['cached'] / c['sandboxed']:.0%}); "
               f"the cache's own count {p['saved by the cache']:.2f} s |")
