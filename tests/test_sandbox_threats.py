@@ -223,10 +223,16 @@ def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body):
         worker, uid = map(int, judge.stdout.readline().split())
         time.sleep(1.0)  # the worker imports the module and starts sleeping in `relu`
         assert process_state(worker) not in ("gone", "Z"), "the worker ended before its judge was killed"
-        # the uid's processes now, while the judge holds it: once the judge is gone, a judge
-        # of a test running beside this one may claim the uid and start a worker of its own
-        student = {(pid, start_time(pid)) for pid in live_processes(uid)} if ROOT else set()
-        assert len(student) >= (2 if body == DETACHED_CHILD else 1) or not ROOT, "the child did not start"
+        # the uid's processes while the judge holds it (once the judge is gone, a judge of a
+        # test running beside this one may claim the uid and start a worker of its own)
+        student: set[tuple[int, int | None]] = set()
+        if ROOT:
+            started = 2 if body == DETACHED_CHILD else 1
+            deadline = time.monotonic() + 10
+            while len(live_processes(uid)) < started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            student = {(pid, start_time(pid)) for pid in live_processes(uid)}
+            assert len(student) >= started, "the worker's child did not start"
     finally:
         judge.kill()
         judge.wait()
