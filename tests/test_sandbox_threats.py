@@ -283,25 +283,35 @@ def test_what_an_earlier_judge_left_under_a_uid_is_swept_by_the_next_judge_to_cl
         leftover.wait()
 
 
+def stat_fields(pid: int) -> list[str]:
+    """The fields of `/proc/PID/stat` after the command name (state first), or [] when the
+    process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
 def start_time(pid: int) -> int | None:
     """When process `pid` started (clock ticks since boot: a reused pid has another), or None."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except OSError:
-        return None
+    fields = stat_fields(pid)
+    return int(fields[19]) if fields else None
 
 
 def still_running(processes: set[tuple[int, int | None]]) -> list[int]:
     """The pids of `processes` ((pid, start time) pairs) that have not ended."""
-    return [pid for pid, start in processes if process_state(pid) not in ("gone", "Z") and start_time(pid) == start]
+    running = []
+    for pid, start in processes:
+        fields = stat_fields(pid)
+        if fields and fields[0] != "Z" and int(fields[19]) == start:
+            running.append(pid)
+    return running
 
 
 def process_state(pid: int) -> str:
     """The state letter of process `pid` (`Z`: dead, not yet reaped), or "gone"."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"
+    fields = stat_fields(pid)
+    return fields[0] if fields else "gone"
 
 
 def test_input_gets_end_of_file_instead_of_waiting():
