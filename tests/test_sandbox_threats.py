@@ -37,7 +37,12 @@ from autograder.load import load_class
 from autograder.sandbox import SandboxLimits
 from autograder.sandbox.client import claim_worker_uid
 from autograder.sandbox.preflight import Secret, git_dirs, preflight
-from autograder.sandbox.reap import ipc_objects, live_processes, wait_reaped
+from autograder.sandbox.reap import (
+    ipc_objects,
+    live_processes,
+    take_uid_lock,
+    wait_reaped,
+)
 from autograder.worker.isolation import PROJECT_DIR
 
 LIMITS = SandboxLimits(call_seconds=10)  # single probes: a hang costs 10 s
@@ -185,7 +190,7 @@ import sys
 import torch
 from autograder.judge.subject import SandboxSubject
 from autograder.sandbox import SandboxLimits
-subject = SandboxSubject(sys.argv[1], "mlp", SandboxLimits(call_seconds=600))
+subject = SandboxSubject(sys.argv[1], "mlp", SandboxLimits(call_seconds=600, worker_uid=int(sys.argv[2])))
 answer = subject.submit("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
 print(subject.worker.pid, subject.worker.limits.worker_uid, flush=True)
 answer()
@@ -216,16 +221,16 @@ def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body):
     which ends with the judge (`isolation.die_with_the_server`), and seccomp keeps the
     student from unsetting that; the fork server's last act is to sweep the worker's uid
     (`reap.reap_unclaimed`), which in the fallback (no PID namespace) is what ends a
-    detached child."""
-    judge = subprocess.Popen([sys.executable, "-c", STUCK_JUDGE, relu_of(body)],
+    detached child.  The fork server holds the judge's lock on the uid until it has swept
+    it, so no judge can claim the uid while anything of the student's still runs."""
+    base = 64000 + os.getpid() % 1000  # uids no other test claims: a fresh judge takes the first free from here
+    judge = subprocess.Popen([sys.executable, "-c", STUCK_JUDGE, relu_of(body), str(base)],
                              stdout=subprocess.PIPE, text=True, cwd=PROJECT_DIR)
     try:
         worker, uid = map(int, judge.stdout.readline().split())
         time.sleep(1.0)  # the worker imports the module and starts sleeping in `relu`
         assert process_state(worker) not in ("gone", "Z"), "the worker ended before its judge was killed"
-        # the uid's processes while the judge holds it (once the judge is gone, a judge of a
-        # test running beside this one may claim the uid and start a worker of its own)
-        student: set[tuple[int, int | None]] = set()
+        student: set[tuple[int, int | None]] = set()  # the uid's processes while the judge holds it
         if ROOT:
             started = 2 if body == DETACHED_CHILD else 1
             deadline = time.monotonic() + 10
@@ -237,12 +242,19 @@ def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body):
         judge.kill()
         judge.wait()
     deadline = time.monotonic() + 10
+    if ROOT:  # the uid is free to claim again only once the fork server has swept it
+        while (lock := take_uid_lock(uid)) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lock is not None, "the uid stayed claimed after its judge was killed"
+        try:  # while the lock is held here no one sweeps: only what was killed before may end
+            while still_running(student) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert still_running(student) == [], "the uid was free to claim while a process the worker started ran"
+        finally:
+            os.close(lock)
     while process_state(worker) not in ("gone", "Z") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process_state(worker) in ("gone", "Z"), "the worker outlived its judge"
-    while still_running(student) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert still_running(student) == [], "a process the worker started outlived its judge"
 
 
 CLAIMING_JUDGE = '''

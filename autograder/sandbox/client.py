@@ -96,9 +96,10 @@ class ForkServer:
         judge_end, worker_end = socket.socketpair()
         try:
             data = pickle.dumps(spec)
-            # the length (with the worker's end attached), then the spec: a stream
-            # socket may split a large spec over several reads
-            socket.send_fds(self.control, [len(data).to_bytes(8, "little")], [worker_end.fileno()])
+            # the length (with the worker's end and the uid's lock attached), then the spec:
+            # a stream socket may split a large spec over several reads
+            fds = [worker_end.fileno(), *claimed_uid_lock(spec.limits.worker_uid)]
+            socket.send_fds(self.control, [len(data).to_bytes(8, "little")], fds)
             self.control.sendall(data)
         finally:
             worker_end.close()
@@ -215,6 +216,14 @@ def claim_worker_uid(base: int, span: int = 1000) -> int:
         reap_later(uid)
         return uid
     raise GraderError(f"no free worker uid in {base}..{base + span - 1}")
+
+
+def claimed_uid_lock(uid: int) -> list[int]:
+    """The descriptor of this judge's lock on worker uid `uid`, in a list ([] when this judge
+    claimed no such uid).  The judge sends it to its fork server with each fork: the lock is
+    then held until the server too has ended and swept the uid, so that no other judge can
+    claim the uid, however this one ended, before what its workers left is gone."""
+    return [_CLAIMED_UID[1]] if _CLAIMED_UID is not None and _CLAIMED_UID[0] == uid else []
 
 
 class SandboxedWorker:

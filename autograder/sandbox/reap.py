@@ -10,8 +10,9 @@ the world-writable folders.  Never run on the judge's own uid.
 A worker's end need not wait for the kernel to tear it down (≈ 10 ms): `reap_later` reaps
 in a background thread, and `wait_reaped` — called before the uid's next worker starts, and
 by the interpreter before the judge exits (the thread is not a daemon) — waits for it.
-A judge that was killed cannot reap: its fork server, which ends with it, sweeps the
-uids it forked for instead (`reap_unclaimed`).
+A judge that was killed cannot reap: its fork server, which ends with it and holds the
+judge's lock on the uid until then, sweeps the uids it forked for instead
+(`reap_unclaimed`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 #: World-writable folders a worker without a private root can write into.
 WORLD_WRITABLE: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
@@ -151,16 +152,21 @@ def take_uid_lock(uid: int) -> int | None:
     return fd
 
 
-def reap_unclaimed(uids: Sequence[int]) -> None:
-    """`reap_uid` for each of `uids` that no judge holds any more (its lock is taken here
-    for the while): the fork server's last act once its judge is gone, however that judge
-    ended — in the fallback nothing else kills what a worker left running, such as a
-    detached child.  A uid a judge holds again is that judge's to reap.  Only as root:
-    otherwise the workers ran as the grader's own uid, which is never reaped."""
+def reap_unclaimed(uids: Sequence[int], held: Mapping[int, int]) -> None:
+    """`reap_uid` for each of `uids` that no judge holds any more: the fork server's last
+    act once its judge is gone, however that judge ended — in the fallback nothing else
+    kills what a worker left running, such as a detached child.  `held` maps uids to the
+    locks on them that the judge passed on (`client.claimed_uid_lock`): those uids are the
+    caller's to reap, and no other judge can claim them before the lock is closed here, at
+    the end of their sweep.  The lock of any other uid is taken here for the while; a uid
+    a judge holds again is that judge's to reap.  Only as root: otherwise the workers ran
+    as the grader's own uid, which is never reaped."""
     if os.geteuid() != 0:
         return
     for uid in uids:
-        fd = take_uid_lock(uid) if uid != 0 else None
+        fd = held.get(uid)
+        if fd is None and uid != 0:
+            fd = take_uid_lock(uid)
         if fd is None:
             continue
         try:

@@ -9,7 +9,9 @@ straight into a new PID namespace where the kernel allows it.  Run as
 
 Protocol on the control socket: the judge sends the length of a pickled `WorkerSpec` (8
 bytes) together with one file descriptor (the worker's end of its pipe), then the spec;
-the server forks, and answers the child's pid as 8 bytes.  Children, and orphans of children, are reaped automatically
+the server forks, and answers the child's pid as 8 bytes.  A judge that claimed a worker uid
+attaches its lock on that uid as a second descriptor: the server holds it until its own
+end, so the uid stays claimed until the server has swept it (`reap.reap_unclaimed`).  Children, and orphans of children, are reaped automatically
 (a child subreaper with SIGCHLD ignored).
 """
 
@@ -23,6 +25,7 @@ import signal
 import socket
 import sys
 from multiprocessing.connection import Connection
+from typing import Iterable
 
 import torch
 
@@ -32,10 +35,12 @@ from autograder.worker.warmup import warm_up
 
 PR_SET_CHILD_SUBREAPER = 36
 
-def _fork_worker(control: socket.socket, spec: WorkerSpec, fd: int, sandbox: Sandbox) -> int:
+def _fork_worker(control: socket.socket, spec: WorkerSpec, fd: int, sandbox: Sandbox, locks: Iterable[int]) -> int:
     pid = sandbox.fork()
     if pid == 0:
         control.close()
+        for lock in locks:  # a judge's uid lock is never the student's to hold
+            os.close(lock)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         code = 0
         try:
@@ -77,20 +82,25 @@ def main(control_fd: int) -> None:
     except OSError:  # the judge ended while this server started (e.g. a batch refused at once)
         return
     uids: set[int] = set()
+    locks: dict[int, int] = {}  # uid → the judge's lock on it, held here until the sweep below
     try:
         while True:
-            header, fds, _, _ = socket.recv_fds(control, 8, 1)
+            header, fds, _, _ = socket.recv_fds(control, 8, 2)
             if len(header) < 8 or not fds:
                 return
             spec = pickle.loads(_read_exactly(control, int.from_bytes(header, "little")))
-            uids.add(spec.limits.worker_uid)
-            pid = _fork_worker(control, spec, fds[0], sandbox)
+            uid = spec.limits.worker_uid
+            uids.add(uid)
+            for lock in fds[1:]:
+                if locks.setdefault(uid, lock) != lock:  # sent with every fork: one is kept
+                    os.close(lock)
+            pid = _fork_worker(control, spec, fds[0], sandbox, locks.values())
             control.sendall(pid.to_bytes(8, "little"))
     finally:  # the judge is gone (its end closed), however it ended
         # imported only now, so that no worker has the judge's half of nnzoo in memory
         from autograder.sandbox.reap import reap_unclaimed
 
-        reap_unclaimed(sorted(uids))
+        reap_unclaimed(sorted(uids), locks)
 
 
 if __name__ == "__main__":
