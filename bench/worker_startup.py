@@ -28,7 +28,7 @@ import time
 
 import torch
 
-from autograder.sandbox.client import SandboxedWorker, claim_worker_uid
+from autograder.sandbox.client import SandboxedWorker, claim_worker_uids
 from autograder.sandbox.reap import reap_uid, wait_reaped
 from autograder.worker.isolation import Sandbox
 from autograder.worker.limits import SandboxLimits
@@ -85,7 +85,7 @@ def main(runs: int) -> None:
     sandbox = Sandbox.prepare()
     fallback = Sandbox(None, sandbox.seccomp, sandbox.fallback_seccomp)  # as without CAP_SYS_ADMIN
     sandboxes = {"bare": fallback, "fallback": fallback, "allow-list root": sandbox}
-    limits = SandboxLimits(worker_uid=claim_worker_uid(SandboxLimits().worker_uid)) if os.geteuid() == 0 \
+    limits = SandboxLimits(worker_uid=claim_worker_uids(SandboxLimits().worker_uid)[0]) if os.geteuid() == 0 \
         else SandboxLimits()
     modes = ["bare", "fallback"] + (["allow-list root"] if sandbox.namespaces else [])
     samples: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}

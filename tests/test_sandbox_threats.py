@@ -35,7 +35,7 @@ from autograder.judge.scan import scan_source
 from autograder.judge.subject import SandboxSubject
 from autograder.load import load_class
 from autograder.sandbox import SandboxLimits
-from autograder.sandbox.client import claim_worker_uid
+from autograder.sandbox.client import claim_worker_uids
 from autograder.sandbox.preflight import Secret, git_dirs, preflight
 from autograder.sandbox.reap import (
     ipc_objects,
@@ -93,8 +93,8 @@ def failure_of(source: str, limits: SandboxLimits = LIMITS) -> SubmissionFailure
 
 
 def worker_processes() -> list[int]:
-    """Live processes of this judge's worker uid."""
-    return live_processes(claim_worker_uid(LIMITS.worker_uid))
+    """Live processes of this judge's worker uids."""
+    return [pid for uid in claim_worker_uids(LIMITS.worker_uid) for pid in live_processes(uid)]
 
 
 PEEK = '''
@@ -341,9 +341,10 @@ def test_a_daemon_holding_the_pipe_is_killed_and_costs_nothing():
 
 
 @pytest.mark.skipif(not ROOT, reason="a per-worker uid (to kill every leftover) needs root")
-def test_the_next_worker_starts_only_after_the_last_ones_leftovers_are_gone(monkeypatch):
-    """A worker's end reaps its uid in the background; the uid's next worker waits for it
-    (a reap slowed down here, so that starting early would be seen)."""
+def test_a_uids_next_worker_starts_only_after_its_last_ones_leftovers_are_gone(monkeypatch):
+    """A worker's end reaps its uid in the background; the uid's next worker waits for it,
+    while the judge's next worker starts at once under the judge's other uid (a reap slowed
+    down here, so that starting early would be seen)."""
     import autograder.sandbox.reap as reap
     from autograder.sandbox.client import ForkServer
 
@@ -355,25 +356,30 @@ def test_the_next_worker_starts_only_after_the_last_ones_leftovers_are_gone(monk
         try:
             return honest_reap(uid)
         finally:
-            events.append("reaped")
+            events.append(("reaped", uid))
 
     def fork(self, spec):
-        events.append("forked")
+        events.append(("forked", spec.limits.worker_uid))
         return honest_fork(self, spec)
 
+    claim_worker_uids(LIMITS.worker_uid)
+    wait_reaped()  # the sweeps of the claim, before reaps are slowed down
     monkeypatch.setattr(reap, "reap_uid", slow_reap)
     monkeypatch.setattr(ForkServer, "fork", fork)
     daemon = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n    os._exit(0)"
-    first = SandboxSubject(relu_of(daemon), "mlp", LIMITS)
-    first.run("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
-    first.close()
-    second = SandboxSubject(CORRECT, "mlp", LIMITS)
+    first, second, third = (SandboxSubject(source, "mlp", LIMITS) for source in (relu_of(daemon), CORRECT, CORRECT))
     try:
-        second.run("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
-        assert events == ["forked", "reaped", "forked"]
-        assert live_processes(claim_worker_uid(LIMITS.worker_uid)) == [second.worker.pid]
+        for subject in (first, second):
+            subject.run("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
+            subject.close()
+        third.run("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
+        uid, other = first.worker.limits.worker_uid, second.worker.limits.worker_uid
+        assert other != uid and third.worker.limits.worker_uid == uid
+        assert events.index(("forked", other)) < events.index(("reaped", uid)), "the second worker waited for the first's sweep"
+        assert [event for event, of in events if of == uid] == ["forked", "reaped", "forked"]
+        assert live_processes(uid) == [third.worker.pid]
     finally:
-        second.close()
+        third.close()
         wait_reaped()
 
 
@@ -612,7 +618,7 @@ def segment():
         time.sleep(0.05)
     assert key not in _shm_keys()
     if ROOT:
-        assert ipc_objects(claim_worker_uid(LIMITS.worker_uid)) == {}
+        assert all(ipc_objects(uid) == {} for uid in claim_worker_uids(LIMITS.worker_uid))
 
 
 def _shm_keys() -> set[int]:

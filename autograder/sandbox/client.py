@@ -193,29 +193,52 @@ def student_error(body: Any, during: str = "") -> StudentCodeError:
 #: the worker blocks on its answer; a larger one waits until that answer is read.
 AHEAD_BYTES = 64 * 1024
 
-_CLAIMED_UID: tuple[int, int] | None = None  # (uid, fd of its lock file), per judge process
+#: How many worker uids a judge claims.  Its workers take them in turn: a worker's uid is
+#: swept in the background when the worker ends (≈ 15 ms: the kernel tears the killed worker
+#: down, then the world-writable folders are scanned), and the next worker starts under the
+#: other uid meanwhile, instead of waiting for that sweep.
+UIDS_PER_JUDGE = 2
+
+_CLAIMED_UIDS: list[tuple[int, int]] = []  # (uid, fd of its lock file), per judge process
+_TURN = [-1]  # index into _CLAIMED_UIDS of the uid the last worker took
 
 
-def claim_worker_uid(base: int, span: int = 1000) -> int:
-    """A worker uid no other judge on this machine uses: the first free lock from `base`.
+def claim_worker_uids(base: int, span: int = 1000) -> tuple[int, ...]:
+    """This judge's worker uids, which no other judge on this machine uses: the first
+    `UIDS_PER_JUDGE` free locks from `base`.
 
-    Every process of the worker uid is killed when a worker ends, so two judges (parallel
-    jobs, or two graders at once) must never share one.  The lock lives as long as this
-    process.  What an earlier holder of the uid left (a judge killed with `kill -9` before
-    its fork server could sweep) is removed before this judge's first worker starts: that
-    worker waits for the sweep started here.
+    Every process of a worker's uid is killed when the worker ends, so two judges (parallel
+    jobs, or two graders at once) must never share one.  The locks live as long as this
+    process.  What an earlier holder of a uid left (a judge killed with `kill -9` before its
+    fork server could sweep) is removed before this judge's first worker under it starts:
+    that worker waits for the sweep started here.
     """
-    global _CLAIMED_UID
-    if _CLAIMED_UID is not None and _CLAIMED_UID[0] >= base:
-        return _CLAIMED_UID[0]
+    if _CLAIMED_UIDS and _CLAIMED_UIDS[0][0] >= base:
+        return tuple(uid for uid, _ in _CLAIMED_UIDS)
+    claimed = []
     for uid in range(base, base + span):
         fd = take_uid_lock(uid)
         if fd is None:
             continue
-        _CLAIMED_UID = (uid, fd)
+        claimed.append((uid, fd))
+        if len(claimed) == UIDS_PER_JUDGE:
+            break
+    else:
+        for _, fd in claimed:
+            os.close(fd)
+        raise GraderError(f"no {UIDS_PER_JUDGE} free worker uids in {base}..{base + span - 1}")
+    _CLAIMED_UIDS[:] = claimed
+    _TURN[0] = -1
+    for uid, _ in claimed:
         reap_later(uid)
-        return uid
-    raise GraderError(f"no free worker uid in {base}..{base + span - 1}")
+    return tuple(uid for uid, _ in claimed)
+
+
+def next_worker_uid(base: int) -> int:
+    """The uid of this judge's next worker: its claimed uids in turn (see `UIDS_PER_JUDGE`)."""
+    uids = claim_worker_uids(base)
+    _TURN[0] = (_TURN[0] + 1) % len(uids)
+    return uids[_TURN[0]]
 
 
 def claimed_uid_lock(uid: int) -> list[int]:
@@ -223,7 +246,7 @@ def claimed_uid_lock(uid: int) -> list[int]:
     claimed no such uid).  The judge sends it to its fork server with each fork: the lock is
     then held until the server too has ended and swept the uid, so that no other judge can
     claim the uid, however this one ended, before what its workers left is gone."""
-    return [_CLAIMED_UID[1]] if _CLAIMED_UID is not None and _CLAIMED_UID[0] == uid else []
+    return [fd for claimed, fd in _CLAIMED_UIDS if claimed == uid]
 
 
 class SandboxedWorker:
@@ -243,8 +266,9 @@ class SandboxedWorker:
         self.module_name = module_name
         self.preflight = preflight
         self._reachability: dict | None = None
+        self._uid_base = limits.worker_uid
         if os.getuid() == 0:
-            limits = replace(limits, worker_uid=claim_worker_uid(limits.worker_uid))
+            limits = replace(limits, worker_uid=claim_worker_uids(self._uid_base)[0])  # each launch takes its own
         self.limits = limits
         self.wire = WireLimits(frame_bytes=limits.result_bytes)
         self.levels: dict[str, str] = {}
@@ -283,6 +307,7 @@ class SandboxedWorker:
         self._launches += 1
         try:
             if os.getuid() == 0:
+                self.limits = replace(self.limits, worker_uid=next_worker_uid(self._uid_base))
                 wait_reaped(self.limits.worker_uid)  # nothing of the uid's last worker may be left
             # a worker without a private root (the fallback) works in this folder's `work/`
             spec = WorkerSpec(self.source, self.module_name, str(self._scratch / "work"), self.limits, self.preflight)

@@ -139,7 +139,7 @@ def remove_files(uid: int, folders: Sequence[str] = WORLD_WRITABLE) -> int:
 
 def take_uid_lock(uid: int) -> int | None:
     """The lock a judge holds (`flock` on a file) for as long as it uses worker uid `uid`
-    (`client.claim_worker_uid`), taken now without waiting: its descriptor (closing it
+    (`client.claim_worker_uids`), taken now without waiting: its descriptor (closing it
     lets go), or None when a judge holds it."""
     folder = Path(tempfile.gettempdir()) / "nnzoo-uids"
     folder.mkdir(mode=0o700, exist_ok=True)
