@@ -4,12 +4,13 @@ outputs) and locality (k layers see k hops).  Generic: any module or function ca
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import networkx as nx
 import torch
 
 from autograder.checks.base import expect_tensor, fail, tolerances
+from autograder.judge.subject import run_each
 from autograder.worker.spec import Build
 
 
@@ -20,8 +21,11 @@ def relabel(x: torch.Tensor, edge_index: torch.Tensor, perm: torch.Tensor) -> tu
     return x[perm], new_id[edge_index]
 
 
-def _out(sub: Any, what: str, prop: str, hint: str, **request: Any) -> torch.Tensor:
-    return expect_tensor(sub.run("run", backward=False, **request)["output"], what, prop, hint=hint)
+def _outs(sub: Any, requests: Sequence[dict], patch: dict | None) -> Iterator[torch.Tensor]:
+    """The raw output of the `run` probe (no backward pass) for each of `requests`,
+    pipelined (see `judge.subject.run_each`): each is checked as it comes, while the worker
+    computes the next."""
+    return (result["output"] for result in run_each(sub, "run", [dict(r, backward=False) for r in requests], patch=patch))
 
 
 def node_permutation_equivariant(
@@ -40,13 +44,14 @@ def node_permutation_equivariant(
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
     if torch.equal(perm, torch.arange(len(perm))):  # never test with the identity
         perm = perm.roll(1)
-    base = dict(model=model, call=call, patch=patch, state_dict=state_dict, dtype=x.dtype if model is not None else None)
+    base = dict(model=model, call=call, state_dict=state_dict, dtype=x.dtype if model is not None else None)
     edges = () if edge_index is None else (edge_index,)
-    out = _out(sub, "the output", prop, hint, args=(x, *edges, *rest), **base)
     x_p, ei_p = relabel(x, edge_index if edge_index is not None else torch.zeros(2, 0, dtype=torch.long), perm)
     edges_p = () if edge_index is None else (ei_p,)
     rest_p = [r[perm] if isinstance(r, torch.Tensor) and r.shape[:1] == x.shape[:1] else r for r in rest]
-    out_p = _out(sub, "the output for relabelled nodes", prop, hint, args=(x_p, *edges_p, *rest_p), **base)
+    outs = _outs(sub, [dict(args=(x, *edges, *rest), **base), dict(args=(x_p, *edges_p, *rest_p), **base)], patch)
+    out = expect_tensor(next(outs), "the output", prop, hint=hint)
+    out_p = expect_tensor(next(outs), "the output for relabelled nodes", prop, hint=hint)
     expected = out if invariant else out[perm]
     rtol, atol = tolerances(x.dtype)
     if out_p.shape != expected.shape or not torch.allclose(out_p, expected, rtol=rtol * 100, atol=atol * 100):
@@ -62,13 +67,12 @@ def local(
     G = nx.path_graph(n)
     edge_index = torch.tensor([(u, v) for u, v in G.edges()] + [(v, u) for u, v in G.edges()], dtype=torch.long).T
     x = torch.randn(n, features, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    base = dict(model=model, patch=patch, state_dict=state_dict, dtype=torch.float64)
-    out = _out(sub, "the output", prop, hint, args=(x, edge_index), **base)
+    base = dict(model=model, state_dict=state_dict, dtype=torch.float64)
     far, near = x.clone(), x.clone()
     far[hops + 1:] += 5.0
     near[hops] += 5.0
-    out_far = _out(sub, "the output", prop, hint, args=(far, edge_index), **base)
-    out_near = _out(sub, "the output", prop, hint, args=(near, edge_index), **base)
+    out, out_far, out_near = (expect_tensor(out, "the output", prop, hint=hint)
+                              for out in _outs(sub, [dict(args=(inputs, edge_index), **base) for inputs in (x, far, near)], patch))
     if not torch.allclose(out_far[0], out[0]):
         fail(prop, f"after {hops} layers, node 0 changed when only nodes more than {hops} hops away changed", hint)
     if torch.allclose(out_near[0], out[0]):

@@ -17,21 +17,27 @@ Example (hidden tests of the attention and rnn assignments)::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
 from autograder.checks.base import expect_tensor, fail, tolerances
+from autograder.judge.subject import run_each
 from autograder.worker.spec import Build
 
 
-def _output(sub: Any, what: str, prop: str, hint: str, **request: Any) -> tuple[torch.Tensor, dict]:
-    """The subject's output tensor (first item of a tuple output) and the whole probe result."""
-    result = sub.run("run", **request)
+def _output(result: dict, what: str, prop: str, hint: str) -> tuple[torch.Tensor, dict]:
+    """The output tensor of a `run` probe's result (first item of a tuple output), and the result."""
     out = result["output"]
     if isinstance(out, (list, tuple)) and out:
         out = out[0]  # e.g. an RNN's (outputs, last_state)
     return expect_tensor(out, what, prop, hint=hint), result
+
+
+def _runs(sub: Any, requests: Sequence[dict], patch: dict | None) -> Iterator[dict]:
+    """The `run` probe for each of `requests`, pipelined (see `judge.subject.run_each`):
+    each answer is checked as it comes, while the worker computes the next."""
+    return run_each(sub, "run", requests, patch=patch)
 
 
 def permute_first(args: Sequence[Any], perm: torch.Tensor, dim: int) -> tuple:
@@ -70,9 +76,10 @@ def permutation_equivariant(
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     if torch.equal(perm, torch.arange(n)):
         perm = perm.roll(1)
-    base = dict(model=model, state_dict=state_dict, patch=patch, kwargs=kwargs, backward=False)
-    out, _ = _output(sub, "the output", prop, hint, args=tuple(args), **base)
-    out_p, _ = _output(sub, "the output for permuted tokens", prop, hint, args=permute_args(args, perm, dim), **base)
+    base = dict(model=model, state_dict=state_dict, kwargs=kwargs, backward=False)
+    results = _runs(sub, [dict(args=tuple(args), **base), dict(args=permute_args(args, perm, dim), **base)], patch)
+    out, _ = _output(next(results), "the output", prop, hint)
+    out_p, _ = _output(next(results), "the output for permuted tokens", prop, hint)
     expected = out.index_select(dim, perm)
     if out_p.shape != expected.shape:
         fail(prop, f"the output for permuted tokens has shape {tuple(out_p.shape)}, expected {tuple(expected.shape)}", hint)
@@ -110,23 +117,29 @@ def causal(
     """
     x = args[0]
     n = x.shape[dim]
-    base = dict(model=model, state_dict=state_dict, patch=patch, kwargs=kwargs, dtype=x.dtype)
-    out, _ = _output(sub, "the output", prop, hint, args=tuple(args), backward=False, **base)
+    base = dict(model=model, state_dict=state_dict, kwargs=kwargs, dtype=x.dtype)
     gen = torch.Generator().manual_seed(seed)
-    rtol, atol = tolerances(out.dtype)
-    for i in positions:
-        if i + 1 >= n:
-            continue
-        changed = x.clone()
-        tail = changed.narrow(dim, i + 1, n - i - 1)
+    checked = [i for i in positions if i + 1 < n]
+    changed = {}  # position i -> the input with everything after i replaced
+    for i in checked:
+        changed[i] = x.clone()
+        tail = changed[i].narrow(dim, i + 1, n - i - 1)
         tail.copy_(torch.randn(tail.shape, generator=gen, dtype=x.dtype) * 3)
-        out2, _ = _output(sub, "the output", prop, hint, args=(changed, *args[1:]), backward=False, **base)
+    results = _runs(sub, [dict(args=tuple(args), backward=False, **base)] +
+                    [dict(args=(changed[i], *args[1:]), backward=False, **base) for i in checked], patch)
+    out, _ = _output(next(results), "the output", prop, hint)
+    rtol, atol = tolerances(out.dtype)
+    for i in checked:
+        out2, _ = _output(next(results), "the output", prop, hint)
         if not torch.allclose(out2.narrow(dim, 0, i + 1), out.narrow(dim, 0, i + 1), rtol=rtol, atol=atol):
             fail(prop, f"output {i} changed when only inputs after position {i} changed", hint)
-        cotangent = torch.zeros_like(out)
-        cotangent.narrow(dim, i, 1).fill_(1.0)
-        _, result = _output(sub, "the output", prop, hint, args=tuple(args), grad_args=(0,), cotangent=cotangent, **base)
-        grad = result["input_grads"][0]
+    cotangents = []
+    for i in checked:
+        cotangents.append(torch.zeros_like(out))
+        cotangents[-1].narrow(dim, i, 1).fill_(1.0)
+    gradients = _runs(sub, [dict(args=tuple(args), grad_args=(0,), cotangent=c, **base) for c in cotangents], patch)
+    for i, result in zip(checked, gradients):
+        grad = _output(result, "the output", prop, hint)[1]["input_grads"][0]
         if grad is None:  # the output does not depend on the input at all: nothing leaks
             continue
         grad = expect_tensor(grad, "the gradient w.r.t. the input", prop, hint=hint)

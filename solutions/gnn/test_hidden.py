@@ -31,6 +31,7 @@ from autograder.checks.graphs import local, node_permutation_equivariant, relabe
 from autograder.checks.training import accuracy_of
 from autograder.data.graphs import community_nodes, graph_families, link_split
 from autograder.errors import StudentCodeError
+from autograder.judge.subject import run_each
 from autograder.worker.probes import Build
 from autograder.worker.probes.gnn import (
     TRUSTED_POOLING,
@@ -234,14 +235,13 @@ def test_layers_handle_any_number_of_nodes(reference, submission):
     def check(patch):
         for model in (Build("GCNLayer", 3, 4), Build("SAGELayer", 3, 4), Build("GCN", 3, 8, 4)):
             sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
-            outputs = []
-            for n, edge_index in graphs:
-                out = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(randn(n, 3), edge_index), backward=False,
-                                     patch=patch)["output"]
-                outputs.append(checks.expect_tensor(out, f"the output of {model} for {n} nodes", prop, shape=(n, 4), dtype=torch.float64, hint=hint))
-            shifted = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(randn(n, 3) + 1.0, edge_index),
-                                     backward=False, patch=patch)["output"]
-            depends_on_input(outputs[-1], shifted, f"the output of {model} for {n} nodes", prop, hint)
+            n, edge_index = graphs[-1]
+            inputs = [(randn(n, 3), edge_index) for n, edge_index in graphs] + [(randn(n, 3) + 1.0, edge_index)]
+            results = run_each(submission, "run", [dict(model=model, state_dict=sd, dtype=torch.float64, args=args, backward=False)
+                                                   for args in inputs], patch=patch)
+            outputs = [checks.expect_tensor(result["output"], f"the output of {model} for {n} nodes", prop, shape=(n, 4), dtype=torch.float64,
+                                            hint=hint) for (n, _), result in zip(graphs, results)]
+            depends_on_input(outputs[-1], next(results)["output"], f"the output of {model} for {n} nodes", prop, hint)
 
     own_then_trusted(check, TRUSTED_PRIMITIVES)
 
@@ -259,16 +259,18 @@ def test_isolated_nodes(reference, submission):
             for n, edge_index, alone in ((7, ISOLATED, [3, 6]), (3, NO_EDGES, [0, 1, 2])):
                 where = f"{model} on {n} nodes, {edge_index.shape[1]} edges"
                 x = randn(n, 3)
-                run = dict(model=model, state_dict=sd, dtype=torch.float64, patch=patch)
-                result = submission.run("run", args=(x, edge_index), grad_args=(0,), **run)
-                out = checks.expect_tensor(result["output"], f"the output of {where}", prop, shape=(n, 4), hint=hint)
-                checks.expect_tensor(result["input_grads"][0], f"the gradient w.r.t. x of {where}", prop, shape=(n, 3), hint=hint)
                 others, own = x.clone(), x.clone()
                 others[[i for i in range(n) if i not in alone]] += 3.0
                 own[alone] += 3.0
+                run = dict(model=model, state_dict=sd, dtype=torch.float64)
+                results = run_each(submission, "run", [dict(args=(x, edge_index), grad_args=(0,), **run),
+                                                       *(dict(args=(changed, edge_index), backward=False, **run) for changed in (others, own))],
+                                   patch=patch)
+                result = next(results)
+                out = checks.expect_tensor(result["output"], f"the output of {where}", prop, shape=(n, 4), hint=hint)
+                checks.expect_tensor(result["input_grads"][0], f"the gradient w.r.t. x of {where}", prop, shape=(n, 3), hint=hint)
                 for changed, should_change, what in ((others, False, "changed when only other nodes changed"), (own, True, "ignored their own features")):
-                    new = checks.expect_tensor(submission.run("run", args=(changed, edge_index), backward=False, **run)["output"],
-                                               f"the output of {where}", prop, shape=(n, 4), hint=hint)
+                    new = checks.expect_tensor(next(results)["output"], f"the output of {where}", prop, shape=(n, 4), hint=hint)
                     unchanged = torch.isclose(new[alone], out[alone]).all(dim=1)
                     if (should_change and bool(unchanged.any())) or (not should_change and not bool(unchanged.all())):
                         fail(prop, f"{where}: the outputs of the isolated nodes {what}", hint)

@@ -24,6 +24,7 @@ from autograder.checks.modules import compare_nested
 from autograder.checks.symmetry import causal
 from autograder.data.recall import recall_symbol
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
+from autograder.judge.subject import run_each, submit
 from autograder.worker.probes import Build
 from autograder.worker.probes.rnn import TRUSTED_RNN_AROUND, trusted_cell
 
@@ -217,17 +218,19 @@ def test_rnn_cell_argument_picks_the_cell(submission):
         kind = cell or "rnn"
         rnn = Build("RNN", 4, H) if cell is None else Build("RNN", 4, H, cell=cell)
         own = Build(CELL_OF[kind], 4, H)
-        fresh = submission.run("run", model=rnn, call=".state_dict", backward=False)["output"]
+        states = run_each(submission, "run", [dict(model=rnn, call=".state_dict", backward=False),
+                                              dict(model=own, call=".state_dict", backward=False)])
+        fresh = next(states)["output"]
         if not isinstance(fresh, dict):
             fail(prop, f"{rnn}.state_dict() did not return a dict", hint)
         weights = {n.removeprefix("cell."): v for n, v in fresh.items() if n.startswith("cell.")}
-        standalone = submission.run("run", model=own, call=".state_dict", backward=False)["output"]
+        standalone = next(states)["output"]
         standalone = standalone if isinstance(standalone, dict) else {}
         if layout(weights) != layout(standalone):
             fail(prop, f"{rnn}.cell has the parameters {layout(weights) or 'none'}, your {own} {layout(standalone) or 'none'}", hint)
         args = (x, state_for(CELL_OF[kind], batch=2))
-        via_rnn = submission.run("run", model=rnn, state_dict=fresh, dtype=torch.float64, call=".cell", args=args, backward=False)
-        alone = submission.run("run", model=own, state_dict=weights, dtype=torch.float64, args=args, backward=False)
+        via_rnn, alone = run_each(submission, "run", [dict(model=rnn, state_dict=fresh, dtype=torch.float64, call=".cell", args=args, backward=False),
+                                                      dict(model=own, state_dict=weights, dtype=torch.float64, args=args, backward=False)])
         compare_nested(via_rnn["output"], alone["output"], f"{rnn}.cell's output against your {own}'s, with the same weights", prop, hint)
 
 
@@ -242,8 +245,8 @@ def test_rnn_has_one_cell_for_every_length(submission):
         expected = {f"cell.{n}": list(p.shape) for n, p in builtin.named_parameters()}
         model = rnn_on_trusted_cell(cell)
         checks.parameters_like(submission, model, expected, prop=prop, hint=hint)
-        for T in (1, 2, 9):
-            result = submission.run("run", model=model, args=(randn(2, T, 4).float(),))
+        lengths = (1, 2, 9)
+        for T, result in zip(lengths, run_each(submission, "run", [dict(model=model, args=(randn(2, T, 4).float(),)) for T in lengths])):
             out = result["output"]
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 fail(prop, "RNN.forward should return (outputs, last_state)", hint)
@@ -351,10 +354,11 @@ def norms_experiment(reference, submission, *, cell: str, sd: dict, x: torch.Ten
     model = rnn_on_trusted_cell(cell, x.shape[2], model_hidden(sd))
     gen = torch.Generator().manual_seed(17)
     marks = {n: torch.randn(v.shape, generator=gen, dtype=torch.float64).to(x.dtype) for n, v in sd.items()}
-    result = submission.run("gradient_norms_experiment", model=model, state_dict=sd, x=x, marks=marks)
+    answer = submit(submission, "gradient_norms_experiment", model=model, state_dict=sd, x=x, marks=marks)
+    mine = autograd_norms(sd, cell, x)  # while the worker computes the student's
+    result = answer()
     norms = checks.expect_tensor(result["norms"], f"the vector of norms {what}", prop, shape=(x.shape[1],), dtype=x.dtype, hint=hint)
     close = close or (lambda a, b: torch.allclose(a, b, *tolerances(x.dtype)))
-    mine = autograd_norms(sd, cell, x)
     judged = close(norms, mine)
     if not judged:
         worker = result.get("expected") if isinstance(result.get("expected"), list) else []
