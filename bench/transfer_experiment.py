@@ -15,7 +15,6 @@ import importlib.util
 import statistics
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import torch
@@ -55,12 +54,10 @@ def experiment(hidden, reference, subject, seeds) -> list[dict]:
     rows = []
     for seed in seeds:
         X, y, X_test, y_test = target_task(hidden.SHOTS, seed)
-        runs = {"pretrained": dict(state=hidden.pretrained_with_new_head(2, seed=seed), trainable=hidden.named(hidden.SMALLNET_PARAMETERS, "head")),
-                "scratch": dict(state=hidden.seeded_state(hidden.Build(hidden.SMALLNET, 2), seed=seed), trainable=hidden.SMALLNET_PARAMETERS)}
         row = {"seed": seed}
-        for name, run in runs.items():
-            row[name] = hidden.held_out_accuracy(reference, subject, seed=seed, X=X, y=y, X_test=X_test, y_test=y_test,
-                                                 prop="transfer helps", hint="", name=name, **run)
+        for name, request in hidden.transfer_runs(seed, X, y):
+            row["scratch" if name == "from scratch" else name] = hidden.held_out_accuracy(
+                reference, subject.run("fine_tune_run", **request), X_test=X_test, y_test=y_test, prop="transfer helps", hint="", name=name)
         rows.append(row)
     return rows
 

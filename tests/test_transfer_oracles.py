@@ -188,15 +188,11 @@ def test_reference_transfer_beats_from_scratch_on_the_hidden_tests_seeds():
     worst_transfer, best_scratch = 1.0, 0.0
     for seed in hidden.SEEDS:
         X, y, X_test, y_test = digits.target_task(hidden.SHOTS, seed)
-        acc = {}
-        for name, state, trainable in (
-            ("pretrained", hidden.pretrained_with_new_head(2, seed=seed), hidden.named(hidden.SMALLNET_PARAMETERS, "head")),
-            ("scratch", hidden.seeded_state(hidden.Build(hidden.SMALLNET, 2), seed=seed), hidden.SMALLNET_PARAMETERS),
-        ):
-            acc[name] = hidden.held_out_accuracy(reference, reference, state=state, trainable=trainable, seed=seed, X=X, y=y,
-                                                 X_test=X_test, y_test=y_test, prop="transfer helps", hint="", name=name)
-        assert acc["pretrained"] >= hidden.THRESHOLD and acc["pretrained"] > acc["scratch"], (seed, acc)
-        worst_transfer, best_scratch = min(worst_transfer, acc["pretrained"]), max(best_scratch, acc["scratch"])
+        acc = {name: hidden.held_out_accuracy(reference, reference.run("fine_tune_run", **request), X_test=X_test, y_test=y_test,
+                                              prop="transfer helps", hint="", name=name)
+               for name, request in hidden.transfer_runs(seed, X, y)}
+        assert acc["pretrained"] >= hidden.THRESHOLD and acc["pretrained"] > acc["from scratch"], (seed, acc)
+        worst_transfer, best_scratch = min(worst_transfer, acc["pretrained"]), max(best_scratch, acc["from scratch"])
     assert worst_transfer - best_scratch > 0.02, "the two distributions should not overlap"
 
 

@@ -28,7 +28,7 @@ from autograder.checks.base import fail
 from autograder.checks.training import evaluated_output, trained_weights
 from autograder.data.digits import target_task
 from autograder.data.transfer import SmallNet, pretrained_state_dict
-from autograder.judge.subject import Raised, submit
+from autograder.judge.subject import Raised, run_each, submit
 from autograder.worker.probes import Build
 from autograder.worker.probes import seed as seed_torch
 from autograder.worker.probes.core import NONTENSOR
@@ -627,10 +627,18 @@ SHOTS, THRESHOLD, SEEDS = 2, 0.93, (1, 2)  # the public test runs seed 0
 BUDGET = dict(epochs=20, lr=1e-2, batch_size=10)
 
 
-def held_out_accuracy(reference, submission, *, state, trainable, seed, X, y, X_test, y_test, prop, hint, name):
-    """Fine-tune in the worker; the weights are evaluated HERE on the held-out images."""
-    result = _fine_tune(submission, model=Build(SMALLNET, 2), state_dict=state, trainable=trainable, X=X, y=y,
-                        train_kwargs=dict(BUDGET, seed=seed))
+def transfer_runs(seed, X, y):
+    """The `fine_tune_run` requests of one seed's experiment on the few labelled images
+    `X`, `y`: ("pretrained", the shipped backbone, frozen, with a new head) and ("from
+    scratch", the same network, all of it trained)."""
+    return [(name, dict(model=Build(SMALLNET, 2), state_dict=state, trainable=trainable, X=X, y=y, train_kwargs=dict(BUDGET, seed=seed)))
+            for name, state, trainable in (("pretrained", pretrained_with_new_head(2, seed=seed), named(SMALLNET_PARAMETERS, "head")),
+                                           ("from scratch", seeded_state(Build(SMALLNET, 2), seed=seed), SMALLNET_PARAMETERS))]
+
+
+def held_out_accuracy(reference, result, *, X_test, y_test, prop, hint, name):
+    """The held-out accuracy of the weights a `fine_tune_run` in the worker gave (`result`),
+    evaluated HERE on the held-out images."""
     weights = trained_weights(result, prop, hint)
     logits = evaluated_output(reference, model=Build(SMALLNET, 2), weights=weights, args=(X_test,), prop=prop, hint=hint)
     checks.expect_tensor(logits, f"the {name} model's logits", prop, shape=(len(X_test), 2), finite=False, hint=hint)
@@ -645,14 +653,14 @@ def test_transfer_beats_training_from_scratch(reference, submission):
     prop = "transfer helps"
     hint = ("both runs use your fine_tune (same data, same budget); the pretrained run must keep the frozen backbone and its "
             "BatchNorm statistics exactly as they were and train the new head")
+    tasks = {seed: target_task(SHOTS, seed) for seed in SEEDS}
+    runs = [(seed, name, request) for seed in SEEDS for name, request in transfer_runs(seed, *tasks[seed][:2])]
+    # every run sent at once: the judge evaluates one run's weights while the worker trains the next
+    results = run_each(submission, "fine_tune_run", [request for _, _, request in runs])
     for seed in SEEDS:
-        X, y, X_test, y_test = target_task(SHOTS, seed)
-        runs = {
-            "pretrained": dict(state=pretrained_with_new_head(2, seed=seed), trainable=named(SMALLNET_PARAMETERS, "head")),
-            "from scratch": dict(state=seeded_state(Build(SMALLNET, 2), seed=seed), trainable=SMALLNET_PARAMETERS),
-        }
-        accuracy = {name: held_out_accuracy(reference, submission, seed=seed, X=X, y=y, X_test=X_test, y_test=y_test, prop=prop,
-                                            hint=hint, name=name, **run) for name, run in runs.items()}
+        X_test, y_test = tasks[seed][2:]
+        accuracy = {name: held_out_accuracy(reference, next(results), X_test=X_test, y_test=y_test, prop=prop, hint=hint, name=name)
+                    for run_seed, name, _ in runs if run_seed == seed}
         if accuracy["pretrained"] < THRESHOLD:
             fail(prop, f"seed {seed}: the fine-tuned pretrained model reaches {accuracy['pretrained']:.2f} on held-out images, "
                        f"below the required {THRESHOLD:.2f}", hint)
