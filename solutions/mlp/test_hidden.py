@@ -32,7 +32,7 @@ from autograder import checks
 from autograder.checks import replay
 from autograder.checks.base import fail
 from autograder.data.spirals import two_spirals
-from autograder.judge.subject import Raised
+from autograder.judge.subject import Raised, run_each
 from autograder.worker.probes import MODEL, Build
 from autograder.worker.probes.mlp import TRUSTED_LAYERS, TRUSTED_RELU
 
@@ -201,10 +201,10 @@ def test_mlp_maps_any_batch_size(submission):
     """(B, in) -> (B, out) for B = 1, 7, 64, each row independently of the others."""
     prop, hint = "shape preservation", "every row of the batch is processed independently: (B, in) -> (B, out), also for B = 1"
     X = randn(64, 6, seed=6).float()
-    outputs = {}
-    for n in (1, 7, 64):
-        out = submission.run("run", model=mlp(6, [10], 3), patch=TRUSTED_RELU, args=(X[:n],), backward=False)["output"]
-        outputs[n] = checks.expect_tensor(out, f"the output for input of shape ({n}, 6)", prop, shape=(n, 3), hint=hint)
+    outputs, sizes = {}, (1, 7, 64)
+    results = run_each(submission, "run", [dict(model=mlp(6, [10], 3), args=(X[:n],), backward=False) for n in sizes], patch=TRUSTED_RELU)
+    for n, result in zip(sizes, results):
+        outputs[n] = checks.expect_tensor(result["output"], f"the output for input of shape ({n}, 6)", prop, shape=(n, 3), hint=hint)
     for n in (1, 7):  # the same weights (same seed): a row's output must not depend on the rest of the batch
         checks.expect_close(outputs[n], outputs[64][:n], f"the output for the first {n} row(s) alone", prop, hint=hint)
     if bool((outputs[64] == outputs[64][:1]).all()):
@@ -238,14 +238,29 @@ def test_every_mlp_parameter_gets_a_gradient(submission):
 SMALL = trusted_mlp(2, 8, 3)
 
 
-def _train(subject, *, state_dict, X, y, rng=0, allow_error=False, **train_kwargs):
-    """Train SMALL in float64 with the subject's train_classifier(**train_kwargs); `rng` seeds
-    the global random state before the run (a correct loop does not depend on it)."""
-    result = subject.run("train", seed=rng, model=SMALL, state_dict=state_dict, train="train_classifier",
-                         X=X, y=y, train_kwargs=train_kwargs, dtype=torch.float64, allow_error=allow_error)
+def _train_request(*, state_dict, X, y, rng=0, **train_kwargs):
+    """The `train` probe's request: SMALL in float64 trained with the subject's
+    train_classifier(**train_kwargs); `rng` seeds the global random state before the run (a
+    correct loop does not depend on it)."""
+    return dict(seed=rng, model=SMALL, state_dict=state_dict, train="train_classifier", X=X, y=y, train_kwargs=train_kwargs,
+                dtype=torch.float64)
+
+
+def _record(result):
     if not isinstance(result, (dict, Raised)):
         fail("training", "train_classifier's run gave back no record of its training")
     return result
+
+
+def _train(subject, *, allow_error=False, **request):
+    """One run of `_train_request(**request)`: its record of the training."""
+    return _record(subject.run("train", allow_error=allow_error, **_train_request(**request)))
+
+
+def _trains(subject, *requests):
+    """The records of several runs (`_train_request` of each of `requests`), pipelined:
+    each is checked as it comes, while the worker trains the next."""
+    return (_record(result) for result in run_each(subject, "train", [_train_request(**request) for request in requests]))
 
 
 def _replays(result, *, sd, X, y, lr, prop, hint):
@@ -360,8 +375,7 @@ def test_same_seed_same_training(reference, submission):
     sd = checks.reference_state_dict(reference, SMALL, torch.float64)
     X, y = randn(100, 2, seed=9), torch.arange(100) % 3
     kwargs = dict(epochs=1, lr=0.01, batch_size=20, seed=5)
-    first = _train(submission, rng=1, state_dict=sd, X=X, y=y, **kwargs)
-    second = _train(submission, rng=2, state_dict=sd, X=X, y=y, **kwargs)
+    first, second = _trains(submission, dict(rng=1, state_dict=sd, X=X, y=y, **kwargs), dict(rng=2, state_dict=sd, X=X, y=y, **kwargs))
     order, _ = _order(first, X, prop, hint)
     if not torch.equal(_order(second, X, prop, hint)[0], order):
         fail(prop, "a second run with the same seed visited the samples in another order", hint)
@@ -379,8 +393,7 @@ def test_seed_changes_the_shuffling(reference, submission):
     sd = checks.reference_state_dict(reference, SMALL, torch.float64)
     X, y = randn(60, 2, seed=10), torch.arange(60) % 3
     kwargs = dict(epochs=1, lr=0.01, batch_size=20, seed=6)
-    first = _train(submission, state_dict=sd, X=X, y=y, **kwargs)
-    other = _train(submission, state_dict=sd, X=X, y=y, **{**kwargs, "seed": 7})
+    first, other = _trains(submission, dict(state_dict=sd, X=X, y=y, **kwargs), dict(state_dict=sd, X=X, y=y, **{**kwargs, "seed": 7}))
     order = _order(first, X, prop, hint)[0]
     if torch.equal(order, _order(other, X, prop, hint)[0]):
         fail(prop, "seed=6 and seed=7 visited the samples in the same order", hint)
