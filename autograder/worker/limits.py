@@ -26,8 +26,9 @@ class SandboxLimits:
         result_bytes: largest reply (one probe's result) the judge accepts; it is also the
             decoded size, as replies are never compressed (see `worker.encoding`).
         worker_uid: first uid the worker may drop to when the judge runs as root; each
-            judge process claims the first free one from here, and every process of that
-            uid is killed (and what it leaves behind removed) when a worker ends.
+            judge process claims the first two free ones from here, its workers take them
+            in turn, and every process of a worker's uid is killed (and what it leaves
+            behind removed) when the worker ends.
     """
 
     call_seconds: float = 30.0
