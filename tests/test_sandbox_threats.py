@@ -379,7 +379,8 @@ def test_a_uids_next_worker_starts_only_after_its_last_ones_leftovers_are_gone(m
         assert [event for event, of in events if of == uid] == ["forked", "reaped", "forked"]
         assert live_processes(uid) == [third.worker.pid]
     finally:
-        third.close()
+        for subject in (first, second, third):
+            subject.close()
         wait_reaped()
 
 

@@ -654,13 +654,13 @@ def test_transfer_beats_training_from_scratch(reference, submission):
     hint = ("both runs use your fine_tune (same data, same budget); the pretrained run must keep the frozen backbone and its "
             "BatchNorm statistics exactly as they were and train the new head")
     tasks = {seed: target_task(SHOTS, seed) for seed in SEEDS}
-    runs = [(seed, name, request) for seed in SEEDS for name, request in transfer_runs(seed, *tasks[seed][:2])]
+    runs = {seed: transfer_runs(seed, *tasks[seed][:2]) for seed in SEEDS}
     # every run sent at once: the judge evaluates one run's weights while the worker trains the next
-    results = run_each(submission, "fine_tune_run", [request for _, _, request in runs])
+    results = run_each(submission, "fine_tune_run", [request for seed in SEEDS for _, request in runs[seed]])
     for seed in SEEDS:
         X_test, y_test = tasks[seed][2:]
         accuracy = {name: held_out_accuracy(reference, next(results), X_test=X_test, y_test=y_test, prop=prop, hint=hint, name=name)
-                    for run_seed, name, _ in runs if run_seed == seed}
+                    for name, _ in runs[seed]}
         if accuracy["pretrained"] < THRESHOLD:
             fail(prop, f"seed {seed}: the fine-tuned pretrained model reaches {accuracy['pretrained']:.2f} on held-out images, "
                        f"below the required {THRESHOLD:.2f}", hint)
