@@ -35,11 +35,20 @@ CLASS = {
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory):
-    """The tiny course, in NNZOO_ROOT before the cluster starts (its workers inherit it)."""
+    """The tiny course, in NNZOO_ROOT before the cluster starts (its workers inherit it).
+
+    The module leaves this process's environment as it found it: Dask's nanny writes its
+    `pre-spawn-environ` (`MALLOC_TRIM_THRESHOLD_=65536`, one thread for OpenMP and MKL)
+    into the environment of the process that starts a LocalCluster, and every test run
+    after these in this pytest worker would inherit it (gnn's gradings took 1.8–2.0× as long)."""
+    saved = dict(os.environ)
     root = write_tiny_course(tmp_path_factory.mktemp("dask") / "course")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NNZOO_ROOT", str(root))
+    os.environ["NNZOO_ROOT"] = str(root)
+    try:
         yield root
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")

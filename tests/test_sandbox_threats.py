@@ -417,6 +417,24 @@ def others():
         assert seen["pid"] == 1 and seen["pids"] == [1]
 
 
+def test_the_judges_environment_does_not_reach_the_worker(monkeypatch):
+    """The instructor's tokens are not the student's to print into feedback, and what a
+    library set in the judge (Dask's malloc trimming) does not slow the workers down."""
+    from autograder.sandbox.client import ForkServer
+
+    monkeypatch.setenv("LMS_API_TOKEN", "s3cret-of-the-instructor")
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    ForkServer.get().stop()  # the next worker comes from a server started with this environment
+    try:
+        seen = call_in_worker("import os\ndef environment(_):\n    return dict(os.environ)\n", "environment", 0)
+    finally:
+        ForkServer.get().stop()  # and the tests after this one get one started without it
+    assert "LMS_API_TOKEN" not in seen and "MALLOC_TRIM_THRESHOLD_" not in seen
+    assert "s3cret-of-the-instructor" not in repr(seen)
+    assert seen["LC_ALL"] == "C.UTF-8" and seen["OMP_NUM_THREADS"] == "1"
+
+
 @pytest.mark.skipif(not ROOT, reason="RLIMIT_NPROC only binds another uid than root")
 def test_a_fork_bomb_is_bounded_and_cleaned_up():
     bomb = "import os, time\nfor _ in range(10000):\n    if os.fork() == 0:\n        time.sleep(1000)\n        os._exit(0)"

@@ -31,27 +31,44 @@ from autograder.worker.preflight import Reachability
 from autograder.worker.serve import WorkerSpec
 from autograder.worker.spec import ProbeRequest, request_bytes
 
+#: What the fork server, and so every worker, keeps of the judge's environment: where the
+#: course's shipped data and the system's programs and libraries are, the locale, the time
+#: zone, the temporary folder.
+KEPT_VARIABLES = frozenset({"NNZOO_ROOT", "PATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR"})
+
+
+def fork_server_environment(judge: dict[str, str]) -> dict[str, str]:
+    """The environment the fork server starts with, taken from the judge's `judge`: the
+    `KEPT_VARIABLES` and the `LC_*`, and one thread for OpenMP and MKL; nothing else.
+
+    Student code can print `os.environ` into its own feedback, so the instructor's tokens
+    must not be there; and what a library set in the judge's process must not slow the
+    workers down: a Dask worker, and any process that started a `LocalCluster`, carries
+    Dask's `MALLOC_TRIM_THRESHOLD_=65536`, under which gnn's gradings took 1.8–2.0× as long.
+    """
+    kept = {name: value for name, value in judge.items() if name in KEPT_VARIABLES or name.startswith("LC_")}
+    return {**kept, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 class ForkServer:
     """The judge's handle on its fork server process (started once, on first use).
 
     Starting it does not wait: the server imports torch while the judge imports its own
     side (pytest, the reference, the hidden tests); the first `fork` waits until it is ready.
-    Its workers inherit its environment, so a judge whose `NNZOO_ROOT` (where the workers
-    find the course's shipped data) changed gets a new server.
+    Its workers inherit its environment (`fork_server_environment`), so a judge whose
+    `NNZOO_ROOT` (where the workers find the course's shipped data) changed gets a new server.
     """
 
     _instance: "ForkServer | None" = None
 
     def __init__(self) -> None:
         judge_end, server_end = socket.socketpair()
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.course_root = os.environ.get("NNZOO_ROOT")
         self.process = subprocess.Popen(
             # -I: no current folder on sys.path, no PYTHON* variables, no user site
             [sys.executable, "-I", "-m", "autograder.worker.forkserver", str(server_end.fileno())],
             pass_fds=[server_end.fileno()],
-            env=env,
+            env=fork_server_environment(dict(os.environ)),
             stdin=subprocess.DEVNULL,
         )
         server_end.close()
