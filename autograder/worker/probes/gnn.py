@@ -38,8 +38,10 @@ from autograder.worker.spec import Build, MissingName, resolve
 
 def trusted_scatter(src: torch.Tensor, index: torch.Tensor, num_nodes: int, reduce: str = "sum") -> torch.Tensor:
     shape = (num_nodes, *src.shape[1:])
+    if reduce == "sum":  # the same sums; training through it takes half the time (scatter_reduce's backward scatters a mask)
+        return src.new_zeros(shape).index_add(0, index, src)
     expanded = index.view(-1, *([1] * (src.dim() - 1))).expand_as(src)
-    mode = {"sum": "sum", "mean": "mean", "max": "amax"}[reduce]
+    mode = {"mean": "mean", "max": "amax"}[reduce]
     return src.new_zeros(shape).scatter_reduce(0, expanded, src, reduce=mode, include_self=False)
 
 
