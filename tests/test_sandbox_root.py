@@ -57,6 +57,50 @@ def test_the_weights_are_also_found_under_nnzoo_root(tmp_path, monkeypatch):
     assert tmp_path / "datasets" / "transfer_pretrained.pt" in worker_paths()
 
 
+READ_THE_COURSE = """
+import os
+from autograder.data.transfer import pretrained_path
+
+def course(_):
+    path = pretrained_path()
+    return {"root": os.environ.get("NNZOO_ROOT", ""), "weights": path.read_text() if path.is_file() else ""}
+"""
+
+
+def course_seen_by_a_worker() -> dict:
+    from autograder.judge.subject import SandboxSubject
+    from autograder.sandbox import SandboxLimits
+
+    subject = SandboxSubject(READ_THE_COURSE, "transfer", SandboxLimits(call_seconds=30))
+    try:
+        return subject.run("run", call="course", args=(0,), backward=False)["output"]
+    finally:
+        subject.close()
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="the worker reads the shipped weights through its own root")
+def test_a_judge_whose_course_changed_keeps_its_fork_server_unless_the_workers_files_changed(tmp_path, monkeypatch):
+    """A worker sees its judge's NNZOO_ROOT, whichever course the fork server started for: no
+    new server (an `import torch` and a warm-up) per course.  A course that ships worker
+    files of its own (its weights) gets a new server, whose root binds them."""
+    from autograder.sandbox.client import ForkServer
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.setenv("NNZOO_ROOT", str(first))
+    server = ForkServer.get()
+    assert course_seen_by_a_worker()["root"] == str(first)
+    monkeypatch.setenv("NNZOO_ROOT", str(second))
+    assert course_seen_by_a_worker()["root"] == str(second)
+    assert ForkServer.get() is server
+    (second / "datasets").mkdir()
+    (second / "datasets" / "transfer_pretrained.pt").write_bytes(b"the second course's weights")
+    (second / "datasets" / "transfer_pretrained.pt").chmod(0o644)
+    assert course_seen_by_a_worker() == {"root": str(second), "weights": "the second course's weights"}
+    assert ForkServer.get() is not server
+
+
 def test_the_plan_binds_outermost_folders_and_recreates_symlinks(tmp_path):
     (tmp_path / "real" / "pkg" / "sub").mkdir(parents=True)
     (tmp_path / "real" / "pkg" / "__init__.py").write_text("")

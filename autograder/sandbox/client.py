@@ -26,6 +26,7 @@ from autograder.sandbox.channel import (
 )
 from autograder.sandbox.reap import reap_later, take_uid_lock, wait_reaped
 from autograder.worker.encoding import WireError, WireLimits, decode
+from autograder.worker.isolation import worker_paths
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability
 from autograder.worker.serve import WorkerSpec
@@ -55,15 +56,17 @@ class ForkServer:
 
     Starting it does not wait: the server imports torch while the judge imports its own
     side (pytest, the reference, the hidden tests); the first `fork` waits until it is ready.
-    Its workers inherit its environment (`fork_server_environment`), so a judge whose
-    `NNZOO_ROOT` (where the workers find the course's shipped data) changed gets a new server.
+    Its workers inherit its environment (`fork_server_environment`), except `NNZOO_ROOT`
+    (where they find the course's shipped data), which comes with each fork: a judge whose
+    course changed keeps its server, unless the files the workers' root binds changed with
+    it (`worker_paths`: a course shipping its own weights), which only a new server binds.
     """
 
     _instance: "ForkServer | None" = None
 
     def __init__(self) -> None:
         judge_end, server_end = socket.socketpair()
-        self.course_root = os.environ.get("NNZOO_ROOT")
+        self.worker_paths = worker_paths()
         self.process = subprocess.Popen(
             # -I: no current folder on sys.path, no PYTHON* variables, no user site
             [sys.executable, "-I", "-m", "autograder.worker.forkserver", str(server_end.fileno())],
@@ -93,7 +96,7 @@ class ForkServer:
     @classmethod
     def get(cls) -> "ForkServer":
         held = cls._instance
-        if held is not None and held.process.poll() is None and held.course_root != os.environ.get("NNZOO_ROOT"):
+        if held is not None and held.process.poll() is None and held.worker_paths != worker_paths():
             held.stop()
             held = None
         if held is None or held.process.poll() is not None:
@@ -327,7 +330,8 @@ class SandboxedWorker:
                 self.limits = replace(self.limits, worker_uid=next_worker_uid(self._uid_base))
                 wait_reaped(self.limits.worker_uid)  # nothing of the uid's last worker may be left
             # a worker without a private root (the fallback) works in this folder's `work/`
-            spec = WorkerSpec(self.source, self.module_name, str(self._scratch / "work"), self.limits, self.preflight)
+            spec = WorkerSpec(self.source, self.module_name, str(self._scratch / "work"), self.limits, self.preflight,
+                              course_root=os.environ.get("NNZOO_ROOT"))
             try:
                 self._server = ForkServer.get()
                 self._ticket, sock = self._server.fork(spec)

@@ -71,6 +71,8 @@ class WorkerSpec:
             fallback); created by the worker and owned by its uid.
         limits: the limits in force (and the worker's uid).
         preflight: instead of a student's module, find out what the worker can reach.
+        course_root: the judge's `NNZOO_ROOT` (None: the installed project's course), set
+            in the worker's environment: the fork server may have started for another.
     """
 
     source: str
@@ -78,6 +80,7 @@ class WorkerSpec:
     scratch: str
     limits: SandboxLimits
     preflight: Reachability | None = None
+    course_root: str | None = None
 
 
 def serve(conn: Any, spec: WorkerSpec, sandbox: Sandbox) -> None:
@@ -88,6 +91,10 @@ def serve(conn: Any, spec: WorkerSpec, sandbox: Sandbox) -> None:
     except Exception as exc:  # noqa: BLE001 — said to the judge; no student code runs
         _send(conn, {"isolation_error": f"{type(exc).__name__}: {exc}"[:500]})
         return
+    if spec.course_root is None:
+        os.environ.pop("NNZOO_ROOT", None)
+    else:
+        os.environ["NNZOO_ROOT"] = spec.course_root
     filename = f"{spec.module_name}.py"
     source = os.path.abspath(filename)
     with open(os.devnull) as devnull:
