@@ -47,7 +47,7 @@ from autograder.worker.isolation import PROJECT_DIR
 
 LIMITS = SandboxLimits(call_seconds=10)  # single probes: a hang costs 10 s
 GRADING = SandboxLimits(call_seconds=60)  # whole gradings: training must not time out on a loaded machine
-HANG = SandboxLimits(call_seconds=3)
+HANG = SandboxLimits(call_seconds=2)
 CORRECT = (Path(__file__).parent / "submissions" / "mlp" / "correct_einsum.py").read_text()
 ROOT = os.geteuid() == 0
 CAP_SYS_ADMIN = 21
