@@ -39,8 +39,8 @@ KEPT_VARIABLES = frozenset({"NNZOO_ROOT", "PATH", "LD_LIBRARY_PATH", "LANG", "LA
 
 
 def fork_server_environment(judge: dict[str, str]) -> dict[str, str]:
-    """The environment the fork server starts with, taken from the judge's `judge`: the
-    `KEPT_VARIABLES` and the `LC_*`, and one thread for OpenMP and MKL; nothing else.
+    """The environment the fork server starts with, given the judge's own (`judge`): its
+    `KEPT_VARIABLES` and `LC_*`, and one thread for OpenMP and MKL; nothing else.
 
     Student code can print `os.environ` into its own feedback, so the instructor's tokens
     must not be there; and what a library set in the judge's process must not slow the
