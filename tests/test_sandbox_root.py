@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_sandbox_threats import call_in_worker
 
 from autograder.sandbox.preflight import (
     Preflight,
@@ -68,14 +69,7 @@ def course(_):
 
 
 def course_seen_by_a_worker() -> dict:
-    from autograder.judge.subject import SandboxSubject
-    from autograder.sandbox import SandboxLimits
-
-    subject = SandboxSubject(READ_THE_COURSE, "transfer", SandboxLimits(call_seconds=30))
-    try:
-        return subject.run("run", call="course", args=(0,), backward=False)["output"]
-    finally:
-        subject.close()
+    return call_in_worker(READ_THE_COURSE, "course", 0)
 
 
 @pytest.mark.skipif(not NAMESPACES, reason="the worker reads the shipped weights through its own root")
