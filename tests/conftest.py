@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -87,6 +90,23 @@ answer = "b"
 a = "3"
 b = "4"
 '''
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_temporary_files() -> Iterator[None]:
+    """This session's `tempfile` files in a folder of their own, removed at its end.
+
+    PyG writes the generated `propagate` of every `MessagePassing` class it meets to a
+    temporary file it never deletes (a few hundred per session).  The folder is
+    world-writable and sticky like /tmp, for the sandboxed workers' unprivileged uids."""
+    folder = tempfile.mkdtemp(prefix="nnzoo-tests-")
+    os.chmod(folder, 0o1777)
+    tempfile.tempdir = folder
+    try:
+        yield
+    finally:
+        tempfile.tempdir = None
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_tiny_course(root: Path, name: str = "tiny", order: int = 99) -> Path:

@@ -41,6 +41,7 @@ from autograder.sandbox.reap import (
     ipc_objects,
     live_processes,
     take_uid_lock,
+    uid_lock_folder,
     wait_reaped,
 )
 from autograder.worker.isolation import PROJECT_DIR
@@ -382,6 +383,48 @@ def test_a_uids_next_worker_starts_only_after_its_last_ones_leftovers_are_gone(m
         for subject in (first, second, third):
             subject.close()
         wait_reaped()
+
+
+HOLDING_JUDGE = """
+import os, sys, time
+from autograder.sandbox.reap import take_uid_lock
+print(take_uid_lock(int(sys.argv[1])) is not None, flush=True)
+time.sleep(60)
+"""
+
+
+def test_judges_with_different_temporary_folders_never_claim_the_same_uid(tmp_path, monkeypatch):
+    """The locks on worker uids are one registry per machine: a judge whose TMPDIR differs
+    (another shell, a service with its own) must still see a uid another judge holds — two
+    holders of one uid would each kill the other's workers."""
+    uid = 63000 + os.getpid() % 1000  # a uid no other test claims
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDING_JUDGE, str(uid)], stdout=subprocess.PIPE, text=True,
+                              cwd=PROJECT_DIR, env={**os.environ, "TMPDIR": str(tmp_path / "a")})
+    try:
+        assert holder.stdout.readline().strip() == "True", "the first judge could not claim a free uid"
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "b"))
+        lock = take_uid_lock(uid)
+        if lock is not None:
+            os.close(lock)
+        assert lock is None, "a judge with another TMPDIR claimed a uid another judge holds"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_uid_lock_folder_another_user_could_control_is_refused(tmp_path):
+    """The registry is never a folder that others can write to or that another user owns
+    (e.g. planted in /tmp before the grader made it): its locks and links would be theirs."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    with pytest.raises(PermissionError, match="worker uids' locks"):
+        uid_lock_folder((str(shared),))
+    own = tmp_path / "own"
+    assert uid_lock_folder((str(shared), str(own))) == str(own)
+    assert own.stat().st_mode & 0o777 == 0o700
 
 
 @pytest.mark.skipif(not ROOT, reason="another uid (or a PID namespace) needs root")

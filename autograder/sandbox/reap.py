@@ -22,7 +22,7 @@ import fcntl
 import os
 import shutil
 import signal
-import tempfile
+import stat
 import threading
 import time
 from pathlib import Path
@@ -137,13 +137,33 @@ def remove_files(uid: int, folders: Sequence[str] = WORLD_WRITABLE) -> int:
     return removed
 
 
+#: Where every judge on this machine takes its locks on worker uids, whatever its TMPDIR:
+#: two judges that looked in two folders could claim one uid, and each would kill the
+#: other's workers.  The second is for a machine with no writable /run.
+UID_LOCK_FOLDERS: tuple[str, ...] = ("/run/nnzoo-uids", f"/tmp/nnzoo-uids-{os.geteuid()}")
+
+
+def uid_lock_folder(candidates: Sequence[str] = UID_LOCK_FOLDERS) -> str:
+    """The first of `candidates` that is (or is made) a folder of this process's own user,
+    writable by nobody else: another user's folder could hold the locks, or links in place
+    of them."""
+    for folder in candidates:
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            st = os.lstat(folder)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o077:
+            return folder
+    raise PermissionError(f"no folder of the grader's own for the worker uids' locks: {', '.join(candidates)} "
+                          "are missing, not writable, another user's or writable by others")
+
+
 def take_uid_lock(uid: int) -> int | None:
-    """The lock a judge holds (`flock` on a file) for as long as it uses worker uid `uid`
-    (`client.claim_worker_uids`), taken now without waiting: its descriptor (closing it
-    lets go), or None when a judge holds it."""
-    folder = Path(tempfile.gettempdir()) / "nnzoo-uids"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(folder / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+    """The lock a judge holds (`flock` on a file in `uid_lock_folder()`) for as long as it
+    uses worker uid `uid` (`client.claim_worker_uids`), taken now without waiting: its
+    descriptor (closing it lets go), or None when a judge holds it."""
+    fd = os.open(os.path.join(uid_lock_folder(), str(uid)), os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
