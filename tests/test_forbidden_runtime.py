@@ -160,6 +160,40 @@ def test_switching_the_watch_off_fails_the_probe_and_is_flagged_for_review():
     assert any("_pop_mode" in hit for hit in scan_source(in_forward).suspicious())
 
 
+def test_a_main_block_self_check_is_not_a_use_of_the_built_in():
+    """Comparing one's own layer with the built-in under `if __name__ == "__main__":` never
+    runs on import; its `else:` does, and so does the block of a module that assigns
+    `__name__` (which is flagged)."""
+    check = "\nif __name__ == '__main__':\n    import torch.nn as nn\n    print(nn.Linear(2, 3))\n"
+    assert scan_source(check).forbidden(list(LINEAR)) == []
+    assert scan_source(check.replace("if __name__ == '__main__'", "if '__main__' == __name__")).forbidden(list(LINEAR)) == []
+    runs = "\nimport torch.nn as nn\nif __name__ == '__main__':\n    pass\nelse:\n    L = nn.Linear\n"
+    assert scan_source(runs).forbidden(list(LINEAR)) == ["torch.nn.Linear"]
+    renamed = scan_source("__name__ = '__main__'" + check)
+    assert renamed.forbidden(list(LINEAR)) == ["torch.nn.Linear"]
+    assert any("__name__" in hit for hit in renamed.suspicious())
+    tampering = scan_source("\nif __name__ == '__main__':\n    import sys\n    del sys.modules['torch']\n")
+    assert any(hit.startswith("sys.modules") for hit in tampering.suspicious())
+
+
+def test_everyday_attributes_named_like_builtins_are_not_flagged():
+    assert scan_source("def f(model):\n    model.eval()\n    import re\n    return re.compile('a')\n").suspicious() == []
+    assert scan_source("x = eval('1 + 1')\n").suspicious() == ["eval"]
+
+
+def test_the_builtins_and_cell_magics_built_at_run_time_are_flagged():
+    """Ways to import or run code that no name in the source shows."""
+    flagged = {
+        "imp = __builtins__['__im' + 'port__']\n": "__builtins__",
+        "imp = globals()['__builtins__']\n": "by a string",
+        "get_ipython().run_cell_magic('time', '', bytes([120]).decode())\n": "cell magic",
+        "get_ipython().run_cell_magic('time', '', cell=''.join(['x']))\n": "cell magic",
+    }
+    for source, why in flagged.items():
+        assert any(why in hit for hit in scan_source(source).suspicious()), source
+    assert scan_source("get_ipython().run_cell_magic('time', '', 'x = 1')\n").suspicious() == []
+
+
 def test_the_static_scan_names_the_escapes_it_can_resolve():
     source = ATTENTION_MODULE + "\nimport torch\nlin = torch._C._nn.linear\ncell = torch._C._VariableFunctions.lstm_cell\n"
     found = scan_source(source).forbidden([*SDPA, *MHA, *LAYER, *LINEAR, "torch.lstm_cell"])

@@ -11,12 +11,16 @@
   attribute names built at run time on torch (`getattr(torch, "lin" + "ear")`), `importlib`
   or `pkgutil` pointed at torch or PyG.
 - Notebook code: the body of a cell magic (`%%time`) is a string to Python but code to the
-  student; it is scanned too.
+  student; it is scanned too, and a body built at run time is flagged.
+- A self-check under `if __name__ == "__main__":` never runs when the module is imported:
+  comparing one's own layer with the built-in there is not a use of the built-in (unless
+  the module assigns `__name__`).  Calls from anywhere are the run-time watch's to catch.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,6 +37,10 @@ GUARDED_PACKAGES = ("torch", "torch_geometric", "torch_scatter", "torch_sparse")
 READ_ONLY_OK = frozenset({"__class__"})
 #: nnzoo modules students are given to import (provided code, not the grader)
 PROVIDED = ("autograder.data.transfer",)
+#: Python's builtins by name: flagged when called, never as an attribute of something else
+BUILTIN_NAMES = frozenset(dir(builtins))
+#: strings that reach the builtins' import or exec through `globals()`, `vars(...)`, ...
+HIDDEN_BUILTINS = frozenset({"__builtins__", "__import__"})
 
 
 @dataclass
@@ -44,13 +52,16 @@ class ScanResult:
     strings: set[str] = field(default_factory=set)
     obfuscation: list[str] = field(default_factory=list)
     syntax_error: str = ""
+    #: names used only in the body of a top-level `if __name__ == "__main__":`
+    main_only: set[str] = field(default_factory=set)
 
     def uses(self, qualified: str) -> bool:
         """True when `qualified` (e.g. "torch.nn.Linear") or a prefix-qualified use occurs."""
         return qualified in self.names or any(n.startswith(qualified + ".") for n in self.names)
 
     def forbidden(self, qualified_names: list[str]) -> list[str]:
-        """The forbidden SPEC names the source uses, under their own or any other torch name."""
+        """The forbidden SPEC names the source uses, under their own or any other torch name
+        (not counting a `__main__` self-check, which importing the module never runs)."""
         hits = []
         for q in qualified_names:
             if self.uses(q) or any(_same_builtin(n, q) for n in self.names if n.startswith("torch.")):
@@ -58,12 +69,19 @@ class ScanResult:
         return hits
 
     def suspicious(self) -> list[str]:
-        hits = [s for s in SUSPICIOUS if self.uses(s)]
-        own = ScanResult({n for n in self.names if not n.startswith(PROVIDED)}, self.attributes)
+        """What a person should look at: calls outside the task, ways to switch the watch
+        off, obfuscation — anywhere in the source, a `__main__` block included."""
+        everywhere = ScanResult(self.names | self.main_only, self.attributes)
+        hits = [s for s in SUSPICIOUS if everywhere.uses(s)]
+        own = ScanResult({n for n in everywhere.names if not n.startswith(PROVIDED)}, self.attributes)
         for name, why in TAMPERING_NAMES.items():
             dotted = "." in name and not name.startswith("__")
-            if name not in hits and (own.uses(name) if dotted else name in self.attributes or own.uses(name)):
+            # a builtin's name as an attribute is everyday code (`model.eval()`, `re.compile`)
+            as_attribute = not dotted and name not in BUILTIN_NAMES and name in self.attributes
+            if name not in hits and (own.uses(name) or as_attribute):
                 hits.append(f"{name} ({why})")
+        if self.strings & HIDDEN_BUILTINS:
+            hits.append("the builtins' import or exec by a string (reaches code the scan cannot see)")
         if {"getattr"} & self.names and self.strings & {"Linear", "linear", "MultiheadAttention"}:
             hits.append("getattr with a forbidden name")
         return hits + self.obfuscation
@@ -96,7 +114,7 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def _parse(source: str, result: ScanResult) -> ast.AST | None:
+def _parse(source: str, result: ScanResult) -> ast.Module | None:
     try:
         return ast.parse(source)
     except SyntaxError as exc:
@@ -114,7 +132,25 @@ def _full(aliases: dict[str, str], dotted: str) -> str:
     return f"{full}.{rest}" if rest else full
 
 
-def _collect(tree: ast.AST, result: ScanResult, depth: int) -> None:
+def _is_main_guard(node: ast.stmt) -> bool:
+    """`if __name__ == "__main__":` (either way round)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare) or len(node.test.ops) != 1 \
+            or not isinstance(node.test.ops[0], ast.Eq):
+        return False
+    sides = [node.test.left, *node.test.comparators]
+    return {ast.dump(side) for side in sides} == {ast.dump(ast.Name("__name__", ast.Load())),
+                                                  ast.dump(ast.Constant("__main__"))}
+
+
+def _assigns_name(tree: ast.AST) -> bool:
+    """The module may run its `__main__` block on import: it assigns `__name__` (or names it
+    as a string, e.g. `globals()["__name__"] = ...`)."""
+    return any(isinstance(n, ast.Name) and n.id == "__name__" and not isinstance(n.ctx, ast.Load)
+               or isinstance(n, ast.Constant) and n.value == "__name__" for n in ast.walk(tree))
+
+
+def _aliases(tree: ast.AST, result: ScanResult) -> dict[str, str]:
+    """Import aliases (`F` → `torch.nn.functional`); the imported names go into `result`."""
     aliases: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -125,6 +161,30 @@ def _collect(tree: ast.AST, result: ScanResult, depth: int) -> None:
             for a in node.names:
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
                 result.names.add(f"{node.module}.{a.name}")
+    return aliases
+
+
+def _collect(tree: ast.Module, result: ScanResult, depth: int) -> None:
+    aliases = _aliases(tree, result)
+    guards = not _assigns_name(tree)
+    if not guards:
+        result.obfuscation.append("assigns `__name__` (a `__main__` block then runs on import)")
+    main = ScanResult()  # what only the `__main__` blocks hold
+    for stmt in tree.body:
+        if guards and _is_main_guard(stmt):
+            for inner in stmt.body:
+                _collect_names(inner, aliases, main, depth)
+            for inner in stmt.orelse:  # `else:` runs on import
+                _collect_names(inner, aliases, result, depth)
+        else:
+            _collect_names(stmt, aliases, result, depth)
+    result.main_only |= main.names - result.names
+    result.attributes |= main.attributes
+    result.strings |= main.strings
+    result.obfuscation += main.obfuscation
+
+
+def _collect_names(tree: ast.AST, aliases: dict[str, str], result: ScanResult, depth: int) -> None:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Attribute, ast.Name)):
             dotted = _dotted(node)
@@ -150,10 +210,11 @@ def _look_at_call(node: ast.Call, aliases: dict[str, str], result: ScanResult, d
         text = " ".join(str(a.value) for a in ast.walk(node) if isinstance(a, ast.Constant))
         if any(p in text for p in GUARDED_PACKAGES) or not all(isinstance(a, ast.Constant) for a in args):
             result.obfuscation.append(f"{func} reaching torch or PyG by a string (line {node.lineno})")
-    if func.endswith("run_cell_magic") and len(args) >= 3 and isinstance(args[2], ast.Constant) \
-            and isinstance(args[2].value, str) and depth < 4:
-        inner = _parse(args[2].value, ScanResult())
-        if inner is not None:
+    if func.endswith("run_cell_magic"):
+        body = args[2] if len(args) >= 3 else next((k.value for k in node.keywords if k.arg == "cell"), None)
+        if not (isinstance(body, ast.Constant) and isinstance(body.value, str)):
+            result.obfuscation.append(f"a cell magic whose body is built at run time (line {node.lineno})")
+        elif depth < 4 and (inner := _parse(body.value, ScanResult())) is not None:
             _collect(inner, result, depth + 1)
 
 

@@ -879,6 +879,7 @@ TAMPERING_NAMES: dict[str, str] = {
     "sys.path_hooks": "import machinery",
     "importlib": "imports by a built string",
     "__import__": "imports by a built string",
+    "__builtins__": "reaches import and exec by a built string",
     "pkgutil": "imports by a built string",
     "runpy": "runs modules",
     "zipimport": "imports",
