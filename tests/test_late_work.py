@@ -132,6 +132,18 @@ def test_a_timestamp_txt_beside_the_file_or_at_the_top_says_when(tmp_path, stamp
     assert parse_time(load_entry(entry, ["tiny"]).submitted_at["tiny"]) == datetime(2030, 1, 1, tzinfo=timezone.utc)
 
 
+def test_a_timestamp_txt_inside_a_zip_is_the_students_and_not_believed(tmp_path):
+    """A late student cannot cancel the penalty by zipping a stamp of their own: the time
+    comes from the member, and the entry's notes say the stamp was not used."""
+    with zipfile.ZipFile(tmp_path / "ann.zip", "w") as zf:
+        zf.writestr(zipfile.ZipInfo("tiny.py", date_time=(2026, 10, 25, 8, 0, 0)), CORRECT)
+        zf.writestr("timestamp.txt", "2026-10-01 10:00:00.000000 UTC")
+        zf.writestr("tiny/timestamp.txt", "2026-10-01 10:00:00.000000 UTC")
+    ann = load_entry(tmp_path / "ann.zip", ["tiny"])
+    assert ann.submitted_at["tiny"] == "2026-10-25T08:00:00"
+    assert any("timestamp.txt was not used" in note for note in ann.notes), ann.notes
+
+
 # -- the grade files ----------------------------------------------------------------------
 
 def test_grades_csv_keeps_its_header_with_final_scores_and_the_detail_says_raw_penalty_final(tiny_course, tmp_path):

@@ -1,8 +1,9 @@
 """Reading one student's entry — a folder or a `.zip` — without trusting it.
 
 Only files named `<a>.py` or `<a>.ipynb` of an assignment being graded are read, the
-shallowest one of each name (with its time, and the `timestamp.txt` beside it or at the
-top: `timestamps.py`); their names are checked before a byte is inflated, every read
+shallowest one of each name (with its time, and in a folder the `timestamp.txt` beside it
+or at the top: `timestamps.py`; a zip is the student's own archive, so a `timestamp.txt`
+in it is not believed); their names are checked before a byte is inflated, every read
 is capped, links are never followed (a link is reported, not read), and a zip with too many
 entries is refused before any of them is opened.
 """
@@ -101,12 +102,10 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                 raise EntryError(f"holds {len(members)} entries (at most {MAX_ENTRIES})")
             chosen = sorted((m for m in members if PurePosixPath(m.filename).name in wanted),
                             key=lambda m: (m.filename.count("/"), m.filename))
-            stamps: dict[PurePosixPath, bytes] = {}
             file_times: dict[str, tuple[PurePosixPath, str]] = {}
-            for member in members:
-                if PurePosixPath(member.filename).name == STAMP and not member.is_dir():
-                    with zf.open(member) as f:
-                        stamps[PurePosixPath(member.filename).parent] = f.read(MAX_STAMP_BYTES)
+            if any(PurePosixPath(m.filename).name == STAMP for m in members):
+                found.notes.append(f"its {STAMP} was not used: a zip is the student's own archive, so the time "
+                                   "it was handed in comes from its files")
             for member in chosen:
                 name = PurePosixPath(member.filename).name
                 if name in found.files or member.is_dir():
@@ -121,7 +120,7 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                     continue
                 found.files[name] = data
                 file_times[name] = (PurePosixPath(member.filename).parent, zip_member_time(member))
-            found.times = handed_in(file_times, stamps)
+            found.times = handed_in(file_times, {})
     except EntryError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, ValueError, EOFError, OSError,

@@ -2,10 +2,11 @@
 
 In order of precedence:
 
-1. `timestamp.txt` beside the graded file, else at the top of the entry — what nbgrader's
-   exchange writes on `nbgrader submit` (`2026-10-20 23:59:01.000000 UTC`, any time zone
-   name or numeric offset; no zone: UTC, as nbgrader reads it).  An instructor can drop
-   one into an entry to record the time the LMS gave.
+1. `timestamp.txt` beside the graded file, else at the top of a folder entry — what
+   nbgrader's exchange writes on `nbgrader submit` (`2026-10-20 23:59:01.000000 UTC`, any
+   time zone name or numeric offset; no zone: UTC, as nbgrader reads it).  An instructor
+   can drop one into a student's folder to record the time the LMS gave.  One inside a zip
+   is not read: the zip is the student's own archive, and its stamp would be theirs.
 2. The graded file's own time: its modification time in a folder (exact, UTC); a zip
    member's time from its extended-timestamp field (UTC, written by Info-ZIP and most
    tools) or else from the member's DOS date and time, which has no zone (recorded
