@@ -98,7 +98,7 @@ def choose(folder: Path, assignment: str, stubs: dict[str, str]) -> Chosen | str
         return f"{py.name} is still the stub as released — not started, left out"
     note = f"{nb.name} is there too: the grader reads {py.name} when both are handed in, so only {py.name} is packed" \
         if nb.is_file() else ""
-    return Chosen(assignment, py, py.read_text(encoding="utf-8", errors="replace"), note)
+    return Chosen(assignment, py, py.read_text(encoding="utf-8-sig", errors="replace"), note)
 
 
 def import_problems(chosen: list[Chosen]) -> dict[str, str]:

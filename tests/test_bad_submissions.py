@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from autograder.judge.run import grade_source
+from autograder.load import load_entry
 from autograder.sandbox import SandboxLimits
 
 REFERENCE = (Path(__file__).parent / "submissions" / "mlp" / "correct_einsum.py").read_text()
@@ -25,6 +26,15 @@ def test_missing_file_fails_every_test_with_the_reason():
     result = grade(None)
     assert result.score == 0 and result.max_score > 0
     assert all("no mlp.py" in t.message for t in result.tests)
+
+
+def test_a_file_saved_with_a_bom_and_windows_line_endings_scores_as_python_runs_it(tmp_path):
+    """Some Windows editors start a UTF-8 file with a byte-order mark; Python runs it, so
+    the grader reads it the same way (it was a syntax error at line 1, and 0 points)."""
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "mlp.py").write_bytes(b"\xef\xbb\xbf" + REFERENCE.replace("\n", "\r\n").encode())
+    result = grade(load_entry(tmp_path / "ann", ["mlp"]).sources["mlp"])
+    assert result.score == result.max_score, [t.message for t in result.tests if not t.passed][:1]
 
 
 def test_syntax_error_names_the_line():

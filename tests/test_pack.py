@@ -32,6 +32,11 @@ def test_a_file_that_does_not_parse_or_import_is_refused_with_its_reason(tmp_pat
     assert problems["gnn"] == ""
 
 
+def test_a_file_saved_with_a_bom_is_packed_as_python_imports_it(tmp_path):
+    folder = folder_with(tmp_path, {"gnn/gnn.py": "\ufeffdef f():\n    return 1\n"})
+    assert pack.import_problems([pack.choose(folder, "gnn", {})]) == {"gnn": ""}
+
+
 def test_an_untouched_stub_is_left_out_and_a_notebook_beside_it_is_packed(tmp_path):
     stub = "def f():\n    raise NotImplementedError('write me')\n"
     nb = nbformat.v4.new_notebook()

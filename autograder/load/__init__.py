@@ -73,7 +73,7 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
         if found.times.get(name):
             sub.submitted_at[a] = found.times[name]
         if f"{a}.py" in found.files:
-            sub.sources[a] = found.files[f"{a}.py"].decode("utf-8", errors="replace")
+            sub.sources[a] = found.files[f"{a}.py"].decode("utf-8-sig", errors="replace")  # Python reads a BOM too
         elif f"{a}.ipynb" in found.files:
             try:
                 notebook = read_notebook(found.files[f"{a}.ipynb"], f"{a}.ipynb")

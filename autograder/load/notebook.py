@@ -50,7 +50,7 @@ def read_notebook(data: bytes, filename: str = "the notebook") -> NotebookCode:
     import nbformat  # here, not at the top: a student's install (`nnzoo pack`) may have none
 
     try:
-        nb = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=4)
+        nb = nbformat.reads(data.decode("utf-8-sig", errors="replace"), as_version=4)
     except Exception as exc:  # nbformat raises several types for bad JSON / schema
         raise ValueError(f"not a valid notebook ({type(exc).__name__})") from None
     cells = [c for c in nb.cells if c.get("cell_type") == "code"]
