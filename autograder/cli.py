@@ -159,7 +159,7 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
                 allow_weak_sandbox: bool = False, executor: Executor | None = None) -> int:
-    from autograder.batch import BatchOptions, grade_class, grader_errors
+    from autograder.batch import BatchOptions, grade_class, grader_errors, record_path
     from autograder.batch.cluster import WorkerRefused
     from autograder.batch.executors import LocalExecutor
     from autograder.course.term import TermError, load_term
@@ -186,17 +186,23 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         if unknown:
             return _fail(f"no student {', '.join(unknown)} in {root} (ids as in grades.csv)")
         submissions = [s for s in submissions if s.student in students]
-    with executor or LocalExecutor(jobs) as run_on:
-        refusal = run_on.refusal(assignments, root, out, allow_weak=allow_weak_sandbox)
-        if refusal:
-            return _fail(refusal)
-        options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits, term=term,
-                               executor=run_on)
-        try:
-            with grading_progress(len(submissions)) as on_done:
-                summary = grade_class(submissions, options, on_done=on_done)
-        except WorkerRefused as exc:
-            return _fail(exc.batch_stopped())
+    try:
+        with executor or LocalExecutor(jobs) as run_on:
+            refusal = run_on.refusal(assignments, root, out, allow_weak=allow_weak_sandbox)
+            if refusal:
+                return _fail(refusal)
+            options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits, term=term,
+                                   executor=run_on)
+            try:
+                with grading_progress(len(submissions)) as on_done:
+                    summary = grade_class(submissions, options, on_done=on_done)
+            except WorkerRefused as exc:
+                return _fail(exc.batch_stopped())
+    except KeyboardInterrupt:
+        written = sum(record_path(out, s.student).exists() for s in submissions)
+        print(f"nnzoo grade: interrupted — {written} of {len(submissions)} students are in {out} (grades.csv "
+              "included); the same command with --resume grades the rest", file=sys.stderr)
+        return 130
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
     rows = [{"student": r.student, "scores": {a: score(r, a, term) for a in assignments if a in r.assignments},
              "total": sum(score(r, a, term) for a in assignments if a in r.assignments)} for r in records]
@@ -510,7 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     and closed, and workers end through their handles.
     """
     args = build_parser().parse_args(argv)
-    code = args.func(args)
+    try:
+        code = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: what each command wrote is whole (files are replaced atomically)
+        print("nnzoo: interrupted", file=sys.stderr)
+        return 130
     if argv is None:
         gc.freeze()
     return code

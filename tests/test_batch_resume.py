@@ -68,3 +68,33 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
     for name, mtime in done_before.items():  # unchanged students were not regraded
         assert (out / "students" / name).stat().st_mtime_ns == mtime
     assert scores(out)[changed] != before
+
+
+def test_ctrl_c_stops_the_batch_at_once_and_resume_grades_the_rest(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's whole process group, spawned judges included) stops
+    `nnzoo grade -j 2` with exit 130 and a one-line message: no traceback, no student
+    recorded as a grader error for being interrupted (each press used to zero one student
+    and the batch went on); `--resume` grades the rest."""
+    subs = make_class(tmp_path)
+    for student in ("a4", "a5", "a6"):
+        shutil.copytree(subs / "a1", subs / student)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", str(subs), "--out", str(out), "-a", "mlp",
+                             "-j", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "students").glob("*.json"))) < 1:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    pressed = time.monotonic()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - pressed < 15, "the batch went on after Ctrl-C"
+    assert "interrupted" in stderr and "--resume" in stderr and "Traceback" not in stderr, stderr
+    written = list((out / "students").glob("*.json"))
+    assert 1 <= len(written) < 6, "Ctrl-C should land mid-batch"
+    for path in written:
+        assert '"error"' not in path.read_text(), f"{path.name} was recorded as a grader error"
+    result = grade(subs, out, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert sorted(scores(out)) == sorted([*CLASS, "a4", "a5", "a6"])
+    assert scores(out)["a4"] == scores(out)["a1"] == 23

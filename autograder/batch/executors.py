@@ -177,6 +177,7 @@ def start_judge(threads: int, batch: int) -> None:
     """A `-j N` judge process of the batch process `batch`: it ends with that process, and
     takes its share of the cores and starts its fork server at once."""
     end_with(batch)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch process's to handle (`LocalExecutor`)
     import torch
 
     torch.set_num_threads(threads)
@@ -223,9 +224,13 @@ class LocalExecutor:
         warm_judge()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        interrupted = kind is not None and issubclass(kind, KeyboardInterrupt)
+        if interrupted:  # Ctrl-C: the spawned judges' students are not waited for (`--resume` grades them)
+            for judge in multiprocessing.active_children():
+                judge.kill()
         for pool in [*self.ending, *([self.pool] if self.pool else [])]:
-            pool.shutdown(cancel_futures=True)
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
         self.pool, self.ending = None, []
 
     def refusal(self, assignments: list[str], submissions: Path | None, out: Path, course_dir: Path | None = None,

@@ -113,6 +113,8 @@ def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequ
             os.environ.pop(AUTOLOAD, None)
         else:
             os.environ[AUTOLOAD] = previous
+    if code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: pytest caught it; it stops the batch, not this student
+        raise KeyboardInterrupt
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the tests in {tests} could not run (pytest exit code {code})")
     return plugin.results

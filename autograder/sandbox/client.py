@@ -73,6 +73,7 @@ class ForkServer:
             pass_fds=[server_end.fileno()],
             env=fork_server_environment(dict(os.environ)),
             stdin=subprocess.DEVNULL,
+            process_group=0,  # Ctrl-C in the terminal reaches the judge only: the server ends with it
         )
         server_end.close()
         self.control = judge_end

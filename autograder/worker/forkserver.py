@@ -85,7 +85,10 @@ def main(control_fd: int) -> None:
     locks: dict[int, int] = {}  # uid → the judge's lock on it, held here until the sweep below
     try:
         while True:
-            header, fds, _, _ = socket.recv_fds(control, 8, 2)
+            try:
+                header, fds, _, _ = socket.recv_fds(control, 8, 2)
+            except ConnectionResetError:  # the judge was killed (e.g. Ctrl-C, kill -9) with a request unread
+                return
             if len(header) < 8 or not fds:
                 return
             spec = pickle.loads(_read_exactly(control, int.from_bytes(header, "little")))
