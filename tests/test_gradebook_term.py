@@ -133,6 +133,19 @@ def test_two_entries_that_would_be_one_student_are_refused(entries, named, tiny_
     assert not (tmp_path / "out").exists()
 
 
+def test_names_in_any_script_keep_their_letters_and_stay_apart(tiny_course, tmp_path):
+    """Ids keep letters of every script: "名前" and "学生" were both "student", and "José"
+    and "Josè" one id, so the whole class was refused."""
+    subs = make_class(tmp_path, {"José": {"tiny.py": CORRECT}, "Josè": {"tiny.py": BROKEN}, "名前": {"tiny.py": CORRECT},
+                                 "学生": {"tiny.py": CORRECT}, "Zoë Ångström": {"tiny.py": CORRECT}})
+    out = tmp_path / "out"
+    result = nnzoo("grade", str(subs), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert set(rows(out)) == {"José", "Josè", "名前", "学生", "Zoë_Ångström"}
+    assert rows(out)["José"]["tiny"] != rows(out)["Josè"]["tiny"]
+    assert (out / "feedback" / "名前.md").exists()
+
+
 def test_an_output_folder_inside_the_class_or_on_a_file_and_zero_jobs_are_refused(tiny_course, tmp_path):
     subs = make_class(tmp_path, {"ann": {"tiny.py": CORRECT}})
     one_line_error(nnzoo("grade", str(subs), "--out", str(subs / "grades")), "inside the submissions folder")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,8 +62,10 @@ class StudentSubmission:
 
 
 def student_id(name: str) -> str:
-    """A file-name-safe id: `"Ana Lee"` → `"Ana_Lee"`, `"bob.zip"`'s stem `"bob"`."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "student"
+    """A file-name-safe id: `"Ana Lee"` → `"Ana_Lee"`, `"bob.zip"`'s stem `"bob"`; letters
+    of any script are kept (`"Zoë Ångström"` → `"Zoë_Ångström"`, `"名前"`), in their composed
+    form, so that names that differ only by accents stay two students."""
+    return re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", name)).strip("._") or "student"
 
 
 def to_submission(student: str, entry: str, found: EntryFiles, assignments: list[str]) -> StudentSubmission:
