@@ -152,7 +152,10 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
         if unknown:
             raise course.UnknownAssignment(f"no hidden tests for {', '.join(unknown)} (known: {', '.join(graded)})")
         return course.in_order(set(requested))
-    present = {a for s in submissions for a in (*s.sources, *s.problems)}
+    # an entry that could not be read at all (a corrupt zip) has a problem in every assignment: it says
+    # nothing about which assignments the class handed in
+    unreadable = [s for s in submissions if not s.sources and set(s.problems) >= set(graded)]
+    present = {a for s in submissions if s not in unreadable for a in (*s.sources, *s.problems)}
     return [a for a in graded if a in present] or graded
 
 

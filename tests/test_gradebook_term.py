@@ -154,6 +154,18 @@ def test_an_output_folder_inside_the_class_or_on_a_file_and_zero_jobs_are_refuse
     one_line_error(nnzoo("grade", str(subs), "--out", str(tmp_path / "out"), "-j", "0"), "-j must be at least 1")
 
 
+def test_an_unreadable_entry_does_not_pull_every_assignment_into_the_run(two_tiny_assignments, tmp_path):
+    """The class handed in `tiny` only: a corrupt zip beside them is that student's zero in
+    `tiny`, not a reason to grade (and show as "not submitted") `teeny` for everyone."""
+    subs = make_class(tmp_path, {"ann": {"tiny.py": CORRECT}})
+    (subs / "bob.zip").write_bytes(b"not a zip at all")
+    out = tmp_path / "out"
+    result = nnzoo("grade", str(subs), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert (out / "grades.csv").read_text().splitlines()[0] == "student,tiny,total"
+    assert "not a zip file" in (out / "feedback" / "bob.md").read_text()
+
+
 def test_a_student_who_handed_nothing_in_is_not_submitted_and_out_of_the_pass_rates(two_tiny_assignments, tmp_path):
     subs = make_class(tmp_path, {"ann": {"tiny.py": CORRECT, "teeny.py": CORRECT}, "bob": {"tiny.py": BROKEN}})
     out = tmp_path / "out"
