@@ -1,5 +1,6 @@
 """Bad input loses only the affected points, with a clear reason; nothing else breaks."""
 
+import zipfile
 from pathlib import Path
 
 from autograder.judge.run import grade_source
@@ -35,6 +36,22 @@ def test_a_file_saved_with_a_bom_and_windows_line_endings_scores_as_python_runs_
     (tmp_path / "ann" / "mlp.py").write_bytes(b"\xef\xbb\xbf" + REFERENCE.replace("\n", "\r\n").encode())
     result = grade(load_entry(tmp_path / "ann", ["mlp"]).sources["mlp"])
     assert result.score == result.max_score, [t.message for t in result.tests if not t.passed][:1]
+
+
+def test_a_nearly_right_file_name_is_named_in_the_reason(tmp_path):
+    """`MLP.py`, `mlp (1).py` (a second download), `mlp-2.ipynb`: the grader reads `mlp.py`
+    only, and says which file it found instead of "no mlp.py found"."""
+    for name in ("MLP.py", "mlp (1).py", "mlp-2.ipynb"):
+        entry = tmp_path / name.replace(".", "_")
+        (entry / "hw").mkdir(parents=True)
+        (entry / "hw" / name).write_text(REFERENCE)
+        problem = load_entry(entry, ["mlp"]).problems["mlp"]
+        assert f"hw/{name}" in problem and "rename" in problem, problem
+    with zipfile.ZipFile(tmp_path / "ann.zip", "w") as zf:
+        zf.writestr("MLP.py", REFERENCE)
+        zf.writestr("rnn.py", "x = 1\n")
+    ann = load_entry(tmp_path / "ann.zip", ["mlp", "rnn"])
+    assert "MLP.py" in ann.problems["mlp"] and "rnn" not in ann.problems and ann.sources["rnn"] == "x = 1\n"
 
 
 def test_syntax_error_names_the_line():

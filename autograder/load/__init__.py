@@ -75,6 +75,9 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
         name = f"{a}.py" if f"{a}.py" in found.files else f"{a}.ipynb"
         if found.times.get(name):
             sub.submitted_at[a] = found.times[name]
+        if a in found.misnamed:
+            sub.problems[a] = (f"no {a}.py (or {a}.ipynb) in the submission, but {found.misnamed[a]} — the grader "
+                               f"reads {a}.py only: rename the file and hand it in again")
         if f"{a}.py" in found.files:
             sub.sources[a] = found.files[f"{a}.py"].decode("utf-8-sig", errors="replace")  # Python reads a BOM too
         elif f"{a}.ipynb" in found.files:

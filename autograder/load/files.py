@@ -11,6 +11,7 @@ entries is refused before any of them is opened.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import zipfile
 import zlib
@@ -41,6 +42,8 @@ class EntryFiles:
     files: dict[str, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     times: dict[str, str] = field(default_factory=dict)
+    #: assignment → a file whose name is nearly right (`MLP.py`, `mlp (1).py`), its path in the entry
+    misnamed: dict[str, str] = field(default_factory=dict)
 
 
 def handed_in(file_times: dict[str, tuple[PurePosixPath, str]], stamps: dict[PurePosixPath, bytes]) -> dict[str, str]:
@@ -55,6 +58,29 @@ def wanted_names(assignments: list[str]) -> set[str]:
     return {f"{a}{ext}" for a in assignments for ext in (".py", ".ipynb")}
 
 
+#: what browsers, editors and LMS downloads add to a file's name: " (1)", "-2", "_copy", " copy"
+_ADDED = re.compile(r"(\s*\(\d+\)|[-_ ]\d+|[-_ ]copy)+$", re.IGNORECASE)
+
+
+def meant_for(name: str, assignments: list[str]) -> str | None:
+    """The assignment a file whose name is not exactly `<a>.py`/`<a>.ipynb` was meant as
+    (`MLP.py`, `mlp.PY`, `mlp (1).py`, `mlp-2.ipynb`), or None."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or suffix.lower() not in ("py", "ipynb"):
+        return None
+    stem = _ADDED.sub("", stem).lower()
+    return next((a for a in assignments if stem == a and name not in wanted_names([a])), None)
+
+
+def note_misnamed(found: EntryFiles, paths: list[str], assignments: list[str]) -> None:
+    """Record in `found` the nearly right names among `paths` (entry-relative) of the
+    assignments it holds no file of, the shallowest of each."""
+    for path in sorted(paths, key=lambda p: (p.count("/"), p)):
+        a = meant_for(PurePosixPath(path).name, assignments)
+        if a and not {f"{a}.py", f"{a}.ipynb"} & found.files.keys():
+            found.misnamed.setdefault(a, path)
+
+
 def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
     """The wanted files of `folder` (any depth, the shallowest of each name), links skipped."""
     wanted = wanted_names(assignments)
@@ -62,6 +88,7 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
     candidates: list[tuple[int, str, Path]] = []
     stamps: dict[PurePosixPath, bytes] = {}
     file_times: dict[str, tuple[PurePosixPath, str]] = {}
+    others: list[str] = []
     seen = 0
     for parent, dirs, names in os.walk(folder, followlinks=False):
         seen += len(dirs) + len(names)
@@ -69,6 +96,7 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
             raise EntryError(f"holds more than {MAX_ENTRIES} files and folders")
         depth = len(Path(parent).relative_to(folder).parts)
         candidates += [(depth, name, Path(parent) / name) for name in names if name in wanted]
+        others += [(Path(parent) / name).relative_to(folder).as_posix() for name in names if name not in wanted]
         stamp = Path(parent) / STAMP
         if STAMP in names and stamp.is_file() and not stamp.is_symlink():
             with open(stamp, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
@@ -88,6 +116,7 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
                 found.files[name] = f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
             file_times[name] = (PurePosixPath(path.parent.relative_to(folder).as_posix()), file_time(info.st_mtime))
     found.times = handed_in(file_times, stamps)
+    note_misnamed(found, others, assignments)
     return found
 
 
@@ -121,6 +150,7 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                 found.files[name] = data
                 file_times[name] = (PurePosixPath(member.filename).parent, zip_member_time(member))
             found.times = handed_in(file_times, {})
+            note_misnamed(found, [m.filename for m in members if not m.is_dir()], assignments)
     except EntryError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, ValueError, EOFError, OSError,
