@@ -154,3 +154,19 @@ def test_nnzoo_test_on_the_untouched_mlp_stubs_is_short_and_says_each_reason_onc
     assert reasons and len(reasons) == len(set(reasons)) <= unwritten
     assert len(output.splitlines()) < 60, output
 
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("def toy(:\n    pass\n", "toy.py has a syntax error (line 1: invalid syntax); fix it so Python can import the file"),
+    (None, "toy.py not found next to the tests in"),
+])
+def test_a_syntax_error_or_a_missing_file_is_said_plainly(tmp_path, content, reason):
+    """Not "the test stopped on SyntaxError outside your file", not "Your code raised
+    Failed": the same words as the batch's."""
+    folder = tmp_path / "toy"
+    folder.mkdir()
+    (folder / "test_toy.py").write_text(TESTS)
+    if content is not None:
+        (folder / "toy.py").write_text(content)
+    output = run("-c", RUN, str(folder / "test_toy.py"), "quick", cwd=folder)
+    assert reason in output and "raised" not in output and "outside your file" not in output, output[-1500:]

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import pytest
 
 from autograder.checks import figures as attached
+from autograder.errors import SubmissionFailure
 from autograder.judge import public
 from autograder.judge.result import PASSED, VISIBILITIES, TestResult
 from autograder.judge.scan import scan_source
@@ -87,9 +88,14 @@ class NnzooPlugin:
             raise self._import_failed[path]
         if path not in self._local:
             if not path.is_file():
-                pytest.fail(f"{path.name} not found next to the tests in {path.parent}", pytrace=False)
+                raise SubmissionFailure("missing", f"{path.name} not found next to the tests in {path.parent}")
             try:
                 self._local[path] = LocalSubject.from_file(path, a)
+            except SyntaxError as exc:  # as the batch says it (`judge.run.subject_for`), not as an exception
+                self._import_failed[path] = SubmissionFailure(
+                    "syntax", f"{path.name} has a syntax error (line {exc.lineno}: {exc.msg}); fix it so Python can "
+                              "import the file")
+                raise self._import_failed[path] from None
             except BaseException as exc:
                 if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     self._import_failed[path] = exc
