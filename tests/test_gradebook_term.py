@@ -151,6 +151,12 @@ def test_an_output_folder_inside_the_class_or_on_a_file_and_zero_jobs_are_refuse
     one_line_error(nnzoo("grade", str(subs), "--out", str(subs / "grades")), "inside the submissions folder")
     (tmp_path / "a_file").write_text("x")
     one_line_error(nnzoo("grade", str(subs), "--out", str(tmp_path / "a_file")), "is a file")
+    one_line_error(nnzoo("grade", str(subs), "--out", str(tmp_path / "a_file" / "grades")), "a_file is a file")
+    mine = tmp_path / "my_marks"  # a folder of the instructor's own: its grades.csv is not overwritten
+    mine.mkdir()
+    (mine / "grades.csv").write_text("student,mark\nann,A\n")
+    one_line_error(nnzoo("grade", str(subs), "--out", str(mine)), "holds files nnzoo did not write (grades.csv)")
+    assert (mine / "grades.csv").read_text() == "student,mark\nann,A\n"
     one_line_error(nnzoo("grade", str(subs), "--out", str(tmp_path / "out"), "-j", "0"), "-j must be at least 1")
 
 
