@@ -1,5 +1,6 @@
 """Bad input loses only the affected points, with a clear reason; nothing else breaks."""
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -52,6 +53,23 @@ def test_a_nearly_right_file_name_is_named_in_the_reason(tmp_path):
         zf.writestr("rnn.py", "x = 1\n")
     ann = load_entry(tmp_path / "ann.zip", ["mlp", "rnn"])
     assert "MLP.py" in ann.problems["mlp"] and "rnn" not in ann.problems and ann.sources["rnn"] == "x = 1\n"
+
+
+def test_a_zip_says_which_copy_it_read_and_why_a_file_it_found_was_not(tmp_path):
+    """A draft and its update in one zip: the copy added last is graded, and the feedback
+    says so; a file too large to read is named as such, not "no mlp.py"; macOS's
+    `__MACOSX/` folder is never the student's file."""
+    with zipfile.ZipFile(tmp_path / "ann.zip", "w") as zf:
+        zf.writestr("__MACOSX/mlp.py", "junk = 1\n")
+        zf.writestr("hw/mlp.py", "draft = 1\n")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns of the duplicate name
+            zf.writestr("hw/mlp.py", "final = 1\n")
+        zf.writestr("rnn.py", "#" * (3 * 2**20))
+    ann = load_entry(tmp_path / "ann.zip", ["mlp", "rnn"])
+    assert ann.sources["mlp"] == "final = 1\n"
+    assert any("more than once" in note for note in ann.notes), ann.notes
+    assert "rnn" not in ann.sources and "rnn.py inflates to more than 2 MiB" in ann.problems["rnn"]
 
 
 def test_syntax_error_names_the_line():

@@ -149,7 +149,8 @@ def test_the_reasons_say_what_happened(graded):
     assert "MiB limit" in first["huge_reply"]
     assert "refuses" in first["json_bomb"] and "refuses" in first["long_type"]
     assert "link" in first["link_to_reference"] and "at most 10000" in first["too_many"]
-    assert "no mlp.py" in first["file_link"] and "link" in " ".join(s["file_link"].get("notes", []))
+    assert "mlp.py is a link; links are not followed" in first["file_link"]  # said as what it is, not "no mlp.py"
+    assert "link" in " ".join(s["file_link"].get("notes", []))
     assert "could not be read" in first["bad_notebook"]
 
 

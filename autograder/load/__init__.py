@@ -75,7 +75,11 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
         name = f"{a}.py" if f"{a}.py" in found.files else f"{a}.ipynb"
         if found.times.get(name):
             sub.submitted_at[a] = found.times[name]
-        if a in found.misnamed:
+        missing = not {f"{a}.py", f"{a}.ipynb"} & found.files.keys()
+        unread = next((found.unread[n] for n in (f"{a}.py", f"{a}.ipynb") if n in found.unread), "")
+        if missing and unread:  # found, but a link or too large: say so, not "no mlp.py"
+            sub.problems[a] = unread
+        elif missing and a in found.misnamed:
             sub.problems[a] = (f"no {a}.py (or {a}.ipynb) in the submission, but {found.misnamed[a]} — the grader "
                                f"reads {a}.py only: rename the file and hand it in again")
         if f"{a}.py" in found.files:

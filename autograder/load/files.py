@@ -44,6 +44,13 @@ class EntryFiles:
     times: dict[str, str] = field(default_factory=dict)
     #: assignment → a file whose name is nearly right (`MLP.py`, `mlp (1).py`), its path in the entry
     misnamed: dict[str, str] = field(default_factory=dict)
+    #: file name → why the file of that name was not read (a link, too large)
+    unread: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, name: str, note: str) -> None:
+        """The file `name` was found and not read, for the reason `note` (which starts with its path)."""
+        self.notes.append(note)
+        self.unread.setdefault(name, note)
 
 
 def handed_in(file_times: dict[str, tuple[PurePosixPath, str]], stamps: dict[PurePosixPath, bytes]) -> dict[str, str]:
@@ -106,11 +113,11 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
             continue
         info = path.lstat()
         if stat.S_ISLNK(info.st_mode):
-            found.notes.append(f"{path.relative_to(folder)} is a link; links are not followed")
+            found.skip(name, f"{path.relative_to(folder)} is a link; links are not followed")
         elif not stat.S_ISREG(info.st_mode):
-            found.notes.append(f"{path.relative_to(folder)} is not a regular file")
+            found.skip(name, f"{path.relative_to(folder)} is not a regular file")
         elif info.st_size > MAX_FILE_BYTES:
-            found.notes.append(f"{path.relative_to(folder)} is larger than {MAX_FILE_BYTES // 2**20} MiB and was not read")
+            found.skip(name, f"{path.relative_to(folder)} is larger than {MAX_FILE_BYTES // 2**20} MiB and was not read")
         else:
             with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
                 found.files[name] = f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
@@ -129,8 +136,13 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
             members = zf.infolist()
             if len(members) > MAX_ENTRIES:
                 raise EntryError(f"holds {len(members)} entries (at most {MAX_ENTRIES})")
-            chosen = sorted((m for m in members if PurePosixPath(m.filename).name in wanted),
+            # macOS's resource forks are not the student's files; of a name the zip holds twice, the
+            # copy added last (an update appended to the zip) comes first
+            chosen = sorted((m for m in reversed(members) if PurePosixPath(m.filename).name in wanted
+                             and not m.filename.startswith("__MACOSX/")),
                             key=lambda m: (m.filename.count("/"), m.filename))
+            twice = sorted({m.filename for m in chosen if [c.filename for c in chosen].count(m.filename) > 1})
+            found.notes += [f"{name} is in the zip more than once: the copy added last was read" for name in twice]
             file_times: dict[str, tuple[PurePosixPath, str]] = {}
             if any(PurePosixPath(m.filename).name == STAMP for m in members):
                 found.notes.append(f"its {STAMP} was not used: a zip is the student's own archive, so the time "
@@ -140,12 +152,13 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                 if name in found.files or member.is_dir():
                     continue
                 if (member.external_attr >> 16) & 0o170000 == 0o120000:
-                    found.notes.append(f"{member.filename} is a link; links are not followed")
+                    found.skip(name, f"{member.filename} is a link; links are not followed")
                     continue
                 with zf.open(member) as f:
                     data = f.read(MAX_FILE_BYTES + 1)
                 if len(data) > MAX_FILE_BYTES:
-                    found.notes.append(f"{member.filename} inflates to more than {MAX_FILE_BYTES // 2**20} MiB and was not read")
+                    found.skip(name, f"{member.filename} inflates to more than {MAX_FILE_BYTES // 2**20} MiB and was "
+                                     "not read")
                     continue
                 found.files[name] = data
                 file_times[name] = (PurePosixPath(member.filename).parent, zip_member_time(member))
