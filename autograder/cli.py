@@ -106,8 +106,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
     for a, why in problems.items():
         print(f"nnzoo pack: refused {a}: {why}", file=sys.stderr)
     if problems:
-        print("nnzoo pack: no zip written — fix the file(s) above, or leave them out: "
-              + " ".join(f"-a {c.assignment}" for c in chosen if c.assignment not in problems), file=sys.stderr)
+        rest = " ".join(f"-a {c.assignment}" for c in chosen if c.assignment not in problems)
+        print("nnzoo pack: no zip written — fix the file(s) above"
+              + (f", or add {rest} to pack only the others" if rest else ""), file=sys.stderr)
         return 1
     results: dict[str, str] = {}
     for c in chosen:

@@ -55,7 +55,9 @@ def test_nnzoo_pack_refuses_and_writes_no_zip_then_packs_once_fixed(tmp_path):
     command = [sys.executable, "-m", "autograder.cli", "pack", "--student", "Ana Lee", "--no-tests", "--path", str(folder)]
     refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 1 and not list(tmp_path.glob("*.zip"))
-    assert "refused mlp: importing it raised RuntimeError" in refused.stderr and "-a rnn" in refused.stderr
+    assert "refused mlp: importing it raised RuntimeError" in refused.stderr and "add -a rnn to pack" in refused.stderr
+    alone = subprocess.run([*command, "-a", "mlp"], capture_output=True, text=True, timeout=300)
+    assert alone.returncode == 1 and alone.stderr.rstrip().endswith("fix the file(s) above"), alone.stderr
     (folder / "mlp" / "mlp.py").write_text("import torch\n")
     packed = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert packed.returncode == 0, packed.stderr
