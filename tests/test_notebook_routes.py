@@ -64,3 +64,18 @@ def test_both_routes_read_the_same_code_and_give_the_same_full_score(graded):
     plain, nbgrader = results["plain"], results["nbgrader"]
     assert [(t.name, t.status) for t in plain.tests] == [(t.name, t.status) for t in nbgrader.tests]
     assert plain.score == nbgrader.score == plain.max_score > 0, [t.line() for t in plain.tests if not t.passed]
+
+
+def test_a_notebook_without_cell_ids_is_read_without_a_warning():
+    """nbformat warns about a 4.5 notebook whose cells have no ids (older Jupyter, hand
+    edits); the grader reads it all the same and says nothing on the console."""
+    import json
+    import warnings
+
+    from autograder.load.notebook import read_notebook
+
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": "x = 1"}
+    data = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_notebook(data, "mlp.ipynb").code == "x = 1"

@@ -8,6 +8,7 @@ a file behaves as it did in Jupyter, on every route (plain folders, zips, nbgrad
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 
@@ -50,7 +51,9 @@ def read_notebook(data: bytes, filename: str = "the notebook") -> NotebookCode:
     import nbformat  # here, not at the top: a student's install (`nnzoo pack`) may have none
 
     try:
-        nb = nbformat.reads(data.decode("utf-8-sig", errors="replace"), as_version=4)
+        with warnings.catch_warnings():  # a notebook older than cell ids is read all the same: no console noise
+            warnings.simplefilter("ignore", nbformat.warnings.MissingIDFieldWarning)
+            nb = nbformat.reads(data.decode("utf-8-sig", errors="replace"), as_version=4)
     except Exception as exc:  # nbformat raises several types for bad JSON / schema
         raise ValueError(f"not a valid notebook ({type(exc).__name__})") from None
     cells = [c for c in nb.cells if c.get("cell_type") == "code"]
