@@ -78,4 +78,4 @@ def test_a_notebook_without_cell_ids_is_read_without_a_warning():
     data = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert read_notebook(data, "mlp.ipynb").code == "x = 1"
+        assert read_notebook(data, "mlp.ipynb").code.strip() == "x = 1"
