@@ -13,16 +13,18 @@ import argparse
 import copy
 import csv
 import html
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 
 from autograder import course
 from autograder.bundle.leaks import code_part, is_trivial, solution_lines
@@ -250,6 +252,111 @@ def test_a_course_without_the_released_assignment_is_a_one_line_error(tmp_path, 
     assert grade_nbgrader_course(tmp_path, ["mlp"], tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nbgrader generate_assignment mlp" in err
+
+
+# -- every student folder counts, once, as itself -----------------------------------------------
+
+PARTS = ["answer_Linear", "answer_relu", "answer_MLP", "answer_train_classifier", "answer_accuracy"]
+
+
+def course_copy(course, tmp_path):
+    """The released course with an empty submitted/."""
+    root = tmp_path / "course"
+    shutil.copytree(course, root, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
+    (root / "submitted").mkdir()
+    return root
+
+
+def without_ids(nb):
+    """A notebook as an older Jupyter saves it (format 4.5, cells without an id)."""
+    raw = json.loads(nbformat.writes(nb))
+    for c in raw["cells"]:
+        c.pop("id", None)
+    return json.dumps(raw)
+
+
+@pytest.fixture(scope="module")
+def odd_class(course, released, source_nb, tmp_path_factory):
+    """Graded once: `cut` deleted a grade cell, `ren` handed in `mlp (1).ipynb`, `py` an mlp.py,
+    `nil` an empty folder, `dan` a file that is not a notebook, `ida` a notebook without cell ids."""
+    root = course_copy(course, tmp_path_factory.mktemp("odd"))
+    cut = filled(released, source_nb, PARTS, ANSWER_KEY["mlp"])
+    cut.cells.remove(cell(cut, "test_Linear"))
+    files = {"cut/mlp/mlp.ipynb": nbformat.writes(cut), "ren/mlp/mlp (1).ipynb": nbformat.writes(cut),
+             "py/mlp/mlp.py": "def relu(x):\n    return x\n", "dan/mlp/mlp.ipynb": "{ this is not json",
+             "ida/mlp/mlp.ipynb": without_ids(released)}
+    for rel, text in files.items():
+        (root / "submitted" / rel).parent.mkdir(parents=True)
+        (root / "submitted" / rel).write_text(text)
+    (root / "submitted" / "nil").mkdir()
+    out, console = tmp_path_factory.mktemp("odd-grades"), []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert grade_nbgrader_course(root, ["mlp"], out, log=console.append) == 0
+    with open(out / "grades.csv") as fh:
+        totals = {row["student"]: float(row["total"]) for row in csv.DictReader(fh)}
+    return {"root": root, "out": out, "console": "\n".join(console), "totals": totals,
+            "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}
+
+
+def test_every_student_folder_is_graded_or_listed_with_the_reason(odd_class):
+    root, console = odd_class["root"], odd_class["console"]
+    assert set(odd_class["totals"]) == {"cut", "ren", "py", "nil", "dan", "ida"}
+    assert "ren/mlp: 0/26 — no mlp.ipynb; found mlp (1).ipynb — rename it to mlp.ipynb" in console
+    assert "py/mlp: 0/26 — no mlp.ipynb; found mlp.py — hand in the notebook mlp.ipynb" in console
+    assert "nil/mlp: 0/26 — not submitted (no mlp/ folder)" in console
+    assert "found mlp (1).ipynb" in (odd_class["out"] / "feedback" / "ren.md").read_text()
+    # nbgrader's own autograde gives a missing notebook 0; here with the reason in the feedback too
+    assert scores(root, ["ren", "py"]) == {"ren": 0, "py": 0}
+    assert "rename it to mlp.ipynb" in readable_text(root / "autograded" / "ren" / "mlp" / "mlp.ipynb")
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        gb.find_student("nil")  # listed by `nbgrader export`, with 0 for mlp: nbgrader collected nothing of hers
+        with pytest.raises(MissingEntry):
+            gb.find_submission("mlp", "nil")
+
+
+def test_a_deleted_grade_cell_counts_the_same_in_nnzoo_and_in_the_gradebook(odd_class):
+    root = odd_class["root"]
+    assert odd_class["totals"]["cut"] == 26 and scores(root, ["cut"]) == {"cut": 26}
+    autograded = nbformat.read(root / "autograded" / "cut" / "mlp" / "mlp.ipynb", as_version=4)
+    assert "✓ test_linear_forward_matches_reference" in cell(autograded, "test_Linear").outputs[0]["text"]
+    assert "test_Linear is missing (deleted?); it was added back" in (odd_class["out"] / "feedback" / "cut.md").read_text()
+
+
+def test_an_invalid_notebook_scores_out_of_the_notebooks_total(odd_class):
+    assert "dan/mlp: 0/26 — mlp.ipynb is not a valid notebook" in odd_class["console"]
+    assert "## mlp: 0 / 26" in (odd_class["out"] / "feedback" / "dan.md").read_text()
+
+
+def test_a_notebook_without_cell_ids_is_graded_without_a_warning(odd_class):
+    assert "ida/mlp: 0/26" in odd_class["console"]
+    assert not [w for w in odd_class["warnings"] if "id" in w.lower() and "Cell" in w]
+
+
+def test_two_folders_of_one_student_id_are_refused_before_anything_is_graded(course, released, tmp_path, capsys):
+    root = course_copy(course, tmp_path)
+    for name in ("Ana Lee", "Ana_Lee"):
+        (root / "submitted" / name / "mlp").mkdir(parents=True)
+        nbformat.write(released, root / "submitted" / name / "mlp" / "mlp.ipynb")
+    assert grade_nbgrader_course(root, ["mlp"], tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'Ana Lee' and 'Ana_Lee' would both be graded as student 'Ana_Lee'" in err
+    assert not (tmp_path / "out").exists() and not (root / "autograded").exists()
+
+
+def test_out_that_is_a_file_or_inside_submitted_is_a_one_line_error(course, released, tmp_path, capsys):
+    root = course_copy(course, tmp_path)
+    (root / "submitted" / "ann" / "mlp").mkdir(parents=True)
+    nbformat.write(released, root / "submitted" / "ann" / "mlp" / "mlp.ipynb")
+    afile = tmp_path / "grades.txt"
+    afile.write_text("keep me")
+    for out, says in ((afile, "is a file"), (root / "submitted" / "grades", "inside the submissions folder")):
+        args = argparse.Namespace(submissions=str(root), nbgrader=str(root), out=str(out), assignment=["mlp"], jobs=1,
+                                  resume=False, student=None)
+        assert grade_nbgrader(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err
+    assert afile.read_text() == "keep me" and not (root / "submitted" / "grades").exists()
 
 
 # -- nothing that reaches a student leaks ------------------------------------------------------

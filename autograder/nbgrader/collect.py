@@ -14,9 +14,11 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 
 import nbformat
+from nbformat.warnings import DuplicateCellId, MissingIDFieldWarning
 
 from autograder.course.regions import HIDDEN_TESTS, outside
 from autograder.load.notebook import cell_to_python
@@ -141,14 +143,37 @@ def _choices(source: str) -> dict[str, object]:
     return found
 
 
+def read_notebook(text: str) -> nbformat.NotebookNode:
+    """A notebook from its text, cell ids normalised without a word: a notebook saved by an
+    older Jupyter lacks them, which is no fault of the student's (nbformat adds them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingIDFieldWarning)
+        warnings.simplefilter("ignore", DuplicateCellId)
+        return nbformat.reads(text, as_version=4)
+
+
+def unusable(layout: SourceLayout, problem: str) -> CollectedNotebook:
+    """A notebook nothing can be graded in (`problem` says why): every question unanswered,
+    so its total stays the notebook's."""
+    return CollectedNotebook(problem=problem, answers=dict.fromkeys(layout.questions))
+
+
+def _restored(gid: str, layout: SourceLayout) -> str:
+    """What grading does about a deleted cell `gid`, as the end of a note."""
+    if gid in layout.provided:
+        return "; the released version was used"
+    if gid in layout.grade_cells:
+        return "; it was added back as released and graded"
+    return ""
+
+
 def collect(data: bytes, layout: SourceLayout, filename: str) -> CollectedNotebook:
     """Read a submitted notebook (raw bytes) against the released `layout`."""
     result = CollectedNotebook()
     try:
-        nb = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=4)
+        nb = read_notebook(data.decode("utf-8-sig", errors="replace"))
     except Exception as exc:  # nbformat raises several types for bad JSON / schema
-        result.problem = f"{filename} is not a valid notebook ({type(exc).__name__}); nothing could be graded"
-        return result
+        return unusable(layout, f"{filename} is not a valid notebook ({type(exc).__name__}); nothing could be graded")
     notes = result.notes
     seen: dict[str, int] = {}
     order: list[str] = []
@@ -176,8 +201,7 @@ def collect(data: bytes, layout: SourceLayout, filename: str) -> CollectedNotebo
             chunks.append(code)
     for gid in layout.order:
         if gid not in seen and (gid in layout.answers or gid in layout.provided or gid in layout.grade_cells):
-            extra = "; the released version was used" if gid in layout.provided else ""
-            notes.append(f"the cell {gid} is missing (deleted?){extra}")
+            notes.append(f"the cell {gid} is missing (deleted?){_restored(gid, layout)}")
     for gid, count in seen.items():
         if count > 1:
             notes.append(f"the cell {gid} appears {count} times; all copies ran, in order, the last definition wins")

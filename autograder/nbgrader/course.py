@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import project_root
-from autograder.nbgrader.collect import CollectedNotebook, SourceLayout
+from autograder.nbgrader.collect import CollectedNotebook, SourceLayout, read_notebook
 from autograder.nbgrader.source_notebook import Material, build_notebook, data_files
 
 CONFIG = '''\
@@ -80,7 +80,7 @@ class Course:
         path = self.root / "source" / assignment / f"{assignment}.ipynb"
         if not path.is_file():
             raise CourseError(f"{path} not found — write it with `nnzoo release --nbgrader {self.root} -a {assignment}`")
-        return SourceLayout.from_notebook(nbformat.read(path, as_version=4))
+        return SourceLayout.from_notebook(read_notebook(path.read_text(encoding="utf-8")))
 
     def check_released(self, assignment: str) -> None:
         from nbgrader.api import Gradebook, MissingEntry
@@ -126,7 +126,11 @@ def _db_url(root: Path) -> str:
 
 @dataclass
 class CourseNotebook:
+    """One student's notebook of one assignment: `path` is where nbgrader collects it
+    (`submitted/<student>/<a>/<a>.ipynb`), whether it is there or not."""
+
     student: str  # nbgrader's id (the folder name)
     assignment: str
     path: Path
-    collected: CollectedNotebook
+    collected: CollectedNotebook  # what is graded, or the problem (e.g. the notebook is missing)
+    submitted: bool = True  # nbgrader collected the assignment (its folder `<student>/<a>/` exists)

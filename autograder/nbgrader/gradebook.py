@@ -18,7 +18,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.judge.result import AssignmentResult, TestResult
-from autograder.nbgrader.collect import SourceLayout
+from autograder.nbgrader.collect import SourceLayout, read_notebook
 from autograder.nbgrader.course import Course, CourseNotebook
 from autograder.nbgrader.feedback import released_source
 
@@ -67,7 +67,7 @@ def _outputs(tests: list[TestResult], problem: str = "", visible: Sequence[str] 
     return outputs
 
 
-def _sanitised(nb: NotebookNode, resources: dict) -> NotebookNode:
+def _sanitised(nb: NotebookNode, resources: dict, layout: SourceLayout) -> NotebookNode:
     """nbgrader's own clean-up before grading: outputs cleared, duplicate ids dropped, the
     kernel and every read-only cell restored from the database, missing grade cells re-added."""
     from nbgrader.preprocessors import (
@@ -80,6 +80,38 @@ def _sanitised(nb: NotebookNode, resources: dict) -> NotebookNode:
     for pre in (ClearOutput(), DeduplicateIds(), OverwriteKernelspec(), OverwriteCells()):
         pre.log = QUIET
         nb, resources = pre.preprocess(nb, resources)
+    return restore_grade_cells(nb, resources, layout)
+
+
+def _position(nb: NotebookNode, before: list[str]) -> int:
+    """Where a cell goes that comes after the cells `before` (grade ids, in released order):
+    after the last of them the notebook still has, else first."""
+    index = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(nb.cells)}
+    return next((index[g] + 1 for g in reversed(before) if g in index), 0)
+
+
+def restore_grade_cells(nb: NotebookNode, resources: dict, layout: SourceLayout) -> NotebookNode:
+    """The grade cells a student deleted, added back from the gradebook with nbgrader's own
+    `OverwriteCells.missing_cell_transform` (and its notice), each after the nearest cell
+    before it in the released order.  nnzoo grades the code whatever cells are left, so
+    every grade cell must carry its verdicts: a missing one would count 0 in the gradebook.
+    (nbgrader's `add_missing_cells` places a cell after the previous source cell only when
+    that is a grade or solution cell still there, and fails otherwise.)"""
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import OverwriteCells
+
+    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    info = resources["nbgrader"]
+    with Gradebook(info["db_url"]) as gb:
+        source = gb.find_notebook(info["notebook"], info["assignment"])
+        cells = {c.name: c for c in source.source_cells}
+        points = {c.name: c.max_score for c in source.grade_cells}
+        released = [g for g in layout.order if g in points] + sorted(set(points) - set(layout.order))
+        for gid in (g for g in released if g not in present and g in cells):
+            cell = OverwriteCells().missing_cell_transform(cells[gid], points[gid])
+            cell.id = nbformat.v4.nbbase.random_cell_id()
+            before = layout.order[:layout.order.index(gid)] if gid in layout.order else layout.order
+            nb.cells.insert(_position(nb, before), cell)
     return nb
 
 
@@ -88,13 +120,13 @@ def autograded_notebook(course: Course, nb: CourseNotebook, result: AssignmentRe
     """The submitted notebook, sanitised as nbgrader does, with nnzoo's verdicts in its grade cells."""
     problem = ""
     try:
-        student_nb = nbformat.read(nb.path, as_version=4)
-    except Exception:  # noqa: BLE001 — unreadable: show the released notebook with the reason
+        student_nb = read_notebook(nb.path.read_bytes().decode("utf-8", errors="replace"))
+    except Exception:  # noqa: BLE001 — unreadable or missing: the released notebook with the reason
         released = course.root / "release" / nb.assignment / f"{nb.assignment}.ipynb"
         source = released if released.is_file() else course.root / "source" / nb.assignment / f"{nb.assignment}.ipynb"
-        student_nb = nbformat.read(source, as_version=4)
+        student_nb = read_notebook(source.read_text(encoding="utf-8"))
         problem = nb.collected.problem
-    notebook = _sanitised(student_nb, resources)
+    notebook = _sanitised(student_nb, resources, layout)
     for cell in notebook.cells:  # the cells as released: feedback shows no grading call
         cell.source = released_source(cell.source)
     per_cell = cell_results(layout, result)
@@ -117,6 +149,16 @@ def write_late_penalty(db_url: str, assignment: str, student: str, penalty: floa
         notebook = gb.find_submission_notebook(assignment, assignment, student)
         notebook.late_submission_penalty = min(penalty, notebook.score) if penalty > 0 else None
         gb.db.commit()
+
+
+def add_students(course: Course, students: list[str]) -> None:
+    """Every student folder's id in the gradebook, so `nbgrader export` lists each student
+    (with 0 for an assignment not submitted) as `nnzoo grade`'s grades.csv does."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url) as gb:
+        for student in students:
+            gb.update_or_create_student(student)
 
 
 def write_grades(course: Course, nb: CourseNotebook, result: AssignmentResult, layout: SourceLayout,
