@@ -3,7 +3,8 @@ reference (outputs and gradients), gradient flow, documented errors."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import math
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
@@ -64,10 +65,56 @@ def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) 
     elif isinstance(expected, float):
         if not isinstance(actual, (float, int)) or isinstance(actual, bool):
             fail(prop, f"{what} should be a Python float, got {describe(actual)}", hint)
-        if abs(actual - expected) > 1e-6 * max(1.0, abs(expected)):
-            fail(prop, f"{what} differs from the expected value (by {abs(actual - expected):.2g})", hint)
+        if not within(actual, expected, 1e-6 * max(1.0, abs(expected))):
+            fail(prop, f"{what} {_how_far(actual, expected)}", hint)
     elif actual != expected:
         fail(prop, f"{what} differs from the expected value", hint)
+
+
+def within(actual: float, expected: float, tol: float) -> bool:
+    """Whether the number `actual` is at most `tol` away from `expected`.
+
+    A NaN or an infinity is within only of the same non-finite value (NaN of NaN, inf of an
+    inf of the same sign): written as `abs(actual - expected) > tol`, a check would let NaN
+    through, since every comparison with NaN is False."""
+    actual, expected = _number(actual), _number(expected)
+    if math.isfinite(actual) and math.isfinite(expected):
+        return abs(actual - expected) <= tol
+    return actual == expected or (math.isnan(actual) and math.isnan(expected))
+
+
+def _number(value: float) -> float:
+    """`value` as a float; an int too large for one counts as an infinity of its sign."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _how_far(actual: float, expected: float) -> str:
+    """How a number that is not `within` reach of `expected` differs from it, in words."""
+    actual, expected = _number(actual), _number(expected)
+    if not math.isfinite(actual):
+        return f"is {actual} where a finite number was expected (a NaN or inf means the computation blew up or divided by zero)"
+    if not math.isfinite(expected):
+        return "is a finite number where the computation should not give one"
+    return f"differs from the expected value (by {abs(actual - expected):.2g})"
+
+
+def is_private(name: str) -> bool:
+    """Whether a `state_dict` entry is private: its own name (after the last dot) starts with "_"."""
+    return name.rpartition(".")[2].startswith("_")
+
+
+def without_private_buffers(state: dict, parameters: Iterable[str]) -> dict:
+    """`state` (a module's `state_dict`) without its private buffers: the entries with a
+    private name that are not among `parameters` (the module's parameter names).
+
+    SPEC fixes the names of the parameters (and so of what a built-in's `state_dict` holds);
+    a constant that the student keeps as a buffer of their own, named with a leading "_"
+    (e.g. `_zero`), is their business and must not cost a layout check."""
+    params = set(parameters)
+    return {name: value for name, value in state.items() if name in params or not is_private(name)}
 
 
 def _show_other_differences(actual: Sequence[Any], expected: Sequence[Any], failed: int, what: str) -> None:

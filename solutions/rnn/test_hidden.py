@@ -7,10 +7,11 @@ BUILT model where SPEC keeps the cell (`.swap("cell", ...)`; `"rnn.cell"` in a
 bug costs the points of the piece it is in.
 
 The judge decides (never a flag from the worker): outputs and gradients are compared
-with the reference's, run in the judge; the gradient norms and the per-step
-contributions are the judge's own wherever the student's RNN gives the reference's
-outputs and gradients (only where it does not, the worker's autograd on the student's
-RNN is the yardstick — see `docs/threat-model.md`); `.grad` tensors come back raw and
+with the reference's, run in the judge; the per-step contributions are the judge's own
+wherever the student's RNN gives the reference's outputs and gradients; the gradient
+norms are always the judge's own (where the student's RNN does not lead to them, a bug
+the RNN tests grade, the function gets a second try on an RNN the grader unrolls, never
+the worker's word on what the student's RNN gives); `.grad` tensors come back raw and
 are compared with the marks the judge set; the trained classifier comes back as weights
 that the judge evaluates on a trusted model with held-out sequences the worker never sees.
 """
@@ -20,11 +21,11 @@ import torch
 
 from autograder import checks
 from autograder.checks.base import CheckFailed, fail, tolerances
-from autograder.checks.modules import compare_nested
+from autograder.checks.modules import compare_nested, without_private_buffers
 from autograder.checks.symmetry import causal
 from autograder.data.recall import recall_symbol
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
-from autograder.judge.subject import run_each, submit
+from autograder.judge.subject import Raised, run_each, submit
 from autograder.worker.probes import Build
 from autograder.worker.probes.rnn import TRUSTED_RNN_AROUND, trusted_cell
 
@@ -141,7 +142,10 @@ def test_cells_have_pytorch_parameter_layout(submission):
                 back = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, call=".state_dict", backward=False)
             except StudentCodeError as exc:
                 fail(prop, f"nn.{name}'s state_dict does not load into your {model} ({' '.join(exc.message.split())[:300]})", hint)
-            compare_tree(back["output"], weights, f"{model}'s state_dict after loading nn.{name}'s", prop, hint)
+            back = back["output"]
+            if isinstance(back, dict):  # a buffer of the student's own with a private name (e.g. `_zero`) may come back too
+                back = without_private_buffers(back, expected)
+            compare_tree(back, weights, f"{model}'s state_dict after loading nn.{name}'s", prop, hint)
 
 
 def _cell_matches(reference, submission, name, prop, hint, **kwargs):
@@ -342,35 +346,57 @@ def autograd_norms(sd: dict, cell: str, x: torch.Tensor) -> torch.Tensor:
     return torch.stack([g.norm() for g in grads]).detach()
 
 
-def norms_experiment(reference, submission, *, cell: str, sd: dict, x: torch.Tensor, prop: str, hint: str, what: str,
-                     close=None, grads_checked: bool = True) -> tuple[torch.Tensor, bool]:
-    """The student's norms for `x` on the student's RNN (trusted cell, weights `sd`), after
-    checking them against the expected norms (`close`), and (`grads_checked`) the raw `.grad`
-    tensors against the marks; and whether they are the judge's own norms.
+def rnn_unrolled_by_grader(cell: str, input_size: int, hidden_size: int) -> Build:
+    """PyTorch's `cell` applied through time by trusted code (`TrustedRNN`), in the place and
+    class of the student's `RNN(input_size, hidden_size, cell=cell)` (its methods and plain
+    attributes stay available): a model whose ||dL/dh_t|| the judge knows, whatever the
+    student's RNN does."""
+    return Build(TRUSTED_RNN_AROUND, rnn_on_trusted_cell(cell, input_size, hidden_size))
 
-    Expected: the judge's own norms (`autograd_norms`).  Only where the student's RNN does
-    not give the reference's outputs and gradients for L (its own bug, graded elsewhere) are
-    the norms autograd gives on the student's RNN, computed in the worker, accepted as well.
-    """
-    model = rnn_on_trusted_cell(cell, x.shape[2], model_hidden(sd))
-    gen = torch.Generator().manual_seed(17)
-    marks = {n: torch.randn(v.shape, generator=gen, dtype=torch.float64).to(x.dtype) for n, v in sd.items()}
-    answer = submit(submission, "gradient_norms_experiment", model=model, state_dict=sd, x=x, marks=marks)
-    mine = autograd_norms(sd, cell, x)  # while the worker computes the student's
-    result = answer()
-    norms = checks.expect_tensor(result["norms"], f"the vector of norms {what}", prop, shape=(x.shape[1],), dtype=x.dtype, hint=hint)
-    close = close or (lambda a, b: torch.allclose(a, b, *tolerances(x.dtype)))
-    judged = close(norms, mine)
-    if not judged:
-        worker = result.get("expected") if isinstance(result.get("expected"), list) else []
-        worker = [e for e in worker if type(e) is torch.Tensor and e.shape == norms.shape and e.dtype == norms.dtype]
-        _, _, _, same = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=last_step_cotangent(x, model_hidden(sd)))
-        if same or not any(close(norms, e) for e in worker):
-            worst = float((norms - mine).abs().max())
-            fail(prop, f"the norms {what} differ from ||dL/dh_t|| (largest difference {worst:.2g})", hint)
+
+def _judge_norms(result, *, mine: torch.Tensor, marks: dict, close, grads_checked: bool, x: torch.Tensor,
+                 prop: str, hint: str, what: str) -> torch.Tensor:
+    """The norms in one `gradient_norms_experiment` reply, after checking them against the
+    judge's own norms `mine` (`close`) and (`grads_checked`) the raw `.grad` tensors
+    against the `marks`; a reply that fails a check fails `prop`."""
+    if isinstance(result, Raised):
+        fail(prop, f"hidden_state_gradient_norms raised {result.types[0]} {what}: {result.message.splitlines()[0][:200]}", hint)
+    norms = checks.expect_tensor(result.get("norms") if isinstance(result, dict) else None, f"the vector of norms {what}", prop,
+                                 shape=(x.shape[1],), dtype=x.dtype, hint=hint)
+    if not close(norms, mine):
+        worst = float((norms - mine).abs().max())
+        fail(prop, f"the norms {what} differ from ||dL/dh_t|| (largest difference {worst:.2g})", hint)
     if grads_checked:
         marks_untouched(result, marks, prop, hint)
-    return norms, judged
+    return norms
+
+
+def norms_experiment(submission, *, cell: str, sd: dict, x: torch.Tensor, prop: str, hint: str, what: str,
+                     close=None, grads_checked: bool = True) -> torch.Tensor:
+    """The student's norms for `x`, checked against the judge's own (`autograd_norms`: PyTorch's
+    cell with weights `sd`, unrolled in the judge) with `close`, and (`grads_checked`) the
+    raw `.grad` tensors against the marks the judge set.
+
+    The function first gets the student's RNN (PyTorch's cell in `cell`).  Where its reply
+    fails the checks, it gets a second, decisive chance on `rnn_unrolled_by_grader`: a
+    function that takes the norms through the model itself (`model(x)` with a hook) is
+    then not charged for a bug of the student's RNN, which the RNN tests grade.  The
+    yardstick is the judge's own norms both times — never a value the worker reports.
+    """
+    hidden = model_hidden(sd)
+    gen = torch.Generator().manual_seed(17)
+    marks = {n: torch.randn(v.shape, generator=gen, dtype=torch.float64).to(x.dtype) for n, v in sd.items()}
+    request = dict(state_dict=sd, x=x, marks=marks)
+    answer = submit(submission, "gradient_norms_experiment", model=rnn_on_trusted_cell(cell, x.shape[2], hidden), allow_error=True, **request)
+    mine = autograd_norms(sd, cell, x)  # while the worker computes the student's
+    close = close or (lambda a, b: torch.allclose(a, b, *tolerances(x.dtype)))
+    judge = dict(mine=mine, marks=marks, close=close, grads_checked=grads_checked, x=x, prop=prop, hint=hint)
+    try:
+        return _judge_norms(answer(), what=what, **judge)
+    except CheckFailed:
+        pass  # perhaps the student's RNN: the same function on an RNN the grader unrolls decides
+    again = submission.run("gradient_norms_experiment", model=rnn_unrolled_by_grader(cell, x.shape[2], hidden), **request)
+    return _judge_norms(again, what=f"{what} (on an RNN the grader unrolled around PyTorch's cell)", **judge)
 
 
 def marks_untouched(result: dict, marks: dict, prop: str, hint: str) -> None:
@@ -399,7 +425,7 @@ def test_gradient_norms_match_autograd(reference, submission):
             sd = checks.reference_state_dict(reference, model, dtype)
             for B, T in ((4, 1), (4, 7), (1, 7)):
                 x = randn(B, T, 3, seed=T + B).to(dtype)
-                norms_experiment(reference, submission, cell=cell, sd=sd, x=x, prop=prop, hint=hint, what=f"({cell}, B = {B}, T = {T}, {dtype})")
+                norms_experiment(submission, cell=cell, sd=sd, x=x, prop=prop, hint=hint, what=f"({cell}, B = {B}, T = {T}, {dtype})")
 
 
 def _within_tenfold(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -416,8 +442,8 @@ def test_tanh_gradients_vanish_and_lstm_gradients_do_not(reference, submission):
     """Over T = 50, the tanh RNN's norms fall by more than 8 orders of magnitude; an LSTM's (forget bias 5) by fewer than 4."""
     # Over 50 seeds of weights and inputs, PyTorch's cells give ratios below 1e-10 (tanh RNN)
     # and above 4e-3 (LSTM); tests/test_rnn_oracles.py checks 10 of them.  The norms must
-    # also be within a factor 10 of the expected ones, entry by entry (not made up); where
-    # the student's RNN differs from the reference, of those of the student's own RNN.
+    # also be within a factor 10 of the judge's own, entry by entry (not made up) — on the
+    # student's RNN, or else on an RNN the grader unrolls (`norms_experiment`).
     prop, hint = "vanishing gradients", "entry t is the norm of dL/dh_t, in time order (entry 0 is the first step)"
     x = randn(8, 50, 3, seed=11)
     for cell, holds, claim in (("rnn", lambda r: r < 1e-8, "should be below 1e-8"), ("lstm", lambda r: r > 1e-4, "should stay above 1e-4")):
@@ -426,10 +452,8 @@ def test_tanh_gradients_vanish_and_lstm_gradients_do_not(reference, submission):
         if cell == "lstm":
             sd["cell.bias_ih"][16:32] = 5.0  # the forget gate: keep the memory
             sd["cell.bias_hh"][16:32] = 0.0
-        norms, judged = norms_experiment(reference, submission, cell=cell, sd=sd, x=x, prop=prop, hint=hint, what=f"({cell}, T = 50)",
-                                         close=_within_tenfold, grads_checked=False)
-        if not judged:  # right for the student's own RNN, whose bug (graded elsewhere) hides the phenomenon
-            continue
+        norms = norms_experiment(submission, cell=cell, sd=sd, x=x, prop=prop, hint=hint, what=f"({cell}, T = 50)",
+                                 close=_within_tenfold, grads_checked=False)
         ratio = float(norms[0] / norms[-1]) if float(norms[-1]) > 0 else float("nan")
         if not holds(ratio):
             fail(prop, f"({cell}) the first step's gradient norm is {ratio:.1e} times the last one's, which {claim}", hint)

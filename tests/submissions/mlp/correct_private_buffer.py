@@ -1,0 +1,73 @@
+"""CORRECT: Linear keeps its init bound as a private persistent buffer `_bound` (its state_dict has one entry more than nn.Linear's: a private buffer is the student's own business)."""
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Linear(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.register_buffer("_bound", torch.tensor(1.0 / math.sqrt(in_features)))
+        k = float(self._bound)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-k, k))
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_features).uniform_(-k, k))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        out = x @ self.weight.T
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+
+def relu(x):
+    return torch.clamp(x, min=0)
+
+
+class MLP(nn.Module):
+    def __init__(self, in_features, hidden_sizes, out_features):
+        super().__init__()
+        self.in_features = in_features
+        sizes = [in_features, *hidden_sizes, out_features]
+        self.layers = nn.ModuleList(Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def forward(self, x):
+        if x.shape[-1] != self.in_features:
+            raise ValueError("bad size")
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = relu(x)
+        return x
+
+
+def train_classifier(model, X, y, *, epochs, lr, batch_size=64, seed=0):
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    n = len(X)
+    losses = []
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(X[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        losses.append(total / n)
+    return losses
+
+
+def accuracy(model, X, y):
+    with torch.no_grad():
+        predictions = model(X).argmax(dim=-1)
+    return (predictions == y).double().mean().item()
