@@ -1,13 +1,26 @@
-"""A reply the worker forged without the parts a probe sends (a missing key, a short list)
-is the student's failure — never a "grader could not evaluate" error that asks for a rerun."""
+"""A reply the worker forged without the parts a probe sends (a missing key, a short list,
+a list where the probe sends a dict), of shapes chosen to make the judge broadcast, or with a
+training record longer than the request implies, is the student's failure — never a
+"grader could not evaluate" error that asks for a rerun, and never the judge's memory or CPU."""
 
 from __future__ import annotations
 
-import pytest
+import pickle
+from pathlib import Path
 
+import pytest
+import torch
+
+from autograder.checks import replay
+from autograder.checks.base import CheckFailed
+from autograder.checks.graphs import local, node_permutation_equivariant
+from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.errors import SubmissionFailure
+from autograder.judge.run import grade_file
 from autograder.judge.verdict import verdict_for
-from autograder.sandbox.client import as_reply
+from autograder.sandbox import SandboxLimits
+from autograder.sandbox.client import MalformedReply, as_reply, probe_result
+from autograder.worker.spec import Build
 
 
 def test_a_missing_key_of_a_reply_is_a_student_failure():
@@ -20,3 +33,172 @@ def test_a_missing_key_of_a_reply_is_a_student_failure():
     with pytest.raises(SubmissionFailure):
         reply["ok"]["output"][3]
     assert reply["ok"].get("missing") is None and reply["ok"]["output"][0] == 1.0
+
+
+# -- a reply of another structure than the probe's (a list where it sends a dict) ------------
+
+def malformed(read) -> str:
+    """The message of the `MalformedReply` that `read()` raises, checked to be the student's failure."""
+    with pytest.raises(MalformedReply) as info:
+        read()
+    assert verdict_for(info.value, in_process=False).status == "failed"
+    return str(info.value)
+
+
+def test_a_list_or_tuple_read_as_a_dict_is_a_student_failure():
+    reply = as_reply({"ok": {"output": [1.0, (2.0, 3.0)]}})["ok"]["output"]
+    assert "a list where the probe sends a dict" in malformed(lambda: reply["output"])
+    assert "a tuple where the probe sends a dict" in malformed(lambda: reply[1]["weights"])
+    malformed(lambda: reply.get("param_grads"))
+    malformed(lambda: reply.items())
+    malformed(lambda: reply.keys())
+    assert "a tuple of 2" in malformed(lambda: reply[1][2])
+    malformed(lambda: reply[1:][1])  # a slice of a reply is still a reply
+    assert reply[1][1] == 3.0 and isinstance(reply[1], tuple) and reply[0:1] == [1.0]
+
+
+def test_a_grader_bug_reading_a_reply_is_still_a_grader_error():
+    reply = as_reply({"ok": [1.0]})["ok"]
+    with pytest.raises(TypeError):
+        reply[0.5]  # no worker sends a float index: only the grader's own code can
+    assert verdict_for(TypeError("boom"), in_process=False).status == "error"
+    assert verdict_for(IndexError("boom"), in_process=False).status == "error"
+
+
+def test_a_reply_goes_back_to_a_worker_as_plain_containers():
+    back = pickle.loads(pickle.dumps(as_reply({"w": [1, (2, 3)]})))
+    assert type(back) is dict and type(back["w"]) is list and type(back["w"][1]) is tuple
+
+
+@pytest.mark.parametrize("body, found", [
+    ([], "lacks a dict as the result of probe 'run' (it sent a list)"),
+    (None, "(it sent None)"),
+    (torch.zeros(2), "(it sent a Tensor)"),
+    ({"output": 1.0, "param_grads": []}, "'param_grads' as a dict (it sent a list)"),
+    ({"output": 1.0, "input_grads": {}}, "'input_grads' as a list (it sent a dict)"),
+    ({"output": 1.0, "param_shapes": {"weight": 3}}, "parameter 'weight' as a list of sizes (it sent an int)"),
+    ({"output": 1.0, "param_shapes": {"weight": [3, -1]}}, "parameter 'weight' as a list of sizes"),
+])
+def test_a_probe_result_of_another_structure_is_a_student_failure(body, found):
+    assert found in malformed(lambda: probe_result("run", as_reply(body)))
+
+
+def test_a_probe_result_with_the_probes_structure_passes():
+    body = as_reply({"output": (torch.zeros(2),), "input_grads": [None], "param_grads": {"w": None}, "param_shapes": {"w": [2, 3]}})
+    assert probe_result("run", body) is body
+    assert probe_result("train", as_reply({"rows": []}))["rows"] == []  # only the core probes' containers are fixed
+
+
+# -- shapes the student chose: checked before two replies are compared or indexed ------------
+
+class Forged:
+    """A subject whose `run` probe answers `output(call number, request)` (a reply, as a worker's)."""
+
+    label, forbid = "forged", ()
+
+    def __init__(self, output, grads=None) -> None:
+        self.output, self.grads, self.calls = output, grads, 0
+
+    def run(self, probe, *, patch=None, seed=0, allow_error=False, **request):
+        self.calls += 1
+        grads = [None if self.grads is None else self.grads(request)]
+        return probe_result(probe, as_reply({"output": self.output(self.calls, request), "input_grads": grads,
+                                             "param_grads": {}, "param_shapes": {}}))
+
+
+X = torch.randn(2, 6, 8, dtype=torch.float64)
+MHSA = Build("MultiHeadSelfAttention", 8, 2)
+
+
+def broadcasting(k: int):
+    """(1, N, k) on the first call, (k, N, 1) after: equal values that broadcast to k × N × k."""
+    return lambda call, request: torch.ones((1, 6, k) if call == 1 else (k, 6, 1), dtype=torch.float64)
+
+
+def test_causal_outputs_that_only_broadcast_together_fail_on_their_shapes():
+    with pytest.raises(CheckFailed, match=r"the output has shape \(1, 6, 16\), expected \(2, 6, …\)"):
+        causal(Forged(broadcasting(16)), model=MHSA, args=(X,), prop="causality", hint="")
+    batch_kept = Forged(lambda call, r: torch.ones((2, 6, 16) if call == 1 else (2, 6, 1), dtype=torch.float64))
+    with pytest.raises(CheckFailed, match=r"has shape \(2, 6, 1\), but the output for the original input has shape \(2, 6, 16\)"):
+        causal(batch_kept, model=MHSA, args=(X,), prop="causality", hint="")
+
+
+def test_permutation_outputs_that_only_broadcast_together_fail_on_their_shapes():
+    with pytest.raises(CheckFailed, match=r"shape \(1, 6, 16\), expected \(2, 6, …\)"):
+        permutation_equivariant(Forged(broadcasting(16)), model=MHSA, args=(X,), prop="equivariance", hint="")
+
+
+def test_a_flattened_output_fails_on_its_shape_not_in_the_grader():
+    flat = Forged(lambda call, request: request["args"][0].reshape(-1).clone())
+    for check in (causal, permutation_equivariant):
+        with pytest.raises(CheckFailed, match=r"the output has shape \(96,\), expected \(2, 6, …\): the first 2 dimension\(s\) of the input \(2, 6, 8\)"):
+            check(flat, model=MHSA, args=(X,), prop="p", hint="")
+
+
+def test_outputs_of_two_dtypes_fail_on_their_dtypes():
+    mixed = Forged(lambda call, request: request["args"][0].clone().to(torch.float64 if call == 1 else torch.float32))
+    with pytest.raises(CheckFailed, match="dtype torch.float32, but the output for the tokens in order has dtype torch.float64"):
+        permutation_equivariant(mixed, model=MHSA, args=(X,), prop="p", hint="")
+
+
+def test_a_gradient_of_another_shape_than_the_input_fails_on_its_shape():
+    honest = Forged(lambda call, request: request["args"][0].cumsum(1), grads=lambda request: torch.ones(96, dtype=torch.float64))
+    with pytest.raises(CheckFailed, match=r"the gradient w.r.t. the input has shape \(96,\), expected \(2, 6, 8\)"):
+        causal(honest, model=MHSA, args=(X,), prop="causality", hint="")
+
+
+def test_graph_outputs_that_only_broadcast_together_fail_on_their_shapes():
+    gcn = Build("GCN", 3, 8, 2)
+    bomb = Forged(lambda call, request: torch.ones((12, 1, 16) if call == 1 else (12, 16, 1), dtype=torch.float64))
+    with pytest.raises(CheckFailed, match=r"has shape \(12, 16, 1\), but the output for the unchanged graph has shape \(12, 1, 16\)"):
+        local(bomb, model=gcn, hops=1, prop="locality", hint="")
+    few = Forged(lambda call, request: torch.ones(3, 2, dtype=torch.float64))
+    with pytest.raises(CheckFailed, match=r"the output has shape \(3, 2\), expected \(34, …\): one row per node"):
+        node_permutation_equivariant(few, model=gcn, x=torch.randn(34, 3), edge_index=torch.zeros(2, 0, dtype=torch.long), prop="p", hint="")
+
+
+# -- a training record that claims more than the request implies ------------------------------
+
+ROWS = torch.randn(30, 2, dtype=torch.float64)
+
+
+def record(epochs: int, batch: int = 1) -> dict:
+    """A record of `epochs` passes over ROWS, in order, in batches of `batch` rows."""
+    rows = ROWS.repeat(epochs, 1)
+    return {"rows": rows, "step_rows": [batch] * (len(rows) // batch)}
+
+
+def test_a_record_longer_than_the_grader_replays_is_refused_before_replaying():
+    with pytest.raises(CheckFailed, match=r"claims 3300 optimiser steps on 3300 rows: more than the grader replays"):
+        replay.recorded_batches(record(110), ROWS, "training", "")
+    with pytest.raises(CheckFailed, match=r"claims 90 optimiser steps on 90 rows, but epochs=2 over 30 samples visit 60 rows"):
+        replay.recorded_batches(record(3), ROWS, "training", "", epochs=2)
+    assert len(replay.recorded_batches(record(2, batch=10), ROWS, "training", "", epochs=2)) == 6
+    with pytest.raises(CheckFailed, match="more than the grader replays"):
+        replay.replay(Build("torch.nn:Linear", 2, 3), None, ROWS, torch.arange(30) % 3, [torch.tensor([0])] * 301, lr=0.1)
+
+
+def test_orders_of_more_than_one_epoch_cannot_be_rearranged():
+    two_epochs = torch.cat([torch.randperm(30), torch.randperm(30)])
+    with pytest.raises(CheckFailed, match="the order the run reported visits 60 samples, where one epoch over 30 samples visits 30"):
+        replay.rearranged(ROWS, torch.arange(30), two_epochs, two_epochs)
+    with pytest.raises(CheckFailed, match="does not visit each of the 30 samples exactly once"):
+        replay.rearranged(ROWS, torch.arange(30), torch.zeros(30, dtype=torch.long), torch.arange(30))
+
+
+# -- graded for real: forged and broken replies are the student's failures --------------------
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("mlp/forged_list_replies", "reply lacks a dict as the result of probe"),
+    ("mlp/forged_train_record_too_long", "claims 99000 optimiser steps"),
+    ("attention/broken_flattens_self_attention", "shape (96,), expected (2, 6, …)"),
+    ("attention/broken_shapes_that_broadcast", "has shape (1, 6, 64), expected (2, 6, …)"),
+])
+def test_a_forged_or_misshapen_reply_is_never_a_grader_error(name, expected):
+    result = grade_file(SUBMISSIONS / f"{name}.py", name.split("/")[0], SandboxLimits(call_seconds=60))
+    errors = {t.name: t.message for t in result.tests if t.status == "error"}
+    assert not errors, errors
+    assert any(expected in t.message for t in result.tests if not t.passed), [t.message for t in result.tests if not t.passed]

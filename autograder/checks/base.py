@@ -64,6 +64,22 @@ def expect_tensor(
     return value
 
 
+def expect_like(value: Any, like: torch.Tensor, what: str, like_what: str, prop: str, *, hint: str = "") -> torch.Tensor:
+    """`value` as a tensor of the shape and dtype of `like` (`like_what`: another output of
+    the same subject, already checked), so that the two can be compared element by element.
+
+    Two tensors of a worker's replies are never compared before this: `torch.allclose`
+    broadcasts, and shapes such as (1, N, K) and (K, N, 1) would cost the judge K × N × K
+    elements."""
+    tensor = expect_tensor(value, what, prop, hint=hint)
+    if tensor.shape != like.shape:
+        fail(prop, f"{what} has shape {tuple(tensor.shape)}, but {like_what} has shape {tuple(like.shape)}: "
+                   "inputs of the same shape should give outputs of the same shape", hint)
+    if tensor.dtype != like.dtype:
+        fail(prop, f"{what} has dtype {tensor.dtype}, but {like_what} has dtype {like.dtype}", hint)
+    return tensor
+
+
 def tolerances(dtype: torch.dtype) -> tuple[float, float]:
     """(rtol, atol) for comparing two correct implementations in `dtype`."""
     return (1e-7, 1e-9) if dtype == torch.float64 else (1e-4, 1e-5)

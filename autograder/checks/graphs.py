@@ -1,6 +1,8 @@
 """Graph symmetry checks: relabelling nodes (equivariance of layers, invariance of pooled
 outputs) and locality (k layers see k hops).  Generic: any module or function called as
-`f(x, edge_index, *rest)` (or `f(x, *rest)` for one that takes no edges, e.g. a pooling)."""
+`f(x, edge_index, *rest)` (or `f(x, *rest)` for one that takes no edges, e.g. a pooling).
+A node-level output has one row per node; the shapes of what comes back are checked before
+anything is indexed or compared (a reply's shapes are the student's to choose)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any, Iterator, Sequence
 import networkx as nx
 import torch
 
-from autograder.checks.base import expect_tensor, fail, tolerances
+from autograder.checks.base import expect_like, expect_tensor, fail, tolerances
 from autograder.judge.subject import run_each
 from autograder.worker.spec import Build
 
@@ -19,6 +21,13 @@ def relabel(x: torch.Tensor, edge_index: torch.Tensor, perm: torch.Tensor) -> tu
     new_id = torch.empty_like(perm)
     new_id[perm] = torch.arange(len(perm))
     return x[perm], new_id[edge_index]
+
+
+def _per_node(out: torch.Tensor, n: int, what: str, prop: str, hint: str) -> torch.Tensor:
+    """`out`, checked to hold one row per node of a graph of `n` nodes: shape (n, …)."""
+    if out.dim() == 0 or out.shape[0] != n:
+        fail(prop, f"{what} has shape {tuple(out.shape)}, expected ({n}, …): one row per node of the {n}-node graph", hint)
+    return out
 
 
 def _outs(sub: Any, requests: Sequence[dict], patch: dict | None) -> Iterator[torch.Tensor]:
@@ -51,10 +60,12 @@ def node_permutation_equivariant(
     rest_p = [r[perm] if isinstance(r, torch.Tensor) and r.shape[:1] == x.shape[:1] else r for r in rest]
     outs = _outs(sub, [dict(args=(x, *edges, *rest), **base), dict(args=(x_p, *edges_p, *rest_p), **base)], patch)
     out = expect_tensor(next(outs), "the output", prop, hint=hint)
-    out_p = expect_tensor(next(outs), "the output for relabelled nodes", prop, hint=hint)
+    if not invariant:
+        _per_node(out, x.shape[0], "the output", prop, hint)
+    out_p = expect_like(next(outs), out, "the output for relabelled nodes", "the output for the nodes in order", prop, hint=hint)
     expected = out if invariant else out[perm]
     rtol, atol = tolerances(x.dtype)
-    if out_p.shape != expected.shape or not torch.allclose(out_p, expected, rtol=rtol * 100, atol=atol * 100):
+    if not torch.allclose(out_p, expected, rtol=rtol * 100, atol=atol * 100):
         what = "changed the output" if invariant else "did not permute the outputs the same way"
         fail(prop, f"relabelling the nodes {what}", hint)
 
@@ -71,8 +82,10 @@ def local(
     far, near = x.clone(), x.clone()
     far[hops + 1:] += 5.0
     near[hops] += 5.0
-    out, out_far, out_near = (expect_tensor(out, "the output", prop, hint=hint)
-                              for out in _outs(sub, [dict(args=(inputs, edge_index), **base) for inputs in (x, far, near)], patch))
+    outs = _outs(sub, [dict(args=(inputs, edge_index), **base) for inputs in (x, far, near)], patch)
+    out = _per_node(expect_tensor(next(outs), "the output", prop, hint=hint), n, "the output", prop, hint)
+    out_far, out_near = (expect_like(changed, out, f"the output with {what} changed", "the output for the unchanged graph", prop, hint=hint)
+                         for changed, what in zip(outs, (f"the nodes more than {hops} hops away", f"node {hops}")))
     if not torch.allclose(out_far[0], out[0]):
         fail(prop, f"after {hops} layers, node 0 changed when only nodes more than {hops} hops away changed", hint)
     if torch.allclose(out_near[0], out[0]):

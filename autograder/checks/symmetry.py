@@ -3,9 +3,12 @@ equivariance and causality.
 
 Both are generic: any module built by `Build`, any inputs.  The sequence dimension is
 `dim` of the first argument and of the output (the output's first item when the module
-returns a tuple, e.g. an RNN's `(outputs, last_state)`).  Each check runs the subject
-through the `run` probe, so it works on a sandboxed submission and on a `LocalSubject`
-alike, and fails with `fail(prop, problem, hint)` — never showing hidden values.
+returns a tuple, e.g. an RNN's `(outputs, last_state)`); the output keeps the input's
+dimensions up to and including `dim` (batch dimensions, then one output per position).
+Each check runs the subject through the `run` probe, so it works on a sandboxed
+submission and on a `LocalSubject` alike, and fails with `fail(prop, problem, hint)` —
+never showing hidden values.  The shapes of what comes back are checked before anything
+is indexed or compared: a reply's shapes are the student's to choose.
 
 Example (hidden tests of the attention and rnn assignments)::
 
@@ -21,7 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
-from autograder.checks.base import expect_tensor, fail, tolerances
+from autograder.checks.base import expect_like, expect_tensor, fail, tolerances
 from autograder.judge.subject import run_each
 from autograder.worker.spec import Build
 
@@ -32,6 +35,23 @@ def _output(result: dict, what: str, prop: str, hint: str) -> tuple[torch.Tensor
     if isinstance(out, (list, tuple)) and out:
         out = out[0]  # e.g. an RNN's (outputs, last_state)
     return expect_tensor(out, what, prop, hint=hint), result
+
+
+def _shape_text(shape: Sequence[int], more: bool = False) -> str:
+    """`shape` as a student reads it: "(2, 6, 8)", or "(2, 6, …)" when more dimensions may follow."""
+    return "(" + ", ".join([*map(str, shape), "…"]) + ")" if more else str(tuple(shape))
+
+
+def _per_position(out: torch.Tensor, x: torch.Tensor, dim: int, what: str, prop: str, hint: str) -> torch.Tensor:
+    """`out`, checked to keep the dimensions of the input `x` up to and including the
+    sequence dimension `dim`: one output per position (so that it can be permuted or cut
+    along `dim` like the input)."""
+    lead = tuple(x.shape[: dim + 1])
+    if tuple(out.shape[: dim + 1]) != lead:
+        fail(prop, f"{what} has shape {_shape_text(out.shape)}, expected {_shape_text(lead, more=True)}: "
+                   f"the first {dim + 1} dimension(s) of the input {_shape_text(x.shape)}, one output per position "
+                   f"along dimension {dim}", hint)
+    return out
 
 
 def _runs(sub: Any, requests: Sequence[dict], patch: dict | None) -> Iterator[dict]:
@@ -61,6 +81,9 @@ def permutation_equivariant(
 ) -> None:
     """f(P x) = P f(x): permuting the inputs along `dim` permutes the output along `dim` the same way.
 
+    The output must keep `args[0]`'s dimensions up to `dim`, and the output for the permuted
+    input the first output's shape and dtype; otherwise `prop` fails, naming the shapes.
+
     Args:
         sub: the subject (`submission`, `reference` or a `LocalSubject`).
         model: how to build the module; `state_dict` / `patch` as in the `run` probe.
@@ -78,11 +101,10 @@ def permutation_equivariant(
         perm = perm.roll(1)
     base = dict(model=model, state_dict=state_dict, kwargs=kwargs, backward=False)
     results = _runs(sub, [dict(args=tuple(args), **base), dict(args=permute_args(args, perm, dim), **base)], patch)
-    out, _ = _output(next(results), "the output", prop, hint)
-    out_p, _ = _output(next(results), "the output for permuted tokens", prop, hint)
+    out = _per_position(_output(next(results), "the output", prop, hint)[0], args[0], dim, "the output", prop, hint)
+    out_p = expect_like(_output(next(results), "the output for permuted tokens", prop, hint)[0], out,
+                        "the output for permuted tokens", "the output for the tokens in order", prop, hint=hint)
     expected = out.index_select(dim, perm)
-    if out_p.shape != expected.shape:
-        fail(prop, f"the output for permuted tokens has shape {tuple(out_p.shape)}, expected {tuple(expected.shape)}", hint)
     rtol, atol = tolerances(out.dtype)
     if not torch.allclose(out_p, expected, rtol=rtol * 100, atol=atol * 100):
         fail(prop, "permuting the input tokens did not permute the outputs the same way", hint)
@@ -104,6 +126,10 @@ def causal(
 ) -> None:
     """Output i depends only on inputs 0..i: it neither changes when inputs after i change,
     nor has a gradient with respect to them (d out_i / d x_j = 0 for j > i).
+
+    The output must keep `args[0]`'s dimensions up to `dim`, every other output the first
+    one's shape and dtype, and the input's gradient the input's; otherwise `prop` fails,
+    naming the shapes.
 
     Args:
         sub: the subject (`submission`, `reference` or a `LocalSubject`).
@@ -127,10 +153,11 @@ def causal(
         tail.copy_(torch.randn(tail.shape, generator=gen, dtype=x.dtype) * 3)
     results = _runs(sub, [dict(args=tuple(args), backward=False, **base)] +
                     [dict(args=(changed[i], *args[1:]), backward=False, **base) for i in checked], patch)
-    out, _ = _output(next(results), "the output", prop, hint)
+    out = _per_position(_output(next(results), "the output", prop, hint)[0], x, dim, "the output", prop, hint)
     rtol, atol = tolerances(out.dtype)
     for i in checked:
-        out2, _ = _output(next(results), "the output", prop, hint)
+        what = f"the output with the inputs after position {i} changed"
+        out2 = expect_like(_output(next(results), what, prop, hint)[0], out, what, "the output for the original input", prop, hint=hint)
         if not torch.allclose(out2.narrow(dim, 0, i + 1), out.narrow(dim, 0, i + 1), rtol=rtol, atol=atol):
             fail(prop, f"output {i} changed when only inputs after position {i} changed", hint)
     cotangents = []
@@ -142,7 +169,7 @@ def causal(
         grad = _output(result, "the output", prop, hint)[1]["input_grads"][0]
         if grad is None:  # the output does not depend on the input at all: nothing leaks
             continue
-        grad = expect_tensor(grad, "the gradient w.r.t. the input", prop, hint=hint)
+        grad = expect_tensor(grad, "the gradient w.r.t. the input", prop, shape=x.shape, dtype=x.dtype, hint=hint)
         leak = float(grad.narrow(dim, i + 1, n - i - 1).abs().max())
         if leak > atol:
             fail(prop, f"output {i} has a non-zero gradient w.r.t. inputs after position {i}", hint)

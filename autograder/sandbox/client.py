@@ -145,44 +145,118 @@ class ForkServer:
 
 
 class MalformedReply(SubmissionFailure):
-    """A check looked for a part of a probe's result that the worker's reply lacks."""
+    """A check looked for a part of a probe's result that the worker's reply lacks, or
+    found it of another structure than the probe sends (a list where it sends a dict)."""
 
-    def __init__(self, what: str) -> None:
-        super().__init__("crash", f"the worker's reply lacks {what}: it was not what the grader's probe sends")
+    def __init__(self, what: str, found: str = "") -> None:
+        detail = f" ({found})" if found else ""
+        super().__init__("crash", f"the worker's reply lacks {what}{detail}: it was not what the grader's probe sends")
+
+
+def _entry(key: Any) -> str:
+    """How a message names the entry `key` of a reply (bounded: the key may be the worker's)."""
+    return f"the entry {str(key)[:40]!r}"
 
 
 class ReplyDict(dict):
     """A dict from a worker's reply: a missing key is the reply's fault, not the grader's."""
 
     def __missing__(self, key: Any) -> Any:
-        raise MalformedReply(f"the entry {str(key)[:40]!r}")
+        raise MalformedReply(_entry(key))
 
     def __reduce__(self) -> tuple:  # sent back to a worker (e.g. weights), it is a plain dict
         return (dict, (dict(self),))
 
 
-class ReplyList(list):
-    """A list from a worker's reply: an index past its end is the reply's fault."""
+class _ReplySequence:
+    """What a list or tuple of a worker's reply does when a check reads it as the probe's
+    structure and the reply has another: an index past its end, a string key or a dict's
+    method (the reply sent a list where the probe sends a dict) is the reply's fault."""
+
+    kind = "sequence"
+
+    def _not_a_dict(self, what: str) -> MalformedReply:
+        return MalformedReply(what, f"it sent a {self.kind} where the probe sends a dict")
 
     def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, str):
+            raise self._not_a_dict(_entry(index))
         try:
-            return super().__getitem__(index)
+            item = super().__getitem__(index)
         except IndexError:
-            raise MalformedReply(f"item {index}") from None
+            raise MalformedReply(f"item {index}", f"it sent a {self.kind} of {len(self)}") from None
+        return type(self)(item) if isinstance(index, slice) else item
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        raise self._not_a_dict(_entry(key))
+
+    def items(self) -> Any:
+        raise self._not_a_dict("named entries")
+
+    keys = values = items
+
+
+class ReplyList(_ReplySequence, list):
+    """A list from a worker's reply (see `_ReplySequence`)."""
+
+    kind = "list"
 
     def __reduce__(self) -> tuple:  # sent back to a worker, it is a plain list
         return (list, (list(self),))
 
 
+class ReplyTuple(_ReplySequence, tuple):
+    """A tuple from a worker's reply (see `_ReplySequence`)."""
+
+    kind = "tuple"
+
+    def __reduce__(self) -> tuple:  # sent back to a worker, it is a plain tuple
+        return (tuple, (tuple(self),))
+
+
 def as_reply(value: Any) -> Any:
-    """`value` with every dict and list inside made a `ReplyDict`/`ReplyList` (tuples kept)."""
+    """`value` with every dict, list and tuple inside made a `ReplyDict`/`ReplyList`/`ReplyTuple`."""
     if isinstance(value, dict):
         return ReplyDict({k: as_reply(v) for k, v in value.items()})
     if isinstance(value, list):
         return ReplyList(as_reply(v) for v in value)
     if isinstance(value, tuple):
-        return tuple(as_reply(v) for v in value)
+        return ReplyTuple(as_reply(v) for v in value)
     return value
+
+
+#: The entries of the core probes' results that the generic checks read as containers
+#: (`checks.modules`: `.items()`, `.get`, `zip`), by probe; each is checked, where the
+#: reply has it, before any check sees the result.
+CONTAINERS: dict[str, dict[str, type]] = {
+    "run": {"input_grads": list, "param_grads": dict, "param_shapes": dict},
+    "state_dict": {"param_shapes": dict},
+}
+
+
+def _describe(value: Any) -> str:
+    """A reply's value in a few words ("a list", "a Tensor")."""
+    if value is None:
+        return "None"
+    name = next((plain.__name__ for plain in (dict, list, tuple) if isinstance(value, plain)), type(value).__name__)
+    return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
+
+
+def probe_result(probe: str, body: Any) -> dict:
+    """The result the worker sent for probe `probe`, checked to have the probe's structure
+    where the checks rely on it: a dict (every probe returns one), whose entries in
+    `CONTAINERS` are of their type, and whose `param_shapes` are lists of sizes.  Anything
+    else raises `MalformedReply`: only a worker whose probe was replaced sends it."""
+    if not isinstance(body, dict):
+        raise MalformedReply(f"a dict as the result of probe {probe[:40]!r}", f"it sent {_describe(body)}")
+    for key, kind in CONTAINERS.get(probe, {}).items():
+        if key in body and not isinstance(body[key], kind):
+            raise MalformedReply(_entry(key) + f" as {_describe(kind())}", f"it sent {_describe(body[key])}")
+    shapes = body.get("param_shapes", {})
+    for name, shape in shapes.items() if isinstance(shapes, dict) else ():
+        if not (isinstance(shape, list) and all(type(size) is int and size >= 0 for size in shape)):
+            raise MalformedReply(f"the shape of parameter {str(name)[:40]!r} as a list of sizes", f"it sent {_describe(shape)}")
+    return body
 
 
 def load_reply(data: bytes, limits: WireLimits) -> dict:
@@ -516,7 +590,7 @@ class SandboxedWorker:
         def answer() -> dict:
             if self._launches != launch or self._ticket is None or self._in_flight != 1:
                 raise GraderError("a check sent a request to the worker before reading the answer it submitted")
-            return self._answer(what, deadline)
+            return self._answer(request.name, deadline)
 
         return answer
 
@@ -543,7 +617,7 @@ class SandboxedWorker:
                     self._in_flight += 1
                 else:
                     ahead = data
-            yield self._answer(what)
+            yield self._answer(request.name)
 
     def _ready(self) -> int:
         """Make the worker ready for a new request (started, no answer in flight) and
@@ -557,13 +631,14 @@ class SandboxedWorker:
             self._start()
         return self._launches
 
-    def _answer(self, what: str, deadline: tuple[float, str] | None = None) -> dict:
-        """The result of the oldest request in flight, or what the worker raised for it."""
-        reply = self._receive(what, deadline)
+    def _answer(self, probe: str, deadline: tuple[float, str] | None = None) -> dict:
+        """The result of the oldest request in flight (a request for `probe`), checked to
+        have the probe's structure (`probe_result`), or what the worker raised for it."""
+        reply = self._receive(f"to probe {probe!r}", deadline)
         self._in_flight -= 1
         if "raised" in reply:
             raise student_error(reply["raised"])
         if "ok" not in reply:
             self.close()
             raise SubmissionFailure("crash", "the worker sent a malformed reply")
-        return reply["ok"]
+        return probe_result(probe, reply["ok"])
