@@ -53,6 +53,8 @@ def test_submission_gets_its_declared_verdict(path: Path) -> None:
     assert lost <= names, f"declared tests that do not exist: {sorted(lost - names)}"
     messages = {t.name: t.message for t in result.tests if not t.passed}
     assert failed == lost, f"{kind} submission: failed {sorted(failed)}, declared {sorted(lost)}; messages: {messages}"
+    errors = {t.name: t.message for t in result.tests if t.status == "error"}
+    assert not errors, f"a student's submission must never be a grader error: {errors}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

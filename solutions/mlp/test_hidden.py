@@ -268,16 +268,17 @@ def _trains(subject, *requests):
     return (_record(result) for result in run_each(subject, "train", [_train_request(**request) for request in requests]))
 
 
-def _replays(result, *, sd, X, y, lr, prop, hint):
-    """Whether the weights a run returned are the judge's replay of the batches it reports."""
-    batches = replay.recorded_batches(result, X, prop, hint)
-    replayed = replay.replay(SMALL, sd, X, y, batches, lr=lr, dtype=torch.float64)["state_dict"]
+def _replays(result, *, sd, X, y, lr, epochs, prop, hint):
+    """Whether the weights a run of `epochs` returned are the judge's replay of the batches it
+    reports (a record of more than `epochs` passes over `X` fails before any replay)."""
+    batches = replay.recorded_batches(result, X, prop, hint, epochs=epochs)
+    replayed = replay.replay(SMALL, sd, X, y, batches, lr=lr, dtype=torch.float64, epochs=epochs, prop=prop, hint=hint)["state_dict"]
     return replay.same_weights(result.get("state_dict"), replayed)
 
 
-def _order(result, X, prop, hint):
-    """The order in which a run visited the samples, its epochs checked to visit each once."""
-    epochs = replay.epochs_of(replay.recorded_batches(result, X, prop, hint), len(X), prop, hint)
+def _order(result, X, prop, hint, *, epochs):
+    """The order in which a run of `epochs` visited the samples, its epochs checked to visit each once."""
+    epochs = replay.epochs_of(replay.recorded_batches(result, X, prop, hint, epochs=epochs), len(X), prop, hint)
     return torch.cat([torch.cat(epoch) for epoch in epochs]), epochs
 
 
@@ -293,8 +294,8 @@ def _expect_record_followed(submission, *, sd, X, y, kwargs, order, seed, other,
     """The order a one-epoch run with `seed` reported is the order its loop follows: on data
     rearranged so that this order meets the rows `other` (a run with another seed) visited,
     `seed` must train exactly as `other` did (`replay.rearranged`)."""
-    other_order, _ = _order(other, X, prop, hint)
-    X2, y2 = replay.rearranged(X, y, order, other_order)
+    other_order, _ = _order(other, X, prop, hint, epochs=kwargs["epochs"])
+    X2, y2 = replay.rearranged(X, y, order, other_order, prop=prop, hint=hint)
     again = _train(submission, rng=9, state_dict=sd, X=X2, y=y2, **{**kwargs, "seed": seed})
     _expect_same_run(again, other, "a run whose data was rearranged to put another seed's order in its place",
                      prop, hint + " — the loop must visit the samples in the order it reports, drawn from `seed` alone")
@@ -322,7 +323,7 @@ def test_training_steps_are_adam_steps(reference, submission):
         got = f"{len(losses)} values" if isinstance(losses, list) else checks.base.describe(losses)
         fail(prop, f"train_classifier should return one loss per epoch ({epochs} for epochs={epochs}), got {got}", hint)
     plain_weights(result.get("state_dict"), "the trained weights", prop, hint)
-    if not _replays(result, sd=sd, X=X, y=y, lr=LOOP_KWARGS["lr"], prop=prop, hint=hint):
+    if not _replays(result, sd=sd, X=X, y=y, lr=LOOP_KWARGS["lr"], epochs=epochs, prop=prop, hint=hint):
         fail(prop, "the trained weights are not those of Adam steps on the batches the model was given", hint)
 
 
@@ -351,7 +352,7 @@ def test_minibatches_follow_batch_size(reference, submission):
     X, y = randn(100, 2, seed=12), torch.arange(100) % 3
     kwargs = dict(epochs=1, lr=0.02, batch_size=33, seed=3)
     result = _train(submission, state_dict=sd, X=X, y=y, **kwargs)
-    order, epochs = _order(result, X, prop, hint)
+    order, epochs = _order(result, X, prop, hint, epochs=kwargs["epochs"])
     sizes = replay.sizes_of(epochs[0])
     if sizes != [33, 33, 33, 1]:
         fail(prop, f"an epoch trained on batches of {', '.join(map(str, sizes))} rows, not of batch_size rows", hint)
@@ -360,11 +361,12 @@ def test_minibatches_follow_batch_size(reference, submission):
     # (residual: a loop failing the training-loop test could misreport its batch sizes).
     loop = _train(submission, state_dict=sd, X=LOOP_DATA[0], y=LOOP_DATA[1], allow_error=True, **LOOP_KWARGS)
     try:
-        anchored = isinstance(loop, dict) and _replays(loop, sd=sd, X=LOOP_DATA[0], y=LOOP_DATA[1], lr=LOOP_KWARGS["lr"], prop=prop, hint=hint)
+        anchored = isinstance(loop, dict) and _replays(loop, sd=sd, X=LOOP_DATA[0], y=LOOP_DATA[1], lr=LOOP_KWARGS["lr"],
+                                                       epochs=LOOP_KWARGS["epochs"], prop=prop, hint=hint)
     except checks.CheckFailed:
         anchored = False
     if anchored:
-        if not _replays(result, sd=sd, X=X, y=y, lr=kwargs["lr"], prop=prop, hint=hint):
+        if not _replays(result, sd=sd, X=X, y=y, lr=kwargs["lr"], epochs=kwargs["epochs"], prop=prop, hint=hint):
             fail(prop, "the weights train_classifier returned are not those of its steps on the batches the model was given", hint)
     else:
         other = _train(submission, state_dict=sd, X=X, y=y, **{**kwargs, "seed": 4})
@@ -381,8 +383,8 @@ def test_same_seed_same_training(reference, submission):
     X, y = randn(100, 2, seed=9), torch.arange(100) % 3
     kwargs = dict(epochs=1, lr=0.01, batch_size=20, seed=5)
     first, second = _trains(submission, dict(rng=1, state_dict=sd, X=X, y=y, **kwargs), dict(rng=2, state_dict=sd, X=X, y=y, **kwargs))
-    order, _ = _order(first, X, prop, hint)
-    if not torch.equal(_order(second, X, prop, hint)[0], order):
+    order, _ = _order(first, X, prop, hint, epochs=kwargs["epochs"])
+    if not torch.equal(_order(second, X, prop, hint, epochs=kwargs["epochs"])[0], order):
         fail(prop, "a second run with the same seed visited the samples in another order", hint)
     _expect_same_run(second, first, "a second run with the same seed", prop, hint)
     other = _train(submission, rng=3, state_dict=sd, X=X, y=y, **{**kwargs, "seed": 6})
@@ -399,8 +401,8 @@ def test_seed_changes_the_shuffling(reference, submission):
     X, y = randn(60, 2, seed=10), torch.arange(60) % 3
     kwargs = dict(epochs=1, lr=0.01, batch_size=20, seed=6)
     first, other = _trains(submission, dict(state_dict=sd, X=X, y=y, **kwargs), dict(state_dict=sd, X=X, y=y, **{**kwargs, "seed": 7}))
-    order = _order(first, X, prop, hint)[0]
-    if torch.equal(order, _order(other, X, prop, hint)[0]):
+    order = _order(first, X, prop, hint, epochs=kwargs["epochs"])[0]
+    if torch.equal(order, _order(other, X, prop, hint, epochs=kwargs["epochs"])[0]):
         fail(prop, "seed=6 and seed=7 visited the samples in the same order", hint)
     _expect_record_followed(submission, sd=sd, X=X, y=y, kwargs=kwargs, order=order, seed=6, other=other, prop=prop, hint=hint)
 
