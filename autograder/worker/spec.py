@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib
 import io
 import pickle
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn as nn
 
 from autograder.worker.forbidden import trust
 
@@ -17,6 +19,20 @@ MODEL = "<model>"
 
 #: Modules a `Build` may name with "module:attr" (trusted code, never the student's).
 TRUSTED_PREFIXES = ("torch.", "autograder.")
+
+#: Value types of the student's own attributes that a trusted replacement keeps.
+PLAIN = (bool, int, float, str, type(None))
+
+#: Where classes that are never the student's come from.
+_LIBRARY = ("torch", "autograder", "builtins")
+
+#: Class-dict entries every class has: they describe the class, they are not attributes a
+#: trusted part could lose to the student's.
+_BOOKKEEPING = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__annotations__", "__slots__"})
+
+#: How many levels of the student's own lists, tuples and dicts `put_in` looks into for
+#: references to a replaced part (`self._stages = [(self.conv1, self.conv2)]` is two).
+ALIAS_DEPTH = 4
 
 
 class MissingName(AttributeError):
@@ -84,8 +100,10 @@ class Build:
 
 
 def _replacement(swap: Swap, old: Any, module: Any) -> Any:
+    """The trusted part for the student's `old`: a factory puts it in the place and class of
+    `old` itself (`adopt`); a plain `Build` is adopted here."""
     if isinstance(swap.trusted, Build):
-        return swap.trusted.instantiate(module)
+        return adopt(swap.trusted.instantiate(module), old)
     return resolve(module, swap.trusted)(old)
 
 
@@ -99,14 +117,14 @@ def _parent_of(obj: Any, path: str) -> tuple[Any, str]:
     return owner, attr
 
 
-def put_in(obj: Any, swap: Swap, module: Any) -> None:
-    """Replace the parts `swap` names in the built model `obj` by trusted ones."""
+def _targets(obj: Any, swap: Swap, module: Any) -> Iterator[tuple[Any, str, Any]]:
+    """(owner, attribute, part) for every part of the built model `obj` that `swap` names,
+    each found when the previous one has been replaced."""
     if swap.by == "class":
         cls = resolve(module, swap.target)
         found = [(name, m) for name, m in obj.named_modules() if name and isinstance(m, cls)]
         for name, old in found:
-            owner, attr = _parent_of(obj, name)
-            setattr(owner, attr, _replacement(swap, old, module))
+            yield (*_parent_of(obj, name), old)
         return
     if swap.target.endswith(".*"):
         owner, attr = _parent_of(obj, swap.target[:-2])
@@ -114,13 +132,141 @@ def put_in(obj: Any, swap: Swap, module: Any) -> None:
         if not hasattr(layers, "named_children"):
             raise MissingName(f"{type(obj).__name__} has no `{swap.target[:-2]}` list of layers (the assignment asks for it)")
         for name, old in list(layers.named_children()):
-            setattr(layers, name, _replacement(swap, old, module))
+            yield layers, name, old
         return
     owner, attr = _parent_of(obj, swap.target)
     old = getattr(owner, attr, None)
     if old is None:
         raise MissingName(f"{type(obj).__name__} has no `{swap.target}` (the assignment asks for it)")
-    setattr(owner, attr, _replacement(swap, old, module))
+    yield owner, attr, old
+
+
+def put_in(obj: Any, swap: Swap, module: Any) -> None:
+    """Replace the parts `swap` names in the built model `obj` by trusted ones, and every
+    other reference to a replaced part that the model's modules hold (`_rebind`)."""
+    replaced: dict[int, tuple[Any, Any]] = {}  # id(old) -> (old, new); holding `old` keeps its id unique
+    for owner, attr, old in _targets(obj, swap, module):
+        new = _replacement(swap, old, module)
+        setattr(owner, attr, new)
+        if new is not old:
+            replaced[id(old)] = (old, new)
+    if replaced and isinstance(obj, nn.Module):
+        _rebind(obj, replaced)
+
+
+def _rebind(obj: nn.Module, replaced: dict[int, tuple[Any, Any]]) -> None:
+    """Point every reference to a replaced part, in the attributes of every module of `obj`,
+    at its replacement.  A student may keep aliases of its layers (`self._stack =
+    tuple(self.layers)`, `self._convs = [self.conv1, self.conv2]`, a second registered name):
+    left alone, they would run the old part, which the grader never casts, loads or trains.
+    The trusted parts themselves are left as they are: one may hold a student's part on
+    purpose (a trusted harness around it)."""
+    trusted = {id(m) for _, part in replaced.values() if isinstance(part, nn.Module) for m in part.modules()}
+    for m in list(obj.modules()):
+        if id(m) in trusted:
+            continue
+        attributes = vars(m)  # `_modules` (registered names) included
+        for name, value in list(attributes.items()):
+            new = _rebound(value, replaced, ALIAS_DEPTH)
+            if new is not value:
+                attributes[name] = new
+
+
+def _rebound(value: Any, replaced: dict[int, tuple[Any, Any]], depth: int) -> Any:
+    """`value` with the replaced parts in it by identity changed for their replacements: a
+    list or dict changes in place (so that every other holder of it sees the change), a
+    tuple or named tuple comes back rebuilt; any other object is left as it is."""
+    if id(value) in replaced:
+        return replaced[id(value)][1]
+    if depth == 0:
+        return value
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            new = _rebound(item, replaced, depth - 1)
+            if new is not item:
+                value[i] = new
+    elif isinstance(value, dict):
+        for key, item in value.items():  # assigning to existing keys: the dict keeps its size
+            new = _rebound(item, replaced, depth - 1)
+            if new is not item:
+                value[key] = new
+    elif isinstance(value, tuple) and (type(value) is tuple or hasattr(value, "_make")):
+        items = [_rebound(item, replaced, depth - 1) for item in value]
+        if any(a is not b for a, b in zip(items, value)):
+            return tuple(items) if type(value) is tuple else value._make(items)
+    return value
+
+
+# -- a trusted part in the student's place ----------------------------------------------------
+
+def _student_classes(cls: type) -> list[type]:
+    """The classes of `cls`'s MRO that the student's code defines."""
+    return [c for c in cls.__mro__ if not c.__module__.startswith(_LIBRARY)]
+
+
+def _is_data_descriptor(value: Any) -> bool:
+    return hasattr(type(value), "__set__") or hasattr(type(value), "__delete__")
+
+
+def _hides(student: type, new: nn.Module) -> bool:
+    """True when an attribute of the student's classes would win over what the trusted
+    `new` holds: a property (any data descriptor) over its instance attributes, and any
+    class attribute over its parameters, buffers and submodules, which `nn.Module` serves
+    only when the ordinary lookup finds nothing."""
+    served = set(new._parameters) | set(new._buffers) | set(new._modules)
+    return any(name in served or (name in vars(new) and _is_data_descriptor(value))
+               for c in _student_classes(student) for name, value in vars(c).items())
+
+
+def _keep_trusted(combined: type, trusted: type) -> None:
+    """Make every name the trusted class defines resolve in `combined` to the trusted one.
+    In `combined`'s MRO the student's classes come before the bases both share (`nn.Module`,
+    `object`): a student's `__call__`, `to`, `_apply`, `state_dict` or `__hash__` would
+    otherwise decide how the trusted part runs, is cast or is loaded."""
+    trusted_side = set(trusted.__mro__)
+    for c in combined.__mro__[1:]:
+        if c in trusted_side:
+            continue
+        for name in vars(c):
+            if name in _BOOKKEEPING or next(k for k in combined.__mro__ if name in vars(k)) is not c:
+                continue
+            owners = [k for k in trusted.__mro__ if name in vars(k)]
+            if owners:
+                type.__setattr__(combined, name, vars(owners[0])[name])
+
+
+def adopt(new: nn.Module, old: nn.Module) -> nn.Module:
+    """`new` (trusted) put in the place of the student's `old`, keeping what correct code
+    may ask of the student's part:
+
+    - `old`'s plain attributes that `new` lacks (e.g. a `d_model` the student's code reads);
+    - `old`'s class: `new` becomes an instance of a subclass of both, named as the student's
+      class, so `isinstance(layer, GCNLayer)` holds and the student's own extra methods (a
+      private `_affine` the student's container calls) are there, running on the trusted
+      part's weights.
+
+    What the trusted part computes stays trusted: every name its class defines (its
+    `forward`, torch's module machinery) resolves to the trusted one, never to the
+    student's (`_keep_trusted`).  Where a student's class attribute would hide what `new`
+    holds (`_hides`), or the classes cannot be combined, `new` keeps its own class."""
+    student = type(old)
+    combined = None
+    if not (student.__module__.startswith(_LIBRARY) or isinstance(new, student) or _hides(student, new)):
+        try:
+            combined = type(student.__name__, (type(new), student),
+                            {"__module__": __name__, "__qualname__": student.__qualname__})
+            _keep_trusted(combined, type(new))
+        except Exception:  # noqa: BLE001 — e.g. an MRO that cannot be linearised, a metaclass that objects
+            combined = None
+    for name, value in vars(old).items():
+        if isinstance(value, PLAIN) and not name.startswith("__") and not hasattr(new, name):
+            object.__setattr__(new, name, value)
+    if combined is not None:
+        try:
+            new.__class__ = combined
+        except TypeError:  # e.g. `__slots__` in the student's class: another instance layout
+            pass
+    return new
 
 
 def resolve(module: Any, name: str) -> Any:

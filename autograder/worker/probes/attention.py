@@ -35,10 +35,7 @@ from torch.overrides import TorchFunctionMode
 from autograder.worker.forbidden import trust
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
-from autograder.worker.spec import Build, MissingName, resolve
-
-#: Value types of the student's own attributes that a trusted replacement keeps.
-PLAIN = (bool, int, float, str, type(None))
+from autograder.worker.spec import Build, MissingName, adopt, resolve
 
 
 def trusted_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> tuple:
@@ -93,37 +90,6 @@ ENCODER_LAYER_LIKE = f"{_HERE}:encoder_layer_like"
 
 # -- the swap factories ----------------------------------------------------------------------
 
-def _data_descriptors(cls: type) -> set[str]:
-    """Names that the student's classes (not torch's) define as properties or other data descriptors."""
-    found: set[str] = set()
-    for c in cls.__mro__:
-        if c.__module__.startswith(("torch", "autograder", "builtins")):
-            continue
-        found |= {n for n, v in vars(c).items() if hasattr(type(v), "__set__") or hasattr(type(v), "__delete__")}
-    return found
-
-
-def _adopt(new: nn.Module, old: nn.Module) -> nn.Module:
-    """`new` (trusted) in the place of the student's `old`: it keeps `old`'s plain attributes
-    that it lacks (e.g. a `d_model` the student's code reads), and becomes an instance of
-    `old`'s class too (the trusted class first in the MRO, so its computation runs), so
-    `isinstance(layer, TransformerEncoderLayer)` in correct code still holds.  Where the two
-    classes cannot be combined safely, `new` keeps its own class."""
-    for name, value in vars(old).items():
-        if isinstance(value, PLAIN) and not name.startswith("__") and not hasattr(new, name):
-            object.__setattr__(new, name, value)
-    student = type(old)
-    if student.__module__.startswith(("torch.", "autograder.")) or isinstance(new, student):
-        return new
-    if _data_descriptors(student) & (set(vars(new)) | set(dir(type(new)))):
-        return new  # a student property would shadow what the trusted forward reads
-    try:
-        new.__class__ = type(type(new).__name__, (type(new), student), {"__module__": _HERE})
-    except Exception:  # noqa: BLE001 — e.g. an MRO that cannot be linearised, a metaclass that objects:
-        pass  # grade with the plain trusted class
-    return new
-
-
 def _divisors(n: int) -> list[int]:
     return [h for h in range(1, n + 1) if n % h == 0]
 
@@ -173,7 +139,7 @@ def self_attention_like(old: nn.Module) -> nn.Module:
     d_model = _weight(old, "in_proj_weight", "self_attn").shape[1]
     bias = isinstance(getattr(old, "in_proj_bias", None), torch.Tensor)
     heads = _heads_of(old, d_model, bias)
-    return _adopt(trust(TrustedSelfAttention)(d_model, heads, bias=bias), old)
+    return adopt(trust(TrustedSelfAttention)(d_model, heads, bias=bias), old)
 
 
 def encoder_layer_like(old: nn.Module) -> nn.Module:
@@ -187,7 +153,7 @@ def encoder_layer_like(old: nn.Module) -> nn.Module:
     heads = _heads_of(attention, d_model, isinstance(getattr(attention, "in_proj_bias", None), torch.Tensor))
     norm_first = getattr(old, "norm_first", True)
     norm_first = norm_first if isinstance(norm_first, bool) else True
-    return _adopt(trust(TrustedEncoderLayer)(d_model, heads, dim_feedforward, dropout=0.0, norm_first=norm_first), old)
+    return adopt(trust(TrustedEncoderLayer)(d_model, heads, dim_feedforward, dropout=0.0, norm_first=norm_first), old)
 
 
 def on_trusted_parts(model: Build) -> tuple[Build, dict]:

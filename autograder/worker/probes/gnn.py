@@ -8,7 +8,9 @@ independently of the pieces below it, so a broken piece costs its own points onc
   instance of the student's `GCNLayer` / `SAGELayer` inside a free-form `GraphClassifier`,
   becomes a trusted layer of the same sizes (read from its parameters, whose names SPEC
   fixes) — except an instance of a subclass that overrides what the layer computes, which
-  keeps the student's own code;
+  keeps the student's own code.  The trusted layer takes the student's layer's class too
+  (`adopt`): a model may call a private helper of its own layer (`layer._with_norm(...)`),
+  which then runs on the trusted layer's weights;
 - the primitives (`scatter`, `degree`, `add_self_loops`) and `global_mean_pool` can only
   be replaced as module globals (`patch=TRUSTED_PRIMITIVES` / `TRUSTED_POOLING`), which
   does nothing to code that bound them at import time.  The hidden tests therefore run the
@@ -32,7 +34,7 @@ import torch.nn.functional as F
 
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import build_model, plain
-from autograder.worker.spec import Build, MissingName, resolve
+from autograder.worker.spec import Build, MissingName, adopt, resolve
 
 # -- trusted primitives ---------------------------------------------------------------------
 
@@ -120,25 +122,27 @@ def _changes_the_layer(layer: nn.Module, base: str) -> bool:
 
 
 def trusted_gcn_like(layer: nn.Module) -> nn.Module:
-    """A trusted GCN layer with the sizes, bias and current weights of the student's `layer`."""
+    """A trusted GCN layer with the sizes, bias and current weights of the student's `layer`,
+    in its place and class (`adopt`)."""
     if _changes_the_layer(layer, "GCNLayer"):
         return layer
     own = _parameters_of(layer, ("lin.weight",))
     out_channels, in_channels = own["lin.weight"].shape
     trusted = Build(TRUSTED_GCN, in_channels, out_channels, bias="bias" in own).instantiate(None)
     trusted.load_state_dict({n: own[n].detach() for n in dict(trusted.named_parameters())})
-    return trusted
+    return adopt(trusted, layer)
 
 
 def trusted_sage_like(layer: nn.Module) -> nn.Module:
-    """A trusted SAGE layer with the sizes, bias and current weights of the student's `layer`."""
+    """A trusted SAGE layer with the sizes, bias and current weights of the student's `layer`,
+    in its place and class (`adopt`)."""
     if _changes_the_layer(layer, "SAGELayer"):
         return layer
     own = _parameters_of(layer, ("lin_l.weight", "lin_r.weight"))
     out_channels, in_channels = own["lin_l.weight"].shape
     trusted = Build(TRUSTED_SAGE, in_channels, out_channels, bias="lin_l.bias" in own).instantiate(None)
     trusted.load_state_dict({n: own[n].detach() for n in dict(trusted.named_parameters())})
-    return trusted
+    return adopt(trusted, layer)
 
 
 TRUSTED_PRIMITIVES = {

@@ -3,7 +3,9 @@
 - `trusted_linear(layer)`: PyTorch's own `nn.Linear` with the sizes (and bias) the student's
   `MLP` gave one of its layers.  The MLP tests put it into the built model by where SPEC puts
   the layers (`TRUSTED_LAYERS`: every child of `MLP.layers`), so they grade the MLP and not
-  its `Linear`, however the student's code refers to its own `Linear`.
+  its `Linear`, however the student's code refers to its own `Linear`.  It takes the
+  student's layer's class too (`adopt`): an MLP may call a private helper of its own
+  `Linear` (`layer._affine(x)`), which then runs on the trusted layer's weights.
 - `TRUSTED_RELU`: the student's module-level `relu` replaced by PyTorch's for one probe call.
   A function has no place in the built model, so this is a name patch: an MLP that bound
   `relu` at import time (an alias, a default argument) keeps its own — correct code loses
@@ -17,6 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
+from autograder.worker.spec import adopt
 
 
 def _size(value: Any) -> int | None:
@@ -37,13 +41,13 @@ def layer_sizes(layer: Any) -> tuple[int, int] | None:
 
 
 def trusted_linear(layer: Any) -> Any:
-    """`nn.Linear` in place of the student's layer, with its sizes; without a bias only when
-    the layer was built with `bias=None` (the MLP asked for no bias).  A child of `layers`
-    that is no linear layer is left as it is."""
+    """`nn.Linear` in the place and class of the student's layer (`adopt`), with its sizes;
+    without a bias only when the layer was built with `bias=None` (the MLP asked for no
+    bias).  A child of `layers` that is no linear layer is left as it is."""
     sizes = layer_sizes(layer)
     if sizes is None:
         return layer
-    return torch.nn.Linear(*sizes, bias=getattr(layer, "bias", True) is not None)
+    return adopt(torch.nn.Linear(*sizes, bias=getattr(layer, "bias", True) is not None), layer)
 
 
 TRUSTED_LAYERS = "autograder.worker.probes.mlp:trusted_linear"

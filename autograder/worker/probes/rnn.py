@@ -28,10 +28,7 @@ import torch.nn.functional as F
 
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
-from autograder.worker.spec import Build
-
-#: Value types of the student's own attributes that a trusted replacement keeps.
-PLAIN = (bool, int, float, str, type(None))
+from autograder.worker.spec import Build, adopt
 
 
 class _Recording:
@@ -88,25 +85,6 @@ class TrustedGRUCell(_Recording, nn.GRUCell):
 TRUSTED_CELL_CLASS = {"rnn": TrustedRNNCell, "lstm": TrustedLSTMCell, "gru": TrustedGRUCell}
 
 
-def _adopt(new: nn.Module, old: nn.Module) -> nn.Module:
-    """`new` (trusted) put in the place of the student's `old`: it also becomes an instance
-    of `old`'s class (the trusted class first in the MRO, so its computation runs) and
-    keeps `old`'s plain attributes that it lacks.  Where the two classes cannot be
-    combined, `new` keeps its own class."""
-    for name, value in vars(old).items():
-        if name not in vars(new) and isinstance(value, PLAIN):
-            object.__setattr__(new, name, value)
-    student = type(old)
-    if student.__module__.startswith(("torch.", "autograder.")) or isinstance(new, student):
-        return new
-    try:
-        # named as the student's class, for code that compares type(...).__name__
-        new.__class__ = type(student.__name__, (type(new), student), {"__module__": __name__, "__qualname__": student.__qualname__})
-    except Exception:  # e.g. an MRO that cannot be linearised: grade with the plain trusted class
-        pass
-    return new
-
-
 def trusted_cell(kind: str, input_size: int, hidden_size: int) -> str:
     """The swap factory that puts PyTorch's `kind` cell (`input_size`, `hidden_size`) in the
     place and class of a student's cell:
@@ -127,7 +105,7 @@ def __getattr__(name: str) -> Any:
     kind, input_size, hidden_size = match.group(1), int(match.group(2)), int(match.group(3))
 
     def factory(old: nn.Module) -> nn.Module:
-        return _adopt(TRUSTED_CELL_CLASS[kind](input_size, hidden_size), old)
+        return adopt(TRUSTED_CELL_CLASS[kind](input_size, hidden_size), old)
 
     factory.__name__ = name
     return factory
@@ -160,7 +138,7 @@ def trusted_rnn_around(old: nn.Module) -> nn.Module:
     """Swap factory for a classifier's `rnn`: a `TrustedRNN` around the cell already in
     `old` (put there by a previous swap of `"rnn.cell"`), in the place and class of the
     student's RNN `old`: `.swap("rnn.cell", trusted_cell(...)).swap("rnn", TRUSTED_RNN_AROUND)`."""
-    return _adopt(TrustedRNN(cell=old.cell), old)
+    return adopt(TrustedRNN(cell=old.cell), old)
 
 
 class TrustedSequenceClassifier(nn.Module):
