@@ -210,10 +210,7 @@ def gradient_norms_experiment(module: Any, *, model: Build, state_dict: dict, x:
     - `norms`: what the function returned;
     - `grads_after_call`: each marked parameter's `.grad` after the call;
     - `grads_after_backward`: the same after `norms.sum().backward()`, tried only when the
-      norms require grad (norms still attached to the model's graph change them);
-    - `expected`: `norms_by_autograd` on this model, for both readings of L (the judge
-      uses them only where it cannot compute the norms itself: when the student's RNN
-      differs from the reference, its norms may follow either).
+      norms require grad (norms still attached to the model's graph change them).
     """
     rnn = build_model(module, model, state_dict, x.dtype)
     params = dict(rnn.named_parameters())
@@ -231,8 +228,7 @@ def gradient_norms_experiment(module: Any, *, model: Build, state_dict: dict, x:
             norms.sum().backward()
         except RuntimeError:  # e.g. a graph already freed: nothing reaches .grad
             pass
-    return {"norms": plain(norms), "grads_after_call": after_call, "grads_after_backward": grads(),
-            "expected": [plain(norms_by_autograd(rnn, x, loss)) for loss in ("outputs", "last_state")]}
+    return {"norms": plain(norms), "grads_after_call": after_call, "grads_after_backward": grads()}
 
 
 @probe
