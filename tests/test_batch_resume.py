@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from test_gradebook_term import nnzoo
+
 SUBS = Path(__file__).parent / "submissions" / "mlp"
 CLASS = {"a1": "correct_einsum", "a2": "broken_bias_ignored", "a3": "broken_no_value_error"}
 
@@ -22,8 +24,8 @@ def make_class(root: Path) -> Path:
 
 
 def grade(subs: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(subs), "--out", str(out), "-a", "mlp", *extra],
-                          capture_output=True, text=True)
+    """`nnzoo grade` in this process (its fork server and reference warm): the runs to kill are the subprocesses."""
+    return nnzoo("grade", str(subs), "--out", str(out), "-a", "mlp", *extra)
 
 
 def scores(out: Path) -> dict:

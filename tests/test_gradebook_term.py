@@ -133,6 +133,16 @@ def test_two_entries_that_would_be_one_student_are_refused(entries, named, tiny_
     assert not (tmp_path / "out").exists()
 
 
+def test_hidden_tests_that_cannot_be_collected_are_a_grader_error_not_an_interrupt(tiny_course, tmp_path):
+    """pytest answers a collection error with the exit code of Ctrl-C: the batch must not
+    take it for one (and stop, exit 130), but record a grader error and go on."""
+    (tiny_course / "solutions" / "tiny" / "test_hidden.py").write_text("def test_(:\n")
+    subs = make_class(tmp_path, {"ann": {"tiny.py": CORRECT}, "bob": {"tiny.py": CORRECT}})
+    result = nnzoo("grade", str(subs), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1 and "grader error" in result.stderr and "interrupted" not in result.stderr, result.stderr
+    assert set(rows(tmp_path / "out")) == {"ann", "bob"}
+
+
 def test_names_in_any_script_keep_their_letters_and_stay_apart(tiny_course, tmp_path):
     """Ids keep letters of every script: "名前" and "学生" were both "student", and "José"
     and "Josè" one id, so the whole class was refused."""

@@ -79,6 +79,7 @@ class NnzooPlugin:
         self._import_failed: dict[Path, BaseException] = {}
         self._first: dict[str, str] = {}  # a public failure's cause -> the first test it failed
         self._cause: dict[str, str] = {}  # test name -> the cause of its failure (see `_public_reason`)
+        self.interrupted = False  # Ctrl-C stopped the run (pytest's exit code says the same of a collection error)
 
     # -- subjects --------------------------------------------------------------------------
     def _beside(self, test_file: Path) -> LocalSubject:
@@ -131,6 +132,10 @@ class NnzooPlugin:
         return self.session is None and public.is_public(item)
 
     # -- hooks -----------------------------------------------------------------------------
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo) -> None:
+        # pytest raises a KeyboardInterrupt of its own to stop on a collection error: not Ctrl-C
+        self.interrupted = not isinstance(excinfo.value, pytest.Session.Interrupted)
+
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Every public test gets a time limit: its own `@pytest.mark.timeout(s)`, or the default."""
         for item in items:

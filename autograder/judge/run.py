@@ -113,7 +113,7 @@ def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequ
             os.environ.pop(AUTOLOAD, None)
         else:
             os.environ[AUTOLOAD] = previous
-    if code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: pytest caught it; it stops the batch, not this student
+    if plugin.interrupted:  # Ctrl-C, which pytest caught: it stops the batch, not this student
         raise KeyboardInterrupt
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the tests in {tests} could not run (pytest exit code {code})")
