@@ -156,17 +156,29 @@ def test_nnzoo_test_on_the_untouched_mlp_stubs_is_short_and_says_each_reason_onc
 
 
 
-@pytest.mark.parametrize("content, reason", [
-    ("def toy(:\n    pass\n", "toy.py has a syntax error (line 1: invalid syntax); fix it so Python can import the file"),
-    (None, "toy.py not found next to the tests in"),
-])
-def test_a_syntax_error_or_a_missing_file_is_said_plainly(tmp_path, content, reason):
+RUN_EACH = """\
+import sys
+from pathlib import Path
+from autograder.cli import run_public_tests
+for folder in sys.argv[1:]:
+    print("=== " + folder, flush=True)
+    sys.modules.pop("test_toy", None)  # each folder's test_toy.py is its own module
+    run_public_tests(Path(folder) / "test_toy.py", quick=True)
+"""
+
+
+def test_a_syntax_error_or_a_missing_file_is_said_plainly(tmp_path):
     """Not "the test stopped on SyntaxError outside your file", not "Your code raised
-    Failed": the same words as the batch's."""
-    folder = tmp_path / "toy"
-    folder.mkdir()
-    (folder / "test_toy.py").write_text(TESTS)
-    if content is not None:
-        (folder / "toy.py").write_text(content)
-    output = run("-c", RUN, str(folder / "test_toy.py"), "quick", cwd=folder)
-    assert reason in output and "raised" not in output and "outside your file" not in output, output[-1500:]
+    Failed": the same words as the batch's (both cases in one `nnzoo test`-like process)."""
+    cases = {"syntax": ("def toy(:\n    pass\n", "toy.py has a syntax error (line 1: invalid syntax); fix it so Python can "
+                                                 "import the file"),
+             "missing": (None, "toy.py not found next to the tests in")}
+    for name, (content, _) in cases.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "test_toy.py").write_text(TESTS)
+        if content is not None:
+            (tmp_path / name / "toy.py").write_text(content)
+    output = run("-c", RUN_EACH, *(str(tmp_path / name) for name in cases), cwd=tmp_path)
+    for name, (_, reason) in cases.items():
+        part = output.split(f"=== {tmp_path / name}")[1].split("=== ")[0]
+        assert reason in part and "raised" not in part and "outside your file" not in part, part[-1500:]
