@@ -148,14 +148,14 @@ def check_output_folder(root: Path, out: Path) -> str:
     blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocked is not None:
         return f"--out {out} cannot be made: {blocked} is a file — give a folder for the grades"
-    if out.is_dir() and not _is_gradebook(out):
-        theirs = sorted(p.name for p in out.iterdir())
-        if theirs:
-            return (f"--out {out} holds files nnzoo did not write ({', '.join(theirs[:3])}{' …' * (len(theirs) > 3)}) "
-                    "— give a new or empty folder, or one nnzoo graded into before")
     r, o = root.resolve(), out.resolve()
     if o == r or r in o.parents:
         return f"--out {out} is inside the submissions folder {root} — it would be graded as a student; put it elsewhere"
+    if out.is_dir() and not _is_gradebook(out):
+        theirs = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .DS_Store is no one's grades
+        if theirs:
+            return (f"--out {out} holds files nnzoo did not write ({', '.join(theirs[:3])}{' …' * (len(theirs) > 3)}) "
+                    "— give a new or empty folder, or one nnzoo graded into before")
     return ""
 
 
@@ -176,11 +176,12 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
                 allow_weak_sandbox: bool = False, executor: Executor | None = None) -> int:
-    from autograder.batch import BatchOptions, grade_class, grader_errors, record_path
+    from autograder.batch import BatchOptions, grade_class, grader_errors
     from autograder.batch.cluster import WorkerRefused
     from autograder.batch.executors import LocalExecutor
     from autograder.course.term import TermError, load_term
     from autograder.export.grades import max_scores, score
+    from autograder.judge.result import StudentRecord
     from autograder.load import IdCollision, NothingToGrade, load_class
     from autograder.report.console import gradebook_table
     from autograder.report.progress import grading_progress
@@ -203,6 +204,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         if unknown:
             return _fail(f"no student {', '.join(unknown)} in {root} (ids as in grades.csv)")
         submissions = [s for s in submissions if s.student in students]
+    done: list[str] = []  # the students whose records are written (or kept): said if Ctrl-C stops the batch
     try:
         with executor or LocalExecutor(jobs) as run_on:
             refusal = run_on.refusal(assignments, root, out, allow_weak=allow_weak_sandbox)
@@ -211,14 +213,17 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
             options = BatchOptions(out=out, assignments=assignments, jobs=jobs, resume=resume, limits=limits, term=term,
                                    executor=run_on)
             try:
-                with grading_progress(len(submissions)) as on_done:
+                with grading_progress(len(submissions)) as advance:
+                    def on_done(record: StudentRecord) -> None:
+                        advance(record)
+                        done.append(record.student)
+
                     summary = grade_class(submissions, options, on_done=on_done)
             except WorkerRefused as exc:
                 return _fail(exc.batch_stopped())
-    except KeyboardInterrupt:
-        written = sum(record_path(out, s.student).exists() for s in submissions)
-        print(f"nnzoo grade: interrupted — {written} of {len(submissions)} students are in {out} (grades.csv "
-              "included); the same command with --resume grades the rest", file=sys.stderr)
+    except KeyboardInterrupt:  # the class files were written with the last record (`grade_class`)
+        print(f"nnzoo grade: interrupted — {len(done)} of {len(submissions)} students are graded and in {out}; the same "
+              "command with --resume grades the rest", file=sys.stderr)
         return 130
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
     rows = [{"student": r.student, "scores": {a: score(r, a, term) for a in assignments if a in r.assignments},

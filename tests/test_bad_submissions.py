@@ -47,7 +47,8 @@ def test_a_nearly_right_file_name_is_named_in_the_reason(tmp_path):
         (entry / "hw").mkdir(parents=True)
         (entry / "hw" / name).write_text(REFERENCE)
         problem = load_entry(entry, ["mlp"]).problems["mlp"]
-        assert f"hw/{name}" in problem and "rename" in problem, problem
+        meant = "mlp.ipynb" if name.endswith(".ipynb") else "mlp.py"
+        assert f"hw/{name}" in problem and f"rename it to {meant}" in problem, problem
     with zipfile.ZipFile(tmp_path / "ann.zip", "w") as zf:
         zf.writestr("MLP.py", REFERENCE)
         zf.writestr("rnn.py", "x = 1\n")
@@ -68,7 +69,7 @@ def test_a_zip_says_which_copy_it_read_and_why_a_file_it_found_was_not(tmp_path)
         zf.writestr("rnn.py", "#" * (3 * 2**20))
     ann = load_entry(tmp_path / "ann.zip", ["mlp", "rnn"])
     assert ann.sources["mlp"] == "final = 1\n"
-    assert any("more than once" in note for note in ann.notes), ann.notes
+    assert any("hw/mlp.py is in the zip 2 times" in note for note in ann.notes), ann.notes
     assert "rnn" not in ann.sources and "rnn.py inflates to more than 2 MiB" in ann.problems["rnn"]
 
 

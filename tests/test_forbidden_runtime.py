@@ -172,6 +172,10 @@ def test_a_main_block_self_check_is_not_a_use_of_the_built_in():
     renamed = scan_source("__name__ = '__main__'" + check)
     assert renamed.forbidden(list(LINEAR)) == ["torch.nn.Linear"]
     assert any("__name__" in hit for hit in renamed.suspicious())
+    for rename in ("globals().update(__name__='__main__')", "import sys\nsys.modules[__name__].__name__ = '__main__'"):
+        assert scan_source(rename + check).forbidden(list(LINEAR)) == ["torch.nn.Linear"], rename
+    # a notebook kernel runs the code as __main__: there the block has run
+    assert scan_source(check, imported=False).forbidden(list(LINEAR)) == ["torch.nn.Linear"]
     tampering = scan_source("\nif __name__ == '__main__':\n    import sys\n    del sys.modules['torch']\n")
     assert any(hit.startswith("sys.modules") for hit in tampering.suspicious())
 

@@ -159,6 +159,7 @@ def test_names_in_any_script_keep_their_letters_and_stay_apart(tiny_course, tmp_
 def test_an_output_folder_inside_the_class_or_on_a_file_and_zero_jobs_are_refused(tiny_course, tmp_path):
     subs = make_class(tmp_path, {"ann": {"tiny.py": CORRECT}})
     one_line_error(nnzoo("grade", str(subs), "--out", str(subs / "grades")), "inside the submissions folder")
+    one_line_error(nnzoo("grade", str(subs), "--out", str(subs)), "inside the submissions folder")
     (tmp_path / "a_file").write_text("x")
     one_line_error(nnzoo("grade", str(subs), "--out", str(tmp_path / "a_file")), "is a file")
     one_line_error(nnzoo("grade", str(subs), "--out", str(tmp_path / "a_file" / "grades")), "a_file is a file")
@@ -167,6 +168,10 @@ def test_an_output_folder_inside_the_class_or_on_a_file_and_zero_jobs_are_refuse
     (mine / "grades.csv").write_text("student,mark\nann,A\n")
     one_line_error(nnzoo("grade", str(subs), "--out", str(mine)), "holds files nnzoo did not write (grades.csv)")
     assert (mine / "grades.csv").read_text() == "student,mark\nann,A\n"
+    finder = tmp_path / "from_a_mac"  # a folder holding only the Finder's .DS_Store is as good as empty
+    finder.mkdir()
+    (finder / ".DS_Store").write_bytes(b"\0")
+    assert nnzoo("grade", str(subs), "--out", str(finder)).returncode == 0
     one_line_error(nnzoo("grade", str(subs), "--out", str(tmp_path / "out"), "-j", "0"), "-j must be at least 1")
 
 

@@ -172,7 +172,9 @@ def test_a_syntax_error_or_a_missing_file_is_said_plainly(tmp_path):
     Failed": the same words as the batch's (both cases in one `nnzoo test`-like process)."""
     cases = {"syntax": ("def toy(:\n    pass\n", "toy.py has a syntax error (line 1: invalid syntax); fix it so Python can "
                                                  "import the file"),
-             "missing": (None, "toy.py not found next to the tests in")}
+             "missing": (None, "toy.py not found next to the tests in"),
+             # a SyntaxError the student's own code raises is their exception, at their line
+             "evaluated": ("x = eval('(')\n", "Your code raised SyntaxError")}
     for name, (content, _) in cases.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "test_toy.py").write_text(TESTS)
@@ -181,4 +183,5 @@ def test_a_syntax_error_or_a_missing_file_is_said_plainly(tmp_path):
     output = run("-c", RUN_EACH, *(str(tmp_path / name) for name in cases), cwd=tmp_path)
     for name, (_, reason) in cases.items():
         part = output.split(f"=== {tmp_path / name}")[1].split("=== ")[0]
-        assert reason in part and "raised" not in part and "outside your file" not in part, part[-1500:]
+        assert reason in part and "outside your file" not in part, part[-1500:]
+        assert name == "evaluated" or "raised" not in part, part[-1500:]

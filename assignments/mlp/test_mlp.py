@@ -190,8 +190,9 @@ def train(submission, *, X, y, rng=0, weights=None, **kwargs):
                           X=X, y=y, train_kwargs=kwargs, dtype=torch.float64)
 
 
-def visiting_order(result, X, prop, hint):
-    epochs = replay.epochs_of(replay.recorded_batches(result, X, prop, hint), len(X), prop, hint)
+def visiting_order(result, X, prop, hint, *, epochs):
+    """The order a run of `epochs` visited the samples in, and its epochs' batches."""
+    epochs = replay.epochs_of(replay.recorded_batches(result, X, prop, hint, epochs=epochs), len(X), prop, hint)
     return torch.cat([torch.cat(e) for e in epochs]), epochs
 
 
@@ -239,7 +240,7 @@ def test_minibatches_follow_batch_size(submission):
     """With batch_size=15, every epoch visits each of 50 samples once, in batches of 15, 15, 15 and 5 rows."""
     prop, hint = "mini-batches", "split each epoch's shuffled order into consecutive slices of batch_size rows, one optimiser step per slice"
     X, y = randn(50, 2, seed=10), torch.arange(50) % 3
-    _, epochs = visiting_order(train(submission, X=X, y=y, epochs=2, lr=0.01, batch_size=15, seed=0), X, prop, hint)
+    _, epochs = visiting_order(train(submission, X=X, y=y, epochs=2, lr=0.01, batch_size=15, seed=0), X, prop, hint, epochs=2)
     for k, epoch in enumerate(epochs):
         if replay.sizes_of(epoch) != [15, 15, 15, 5]:
             checks.base.fail(prop, f"epoch {k + 1} trained on batches of {', '.join(map(str, replay.sizes_of(epoch)))} rows", hint)
@@ -254,7 +255,7 @@ def test_same_seed_same_training(submission):
     prop, hint = "determinism", "shuffle with torch.randperm(n, generator=g), g = torch.Generator().manual_seed(seed) — not the global random state"
     X, y = randn(40, 2, seed=11), torch.arange(40) % 3
     runs = [train(submission, X=X, y=y, rng=rng, epochs=2, lr=0.01, batch_size=10, seed=3) for rng in (1, 2)]
-    if not torch.equal(*(visiting_order(r, X, prop, hint)[0] for r in runs)):
+    if not torch.equal(*(visiting_order(r, X, prop, hint, epochs=2)[0] for r in runs)):
         checks.base.fail(prop, "two runs with the same seed visited the samples in different orders", hint)
     checks.modules.compare_nested(runs[1]["losses"], runs[0]["losses"], "the losses of a second run", prop, hint)
     for name, value in runs[0]["state_dict"].items():
@@ -269,7 +270,8 @@ def test_seed_changes_the_shuffling(submission):
     """seed=1 and seed=2 visit the samples in different orders."""
     prop, hint = "seeded shuffling", "seed the shuffling generator with the `seed` argument"
     X, y = randn(40, 2, seed=12), torch.arange(40) % 3
-    orders = [visiting_order(train(submission, X=X, y=y, epochs=1, lr=0.01, batch_size=10, seed=s), X, prop, hint)[0] for s in (1, 2)]
+    orders = [visiting_order(train(submission, X=X, y=y, epochs=1, lr=0.01, batch_size=10, seed=s), X, prop, hint, epochs=1)[0]
+              for s in (1, 2)]
     if torch.equal(*orders):
         checks.base.fail(prop, "seed=1 and seed=2 visited the samples in the same order", hint)
 

@@ -331,18 +331,20 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
     executor = options.executor or LocalExecutor(options.jobs)
     awaited = {sub.student: set(due) for sub, due in todo}
     parts: dict[str, StudentRecord] = {}  # a record that comes in parts: what came so far
-    for record in executor.run(todo, options.limits, prints):
-        record = merged(parts.pop(record.student, None), record)
-        awaited[record.student] = awaited.get(record.student, set()) - set(record.assignments)
-        if awaited[record.student]:  # written once whole (a kill before then regrades the parts)
-            parts[record.student] = record
-            continue
-        record = merged(records.get(record.student), record)
-        records[record.student] = record
-        write_student(out, record, term)
-        reports.write([records[s] for s in sorted(records)])
-        on_done(record)
-    reports.write([records[s] for s in sorted(records)], final=True)
+    try:
+        for record in executor.run(todo, options.limits, prints):
+            record = merged(parts.pop(record.student, None), record)
+            awaited[record.student] = awaited.get(record.student, set()) - set(record.assignments)
+            if awaited[record.student]:  # written once whole (a kill before then regrades the parts)
+                parts[record.student] = record
+                continue
+            record = merged(records.get(record.student), record)
+            records[record.student] = record
+            write_student(out, record, term)
+            reports.write([records[s] for s in sorted(records)])
+            on_done(record)
+    finally:  # also on Ctrl-C: the class files (paced) catch up with the records written
+        reports.write([records[s] for s in sorted(records)], final=True)
     summary.records = [records[s] for s in sorted(records)]
     return summary
 

@@ -47,6 +47,7 @@ class GradingSession:
     subject: Subject
     reference: Subject
     source: str
+    imported: bool = True  # the source is imported as a module (a notebook kernel runs it as `__main__`)
 
 
 def assignment_of(path: Path) -> str:
@@ -92,7 +93,11 @@ class NnzooPlugin:
                 raise SubmissionFailure("missing", f"{path.name} not found next to the tests in {path.parent}")
             try:
                 self._local[path] = LocalSubject.from_file(path, a)
-            except SyntaxError as exc:  # as the batch says it (`judge.run.subject_for`), not as an exception
+            except SyntaxError as exc:
+                if exc.filename != str(path):  # e.g. an `eval("(")` of the student's: their exception
+                    self._import_failed[path] = exc
+                    raise
+                # as the batch says it (`judge.run.subject_for`), not as an exception
                 self._import_failed[path] = SubmissionFailure(
                     "syntax", f"{path.name} has a syntax error (line {exc.lineno}: {exc.msg}); fix it so Python can "
                               "import the file")
@@ -162,7 +167,8 @@ class NnzooPlugin:
         marker = item.get_closest_marker("forbid")
         names = tuple(marker.args) if marker is not None else ()
         if names:
-            hits = scan_source(self._source(item)).forbidden(list(names))
+            imported = self.session is None or self.session.imported
+            hits = scan_source(self._source(item), imported).forbidden(list(names))
             if hits:
                 listed = ", ".join(short_name(h) for h in hits)
                 raise AssertionError(f"forbidden built-in: your code uses {listed}, which this task asks you to write yourself")

@@ -143,9 +143,12 @@ def _is_main_guard(node: ast.stmt) -> bool:
 
 
 def _assigns_name(tree: ast.AST) -> bool:
-    """The module may run its `__main__` block on import: it assigns `__name__` (or names it
-    as a string, e.g. `globals()["__name__"] = ...`)."""
+    """The module may run its `__main__` block on import: it assigns `__name__` — as a name,
+    an attribute (`sys.modules[__name__].__name__ = ...`), a keyword
+    (`globals().update(__name__=...)`) — or names it as a string (`globals()["__name__"]`)."""
     return any(isinstance(n, ast.Name) and n.id == "__name__" and not isinstance(n.ctx, ast.Load)
+               or isinstance(n, ast.Attribute) and n.attr == "__name__" and not isinstance(n.ctx, ast.Load)
+               or isinstance(n, ast.keyword) and n.arg == "__name__"
                or isinstance(n, ast.Constant) and n.value == "__name__" for n in ast.walk(tree))
 
 
@@ -164,11 +167,15 @@ def _aliases(tree: ast.AST, result: ScanResult) -> dict[str, str]:
     return aliases
 
 
-def _collect(tree: ast.Module, result: ScanResult, depth: int) -> None:
+def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool) -> None:
+    """Everything `tree` refers to into `result`; what only the body of a top-level
+    `if __name__ == "__main__":` holds into `result.main_only` — when the code is
+    `imported` (a kernel runs it as `__main__`) and does not assign `__name__`."""
     aliases = _aliases(tree, result)
-    guards = not _assigns_name(tree)
-    if not guards:
+    renamed = _assigns_name(tree)
+    if renamed:
         result.obfuscation.append("assigns `__name__` (a `__main__` block then runs on import)")
+    guards = imported and not renamed
     main = ScanResult()  # what only the `__main__` blocks hold
     for stmt in tree.body:
         if guards and _is_main_guard(stmt):
@@ -185,6 +192,7 @@ def _collect(tree: ast.Module, result: ScanResult, depth: int) -> None:
 
 
 def _collect_names(tree: ast.AST, aliases: dict[str, str], result: ScanResult, depth: int) -> None:
+    """The dotted names (aliases resolved), attribute names, strings and suspicious calls of `tree`."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.Attribute, ast.Name)):
             dotted = _dotted(node)
@@ -215,19 +223,20 @@ def _look_at_call(node: ast.Call, aliases: dict[str, str], result: ScanResult, d
         if not (isinstance(body, ast.Constant) and isinstance(body.value, str)):
             result.obfuscation.append(f"a cell magic whose body is built at run time (line {node.lineno})")
         elif depth < 4 and (inner := _parse(body.value, ScanResult())) is not None:
-            _collect(inner, result, depth + 1)
+            _collect(inner, result, depth + 1, imported=False)  # a cell's body runs as it stands
 
 
-def scan_source(source: str) -> ScanResult:
-    """What the static scan finds in `source` (a copy: the caller may change it)."""
-    return copy.deepcopy(_scanned(source))
+def scan_source(source: str, imported: bool = True) -> ScanResult:
+    """What the static scan finds in `source` (a copy: the caller may change it); `imported`:
+    the code is imported as a module (False: run as `__main__`, e.g. by a notebook kernel)."""
+    return copy.deepcopy(_scanned(source, imported))
 
 
 @lru_cache(maxsize=16)
-def _scanned(source: str) -> ScanResult:
+def _scanned(source: str, imported: bool) -> ScanResult:
     # one student's source is scanned by the judge and again by every test marked `forbid`
     result = ScanResult()
     tree = _parse(source, result)
     if tree is not None:
-        _collect(tree, result, 0)
+        _collect(tree, result, 0, imported)
     return result

@@ -80,8 +80,9 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
         if missing and unread:  # found, but a link or too large: say so, not "no mlp.py"
             sub.problems[a] = unread
         elif missing and a in found.misnamed:
-            sub.problems[a] = (f"no {a}.py (or {a}.ipynb) in the submission, but {found.misnamed[a]} — the grader "
-                               f"reads {a}.py only: rename the file and hand it in again")
+            meant = f"{a}.ipynb" if found.misnamed[a].lower().endswith(".ipynb") else f"{a}.py"
+            sub.problems[a] = (f"no {a}.py or {a}.ipynb in the submission, but {found.misnamed[a]} — the grader reads "
+                               f"those names only: rename it to {meant} and hand it in again")
         if f"{a}.py" in found.files:
             sub.sources[a] = found.files[f"{a}.py"].decode("utf-8-sig", errors="replace")  # Python reads a BOM too
         elif f"{a}.ipynb" in found.files:

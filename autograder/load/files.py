@@ -15,6 +15,7 @@ import re
 import stat
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -141,8 +142,9 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
             chosen = sorted((m for m in reversed(members) if PurePosixPath(m.filename).name in wanted
                              and not m.filename.startswith("__MACOSX/")),
                             key=lambda m: (m.filename.count("/"), m.filename))
-            twice = sorted({m.filename for m in chosen if [c.filename for c in chosen].count(m.filename) > 1})
-            found.notes += [f"{name} is in the zip more than once: the copy added last was read" for name in twice]
+            copies = Counter(m.filename for m in chosen)
+            found.notes += [f"{name} is in the zip {n} times: the last copy that could be read was graded"
+                            for name, n in sorted(copies.items()) if n > 1]
             file_times: dict[str, tuple[PurePosixPath, str]] = {}
             if any(PurePosixPath(m.filename).name == STAMP for m in members):
                 found.notes.append(f"its {STAMP} was not used: a zip is the student's own archive, so the time "

@@ -120,7 +120,7 @@ def autograded_notebook(course: Course, nb: CourseNotebook, result: AssignmentRe
     """The submitted notebook, sanitised as nbgrader does, with nnzoo's verdicts in its grade cells."""
     problem = ""
     try:
-        student_nb = read_notebook(nb.path.read_bytes().decode("utf-8", errors="replace"))
+        student_nb = read_notebook(nb.path.read_bytes().decode("utf-8-sig", errors="replace"))
     except Exception:  # noqa: BLE001 — unreadable or missing: the released notebook with the reason
         released = course.root / "release" / nb.assignment / f"{nb.assignment}.ipynb"
         source = released if released.is_file() else course.root / "source" / nb.assignment / f"{nb.assignment}.ipynb"

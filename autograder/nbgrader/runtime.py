@@ -245,7 +245,7 @@ class NotebookGrader:
         subject = NotebookSubject(self.namespace, filename)
         session = GradingSession(subject=subject,
                                  reference=self.reference or LocalSubject(NamespaceModule(self.namespace, filename)),
-                                 source=self.student_source())
+                                 source=self.student_source(), imported=False)  # the kernel ran it as __main__
         sink = io.StringIO()
         threads = torch.get_num_threads()
         # one thread, as in the sandboxed worker (same arithmetic, no oversubscription)

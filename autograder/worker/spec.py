@@ -199,12 +199,8 @@ def _rebound(value: Any, replaced: dict[int, tuple[Any, Any]], depth: int) -> An
 
 # -- a trusted part in the student's place ----------------------------------------------------
 
-def _student_classes(cls: type) -> list[type]:
-    """The classes of `cls`'s MRO that the student's code defines."""
-    return [c for c in cls.__mro__ if not c.__module__.startswith(_LIBRARY)]
-
-
 def _is_data_descriptor(value: Any) -> bool:
+    """A property or the like: found on the class, it wins over the instance's own attribute."""
     return hasattr(type(value), "__set__") or hasattr(type(value), "__delete__")
 
 
@@ -214,8 +210,9 @@ def _hides(student: type, new: nn.Module) -> bool:
     class attribute over its parameters, buffers and submodules, which `nn.Module` serves
     only when the ordinary lookup finds nothing."""
     served = set(new._parameters) | set(new._buffers) | set(new._modules)
+    theirs = [c for c in student.__mro__ if c not in type(new).__mro__]  # by identity: a `__module__` can be forged
     return any(name in served or (name in vars(new) and _is_data_descriptor(value))
-               for c in _student_classes(student) for name, value in vars(c).items())
+               for c in theirs for name, value in vars(c).items())
 
 
 def _keep_trusted(combined: type, trusted: type) -> None:

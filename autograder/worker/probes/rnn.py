@@ -176,12 +176,10 @@ class UnrolledCell(nn.Module):
         return torch.stack(seen, 1)  # (B, T, H)
 
 
-def norms_by_autograd(rnn: nn.Module, x: torch.Tensor, loss: str = "outputs") -> torch.Tensor | None:
+def norms_by_autograd(rnn: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """||dL/dh_t|| taken by autograd on the model as it is (its trusted cell records the h_t
-    it returns), for L = `rnn(x)[0][:, -1].sum()` (`loss="outputs"`, SPEC's L) or for L = the
-    sum of the h the cell returned last (`loss="last_state"`: the same for a correct RNN).
-    None when the model's cell is not a trusted one, the model fails, or its cell did not
-    run once per step."""
+    it returns), for SPEC's L = `rnn(x)[0][:, -1].sum()`.  None when the model's cell is not
+    a trusted one, the model fails, or its cell did not run once per step."""
     cell = getattr(rnn, "cell", None)
     if not isinstance(cell, _Recording):
         return None
@@ -190,7 +188,7 @@ def norms_by_autograd(rnn: nn.Module, x: torch.Tensor, loss: str = "outputs") ->
         with torch.set_grad_enabled(True):
             outputs = rnn(x)[0]
         kept = list(cell.states)
-        total = outputs[:, -1].sum() if loss == "outputs" else kept[-1].sum()
+        total = outputs[:, -1].sum()
         if len(kept) != x.shape[1] or not total.requires_grad:
             return None
         dh = torch.autograd.grad(total, kept, allow_unused=True)
