@@ -180,6 +180,17 @@ def test_a_main_block_self_check_is_not_a_use_of_the_built_in():
     assert any(hit.startswith("sys.modules") for hit in tampering.suspicious())
 
 
+def test_a_self_test_function_nothing_calls_is_not_a_use_of_the_built_in():
+    """A pytest-style `def test_*` comparing with the built-in, kept in the student's file,
+    never runs on import; called, decorated, or with the built-in in its defaults, it counts."""
+    own = "import torch.nn as nn\nclass Linear: pass\ndef test_mine():\n    assert nn.Linear(2, 3)\n"
+    assert scan_source(own).forbidden(list(LINEAR)) == []
+    for runs in (own + "test_mine()\n", own + "check = globals()['test_mine']\n",
+                 "import torch.nn as nn\ndef test_mine(layer=nn.Linear(2, 2)):\n    pass\n",
+                 "import atexit\nimport torch.nn as nn\n@atexit.register\ndef test_mine():\n    nn.Linear(2, 2)\n"):
+        assert scan_source(runs).forbidden(list(LINEAR)) == ["torch.nn.Linear"], runs
+
+
 def test_everyday_attributes_named_like_builtins_are_not_flagged():
     assert scan_source("def f(model):\n    model.eval()\n    import re\n    return re.compile('a')\n").suspicious() == []
     assert scan_source("x = eval('1 + 1')\n").suspicious() == ["eval"]

@@ -5,6 +5,7 @@ grade` of a folder) and collected by the nbgrader route (`nbgrader/collect.py`).
 turn each cell into Python with IPython's own input transformer."""
 
 import copy
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -58,7 +59,7 @@ def graded(tmp_path_factory):
 def test_both_routes_read_the_same_code_and_give_the_same_full_score(graded):
     results, plain_submission, collected = graded
     assert plain_submission.sources["mlp"] == collected.code
-    assert "get_ipython().run_cell_magic('time'" in collected.code
+    assert "def relu(x):" in collected.code and "run_cell_magic" not in collected.code  # a %%time cell: its body
     assert "get_ipython().run_line_magic('pinfo', 'torch.clamp')" in collected.code
     assert "get_ipython().system('ls')" in collected.code
     plain, nbgrader = results["plain"], results["nbgrader"]
@@ -79,3 +80,23 @@ def test_a_notebook_without_cell_ids_is_read_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_notebook(data, "mlp.ipynb").code.strip() == "x = 1"
+
+
+def test_a_notebook_scores_as_jupyter_runs_it_cell_by_cell():
+    """What runs in Jupyter, cell by cell, scores there too: a `from __future__` import that
+    opens a later cell (one module needs it first), `display()` (a notebook builtin), and
+    magics inside a `%%time` cell (IPython transforms the body before it runs)."""
+    from autograder.judge.run import grade_source
+    from autograder.load.notebook import read_notebook
+    from autograder.sandbox import SandboxLimits
+
+    reference = (Path(__file__).parent / "submissions" / "mlp" / "correct_einsum.py").read_text()
+    definitions, rest = reference.split("\nclass MLP", 1)
+    cells = ["%load_ext autoreload\nimport torch",
+             "from __future__ import annotations\n" + definitions.replace("from __future__ import annotations\n", ""),
+             "%%time\n!pip list\n%config InlineBackend.figure_format = 'svg'\nclass MLP" + rest,
+             "display(MLP(2, [3], 2))"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    code = read_notebook(nbformat.writes(nb).encode(), "mlp.ipynb").code
+    result = grade_source(code, "mlp", SandboxLimits(call_seconds=60))
+    assert result.score == result.max_score, [t.message for t in result.tests if not t.passed][:2]

@@ -12,9 +12,11 @@
   or `pkgutil` pointed at torch or PyG.
 - Notebook code: the body of a cell magic (`%%time`) is a string to Python but code to the
   student; it is scanned too, and a body built at run time is flagged.
-- A self-check under `if __name__ == "__main__":` never runs when the module is imported:
-  comparing one's own layer with the built-in there is not a use of the built-in (unless
-  the module assigns `__name__`).  Calls from anywhere are the run-time watch's to catch.
+- A self-check under `if __name__ == "__main__":` never runs when the module is imported,
+  nor does a `def test_*` function nothing calls: comparing one's own layer with the
+  built-in there is not a use of the built-in (unless the module assigns `__name__`, or a
+  notebook kernel ran the code as `__main__`).  Calls from anywhere are the run-time
+  watch's to catch.
 """
 
 from __future__ import annotations
@@ -167,22 +169,39 @@ def _aliases(tree: ast.AST, result: ScanResult) -> dict[str, str]:
     return aliases
 
 
+def _uncalled_tests(tree: ast.Module) -> set[ast.stmt]:
+    """The module's own pytest-style self-checks that nothing runs: top-level `def test_*`
+    functions, undecorated, whose name the module never mentions again."""
+    mentioned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | \
+        {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return {stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and stmt.name.startswith("test") and not stmt.decorator_list and stmt.name not in mentioned}
+
+
 def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool) -> None:
-    """Everything `tree` refers to into `result`; what only the body of a top-level
-    `if __name__ == "__main__":` holds into `result.main_only` — when the code is
-    `imported` (a kernel runs it as `__main__`) and does not assign `__name__`."""
+    """Everything `tree` refers to into `result`; what only code that never runs holds into
+    `result.main_only`: the body of a top-level `if __name__ == "__main__":` when the code is
+    `imported` (a kernel runs it as `__main__`) and does not assign `__name__`, and the body
+    of a `def test_*` self-check nothing calls (its defaults run when it is defined)."""
     aliases = _aliases(tree, result)
     renamed = _assigns_name(tree)
     if renamed:
         result.obfuscation.append("assigns `__name__` (a `__main__` block then runs on import)")
     guards = imported and not renamed
-    main = ScanResult()  # what only the `__main__` blocks hold
+    uncalled = _uncalled_tests(tree)
+    main = ScanResult()  # what only code that never runs holds
     for stmt in tree.body:
         if guards and _is_main_guard(stmt):
             for inner in stmt.body:
                 _collect_names(inner, aliases, main, depth)
             for inner in stmt.orelse:  # `else:` runs on import
                 _collect_names(inner, aliases, result, depth)
+        elif stmt in uncalled:
+            for inner in stmt.body:
+                _collect_names(inner, aliases, main, depth)
+            _collect_names(stmt.args, aliases, result, depth)  # defaults and annotations run at `def`
+            if stmt.returns is not None:
+                _collect_names(stmt.returns, aliases, result, depth)
         else:
             _collect_names(stmt, aliases, result, depth)
     result.main_only |= main.names - result.names

@@ -8,6 +8,7 @@ a file behaves as it did in Jupyter, on every route (plain folders, zips, nbgrad
 
 from __future__ import annotations
 
+import ast
 import warnings
 from dataclasses import dataclass, field
 
@@ -21,6 +22,11 @@ def cell_to_python(source: str) -> str:
     """
     from IPython.core.inputtransformer2 import TransformerManager
 
+    from autograder.worker.shell import RUN_BODY
+
+    first, _, body = source.partition("\n")
+    if first.startswith("%%") and first[2:].split(" ")[0] in RUN_BODY:  # `%%time`: its body, magics and all, is the code
+        return cell_to_python(body)
     try:
         return TransformerManager().transform_cell(source)
     except Exception:  # noqa: BLE001 — an input IPython cannot read runs (and fails) as typed
@@ -64,10 +70,38 @@ def read_notebook(data: bytes, filename: str = "the notebook") -> NotebookCode:
         if got.code is None:
             raise ValueError(got.problem.removeprefix(f"{filename} ") or "the notebook contains no code")
         return NotebookCode(got.code, dict(got.answers), list(got.notes))
-    code = "\n".join(cell_to_python(str(c.get("source", ""))) for c in cells)
+    code = "\n".join(with_future_imports_first([cell_to_python(str(c.get("source", ""))) for c in cells]))
     if not code.strip():
         raise ValueError("the notebook contains no code")
     return NotebookCode(code)
+
+
+def with_future_imports_first(cells: list[str]) -> list[str]:
+    """The cells' code as one module runs it: IPython compiles each cell alone, so a cell may
+    open with `from __future__ import ...`; in one module such imports must come first.
+
+    Example:
+        >>> with_future_imports_first(["x = 1\\n", "from __future__ import annotations\\ny = 2\\n"])
+        ['from __future__ import annotations\\n', 'x = 1\\n', 'y = 2\\n']
+    """
+    futures: list[str] = []
+    rest = []
+    for code in cells:
+        try:
+            body = ast.parse(code).body
+        except SyntaxError:  # runs (and fails) as typed
+            body = []
+        opening = 0
+        while opening < len(body) and isinstance(body[opening], ast.ImportFrom) and body[opening].module == "__future__":
+            opening += 1
+        if not opening:
+            rest.append(code)
+            continue
+        lines = code.splitlines(keepends=True)
+        end = body[opening - 1].end_lineno or 0
+        futures += [line for line in lines[:end] if line.strip() and line not in futures]
+        rest.append("".join(lines[end:]))
+    return [*futures, *rest] if futures else cells
 
 
 def code_from_notebook(data: bytes) -> str:

@@ -35,7 +35,13 @@ class QuietShell:
         return []
 
 
+def display(*objects: Any, **kwargs: Any) -> None:
+    """Jupyter's `display()`, a builtin in every notebook: a worker has nowhere to show anything."""
+
+
 def install(namespace: dict[str, Any]) -> None:
-    """Give `namespace` (a module's globals) a `get_ipython` returning a `QuietShell`."""
+    """Give `namespace` (a module's globals) what a notebook's code finds there without an
+    import: a `get_ipython` returning a `QuietShell`, and `display`."""
     shell = QuietShell(namespace)
     namespace.setdefault("get_ipython", lambda: shell)
+    namespace.setdefault("display", display)
