@@ -31,7 +31,9 @@ its parameters AND its statistics, i.e. keeping it in eval mode while fine-tunin
 
 You write `freeze`, `replace_head`, `fine_tune` and `extract_features`.
 
-Example (the whole recipe, on the target task's 20 labelled images):
+Example (the whole recipe, on the target task's 20 labelled images; run it from a
+notebook or a script of your own, not at the top of this file: the grader imports
+transfer.py where the digit data sets are not available):
     >>> from autograder.data.digits import target_task
     >>> X_few, y_few, X_test, y_test = target_task(shots=2, seed=0)
     >>> model = replace_head(load_pretrained(), num_classes=2)
