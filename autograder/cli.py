@@ -182,7 +182,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     from autograder.course.term import TermError, load_term
     from autograder.export.grades import max_scores, score
     from autograder.judge.result import StudentRecord
-    from autograder.load import IdCollision, NothingToGrade, load_class
+    from autograder.load import IdCollision, NothingToGrade, hidden_entries, load_class
     from autograder.report.console import gradebook_table
     from autograder.report.progress import grading_progress
 
@@ -192,6 +192,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     try:
         term = load_term()
         submissions = load_class(root, course.names(hidden=True))
+        in_class = {s.student for s in submissions}
         assignments = _assignments_for(requested, submissions)
     except (NothingToGrade, IdCollision, course.UnknownAssignment, TermError) as exc:
         return _fail(str(exc))
@@ -239,6 +240,12 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     if flagged:
         print(f"for human review (suspicious calls): {', '.join(flagged)} — see grades.json")
     print(f"wrote {out / 'grades.csv'}, {out / 'grades.json'}, {out / 'overview.html'} (and .md) and {out / 'feedback'}/")
+    for name in hidden_entries(root):
+        print(f"not graded: {root / name} (a name starting with a dot is hidden; rename it to grade it)")
+    gone = sorted({r.student for r in summary.records} - in_class)
+    if gone:
+        print(f"grades.csv still lists {len(gone)} student(s) graded into {out} before but not in {root} now: "
+              f"{', '.join(gone[:10])}{' …' * (len(gone) > 10)} (delete their {out / 'students'}/<id>.json to drop them)")
     errors = grader_errors(records)
     if errors:
         print(f"grader error — rerun with --resume after fixing the grader: {', '.join(errors)}", file=sys.stderr)

@@ -11,6 +11,7 @@ import contextlib
 import csv
 import io
 import json
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -131,6 +132,22 @@ def test_two_entries_that_would_be_one_student_are_refused(entries, named, tiny_
     result = nnzoo("grade", str(subs), "--out", str(tmp_path / "out"))
     one_line_error(result, *named)
     assert not (tmp_path / "out").exists()
+
+
+def test_what_is_not_graded_or_no_longer_handed_in_is_said(tiny_course, tmp_path):
+    """A folder hidden by its leading dot is named, not skipped in silence; macOS's
+    __MACOSX/ is never a student; a student graded before whose folder is gone stays in
+    grades.csv (nothing lost), and the run says so."""
+    subs = make_class(tmp_path, {"ann": {"tiny.py": CORRECT}, "bob": {"tiny.py": CORRECT}, ".cid": {"tiny.py": CORRECT},
+                                 "__MACOSX": {"tiny.py": BROKEN}})
+    out = tmp_path / "out"
+    first = nnzoo("grade", str(subs), "--out", str(out))
+    assert first.returncode == 0 and set(rows(out)) == {"ann", "bob"}, first.stderr
+    assert f"not graded: {subs / '.cid'}" in first.stdout and "MACOSX" not in first.stdout
+    shutil.rmtree(subs / "bob")
+    again = nnzoo("grade", str(subs), "--out", str(out), "--resume")
+    assert set(rows(out)) == {"ann", "bob"} and "grades.csv still lists 1 student(s)" in again.stdout, again.stdout
+    assert "bob" in again.stdout.split("still lists")[1]
 
 
 def test_hidden_tests_that_cannot_be_collected_are_a_grader_error_not_an_interrupt(tiny_course, tmp_path):

@@ -112,18 +112,31 @@ def load_entry(entry: Path, assignments: list[str]) -> StudentSubmission:
     return to_submission(sid, entry.name, found, assignments)
 
 
+#: Folders that tools, not students, leave in a class folder (macOS's zip extras included).
+TOOL_FOLDERS = frozenset({"__MACOSX", ".git", ".ipynb_checkpoints", ".venv", ".vscode", ".idea"})
+
+
+def _could_be_a_student(entry: Path) -> bool:
+    return entry.name not in TOOL_FOLDERS and (entry.is_dir() or entry.suffix == ".zip" or entry.is_symlink())
+
+
 def entries(root: Path) -> list[Path]:
     """The student entries under `root`: folders and `.zip` files (links included, to be
-    reported), hidden names skipped."""
+    reported), hidden names (`hidden_entries`) and tools' folders skipped."""
     if not root.exists():
         raise NothingToGrade(f"{root} does not exist")
     if not root.is_dir():
         raise NothingToGrade(f"{root} is not a folder of submissions (one folder or .zip per student)")
-    found = [e for e in sorted(root.iterdir()) if not e.name.startswith(".")
-             and (e.is_dir() or e.suffix == ".zip" or e.is_symlink())]
+    found = [e for e in sorted(root.iterdir()) if not e.name.startswith(".") and _could_be_a_student(e)]
     if not found:
         raise NothingToGrade(f"{root} holds no student folder or .zip to grade")
     return found
+
+
+def hidden_entries(root: Path) -> list[str]:
+    """The names of folders and zips under `root` that look like a student's but are not
+    graded because their names start with a dot (`.bob/`), for the instructor to hear of."""
+    return [e.name for e in sorted(root.iterdir()) if e.name.startswith(".") and _could_be_a_student(e)]
 
 
 def check_ids(paths: list[Path]) -> None:
