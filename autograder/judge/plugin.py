@@ -61,6 +61,16 @@ def _marker_arg(item: pytest.Item, name: str, default: Any) -> Any:
     return marker.args[0] if marker is not None and marker.args else default
 
 
+def _import_failure(exc: BaseException, path: Path) -> BaseException:
+    """What importing the student's `path` raised, as every test reports it: a syntax error in
+    the file itself as the batch says it (`judge.run.subject_for`); anything else (an
+    `eval("(")` of the student's included) as their own exception."""
+    if isinstance(exc, SyntaxError) and exc.filename == str(path):
+        return SubmissionFailure("syntax", f"{path.name} has a syntax error (line {exc.lineno}: {exc.msg}); fix it so "
+                                           "Python can import the file")
+    return exc
+
+
 class NnzooPlugin:
     """Points, properties and verdicts for one pytest run.
 
@@ -93,19 +103,11 @@ class NnzooPlugin:
                 raise SubmissionFailure("missing", f"{path.name} not found next to the tests in {path.parent}")
             try:
                 self._local[path] = LocalSubject.from_file(path, a)
-            except SyntaxError as exc:
-                if exc.filename != str(path):  # e.g. an `eval("(")` of the student's: their exception
-                    self._import_failed[path] = exc
-                    raise
-                # as the batch says it (`judge.run.subject_for`), not as an exception
-                self._import_failed[path] = SubmissionFailure(
-                    "syntax", f"{path.name} has a syntax error (line {exc.lineno}: {exc.msg}); fix it so Python can "
-                              "import the file")
-                raise self._import_failed[path] from None
             except BaseException as exc:
-                if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    self._import_failed[path] = exc
-                raise
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                self._import_failed[path] = _import_failure(exc, path)
+                raise self._import_failed[path] from None
         return self._local[path]
 
     @pytest.fixture
