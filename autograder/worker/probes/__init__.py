@@ -18,8 +18,11 @@ import pkgutil
 from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator
 
+from autograder.worker.dynamo import defer_dynamo_import
 from autograder.worker.forbidden import watching
 from autograder.worker.spec import MODEL, Build, ProbeRequest, resolve
+
+defer_dynamo_import()  # every process that runs probes trains: no optimizer step imports torch._dynamo
 
 ProbeFn = Callable[..., dict]
 PROBES: dict[str, ProbeFn] = {}
