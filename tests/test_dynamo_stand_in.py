@@ -73,3 +73,25 @@ def test_a_submodule_import_first_gets_the_real_torch_dynamo():
         print(type(sys.modules["torch._dynamo"]).__name__, torch._dynamo.config.cache_size_limit > 0)
     """)
     assert out.split() == ["module", "True"]
+
+
+def test_after_the_warm_up_a_grading_imports_nothing_of_torch_or_sympy():
+    """What the real `torch._dynamo` used to pull in with it, a worker must not import from
+    the file system in every grading: the fork server's warm-up covers what the probes use
+    (a gradient given for a non-scalar output imports torch's symbolic shapes and sympy)."""
+    out = fresh_python("""
+        import contextlib, io, sys
+        import pytest
+        import autograder.worker.serve  # as the fork server: the stand-in, then the warm-up
+        from autograder.worker.warmup import warm_up
+        from autograder.course import assignment, names
+
+        warm_up()
+        before = set(sys.modules)
+        for a in names(hidden=True):  # each reference's hidden tests, probes run in this process
+            with contextlib.redirect_stdout(io.StringIO()):
+                assert pytest.main([str(assignment(a).hidden_tests), "-q", "-p", "no:cacheprovider",
+                                    "--import-mode=importlib"]) == 0, a
+        print(sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("torch", "sympy", "mpmath")))
+    """)
+    assert out.split() == ["[]"], out

@@ -57,6 +57,9 @@ def _workload() -> None:
         loss = (F.cross_entropy(logits, targets) + F.nll_loss(F.log_softmax(logits, -1), targets)
                 + F.mse_loss(s, s.detach() * 0.5) + F.binary_cross_entropy_with_logits(logits, torch.rand_like(logits)))
         torch.autograd.grad(loss, params[:2], retain_graph=True)
+        # a gradient given for a non-scalar output, as the `run` probes give one: the first
+        # imports torch's symbolic shapes (and sympy), 0.5 s
+        torch.autograd.grad(s, params[:2], torch.ones_like(s), retain_graph=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
