@@ -136,29 +136,6 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _is_gradebook(folder: Path) -> bool:
-    """`folder` is one `nnzoo grade` wrote (its records' folder is there)."""
-    return (folder / "students").is_dir()
-
-
-def check_output_folder(root: Path, out: Path) -> str:
-    """Why `out` cannot hold the gradebook of the class in `root` (one line), or ""."""
-    if out.exists() and not out.is_dir():
-        return f"--out {out} is a file — give a folder for the grades"
-    blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-    if blocked is not None:
-        return f"--out {out} cannot be made: {blocked} is a file — give a folder for the grades"
-    r, o = root.resolve(), out.resolve()
-    if o == r or r in o.parents:
-        return f"--out {out} is inside the submissions folder {root} — it would be graded as a student; put it elsewhere"
-    if out.is_dir() and not _is_gradebook(out):
-        theirs = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .DS_Store is no one's grades
-        if theirs:
-            return (f"--out {out} holds files nnzoo did not write ({', '.join(theirs[:3])}{' …' * (len(theirs) > 3)}) "
-                    "— give a new or empty folder, or one nnzoo graded into before")
-    return ""
-
-
 def _assignments_for(requested: list[str] | None, submissions: list) -> list[str]:
     graded = course.names(hidden=True)
     if requested:
@@ -176,7 +153,7 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
                 allow_weak_sandbox: bool = False, executor: Executor | None = None) -> int:
-    from autograder.batch import BatchOptions, grade_class, grader_errors
+    from autograder.batch import BatchOptions, check_output_folder, grade_class, grader_errors
     from autograder.batch.cluster import WorkerRefused
     from autograder.batch.executors import LocalExecutor
     from autograder.course.term import TermError, load_term

@@ -172,6 +172,29 @@ def record_path(out: Path, student: str) -> Path:
     return out / "students" / f"{student}.json"
 
 
+def is_gradebook(folder: Path) -> bool:
+    """`folder` is one `nnzoo grade` wrote (its records' folder is there)."""
+    return (folder / "students").is_dir()
+
+
+def check_output_folder(root: Path, out: Path) -> str:
+    """Why `out` cannot hold the gradebook of the class in `root` (one line), or ""."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file — give a folder for the grades"
+    blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        return f"--out {out} cannot be made: {blocked} is a file — give a folder for the grades"
+    r, o = root.resolve(), out.resolve()
+    if o == r or r in o.parents:
+        return f"--out {out} is inside the submissions folder {root} — it would be graded as a student; put it elsewhere"
+    if out.is_dir() and not is_gradebook(out):
+        theirs = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .DS_Store is no one's grades
+        if theirs:
+            return (f"--out {out} holds files nnzoo did not write ({', '.join(theirs[:3])}{' …' * (len(theirs) > 3)}) "
+                    "— give a new or empty folder, or one nnzoo graded into before")
+    return ""
+
+
 def load_record(out: Path, student: str) -> StudentRecord | None:
     try:
         return StudentRecord.from_json(json.loads(record_path(out, student).read_text()))

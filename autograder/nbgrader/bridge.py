@@ -27,10 +27,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from autograder import course as nnzoo_course
-from autograder.batch import BatchOptions, grade_class, grader_errors
+from autograder.batch import (
+    BatchOptions,
+    check_output_folder,
+    grade_class,
+    grader_errors,
+)
 from autograder.batch.cluster import WorkerRefused
 from autograder.batch.executors import Executor, LocalExecutor
-from autograder.cli import check_output_folder
 from autograder.course.term import Deadline, Term, TermError, load_term
 from autograder.export.grades import grade
 from autograder.load import IdCollision, StudentSubmission, check_ids, student_id
