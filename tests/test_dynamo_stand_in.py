@@ -75,6 +75,31 @@ def test_a_submodule_import_first_gets_the_real_torch_dynamo():
     assert out.split() == ["module", "True"]
 
 
+
+def test_a_real_module_that_cannot_be_imported_leaves_the_stand_in_and_training_works():
+    out = fresh_python("""
+        import sys
+        import torch
+        import autograder.worker.probes
+        import autograder.worker.dynamo as dynamo
+
+        def unreadable(name, *args):  # as in a worker whose root does not hold it
+            raise ImportError(f"no {name} here")
+
+        dynamo.importlib.import_module = unreadable
+        try:
+            torch._dynamo.config
+        except ImportError as exc:
+            print("raised:", exc)
+        model = torch.nn.Linear(2, 1)
+        optimizer = torch.optim.Adam(model.parameters())
+        model(torch.ones(1, 2)).sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        print(type(sys.modules["torch._dynamo"]).__name__, type(torch._dynamo).__name__)
+    """)
+    assert out.splitlines() == ["raised: no torch._dynamo here", "DynamoStandIn DynamoStandIn"], out
+
 def test_after_the_warm_up_a_grading_imports_nothing_of_torch_or_sympy():
     """What the real `torch._dynamo` used to pull in with it, a worker must not import from
     the file system in every grading: the fork server's warm-up covers what the probes use

@@ -64,10 +64,14 @@ def _load_real() -> types.ModuleType:
     with _LOADING:
         real = _real_if_loaded()
         if real is None:
-            if isinstance(sys.modules.get(NAME), DynamoStandIn):
-                del sys.modules[NAME]
+            stand_in = sys.modules.pop(NAME, None)
             torch.__dict__.pop("_dynamo", None)
-            real = importlib.import_module(NAME)
+            try:
+                real = importlib.import_module(NAME)
+            except BaseException:  # e.g. a worker that cannot read it: eager training still works
+                if isinstance(stand_in, DynamoStandIn):
+                    sys.modules[NAME] = torch._dynamo = stand_in
+                raise
         return real
 
 
