@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from autograder.checks import replay
-from autograder.checks.base import CheckFailed
+from autograder.checks.base import CheckFailed, expect_tensor
 from autograder.checks.graphs import local, node_permutation_equivariant
 from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.errors import SubmissionFailure
@@ -20,6 +20,7 @@ from autograder.judge.run import grade_file
 from autograder.judge.verdict import verdict_for
 from autograder.sandbox import SandboxLimits
 from autograder.sandbox.client import MalformedReply, as_reply, probe_result
+from autograder.worker.encoding import NONTENSOR
 from autograder.worker.spec import Build
 
 
@@ -87,6 +88,16 @@ def test_a_probe_result_with_the_probes_structure_passes():
     body = as_reply({"output": (torch.zeros(2),), "input_grads": [None], "param_grads": {"w": None}, "param_shapes": {"w": [2, 3]}})
     assert probe_result("run", body) is body
     assert probe_result("train", as_reply({"rows": []}))["rows"] == []  # only the core probes' containers are fixed
+
+
+@pytest.mark.parametrize("value, found", [
+    (None, "got None"), (3, "got an int"), ([1.0], "got a list"),
+    ({NONTENSOR: "Liar"}, "got a Liar (not a plain torch.Tensor)"), ({NONTENSOR: "Adam"}, "got an Adam (not a plain torch.Tensor)"),
+])
+def test_a_check_names_what_came_instead_of_a_tensor(value, found):
+    with pytest.raises(CheckFailed) as failed:
+        expect_tensor(value, "the output", "shape")
+    assert found in str(failed.value)
 
 
 # -- shapes the student chose: checked before two replies are compared or indexed ------------

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import torch
 
 from autograder.checks.figures import accuracy, difference, show
-from autograder.worker.probes.core import NONTENSOR
+from autograder.worker.encoding import describe
 
 
 class CheckFailed(AssertionError):
@@ -30,16 +30,6 @@ def reaches(value: float, threshold: float, what: str, prop: str, hint: str = ""
     if value < threshold:
         show(accuracy(value, threshold, what))
         fail(prop, f"{what} {value:.2f} is below the required {threshold:.2f}", hint)
-
-
-def describe(value: Any) -> str:
-    """What `value` is, in a few words for a student ("a list", "a Liar (not a plain torch.Tensor)")."""
-    if isinstance(value, dict) and NONTENSOR in value:
-        return f"a {value[NONTENSOR]} (not a plain torch.Tensor)"
-    for plain in (bool, int, float, str, list, tuple, dict):  # a reply's containers by their plain names
-        if isinstance(value, plain):
-            return f"a {plain.__name__}"
-    return f"a {type(value).__name__}"
 
 
 def expect_tensor(

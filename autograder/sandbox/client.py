@@ -25,7 +25,7 @@ from autograder.sandbox.channel import (
     FrameTooLong,
 )
 from autograder.sandbox.reap import reap_later, take_uid_lock, wait_reaped
-from autograder.worker.encoding import WireError, WireLimits, decode
+from autograder.worker.encoding import WireError, WireLimits, decode, describe
 from autograder.worker.isolation import worker_paths
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability
@@ -234,28 +234,20 @@ CONTAINERS: dict[str, dict[str, type]] = {
 }
 
 
-def _describe(value: Any) -> str:
-    """A reply's value in a few words ("a list", "a Tensor")."""
-    if value is None:
-        return "None"
-    name = next((plain.__name__ for plain in (dict, list, tuple) if isinstance(value, plain)), type(value).__name__)
-    return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
-
-
 def probe_result(probe: str, body: Any) -> dict:
     """The result the worker sent for probe `probe`, checked to have the probe's structure
     where the checks rely on it: a dict (every probe returns one), whose entries in
     `CONTAINERS` are of their type, and whose `param_shapes` are lists of sizes.  Anything
     else raises `MalformedReply`: only a worker whose probe was replaced sends it."""
     if not isinstance(body, dict):
-        raise MalformedReply(f"a dict as the result of probe {probe[:40]!r}", f"it sent {_describe(body)}")
+        raise MalformedReply(f"a dict as the result of probe {probe[:40]!r}", f"it sent {describe(body)}")
     for key, kind in CONTAINERS.get(probe, {}).items():
         if key in body and not isinstance(body[key], kind):
-            raise MalformedReply(_entry(key) + f" as {_describe(kind())}", f"it sent {_describe(body[key])}")
+            raise MalformedReply(_entry(key) + f" as {describe(kind())}", f"it sent {describe(body[key])}")
     shapes = body.get("param_shapes", {})
     for name, shape in shapes.items() if isinstance(shapes, dict) else ():
         if not (isinstance(shape, list) and all(type(size) is int and size >= 0 for size in shape)):
-            raise MalformedReply(f"the shape of parameter {str(name)[:40]!r} as a list of sizes", f"it sent {_describe(shape)}")
+            raise MalformedReply(f"the shape of parameter {str(name)[:40]!r} as a list of sizes", f"it sent {describe(shape)}")
     return body
 
 

@@ -8,10 +8,9 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from autograder.worker.encoding import NONTENSOR
 from autograder.worker.probes import probe
 from autograder.worker.spec import MODEL, Build, resolve
-
-NONTENSOR = "__nontensor__"
 
 
 def plain(value: Any) -> Any:
