@@ -148,6 +148,37 @@ def test_a_trusted_cell_takes_the_place_and_class_of_the_students_cell():
     assert all(torch.equal(a, b) for a, b in zip(rnn.cell(x), builtin(x)))
 
 
+class CellWithProperties(StudentLikeCell):
+    """Sizes as read-only properties and a class attribute named like a parameter: on the
+    student's class they would hide the trusted cell's own values."""
+
+    weight_hh = None
+
+    @property
+    def hidden_size(self):
+        return 999
+
+    @property
+    def input_size(self):
+        raise AttributeError("derived from weights the trusted cell does not have")
+
+
+def test_a_students_properties_do_not_hide_the_trusted_cells_values():
+    rnn = StudentLikeRNN()
+    rnn.cell = CellWithProperties(3, 5)
+    put_in(rnn, Swap("cell", trusted_cell("lstm", 3, 5)), SimpleNamespace())
+    cell = rnn.cell
+    assert isinstance(cell, CellWithProperties) and isinstance(cell, TrustedLSTMCell)  # `isinstance(self.cell, LSTMCell)` holds
+    assert (cell.hidden_size, cell.input_size, cell._flavour) == (5, 3, "student")
+    assert isinstance(cell.weight_hh, torch.nn.Parameter) and tuple(cell.weight_hh.shape) == (20, 5)
+    builtin = torch.nn.LSTMCell(3, 5)
+    builtin.load_state_dict(cell.state_dict())
+    x = torch.randn(2, 3)
+    assert all(torch.equal(a, b) for a, b in zip(cell(x), builtin(x)))
+    cell.hidden_size = 6  # plain values are set on the trusted cell itself
+    assert cell.hidden_size == 6 and "hidden_size" in vars(cell)
+
+
 def test_a_trusted_rnn_takes_the_place_and_class_of_the_students_rnn():
     clf = torch.nn.Module()
     clf.rnn = StudentLikeRNN()

@@ -204,15 +204,44 @@ def _is_data_descriptor(value: Any) -> bool:
     return hasattr(type(value), "__set__") or hasattr(type(value), "__delete__")
 
 
-def _hides(student: type, new: nn.Module) -> bool:
-    """True when an attribute of the student's classes would win over what the trusted
-    `new` holds: a property (any data descriptor) over its instance attributes, and any
-    class attribute over its parameters, buffers and submodules, which `nn.Module` serves
-    only when the ordinary lookup finds nothing."""
+def _hidden_names(student: type, new: nn.Module) -> set[str]:
+    """The names under which an attribute of the student's classes would win over what the
+    trusted `new` holds: a property (any data descriptor) over its instance attributes, and
+    any class attribute over its parameters, buffers and submodules, which `nn.Module`
+    serves only when the ordinary lookup finds nothing.  A name the trusted class defines
+    itself is left out: `_keep_trusted` already gives it the trusted meaning."""
     served = set(new._parameters) | set(new._buffers) | set(new._modules)
-    theirs = [c for c in student.__mro__ if c not in type(new).__mro__]  # by identity: a `__module__` can be forged
-    return any(name in served or (name in vars(new) and _is_data_descriptor(value))
-               for c in theirs for name, value in vars(c).items())
+    trusted = type(new).__mro__
+    theirs = [c for c in student.__mro__ if c not in trusted]  # by identity: a `__module__` can be forged
+    return {name for c in theirs for name, value in vars(c).items()
+            if (name in served or (name in vars(new) and _is_data_descriptor(value))) and not any(name in vars(k) for k in trusted)}
+
+
+class _TrustedValue:
+    """A name of the trusted part that a student's class attribute would hide (a property
+    `hidden_size` over the trusted cell's own `hidden_size`, a class attribute `weight`
+    over its parameter): put in the combined class, it serves the trusted instance's
+    value — its own attribute, else its parameter, buffer or submodule."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        own = obj.__dict__
+        return own[self.name] if self.name in own else nn.Module.__getattr__(obj, self.name)
+
+    def __set__(self, obj: Any, value: Any) -> None:  # reached for plain values: nn.Module registers the rest
+        obj.__dict__[self.name] = value
+
+    def __delete__(self, obj: Any) -> None:
+        if self.name in obj.__dict__:
+            del obj.__dict__[self.name]
+        else:
+            nn.Module.__delattr__(obj, self.name)
 
 
 def _keep_trusted(combined: type, trusted: type) -> None:
@@ -244,15 +273,18 @@ def adopt(new: nn.Module, old: nn.Module) -> nn.Module:
 
     What the trusted part computes stays trusted: every name its class defines (its
     `forward`, torch's module machinery) resolves to the trusted one, never to the
-    student's (`_keep_trusted`).  Where a student's class attribute would hide what `new`
-    holds (`_hides`), or the classes cannot be combined, `new` keeps its own class."""
+    student's (`_keep_trusted`), and so does every value it holds that a student's class
+    attribute would hide (a property `hidden_size`: `_hidden_names`).  Where the classes
+    cannot be combined, `new` keeps its own class."""
     student = type(old)
     combined = None
-    if not (student.__module__.startswith(_LIBRARY) or isinstance(new, student) or _hides(student, new)):
+    if not (student.__module__.startswith(_LIBRARY) or isinstance(new, student)):
         try:
             combined = type(student.__name__, (type(new), student),
                             {"__module__": __name__, "__qualname__": student.__qualname__})
             _keep_trusted(combined, type(new))
+            for name in _hidden_names(student, new):
+                type.__setattr__(combined, name, _TrustedValue(name))
         except Exception:  # noqa: BLE001 — e.g. an MRO that cannot be linearised, a metaclass that objects
             combined = None
     for name, value in vars(old).items():
