@@ -3,6 +3,7 @@ backward), read its parameters, train it with the student's own training functio
 
 from __future__ import annotations
 
+import types
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
@@ -167,22 +168,27 @@ def train(
     pending: list[torch.Tensor] = []
     steps: list[torch.Tensor] = []
 
-    def seen(mod: Any, args: Any, out: Any) -> None:
-        if not (isinstance(out, torch.Tensor) and out.requires_grad and args and isinstance(args[0], torch.Tensor)):
-            return
-        rows = args[0].detach().clone()
-        out.register_hook(lambda grad: pending.append(rows))  # runs only if a backward reaches `out`
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = type(self).forward(self, *args, **kwargs)
+        if isinstance(out, torch.Tensor) and out.requires_grad and args and isinstance(args[0], torch.Tensor):
+            rows = args[0].detach().clone()
+            out.register_hook(lambda grad: pending.append(rows))  # runs only if a backward reaches `out`
+        return out
 
     def stepped(optimizer: Any, args: Any, kwargs: Any) -> None:
         steps.append(torch.cat(pending) if pending else X[:0].clone())
         pending.clear()
 
-    handles = [obj.register_forward_hook(seen), register_optimizer_step_post_hook(stepped)]
+    # the model's own `forward`, not a forward hook: `model.forward(x)` skips the hooks, and
+    # a loop that calls it is as correct as one that calls `model(x)`; bound to the
+    # instance, so that a `copy.deepcopy(model)` records its own forwards
+    obj.forward = types.MethodType(recording, obj)
+    handle = register_optimizer_step_post_hook(stepped)
     try:
         losses = resolve(module, train)(obj, X, y, **train_kwargs)
     finally:
-        for handle in handles:
-            handle.remove()
+        handle.remove()
+        vars(obj).pop("forward", None)
     return {
         "losses": plain(losses),
         "state_dict": plain(dict(obj.state_dict())),
