@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from autograder import checks
 from autograder.checks import replay
 from autograder.data.spirals import two_spirals
+from autograder.errors import StudentCodeError
 from autograder.judge.subject import LocalSubject, Raised
 from autograder.worker.probes import MODEL, Build
 from autograder.worker.probes.core import build_model
@@ -142,12 +143,24 @@ def test_mlp_output_shape(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("fixed input size")
 def test_mlp_rejects_wrong_input_size(submission):
-    """MLP(2, [16], 3) raises ValueError on a (3, 5) input, and accepts a (3, 2) one."""
+    """MLP(2, [16], 3) raises ValueError on a (3, 5) input, and accepts a (3, 2) one — with
+    PyTorch's nn.Linear in its slots, or else with your own layers (a size check in your
+    Linear, on which your MLP relies, counts too)."""
     prop, hint = "fixed input size", "an MLP has a fixed input size: raise ValueError when x.shape[-1] != in_features"
-    checks.raises(submission, model=mlp(2, [16], 3), patch=TRUSTED_RELU, args=(randn(3, 5).float(),), error="ValueError", prop=prop, hint=hint)
-    right = submission.run("run", model=mlp(2, [16], 3), patch=TRUSTED_RELU, args=(randn(3, 2).float(),), backward=False, allow_error=True)
-    if isinstance(right, Raised):
-        checks.base.fail(prop, f"an input of the right size (3, 2) raised {right.types[0]}: {right.message[:200]}", hint)
+
+    def check(model):
+        checks.raises(submission, model=model, patch=TRUSTED_RELU, args=(randn(3, 5).float(),), error="ValueError", prop=prop, hint=hint)
+        right = submission.run("run", model=model, patch=TRUSTED_RELU, args=(randn(3, 2).float(),), backward=False, allow_error=True)
+        if isinstance(right, Raised):
+            checks.base.fail(prop, f"an input of the right size (3, 2) raised {right.types[0]}: {right.message[:200]}", hint)
+
+    try:
+        check(mlp(2, [16], 3))
+    except checks.base.CheckFailed as on_trusted_layers:
+        try:
+            check(Build("MLP", 2, [16], 3))
+        except (checks.base.CheckFailed, StudentCodeError):
+            raise on_trusted_layers from None
 
 
 # -- accuracy ------------------------------------------------------------------------------

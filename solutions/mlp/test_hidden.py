@@ -30,9 +30,10 @@ import torch
 
 from autograder import checks
 from autograder.checks import replay
-from autograder.checks.base import fail
+from autograder.checks.base import CheckFailed, fail
 from autograder.checks.modules import within, without_private_buffers
 from autograder.data.spirals import two_spirals
+from autograder.errors import StudentCodeError
 from autograder.judge.subject import Raised, run_each
 from autograder.worker.probes import MODEL, Build
 from autograder.worker.probes.mlp import TRUSTED_LAYERS, TRUSTED_RELU
@@ -219,14 +220,27 @@ def test_mlp_maps_any_batch_size(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("fixed input size")
 def test_mlp_rejects_wrong_input_size(submission):
-    """An input with the wrong number of features raises ValueError; the right size does not."""
+    """An input with the wrong number of features raises ValueError; the right size does not.
+
+    Graded with PyTorch's nn.Linear in the MLP's slots (a bug of your Linear costs nothing
+    here); where that fails, once more with your own layers: a size check in your Linear,
+    on which your MLP relies, makes the MLP raise ValueError too."""
     prop, hint = "fixed input size", "an MLP takes a fixed input size: compare x.shape[-1] with in_features and raise ValueError"
-    model = mlp(6, [10], 3)
-    for wrong in (randn(4, 5).float(), randn(4, 7).float()):
-        checks.raises(submission, model=model, patch=TRUSTED_RELU, args=(wrong,), error="ValueError", prop=prop, hint=hint)
-    right = submission.run("run", model=model, patch=TRUSTED_RELU, args=(randn(4, 6).float(),), backward=False, allow_error=True)
-    if isinstance(right, Raised):
-        fail(prop, f"an input of the right size (4, 6) raised {right.types[0]}", hint)
+
+    def check(model):
+        for wrong in (randn(4, 5).float(), randn(4, 7).float()):
+            checks.raises(submission, model=model, patch=TRUSTED_RELU, args=(wrong,), error="ValueError", prop=prop, hint=hint)
+        right = submission.run("run", model=model, patch=TRUSTED_RELU, args=(randn(4, 6).float(),), backward=False, allow_error=True)
+        if isinstance(right, Raised):
+            fail(prop, f"an input of the right size (4, 6) raised {right.types[0]}", hint)
+
+    try:
+        check(mlp(6, [10], 3))
+    except CheckFailed as on_trusted_layers:
+        try:
+            check(Build("MLP", 6, [10], 3))
+        except (CheckFailed, StudentCodeError):
+            raise on_trusted_layers from None
 
 
 @pytest.mark.points(1)
