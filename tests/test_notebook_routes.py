@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.batch import BatchOptions, grade_class
+from autograder.batch import BatchOptions, grade_class, question_results
 from autograder.course.stubs import stub_source
 from autograder.load import StudentSubmission, load_entry
 from autograder.nbgrader import source_notebook as sn
@@ -100,3 +100,20 @@ def test_a_notebook_scores_as_jupyter_runs_it_cell_by_cell():
     code = read_notebook(nbformat.writes(nb).encode(), "mlp.ipynb").code
     result = grade_source(code, "mlp", SandboxLimits(call_seconds=60))
     assert result.score == result.max_score, [t.message for t in result.tests if not t.passed][:2]
+
+
+def test_questions_a_notebook_invents_score_nothing_and_add_no_points(tmp_path):
+    """A notebook's own layout decides which cells are answers, never which questions count:
+    invented `answer_z*`/`grade_z*` pairs would otherwise raise what mlp is worth — and, through
+    the class's maximum, every classmate's points possible."""
+    _, nb = notebook_with_ipython_syntax()
+    for i in range(5):
+        nb.cells += [nbformat.v4.new_code_cell(f'answer_z{i} = "a"', metadata={"nbgrader": {"grade_id": f"answer_z{i}", "solution": True}}),
+                     nbformat.v4.new_code_cell("", metadata={"nbgrader": {"grade_id": f"grade_z{i}", "grade": True, "points": 1}})]
+    (tmp_path / "mallory").mkdir()
+    (tmp_path / "mallory" / "mlp.ipynb").write_bytes(nbformat.writes(nb).encode())
+    answers = load_entry(tmp_path / "mallory", ["mlp"]).answers["mlp"]
+    assert "z0" in answers  # read from the notebook, as its layout declares …
+    results = question_results("mlp", answers)  # … but scored against the course's key only
+    assert [t.name for t in results] == ["question_q1", "question_q2", "question_q3"]
+    assert sum(t.max_score for t in results) == 3

@@ -144,11 +144,14 @@ def unfinished_record(sub: StudentSubmission, assignments: list[str], prints: di
 
 
 def question_results(assignment: str, answers: dict[str, object]) -> list[TestResult]:
-    """One result per conceptual question (1 point each), against the course's answer key."""
-    key = course_assignment(assignment).answer_key
+    """One result per conceptual question of the course's answer key (1 point each), the
+    student's answer to it looked up in `answers`.  The questions are the course's, never
+    the notebook's: ids a student's notebook invents score nothing and add no points to
+    what the assignment is worth (for them or, through the class's maximum, anyone)."""
     results = []
-    for q, given in answers.items():
-        right = given is not None and str(given).strip().lower() == key.get(q)
+    for q, expected in course_assignment(assignment).answer_key.items():
+        given = answers.get(q)
+        right = given is not None and str(given).strip().lower() == expected
         message = "" if right else ("no answer given" if given is None else "not the expected answer")
         results.append(TestResult(f"question_{q}", "conceptual question", 1.0 if right else 0.0, 1.0,
                                   PASSED if right else FAILED, message, "" if right else "check", f"question {q}",
