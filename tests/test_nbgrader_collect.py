@@ -127,6 +127,19 @@ def test_duplicated_cells_all_run_in_order(correct, layout):
     assert any("answer_relu appears 2 times" in n for n in got.notes)
 
 
+def test_a_cell_id_of_the_students_own_is_never_copied_into_a_note(correct, layout):
+    """The notes reach the feedback pages (Markdown): an id with a newline, a table row, HTML
+    and a terminal escape is named, not shown."""
+    odd = "x\n| fake | 2/2 |\n<script>alert(1)</script>\x1b[31m" + "y" * 10_000
+    for twin_id in ("twin-1", "twin-2"):
+        twin = nbformat.v4.new_code_cell("y = 1", metadata={"nbgrader": {"grade_id": odd}})
+        twin.id = twin_id
+        correct.cells.append(twin)
+    notes = collect(submit(correct), layout, "mlp.ipynb").notes
+    assert "the cell (an unusual id) appears 2 times; all copies ran, in order, the last definition wins" in notes
+    assert not any(c in note for note in notes for c in ("<script>", "\x1b", "\n", "| fake")), notes
+
+
 def test_reordered_cells_are_graded_in_the_students_order_and_noted(correct, layout):
     mlp, linear = cell(correct, "answer_MLP"), cell(correct, "answer_Linear")
     i, j = correct.cells.index(mlp), correct.cells.index(linear)

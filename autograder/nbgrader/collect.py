@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 import warnings
 from dataclasses import dataclass, field
@@ -107,6 +108,16 @@ def guarded(source: str) -> str:
                       "    pass"])
 
 
+#: A cell id shown as it is in a note; any other id (the student's notebook chooses its ids:
+#: newlines, Markdown, HTML, terminal escapes, megabytes) is named without its text.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _shown(gid: str) -> str:
+    """The id `gid` as a note shows it: itself when plain, else "(an unusual id)"."""
+    return gid if _PLAIN_ID.fullmatch(gid) else "(an unusual id)"
+
+
 def _cell_code(source: str, label: str, notes: list[str]) -> str | None:
     code = cell_to_python(source)  # magics, `x?` and `!cmd` as IPython runs them (get_ipython() calls)
     try:
@@ -185,7 +196,7 @@ def collect(data: bytes, layout: SourceLayout, filename: str) -> CollectedNotebo
             seen[gid] = seen.get(gid, 0) + 1
             order.append(gid)
         if gid in layout.locked and cell.source.strip() != layout.locked[gid].strip():
-            notes.append(f"the read-only cell {gid} was changed; its released version was used")
+            notes.append(f"the read-only cell {_shown(gid)} was changed; its released version was used")
         if cell.cell_type != "code" and gid not in layout.answers:
             continue
         if gid in layout.provided or (gid and gid.startswith(GRADER_PREFIXES)):
@@ -194,17 +205,17 @@ def collect(data: bytes, layout: SourceLayout, filename: str) -> CollectedNotebo
             answered.update(_choices(cell.source))
             continue
         if gid in layout.answers and not cell.source.strip():
-            notes.append(f"the answer cell {gid} is empty")
+            notes.append(f"the answer cell {_shown(gid)} is empty")
             continue
-        code = _cell_code(cell.source, gid or "a cell you added", notes)
+        code = _cell_code(cell.source, _shown(gid) if gid else "a cell you added", notes)
         if code and code.strip():
             chunks.append(code)
     for gid in layout.order:
         if gid not in seen and (gid in layout.answers or gid in layout.provided or gid in layout.grade_cells):
-            notes.append(f"the cell {gid} is missing (deleted?){_restored(gid, layout)}")
+            notes.append(f"the cell {_shown(gid)} is missing (deleted?){_restored(gid, layout)}")
     for gid, count in seen.items():
         if count > 1:
-            notes.append(f"the cell {gid} appears {count} times; all copies ran, in order, the last definition wins")
+            notes.append(f"the cell {_shown(gid)} appears {count} times; all copies ran, in order, the last definition wins")
     known = [g for g in dict.fromkeys(order) if g in layout.order]
     if known != [g for g in layout.order if g in known]:
         notes.append("the cells are not in their released order; the code was graded in your order")
