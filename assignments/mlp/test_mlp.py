@@ -58,8 +58,10 @@ def test_linear_initialised_like_nn_linear(submission):
     prop, hint = "initialisation", "draw weight and bias uniformly from (-k, k) with k = 1/sqrt(in_features), as nn.Linear does"
     weights = submission.run("state_dict", model=Build("Linear", 300, 200))["state_dict"]
     k = 300 ** -0.5
-    for name in ("weight", "bias"):
+    for name, count in (("weight", 200 * 300), ("bias", 200)):
         values = checks.expect_tensor(weights.get(name), f"`{name}`", prop, hint=hint).double()
+        if values.numel() != count:  # the layout itself is graded by the parameter-layout test
+            checks.base.fail(prop, f"`{name}` holds {values.numel()} values, expected {count}", hint)
         if not float(values.abs().max()) <= k:  # written so, a NaN fails too
             checks.base.fail(prop, f"`{name}` has values outside (-k, k)", hint)
         if not abs(float(values.std()) * 3 ** 0.5 / k - 1) <= 0.15:

@@ -82,7 +82,8 @@ def expect_close(actual: Any, expected: torch.Tensor, what: str, prop: str, *, h
     rtol, atol = tolerances(expected.dtype)
     if not torch.allclose(tensor, expected, rtol=rtol, atol=atol):
         show(lambda: difference(tensor, expected, what, atol))
-        worst = float((tensor - expected).abs().max())
+        exact = tensor.is_floating_point() or tensor.is_complex()  # bool tensors cannot be subtracted, uint8 would wrap
+        worst = float(((tensor - expected) if exact else (tensor.double() - expected.double())).abs().max())
         fail(prop, f"{what} differs from the expected result (largest difference {worst:.2g})", hint)
 
 

@@ -67,7 +67,7 @@ def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) 
             fail(prop, f"{what} should be a Python float, got {describe(actual)}", hint)
         if not within(actual, expected, 1e-6 * max(1.0, abs(expected))):
             fail(prop, f"{what} {_how_far(actual, expected)}", hint)
-    elif actual != expected:
+    elif type(actual) is not type(expected) or actual != expected:  # a tensor's `!=` would be a tensor, not an answer
         fail(prop, f"{what} differs from the expected value", hint)
 
 

@@ -107,19 +107,28 @@ def test_linear_initialised_like_nn_linear(submission):
     model = Build("Linear", 400, 300)
     sd = plain_weights(submission.run("state_dict", model=model, seed=3)["state_dict"], "the fresh layer's weights", prop, hint)
     k = 1 / math.sqrt(400)
-    for name in ("weight", "bias"):
+    for name, count in (("weight", 300 * 400), ("bias", 300)):
         values = checks.expect_tensor(sd.get(name), f"`{name}`", prop, hint=hint).double()
+        if values.numel() != count:  # the layout itself is graded by the parameter-layout test
+            fail(prop, f"`{name}` holds {values.numel()} values, expected {count}", hint)
         if not float(values.abs().max()) <= k * 1.0001:  # written so that NaN fails too
             fail(prop, f"`{name}` has values outside (-k, k)", hint)
         # a uniform on (-k, k) has mean 0 and standard deviation k / sqrt(3)
         if not (within(float(values.std()), k / math.sqrt(3), 0.1 * k / math.sqrt(3)) and within(float(values.mean()), 0.0, 0.1 * k)):
             fail(prop, f"`{name}` is not spread like U(-k, k)", hint)
     # The values above are what the worker says the fresh layer holds: the same fresh layer
-    # (same seed) must compute what the layer loaded with them computes.  Where the forward
-    # itself fails, the forward tests grade that.
+    # (same seed) must compute what the layer loaded with them computes — or, where its
+    # forward fails (the forward tests grade that), give them from its own `state_dict()`
+    # called through another probe.
     x = randn(5, 400, seed=4).float()
     fresh = submission.run("run", model=model, seed=3, args=(x,), backward=False, allow_error=True)
     if isinstance(fresh, Raised):
+        again = submission.run("run", model=model, seed=3, call=".state_dict", backward=False, allow_error=True)
+        held = again.get("output") if isinstance(again, dict) else None
+        if not isinstance(held, dict):
+            fail(prop, "the fresh layer's state_dict() could not be read a second time to confirm its weights", hint)
+        for name in ("weight", "bias"):
+            checks.expect_close(held.get(name), sd[name], f"`{name}` of the fresh layer, read a second time", prop, hint=hint)
         return
     loaded = submission.run("run", model=model, seed=3, state_dict=sd, args=(x,), backward=False, allow_error=True)
     if isinstance(loaded, Raised):
