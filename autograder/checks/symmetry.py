@@ -65,6 +65,28 @@ def permute_first(args: Sequence[Any], perm: torch.Tensor, dim: int) -> tuple:
     return (args[0].index_select(dim, perm), *args[1:])
 
 
+def changed_input(x: torch.Tensor) -> torch.Tensor | None:
+    """`x` with every entry changed, for checking that an output depends on its input:
+    floats + 1; integers (token ids) moved to the next id seen, cyclically, so that they stay
+    ids the module knows; None when there is nothing to change to (one id only)."""
+    if x.is_floating_point():
+        return x + 1
+    top = int(x.max()) if x.numel() else 0
+    return (x + 1) % (top + 1) if top > 0 else None
+
+
+def nontrivial(out: torch.Tensor, x: torch.Tensor, out_changed: torch.Tensor | None, prop: str, hint: str) -> None:
+    """A symmetry proves something only of a module that computes: `out` (for input `x`)
+    must not be `x` itself, and must differ from `out_changed`, the output for changed
+    inputs (None: not checked).  A constant and the identity are
+    equivariant and causal without computing anything."""
+    if out.shape == x.shape and out.dtype == x.dtype and torch.equal(out, x):
+        fail(prop, "the output is the input itself: the module computes nothing, which no symmetry can show", hint)
+    if out_changed is not None and out_changed.shape == out.shape and torch.equal(out_changed, out):
+        fail(prop, "the output did not change when its inputs changed: a module that ignores its input has every "
+                   "symmetry and shows none", hint)
+
+
 def permutation_equivariant(
     sub: Any,
     *,
@@ -83,6 +105,8 @@ def permutation_equivariant(
 
     The output must keep `args[0]`'s dimensions up to `dim`, and the output for the permuted
     input the first output's shape and dtype; otherwise `prop` fails, naming the shapes.
+    It must also show that the module computes (`nontrivial`): not the input itself, and
+    another output for `changed_input(args[0])`.
 
     Args:
         sub: the subject (`submission`, `reference` or a `LocalSubject`).
@@ -100,7 +124,11 @@ def permutation_equivariant(
     if torch.equal(perm, torch.arange(n)):
         perm = perm.roll(1)
     base = dict(model=model, state_dict=state_dict, kwargs=kwargs, backward=False)
-    results = _runs(sub, [dict(args=tuple(args), **base), dict(args=permute_args(args, perm, dim), **base)], patch)
+    changed = changed_input(args[0])
+    requests = [dict(args=tuple(args), **base), dict(args=permute_args(args, perm, dim), **base)]
+    if changed is not None:
+        requests.append(dict(args=(changed, *args[1:]), **base))
+    results = _runs(sub, requests, patch)
     out = _per_position(_output(next(results), "the output", prop, hint)[0], args[0], dim, "the output", prop, hint)
     out_p = expect_like(_output(next(results), "the output for permuted tokens", prop, hint)[0], out,
                         "the output for permuted tokens", "the output for the tokens in order", prop, hint=hint)
@@ -108,6 +136,8 @@ def permutation_equivariant(
     rtol, atol = tolerances(out.dtype)
     if not torch.allclose(out_p, expected, rtol=rtol * 100, atol=atol * 100):
         fail(prop, "permuting the input tokens did not permute the outputs the same way", hint)
+    out_c = _output(next(results), "the output for changed inputs", prop, hint)[0] if changed is not None else None
+    nontrivial(out, args[0], out_c, prop, hint)
 
 
 def causal(
@@ -129,7 +159,8 @@ def causal(
 
     The output must keep `args[0]`'s dimensions up to `dim`, every other output the first
     one's shape and dtype, and the input's gradient the input's; otherwise `prop` fails,
-    naming the shapes.
+    naming the shapes.  It must also show that the module computes (`nontrivial`): not the
+    input itself, and some output after i changed with the inputs after i.
 
     Args:
         sub: the subject (`submission`, `reference` or a `LocalSubject`).
@@ -155,11 +186,14 @@ def causal(
                     [dict(args=(changed[i], *args[1:]), backward=False, **base) for i in checked], patch)
     out = _per_position(_output(next(results), "the output", prop, hint)[0], x, dim, "the output", prop, hint)
     rtol, atol = tolerances(out.dtype)
+    later_changed = False  # whether any output after i followed its changed inputs
     for i in checked:
         what = f"the output with the inputs after position {i} changed"
         out2 = expect_like(_output(next(results), what, prop, hint)[0], out, what, "the output for the original input", prop, hint=hint)
         if not torch.allclose(out2.narrow(dim, 0, i + 1), out.narrow(dim, 0, i + 1), rtol=rtol, atol=atol):
             fail(prop, f"output {i} changed when only inputs after position {i} changed", hint)
+        later_changed = later_changed or not torch.equal(out2.narrow(dim, i + 1, n - i - 1), out.narrow(dim, i + 1, n - i - 1))
+    nontrivial(out, x, out if checked and not later_changed else None, prop, hint)
     cotangents = []
     for i in checked:
         cotangents.append(torch.zeros_like(out))
