@@ -20,7 +20,7 @@ from autograder.judge.run import grade_file
 from autograder.judge.verdict import verdict_for
 from autograder.sandbox import SandboxLimits
 from autograder.sandbox.client import MalformedReply, as_reply, probe_result
-from autograder.worker.encoding import NONTENSOR
+from autograder.worker.probes.core import NONTENSOR
 from autograder.worker.spec import Build
 
 

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import torch
 
 from autograder.checks.figures import accuracy, difference, show
-from autograder.worker.encoding import describe
+from autograder.worker.probes.core import describe
 
 
 class CheckFailed(AssertionError):

@@ -20,7 +20,7 @@ import torch
 
 from autograder.checks.base import expect_tensor, fail, reaches
 from autograder.checks.figures import show_training_curve
-from autograder.worker.encoding import NONTENSOR
+from autograder.worker.probes.core import NONTENSOR
 from autograder.worker.spec import Build
 
 

@@ -25,10 +25,11 @@ from autograder.sandbox.channel import (
     FrameTooLong,
 )
 from autograder.sandbox.reap import reap_later, take_uid_lock, wait_reaped
-from autograder.worker.encoding import WireError, WireLimits, decode, describe
+from autograder.worker.encoding import WireError, WireLimits, decode
 from autograder.worker.isolation import worker_paths
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability
+from autograder.worker.probes.core import describe
 from autograder.worker.serve import WorkerSpec
 from autograder.worker.spec import ProbeRequest, request_bytes
 

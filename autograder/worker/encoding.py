@@ -38,26 +38,6 @@ _SAFETENSORS_NAMES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float3
                       torch.bool: "BOOL"}
 DTYPES = frozenset(_SAFETENSORS_NAMES)
 
-#: The key of the marker a worker sends for a value that is not plain (`{NONTENSOR: "Liar"}`
-#: for a tensor subclass, an nn.Module, a generator …): its type's name, never the value.
-NONTENSOR = "__nontensor__"
-
-
-def describe(value: Any) -> str:
-    """What a decoded reply's `value` is, in a few words for a message ("None", "a list",
-    "an int", "a Liar (not a plain torch.Tensor)")."""
-    if value is None:
-        return "None"
-    if isinstance(value, dict) and NONTENSOR in value:
-        return f"{_article(str(value[NONTENSOR]))} (not a plain torch.Tensor)"
-    plain = (bool, int, float, str, list, tuple, dict)  # a reply's containers by their plain names
-    return _article(next((kind.__name__ for kind in plain if isinstance(value, kind)), type(value).__name__))
-
-
-def _article(name: str) -> str:
-    """`name` after "a" or "an"."""
-    return f"{'an' if name[:1] in tuple('aeiouAEIOU') else 'a'} {name}"
-
 
 class WireError(ValueError):
     """A frame that is malformed or exceeds a limit (the message says which)."""

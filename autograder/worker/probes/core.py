@@ -9,9 +9,28 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from autograder.worker.encoding import NONTENSOR
 from autograder.worker.probes import probe
 from autograder.worker.spec import MODEL, Build, resolve
+
+#: The key of the marker a worker sends for a value that is not plain (`{NONTENSOR: "Liar"}`
+#: for a tensor subclass, an nn.Module, a generator …): its type's name, never the value.
+NONTENSOR = "__nontensor__"
+
+
+def describe(value: Any) -> str:
+    """What a decoded reply's `value` is, in a few words for a message ("None", "a list",
+    "an int", "a Liar (not a plain torch.Tensor)")."""
+    if value is None:
+        return "None"
+    if isinstance(value, dict) and NONTENSOR in value:
+        return f"{_article(str(value[NONTENSOR]))} (not a plain torch.Tensor)"
+    kinds = (bool, int, float, str, list, tuple, dict)  # a reply's containers by their plain names
+    return _article(next((kind.__name__ for kind in kinds if isinstance(value, kind)), type(value).__name__))
+
+
+def _article(name: str) -> str:
+    """`name` after "a" or "an"."""
+    return f"{'an' if name[:1] in tuple('aeiouAEIOU') else 'a'} {name}"
 
 
 def plain(value: Any) -> Any:
