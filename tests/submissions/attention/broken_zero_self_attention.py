@@ -1,4 +1,4 @@
-"""BROKEN: loses test_attention_matches_reference, test_attention_weights_are_distributions, test_attention_is_scaled_by_sqrt_dk, test_causal_mask_is_lower_triangular, test_self_attention_matches_reference, test_self_attention_is_permutation_equivariant, test_self_attention_is_causal_with_a_causal_mask, test_encoder_layer_parameters_like_pytorch, test_pre_norm_layer_matches_reference, test_post_norm_layer_matches_reference, test_encoder_layer_is_permutation_equivariant, test_encoder_layer_dropout_is_off_in_eval_mode, test_encoder_layer_dropout_in_train_mode, test_token_classifier_structure, test_token_classifier_matches_reference, test_token_classifier_is_permutation_equivariant, test_token_classifier_learns_token_counts — self-attention registers its parameters and returns x * 0, the rest stubs: a constant output is equivariant and causal without computing anything, so it earns no symmetry point (it earned 3 of 4 points before).
+"""BROKEN: loses test_self_attention_matches_reference, test_self_attention_is_permutation_equivariant, test_self_attention_is_causal_with_a_causal_mask — self-attention returns x * 0: a constant is equivariant and causal without computing anything, so it earns neither symmetry point (both passed before).
 
 Assignment 2 — Transformers: self-attention.
 
@@ -52,7 +52,13 @@ def scaled_dot_product_attention(
         (torch.Size([2, 5, 3]), torch.Size([2, 5, 7]))
     """
     # Hint: scores over the LAST dimension (the keys); scale by 1/sqrt(d_k); masked scores become -inf BEFORE the softmax.
-    raise NotImplementedError('scores over the LAST dimension (the keys); scale by 1/sqrt(d_k); masked scores become -inf BEFORE the softmax.')
+    ### BEGIN SOLUTION
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (*, N, M)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # (*, N, M)
+    return weights @ v, weights  # (*, N, d_v), (*, N, M)
+    ### END SOLUTION
 
 
 def causal_mask(n: int, device: torch.device | None = None) -> torch.Tensor:
@@ -68,7 +74,9 @@ def causal_mask(n: int, device: torch.device | None = None) -> torch.Tensor:
                 [1, 1, 1]], dtype=torch.int32)
     """
     # Hint: a lower-triangular matrix of True (torch.tril).
-    raise NotImplementedError('a lower-triangular matrix of True (torch.tril).')
+    ### BEGIN SOLUTION
+    return torch.tril(torch.ones(n, n, dtype=torch.bool, device=device))
+    ### END SOLUTION
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -106,14 +114,30 @@ class MultiHeadSelfAttention(nn.Module):
         self.d_model = d_model
         self.num_heads = num_heads
         # Hint: the parameters of nn.MultiheadAttention: in_proj_weight (3d, d), in_proj_bias (3d,) or None, out_proj.
-        self.num_heads = num_heads
-        self.in_proj_weight = nn.Parameter(torch.zeros(3 * d_model, d_model))
+        ### BEGIN SOLUTION
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model)) if bias else None
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        if bias:
+            nn.init.zeros_(self.out_proj.bias)
+        ### END SOLUTION
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         # Hint: project once to q, k, v; split d into (heads, d/heads) and move heads before the tokens; attend; merge heads back in order.
-        return x * 0.0  # no attention at all: a constant
+        return x * 0.0  # no attention at all: a constant, trivially equivariant and causal
+        ### BEGIN SOLUTION
+        B, N, d = x.shape
+        h = self.num_heads
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (B, N, 3d)
+        q, k, v = qkv.split(d, dim=-1)  # each (B, N, d)
+        q, k, v = (t.view(B, N, h, d // h).transpose(1, 2) for t in (q, k, v))  # (B, h, N, d/h)
+        if mask is not None and mask.dim() == 3:
+            mask = mask.unsqueeze(1)  # (B, 1, N, N): the same mask for every head
+        out, _ = scaled_dot_product_attention(q, k, v, mask)  # (B, h, N, d/h)
+        out = out.transpose(1, 2).reshape(B, N, d)  # (B, N, d), head 0 first
+        return self.out_proj(out)
+        ### END SOLUTION
 
 
 class TransformerEncoderLayer(nn.Module):
@@ -155,11 +179,34 @@ class TransformerEncoderLayer(nn.Module):
         super().__init__()
         self.norm_first = norm_first
         # Hint: self_attn, linear1, linear2, norm1, norm2 (and dropouts) — the names nn.TransformerEncoderLayer uses.
-        raise NotImplementedError('self_attn, linear1, linear2, norm1, norm2 (and dropouts) — the names nn.TransformerEncoderLayer uses.')
+        ### BEGIN SOLUTION
+        self.self_attn = MultiHeadSelfAttention(d_model, num_heads)
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm1 = nn.LayerNorm(d_model, eps=1e-5)
+        self.norm2 = nn.LayerNorm(d_model, eps=1e-5)
+        self.dropout = nn.Dropout(dropout)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+        ### END SOLUTION
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         # Hint: each block adds its result to its input (residual); pre-norm normalises the block's input, post-norm the sum.
-        raise NotImplementedError("each block adds its result to its input (residual); pre-norm normalises the block's input, post-norm the sum.")
+        ### BEGIN SOLUTION
+        if self.norm_first:
+            x = x + self._attention(self.norm1(x), mask)  # (B, N, d)
+            x = x + self._feed_forward(self.norm2(x))
+        else:
+            x = self.norm1(x + self._attention(x, mask))
+            x = self.norm2(x + self._feed_forward(x))
+        return x
+
+    def _attention(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return self.dropout1(self.self_attn(x, mask))
+
+    def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout2(self.linear2(self.dropout(torch.relu(self.linear1(x)))))  # (B, N, d)
+        ### END SOLUTION
 
 
 class TokenClassifier(nn.Module):
@@ -192,8 +239,19 @@ class TokenClassifier(nn.Module):
                  num_layers: int = 2, dim_feedforward: int = 64) -> None:
         super().__init__()
         # Hint: embedding, then `layers` (an nn.ModuleList of TransformerEncoderLayer), then a linear `readout`.
-        raise NotImplementedError('embedding, then `layers` (an nn.ModuleList of TransformerEncoderLayer), then a linear `readout`.')
+        ### BEGIN SOLUTION
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.layers = nn.ModuleList(
+            TransformerEncoderLayer(d_model, num_heads, dim_feedforward, norm_first=True) for _ in range(num_layers)
+        )
+        self.readout = nn.Linear(d_model, num_classes)
+        ### END SOLUTION
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         # Hint: embed (B, N) → (B, N, d), run every layer, read out every token.
-        raise NotImplementedError('embed (B, N) → (B, N, d), run every layer, read out every token.')
+        ### BEGIN SOLUTION
+        x = self.embedding(tokens)  # (B, N, d)
+        for layer in self.layers:
+            x = layer(x)
+        return self.readout(x)  # (B, N, num_classes)
+        ### END SOLUTION
