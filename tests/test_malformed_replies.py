@@ -213,3 +213,11 @@ def test_a_forged_or_misshapen_reply_is_never_a_grader_error(name, expected):
     errors = {t.name: t.message for t in result.tests if t.status == "error"}
     assert not errors, errors
     assert any(expected in t.message for t in result.tests if not t.passed), [t.message for t in result.tests if not t.passed]
+
+
+def test_a_list_where_one_output_should_be_is_never_a_grader_error():
+    """The reply the judge compares with the first (x + 1 against x) is checked as a tensor first."""
+    result = grade_file(Path(__file__).parent / "malformed" / "gnn_list_for_shifted_input.py", "gnn", SandboxLimits(call_seconds=60))
+    assert not [t.name for t in result.tests if t.status == "error"]
+    assert [t.name for t in result.tests if not t.passed] == ["test_layers_handle_any_number_of_nodes"]
+    assert "should be a torch.Tensor, got a list" in next(t.message for t in result.tests if not t.passed)

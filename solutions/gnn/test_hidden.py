@@ -71,11 +71,15 @@ def own_then_trusted(check: Callable[[dict | None], Any], patch: dict) -> Any:
             raise own from None
 
 
-def depends_on_input(before: torch.Tensor, after: torch.Tensor, what: str, prop: str, hint: str) -> None:
+def depends_on_input(before: torch.Tensor, after: torch.Tensor, what: str, prop: str, hint: str, *, per_node: bool = False) -> None:
     """`before` and `after` (the outputs for features x and x + 1) differ: a symmetry that a
-    constant satisfies proves nothing."""
+    constant satisfies proves nothing.  `per_node`: a layer's outputs, one row per node,
+    which must also not be one row repeated for every node (a mean over all nodes is
+    equivariant too)."""
     if before.shape == after.shape and torch.equal(before, after):
         fail(prop, f"{what}: unchanged when every input feature changes — it ignores its input", hint)
+    if per_node and before.dim() == 2 and len(before) > 1 and torch.equal(before, before[:1].expand_as(before)):
+        fail(prop, f"{what}: every node got the same output — it ignores the nodes' own features and neighbours", hint)
 
 
 # -- primitives ------------------------------------------------------------------------------
@@ -241,7 +245,9 @@ def test_layers_handle_any_number_of_nodes(reference, submission):
                                                    for args in inputs], patch=patch)
             outputs = [checks.expect_tensor(result["output"], f"the output of {model} for {n} nodes", prop, shape=(n, 4), dtype=torch.float64,
                                             hint=hint) for (n, _), result in zip(graphs, results)]
-            depends_on_input(outputs[-1], next(results)["output"], f"the output of {model} for {n} nodes", prop, hint)
+            shifted = checks.expect_tensor(next(results)["output"], f"the output of {model} for {n} shifted nodes", prop, shape=(n, 4),
+                                           dtype=torch.float64, hint=hint)
+            depends_on_input(outputs[-1], shifted, f"the output of {model} for {n} nodes", prop, hint, per_node=True)
 
     own_then_trusted(check, TRUSTED_PRIMITIVES)
 
@@ -287,12 +293,13 @@ def test_layers_are_permutation_equivariant(submission):
     x = randn(34, 3)
 
     def check(patch):
-        for model in (Build("GCNLayer", 3, 4), Build("SAGELayer", 3, 4), Build("GCN", 3, 8, 2)):
+        for model, out in ((Build("GCNLayer", 3, 4), 4), (Build("SAGELayer", 3, 4), 4), (Build("GCN", 3, 8, 2), 2)):
             node_permutation_equivariant(submission, model=model, x=x, edge_index=KARATE, patch=patch, prop=prop, hint=hint)
             before, after = (checks.expect_tensor(submission.run("run", model=model, dtype=torch.float64, args=(feats, KARATE), backward=False,
-                                                                 patch=patch)["output"], f"the output of {model}", prop, hint=hint)
+                                                                 patch=patch)["output"], f"the output of {model}", prop, shape=(34, out),
+                                                  hint=hint)
                              for feats in (x, x + 1.0))
-            depends_on_input(before, after, f"the output of {model}", prop, hint)
+            depends_on_input(before, after, f"the output of {model}", prop, hint, per_node=True)
 
     own_then_trusted(check, TRUSTED_PRIMITIVES)
 
@@ -403,7 +410,7 @@ def test_pooling_ignores_node_order(submission):
         for seed in (0, 1):
             node_permutation_equivariant(submission, call="global_mean_pool", x=x, edge_index=None, rest=(batch,), invariant=True,
                                          patch=patch, seed=seed, prop=prop, hint=hint)
-        before, after = (checks.expect_tensor(result["output"], "the pooled output", prop, hint=hint)
+        before, after = (checks.expect_tensor(result["output"], "the pooled output", prop, shape=(3, 3), hint=hint)
                          for result in run_each(submission, "run", [dict(call="global_mean_pool", args=(feats, batch), backward=False)
                                                                    for feats in (x, x + 1.0)], patch=patch))
         depends_on_input(before, after, "the pooled output", prop, hint)
