@@ -166,9 +166,19 @@ def test_every_layer_mix_meets_the_graph_threshold(stem):
     and score far lower with untrained weights."""
     subject = REFERENCE if stem == "reference" else _subject(stem)
     for seed in SEEDS:
-        trained, untrained = TASKS.graph_accuracy(subject, init_seed=seed)
-        assert trained >= TASKS.GRAPH_ACCURACY, (stem, seed, trained)
-        assert untrained <= TASKS.UNTRAINED_GRAPH_ACCURACY, (stem, seed, untrained)
+        scores = TASKS.graph_accuracy(subject, init_seed=seed)
+        assert scores.trained >= TASKS.GRAPH_ACCURACY, (stem, seed, scores)
+        assert scores.relabelled == scores.trained, (stem, seed, scores)  # the read-out's classes reordered: the predictions follow
+        assert scores.untrained <= TASKS.UNTRAINED_GRAPH_ACCURACY, (stem, seed, scores)
+
+
+def test_a_classifier_that_ignores_its_trained_weights_does_not_follow_its_read_out():
+    """A forward that switches to a hand-written rule for trained weights (a read-out bias not zero, unlike the untrained
+    controls') is right as trained and passes the untrained control; with its read-out's classes reordered it is wrong."""
+    forged = LocalSubject(_load(Path(__file__).parent / "malformed" / "gnn_classifier_rule_for_trained_weights.py", "gnn_oracle_rule"))
+    scores = TASKS.graph_accuracy(forged)
+    assert scores.trained >= TASKS.GRAPH_ACCURACY and scores.untrained <= TASKS.UNTRAINED_GRAPH_ACCURACY, scores
+    assert scores.relabelled < TASKS.GRAPH_ACCURACY, scores
 
 
 def test_models_that_ignore_the_edges_or_the_batch_miss_the_thresholds():
@@ -176,4 +186,4 @@ def test_models_that_ignore_the_edges_or_the_batch_miss_the_thresholds():
     assert TASKS.node_accuracy(no_edges, evaluator=REFERENCE)[0] < TASKS.NODE_ACCURACY
     assert TASKS.link_auc(no_edges, evaluator=REFERENCE)[0] < TASKS.LINK_AUC
     for stem in ("broken_classifier_ignores_batch", "broken_classifier_ignores_edges"):
-        assert TASKS.graph_accuracy(_subject(stem))[0] < TASKS.GRAPH_ACCURACY, stem
+        assert TASKS.graph_accuracy(_subject(stem)).trained < TASKS.GRAPH_ACCURACY, stem

@@ -24,6 +24,7 @@ from autograder.checks.figures import (
     show_training_curve,
 )
 from autograder.checks.modules import (
+    depends_on_weights,
     every_parameter_gets_gradient,
     matches_reference,
     parameters_like,
@@ -44,6 +45,7 @@ __all__ = [
     "expect_close",
     "output_tensor",
     "reaches",
+    "depends_on_weights",
     "every_parameter_gets_gradient",
     "matches_reference",
     "parameters_like",

@@ -195,6 +195,38 @@ def parameters_like(sub: Any, model: Build, expected: dict[str, Sequence[int]], 
         fail(prop, f"{model}: parameters differ from the PyTorch layout: " + "; ".join(parts), hint)
 
 
+def depends_on_weights(
+    sub: Any, *, model: Build, args: Sequence[Any], prop: str, hint: str, state_dict: dict | None = None,
+    dtype: torch.dtype | None = torch.float64, patch: dict | None = None, seed: int = 0,
+) -> None:
+    """The output of `model` on `args` changes when its weights change.  A rule that a module
+    meets with weights it never reads (a fixed matrix, a constant, no parameters at all)
+    shows nothing of the layer that is to learn them: sizes, symmetries and locality hold
+    for it whatever it computes.
+
+    Runs `model` with `state_dict` (None: the subject's own freshly built weights, read with
+    the `state_dict` probe) and again with every floating value moved by N(0, 0.5²), drawn
+    here from `seed`; the two outputs (first items, for a tuple) must differ.
+
+    Example: ``depends_on_weights(submission, model=Build("GCNLayer", 3, 4), args=(x, edge_index), prop=..., hint=...)``
+    """
+    if state_dict is None:
+        state_dict = sub.run("state_dict", model=model, dtype=dtype, patch=patch).get("state_dict")
+        if not isinstance(state_dict, dict):
+            fail(prop, f"{model}: its state_dict() is not a dict of tensors", hint)
+    weights = {name: expect_tensor(value, f"`{name}` of {model}", prop, finite=False, hint=hint) for name, value in state_dict.items()}
+    generator = torch.Generator().manual_seed(seed)
+    moved = {name: value + 0.5 * torch.randn(value.shape, generator=generator, dtype=value.dtype) if value.is_floating_point() else value
+             for name, value in weights.items()}
+    requests = [dict(model=model, state_dict=sd, dtype=dtype, args=tuple(args), backward=False) for sd in (weights, moved)]
+    outputs = (result["output"] for result in run_each(sub, "run", requests, patch=patch))
+    before, after = (expect_tensor(out[0] if isinstance(out, (tuple, list)) and out else out, f"the output of {model}", prop,
+                                   finite=False, hint=hint) for out in outputs)
+    if before.shape == after.shape and torch.equal(before, after):
+        fail(prop, f"{model}: the output did not change when every weight changed — a layer must compute with its own "
+                   "parameters; a rule met without them shows nothing of what the layer learns", hint)
+
+
 def shape_preserved(
     sub: Any,
     *,

@@ -19,7 +19,7 @@ two counts; held-out labels and held-out link pairs never reach the worker.
 """
 
 from collections import Counter
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import networkx as nx
 import pytest
@@ -28,6 +28,7 @@ import torch
 from autograder import checks
 from autograder.checks.base import CheckFailed, fail
 from autograder.checks.graphs import local, node_permutation_equivariant, relabel
+from autograder.checks.symmetry import nontrivial
 from autograder.checks.training import accuracy_of
 from autograder.data.graphs import community_nodes, graph_families, link_split
 from autograder.errors import StudentCodeError
@@ -71,15 +72,16 @@ def own_then_trusted(check: Callable[[dict | None], Any], patch: dict) -> Any:
             raise own from None
 
 
-def depends_on_input(before: torch.Tensor, after: torch.Tensor, what: str, prop: str, hint: str, *, per_node: bool = False) -> None:
-    """`before` and `after` (the outputs for features x and x + 1) differ: a symmetry that a
-    constant satisfies proves nothing.  `per_node`: a layer's outputs, one row per node,
-    which must also not be one row repeated for every node (a mean over all nodes is
-    equivariant too)."""
-    if before.shape == after.shape and torch.equal(before, after):
-        fail(prop, f"{what}: unchanged when every input feature changes — it ignores its input", hint)
-    if per_node and before.dim() == 2 and len(before) > 1 and torch.equal(before, before[:1].expand_as(before)):
-        fail(prop, f"{what}: every node got the same output — it ignores the nodes' own features and neighbours", hint)
+def computes(submission, model: Build, args: tuple, before: torch.Tensor, after: torch.Tensor, prop: str, hint: str, *,
+             state_dict: dict | None = None, patch: dict | None = None) -> None:
+    """A relation (any size, equivariance) shows something only of a layer that computes:
+    `before` and `after`, its outputs for features `args[0]` and `args[0] + 1`, must differ
+    (`nontrivial`), must not be one row repeated for every node (a mean over all nodes is
+    equivariant too), and the output must change with the weights (`depends_on_weights`)."""
+    nontrivial(before, args[0], after, prop, hint)
+    if before.dim() == 2 and len(before) > 1 and torch.equal(before, before[:1].expand_as(before)):
+        fail(prop, f"{model}: every node got the same output — it ignores the nodes' own features and neighbours", hint)
+    checks.depends_on_weights(submission, model=model, args=args, state_dict=state_dict, patch=patch, prop=prop, hint=hint)
 
 
 # -- primitives ------------------------------------------------------------------------------
@@ -247,7 +249,7 @@ def test_layers_handle_any_number_of_nodes(reference, submission):
                                             hint=hint) for (n, _), result in zip(graphs, results)]
             shifted = checks.expect_tensor(next(results)["output"], f"the output of {model} for {n} shifted nodes", prop, shape=(n, 4),
                                            dtype=torch.float64, hint=hint)
-            depends_on_input(outputs[-1], shifted, f"the output of {model} for {n} nodes", prop, hint, per_node=True)
+            computes(submission, model, inputs[-2], outputs[-1], shifted, prop, hint, state_dict=sd, patch=patch)
 
     own_then_trusted(check, TRUSTED_PRIMITIVES)
 
@@ -262,6 +264,7 @@ def test_isolated_nodes(reference, submission):
     def check(patch):
         for model in (Build("GCNLayer", 3, 4), Build("SAGELayer", 3, 4), Build("GCN", 3, 8, 4)):
             sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
+            checks.depends_on_weights(submission, model=model, args=(randn(7, 3), ISOLATED), state_dict=sd, patch=patch, prop=prop, hint=hint)
             for n, edge_index, alone in ((7, ISOLATED, [3, 6]), (3, NO_EDGES, [0, 1, 2])):
                 where = f"{model} on {n} nodes, {edge_index.shape[1]} edges"
                 x = randn(n, 3)
@@ -299,7 +302,7 @@ def test_layers_are_permutation_equivariant(submission):
                                                                  patch=patch)["output"], f"the output of {model}", prop, shape=(34, out),
                                                   hint=hint)
                              for feats in (x, x + 1.0))
-            depends_on_input(before, after, f"the output of {model}", prop, hint, per_node=True)
+            computes(submission, model, (x, KARATE), before, after, prop, hint, patch=patch)
 
     own_then_trusted(check, TRUSTED_PRIMITIVES)
 
@@ -309,10 +312,13 @@ def test_layers_are_permutation_equivariant(submission):
 @pytest.mark.forbid(*FORBIDDEN)
 def test_k_layers_see_k_hops(submission):
     """A GCN of k = 1, 2, 3 layers: node 0 of a path ignores nodes more than k hops away but sees node k."""
+    prop, hint = "locality", "each layer only passes messages along edges: one hop per layer, and GCN(num_layers=k) has k layers"
+
     def check(patch):
         for k in (1, 2, 3):
-            local(submission, model=Build("GCN", 3, 8, 2, num_layers=k), hops=k, patch=patch, prop="locality",
-                  hint="each layer only passes messages along edges: one hop per layer, and GCN(num_layers=k) has k layers")
+            model = Build("GCN", 3, 8, 2, num_layers=k)
+            local(submission, model=model, hops=k, patch=patch, prop=prop, hint=hint)
+            checks.depends_on_weights(submission, model=model, args=(randn(34, 3), KARATE), patch=patch, prop=prop, hint=hint)
 
     own_then_trusted(check, TRUSTED_PRIMITIVES)
 
@@ -330,7 +336,7 @@ def test_messages_follow_edge_direction(reference, submission):
         for layer in LAYERS:
             model = Build(layer, 2, 3)
             sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
-
+            checks.depends_on_weights(submission, model=model, args=(x, edge_index), state_dict=sd, patch=patch, prop=prop, hint=hint)
             changed_1, changed_0 = x.clone(), x.clone()
             changed_1[1] += 3.0
             changed_0[0] += 3.0
@@ -413,7 +419,7 @@ def test_pooling_ignores_node_order(submission):
         before, after = (checks.expect_tensor(result["output"], "the pooled output", prop, shape=(3, 3), hint=hint)
                          for result in run_each(submission, "run", [dict(call="global_mean_pool", args=(feats, batch), backward=False)
                                                                    for feats in (x, x + 1.0)], patch=patch))
-        depends_on_input(before, after, "the pooled output", prop, hint)
+        nontrivial(before, x, after, prop, hint)
 
     own_then_trusted(check, TRUSTED_PRIMITIVES)
 
@@ -449,7 +455,7 @@ def test_graph_classifier_respects_batch(submission):
         for g in range(3):
             checks.expect_close(next(logits), together[g:g + 1], f"graph {g}'s logits when it is alone", prop, hint=hint)
         checks.expect_close(next(logits), together, "the logits after relabelling the nodes", prop, hint=hint)
-        depends_on_input(together, next(logits), "the logits", prop, hint)
+        nontrivial(together, x, next(logits), prop, hint)
 
     own_then_trusted(check, TRUSTED_POOLING)
 
@@ -529,10 +535,39 @@ def link_auc(subject, init_seed: int = 0, evaluator=None) -> tuple[float, str]:
     return _lower(aucs)
 
 
-def graph_accuracy(subject, init_seed: int = 0, patch: dict | None = None) -> tuple[float, float]:
+#: How `graph_accuracy` reorders the classes in the read-out (no class keeps its place).
+RELABEL = torch.tensor([1, 2, 0])
+
+
+class GraphScores(NamedTuple):
+    """Held-out accuracies of a trained `GraphClassifier`: with the trained weights; with
+    them and the classes reordered in the read-out (`RELABEL`), scored against the labels
+    reordered alike; and the mean over untrained weights drawn by the judge."""
+    trained: float
+    relabelled: float
+    untrained: float
+
+
+def relabelled(weights: dict[str, torch.Tensor], parameters: list[str], order: torch.Tensor) -> dict[str, torch.Tensor]:
+    """`weights` with every dimension of size len(order) of every floating parameter reordered
+    by `order`: the read-out's rows and bias entries (the only dimensions of the class count
+    C in a classifier whose input and hidden sizes differ from C), so logit column c becomes
+    the trained model's column order[c].  A model whose logits come from its read-out
+    follows; code that reads something else (a hand-written rule) does not."""
+    def reorder(value: torch.Tensor) -> torch.Tensor:
+        for dim, size in enumerate(value.shape):
+            if size == len(order):
+                value = value.index_select(dim, order)
+        return value
+
+    return {**weights, **{name: reorder(weights[name]) for name in parameters if weights[name].is_floating_point()}}
+
+
+def graph_accuracy(subject, init_seed: int = 0, patch: dict | None = None) -> GraphScores:
     """Held-out accuracy of a GraphClassifier(4, 32, 3) trained on hairy cycles: with the trained
-    weights, and (the mean) with untrained ones drawn by the judge — both through the subject's
-    own forward, in fresh calls given the held-out graphs only (their labels stay here)."""
+    weights, with the classes reordered in their read-out (`relabelled`), and (the mean) with
+    untrained ones drawn by the judge — all through the subject's own forward, in fresh calls
+    given the held-out graphs only (their labels stay here)."""
     prop, hint = "graph classification", ""
     train, held_out = graph_families(120, seed=0), graph_families(60, seed=1)
     model = on_trusted_layers(Build("GraphClassifier", 4, 32, 3))
@@ -541,19 +576,23 @@ def graph_accuracy(subject, init_seed: int = 0, patch: dict | None = None) -> tu
     weights, parameters = _weights(result, prop, hint)
     args = (held_out["x"], held_out["edge_index"], held_out["batch"])
 
-    def accuracy(result: dict) -> float:
+    def logits_of(result: dict) -> torch.Tensor:
         logits = checks.expect_tensor(result["output"], "the logits of the held-out graphs", prop, finite=False, hint=hint)
         if tuple(logits.shape) != (60, 3):
             fail(prop, f"the logits of 60 held-out graphs have shape {tuple(logits.shape)}, expected (60, 3)", hint)
-        return accuracy_of(logits, held_out["y"])
+        return logits
 
     shapes = {name: tuple(weights[name].shape) for name in parameters}
     dtype = weights[parameters[0]].dtype if parameters else torch.float32
-    states = [{**weights, **seeded_weights(shapes, seed, dtype)} for seed in UNTRAINED_SEEDS] + [weights]
+    states = [weights, relabelled(weights, parameters, RELABEL)] + [{**weights, **seeded_weights(shapes, seed, dtype)} for seed in UNTRAINED_SEEDS]
     # all sent at once: the judge scores one prediction while the worker computes the next
-    *untrained, trained = (accuracy(result) for result in run_each(subject, "predict", [dict(model=model, state_dict=w, args=args) for w in states],
-                                                                   patch=patch))
-    return trained, sum(untrained) / len(untrained)
+    results = run_each(subject, "predict", [dict(model=model, state_dict=w, args=args) for w in states], patch=patch)
+    trained = accuracy_of(logits_of(next(results)), held_out["y"])
+    # column c of the relabelled logits is the trained model's column RELABEL[c]: put each back in its place
+    back = torch.argsort(RELABEL)
+    relabelled_accuracy = accuracy_of(logits_of(next(results)).index_select(1, back), held_out["y"])
+    untrained = [accuracy_of(logits_of(result), held_out["y"]) for result in results]
+    return GraphScores(trained, relabelled_accuracy, sum(untrained) / len(untrained))
 
 
 @pytest.mark.points(2)
@@ -587,11 +626,15 @@ def test_graph_classification(submission):
             "pool per graph with `batch`")
 
     def check(patch):
-        trained, untrained = graph_accuracy(submission, patch=patch)
-        checks.reaches(trained, GRAPH_ACCURACY, "held-out graph accuracy", prop, hint)
-        if untrained > UNTRAINED_GRAPH_ACCURACY:
-            fail(prop, f"with untrained weights the held-out graph accuracy is already {untrained:.2f} (correct classifiers: about 0.33): "
-                       "the prediction must come from the model's layers and read-out, not from code that ignores the weights",
+        scores = graph_accuracy(submission, patch=patch)
+        checks.reaches(scores.trained, GRAPH_ACCURACY, "held-out graph accuracy", prop, hint)
+        ignores = "the prediction must come from the model's layers and read-out, not from code that ignores the weights"
+        if scores.relabelled < GRAPH_ACCURACY:
+            fail(prop, f"with the classes reordered in the trained read-out (its rows and bias entries), the predictions did not "
+                       f"follow: held-out accuracy {scores.relabelled:.2f} against the reordered labels — {ignores}",
                  "compute the logits with your layers and your linear read-out only")
+        if scores.untrained > UNTRAINED_GRAPH_ACCURACY:
+            fail(prop, f"with untrained weights the held-out graph accuracy is already {scores.untrained:.2f} (correct classifiers: "
+                       f"about 0.33): {ignores}", "compute the logits with your layers and your linear read-out only")
 
     own_then_trusted(check, TRUSTED_POOLING)
