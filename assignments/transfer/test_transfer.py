@@ -87,11 +87,11 @@ def test_freeze_leaves_only_the_prefixes_trainable(submission):
 
 # -- replace_head ----------------------------------------------------------------------------
 
-def _new_head(submission, num_classes, x, state, dtype=None, frozen=False):
-    """replace_head on a SmallNet(10) with `state`; the reply, and the output a SmallNet with the
-    returned weights gives for `x` (computed here)."""
+def _new_head(submission, num_classes, x, state, dtype=None, frozen=False, seed=0):
+    """replace_head on a SmallNet(10) with `state`, torch seeded with `seed`; the reply, and the
+    output a SmallNet with the returned weights gives for `x` (computed here)."""
     result = submission.run("replace_head_run", model=Build(SMALLNET, 10), state_dict=state, dtype=dtype, num_classes=num_classes,
-                            x=x, frozen=frozen, cotangent=torch.ones(len(x), num_classes, dtype=x.dtype))
+                            x=x, frozen=frozen, cotangent=torch.ones(len(x), num_classes, dtype=x.dtype), seed=seed)
     returned = result.get("returned")
     if not isinstance(returned, dict):
         fail("new head shape", "replace_head should return the model it changed", "end with `return model`")
@@ -134,14 +134,20 @@ def test_replace_head_keeps_the_old_heads_dtype_and_device(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("fresh head")
 def test_replace_head_draws_a_fresh_head(submission):
-    """replace_head(load_pretrained(), 10) — as many classes as before — still gives new weights from U(-k, k), k = 1/sqrt(64)."""
+    """replace_head(load_pretrained(), 10) — as many classes as before — still gives new weights from U(-k, k), k = 1/sqrt(64),
+    drawn at random: another seed, another head."""
     prop, hint = "fresh head", "always create a NEW nn.Linear, even when num_classes is unchanged"
     old = dict(pretrained_state_dict())
-    _, returned = _new_head(submission, 10, images(2), old, frozen=True)
-    if torch.equal(returned["head.weight"], old["head.weight"]):
-        fail(prop, "the new head has the old head's (pretrained) weights", hint)
-    if not float(returned["head.weight"].abs().max()) <= 1 / math.sqrt(64) * 1.0001:  # written so, a NaN fails too
-        fail(prop, "the new head has values outside (-k, k), k = 1/sqrt(in_features): initialise it as nn.Linear does", hint)
+    heads = []
+    for seed in (0, 1):
+        _, returned = _new_head(submission, 10, images(2), old, frozen=True, seed=seed)
+        if torch.equal(returned["head.weight"], old["head.weight"]):
+            fail(prop, "the new head has the old head's (pretrained) weights", hint)
+        if not float(returned["head.weight"].abs().max()) <= 1 / math.sqrt(64) * 1.0001:  # written so, a NaN fails too
+            fail(prop, "the new head has values outside (-k, k), k = 1/sqrt(in_features): initialise it as nn.Linear does", hint)
+        heads.append(returned["head.weight"])
+    if torch.equal(*heads):
+        fail(prop, "the new head's weights were the same under two random seeds: fresh weights are a random draw", hint)
 
 
 # -- extract_features ------------------------------------------------------------------------
@@ -206,27 +212,29 @@ def _fine_tune(submission, seed=0, **request):
 @pytest.mark.points(1)
 @pytest.mark.property("fine-tuning loop")
 def test_fine_tune_matches_a_plain_adam_loop(submission):
-    """One batch per epoch: losses and weights equal a plain Adam loop over the trainable parameters (cross-entropy, zero_grad)."""
+    """One batch per epoch: losses and weights equal a plain Adam loop over the trainable parameters (cross-entropy, zero_grad),
+    with two layers trainable and with all of them (training from scratch)."""
     prop, hint = "fine-tuning loop", "Adam over the trainable parameters with lr, F.cross_entropy, optimizer.zero_grad() before each backward"
-    model = fresh(TinyNet, 5).double()
     X, y = randn(12, 6, seed=3), torch.arange(12) % 3
-    trainable = ["backbone.fc2.weight", "backbone.fc2.bias", "head.weight", "head.bias"]
-    result = _fine_tune(submission, model=TINY, state_dict=state_of(model), dtype=F64, X=X, y=y, trainable=trainable,
-                        train_kwargs=dict(epochs=3, lr=0.05, batch_size=32))
-    set_trainable(model, trainable)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.05)
-    losses = []
-    for _ in range(3):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(X), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    if not (isinstance(result["losses"], list) and len(result["losses"]) == 3):
-        fail(prop, f"fine_tune should return a list of 3 floats (one per epoch), got {result['losses']!r:.80}", hint)
-    expect_close(torch.tensor(result["losses"], dtype=F64), torch.tensor(losses, dtype=F64), "the losses per epoch", prop, hint=hint)
-    for name, value in model.state_dict().items():
-        expect_close(result["state_dict"][name], value, f"`{name}` after fine-tuning", prop, hint=hint)
+    for trainable in (["backbone.fc2.weight", "backbone.fc2.bias", "head.weight", "head.bias"], [n for n, _ in TinyNet().named_parameters()]):
+        model = fresh(TinyNet, 5).double()
+        result = _fine_tune(submission, model=TINY, state_dict=state_of(model), dtype=F64, X=X, y=y, trainable=trainable,
+                            train_kwargs=dict(epochs=3, lr=0.05, batch_size=32))
+        set_trainable(model, trainable)
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.05)
+        losses = []
+        for _ in range(3):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(X), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        where = f"with {len(trainable)} trainable parameters"
+        if not (isinstance(result["losses"], list) and len(result["losses"]) == 3):
+            fail(prop, f"fine_tune should return a list of 3 floats (one per epoch), got {result['losses']!r:.80}", hint)
+        expect_close(torch.tensor(result["losses"], dtype=F64), torch.tensor(losses, dtype=F64), f"the losses per epoch {where}", prop, hint=hint)
+        for name, value in model.state_dict().items():
+            expect_close(result["state_dict"][name], value, f"`{name}` after fine-tuning {where}", prop, hint=hint)
 
 
 @pytest.mark.timeout(20)
