@@ -5,12 +5,15 @@ threshold, where an output differs)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 
 from autograder.checks.figures import accuracy, difference, show
+from autograder.errors import StudentCodeError
 from autograder.worker.probes.core import describe
+
+Attempt = TypeVar("Attempt")
 
 
 class CheckFailed(AssertionError):
@@ -22,6 +25,25 @@ def fail(prop: str, problem: str, hint: str = "") -> None:
     if hint:
         text += f"\nHint: {hint}"
     raise CheckFailed(text)
+
+
+def first_that_passes(check: Callable[[Attempt], Any], *attempts: Attempt) -> Any:
+    """`check(attempt)` for each of `attempts` in turn, until one passes (its result is
+    returned).  When none does, the FIRST attempt's failure is raised: the one the student
+    should read.  For a property that correct code may meet in more than one way, e.g. on
+    the grader's trusted parts or else on the student's own (a size check in their own
+    Linear; a primitive bound at import time).
+
+    Example: ``first_that_passes(check, Build("MLP", 6, [10], 3).swap(...), Build("MLP", 6, [10], 3))``
+    """
+    first: Exception | None = None
+    for attempt in attempts:
+        try:
+            return check(attempt)
+        except (CheckFailed, StudentCodeError) as failed:
+            first = first or failed
+    assert first is not None, "first_that_passes needs at least one attempt"
+    raise first
 
 
 def reaches(value: float, threshold: float, what: str, prop: str, hint: str = "") -> None:

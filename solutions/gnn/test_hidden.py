@@ -26,12 +26,11 @@ import pytest
 import torch
 
 from autograder import checks
-from autograder.checks.base import CheckFailed, fail
+from autograder.checks.base import fail, first_that_passes
 from autograder.checks.graphs import local, node_permutation_equivariant, relabel
 from autograder.checks.symmetry import nontrivial
 from autograder.checks.training import accuracy_of
 from autograder.data.graphs import community_nodes, graph_families, link_split
-from autograder.errors import StudentCodeError
 from autograder.judge.subject import run_each
 from autograder.worker.probes import Build
 from autograder.worker.probes.gnn import (
@@ -63,13 +62,7 @@ LAYERS = ("GCNLayer", "SAGELayer")
 def own_then_trusted(check: Callable[[dict | None], Any], patch: dict) -> Any:
     """`check(None)` on the student's own pieces; when it fails, `check(patch)` once more with
     trusted pieces patched in as module globals.  The first failure is the one reported."""
-    try:
-        return check(None)
-    except (CheckFailed, StudentCodeError) as own:
-        try:
-            return check(patch)
-        except (CheckFailed, StudentCodeError):
-            raise own from None
+    return first_that_passes(check, None, patch)
 
 
 def computes(submission, model: Build, args: tuple, before: torch.Tensor, after: torch.Tensor, prop: str, hint: str, *,
