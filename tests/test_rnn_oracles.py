@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import ROBUSTNESS_SEEDS
 
+from autograder.course import assignment
 from autograder.data.recall import recall_symbol
 from autograder.judge.run import reference_for
 from autograder.judge.subject import LocalSubject
@@ -30,6 +31,9 @@ from autograder.worker.spec import Swap, put_in
 REFERENCE = reference_for("rnn")
 ref = REFERENCE.module
 SUBMISSIONS = Path(__file__).parent / "submissions" / "rnn"
+_spec = importlib.util.spec_from_file_location("rnn_hidden_tests", assignment("rnn").hidden_tests)
+HIDDEN = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(HIDDEN)
 BUILTIN_SEQUENCE = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 
 
@@ -249,7 +253,8 @@ def _accuracy(subject, seed):
     X_eval, y_eval = recall_symbol(1000, seed=1)
     model = Build("SequenceClassifier", 4, 32, 4, cell="gru").swap("rnn.cell", trusted_cell("gru", 4, 32))
     sd = REFERENCE.run("state_dict", model=model, seed=seed)["state_dict"]
-    weights = subject.run("train_sequence_classifier", model=model, state_dict=sd, X=X, y=y, steps=400, lr=1e-2, seed=seed)["state_dict"]
+    weights = subject.run("train_sequence_classifier", model=model, state_dict=sd, X=X, y=y, steps=HIDDEN.RECALL_STEPS, lr=1e-2,
+                          seed=seed)["state_dict"]
     logits = REFERENCE.run("predict", model=model, state_dict=weights, args=(X_eval,))["output"]
     return float((logits.argmax(1) == y_eval).double().mean())
 
@@ -262,7 +267,7 @@ def test_recall_labels_are_the_second_symbol_and_balanced():
 
 
 def test_reference_recalls_the_second_symbol_on_every_seed():
-    """The hidden test's setup (GRU, trusted cells, 400 Adam steps) with other seeds for the weights and the batches."""
+    """The hidden test's setup (GRU, trusted cells, its RECALL_STEPS Adam steps) with other seeds for the weights and the batches."""
     accuracies = [_accuracy(REFERENCE, seed) for seed in ROBUSTNESS_SEEDS]
     print(f"recall, held-out accuracy on seeds {list(ROBUSTNESS_SEEDS)}: {[round(a, 3) for a in accuracies]}")
     assert min(accuracies) >= 0.95, accuracies

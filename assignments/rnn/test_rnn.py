@@ -291,7 +291,7 @@ def test_sequence_classifier_learns_to_recall_a_symbol(submission):
     X_test, y_test = recall_symbol(500, seed=6)
     model = Build("SequenceClassifier", 4, 32, 4, cell="gru").swap("rnn.cell", trusted_cell("gru", 4, 32))
     start = PYTORCH.run("state_dict", model=model, seed=1)["state_dict"]
-    result = submission.run("train_sequence_classifier", model=model, state_dict=start, X=X, y=y, steps=400, lr=1e-2, seed=1)
+    result = submission.run("train_sequence_classifier", model=model, state_dict=start, X=X, y=y, steps=250, lr=1e-2, seed=1)
     weights = checks.trained_weights(result, prop, hint)
     logits = checks.evaluated_output(PYTORCH, model=model, weights=weights, args=(X_test,), prop=prop, hint=hint)
     checks.reaches(checks.accuracy_of(logits, y_test), 0.9, "accuracy on new sequences", prop, hint)

@@ -492,6 +492,10 @@ def test_sequence_classifier_matches_reference(reference, submission):
                 raise alone from None
 
 
+#: Adam steps of the recall task: 200 already reach >= 0.997 on ten seeds, 250 reach 1.00 (docs/experiments.md).
+RECALL_STEPS = 250
+
+
 @pytest.mark.points(3)
 @pytest.mark.property("accuracy on a memory task")
 @pytest.mark.forbid(*SEQUENCE)
@@ -510,7 +514,7 @@ def test_sequence_classifier_recalls_an_early_symbol(reference, submission):
     X_eval, y_eval = recall_symbol(1000, seed=1)
     model = Build("SequenceClassifier", 4, 32, 4, cell="gru").swap("rnn.cell", trusted_cell("gru", 4, 32))
     sd = checks.reference_state_dict(reference, model)
-    result = submission.run("train_sequence_classifier", model=model, state_dict=sd, X=X, y=y, steps=400, lr=1e-2)
+    result = submission.run("train_sequence_classifier", model=model, state_dict=sd, X=X, y=y, steps=RECALL_STEPS, lr=1e-2)
     weights = checks.trained_weights(result, prop, hint)
     logits = checks.evaluated_output(reference, model=model, weights=weights, args=(X_eval,), prop=prop, hint=hint)
     if tuple(logits.shape) != (1000, 4):
