@@ -159,8 +159,8 @@ def test_reference_meets_the_node_and_link_thresholds():
         assert TASKS.link_auc(REFERENCE, init_seed=seed)[0] >= TASKS.LINK_AUC
 
 
-@pytest.mark.parametrize("stem", ["reference", "correct_import_time_bindings", "correct_dense", "correct_mixed_sparse"],
-                         ids=["GCN-GCN", "SAGE-SAGE", "SAGE-GCN", "GCN-residual SAGE-GCN"])
+@pytest.mark.parametrize("stem", ["reference", "correct_import_time_bindings", "correct_dense", "correct_mixed_sparse", "correct_jumping_knowledge"],
+                         ids=["GCN-GCN", "SAGE-SAGE", "SAGE-GCN", "GCN-residual SAGE-GCN", "GCN-SAGE-SAGE mixed per layer"])
 def test_every_layer_mix_meets_the_graph_threshold(stem):
     """GCN-only, SAGE-only and mixed classifiers (SPEC leaves the choice open) learn the graph task,
     and score far lower with untrained weights."""

@@ -205,8 +205,9 @@ def depends_on_weights(
     for it whatever it computes.
 
     Runs `model` with `state_dict` (None: the subject's own freshly built weights, read with
-    the `state_dict` probe) and again with every floating value moved by N(0, 0.5²), drawn
-    here from `seed`; the two outputs (first items, for a tuple) must differ.
+    the `state_dict` probe) and again with every floating tensor moved by N(0, 0.5²), drawn
+    here from `seed` (anything else, e.g. a module's extra state, goes back as it came); the
+    two outputs (first items, for a tuple) must differ.
 
     Example: ``depends_on_weights(submission, model=Build("GCNLayer", 3, 4), args=(x, edge_index), prop=..., hint=...)``
     """
@@ -214,11 +215,10 @@ def depends_on_weights(
         state_dict = sub.run("state_dict", model=model, dtype=dtype, patch=patch).get("state_dict")
         if not isinstance(state_dict, dict):
             fail(prop, f"{model}: its state_dict() is not a dict of tensors", hint)
-    weights = {name: expect_tensor(value, f"`{name}` of {model}", prop, finite=False, hint=hint) for name, value in state_dict.items()}
     generator = torch.Generator().manual_seed(seed)
-    moved = {name: value + 0.5 * torch.randn(value.shape, generator=generator, dtype=value.dtype) if value.is_floating_point() else value
-             for name, value in weights.items()}
-    requests = [dict(model=model, state_dict=sd, dtype=dtype, args=tuple(args), backward=False) for sd in (weights, moved)]
+    moved = {name: value + 0.5 * torch.randn(value.shape, generator=generator, dtype=value.dtype)
+             if isinstance(value, torch.Tensor) and value.is_floating_point() else value for name, value in state_dict.items()}
+    requests = [dict(model=model, state_dict=sd, dtype=dtype, args=tuple(args), backward=False) for sd in (state_dict, moved)]
     outputs = (result["output"] for result in run_each(sub, "run", requests, patch=patch))
     before, after = (expect_tensor(out[0] if isinstance(out, (tuple, list)) and out else out, f"the output of {model}", prop,
                                    finite=False, hint=hint) for out in outputs)
