@@ -41,8 +41,11 @@ def grade(path: Path, assignment: str) -> AssignmentResult:
     return grade_file(path, assignment, LIMITS)
 
 
-def gets_its_declared_verdict(path: Path) -> None:
-    """The file at `path`, graded for real, fails exactly the tests it declares, with no grader error."""
+# Each test grades one file through the sandbox: independent tests, spread over the
+# workers of `pytest -n` (each worker a judge with its own fork server and worker uid).
+
+@pytest.mark.parametrize("path", SUBMISSIONS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_submission_gets_its_declared_verdict(path: Path) -> None:
     kind, lost = declared(path)
     result = grade(path, path.parent.name)
     failed = {t.name for t in result.tests if not t.passed}
@@ -52,24 +55,6 @@ def gets_its_declared_verdict(path: Path) -> None:
     assert failed == lost, f"{kind} submission: failed {sorted(failed)}, declared {sorted(lost)}; messages: {messages}"
     errors = {t.name: t.message for t in result.tests if t.status == "error"}
     assert not errors, f"a student's submission must never be a grader error: {errors}"
-
-
-def verdicts_of(assignment: str) -> type:
-    """A test class for `assignment`'s submissions.  Each test grades one file through the
-    sandbox; each class is one scope of `pytest -n 2 --dist loadscope` (`make test`), so the
-    five assignments' gradings spread over the workers (one module would be one scope, on
-    one worker) while every other module keeps its fixtures on one."""
-    paths = [p for p in SUBMISSIONS if p.parent.name == assignment]
-
-    @pytest.mark.parametrize("path", paths, ids=lambda p: f"{p.parent.name}/{p.stem}")
-    def test_submission_gets_its_declared_verdict(self, path: Path) -> None:
-        gets_its_declared_verdict(path)
-
-    return type(f"TestVerdicts_{assignment}", (), {"test_submission_gets_its_declared_verdict": test_submission_gets_its_declared_verdict})
-
-
-for _assignment in ASSIGNMENTS:
-    globals()[f"TestVerdicts_{_assignment}"] = verdicts_of(_assignment)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
