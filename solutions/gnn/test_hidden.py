@@ -539,7 +539,7 @@ RELABEL = torch.tensor([1, 2, 0])
 
 class GraphScores(NamedTuple):
     """Held-out accuracies of a trained `GraphClassifier`: with the trained weights; with
-    them and the classes reordered in the read-out (`RELABEL`, in `class_dimensions`),
+    them and the classes reordered in the read-out (`RELABEL`, in the dimensions `moves_one_class` finds),
     scored against the labels reordered alike (0 when no parameter indexes the classes);
     and the mean over untrained weights drawn by the judge."""
     trained: float
