@@ -156,6 +156,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     from autograder.batch import BatchOptions, check_output_folder, grade_class, grader_errors
     from autograder.batch.cluster import WorkerRefused
     from autograder.batch.executors import LocalExecutor
+    from autograder.batch.interrupt import CtrlC
     from autograder.course.term import TermError, load_term
     from autograder.export.grades import max_scores, score
     from autograder.judge.result import StudentRecord
@@ -184,7 +185,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         submissions = [s for s in submissions if s.student in students]
     done: list[str] = []  # the students whose records are written (or kept): said if Ctrl-C stops the batch
     try:
-        with executor or LocalExecutor(jobs) as run_on:
+        with CtrlC() as ctrl_c, executor or LocalExecutor(jobs) as run_on:
             refusal = run_on.refusal(assignments, root, out, allow_weak=allow_weak_sandbox)
             if refusal:
                 return _fail(refusal)
@@ -195,6 +196,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
                     def on_done(record: StudentRecord) -> None:
                         advance(record)
                         done.append(record.student)
+                        ctrl_c.check()  # a press that landed in a destructor stops the batch here
 
                     summary = grade_class(submissions, options, on_done=on_done)
             except WorkerRefused as exc:

@@ -1,6 +1,7 @@
 """A batch that never loses a grade: kill -9 mid-run, resume, nothing lost or duplicated,
 a changed submission regraded.  (-j 2 against -j 1: tests/test_cli.py.)"""
 
+import contextlib
 import json
 import os
 import shutil
@@ -100,3 +101,34 @@ def test_ctrl_c_stops_the_batch_at_once_and_resume_grades_the_rest(tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(scores(out)) == sorted([*CLASS, "a4", "a5", "a6"])
     assert scores(out)["a4"] == scores(out)["a1"] == 23
+
+
+class DroppedCtrlC:
+    """An object whose destructor meets Ctrl-C: what happened when SIGINT landed in one of
+    matplotlib's weakref callbacks (Python prints "Exception ignored" and goes on)."""
+
+    def __del__(self) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_dropped_in_a_destructor_still_stops_the_batch(tmp_path, monkeypatch, capsys):
+    """The press is remembered and the batch stops after the student it landed on, quietly:
+    exit 130, no traceback, the other students left to `--resume`."""
+    from autograder.cli import run_grading
+    from autograder.report import progress
+
+    shown = progress.grading_progress
+
+    def progress_meeting_ctrl_c(students: int):
+        with shown(students) as advance:
+            def advance_and_drop(record) -> None:
+                advance(record)
+                DroppedCtrlC()  # dropped at once: its KeyboardInterrupt cannot be raised
+            yield advance_and_drop
+
+    monkeypatch.setattr(progress, "grading_progress", contextlib.contextmanager(progress_meeting_ctrl_c))
+    out = tmp_path / "out"
+    assert run_grading(make_class(tmp_path), out, ["mlp"], 1, resume=False) == 130
+    stderr = capsys.readouterr().err
+    assert "interrupted — 1 of 3 students" in stderr and "Traceback" not in stderr, stderr
+    assert len(list((out / "students").glob("*.json"))) == 1
