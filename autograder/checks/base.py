@@ -114,5 +114,17 @@ def output_tensor(result: dict, what: str, prop: str, **kwargs: Any) -> torch.Te
     return expect_tensor(result["output"], what, prop, **kwargs)
 
 
+def leading_output(result: dict, what: str, prop: str, **kwargs: Any) -> torch.Tensor:
+    """The output tensor of a `run` probe result, validated: the first item when the module
+    returns a tuple or list (e.g. an RNN's `(outputs, last_state)`), else the output itself.
+
+    `output_tensor` stays the check for modules that must return exactly one tensor.
+    """
+    out = result["output"]
+    if isinstance(out, (list, tuple)) and out:
+        out = out[0]
+    return expect_tensor(out, what, prop, **kwargs)
+
+
 def is_nan_free(values: Sequence[float]) -> bool:
     return all(isinstance(v, float) and math.isfinite(v) for v in values)

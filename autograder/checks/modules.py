@@ -14,6 +14,7 @@ from autograder.checks.base import (
     expect_close,
     expect_tensor,
     fail,
+    leading_output,
     tolerances,
 )
 from autograder.checks.figures import difference, number_differences, show
@@ -219,9 +220,8 @@ def depends_on_weights(
     moved = {name: value + 0.5 * torch.randn(value.shape, generator=generator, dtype=value.dtype)
              if isinstance(value, torch.Tensor) and value.is_floating_point() else value for name, value in state_dict.items()}
     requests = [dict(model=model, state_dict=sd, dtype=dtype, args=tuple(args), backward=False) for sd in (state_dict, moved)]
-    outputs = (result["output"] for result in run_each(sub, "run", requests, patch=patch))
-    before, after = (expect_tensor(out[0] if isinstance(out, (tuple, list)) and out else out, f"the output of {model}", prop,
-                                   finite=False, hint=hint) for out in outputs)
+    before, after = (leading_output(result, f"the output of {model}", prop, finite=False, hint=hint)
+                     for result in run_each(sub, "run", requests, patch=patch))
     if before.shape == after.shape and torch.equal(before, after):
         fail(prop, f"{model}: the output did not change when every weight changed — a layer must compute with its own "
                    "parameters; a rule met without them shows nothing of what the layer learns", hint)
@@ -243,10 +243,8 @@ def shape_preserved(
     """For every size n, the output of `make_args(n)` (its first item, for a tuple) has shape `expected_shape(n)`."""
     for n in sizes:
         args = tuple(make_args(n))
-        out = sub.run("run", model=model, state_dict=state_dict, call=call, args=args, backward=False, patch=patch)["output"]
-        if isinstance(out, (tuple, list)) and out:
-            out = out[0]  # e.g. an RNN's (outputs, last_state)
-        expect_tensor(out, f"the output for input of shape {_shapes(args)}", prop, shape=expected_shape(n), hint=hint)
+        result = sub.run("run", model=model, state_dict=state_dict, call=call, args=args, backward=False, patch=patch)
+        leading_output(result, f"the output for input of shape {_shapes(args)}", prop, shape=expected_shape(n), hint=hint)
 
 
 def every_parameter_gets_gradient(

@@ -24,17 +24,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
-from autograder.checks.base import expect_like, expect_tensor, fail, tolerances
+from autograder.checks.base import expect_like, expect_tensor, fail, leading_output, tolerances
 from autograder.judge.subject import run_each
 from autograder.worker.spec import Build
-
-
-def _output(result: dict, what: str, prop: str, hint: str) -> tuple[torch.Tensor, dict]:
-    """The output tensor of a `run` probe's result (first item of a tuple output), and the result."""
-    out = result["output"]
-    if isinstance(out, (list, tuple)) and out:
-        out = out[0]  # e.g. an RNN's (outputs, last_state)
-    return expect_tensor(out, what, prop, hint=hint), result
 
 
 def _shape_text(shape: Sequence[int], more: bool = False) -> str:
@@ -129,14 +121,14 @@ def permutation_equivariant(
     if changed is not None:
         requests.append(dict(args=(changed, *args[1:]), **base))
     results = _runs(sub, requests, patch)
-    out = _per_position(_output(next(results), "the output", prop, hint)[0], args[0], dim, "the output", prop, hint)
-    out_p = expect_like(_output(next(results), "the output for permuted tokens", prop, hint)[0], out,
+    out = _per_position(leading_output(next(results), "the output", prop, hint=hint), args[0], dim, "the output", prop, hint)
+    out_p = expect_like(leading_output(next(results), "the output for permuted tokens", prop, hint=hint), out,
                         "the output for permuted tokens", "the output for the tokens in order", prop, hint=hint)
     expected = out.index_select(dim, perm)
     rtol, atol = tolerances(out.dtype)
     if not torch.allclose(out_p, expected, rtol=rtol * 100, atol=atol * 100):
         fail(prop, "permuting the input tokens did not permute the outputs the same way", hint)
-    out_c = _output(next(results), "the output for changed inputs", prop, hint)[0] if changed is not None else None
+    out_c = leading_output(next(results), "the output for changed inputs", prop, hint=hint) if changed is not None else None
     nontrivial(out, args[0], out_c, prop, hint)
 
 
@@ -184,12 +176,13 @@ def causal(
         tail.copy_(torch.randn(tail.shape, generator=gen, dtype=x.dtype) * 3)
     results = _runs(sub, [dict(args=tuple(args), backward=False, **base)] +
                     [dict(args=(changed[i], *args[1:]), backward=False, **base) for i in checked], patch)
-    out = _per_position(_output(next(results), "the output", prop, hint)[0], x, dim, "the output", prop, hint)
+    out = _per_position(leading_output(next(results), "the output", prop, hint=hint), x, dim, "the output", prop, hint)
     rtol, atol = tolerances(out.dtype)
     later_changed = False  # whether any output after i followed its changed inputs
     for i in checked:
         what = f"the output with the inputs after position {i} changed"
-        out2 = expect_like(_output(next(results), what, prop, hint)[0], out, what, "the output for the original input", prop, hint=hint)
+        out2 = expect_like(leading_output(next(results), what, prop, hint=hint), out, what, "the output for the original input",
+                           prop, hint=hint)
         if not torch.allclose(out2.narrow(dim, 0, i + 1), out.narrow(dim, 0, i + 1), rtol=rtol, atol=atol):
             fail(prop, f"output {i} changed when only inputs after position {i} changed", hint)
         later_changed = later_changed or not torch.equal(out2.narrow(dim, i + 1, n - i - 1), out.narrow(dim, i + 1, n - i - 1))
@@ -200,7 +193,8 @@ def causal(
         cotangents[-1].narrow(dim, i, 1).fill_(1.0)
     gradients = _runs(sub, [dict(args=tuple(args), grad_args=(0,), cotangent=c, **base) for c in cotangents], patch)
     for i, result in zip(checked, gradients):
-        grad = _output(result, "the output", prop, hint)[1]["input_grads"][0]
+        leading_output(result, "the output", prop, hint=hint)
+        grad = result["input_grads"][0]
         if grad is None:  # the output does not depend on the input at all: nothing leaks
             continue
         grad = expect_tensor(grad, "the gradient w.r.t. the input", prop, shape=x.shape, dtype=x.dtype, hint=hint)
