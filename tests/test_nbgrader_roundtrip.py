@@ -45,8 +45,8 @@ os.environ["PATH"] = ENV["PATH"]
 EXPECTED = {"ann": 26, "bob": 8, "cal": 17}
 
 
-def nbgrader(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=ENV, capture_output=True,
+def nbgrader(*args, cwd, env=ENV):
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=900)
 
 
@@ -108,7 +108,8 @@ def graded(course, released, source_nb, tmp_path_factory):
         folder = course / "submitted" / student / "mlp"
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / "mlp.ipynb")
-    result = nbgrader("autograde", "mlp", cwd=course)
+    kernels_tmp = tmp_path_factory.mktemp("kernels-tmp")  # where each notebook's kernel writes its tests
+    result = nbgrader("autograde", "mlp", cwd=course, env={**ENV, "TMPDIR": str(kernels_tmp)})
     assert result.returncode == 0, result.stderr[-3000:]
     by_nbgrader = scores(course, EXPECTED)
     # what students would get back on nbgrader's own route, kept before nnzoo grades the same notebooks
@@ -129,7 +130,7 @@ def graded(course, released, source_nb, tmp_path_factory):
     with open(out / "grades.csv") as fh:
         nnzoo_csv = {row["student"]: float(row["total"]) for row in csv.DictReader(fh)}
     return {"nbgrader": by_nbgrader, "nnzoo_db": by_nnzoo_db, "export": exported, "nnzoo_csv": nnzoo_csv, "out": out,
-            "nbgrader_route": nbgrader_route}
+            "nbgrader_route": nbgrader_route, "left_in_tmp": sorted(p.name for p in kernels_tmp.iterdir())}
 
 
 def generate_feedback(course):
@@ -152,6 +153,12 @@ def test_released_notebook_has_stubs_and_no_solution_or_hidden_test(released):
 
 def test_nbgrader_autograde_gives_the_expected_scores(graded):
     assert graded["nbgrader"] == EXPECTED
+
+
+def test_autograding_leaves_no_copy_of_the_hidden_tests_in_the_temporary_folder(graded):
+    """Each notebook's kernel writes the public and hidden tests to a folder of its own; it
+    used to stay behind, one copy of the hidden tests per notebook graded."""
+    assert graded["left_in_tmp"] == []
 
 
 def test_nnzoo_grade_gives_every_student_the_same_total_as_nbgrader(graded):

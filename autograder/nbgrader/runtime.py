@@ -37,10 +37,12 @@ import contextlib
 import hashlib
 import io
 import linecache
+import shutil
 import sys
 import tempfile
 import types
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -116,6 +118,8 @@ class NotebookGrader:
         self.answers = list(answers)
         self.provided = provided
         self._dir = Path(tempfile.mkdtemp(prefix=f"nnzoo-{assignment}-")) / assignment
+        # the tests written here (the hidden ones too) go with this grader, at the latest when the kernel exits
+        weakref.finalize(self, shutil.rmtree, str(self._dir.parent), True)
         self._dir.mkdir()
         self._config = self._dir.parent / "pytest.ini"
         self._config.write_text("[pytest]\n")
