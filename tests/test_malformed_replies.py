@@ -221,3 +221,14 @@ def test_a_list_where_one_output_should_be_is_never_a_grader_error():
     assert not [t.name for t in result.tests if t.status == "error"]
     assert [t.name for t in result.tests if not t.passed] == ["test_layers_handle_any_number_of_nodes"]
     assert "should be a torch.Tensor, got a list" in next(t.message for t in result.tests if not t.passed)
+
+
+@pytest.mark.parametrize("assignment, causality_test", [("rnn", "test_rnn_is_causal"),
+                                                       ("attention", "test_self_attention_is_causal_with_a_causal_mask")])
+def test_a_module_causal_only_for_short_sequences_loses_the_causality_point(assignment, causality_test):
+    """The causality tests also send 20 steps or tokens; these submissions leak the future only
+    beyond 12, and kept full marks when every causality probe was 6 long."""
+    result = grade_file(Path(__file__).parent / "malformed" / f"{assignment}_causal_only_for_short_sequences.py", assignment,
+                        SandboxLimits(call_seconds=60))
+    assert [t.name for t in result.tests if not t.passed] == [causality_test]
+    assert "output 0 changed when only inputs after position 0 changed" in next(t.message for t in result.tests if not t.passed)

@@ -207,11 +207,13 @@ def test_self_attention_is_permutation_equivariant(submission):
 @pytest.mark.forbid(*MHA)
 def test_self_attention_is_causal_with_a_causal_mask(reference, submission):
     """With a causal mask, (N, N) or (B, N, N), output i neither changes nor has a gradient
-    when tokens after i change."""
+    when tokens after i change: N = 6, and N = 20 (causal at every length, not only at the
+    other tests' short sequences)."""
     model = Build("MultiHeadSelfAttention", 8, 2)
     sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_ATTENTION)
-    for mask in (causal_of(6), causal_of(6, batch=2)):
-        causal(submission, model=model, state_dict=sd, args=(randn(2, 6, 8),), kwargs={"mask": mask},
+    for mask, positions in ((causal_of(6), (0, 2)), (causal_of(6, batch=2), (0, 2)), (causal_of(20, batch=2), (0, 2, 15))):
+        n = mask.shape[-1]
+        causal(submission, model=model, state_dict=sd, args=(randn(2, n, 8),), kwargs={"mask": mask}, positions=positions,
                patch=TRUSTED_ATTENTION, prop="causality", hint="pass the mask to every head's attention (True = may attend)")
 
 
