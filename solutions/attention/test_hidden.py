@@ -180,7 +180,8 @@ def test_self_attention_matches_reference(reference, submission):
 @pytest.mark.forbid(*MHA)
 def test_self_attention_keeps_n_tokens_with_the_same_weights(reference, submission):
     """The same weights map (B, N, d) to (B, N, d) for N = 1, 2, 7, 64 (B = 1 and 3); the
-    parameters do not depend on N."""
+    parameters do not depend on N; and the output is computed with those weights (a constant
+    or the input itself keeps every shape and shows nothing of the layer)."""
     prop, hint = "N tokens in, N out", "every token is projected with the same weights; nothing may depend on the number of tokens (or squeeze a dimension of size 1)"
     model = Build("MultiHeadSelfAttention", 8, 2)
     sd = checks.reference_state_dict(reference, model, torch.float64, patch=TRUSTED_ATTENTION)
@@ -191,6 +192,8 @@ def test_self_attention_keeps_n_tokens_with_the_same_weights(reference, submissi
         if shapes is not None and result["param_shapes"] != shapes:
             fail(prop, f"the parameters changed with the number of tokens ({n})", hint)
         shapes = result["param_shapes"]
+    checks.depends_on_weights(submission, model=model, args=(randn(3, 7, 8),), state_dict=sd, patch=TRUSTED_ATTENTION,
+                              prop=prop, hint=hint)
 
 
 @pytest.mark.points(1)
@@ -283,7 +286,8 @@ def _eval_output(subject, model, patch, sd, x, mask, seed=0):
 @pytest.mark.forbid(*LAYER)
 def test_encoder_layer_dropout_is_off_in_eval_mode(reference, submission):
     """In eval mode, dropout > 0 changes nothing: the output equals the layer's own train-mode
-    output with dropout=0, pre-norm and post-norm."""
+    output with dropout=0, pre-norm and post-norm — an output that the layer computes with its
+    weights (a constant equals itself in every mode)."""
     prop, hint = "dropout", "nn.Dropout (or F.dropout(..., training=self.training)) drops only in train mode; eval mode computes what train mode computes without dropout"
     x, mask = randn(2, 5, 8), causal_of(5)
     for norm_first in (True, False):
@@ -294,6 +298,7 @@ def test_encoder_layer_dropout_is_off_in_eval_mode(reference, submission):
         expected = checks.output_tensor(train_mode, "the train-mode output with dropout=0", prop, shape=x.shape, hint=hint)
         checks.expect_close(_eval_output(submission, model, patch, sd, x, mask), expected,
                             f"(norm_first={norm_first}) the eval-mode output with dropout={P_DROP}, against the train-mode output with dropout=0,", prop, hint=hint)
+        checks.depends_on_weights(submission, model=without, args=(x, mask), state_dict=sd, patch=patch, prop=prop, hint=hint)
 
 
 def _kept_or_dropped(actual, kept, prop, what, hint):

@@ -243,7 +243,8 @@ def test_rnn_cell_argument_picks_the_cell(submission):
 @pytest.mark.property("weight sharing through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_rnn_has_one_cell_for_every_length(submission):
-    """The only parameters are the one cell's, before and after sequences of any length T ≥ 1."""
+    """The only parameters are the one cell's, before and after sequences of any length T ≥ 1,
+    and the outputs are computed with them (a loop that never calls the cell shares nothing)."""
     prop, hint = "weight sharing through time", "keep a single cell in `self.cell` and apply it at every step; create no modules in forward"
     for cell in CELL_OF:
         builtin = getattr(torch.nn, CELL_OF[cell])(4, H)
@@ -258,6 +259,7 @@ def test_rnn_has_one_cell_for_every_length(submission):
             checks.expect_tensor(out[0], f"outputs for T = {T}", prop, shape=(2, T, H), hint=hint)
             if result["param_shapes"] != expected:
                 fail(prop, f"({cell}) the parameters changed after a sequence of length {T}", hint)
+        checks.depends_on_weights(submission, model=model, args=(randn(2, 9, 4),), prop=prop, hint=hint)
 
 
 @pytest.mark.points(1)

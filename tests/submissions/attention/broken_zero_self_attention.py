@@ -1,4 +1,4 @@
-"""BROKEN: loses test_self_attention_matches_reference, test_self_attention_is_permutation_equivariant, test_self_attention_is_causal_with_a_causal_mask — self-attention returns x * 0: a constant is equivariant and causal without computing anything, so it earns neither symmetry point (both passed before).
+"""BROKEN: loses test_self_attention_matches_reference, test_self_attention_is_permutation_equivariant, test_self_attention_is_causal_with_a_causal_mask, test_self_attention_keeps_n_tokens_with_the_same_weights — self-attention returns x * 0: a constant is equivariant, causal and of the right shape without computing anything, so it earns neither symmetry point nor the N-tokens point (all three passed before).
 
 Assignment 2 — Transformers: self-attention.
 
