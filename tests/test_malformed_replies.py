@@ -100,6 +100,18 @@ def test_a_check_names_what_came_instead_of_a_tensor(value, found):
     assert found in str(failed.value)
 
 
+@pytest.mark.parametrize("value, expected, rule", [
+    (torch.zeros(2, dtype=torch.float32), torch.float64, True),  # float64 in, float32 out
+    (torch.zeros(2), torch.bool, False),  # causal_mask of floats: a mask has a dtype of its own
+    (torch.zeros(2, dtype=torch.long), torch.float32, False),  # degree counted in integers
+])
+def test_a_wrong_dtype_cites_the_dtype_rule_only_between_floats(value, expected, rule):
+    with pytest.raises(CheckFailed) as failed:
+        expect_tensor(value, "the output", "dtype", dtype=expected)
+    assert ("should follow the input" in str(failed.value)) is rule
+    assert f"expected {expected}" in str(failed.value)
+
+
 # -- shapes the student chose: checked before two replies are compared or indexed ------------
 
 class Forged:

@@ -70,7 +70,10 @@ def expect_tensor(
     if shape is not None and tuple(value.shape) != tuple(shape):
         fail(prop, f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}", hint)
     if dtype is not None and value.dtype != dtype:
-        fail(prop, f"{what} has dtype {value.dtype}, expected {dtype} (the dtype should follow the input)", hint)
+        # only a float for a float is the dtype rule's business; a bool mask, a long index
+        # or degree's float counts have a dtype of their own
+        rule = " (the dtype should follow the input)" if value.is_floating_point() and dtype.is_floating_point else ""
+        fail(prop, f"{what} has dtype {value.dtype}, expected {dtype}{rule}", hint)
     if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
         fail(prop, f"{what} contains NaN or inf", hint)
     return value
