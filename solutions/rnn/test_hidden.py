@@ -242,7 +242,7 @@ def test_rnn_cell_argument_picks_the_cell(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("weight sharing through time")
 @pytest.mark.forbid(*SEQUENCE)
-def test_rnn_has_one_cell_for_every_length(submission):
+def test_rnn_has_one_cell_for_every_length(reference, submission):
     """The only parameters are the one cell's, before and after sequences of any length T ≥ 1,
     and the outputs are computed with them (a loop that never calls the cell shares nothing)."""
     prop, hint = "weight sharing through time", "keep a single cell in `self.cell` and apply it at every step; create no modules in forward"
@@ -259,7 +259,8 @@ def test_rnn_has_one_cell_for_every_length(submission):
             checks.expect_tensor(out[0], f"outputs for T = {T}", prop, shape=(2, T, H), hint=hint)
             if result["param_shapes"] != expected:
                 fail(prop, f"({cell}) the parameters changed after a sequence of length {T}", hint)
-        checks.depends_on_weights(submission, model=model, args=(randn(2, 9, 4),), prop=prop, hint=hint)
+        checks.depends_on_weights(submission, model=model, args=(randn(2, 9, 4),), prop=prop, hint=hint,
+                                  state_dict=checks.reference_state_dict(reference, model, torch.float64))
 
 
 @pytest.mark.points(1)
