@@ -20,6 +20,7 @@ from autograder.judge.reference import CachedReference
 from autograder.judge.result import AssignmentResult, TestResult
 from autograder.judge.scan import scan_source
 from autograder.judge.subject import LocalSubject, SandboxSubject
+from autograder.worker.heap import keep_freed_memory
 from autograder.worker.limits import SandboxLimits
 
 AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
@@ -166,6 +167,7 @@ def grade_source(text: str | None, assignment: str, limits: SandboxLimits, probl
     subject = subject_for(text, assignment, limits, problem, scan.syntax_error)
     session = GradingSession(subject=subject, reference=reference_for(assignment, fingerprint), source=text or "")
     freeze_judge_heap()
+    keep_freed_memory()  # the reference's trainings, as in the workers
     try:
         results = run_tests(course_assignment(assignment).hidden_tests, session, on_result=on_result)
     finally:

@@ -29,6 +29,7 @@ from typing import Iterable
 
 import torch
 
+from autograder.worker.heap import keep_freed_memory
 from autograder.worker.isolation import Sandbox
 from autograder.worker.serve import WorkerSpec, serve
 from autograder.worker.warmup import warm_up
@@ -65,6 +66,7 @@ def _read_exactly(control: socket.socket, size: int) -> bytes:
 
 def main(control_fd: int) -> None:
     torch.set_num_threads(1)
+    keep_freed_memory()  # before the warm-up, whose heap every worker inherits
     warm_up()
     sandbox = Sandbox.prepare()
     # Orphans of workers (daemons, fork bombs) are re-parented here instead of to init,
