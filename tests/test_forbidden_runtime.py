@@ -82,6 +82,77 @@ def test_hand_written_linear_is_not_flagged():
     assert out.shape == (4, 2)
 
 
+POOL_AT_IMPORT = """
+import torch
+from concurrent.futures import ThreadPoolExecutor
+
+POOL = ThreadPoolExecutor(1)
+POOL.submit(lambda: None).result()  # its thread starts now, at import, before any watch
+LINEAR = getattr(getattr(torch._C, "_n" + "n"), "lin" + "ear")
+
+class Linear(torch.nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = torch.nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return POOL.submit({work}).result()
+"""
+
+RAW_THREAD_AT_IMPORT = """
+import queue
+import torch
+
+start = getattr(__import__("_th" + "read"), "start_new_" + "thread"){unwrap}
+jobs, answers = queue.Queue(), queue.Queue()
+
+def serve():
+    while True:
+        x, w, b = jobs.get()
+        try:
+            answers.put({work})
+        except Exception:  # the watch's exception, swallowed: the violation is raised at its end
+            answers.put(x @ w.T + b)
+
+start(serve, ())
+
+class Linear(torch.nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = torch.nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        jobs.put((x, self.weight, self.bias))
+        return answers.get()
+"""
+
+
+def test_a_thread_pool_started_at_import_is_watched_when_its_work_runs_in_a_probe():
+    """The thread exists before any watch; its work runs during the probe (an outside
+    reviewer's escape: 23/23 for an mlp whose Linear called F.linear this way)."""
+    err = caught(POOL_AT_IMPORT.format(work="LINEAR, x, self.weight, self.bias"), "mlp", LINEAR, **LINEAR_CALL)
+    assert err.type_name == "ForbiddenCall" and "F.linear" in err.message
+    hand_written = POOL_AT_IMPORT.format(work="lambda: x @ self.weight.T + self.bias")
+    assert run_in_worker(hand_written, "mlp", LINEAR, **LINEAR_CALL)["output"].shape == (4, 2)
+
+
+def test_a_thread_started_below_threading_carries_the_watch_too():
+    raw = RAW_THREAD_AT_IMPORT.format(unwrap="", work="torch._C._nn.linear(x, w, b)")
+    err = caught(raw, "mlp", LINEAR, **LINEAR_CALL)
+    assert err.type_name == "ForbiddenCall" and "F.linear" in err.message
+
+
+def test_a_thread_started_past_the_relay_makes_every_watched_probe_fail():
+    """A thread started through the original `_thread.start_new_thread` (taken out of the
+    relay's closure) carries no modes: whatever it runs, the watch cannot see it."""
+    unrelayed = RAW_THREAD_AT_IMPORT.format(unwrap='.__closure__[0].cell_contents', work="x @ w.T + b")
+    err = caught(unrelayed, "mlp", LINEAR, **LINEAR_CALL)
+    assert err.type_name == "ForbiddenCall" and "a Python thread the watch cannot see" in err.message
+    assert run_in_worker(unrelayed, "mlp", (), **LINEAR_CALL)["output"].shape == (4, 2)  # no watch, no verdict
+
+
 ATTENTION_MODULE = """
 import torch
 import torch.nn.modules.activation as activation

@@ -28,6 +28,7 @@ import torch
 import autograder.worker.probes as probes
 from autograder.worker import shell
 from autograder.worker.encoding import encode
+from autograder.worker.forbidden import carry_watches_into_threads
 from autograder.worker.isolation import Sandbox
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability, reachability
@@ -108,6 +109,7 @@ def serve(conn: Any, spec: WorkerSpec, sandbox: Sandbox) -> None:
         _send(conn, {"reachability": reachability(spec.preflight)})
         return
     name = spec.module_name
+    carry_watches_into_threads()  # a thread the student's code starts, even at import, is watched
     try:
         Path(source).write_text(spec.source)
         module = import_student_module(Path(source), name)

@@ -15,10 +15,11 @@ from autograder.worker.forbidden.targets import (
 from autograder.worker.forbidden.watch import (
            TAMPERING_NAMES,
            Watch,
+           carry_watches_into_threads,
            trust,
            trusted,
            watching,
 )
 
-__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "short_name", "target_for",
+__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_watches_into_threads", "short_name", "target_for",
            "trust", "trusted", "watching"]

@@ -47,9 +47,12 @@ forbidden class that is not trusted is a violation whenever it is called, wherev
 
 A violation is raised at the call (`ForbiddenCall`, naming the SPEC name and the
 student's file and line) and recorded: one the student's code caught is raised again
-when the watch ends.  New `threading` threads get the modes too (mode stacks are
-per-thread).  At the end the watch also checks that it was not switched off and left
-off (its modes popped, its hooks replaced).
+when the watch ends.  Mode stacks are per-thread: threads started during a watch get its
+modes; in a worker every thread gets relay modes for its whole life
+(`carry_watches_into_threads`, before the student's import), so that a pool started at
+import, whose work runs during a probe, is watched too, and a Python thread running
+without them beside a probe is a violation.  At the end the watch also checks that it was
+not switched off and left off (its modes popped, its hooks replaced).
 
 Not unforgeable: code in the same process can switch the watch off and back on (see
 `TAMPERING_NAMES`, for the static scan to flag).  Its job is to catch the escapes.
@@ -57,6 +60,7 @@ Not unforgeable: code in the same process can switch the watch off and back on (
 
 from __future__ import annotations
 
+import _thread
 import functools
 import importlib
 import importlib.abc
@@ -419,26 +423,27 @@ def _import_line(files: frozenset[str], package: str) -> tuple[str, int] | None:
 # -- the modes -------------------------------------------------------------------------------
 
 class _FunctionWatch(TorchFunctionMode):
-    """Sees every torch API call; checks the forbidden functions and package code."""
+    """Sees every torch API call; checks the forbidden functions and package code — of
+    `watch`, or (None: a thread's relay) of whichever watch is active at the call."""
 
-    def __init__(self, watch: Watch) -> None:
+    def __init__(self, watch: Watch | None) -> None:
         super().__init__()
         self.watch = watch
-        self.packages = bool(watch.package_dirs)
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        w = self.watch
-        if w.active:
+        w = self.watch or _ACTIVE
+        if w is not None and w.active:
             spec = w.spec_of_function(func)
             if spec is not None:
                 w.event(spec, _describe(func), sys._getframe(1))
-            if self.packages:
+            if w.package_dirs:
                 w.package_check(sys._getframe(1), func)
         return func(*args, **(kwargs or {}))
 
 
 class _DispatchWatch(TorchDispatchMode):
-    """Sees aten ops after autograd; checks the distinctive ops of forbidden built-ins."""
+    """Sees aten ops after autograd; checks the distinctive ops of forbidden built-ins (of
+    `watch`, or of the active watch: see `_FunctionWatch`)."""
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -446,13 +451,13 @@ class _DispatchWatch(TorchDispatchMode):
         # call imports torch._dynamo (+ sympy, ...: ≈ 0.7 s and ~800 modules per process).
         return False
 
-    def __init__(self, watch: Watch) -> None:
+    def __init__(self, watch: Watch | None) -> None:
         super().__init__()
         self.watch = watch
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        w = self.watch
-        if w.active:
+        w = self.watch or _ACTIVE
+        if w is not None and w.active:
             spec = w.spec_of_op(func)
             if spec is not None:
                 w.event(spec, f"aten op {_op_name(func)}", sys._getframe(1))
@@ -689,17 +694,75 @@ class _ImportGuard(importlib.abc.MetaPathFinder):
 
 
 def _thread_starter(watch: Watch, dispatch: bool, previous: Any) -> Callable:
-    """A `threading.setprofile` hook that enters the watch's modes in each new thread."""
+    """A `threading.setprofile` hook that enters the watch's modes in each new thread
+    (where threads carry relays instead, `carry_watches_into_threads`, it does nothing)."""
 
     def start(frame: Any, event: str, arg: Any) -> None:
         sys.setprofile(previous)
-        if watch.active:
+        if watch.active and not _STARTERS:
             modes: list[Any] = [_FunctionWatch(watch)] + ([_DispatchWatch(watch)] if dispatch else [])
             for m in modes:
                 m.__enter__()
             watch._thread_modes.extend(modes)
 
     return start
+
+
+#: The thread-starting functions `carry_watches_into_threads` replaced: (owner, name) → the
+#: replacement (empty where it did not run).
+_STARTERS: dict[tuple[types.ModuleType, str], Callable] = {}
+_STARTER_NAMES = ((_thread, "start_new_thread"), (_thread, "start_new"), (_thread, "start_joinable_thread"),
+                  (threading, "_start_new_thread"), (threading, "_start_joinable_thread"))
+
+
+def _relayed(function: Callable) -> Callable:
+    def _relay_thread(*args: Any, **kwargs: Any) -> Any:
+        for mode in (_FunctionWatch(None), _DispatchWatch(None)):
+            mode.__enter__()
+        return function(*args, **kwargs)
+
+    return _relay_thread
+
+
+_RELAY_CODE = _relayed(print).__code__
+
+
+def carry_watches_into_threads() -> None:
+    """Every thread this process starts from now on runs, for its whole life, under relay
+    modes that check whichever watch is active at each call — also a thread started while
+    no watch was (a pool started at import) whose work runs during a probe.  Wraps the
+    functions of `_thread` that start threads (`threading` starts each through them).
+
+    The worker calls it before it imports the student's module; from then on every watch
+    also checks that no Python thread without the relay runs beside it (one started through
+    a `_thread` original kept from before, say: `_unwatched_threads`)."""
+    for owner, name in _STARTER_NAMES:
+        start = getattr(owner, name, None)
+        if start is not None and _STARTERS.get((owner, name)) is not start:
+            _STARTERS[(owner, name)] = _starting_relayed(start)
+            setattr(owner, name, _STARTERS[(owner, name)])
+
+
+def _starting_relayed(start: Callable) -> Callable:
+    def starter(function: Callable, *args: Any, **kwargs: Any) -> Any:
+        return start(_relayed(function), *args, **kwargs)
+
+    return starter
+
+
+def _unwatched_threads() -> int:
+    """How many Python threads other than this one run outside a relay (0 where threads do
+    not carry relays).  A thread is told by its outermost frame: a relayed thread's is
+    `_relay_thread`; threads running no Python (torch's own pools) have no frames."""
+    if not _STARTERS:
+        return 0
+    me = threading.get_ident()
+    count = 0
+    for ident, frame in sys._current_frames().items():
+        while frame.f_back is not None:
+            frame = frame.f_back
+        count += ident != me and frame.f_code is not _RELAY_CODE
+    return count
 
 
 # -- the context manager ---------------------------------------------------------------------
@@ -739,6 +802,10 @@ def _hooks_intact(watch: Watch, guard: Any, starter: Any, undo: list[tuple[type,
         problems.append("the import guard was removed from sys.meta_path")
     if threading.getprofile() is not starter:
         problems.append("the thread hook (threading.setprofile) was replaced")
+    if any(getattr(owner, name, None) is not relay for (owner, name), relay in _STARTERS.items()):
+        problems.append("a thread-starting function of _thread or threading was replaced")
+    if _unwatched_threads():
+        problems.append("a Python thread the watch cannot see (started without its relay) runs beside the probe")
     if any(cls.__dict__.get(attr) is not wrapper for (cls, attr), wrapper in patched.items()):
         problems.append("a watched class's __init__/forward was replaced")
     import torch.nn.functional as F
@@ -794,6 +861,7 @@ def watching(names: Iterable[str], student_file: str | Iterable[str],
         modes = [(_FunctionWatch(watch), "function")] + ([(_DispatchWatch(watch), "dispatch")] if dispatch else [])
         for m, _ in modes:
             m.__enter__()
+        unwatched_at_start = _unwatched_threads()
         try:
             yield watch
         except ForbiddenCall:
@@ -807,6 +875,8 @@ def watching(names: Iterable[str], student_file: str | Iterable[str],
             tampered = [f"the {kind} mode was popped" for m, kind in reversed(modes) if _leave(m, kind)]
             modes = []
             tampered += _hooks_intact(watch, guard, starter, undo, patched)
+            if unwatched_at_start and not _unwatched_threads():
+                tampered.append("a Python thread the watch cannot see (started without its relay) ran beside the probe")
         if watch.violations:
             raise watch.violations[0]
         if tampered:
