@@ -618,15 +618,17 @@ def test_only_trainable_parameters_receive_gradients(reference, submission):
 @pytest.mark.points(1)
 @pytest.mark.property("training mode")
 def test_trainable_normalisation_layers_train_in_training_mode(reference, submission):
-    """Handed over in eval mode (as load_pretrained returns it), the model trains in training mode: a trainable BatchNorm updates its statistics."""
+    """Handed over in eval mode (as load_pretrained returns it), the model trains in training mode: a BatchNorm with a
+    trainable parameter — both, or only its bias — updates its statistics."""
     prop, hint = "training mode", "call model.train() before the loop; only normalisation layers whose parameters are all frozen go back to eval mode"
     X, y, _, _ = target_task(2, 1)
-    request = dict(model=Build(SMALLNET, 2), state_dict=pretrained_with_new_head(2, seed=1), dtype=F64, X=X.to(F64), y=y, mode="eval",
-                   trainable=named(SMALLNET_PARAMETERS, "backbone.bn1", "head"), train_kwargs=dict(epochs=2, lr=1e-2, batch_size=20, seed=0))
-    actual = _fine_tune_later(submission, **request)
-    expected = _fine_tune(reference, **request)
-    compare_buffers(actual(), expected, BN1_BUFFERS,
-                    "fine-tuning with backbone.bn1 trainable (one batch per epoch)", prop, hint)
+    for trainable in ("backbone.bn1", "backbone.bn1.bias"):
+        request = dict(model=Build(SMALLNET, 2), state_dict=pretrained_with_new_head(2, seed=1), dtype=F64, X=X.to(F64), y=y, mode="eval",
+                       trainable=named(SMALLNET_PARAMETERS, trainable, "head"), train_kwargs=dict(epochs=2, lr=1e-2, batch_size=20, seed=0))
+        actual = _fine_tune_later(submission, **request)
+        expected = _fine_tune(reference, **request)
+        compare_buffers(actual(), expected, BN1_BUFFERS,
+                        f"fine-tuning with {trainable} trainable (one batch per epoch)", prop, hint)
 
 
 # -- the transfer experiment -------------------------------------------------------------------
