@@ -369,14 +369,17 @@ def test_frozen_parameters_receive_no_gradient(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("training mode")
 def test_fine_tuning_trains_in_training_mode(submission):
-    """A model handed over in eval mode (as load_pretrained returns it) trains in training mode: a trainable BatchNorm updates its statistics."""
-    prop, hint = "training mode", "call model.train() before the loop; only frozen normalisation layers go back to eval mode"
+    """A model handed over in eval mode (as load_pretrained returns it) trains in training mode: a BatchNorm with a trainable
+    parameter (both, or only its bias) updates its statistics."""
+    prop, hint = "training mode", "call model.train() before the loop; only normalisation layers whose parameters are all frozen go back to eval mode"
     X, y, _, _ = target_task(2, 1)
     before = pretrained_with_new_head()
-    result = _fine_tune(submission, model=Build(SMALLNET, 2), state_dict=before, trainable=named("backbone.bn1", "head"), X=X, y=y,
-                        mode="eval", train_kwargs=dict(epochs=1, lr=1e-2, batch_size=20))
-    if torch.equal(result["state_dict"]["backbone.bn1.running_mean"], before["backbone.bn1.running_mean"]):
-        fail(prop, "the running statistics of the trainable backbone.bn1 did not change: it did not train in training mode", hint)
+    for trainable in ("backbone.bn1", "backbone.bn1.bias"):
+        result = _fine_tune(submission, model=Build(SMALLNET, 2), state_dict=before, trainable=named(trainable, "head"), X=X, y=y,
+                            mode="eval", train_kwargs=dict(epochs=1, lr=1e-2, batch_size=20))
+        if torch.equal(result["state_dict"]["backbone.bn1.running_mean"], before["backbone.bn1.running_mean"]):
+            fail(prop, f"the running statistics of backbone.bn1 did not change with {trainable} trainable: it did not train in training mode",
+                 hint)
 
 
 @pytest.mark.trains

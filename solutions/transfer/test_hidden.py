@@ -373,9 +373,11 @@ def test_extract_features_builds_no_graph(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("training modes restored")
 def test_extract_features_restores_every_training_mode(submission):
-    """Afterwards every submodule is in the mode it was in before — all training, all eval, or a mix (seen in ModeNet's output)."""
+    """Afterwards every submodule is in the mode it was in before — all training, all eval, or a mix (seen in ModeNet's
+    output) — having computed the features in eval mode (a function that never switches modes has none to restore)."""
     prop, hint = "training modes restored", "remember module.training for every module in model.modules() and restore each one (not just model.train())"
     state, X, X_after = seeded_state(MODENET, 12), randn(4, 6, seed=13, dtype=torch.float32), randn(6, 6, seed=14, dtype=torch.float32)
+    features = expected_features(MODENET, state, X)
     everything = [name for name, _ in ModeNet().named_modules()]
     for eval_modules in ((), ("backbone.bn", "head"), ("", "backbone.fc1"), ("backbone", "backbone.act"), tuple(everything)):
         pending = _features(submission, MODENET, state, X, eval_modules=eval_modules, X_after=X_after)
@@ -385,6 +387,8 @@ def test_extract_features_restores_every_training_mode(submission):
             expected = model(X_after)
         result = as_reply(pending(), prop, hint)
         before = "every module in training mode" if not eval_modules else f"{', '.join(repr(n) if n else 'the model' for n in eval_modules)} in eval mode"
+        checks.expect_close(result.get("output"), features, f"the features (called with {before})", prop,
+                            hint="the features are model.backbone(X) in eval mode (see the features test); then restore every module's mode")
         checks.expect_close(result.get("after"), expected, f"the model's output after extract_features (called with {before})",
                             prop, hint=hint + " — the output changed because some module's training mode did")
 
