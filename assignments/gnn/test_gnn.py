@@ -115,14 +115,20 @@ def _without_bias(submission, layer: str, weights: dict, expected: torch.Tensor,
 @pytest.mark.property("equality with GCNConv")
 def test_gcn_layer_known_values(submission):
     """W = 2, b = 0.5 on 0 — 1 — 2 ← 3, 4: degrees with self loops (at the target) 2, 3, 3, 1, 1, messages x_j W / sqrt(d_j d_i);
-    bias=False has no bias."""
-    prop, hint = "equality with GCNConv", "self loops first; the degree of each TARGET; the symmetric weight 1/sqrt(d_j d_i); then the bias"
+    bias=False has no bias; on 0 — 1 where 1 has its loop already, no second loop (degrees 2, 2)."""
+    prop, hint = "equality with GCNConv", ("self loops first (only for nodes without one); the degree of each TARGET; the symmetric weight "
+                                           "1/sqrt(d_j d_i); then the bias")
     s6, s3 = math.sqrt(6), math.sqrt(3)
     expected = torch.tensor([[1 / 2 + 2 / s6], [1 / s6 + 2 / 3 + 3 / 3], [2 / 3 + 3 / 3 + 4 / s3], [4.0], [5.0]], dtype=F64) * 2 + 0.5
     weights = {"lin.weight": torch.tensor([[2.0]], dtype=F64), "bias": torch.tensor([0.5], dtype=F64)}
     out = output(submission, prop, hint, model=Build("GCNLayer", 1, 1), state_dict=weights, dtype=F64, args=(X, EDGES))
     checks.expect_close(out, expected, "GCNLayer's output", prop, hint=hint)
     _without_bias(submission, "GCNLayer", {"lin.weight": weights["lin.weight"]}, expected - 0.5, prop)
+    looped = torch.tensor([[0, 1, 1], [1, 0, 1]])  # 0 — 1, and 1 → 1
+    out = output(submission, prop, hint, model=Build("GCNLayer", 1, 1), state_dict={"lin.weight": torch.tensor([[1.0]], dtype=F64),
+                 "bias": torch.tensor([0.0], dtype=F64)}, dtype=F64, args=(torch.tensor([[1.0], [2.0]], dtype=F64), looped))
+    checks.expect_close(out, torch.tensor([[1.5], [1.5]], dtype=F64), "GCNLayer's output where node 1 has its self loop already", prop,
+                        hint=hint)
 
 
 @pytest.mark.timeout(10)

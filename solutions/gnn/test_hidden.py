@@ -54,6 +54,7 @@ def both_ways(pairs):
 KARATE = both_ways(list(nx.karate_club_graph().edges()))
 ISOLATED = both_ways([(0, 1), (1, 2), (4, 5)])  # node 3 and 6 have no edge
 DIRECTED = torch.tensor([[0, 1, 2, 3], [1, 2, 0, 0]])  # 5 nodes: 3 receives nothing, 4 has no edge
+LOOPED = torch.tensor([[0, 1, 1, 2, 2, 3, 4, 0], [1, 0, 2, 1, 2, 3, 0, 0]])  # 5 nodes: 0, 2 and 3 have their loop already
 NO_EDGES = torch.zeros(2, 0, dtype=torch.long)
 LOOP = torch.tensor([[0], [0]])
 LAYERS = ("GCNLayer", "SAGELayer")
@@ -194,11 +195,12 @@ def test_message_passing_hooks(reference, submission):
 
 def _layer_matches(reference, submission, layer: str, layout: Callable[[bool], dict], prop: str, hint: str) -> None:
     """`layer(3, 4, bias=...)`: PyG's parameter layout, then outputs and gradients equal the
-    reference on the karate club, a graph with isolated nodes and a directed graph."""
+    reference on the karate club, a graph with isolated nodes, a directed graph and one
+    where some nodes have their self loop already."""
     for bias in (True, False):
         model = Build(layer, 3, 4) if bias else Build(layer, 3, 4, bias=False)
         checks.parameters_like(submission, model, layout(bias), prop=prop, hint="bias=False means no bias parameter at all")
-        for edge_index, n in ((KARATE, 34), (ISOLATED, 7), (DIRECTED, 5)):
+        for edge_index, n in ((KARATE, 34), (ISOLATED, 7), (DIRECTED, 5), (LOOPED, 5)):
             own_then_trusted(lambda patch: checks.matches_reference(submission, reference, model=model, inputs=[(randn(n, 3), edge_index)],
                                                                     patch=patch, prop=prop, hint=hint), TRUSTED_PRIMITIVES)
 
@@ -209,7 +211,8 @@ def _layer_matches(reference, submission, layer: str, layout: Callable[[bool], d
 def test_gcn_layer_matches_reference(reference, submission):
     """Parameters as GCNConv's (bias=True and False); outputs and gradients equal the reference (= GCNConv), float64 and float32."""
     _layer_matches(reference, submission, "GCNLayer", lambda bias: {"lin.weight": (4, 3), **({"bias": (4,)} if bias else {})},
-                   "equality with GCNConv", "self loops, degree of the TARGET (in x's dtype), message x_j W / sqrt(deg_j deg_i), sum at the target, then the bias")
+                   "equality with GCNConv", "a self loop for every node without one (never a second), degree of the TARGET (in x's dtype), "
+                   "message x_j W / sqrt(deg_j deg_i), sum at the target, then the bias")
 
 
 @pytest.mark.points(2)
