@@ -109,7 +109,15 @@ def expect_close(actual: Any, expected: torch.Tensor, what: str, prop: str, *, h
         show(lambda: difference(tensor, expected, what, atol))
         exact = tensor.is_floating_point() or tensor.is_complex()  # bool tensors cannot be subtracted, uint8 would wrap
         worst = float(((tensor - expected) if exact else (tensor.double() - expected.double())).abs().max())
-        fail(prop, f"{what} differs from the expected result (largest difference {worst:.2g})", hint)
+        fail(prop, f"{what} differs from the expected result (largest difference {worst:.2g}){_float32_note(tensor, expected)}", hint)
+
+
+def _float32_note(tensor: torch.Tensor, expected: torch.Tensor) -> str:
+    """A float64 result off by float32 round-off only: some step ran in float32."""
+    if expected.dtype == torch.float64 and torch.allclose(tensor, expected, *tolerances(torch.float32)):
+        return (" — small enough to be float32's round-off: does a step compute in float32 (a tensor made with the default "
+                "dtype, a .float())? float64 in means float64 all the way")
+    return ""
 
 
 def output_tensor(result: dict, what: str, prop: str, **kwargs: Any) -> torch.Tensor:

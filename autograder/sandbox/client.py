@@ -252,6 +252,11 @@ def probe_result(probe: str, body: Any) -> dict:
     return body
 
 
+#: What a student reads when the worker's reply is not a reply of the protocol.
+MALFORMED = ("the worker sent a malformed reply — a process your code forked that keeps running the worker's loop, or code "
+             "that writes to file descriptors it did not open, garbles the replies")
+
+
 def load_reply(data: bytes, limits: WireLimits) -> dict:
     """A worker's reply, decoded as bounded data: `{kind: body}` with one key."""
     try:
@@ -259,7 +264,7 @@ def load_reply(data: bytes, limits: WireLimits) -> dict:
     except WireError as exc:
         raise SubmissionFailure("crash", f"the worker sent a reply the grader refuses: {exc}") from None
     if not isinstance(reply, dict) or len(reply) != 1:
-        raise SubmissionFailure("crash", "the worker sent a malformed reply")
+        raise SubmissionFailure("crash", MALFORMED)
     return as_reply(reply)
 
 
@@ -446,7 +451,7 @@ class SandboxedWorker:
             raise self._import_error
         if "ready" not in greeting:
             self.close()
-            raise SubmissionFailure("crash", "the worker sent a malformed reply while importing your module")
+            raise SubmissionFailure("crash", MALFORMED.replace("reply", "reply while importing your module", 1))
         self._greeted = True
 
     def close(self) -> None:
@@ -633,5 +638,5 @@ class SandboxedWorker:
             raise student_error(reply["raised"])
         if "ok" not in reply:
             self.close()
-            raise SubmissionFailure("crash", "the worker sent a malformed reply")
+            raise SubmissionFailure("crash", MALFORMED)
         return probe_result(probe, reply["ok"])

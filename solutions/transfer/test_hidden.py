@@ -360,6 +360,8 @@ def test_extract_features_builds_no_graph(submission):
     pending = _features(submission, TINY, state, X, readout=readout, cotangent=cotangent)
     features = expected_features(TINY, state, X)
     result = as_reply(pending(), prop, hint)
+    checks.expect_tensor(result.get("output"), "the features tensor", prop, shape=tuple(features.shape), finite=False,
+                         hint="the features are model.backbone(X) (see the features test)")
     reached = sorted(name for name, grad in grads_in(result, prop, hint).items() if grad is not None)
     if reached:
         fail(prop, f"the features carry the backbone's autograd graph: a backward pass through them reached `{reached[0]}`", hint)
