@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from autograder.checks import replay
-from autograder.checks.base import CheckFailed, expect_tensor
+from autograder.checks.base import CheckFailed, expect_close, expect_tensor
 from autograder.checks.graphs import local, node_permutation_equivariant
 from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.errors import SubmissionFailure
@@ -110,6 +110,16 @@ def test_a_wrong_dtype_cites_the_dtype_rule_only_between_floats(value, expected,
         expect_tensor(value, "the output", "dtype", dtype=expected)
     assert ("should follow the input" in str(failed.value)) is rule
     assert f"expected {expected}" in str(failed.value)
+
+
+def test_a_float64_result_off_by_float32_round_off_asks_about_float32_steps():
+    expected = torch.linspace(-3, 3, 7, dtype=torch.float64).exp()
+    messages = {}
+    for name, actual in (("round-off", expected * (1 + 5e-7)), ("bug", expected * 1.01)):
+        with pytest.raises(CheckFailed) as failed:
+            expect_close(actual, expected, "the output", "dtype")
+        messages[name] = str(failed.value)
+    assert "float32's round-off" in messages["round-off"] and "float32" not in messages["bug"]
 
 
 # -- shapes the student chose: checked before two replies are compared or indexed ------------
