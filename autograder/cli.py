@@ -247,7 +247,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return grade_nbgrader(args)
     from autograder.batch.executors import executor_for
 
-    limits = SandboxLimits(call_seconds=args.call_seconds, submission_seconds=args.submission_seconds)
+    limits = SandboxLimits(call_seconds=args.call_seconds, submission_seconds=args.submission_seconds,
+                           child_processes=args.allow_child_processes)
     executor = executor_for(args.executor, args.jobs, args.scheduler)
     return run_grading(Path(args.submissions), Path(args.out), args.assignment, args.jobs, args.resume, args.student,
                        limits, allow_weak_sandbox=args.allow_weak_sandbox, executor=executor)
@@ -439,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"wall-clock limit of one probe call (default {defaults.call_seconds:g})")
     p.add_argument("--submission-seconds", type=float, default=defaults.submission_seconds, metavar="S",
                    help=f"wall-clock budget of one student's assignment (default {defaults.submission_seconds:g})")
+    p.add_argument("--allow-child-processes", action="store_true",
+                   help="let student code fork processes of its own (DataLoader(num_workers>0), multiprocessing); "
+                        "by default the worker is one process — each child has a memory limit of its own")
     p.add_argument("--nbgrader", metavar="COURSE_DIR",
                    help="SUBMISSIONS is this nbgrader course's submitted/ folder; also write the scores to its gradebook")
     p.add_argument("--allow-weak-sandbox", action="store_true",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+#: Added to an EPERM error (`[Errno 1]`), what the worker's system-call filter answers.
+SANDBOX_DENIED = ("; graded code runs in one process, offline: it may not start processes (subprocess, multiprocessing, "
+                  "a DataLoader with num_workers > 0), run programs or open network sockets — do the work in the "
+                  "process itself (DataLoader's default num_workers=0 does)")
+
 
 class StudentCodeError(Exception):
     """The student's code raised (in the worker, or at import)."""
@@ -20,7 +25,8 @@ class StudentCodeError(Exception):
     def describe(self) -> str:
         where = f" ({self.where})" if self.where else ""
         during = f" {self.during}" if self.during else ""
-        return f"your code raised {self.type_name}{during}: {self.message}{where}"
+        denied = SANDBOX_DENIED if "OSError" in self.types and "[Errno 1]" in self.message else ""
+        return f"your code raised {self.type_name}{during}: {self.message}{where}{denied}"
 
 
 class SubmissionFailure(Exception):

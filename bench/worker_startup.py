@@ -83,7 +83,7 @@ def main(runs: int) -> None:
     torch.set_num_threads(1)
     warm_up()
     sandbox = Sandbox.prepare()
-    fallback = Sandbox(None, sandbox.seccomp, sandbox.fallback_seccomp)  # as without CAP_SYS_ADMIN
+    fallback = Sandbox(None, sandbox.filters)  # as without CAP_SYS_ADMIN
     sandboxes = {"bare": fallback, "fallback": fallback, "allow-list root": sandbox}
     limits = SandboxLimits(worker_uid=claim_worker_uids(SandboxLimits().worker_uid)[0]) if os.geteuid() == 0 \
         else SandboxLimits()

@@ -35,7 +35,7 @@ from autograder.judge.scan import scan_source
 from autograder.judge.subject import SandboxSubject
 from autograder.load import load_class
 from autograder.sandbox import SandboxLimits
-from autograder.sandbox.client import claim_worker_uids
+from autograder.sandbox.client import claim_worker_uids, worker_cpu
 from autograder.sandbox.preflight import Secret, git_dirs, preflight
 from autograder.sandbox.reap import (
     ipc_objects,
@@ -47,6 +47,8 @@ from autograder.sandbox.reap import (
 from autograder.worker.isolation import PROJECT_DIR
 
 LIMITS = SandboxLimits(call_seconds=10)  # single probes: a hang costs 10 s
+#: what a worker's children meet (the layers behind seccomp's ban on them): allowed here
+CHILDREN = SandboxLimits(call_seconds=10, child_processes=True)
 GRADING = SandboxLimits(call_seconds=60)  # whole gradings: training must not time out on a loaded machine
 HANG = SandboxLimits(call_seconds=2)
 CORRECT = (Path(__file__).parent / "submissions" / "mlp" / "correct_einsum.py").read_text()
@@ -191,7 +193,8 @@ import sys
 import torch
 from autograder.judge.subject import SandboxSubject
 from autograder.sandbox import SandboxLimits
-subject = SandboxSubject(sys.argv[1], "mlp", SandboxLimits(call_seconds=600, worker_uid=int(sys.argv[2])))
+subject = SandboxSubject(sys.argv[1], "mlp", SandboxLimits(call_seconds=600, worker_uid=int(sys.argv[2]),
+                                                          child_processes=True))
 answer = subject.submit("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
 print(subject.worker.pid, subject.worker.limits.worker_uid, flush=True)
 answer()
@@ -337,7 +340,7 @@ def test_input_gets_end_of_file_instead_of_waiting():
 @pytest.mark.skipif(not ROOT, reason="a per-worker uid (to kill every leftover) needs root")
 def test_a_daemon_holding_the_pipe_is_killed_and_costs_nothing():
     daemon = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n    os._exit(0)"
-    assert torch.equal(call_relu(relu_of(daemon)), torch.tensor([0.0, 2.0]))
+    assert torch.equal(call_relu(relu_of(daemon), CHILDREN), torch.tensor([0.0, 2.0]))
     assert worker_processes() == []
 
 
@@ -368,7 +371,7 @@ def test_a_uids_next_worker_starts_only_after_its_last_ones_leftovers_are_gone(m
     monkeypatch.setattr(reap, "reap_uid", slow_reap)
     monkeypatch.setattr(ForkServer, "fork", fork)
     daemon = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n    os._exit(0)"
-    first, second, third = (SandboxSubject(source, "mlp", LIMITS) for source in (relu_of(daemon), CORRECT, CORRECT))
+    first, second, third = (SandboxSubject(source, "mlp", CHILDREN) for source in (relu_of(daemon), CORRECT, CORRECT))
     try:
         for subject in (first, second):
             subject.run("run", call="relu", args=(torch.tensor([1.0]),), backward=False)
@@ -481,8 +484,8 @@ def test_the_judges_environment_does_not_reach_the_worker(monkeypatch):
 @pytest.mark.skipif(not ROOT, reason="RLIMIT_NPROC only binds another uid than root")
 def test_a_fork_bomb_is_bounded_and_cleaned_up():
     bomb = "import os, time\nfor _ in range(10000):\n    if os.fork() == 0:\n        time.sleep(1000)\n        os._exit(0)"
-    err = failure_of(relu_of(bomb))
-    assert isinstance(err, StudentCodeError) and "BlockingIOError" in err.types or "OSError" in err.types
+    err = failure_of(relu_of(bomb), CHILDREN)
+    assert isinstance(err, StudentCodeError) and "BlockingIOError" in err.types
     assert worker_processes() == []
 
 
@@ -545,6 +548,75 @@ def calls():
     seen = call_in_worker(probe, "calls")
     assert seen == {"unshare(NEWUSER)": "EPERM", "clone(NEWUSER)": "EPERM", "mount": "EPERM",
                     "ptrace(TRACEME)": "EPERM", "thread": "ok"}
+
+
+PROCESSES = '''
+import errno, os, sys, threading, torch
+
+def calls(with_loader):
+    out = {}
+    def attempt(name, start):
+        try:
+            start()
+            out[name] = "allowed"
+        except OSError as exc:
+            out[name] = errno.errorcode.get(exc.errno, str(exc))
+    def fork():
+        if (pid := os.fork()) == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    def loader():
+        data = torch.utils.data.TensorDataset(torch.arange(8.0))
+        return list(torch.utils.data.DataLoader(data, batch_size=4, num_workers=2))
+    attempt("fork", fork)
+    if with_loader:
+        attempt("DataLoader workers", loader)
+    attempt("posix_spawn", lambda: os.waitpid(os.posix_spawn(sys.executable, [sys.executable, "-c", "0"], {}), 0))
+    attempt("execv", lambda: os.execv(sys.executable, [sys.executable, "-c", "0"]))
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join()
+    out["thread"] = "ok"
+    return out
+'''
+
+
+def test_the_worker_is_one_process_and_runs_no_other_program():
+    """A child would have an address-space limit of its own (five children of 3 GiB each
+    under a 4 GiB limit), could leave the session to hog the CPU, and would compute where
+    the watch on forbidden built-ins reports to no one; a fresh interpreter (`posix_spawn`
+    of `python -c`) is outside that watch altogether.  Threads are the worker's own."""
+    denied = {"fork": "EPERM", "DataLoader workers": "EPERM", "posix_spawn": "EPERM", "execv": "EPERM", "thread": "ok"}
+    assert call_in_worker(PROCESSES, "calls", True) == denied
+    # an instructor may let DataLoader workers fork (`--allow-child-processes`); no program starts either way.
+    # (The fallback's filter denies the Unix sockets over which those workers hand tensors back.)
+    seen = call_in_worker(PROCESSES, "calls", NAMESPACES, limits=CHILDREN)
+    assert seen == {**denied, "fork": "allowed", "DataLoader workers": "allowed"} if NAMESPACES else \
+        {key: value for key, value in denied.items() if key != "DataLoader workers"} | {"fork": "allowed"}
+    err = failure_of(relu_of("import torch\ndata = torch.utils.data.TensorDataset(torch.arange(8.0))\n"
+                             "list(torch.utils.data.DataLoader(data, num_workers=2))"))
+    assert isinstance(err, StudentCodeError) and err.type_name == "PermissionError"
+    assert "num_workers=0" in str(err) and "one process" in str(err)
+
+
+AFFINITY = '''
+import errno, os
+
+def where():
+    try:
+        os.sched_setaffinity(0, range(os.cpu_count()))
+        leaving = "allowed"
+    except OSError as exc:
+        leaving = errno.errorcode[exc.errno]
+    return {"cpus": sorted(os.sched_getaffinity(0)), "leaving": leaving}
+'''
+
+
+@pytest.mark.skipif(not ROOT, reason="judges take CPUs in turn by the worker uids they claim, as root")
+def test_a_worker_runs_on_its_judges_cpu_and_cannot_leave_it():
+    """Forty busy threads then slow this student's grading only, not a classmate's graded
+    beside it by another judge (which takes the next CPU)."""
+    assert call_in_worker(AFFINITY, "where") == {"cpus": [worker_cpu(LIMITS.worker_uid)], "leaving": "EPERM"}
 
 
 # -- reading what it must not ----------------------------------------------------------------

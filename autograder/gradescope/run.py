@@ -172,7 +172,8 @@ def run(layout: Layout, log=print) -> int:
         log(f"nnzoo: {term_problem} — graded without a late penalty")
     results.lateness = lateness(term, a, layout, sub.submitted_at.get(a, ""))
     limits = SandboxLimits(call_seconds=float(config.get("call_seconds", 30.0)),
-                           submission_seconds=float(config.get("submission_seconds", 540.0)))
+                           submission_seconds=float(config.get("submission_seconds", 540.0)),
+                           child_processes=config.get("child_processes") is True)
     try:
         result = grade_source(sub.sources.get(a), a, limits, problem=sub.problems.get(a, ""), on_result=results.add)
     except Exception as exc:  # noqa: BLE001 — the grader failed: say so in results.json, keep what ran

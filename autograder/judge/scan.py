@@ -39,6 +39,9 @@ GUARDED_PACKAGES = ("torch", "torch_geometric", "torch_scatter", "torch_sparse")
 READ_ONLY_OK = frozenset({"__class__"})
 #: nnzoo modules students are given to import (provided code, not the grader)
 PROVIDED = ("autograder.data.transfer",)
+#: names of `os` calls that start a process or a program, as strings (`getattr(os, "fork")`)
+PROCESS_CALLS = frozenset({"fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen", "execv", "execve",
+                           "execl", "execvp", "spawnv", "spawnl"})
 #: Python's builtins by name: flagged when called, never as an attribute of something else
 BUILTIN_NAMES = frozenset(dir(builtins))
 #: strings that reach the builtins' import or exec through `globals()`, `vars(...)`, ...
@@ -86,6 +89,8 @@ class ScanResult:
             hits.append("the builtins' import or exec by a string (reaches code the scan cannot see)")
         if {"getattr"} & self.names and self.strings & {"Linear", "linear", "MultiheadAttention"}:
             hits.append("getattr with a forbidden name")
+        if {"getattr"} & self.names and self.strings & PROCESS_CALLS:
+            hits.append("getattr with the name of a call that starts a process")
         return hits + self.obfuscation
 
 

@@ -45,7 +45,8 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
         submitted = course_dir / "submitted"
     defaults = SandboxLimits()
     limits = SandboxLimits(call_seconds=getattr(args, "call_seconds", defaults.call_seconds),
-                           submission_seconds=getattr(args, "submission_seconds", defaults.submission_seconds))
+                           submission_seconds=getattr(args, "submission_seconds", defaults.submission_seconds),
+                           child_processes=getattr(args, "allow_child_processes", defaults.child_processes))
     executor = executor_for(getattr(args, "executor", "local"), args.jobs, getattr(args, "scheduler", None))
     return grade_nbgrader_course(course_dir, args.assignment, Path(args.out), jobs=args.jobs, submitted=submitted,
                                  resume=args.resume, students=args.student, limits=limits,

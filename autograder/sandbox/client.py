@@ -334,6 +334,17 @@ def next_worker_uid(base: int) -> int:
     return uids[_TURN[0]]
 
 
+def worker_cpu(base: int) -> int | None:
+    """The CPU this judge's workers run on (`isolation.pin_to_cpu`): judges on one machine
+    take the CPUs in turn, by the worker uids they claimed, so that a student's code that
+    starts forty busy threads slows its own grading only, not a classmate's in the same
+    batch.  None (any CPU) where the judge claims no uids (not root)."""
+    if os.getuid() != 0:
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[(claim_worker_uids(base)[0] - base) // UIDS_PER_JUDGE % len(cpus)]
+
+
 def claimed_uid_lock(uid: int) -> list[int]:
     """The descriptor of this judge's lock on worker uid `uid`, in a list ([] when this judge
     claimed no such uid).  The judge sends it to its fork server with each fork: the lock is
@@ -404,7 +415,7 @@ class SandboxedWorker:
                 wait_reaped(self.limits.worker_uid)  # nothing of the uid's last worker may be left
             # a worker without a private root (the fallback) works in this folder's `work/`
             spec = WorkerSpec(self.source, self.module_name, str(self._scratch / "work"), self.limits, self.preflight,
-                              course_root=os.environ.get("NNZOO_ROOT"))
+                              course_root=os.environ.get("NNZOO_ROOT"), cpu=worker_cpu(self._uid_base))
             try:
                 self._server = ForkServer.get()
                 self._ticket, sock = self._server.fork(spec)

@@ -86,16 +86,15 @@ class Sandbox:
 
     Attributes:
         plan: the allow-list root (None when the server is not root: no mounts).
-        seccomp: the filters of the two modes (None where pyseccomp is missing).
+        filters: the seccomp filters, keyed by (mode, whether the worker may make child
+            processes), the mode being "root" or "fallback"; empty where pyseccomp is missing.
         namespaces: whether workers get the allow-list root; set to False for good the
             first time the kernel refuses a new PID namespace.
     """
 
-    def __init__(self, plan: rootfs.RootPlan | None, seccomp: SeccompProgram | None,
-                 fallback_seccomp: SeccompProgram | None) -> None:
+    def __init__(self, plan: rootfs.RootPlan | None, filters: dict[tuple[str, bool], SeccompProgram]) -> None:
         self.plan = plan
-        self.seccomp = seccomp
-        self.fallback_seccomp = fallback_seccomp
+        self.filters = filters
         self.namespaces = plan is not None
 
     @classmethod
@@ -105,7 +104,13 @@ class Sandbox:
         plan = None
         if os.geteuid() == 0:
             plan = rootfs.plan_root([str(p) for p in worker_paths()], mask=[str(PACKAGE_DIR), *data_packages()])
-        return cls(plan, compile_seccomp(unix_sockets=True), compile_seccomp(unix_sockets=False))
+        filters = {}
+        for mode in ("root", "fallback"):
+            for children in (False, True):
+                program = compile_seccomp(unix_sockets=mode == "root", child_processes=children)
+                if program is not None:
+                    filters[mode, children] = program
+        return cls(plan, filters)
 
     def fork(self) -> int:
         """Fork a worker (like `os.fork()`): into a new PID namespace where allowed."""
@@ -116,16 +121,21 @@ class Sandbox:
                 self.namespaces = False
         return os.fork()
 
-    def isolate(self, limits: SandboxLimits, fallback_scratch: str, keep_fds: Iterable[int]) -> dict[str, str]:
+    def isolate(self, limits: SandboxLimits, fallback_scratch: str, keep_fds: Iterable[int],
+                cpu: int | None = None) -> dict[str, str]:
         """Isolate this freshly forked, single-threaded worker (see the module docstring)
         and return the level of each layer.  Its current folder is then its scratch,
         owned by it.  A failure once the namespaces exist raises: no student code may
-        run in a half-isolated worker."""
+        run in a half-isolated worker.  `cpu`: the one CPU it may run on (seccomp then
+        keeps it there)."""
         os.setsid()
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead
+        pinned = pin_to_cpu(cpu)
         if self.namespaces:
-            return self._allow_list_root(limits, keep_fds)
-        return self._fallback(limits, fallback_scratch, keep_fds)
+            levels = self._allow_list_root(limits, keep_fds)
+        else:
+            levels = self._fallback(limits, fallback_scratch, keep_fds)
+        return {**levels, "cpu": pinned}
 
     def _allow_list_root(self, limits: SandboxLimits, keep_fds: Iterable[int]) -> dict[str, str]:
         assert self.plan is not None
@@ -135,8 +145,9 @@ class Sandbox:
         drop_privileges(limits.worker_uid)
         die_with_the_server()
         set_rlimits(limits)
-        if self.seccomp:
-            self.seccomp.load()
+        seccomp = self.filters.get(("root", limits.child_processes))
+        if seccomp:
+            seccomp.load()
         _worker_environment(rootfs.SCRATCH)
         return {
             "file system": "allow-list root: only the interpreter, its libraries and nnzoo's worker files, read-only",
@@ -146,7 +157,7 @@ class Sandbox:
             "scratch": f"private {limits.scratch_bytes // MiB} MiB tmpfs (/tmp, /dev/shm)",
             "user": "own unprivileged uid",
             "limits": describe_limits(limits),
-            "seccomp": self.seccomp.description if self.seccomp else "not available",
+            "seccomp": seccomp.description if seccomp else "not available",
         }
 
     def _fallback(self, limits: SandboxLimits, scratch: str, keep_fds: Iterable[int]) -> dict[str, str]:
@@ -159,20 +170,36 @@ class Sandbox:
         die_with_the_server()
         os.chdir(scratch)
         set_rlimits(limits)
-        if self.fallback_seccomp:
-            self.fallback_seccomp.load()
+        seccomp = self.filters.get(("fallback", limits.child_processes))
+        if seccomp:
+            seccomp.load()
         _worker_environment(scratch)
         return {
             "file system": "FALLBACK (no mount namespace): the host's files, with the rights of "
                            + ("another user" if root else "the grader"),
-            "network": "no sockets (seccomp)" if self.fallback_seccomp else "network reachable",
+            "network": "no sockets (seccomp)" if seccomp else "network reachable",
             "processes": "shared with the grader" + (" (another uid: cannot signal it; killed by uid)" if root else ""),
             "ipc": "shared with the grader" + (" (its objects removed after the worker)" if root else ""),
             "scratch": "a folder on the shared disk (not size-capped)",
             "user": "own unprivileged uid" if root else "same uid as the grader",
             "limits": describe_limits(limits),
-            "seccomp": self.fallback_seccomp.description if self.fallback_seccomp else "not available",
+            "seccomp": seccomp.description if seccomp else "not available",
         }
+
+
+def pin_to_cpu(cpu: int | None) -> str:
+    """Run on CPU `cpu` only, and say where the worker runs.  However many threads the
+    student's code starts, they then compete with its own judge's work only, never with
+    another student's worker in the same batch (which has a CPU of its own while the batch
+    runs no more jobs than there are CPUs).  The level it returns is the same whichever
+    CPU it is: grades, which record it, are identical for any `-j`."""
+    if cpu is None:
+        return "any CPU"
+    try:
+        os.sched_setaffinity(0, {cpu})
+    except OSError as exc:  # a CPU the judge saw but this process may not use (a cpuset)
+        return f"any CPU (its judge's: {exc.strerror})"
+    return "one CPU, its judge's"  # which one varies with the batch's jobs: not in the record
 
 
 def describe_limits(limits: SandboxLimits) -> str:

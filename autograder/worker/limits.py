@@ -22,7 +22,12 @@ class SandboxLimits:
         scratch_bytes: size of the worker's private tmpfs (its /tmp and /dev/shm together;
             the fallback without mount namespaces has no size cap).
         open_files: RLIMIT_NOFILE.
-        processes: RLIMIT_NPROC, effective once the worker runs as its own uid.
+        processes: RLIMIT_NPROC (threads count), effective once the worker runs as its own uid.
+        child_processes: whether the worker may fork processes of its own (`DataLoader`
+            workers, `multiprocessing`).  Off by default: seccomp then denies every new
+            process (threads stay allowed), as each child would have an address-space limit
+            of its own and could compute where the watch on forbidden built-ins reports to
+            no one.  Starting another program is denied either way.
         result_bytes: largest reply (one probe's result) the judge accepts; it is also the
             decoded size, as replies are never compressed (see `worker.encoding`).
         worker_uid: first uid the worker may drop to when the judge runs as root; each
@@ -39,5 +44,6 @@ class SandboxLimits:
     scratch_bytes: int = 256 * MiB
     open_files: int = 256
     processes: int = 64
+    child_processes: bool = False
     result_bytes: int = 16 * MiB
     worker_uid: int = 61000

@@ -19,10 +19,11 @@ PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_MODE_FILTER = 2
 AF_UNIX = 1
+CLONE_THREAD = 0x00010000
 
 #: Calls a worker never needs: tracing other processes, namespaces and mounts (the new
 #: mount API too), kernel keyrings, BPF, perf, userfaultfd, io_uring (a large attack
-#: surface), and administration.  EPERM.
+#: surface), administration, and leaving its CPU.  EPERM.
 DENIED_CALLS: tuple[str, ...] = (
     "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root", "chroot",
     "unshare", "setns", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
@@ -30,7 +31,19 @@ DENIED_CALLS: tuple[str, ...] = (
     "io_uring_setup", "io_uring_enter", "io_uring_register", "acct", "quotactl", "swapon", "swapoff",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
     "name_to_handle_at", "open_by_handle_at", "lookup_dcookie", "syslog", "vhangup",
+    "sched_setaffinity",  # the worker stays on the CPU its judge gave it (`isolation.pin_to_cpu`)
 )
+
+#: Starting another program: there is none in the allow-list root, and a fresh interpreter
+#: would run code the forbidden-built-in watch never sees (a cell computed by `nn.RNN` in
+#: a `python -c` the student's code started).  EPERM, always.
+EXEC_CALLS: tuple[str, ...] = ("execve", "execveat")
+
+#: Making a process: `fork`, `vfork`, and `clone` without CLONE_THREAD (glibc's `fork` and
+#: `posix_spawn`; a thread is a clone with it).  EPERM unless the limits allow children: a
+#: child would escape the address-space limit (one RLIMIT_AS each), could leave its
+#: session, and computes where the watch's verdicts never reach the judge.
+FORK_CALLS: tuple[str, ...] = ("fork", "vfork")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
@@ -64,15 +77,16 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def compile_seccomp(*, unix_sockets: bool) -> SeccompProgram | None:
+def compile_seccomp(*, unix_sockets: bool, child_processes: bool = False) -> SeccompProgram | None:
     """The worker's filter, or None when pyseccomp (libseccomp) is not available.
 
     Default allow; EPERM for `socket`/`socketpair` of any family but AF_UNIX (an
     allow-list: no AF_INET/6, NETLINK, PACKET, VSOCK ...), `clone` with any CLONE_NEW*
     flag (else clone(CLONE_NEWUSER) would sidestep the `unshare` ban), every call of
-    `DENIED_CALLS` and `prctl(PR_SET_PDEATHSIG)`; ENOSYS for `clone3`, whose flags live in
-    memory a filter cannot read (glibc then falls back to `clone`, as under Docker's
-    default profile).
+    `DENIED_CALLS` and `EXEC_CALLS`, and `prctl(PR_SET_PDEATHSIG)`; ENOSYS for `clone3`,
+    whose flags live in memory a filter cannot read (glibc then falls back to `clone`, as
+    under Docker's default profile).  Without `child_processes`, EPERM for `FORK_CALLS` and
+    `clone` without CLONE_THREAD too: the worker is one process, threads allowed.
 
     `unix_sockets=False` denies socket(AF_UNIX) too (socketpair stays): for a worker that
     shares the host's file system and abstract socket namespace (the fallback), where a
@@ -94,8 +108,10 @@ def compile_seccomp(*, unix_sockets: bool) -> SeccompProgram | None:
     rules.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     # the worker dies with its fork server (`isolation.die_with_the_server`): for good
     rules.add_rule(eperm, "prctl", sc.Arg(0, sc.EQ, PR_SET_PDEATHSIG))
+    if not child_processes:
+        rules.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
     unknown = []
-    for call in DENIED_CALLS:
+    for call in DENIED_CALLS + EXEC_CALLS + (() if child_processes else FORK_CALLS):
         try:
             rules.add_rule(eperm, call)
         except (OSError, ValueError, RuntimeError):  # unknown to this libseccomp or architecture
@@ -106,7 +122,9 @@ def compile_seccomp(*, unix_sockets: bool) -> SeccompProgram | None:
         buffer.seek(0)
         bpf = buffer.read()
     sockets = "sockets other than Unix" if unix_sockets else "all sockets (socketpair allowed)"
-    what = f"{sockets}, tracing, namespaces, mounts, keyrings, bpf, io_uring, unsetting the parent-death signal denied"
+    processes = "starting programs" if child_processes else "new processes, starting programs"
+    what = (f"{sockets}, {processes}, tracing, namespaces, mounts, keyrings, bpf, io_uring, leaving its CPU, "
+            "unsetting the parent-death signal denied")
     if unknown:
         what += f" (unknown here: {', '.join(unknown)})"
     return SeccompProgram(bpf, what)

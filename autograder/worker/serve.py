@@ -74,6 +74,7 @@ class WorkerSpec:
         preflight: instead of a student's module, find out what the worker can reach.
         course_root: the judge's `NNZOO_ROOT` (None: the installed project's course), set
             in the worker's environment: the fork server may have started for another.
+        cpu: the one CPU the worker (and every thread it starts) runs on; None: any.
     """
 
     source: str
@@ -82,13 +83,14 @@ class WorkerSpec:
     limits: SandboxLimits
     preflight: Reachability | None = None
     course_root: str | None = None
+    cpu: int | None = None
 
 
 def serve(conn: Any, spec: WorkerSpec, sandbox: Sandbox) -> None:
     """Worker entry point (runs in the forked child)."""
     torch.set_num_threads(1)
     try:
-        levels = sandbox.isolate(spec.limits, spec.scratch, keep_fds=[conn.fileno()])
+        levels = sandbox.isolate(spec.limits, spec.scratch, keep_fds=[conn.fileno()], cpu=spec.cpu)
     except Exception as exc:  # noqa: BLE001 — said to the judge; no student code runs
         _send(conn, {"isolation_error": f"{type(exc).__name__}: {exc}"[:500]})
         return

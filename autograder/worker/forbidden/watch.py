@@ -971,6 +971,17 @@ TAMPERING_NAMES: dict[str, str] = {
     "sys.setprofile": "profile hooks",
     "os.fork": "forks",
     "multiprocessing": "other processes",
+    "concurrent.futures.ProcessPoolExecutor": "other processes",
+    "pty": "forks",
+    **{f"os.{call}": "starts another process or program" for call in (
+        "forkpty", "posix_spawn", "posix_spawnp", "popen", "system", "execl", "execle", "execlp", "execlpe", "execv",
+        "execve", "execvp", "execvpe", "spawnl", "spawnle", "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp",
+        "spawnvpe")},
+    "pickle": "runs code hidden in bytes",
+    "marshal": "loads code objects from bytes",
+    "torch.hub": "loads code from elsewhere",
+    "torch.utils.cpp_extension": "compiles native code",
+    "torch.ops.load_library": "loads native code",
     "gc": "finds objects (originals, the watch) by traversal",
     "ctypes": "anything",
 }
