@@ -94,11 +94,13 @@ def choose(folder: Path, assignment: str, stubs: dict[str, str]) -> Chosen | str
         return Chosen(assignment, nb, code, note)
     if not py.is_file():
         return f"no {py.name} in {py.parent}"
+    from autograder.load import python_text
+
     if untouched:
         return f"{py.name} is still the stub as released — not started, left out"
     note = f"{nb.name} is there too: the grader reads {py.name} when both are handed in, so only {py.name} is packed" \
         if nb.is_file() else ""
-    return Chosen(assignment, py, py.read_text(encoding="utf-8-sig", errors="replace"), note)
+    return Chosen(assignment, py, python_text(py.read_bytes()), note)
 
 
 def import_problems(chosen: list[Chosen]) -> dict[str, str]:

@@ -39,6 +39,19 @@ def test_a_file_saved_with_a_bom_and_windows_line_endings_scores_as_python_runs_
     assert result.score == result.max_score, [t.message for t in result.tests if not t.passed][:1]
 
 
+def test_a_file_in_the_encoding_its_coding_line_names_scores_as_python_runs_it(tmp_path):
+    """PEP 263: `# -*- coding: latin-1 -*-` makes Python read the file as Latin-1; the
+    grader reads it the same way, and so does the worker's import (it was mojibake, a
+    failed assertion at import, and 0 points)."""
+    author = 'AUTHOR = "Zoë Ångström"\nassert AUTHOR == "Zo\\u00eb \\u00c5ngstr\\u00f6m", AUTHOR\n'
+    (tmp_path / "zoe").mkdir()
+    (tmp_path / "zoe" / "mlp.py").write_bytes(f"# -*- coding: latin-1 -*-\n{author}{REFERENCE}".encode("latin-1"))
+    text = load_entry(tmp_path / "zoe", ["mlp"]).sources["mlp"]
+    assert 'AUTHOR = "Zoë Ångström"' in text
+    result = grade(text)
+    assert result.score == result.max_score, [t.message for t in result.tests if not t.passed][:1]
+
+
 def test_a_nearly_right_file_name_is_named_in_the_reason(tmp_path):
     """`MLP.py`, `mlp (1).py` (a second download), `mlp-2.ipynb`: the grader reads `mlp.py`
     only, and says which file it found instead of "no mlp.py found"."""

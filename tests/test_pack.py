@@ -37,6 +37,13 @@ def test_a_file_saved_with_a_bom_is_packed_as_python_imports_it(tmp_path):
     assert pack.import_problems([pack.choose(folder, "gnn", {})]) == {"gnn": ""}
 
 
+def test_a_file_in_the_encoding_its_coding_line_names_is_packed_as_python_imports_it(tmp_path):
+    folder = folder_with(tmp_path, {})
+    (folder / "gnn").mkdir(parents=True)
+    (folder / "gnn" / "gnn.py").write_bytes('# coding: latin-1\nassert "é" == "\\u00e9"\n'.encode("latin-1"))
+    assert pack.import_problems([pack.choose(folder, "gnn", {})]) == {"gnn": ""}
+
+
 def test_an_untouched_stub_is_left_out_and_a_notebook_beside_it_is_packed(tmp_path):
     stub = "def f():\n    raise NotImplementedError('write me')\n"
     nb = nbformat.v4.new_notebook()

@@ -14,7 +14,9 @@ anything is graded, naming both.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import tokenize
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +70,18 @@ def student_id(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", name)).strip("._") or "student"
 
 
+def python_text(data: bytes) -> str:
+    """A `.py` file's text as Python reads it: in the encoding its coding line names
+    (PEP 263, e.g. `# -*- coding: latin-1 -*-`), else UTF-8 with a byte-order mark dropped.
+    Bytes that do not decode are replaced; a coding line naming no known codec falls back
+    to UTF-8 (the import then reports it)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8-sig"
+    return data.decode(encoding, errors="replace")
+
+
 def to_submission(student: str, entry: str, found: EntryFiles, assignments: list[str]) -> StudentSubmission:
     """The code of each assignment in `found` (a .py beats a notebook of the same assignment)."""
     sub = StudentSubmission(student, notes=list(found.notes), entry=entry)
@@ -84,7 +98,7 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
             sub.problems[a] = (f"no {a}.py or {a}.ipynb in the submission, but {found.misnamed[a]} — the grader reads "
                                f"those names only: rename it to {meant} and hand it in again")
         if f"{a}.py" in found.files:
-            sub.sources[a] = found.files[f"{a}.py"].decode("utf-8-sig", errors="replace")  # Python reads a BOM too
+            sub.sources[a] = python_text(found.files[f"{a}.py"])
         elif f"{a}.ipynb" in found.files:
             try:
                 notebook = read_notebook(found.files[f"{a}.ipynb"], f"{a}.ipynb")

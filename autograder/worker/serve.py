@@ -15,9 +15,11 @@ Protocol over one duplex pipe, raw bytes both ways: the judge sends pickled
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import pickle
 import sys
+import tokenize
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,16 @@ def describe_exception(exc: BaseException, source: str) -> dict[str, Any]:
     except BaseException:  # noqa: BLE001 — a student's __str__ may raise too
         message = "(the exception's message could not be read)"
     return {"types": [str(c.__name__)[:200] for c in type(exc).__mro__][:32], "message": message, "where": where[:300]}
+
+
+def source_bytes(text: str) -> bytes:
+    """`text` encoded as its coding line says (PEP 263; UTF-8 without one), so that Python
+    reads back this very text when it imports the file."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(text.encode("utf-8")).readline)
+    except SyntaxError:  # a coding line naming no known codec: the import reports it
+        encoding = "utf-8"
+    return text.encode(encoding, errors="replace")
 
 
 def import_student_module(source: Path, name: str) -> Any:
@@ -113,7 +125,7 @@ def serve(conn: Any, spec: WorkerSpec, sandbox: Sandbox) -> None:
     name = spec.module_name
     carry_watches_into_threads()  # a thread the student's code starts, even at import, is watched
     try:
-        Path(source).write_text(spec.source)
+        Path(source).write_bytes(source_bytes(spec.source))
         module = import_student_module(Path(source), name)
     except BaseException as exc:  # noqa: BLE001 — SystemExit and KeyboardInterrupt too
         _send(conn, {"import_error": describe_exception(exc, source)})
