@@ -153,6 +153,7 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
                 allow_weak_sandbox: bool = False, executor: Executor | None = None) -> int:
+    from autograder.atomic import FolderBusy, cannot_write
     from autograder.batch import BatchOptions, check_output_folder, grade_class, grader_errors
     from autograder.batch.cluster import WorkerRefused
     from autograder.batch.executors import LocalExecutor
@@ -205,6 +206,13 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         print(f"nnzoo grade: interrupted — {len(done)} of {len(submissions)} students are graded and in {out}; the same "
               "command with --resume grades the rest", file=sys.stderr)
         return 130
+    except FolderBusy as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        if not cannot_write(exc, out):
+            raise
+        kept = f"; the {len(done)} students graded so far are kept, and --resume grades the rest" if done else ""
+        return _fail(cannot_write(exc, out) + kept)
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
     rows = [{"student": r.student, "scores": {a: score(r, a, term) for a in assignments if a in r.assignments},
              "total": sum(score(r, a, term) for a in assignments if a in r.assignments)} for r in records]
@@ -272,6 +280,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder.atomic import FolderBusy, sole_writer
     from autograder.batch import load_records, write_student
     from autograder.course.term import TermError, load_term
 
@@ -285,8 +294,13 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     if not records:
         print(f"nnzoo feedback: no students/*.json in {out} — give the folder `nnzoo grade --out` wrote", file=sys.stderr)
         return 2
-    for record in records.values():
-        write_student(out, record, term)
+    try:
+        with sole_writer(out):
+            for record in records.values():
+                write_student(out, record, term)
+    except (FolderBusy, OSError) as exc:
+        print(f"nnzoo feedback: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {len(records)} feedback files in {out / 'feedback'}/ (tests marked after_due_date are listed for "
           "assignments whose due date has passed)")
     return 0

@@ -126,3 +126,56 @@ def test_demo_grades_the_bundled_class(tmp_path):
     seen = {s["student"]: {a: [[t["name"], t["status"], t["score"], t["message"]] for t in r["tests"]]
                            for a, r in s["assignments"].items()} for s in graded["students"]}
     assert json.dumps(seen, indent=1, ensure_ascii=False) + "\n" == GOLDEN.read_text()
+
+
+def test_a_second_grading_into_one_folder_is_refused_while_the_first_writes(tmp_path):
+    """Two batches into one --out would each overwrite the other's records (a grade lost
+    without a word); the second is refused, and a holder killed with -9 frees the folder."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "ann").mkdir(parents=True)
+    shutil.copy(CORRECT, subs / "ann" / "mlp.py")
+    hold = ("import sys, time\nfrom pathlib import Path\nfrom autograder.atomic import sole_writer\n"
+            "with sole_writer(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(out)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        refused = nnzoo("grade", str(subs), "--out", str(out), "-a", "mlp")
+        assert refused.returncode == 2, refused.stderr
+        assert f"another nnzoo run (process {holder.pid}) is writing into {out}" in refused.stderr
+        assert refused.stderr.strip().count("\n") == 0 and not (out / "students").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    graded = nnzoo("grade", str(subs), "--out", str(out), "-a", "mlp")
+    assert graded.returncode == 0, graded.stderr
+    assert (out / "students" / "ann.json").is_file()
+
+
+def test_two_writers_of_one_file_never_lose_their_temporary_file(tmp_path):
+    """`write_atomic` from two threads at once: each write replaces the file whole (a fixed
+    temporary name made one writer's `os.replace` find its file gone)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.atomic import write_atomic
+
+    path = tmp_path / "grades.json"
+    versions = [f"{n}\n" * 1000 for n in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(lambda v=v: [write_atomic(path, v) for _ in range(300)]) for v in versions]:
+            done.result()
+    assert path.read_text() in versions and [p.name for p in tmp_path.iterdir()] == ["grades.json"]
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path):
+    """Before grading (a folder no one may make) and mid-batch (a feedback page that cannot
+    be replaced): one line naming the file, exit 2, never a traceback."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "eve").mkdir(parents=True)  # nothing handed in: graded without a worker
+    unmakeable = nnzoo("grade", str(subs), "--out", "/sys/nnzoo-grades", "-a", "mlp")
+    assert unmakeable.returncode == 2 and "cannot make the output folder /sys/nnzoo-grades" in unmakeable.stderr
+    assert unmakeable.stderr.strip().count("\n") == 0, unmakeable.stderr
+    (out / "students").mkdir(parents=True)
+    (out / "feedback" / "eve.md").mkdir(parents=True)  # in the way of eve's page
+    blocked = nnzoo("grade", str(subs), "--out", str(out), "-a", "mlp")
+    assert blocked.returncode == 2 and f"cannot write into {out}: Is a directory" in blocked.stderr
+    assert "feedback/eve.md" in blocked.stderr and "Traceback" not in blocked.stderr

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from autograder import __version__
-from autograder.atomic import write_atomic
+from autograder.atomic import sole_writer, write_atomic
 from autograder.batch.executors import Executor, LocalExecutor
 from autograder.batch.fingerprint import fingerprint
 from autograder.course import assignment as course_assignment
@@ -328,7 +328,16 @@ def grade_class(submissions: list[StudentSubmission], options: BatchOptions,
                 on_done: Callable[[StudentRecord], None] = lambda record: None) -> BatchSummary:
     """Grade every submission (with `resume`, keep what still holds); write the gradebook.
     A student's record is written, and `on_done` called with it, once all of it is back
-    (an executor may return it in parts: `executors.judge_queue`)."""
+    (an executor may return it in parts: `executors.judge_queue`).
+
+    One batch at a time writes into `options.out`: raises `atomic.FolderBusy` while another
+    holds it (two batches would each overwrite the other's records)."""
+    with sole_writer(options.out):
+        return _grade_class(submissions, options, on_done)
+
+
+def _grade_class(submissions: list[StudentSubmission], options: BatchOptions,
+                 on_done: Callable[[StudentRecord], None]) -> BatchSummary:
     out = options.out
     term = options.term if options.term is not None else load_term()
     (out / "students").mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ from autograder.batch import (
     grade_class,
     grader_errors,
 )
+from autograder.atomic import FolderBusy, cannot_write
 from autograder.batch.cluster import WorkerRefused
 from autograder.batch.executors import Executor, LocalExecutor
 from autograder.course.term import Deadline, Term, TermError, load_term
@@ -154,6 +155,14 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
                 summary = grade_class(list(submissions.values()), options, on_done=on_done)
         except WorkerRefused as exc:
             print(f"nnzoo grade: {exc.batch_stopped()}", file=sys.stderr)
+            return 2
+        except FolderBusy as exc:
+            print(f"nnzoo grade: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            if not cannot_write(exc, out):
+                raise
+            print(f"nnzoo grade: {cannot_write(exc, out)}; --resume keeps the students graded so far", file=sys.stderr)
             return 2
     by_id = {r.student: r for r in summary.records}
     for nb in notebooks:

@@ -294,7 +294,10 @@ def grading_refusal(submissions: Path | None, out: Path, course_dir: Path | None
     stderr (and each student's record keeps the levels).
     """
     if not out.exists():
-        out.mkdir(parents=True, mode=0o700)
+        try:
+            out.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            return f"cannot make the output folder {out}: {exc.strerror or exc}"
     found = preflight(grader_secrets() + class_secrets(submissions, out, course_dir))
     refusal = found.refusal(allow_weak)
     if not refusal and found.leak():
