@@ -153,7 +153,7 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
                 allow_weak_sandbox: bool = False, executor: Executor | None = None) -> int:
-    from autograder.atomic import FolderBusy, cannot_write
+    from autograder.atomic import FolderBusy, cannot_write, sole_writer
     from autograder.batch import BatchOptions, check_output_folder, grade_class, grader_errors
     from autograder.batch.cluster import WorkerRefused
     from autograder.batch.executors import LocalExecutor
@@ -186,7 +186,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         submissions = [s for s in submissions if s.student in students]
     done: list[str] = []  # the students whose records are written (or kept): said if Ctrl-C stops the batch
     try:
-        with CtrlC() as ctrl_c, executor or LocalExecutor(jobs) as run_on:
+        with sole_writer(out), CtrlC() as ctrl_c, executor or LocalExecutor(jobs) as run_on:
             refusal = run_on.refusal(assignments, root, out, allow_weak=allow_weak_sandbox)
             if refusal:
                 return _fail(refusal)

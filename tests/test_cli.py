@@ -172,10 +172,21 @@ def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "eve").mkdir(parents=True)  # nothing handed in: graded without a worker
     unmakeable = nnzoo("grade", str(subs), "--out", "/sys/nnzoo-grades", "-a", "mlp")
-    assert unmakeable.returncode == 2 and "cannot make the output folder /sys/nnzoo-grades" in unmakeable.stderr
+    assert unmakeable.returncode == 2 and "cannot write into /sys/nnzoo-grades" in unmakeable.stderr
     assert unmakeable.stderr.strip().count("\n") == 0, unmakeable.stderr
     (out / "students").mkdir(parents=True)
     (out / "feedback" / "eve.md").mkdir(parents=True)  # in the way of eve's page
     blocked = nnzoo("grade", str(subs), "--out", str(out), "-a", "mlp")
     assert blocked.returncode == 2 and f"cannot write into {out}: Is a directory" in blocked.stderr
     assert "feedback/eve.md" in blocked.stderr and "Traceback" not in blocked.stderr
+
+
+def test_a_record_that_cannot_be_read_is_named_not_dropped_silently(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("eve", "fay"):
+        (subs / student).mkdir(parents=True)  # nothing handed in: graded without a worker
+    assert nnzoo("grade", str(subs), "--out", str(out), "-a", "mlp").returncode == 0
+    (out / "students" / "eve.json").write_text('{"student": "eve", "assi')  # truncated by hand
+    result = nnzoo("feedback", str(out))
+    assert result.returncode == 0
+    assert f"{out / 'students' / 'eve.json'} cannot be read" in result.stderr and "fay" not in result.stderr

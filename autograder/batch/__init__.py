@@ -25,6 +25,7 @@ and the batch goes on.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -206,10 +207,16 @@ def load_record(out: Path, student: str) -> StudentRecord | None:
 
 
 def load_records(out: Path) -> dict[str, StudentRecord]:
+    """Every student's record in the gradebook `out`.  A record that cannot be read (edited
+    by hand, a damaged disk) is left out, and said on stderr: it is not silently dropped
+    from the grade files written next."""
     found = {}
     for path in sorted((out / "students").glob("*.json")):
         record = load_record(out, path.stem)
-        if record is not None:
+        if record is None:
+            print(f"nnzoo: {path} cannot be read (not a record nnzoo wrote) — left out; grade that student "
+                  "again to write it anew", file=sys.stderr)
+        else:
             found[record.student] = record
     return found
 
