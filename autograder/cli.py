@@ -307,6 +307,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from autograder.atomic import write_atomic
     from autograder.batch import load_records
     from autograder.course.term import TermError, load_term
     from autograder.export.lms import EXPORTERS, RosterError, read_roster
@@ -328,10 +329,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     if unknown:
         return fail(f"{', '.join(unknown)} not in the gradebook (graded: {', '.join(graded)})")
     assignments = course.in_order(set(args.assignment)) if args.assignment else graded
+    out, gradebook = Path(args.out), Path(args.gradebook).resolve()
+    if out.resolve() == Path(args.roster).resolve():
+        return fail(f"--out {out} is the roster — the export would replace it; write it to a new file")
+    if gradebook in out.resolve().parents:
+        return fail(f"--out {out} is inside the gradebook {args.gradebook} — nnzoo writes there; write the export elsewhere")
+    if out.is_dir():
+        return fail(f"--out {out} is a folder — give a file name, e.g. {out / f'{args.lms}.csv'}")
     export = EXPORTERS[args.lms]([records[s] for s in sorted(records)], assignments, roster, term)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(export.text, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, export.text)
+    except OSError as exc:
+        return fail(f"cannot write {out}: {exc.strerror or exc}")
     print(f"wrote {out}: {export.rows} students × {len(assignments)} assignments ({', '.join(assignments)}), "
           "final scores")
     for line in export.report():

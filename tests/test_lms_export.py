@@ -93,3 +93,16 @@ def test_a_roster_without_a_student_column_or_with_a_student_twice_is_one_line_e
     result = nnzoo("export", "canvas", str(tmp_path / "nowhere"), "--roster", str(tmp_path / "roster.csv"),
                    "--out", str(tmp_path / "c.csv"))
     assert result.returncode == 2 and "nnzoo grade --out" in result.stderr
+
+
+def test_the_export_never_replaces_the_roster_or_a_gradebook_file(tiny_course, tmp_path):
+    """`--out` the roster, a file inside the gradebook, or a folder: refused in one line,
+    and the file it named is unchanged."""
+    book = gradebook(tmp_path, {"ann": {"tiny": 3.0}})
+    people = roster(tmp_path, "student,email\nann,ann@uni\n")
+    (book / "grades.csv").write_text("student,tiny,total\nann,3.0,3.0\n")
+    for out, words in ((people, "is the roster"), (book / "grades.csv", "inside the gradebook"), (tmp_path, "is a folder")):
+        before = out.read_text() if out.is_file() else None
+        result = nnzoo("export", "canvas", str(book), "--roster", str(people), "--out", str(out))
+        assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr
+        assert before is None or out.read_text() == before
