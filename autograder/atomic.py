@@ -33,7 +33,9 @@ def cannot_write(exc: OSError, folder: Path) -> str:
     for name in (exc.filename2, exc.filename):  # os.replace: the file it was to replace, not its temporary one
         path = None if name is None else Path(os.fsdecode(name)).resolve()
         if path is not None and (path == top or top in path.parents):
-            return f"cannot write into {folder}: {exc.strerror or exc} ({os.fsdecode(name)})"
+            reason = "a file is where a folder must be" if isinstance(exc, (FileExistsError, NotADirectoryError)) \
+                else exc.strerror or str(exc)
+            return f"cannot write into {folder}: {reason} ({os.fsdecode(name)})"
     return ""
 
 

@@ -542,6 +542,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cannot_write_where_asked(args: argparse.Namespace, exc: OSError) -> str:
+    """One line when `exc` is about the output path the command was given ("" if not)."""
+    from autograder.atomic import cannot_write
+
+    asked = [getattr(args, "out", None), args.nbgrader if args.command == "release" else None]
+    return next((line for path in asked if path for line in [cannot_write(exc, Path(path))] if line), "")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command (`argv`: its words; None: this process is the `nnzoo` program).
 
@@ -557,6 +565,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: what each command wrote is whole (files are replaced atomically)
         print("nnzoo: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # where the user said to write: a file in the way, a read-only disk
+        line = _cannot_write_where_asked(args, exc)
+        if not line:
+            raise
+        print(f"nnzoo {args.command}: {line}", file=sys.stderr)
+        return 2
     if argv is None:
         gc.freeze()
     return code

@@ -190,3 +190,16 @@ def test_a_record_that_cannot_be_read_is_named_not_dropped_silently(tmp_path):
     result = nnzoo("feedback", str(out))
     assert result.returncode == 0
     assert f"{out / 'students' / 'eve.json'} cannot be read" in result.stderr and "fay" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["release", "--out", "{file}/bundle"], ["release", "--nbgrader", "{file}"],
+                                     ["pack", "--student", "ann", "--no-tests", "--path", "{folder}", "--out", "{file}"]])
+def test_an_output_path_with_a_file_in_the_way_is_one_line(tmp_path, command):
+    (tmp_path / "mlp").mkdir()
+    (tmp_path / "mlp" / "mlp.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "afile").write_text("mine")
+    words = [w.format(file=tmp_path / "afile", folder=tmp_path) for w in command]
+    result = nnzoo_process(*words, "-a", "mlp")
+    assert result.returncode == 2, result.stderr
+    assert f"cannot write into {tmp_path / 'afile'}" in result.stderr and "a file is where a folder must be" in result.stderr
+    assert "Traceback" not in result.stderr and (tmp_path / "afile").read_text() == "mine"
