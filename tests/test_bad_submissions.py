@@ -69,6 +69,22 @@ def test_a_nearly_right_file_name_is_named_in_the_reason(tmp_path):
     assert "MLP.py" in ann.problems["mlp"] and "rnn" not in ann.problems and ann.sources["rnn"] == "x = 1\n"
 
 
+def test_a_zip_inside_the_submission_is_named_in_the_reason(tmp_path):
+    """A zip of a zip (an LMS download zipped again), or a folder holding the zip: the grader
+    opens no zip inside a submission, and says which one it found instead of "not submitted"."""
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("mlp.py", REFERENCE)
+    with zipfile.ZipFile(tmp_path / "ann.zip", "w") as zf:
+        zf.write(inner, "hw/inner.zip")
+        zf.writestr("__MACOSX/._inner.zip", "")
+    (tmp_path / "bob" / "week3").mkdir(parents=True)
+    (tmp_path / "bob" / "week3" / "bob_mlp.ZIP").write_bytes(inner.read_bytes())
+    for entry, path in (("ann.zip", "hw/inner.zip"), ("bob", "week3/bob_mlp.ZIP")):
+        problem = load_entry(tmp_path / entry, ["mlp"]).problems["mlp"]
+        assert f"but {path} — a zip inside the submission is not opened" in problem, problem
+
+
 def test_a_zip_says_which_copy_it_read_and_why_a_file_it_found_was_not(tmp_path):
     """A draft and its update in one zip: the copy added last is graded, and the feedback
     says so; a file too large to read is named as such, not "no mlp.py"; macOS's

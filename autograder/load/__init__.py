@@ -97,6 +97,10 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
             meant = f"{a}.ipynb" if found.misnamed[a].lower().endswith(".ipynb") else f"{a}.py"
             sub.problems[a] = (f"no {a}.py or {a}.ipynb in the submission, but {found.misnamed[a]} — the grader reads "
                                f"those names only: rename it to {meant} and hand it in again")
+        elif missing and found.archives:
+            sub.problems[a] = (f"no {a}.py or {a}.ipynb in the submission, but {found.archives[0]} — a zip inside "
+                               f"the submission is not opened: hand in {a}.py (or {a}.ipynb) itself, or one zip "
+                               "holding it")
         if f"{a}.py" in found.files:
             sub.sources[a] = python_text(found.files[f"{a}.py"])
         elif f"{a}.ipynb" in found.files:

@@ -47,6 +47,8 @@ class EntryFiles:
     misnamed: dict[str, str] = field(default_factory=dict)
     #: file name → why the file of that name was not read (a link, too large)
     unread: dict[str, str] = field(default_factory=dict)
+    #: the zips inside the entry (never opened), their paths in it, the shallowest first
+    archives: list[str] = field(default_factory=list)
 
     def skip(self, name: str, note: str) -> None:
         """The file `name` was found and not read, for the reason `note` (which starts with its path)."""
@@ -89,6 +91,11 @@ def note_misnamed(found: EntryFiles, paths: list[str], assignments: list[str]) -
             found.misnamed.setdefault(a, path)
 
 
+def archives_among(paths: list[str]) -> list[str]:
+    """The `.zip` files among `paths` (entry-relative), the shallowest first."""
+    return sorted((p for p in paths if p.lower().endswith(".zip")), key=lambda p: (p.count("/"), p))
+
+
 def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
     """The wanted files of `folder` (any depth, the shallowest of each name), links skipped."""
     wanted = wanted_names(assignments)
@@ -125,6 +132,7 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
             file_times[name] = (PurePosixPath(path.parent.relative_to(folder).as_posix()), file_time(info.st_mtime))
     found.times = handed_in(file_times, stamps)
     note_misnamed(found, others, assignments)
+    found.archives = archives_among(others)
     return found
 
 
@@ -166,6 +174,8 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                 file_times[name] = (PurePosixPath(member.filename).parent, zip_member_time(member))
             found.times = handed_in(file_times, {})
             note_misnamed(found, [m.filename for m in members if not m.is_dir()], assignments)
+            found.archives = archives_among([m.filename for m in members if not m.is_dir()
+                                             and not m.filename.startswith("__MACOSX/")])
     except EntryError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, ValueError, EOFError, OSError,
