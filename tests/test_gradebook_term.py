@@ -118,6 +118,7 @@ def test_grades_json_says_when_with_what_and_by_which_grader(tiny_course, tmp_pa
 @pytest.mark.parametrize("entries, named", [
     ({"Ana Lee": "folder", "Ana_Lee": "folder"}, ("Ana Lee", "Ana_Lee")),
     ({"bob": "folder", "bob.zip": "zip"}, ("bob", "bob.zip")),
+    ({"dup": "folder", "Dup.zip": "zip"}, ("'Dup.zip'", "'dup'", "ignores case")),  # one file on macOS's disk
 ])
 def test_two_entries_that_would_be_one_student_are_refused(entries, named, tiny_course, tmp_path):
     subs = tmp_path / "subs"

@@ -158,14 +158,18 @@ def hidden_entries(root: Path) -> list[str]:
 
 
 def check_ids(paths: list[Path]) -> None:
-    """Refuse two entries that would share a student id (one line naming both)."""
-    owner: dict[str, Path] = {}
+    """Refuse two entries that would share a student id (one line naming both), or ids that
+    differ only in case (`dup/` and `Dup.zip`): their files in the gradebook would replace
+    each other on a disk that ignores case (macOS's and Windows's by default)."""
+    owner: dict[str, tuple[str, Path]] = {}
     for path in paths:
         sid = student_id(path.stem if path.suffix == ".zip" and not path.is_dir() else path.name)
-        if sid in owner:
-            raise IdCollision(f"{owner[sid].name!r} and {path.name!r} would both be graded as student {sid!r} — "
-                              "rename one of them")
-        owner[sid] = path
+        if sid.casefold() in owner:
+            other, first = owner[sid.casefold()]
+            as_what = f"student {sid!r}" if other == sid else f"students {other!r} and {sid!r}, one name on a disk " \
+                "that ignores case,"
+            raise IdCollision(f"{first.name!r} and {path.name!r} would both be graded as {as_what} — rename one of them")
+        owner[sid.casefold()] = (sid, path)
 
 
 def load_class(root: Path, assignments: list[str]) -> list[StudentSubmission]:
