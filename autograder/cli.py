@@ -85,6 +85,10 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from autograder import pack
     from autograder.load import student_id
 
+    if not any(c.isalnum() for c in args.student):
+        print(f"nnzoo pack: --student {args.student!r} names no one — give your student id, e.g. --student ana_lee",
+              file=sys.stderr)
+        return 2
     sid = student_id(args.student)
     folder = _assignments_folder(args.path)
     if not folder.is_dir():

@@ -7,6 +7,10 @@ SANDBOX_DENIED = ("; graded code runs in one process, offline: it may not start 
                   "a DataLoader with num_workers > 0), run programs or open network sockets — do the work in the "
                   "process itself (DataLoader's default num_workers=0 does)")
 
+#: Added to an EFBIG error (`[Errno 27]`): the worker's file-size limit (RLIMIT_FSIZE) was hit.
+OUTPUT_CAPPED = ("; graded code may write a file, its printed output included, only up to the sandbox's size limit "
+                 "(64 MiB by default) — print less, e.g. not on every step of a loop")
+
 
 class StudentCodeError(Exception):
     """The student's code raised (in the worker, or at import)."""
@@ -25,8 +29,9 @@ class StudentCodeError(Exception):
     def describe(self) -> str:
         where = f" ({self.where})" if self.where else ""
         during = f" {self.during}" if self.during else ""
-        denied = SANDBOX_DENIED if "OSError" in self.types and "[Errno 1]" in self.message else ""
-        return f"your code raised {self.type_name}{during}: {self.message}{where}{denied}"
+        hint = {"[Errno 1]": SANDBOX_DENIED, "[Errno 27]": OUTPUT_CAPPED}
+        why = next((text for errno, text in hint.items() if "OSError" in self.types and errno in self.message), "")
+        return f"your code raised {self.type_name}{during}: {self.message}{where}{why}"
 
 
 class SubmissionFailure(Exception):

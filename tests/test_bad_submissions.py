@@ -69,6 +69,14 @@ def test_a_nearly_right_file_name_is_named_in_the_reason(tmp_path):
     assert "MLP.py" in ann.problems["mlp"] and "rnn" not in ann.problems and ann.sources["rnn"] == "x = 1\n"
 
 
+def test_a_notebook_handed_in_beside_the_py_file_is_said_to_be_left_out(tmp_path):
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "mlp.py").write_text("x = 1\n")
+    (tmp_path / "ann" / "mlp.ipynb").write_text("{}")
+    ann = load_entry(tmp_path / "ann", ["mlp"])
+    assert ann.sources["mlp"] == "x = 1\n" and "mlp.py was graded, the notebook was not" in " ".join(ann.notes)
+
+
 def test_a_zip_inside_the_submission_is_named_in_the_reason(tmp_path):
     """A zip of a zip (an LMS download zipped again), or a folder holding the zip: the grader
     opens no zip inside a submission, and says which one it found instead of "not submitted"."""

@@ -69,3 +69,11 @@ def test_nnzoo_pack_refuses_and_writes_no_zip_then_packs_once_fixed(tmp_path):
     packed = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert packed.returncode == 0, packed.stderr
     assert sorted(zipfile.ZipFile(tmp_path / "Ana_Lee.zip").namelist()) == ["mlp.py", "rnn.py"]
+
+
+def test_a_student_id_that_names_no_one_is_refused(tmp_path):
+    folder = folder_with(tmp_path, {"rnn/rnn.py": "def f():\n    return 1\n"})
+    for student in ("", " ./ "):
+        result = subprocess.run([sys.executable, "-m", "autograder.cli", "pack", "--student", student, "--no-tests",
+                                 "--path", str(folder)], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2 and "names no one" in result.stderr and not list(tmp_path.glob("*.zip"))

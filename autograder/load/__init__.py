@@ -103,6 +103,8 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
                                "holding it")
         if f"{a}.py" in found.files:
             sub.sources[a] = python_text(found.files[f"{a}.py"])
+            if f"{a}.ipynb" in found.files:
+                sub.notes.append(f"{a}.py and {a}.ipynb were both handed in: {a}.py was graded, the notebook was not")
         elif f"{a}.ipynb" in found.files:
             try:
                 notebook = read_notebook(found.files[f"{a}.ipynb"], f"{a}.ipynb")
