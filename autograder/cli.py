@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 
 def _public_dir(assignment: str, path: str | None) -> Path:
-    if path:
-        return Path(path)
+    if path:  # the assignment's own folder, or the folder of all of them
+        given = Path(path)
+        return given / assignment if (given / assignment / f"test_{assignment}.py").is_file() else given
     for base in (Path.cwd() / "assignments", Path.cwd(), course.project_root() / "assignments"):
         if (base / assignment / f"test_{assignment}.py").is_file():
             return base / assignment
@@ -58,6 +59,8 @@ def run_public_tests(tests: Path, *, quick: bool = False) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     assignments = [args.assignment] if args.assignment else course.names(hidden=False)
+    if args.path and not args.assignment:  # `--path assignments/rnn`: that one assignment
+        assignments = [a for a in assignments if (Path(args.path) / f"test_{a}.py").is_file()] or assignments
     code = 0
     for a in assignments:
         folder = _public_dir(a, args.path)
@@ -165,7 +168,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     from autograder.course.term import TermError, load_term
     from autograder.export.grades import max_scores, score
     from autograder.judge.result import StudentRecord
-    from autograder.load import IdCollision, NothingToGrade, hidden_entries, load_class
+    from autograder.load import IdCollision, NothingToGrade, hidden_entries, load_class, student_id
     from autograder.report.console import gradebook_table
     from autograder.report.progress import grading_progress
 
@@ -184,10 +187,11 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
         print(f"nnzoo grade: {term.path} names assignments the course does not have: {', '.join(typos)}",
               file=sys.stderr)
     if students:
-        unknown = sorted(set(students) - {s.student for s in submissions})
+        wanted = {student_id(s): s for s in students}  # a folder's name ("Zoë Ångström") names its student too
+        unknown = sorted(name for sid, name in wanted.items() if sid not in in_class)
         if unknown:
             return _fail(f"no student {', '.join(unknown)} in {root} (ids as in grades.csv)")
-        submissions = [s for s in submissions if s.student in students]
+        submissions = [s for s in submissions if s.student in wanted]
     done: list[str] = []  # the students whose records are written (or kept): said if Ctrl-C stops the batch
     try:
         with sole_writer(out), CtrlC() as ctrl_c, executor or LocalExecutor(jobs) as run_on:

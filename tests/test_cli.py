@@ -203,3 +203,19 @@ def test_an_output_path_with_a_file_in_the_way_is_one_line(tmp_path, command):
     assert result.returncode == 2, result.stderr
     assert f"cannot write into {tmp_path / 'afile'}" in result.stderr and "a file is where a folder must be" in result.stderr
     assert "Traceback" not in result.stderr and (tmp_path / "afile").read_text() == "mine"
+
+
+def test_a_student_is_named_by_the_folder_name_or_the_id(tmp_path):
+    """`--student "Zoë Ångström"` (the folder's name) and `--student Zoë_Ångström` (the id in
+    grades.csv) pick the same student."""
+    subs = tmp_path / "subs"
+    for name in ("Zoë Ångström", "ann"):
+        (subs / name).mkdir(parents=True)  # nothing handed in: graded without a worker
+    result = nnzoo("grade", str(subs), "--out", str(tmp_path / "out"), "-a", "mlp", "--student", "Zoë Ångström")
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (tmp_path / "out" / "students").iterdir()] == ["Zoë_Ångström.json"]
+
+
+def test_nnzoo_test_with_the_path_of_one_assignment_runs_that_one():
+    result = nnzoo_process("test", "--path", str(ROOT / "assignments" / "rnn"), "--quick")
+    assert "== rnn: public tests" in result.stdout and "== mlp" not in result.stdout, result.stdout + result.stderr

@@ -130,7 +130,11 @@ def write_bundle(out: Path, assignments: list[str] | None = None) -> BundleRepor
     if any(out.resolve() == p.resolve() or p.resolve() in out.resolve().parents for p in protected[1:]) \
             or out.resolve() == root.resolve():
         raise BundleError(f"{out} is inside the project's own folders — give a folder outside them")
-    chosen = [a.name for a in course_assignments(hidden=False) if assignments is None or a.name in assignments]
+    known = [a.name for a in course_assignments(hidden=False)]
+    unknown = [a for a in assignments or [] if a not in known]
+    if unknown:
+        raise BundleError(f"no assignment {', '.join(unknown)} with public tests to bundle (known: {', '.join(known)})")
+    chosen = [a for a in known if assignments is None or a in assignments]
     if not chosen:
         raise BundleError("no assignment with public tests to bundle")
     _prepare(out)
