@@ -62,7 +62,8 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # spreadsheets add a byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
-        raise RosterError(f"{path}: cannot be read ({type(exc).__name__}) — give a UTF-8 CSV file (a spreadsheet's CSV UTF-8 format)") from None
+        raise RosterError(f"{path}: cannot be read ({type(exc).__name__}) — give a UTF-8 CSV file (a spreadsheet's "
+                          "CSV UTF-8 format)") from None
     reader = csv.reader(io.StringIO(text))
     header = [_column(h) for h in next(reader, [])]
     if "student" not in header:

@@ -162,7 +162,8 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
         except OSError as exc:
             if not cannot_write(exc, out):
                 raise
-            print(f"nnzoo grade: {cannot_write(exc, out)}; --resume keeps the students graded so far", file=sys.stderr)
+            print(f"nnzoo grade: {cannot_write(exc, out)}; the students graded so far are kept, and --resume grades "
+                  "the rest", file=sys.stderr)
             return 2
     by_id = {r.student: r for r in summary.records}
     for nb in notebooks:
