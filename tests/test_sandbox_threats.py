@@ -35,6 +35,7 @@ from autograder.judge.scan import scan_source
 from autograder.judge.subject import SandboxSubject
 from autograder.load import load_class
 from autograder.sandbox import SandboxLimits
+from autograder.sandbox import client
 from autograder.sandbox.client import claim_worker_uids, worker_cpu
 from autograder.sandbox.preflight import Secret, git_dirs, preflight
 from autograder.sandbox.reap import (
@@ -220,16 +221,19 @@ time.sleep(3600)
 
 @pytest.mark.parametrize("body", ["import time\ntime.sleep(3600)", UNSET_PARENT_DEATH_SIGNAL, DETACHED_CHILD],
                          ids=["sleep", "unset the signal, then sleep", "a detached child, then sleep"])
-def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body):
+def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body, monkeypatch):
     """No judge is left to enforce the wall clock: the worker dies with its fork server,
     which ends with the judge (`isolation.die_with_the_server`), and seccomp keeps the
     student from unsetting that; the fork server's last act is to sweep the worker's uid
     (`reap.reap_unclaimed`), which in the fallback (no PID namespace) is what ends a
     detached child.  The fork server holds the judge's lock on the uid until it has swept
-    it, so no judge can claim the uid while anything of the student's still runs."""
+    it, so no judge can claim the uid while anything of the student's still runs.  The
+    worker's scratch folder, which the killed judge could not remove, goes with the next
+    judge's first worker."""
     base = 64000 + os.getpid() % 1000  # uids no other test claims: a fresh judge takes the first free from here
     judge = subprocess.Popen([sys.executable, "-c", STUCK_JUDGE, relu_of(body), str(base)],
-                             stdout=subprocess.PIPE, text=True, cwd=PROJECT_DIR)
+                             stdout=subprocess.PIPE, text=True, cwd=PROJECT_DIR,
+                             env={**os.environ, "TMPDIR": tempfile.gettempdir()})
     try:
         worker, uid = map(int, judge.stdout.readline().split())
         time.sleep(1.0)  # the worker imports the module and starts sleeping in `relu`
@@ -259,6 +263,11 @@ def test_a_worker_stuck_when_its_judge_is_killed_with_9_ends_with_it(body):
     while process_state(worker) not in ("gone", "Z") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process_state(worker) in ("gone", "Z"), "the worker outlived its judge"
+    left = list(Path(tempfile.gettempdir()).glob(f"{client.SCRATCH_PREFIX}{judge.pid}-*"))
+    assert left, "a judge killed with -9 cleans up nothing: its worker's scratch folder is expected to be left"
+    monkeypatch.setattr(client, "_SWEPT", [False])
+    client.sweep_orphaned_scratch()  # what the next judge does before its first worker
+    assert not any(folder.exists() for folder in left), "the dead judge's scratch folder was not removed"
 
 
 CLAIMING_JUDGE = '''

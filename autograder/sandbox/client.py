@@ -353,6 +353,33 @@ def claimed_uid_lock(uid: int) -> list[int]:
     return [fd for claimed, fd in _CLAIMED_UIDS if claimed == uid]
 
 
+#: A worker's scratch folder is `<temporary folder>/nnzoo-worker-<its judge's pid>-<random>`.
+SCRATCH_PREFIX = "nnzoo-worker-"
+_SWEPT = [False]  # this judge removed the scratch folders of judges that are gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def sweep_orphaned_scratch() -> None:
+    """Remove the scratch folders of judges that are gone, once per judge: a judge killed
+    with -9 runs none of its clean-up, and its workers died with its fork server."""
+    if _SWEPT[0]:
+        return
+    _SWEPT[0] = True
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)  # never follows a link
+
+
 class SandboxedWorker:
     """One worker process for one student's module, restarted after a timeout or crash.
 
@@ -403,7 +430,8 @@ class SandboxedWorker:
 
     def _launch(self) -> None:
         """Fork the worker; it starts isolating itself and importing the module at once."""
-        self._scratch = Path(tempfile.mkdtemp(prefix="nnzoo-worker-"))
+        sweep_orphaned_scratch()
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         # removed by `close`, and at the latest when this handle is collected or the judge exits
         self._forget_scratch = weakref.finalize(self, shutil.rmtree, str(self._scratch), True)
         os.chmod(self._scratch, 0o711)
