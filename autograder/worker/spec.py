@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import pickle
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,8 +176,10 @@ def _rebind(obj: nn.Module, replaced: dict[int, tuple[Any, Any]]) -> None:
 
 def _rebound(value: Any, replaced: dict[int, tuple[Any, Any]], depth: int) -> Any:
     """`value` with the replaced parts in it by identity changed for their replacements: a
-    list or dict changes in place (so that every other holder of it sees the change), a
-    tuple or named tuple comes back rebuilt; any other object is left as it is."""
+    list or dict, or an object of the student's own class (a dataclass), changes in place
+    (so that every other holder of it sees the change); a tuple or named tuple, a bound
+    method of a replaced part or a `functools.partial` comes back rebuilt; any other object
+    is left as it is."""
     if id(value) in replaced:
         return replaced[id(value)][1]
     if depth == 0:
@@ -194,7 +198,31 @@ def _rebound(value: Any, replaced: dict[int, tuple[Any, Any]], depth: int) -> An
         items = [_rebound(item, replaced, depth - 1) for item in value]
         if any(a is not b for a, b in zip(items, value)):
             return tuple(items) if type(value) is tuple else value._make(items)
+    elif isinstance(value, types.MethodType):  # `self._step = self.cell.__call__`
+        owner = _rebound(value.__self__, replaced, depth - 1)
+        if owner is not value.__self__:
+            return types.MethodType(value.__func__, owner)
+    elif isinstance(value, functools.partial):  # `functools.partial(self.cell, ...)`
+        parts = [_rebound(x, replaced, depth - 1) for x in (value.func, *value.args)]
+        keywords = {k: _rebound(x, replaced, depth - 1) for k, x in value.keywords.items()}
+        if any(a is not b for a, b in zip(parts, (value.func, *value.args))) or \
+                any(keywords[k] is not x for k, x in value.keywords.items()):
+            return functools.partial(parts[0], *parts[1:], **keywords)
+    elif _students_plain_object(value):  # a dataclass or object of the student's holding a part
+        attributes = vars(value)
+        for name, item in list(attributes.items()):
+            new = _rebound(item, replaced, depth - 1)
+            if new is not item:
+                attributes[name] = new  # past a frozen dataclass's __setattr__, as its own __init__ does
     return value
+
+
+def _students_plain_object(value: Any) -> bool:
+    """An instance of a class of the student's (not a module, a tensor, a function or a
+    class), with its attributes in a `__dict__`: a dataclass holding `self.cell`."""
+    kind = type(value)
+    return (not kind.__module__.startswith(_LIBRARY) and hasattr(value, "__dict__")
+            and not isinstance(value, (nn.Module, torch.Tensor, type, types.FunctionType, types.ModuleType)))
 
 
 # -- a trusted part in the student's place ----------------------------------------------------
