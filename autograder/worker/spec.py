@@ -321,9 +321,29 @@ def adopt(new: nn.Module, old: nn.Module) -> nn.Module:
     if combined is not None:
         try:
             new.__class__ = combined
-        except TypeError:  # e.g. `__slots__` in the student's class: another instance layout
-            pass
+        except TypeError:  # `__slots__` in the student's class: another instance layout
+            new = _in_class(new, old, combined)
     return new
+
+
+def _in_class(new: nn.Module, old: nn.Module, combined: type) -> nn.Module:
+    """A `combined` instance holding `new`'s state (a module's state is its `__dict__`) and
+    the values of `old`'s slots: what `new.__class__ = combined` gives where the student's
+    `__slots__` make the two layouts differ.  `new` itself where even that fails."""
+    try:
+        clone = object.__new__(combined)
+        clone.__dict__.update(vars(new))
+        for name in {n for k in type(old).__mro__ for n in _slot_names(k)}:
+            if hasattr(old, name) and name not in vars(new):
+                object.__setattr__(clone, name, getattr(old, name))
+        return clone
+    except (TypeError, AttributeError):
+        return new
+
+
+def _slot_names(kind: type) -> tuple[str, ...]:
+    slots = vars(kind).get("__slots__", ())
+    return (slots,) if isinstance(slots, str) else tuple(n for n in slots if n not in ("__dict__", "__weakref__"))
 
 
 def resolve(module: Any, name: str) -> Any:
