@@ -408,7 +408,9 @@ def test_token_classifier_is_permutation_equivariant(submission):
 @pytest.mark.trains
 def test_token_classifier_learns_token_counts(reference, submission):
     """Trained by the grader (your TokenClassifier on PyTorch's layers), it labels each token by
-    how often it occurs: ≥ 90% on held-out sequences, judged on the trained weights."""
+    how often it occurs: ≥ 90% on held-out sequences, judged on the trained weights.  They
+    must be the weights of the student's classifier: with them, it computes the reference's
+    logits (float64, on training tokens), so weights trained on any other model gain nothing."""
     prop, hint = "accuracy on a set task", "embedding → layers → readout on every token, with every parameter registered (trained by the grader's optimiser)"
     tokens, labels = token_counts(2000, seed=0)
     eval_tokens, eval_labels = token_counts(500, seed=1)
@@ -420,3 +422,10 @@ def test_token_classifier_learns_token_counts(reference, submission):
     if tuple(logits.shape) != (500, 10, 4):
         fail(prop, f"the trained model's output has shape {tuple(logits.shape)}, expected (500, 10, 4)", hint)
     checks.reaches(checks.accuracy_of(logits, eval_labels), 0.9, "held-out per-token accuracy (without attention ≈ 0.35)", prop, hint)
+    seen = tokens[:32]  # the weights must be those of the student's classifier: its own logits with them are the reference's
+    own = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, args=(seen,), backward=False,
+                         patch=patch)["output"]
+    checks.expect_close(own, checks.evaluated_output(reference, model=model, weights=weights, args=(seen,), prop=prop, hint=hint,
+                                                     dtype=torch.float64),
+                        "your trained classifier's logits against the reference classifier's with the same weights", prop,
+                        hint="the classifier must be embedding → layers → readout of your TokenClassifier, the model the grader trained")
