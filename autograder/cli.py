@@ -217,10 +217,11 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     except FolderBusy as exc:
         return _fail(str(exc))
     except OSError as exc:
-        if not cannot_write(exc, out):
+        line = cannot_write(exc, out)
+        if not line:
             raise
         kept = f"; the {len(done)} students graded so far are kept, and --resume grades the rest" if done else ""
-        return _fail(cannot_write(exc, out) + kept)
+        return _fail(line + kept)
     records = [r for r in summary.records if r.student in {s.student for s in submissions}]
     rows = [{"student": r.student, "scores": {a: score(r, a, term) for a in assignments if a in r.assignments},
              "total": sum(score(r, a, term) for a in assignments if a in r.assignments)} for r in records]

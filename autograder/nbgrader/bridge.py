@@ -160,9 +160,10 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
             print(f"nnzoo grade: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:
-            if not cannot_write(exc, out):
+            line = cannot_write(exc, out)
+            if not line:
                 raise
-            print(f"nnzoo grade: {cannot_write(exc, out)}; the students graded so far are kept, and --resume grades "
+            print(f"nnzoo grade: {line}; the students graded so far are kept, and --resume grades "
                   "the rest", file=sys.stderr)
             return 2
     by_id = {r.student: r for r in summary.records}
