@@ -944,3 +944,32 @@ def test_a_worker_killed_with_its_fork_server_is_a_grader_error_not_the_students
     finally:
         subject.close()
         wait_reaped()
+
+
+def memory_holds(pid: int, marker: bytes) -> bool:
+    """Whether any readable private mapping of process `pid` holds `marker`."""
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for line in maps:
+            fields = line.split()
+            span, mode = fields[0], fields[1]
+            if not mode.startswith("r") or (len(fields) > 5 and fields[5].startswith("/")):
+                continue  # unreadable, or a mapped file (libraries, the interpreter)
+            start, end = (int(x, 16) for x in span.split("-"))
+            try:
+                mem.seek(start)
+                if marker in mem.read(end - start):
+                    return True
+            except (OSError, ValueError, OverflowError):  # [vvar] and the like
+                continue
+    return False
+
+
+@pytest.mark.skipif(not ROOT, reason="reading the fork server's memory needs root (it runs as the judge)")
+def test_a_students_source_never_reaches_the_fork_servers_memory():
+    """Every worker is forked from the same server, so what the server holds, every later
+    worker inherits: a classmate's code must never be in it, not even freed."""
+    from autograder.sandbox.client import ForkServer
+
+    marker = "nnzoo-marker-" + os.urandom(8).hex()
+    assert torch.equal(call_relu(relu_of(f"_secret = {marker!r}")), torch.tensor([0.0, 2.0]))
+    assert not memory_holds(ForkServer.get().process.pid, marker.encode())

@@ -442,7 +442,7 @@ class SandboxedWorker:
                 self.limits = replace(self.limits, worker_uid=next_worker_uid(self._uid_base))
                 wait_reaped(self.limits.worker_uid)  # nothing of the uid's last worker may be left
             # a worker without a private root (the fallback) works in this folder's `work/`
-            spec = WorkerSpec(self.source, self.module_name, str(self._scratch / "work"), self.limits, self.preflight,
+            spec = WorkerSpec(self.module_name, str(self._scratch / "work"), self.limits, self.preflight,
                               course_root=os.environ.get("NNZOO_ROOT"), cpu=worker_cpu(self._uid_base))
             try:
                 self._server = ForkServer.get()
@@ -450,6 +450,11 @@ class SandboxedWorker:
                 self._channel = Channel(sock, self._alive)
             except OSError as exc:  # the fork server itself failed: not the student's fault
                 raise GraderError(f"could not start a sandboxed worker: {exc}") from exc
+            # the source goes to the worker alone, never through the fork server (see `serve`)
+            try:
+                self._channel.send(self.source.encode("utf-8", "surrogatepass"), self._call_deadline()[0])
+            except (ChannelClosed, ChannelTimeout):  # the worker ended while isolating: its greeting says so
+                pass
         except BaseException:
             self.close()
             raise

@@ -1,8 +1,11 @@
 """The worker: runs inside the sandbox, imports the student's module, answers probes.
 
-Protocol over one duplex pipe, raw bytes both ways: the judge sends pickled
-`ProbeRequest`s (trusted → untrusted); the worker answers in the bounded wire format of
+Protocol over one duplex pipe, raw bytes both ways: the judge sends the student's source
+(UTF-8, one frame, right after the fork), then pickled `ProbeRequest`s (trusted →
+untrusted); the worker answers in the bounded wire format of
 `autograder.worker.encoding` (plain values only), which the judge decodes as data.
+The source never passes through the fork server, whose memory every later worker
+inherits: a classmate's code is never in it.
 
 1. `{"levels": ...}`: the isolation reached — sent before the student's module is
    imported, so no student code has run yet when it is written (or
@@ -78,8 +81,8 @@ class WorkerSpec:
     """What a new worker needs.
 
     Attributes:
-        source: the student's code, written into the worker's scratch as `<module_name>.py`.
-        module_name: the name it is imported as.
+        module_name: the name the student's code (sent over the worker's own pipe) is
+            written as (`<module_name>.py`, in the worker's scratch) and imported as.
         scratch: a host folder for the worker's files when it gets no private root (the
             fallback); created by the worker and owned by its uid.
         limits: the limits in force (and the worker's uid).
@@ -89,7 +92,6 @@ class WorkerSpec:
         cpu: the one CPU the worker (and every thread it starts) runs on; None: any.
     """
 
-    source: str
     module_name: str
     scratch: str
     limits: SandboxLimits
@@ -125,7 +127,7 @@ def serve(conn: Any, spec: WorkerSpec, sandbox: Sandbox) -> None:
     name = spec.module_name
     carry_watches_into_threads()  # a thread the student's code starts, even at import, is watched
     try:
-        Path(source).write_bytes(source_bytes(spec.source))
+        Path(source).write_bytes(source_bytes(conn.recv_bytes().decode("utf-8", "surrogatepass")))
         module = import_student_module(Path(source), name)
     except BaseException as exc:  # noqa: BLE001 — SystemExit and KeyboardInterrupt too
         _send(conn, {"import_error": describe_exception(exc, source)})
