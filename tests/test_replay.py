@@ -67,3 +67,58 @@ def test_rearranged_data_puts_another_runs_order_in_place(reference):
     _, again = run(reference, X=X2, y=y2, epochs=1, seed=1)
     assert torch.equal(again["rows"], other["rows"])
     assert replay.same_weights(again["state_dict"], other["state_dict"]) and again["losses"] == other["losses"]
+
+
+# -- every step checked: `expect_adam_steps` ---------------------------------------------------
+
+def checked_run(reference, X=X.float(), **kwargs):
+    """A float32 run of the reference's loop with the weights after every step recorded."""
+    sd = reference.run("state_dict", model=MODEL)["state_dict"]
+    kwargs = {"epochs": 3, "lr": 0.05, "batch_size": 7, "seed": 1, **kwargs}
+    return sd, reference.run("train", model=MODEL, state_dict=sd, train="train_classifier", X=X, y=Y, train_kwargs=kwargs,
+                             trajectory=30)
+
+
+def expect_steps(result, sd, **kwargs):
+    replay.expect_adam_steps(result, model=MODEL, start=sd, X=X.float(), y=Y, lr=0.05, **{"epochs": 3, "most_steps": 30, **kwargs},
+                             prop="p", hint="h")
+
+
+def test_every_step_of_an_honest_float32_run_is_the_judges_adam_step(reference):
+    sd, result = checked_run(reference)
+    assert result["trajectory"].shape == (15, sum(v.numel() for v in sd.values()))
+    expect_steps(result, sd)
+
+
+def test_weights_made_by_another_optimiser_fail_at_their_first_step(reference):
+    sd, result = checked_run(reference)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    net.load_state_dict(sd)
+    sgd, path = torch.optim.SGD(net.parameters(), lr=0.05), []
+    for batch in replay.recorded_batches(result, X.float(), "p", "h"):  # the same batches, plain SGD steps
+        sgd.zero_grad()
+        torch.nn.functional.cross_entropy(net(X.float()[batch]), Y[batch]).backward()
+        sgd.step()
+        path.append(torch.cat([p.detach().reshape(-1) for p in net.parameters()]))
+    forged = {**result, "trajectory": torch.stack(path), "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+    with pytest.raises(checks.CheckFailed, match="optimiser step 1 of 15 is not an Adam"):
+        expect_steps(forged, sd)
+
+
+def test_returned_weights_that_are_not_the_last_steps_fail(reference):
+    sd, result = checked_run(reference)
+    moved = {k: v + 1e-3 for k, v in result["state_dict"].items()}
+    with pytest.raises(checks.CheckFailed, match="not the weights after its last step"):
+        expect_steps({**result, "state_dict": moved}, sd)
+
+
+def test_a_parameter_not_trained_must_come_back_unchanged(reference):
+    sd, result = checked_run(reference)
+    with pytest.raises(checks.CheckFailed, match="`0.weight`, which the run was not to train, came back changed"):
+        expect_steps(result, sd, trainable=["0.bias", "2.weight", "2.bias"])
+
+
+def test_more_steps_than_the_grader_checks_fail_before_any_is_checked(reference):
+    sd, result = checked_run(reference, batch_size=1)
+    with pytest.raises(checks.CheckFailed, match="took 90 optimiser steps, more than the 30"):
+        expect_steps(result, sd)

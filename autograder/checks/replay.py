@@ -59,7 +59,7 @@ def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str, *, epoc
         fail(prop, "training gave back no record of its steps", hint)
     if not sizes:
         fail(prop, "train_classifier took no optimiser step", hint)
-    if rows.dim() != 2 or rows.shape[1:] != X.shape[1:] or sum(sizes) != len(rows):
+    if rows.dim() != X.dim() or rows.shape[1:] != X.shape[1:] or sum(sizes) != len(rows):
         fail(prop, "the record of the rows trained on is inconsistent", hint)
     where = {X[i].numpy().tobytes(): i for i in range(len(X))}
     assert len(where) == len(X), "the judge's X must have distinct rows"
@@ -167,3 +167,95 @@ def rearranged(X: torch.Tensor, y: torch.Tensor, positions: torch.Tensor, rows: 
     source = torch.empty_like(positions)
     source[positions] = rows
     return X[source], y[source]
+
+
+#: How far (in units of `lr`) a recorded step may stray from the judge's Adam step from the
+#: same weights: honest float32 loops stray ≈ 2e-5 (summation order), any other recipe by
+#: far more than this.
+STEP_TOLERANCE = 1e-3
+
+
+def expect_adam_steps(result: Any, *, model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, lr: float,
+                      epochs: int, most_steps: int, prop: str, hint: str, trainable: Sequence[str] | None = None,
+                      modes: Sequence[str] = ("train",), dtype: torch.dtype | None = None) -> None:
+    """Fail `prop` unless the weights a training run returned are the end of Adam(lr) steps,
+    each on the mean cross-entropy of the batch it reports, each from the weights the step
+    before left — checked step by step, here, against the record's `trajectory` (the
+    trained weights after every step).
+
+    A whole run cannot be replayed to the bit (a rounding difference grows into another
+    minimum over hundreds of steps), but one step can: the judge loads the weights before
+    each step into a trusted `model` (from `start`), takes the gradient itself and steps
+    its own Adam, whose state it carries along.  So weights trained elsewhere (another
+    recipe, another loop, a forged probe's) cannot pass for the student's training.
+
+    Args:
+        epochs: the most passes over `X` the run may make (`recorded_batches`).
+        most_steps: the most steps the run may take: the trajectory the probe was asked for.
+        trainable: the names of the parameters trained (None: all of them), in the
+            model's order — the columns of the trajectory.
+        modes: the training modes the model may have run in, tried in turn (a frozen
+            BatchNorm's batch statistics in "train" mode are not a different recipe).
+    """
+    batches = recorded_batches(result, X, prop, hint, epochs=epochs)
+    if len(batches) > most_steps:
+        fail(prop, f"training took {len(batches)} optimiser steps, more than the {most_steps} the grader checks "
+                   "(one step per batch of `batch_size` rows)", hint)
+    path = expect_tensor(result.get("trajectory"), "the weights after each step", prop, hint=hint)
+    net = build_model(None, model, start, dtype)
+    names = [n for n, _ in net.named_parameters() if trainable is None or n in trainable]
+    assert names, "the judge checks the steps of a run that trains some parameter"
+    width = sum(dict(net.named_parameters())[n].numel() for n in names)
+    kind = dict(net.named_parameters())[names[0]].dtype
+    returned = result.get("state_dict") if isinstance(result.get("state_dict"), dict) else {}
+    for name, value in net.named_parameters():
+        if name not in names and not (type(returned.get(name)) is torch.Tensor and torch.equal(returned[name], value.detach())):
+            fail(prop, f"`{name}`, which the run was not to train, came back changed", hint)
+    if tuple(path.shape) != (len(batches), width) or path.dtype != kind:
+        fail(prop, f"the record of the weights after each step has shape {tuple(path.shape)} and dtype {path.dtype}, "
+                   f"where {len(batches)} steps of {width} trained {kind} weights each belong", hint)
+    ends = [returned.get(n) for n in names]
+    if not all(type(v) is torch.Tensor and v.dtype == kind for v in ends) or \
+            not torch.equal(torch.cat([v.reshape(-1) for v in ends]), path[-1]):
+        fail(prop, "the weights training returned are not the weights after its last step", hint)
+    strays = []
+    for mode in modes:
+        stray = _first_stray(model, start, X, y, batches, path, names, lr=lr, mode=mode, dtype=dtype)
+        if stray is None:
+            return
+        strays.append(stray)
+    step, by = max(strays, key=lambda s: s[0])  # the mode that explains the most steps
+    fail(prop, f"optimiser step {step + 1} of {len(batches)} is not an Adam(lr={lr:g}) step on the mean cross-entropy of its "
+               f"batch, from the weights the step before left (a weight is {by:.2g}·lr away from the judge's step)", hint)
+
+
+def _first_stray(model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, batches: Sequence[torch.Tensor],
+                 path: torch.Tensor, names: Sequence[str], *, lr: float, mode: str,
+                 dtype: torch.dtype) -> tuple[int, float] | None:
+    """The first step of `path` (and by how much, in units of `lr`) that is not the judge's
+    Adam step from the weights before it, with the model in `mode`; None if every one is."""
+    net = build_model(None, model, start, dtype)
+    net.train(mode == "train")
+    params = dict(net.named_parameters())
+    trained = [params[n] for n in names]
+    for p in net.parameters():
+        p.requires_grad_(any(p is q for q in trained))
+    adam = torch.optim.Adam(trained, lr=lr)
+    before = torch.cat([p.detach().reshape(-1) for p in trained])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for k, batch in enumerate(batches):
+            with torch.no_grad():
+                for p, chunk in zip(trained, before.split([p.numel() for p in trained])):
+                    p.copy_(chunk.view_as(p))
+            adam.zero_grad()
+            F.cross_entropy(net(X[batch]), y[batch]).backward()
+            adam.step()
+            stray = float((torch.cat([p.detach().reshape(-1) for p in trained]) - path[k]).abs().max()) / max(lr, 1e-12)
+            if not stray <= STEP_TOLERANCE:  # NaN strays too
+                return k, stray
+            before = path[k]
+    finally:
+        torch.set_num_threads(threads)
+    return None

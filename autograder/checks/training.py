@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import torch
 
+from autograder.checks import replay
 from autograder.checks.base import expect_tensor, fail, reaches
 from autograder.checks.figures import show_training_curve
 from autograder.worker.probes.core import NONTENSOR
@@ -99,12 +100,19 @@ def trained_accuracy(
     hint: str,
     evaluator: Any = None,
     num_classes: int | None = None,
+    checked_steps: int | None = None,
 ) -> float:
     """Train `model` with the student's `train` function (in the worker); the held-out
     accuracy of the weights, computed by `evaluator` (default: `sub` itself, for public
-    tests), must reach `threshold`."""
+    tests), must reach `threshold`.
+
+    With `checked_steps` (the most optimiser steps the recipe allows), the weights must
+    also be the end of Adam steps on the batches the model was given, each checked by
+    the judge (`replay.expect_adam_steps`): the accuracy is then that of the training
+    asked for, not of weights made elsewhere in the worker.
+    """
     request = dict(model=model, state_dict=state_dict, train=train, X=X, y=y, train_kwargs=train_kwargs)
-    result = sub.run("train", **request)
+    result = sub.run("train", **request, **({} if checked_steps is None else {"trajectory": checked_steps}))
     losses = result.get("losses") if isinstance(result, dict) else None
     losses = losses if isinstance(losses, (list, tuple)) else None  # a list of numbers, or no curve
     if evaluator is not None and evaluator is not sub:
@@ -118,4 +126,8 @@ def trained_accuracy(
         fail(prop, f"the trained model's output has shape {tuple(logits.shape)}, expected {(len(X_eval), classes)}", hint)
     acc = accuracy_of(logits, y_eval)
     reaches(acc, threshold, "held-out accuracy", prop, hint)
+    if checked_steps is not None:
+        assert state_dict is not None, "the judge checks steps from the weights it sent"
+        replay.expect_adam_steps(result, model=model, start=state_dict, X=X, y=y, lr=train_kwargs["lr"],
+                                 epochs=2 * train_kwargs["epochs"], most_steps=checked_steps, prop=prop, hint=hint)
     return acc

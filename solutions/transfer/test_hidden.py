@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from autograder import checks
 from autograder.checks.base import fail
 from autograder.checks.modules import within
+from autograder.checks.replay import expect_adam_steps
 from autograder.checks.training import evaluated_output, trained_weights
 from autograder.data.digits import target_task
 from autograder.data.transfer import SmallNet, pretrained_state_dict
@@ -642,6 +643,8 @@ def test_trainable_normalisation_layers_train_in_training_mode(reference, submis
 #: Two seeds here; `bench/transfer_experiment.py` (make experiments) runs ten and shows the margins.
 SHOTS, THRESHOLD, SEEDS = 2, 0.93, (1, 2)  # the public test runs seed 0
 BUDGET = dict(epochs=20, lr=1e-2, batch_size=10)
+#: the most optimiser steps a run of the budget may take and have each checked (twice its batches)
+MOST_STEPS = 2 * BUDGET["epochs"] * -(-10 * SHOTS // BUDGET["batch_size"])
 
 
 def transfer_runs(seed, X, y):
@@ -675,15 +678,22 @@ def test_transfer_beats_training_from_scratch(reference, submission):
     runs = {seed: dict(transfer_runs(seed, *tasks[seed][:2])) for seed in SEEDS}
     # The pretrained runs train in the worker, all sent at once; the from-scratch baselines train here, on the reference (the
     # same for every student: cached for the batch), while the worker trains — the student's code never sets the bar it must clear.
-    results = run_each(submission, "fine_tune_run", [runs[seed]["pretrained"] for seed in SEEDS])
+    results = run_each(submission, "fine_tune_run", [{**runs[seed]["pretrained"], "trajectory": MOST_STEPS} for seed in SEEDS])
     for seed in SEEDS:
         X_test, y_test = tasks[seed][2:]
         held_out = dict(X_test=X_test, y_test=y_test, prop=prop, hint=hint)
         scratch = held_out_accuracy(reference, reference.run("fine_tune_run", **runs[seed]["from scratch"]), name="from scratch", **held_out)
-        pretrained = held_out_accuracy(reference, next(results), name="pretrained", **held_out)
+        pretrained_result = next(results)
+        pretrained = held_out_accuracy(reference, pretrained_result, name="pretrained", **held_out)
         if pretrained < THRESHOLD:
             fail(prop, f"seed {seed}: the fine-tuned pretrained model reaches {pretrained:.2f} on held-out images, "
                        f"below the required {THRESHOLD:.2f}", hint)
         if pretrained <= scratch:
             fail(prop, f"seed {seed}: fine-tuning the pretrained model ({pretrained:.2f}) did not beat training "
                        f"from scratch ({scratch:.2f})", hint)
+        # the accuracy must be that of the fine-tuning asked for: the judge checks each of its steps (frozen
+        # BatchNorm layers in eval mode, as SPEC says, or, a bug another test grades, in training mode)
+        request = runs[seed]["pretrained"]
+        expect_adam_steps(pretrained_result, model=request["model"], start=request["state_dict"], X=request["X"], y=request["y"],
+                          lr=BUDGET["lr"], epochs=2 * BUDGET["epochs"], most_steps=MOST_STEPS, trainable=request["trainable"],
+                          modes=("eval", "train"), prop=prop, hint=hint)

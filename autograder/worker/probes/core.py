@@ -159,6 +159,70 @@ def state_dict(module: Any, *, model: Build, dtype: torch.dtype | None = None) -
     }
 
 
+class StepRecorder:
+    """Records, while a training loop runs on `model`, which rows of its input every
+    optimiser step trained on and, when asked, the trainable weights after every step.
+
+    Every forward of the model whose output later receives a gradient contributes its
+    input rows to the next optimiser step, whatever the loop does besides (extra forwards
+    for logging, a forward per sample, `no_grad` evaluation).  The model's own `forward`
+    is wrapped, not hooked: `model.forward(x)` skips the hooks, and a loop that calls it is
+    as correct as one that calls `model(x)`; it is bound to the instance, so that a
+    `copy.deepcopy(model)` records its own forwards.
+
+    Args:
+        model: the model the loop trains.
+        X: its inputs `(N, ...)` (for an empty first record of the right shape).
+        trajectory: record the weights after each of the first `trajectory` steps (None:
+            none) — the parameters that require a gradient when the loop starts, flattened
+            in `named_parameters` order, one row per step — for the judge to check each
+            step against its own optimiser step from the weights the step before left.
+    """
+
+    def __init__(self, model: torch.nn.Module, X: torch.Tensor, trajectory: int | None = None) -> None:
+        self.model, self.X, self.most = model, X, trajectory
+        self.trained = [p for p in model.parameters() if p.requires_grad] if trajectory is not None else []
+        self.pending: list[torch.Tensor] = []
+        self.steps: list[torch.Tensor] = []
+        self.weights: list[torch.Tensor] = []
+
+    def _recording(self, module: Any, *args: Any, **kwargs: Any) -> Any:
+        out = type(module).forward(module, *args, **kwargs)
+        if isinstance(out, torch.Tensor) and out.requires_grad and args and isinstance(args[0], torch.Tensor):
+            rows = args[0].detach().clone()
+            out.register_hook(lambda grad: self.pending.append(rows))  # runs only if a backward reaches `out`
+        return out
+
+    def _stepped(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self.steps.append(torch.cat(self.pending) if self.pending else self.X[:0].clone())
+        self.pending.clear()
+        if self.most is not None and len(self.weights) < self.most:
+            self.weights.append(torch.cat([p.detach().reshape(-1) for p in self.trained]))
+
+    def __enter__(self) -> "StepRecorder":
+        self.model.forward = types.MethodType(self._recording, self.model)
+        self.handle = register_optimizer_step_post_hook(self._stepped)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.handle.remove()
+        vars(self.model).pop("forward", None)
+
+    def record(self) -> dict:
+        """`rows` (every row trained on, step after step, concatenated), `step_rows` (how
+        many rows each optimiser step trained on), `left_over` (rows whose gradient no step
+        used) and, when asked, `trajectory` (steps × trained weights)."""
+        out = {
+            "rows": torch.cat(self.steps) if self.steps else self.X[:0].clone(),
+            "step_rows": [len(s) for s in self.steps],
+            "left_over": sum(len(p) for p in self.pending),
+        }
+        if self.most is not None:
+            width = sum(p.numel() for p in self.trained)
+            out["trajectory"] = torch.stack(self.weights) if self.weights else torch.zeros(0, width)
+        return out
+
+
 @probe
 def train(
     module: Any,
@@ -170,51 +234,21 @@ def train(
     y: torch.Tensor,
     train_kwargs: dict,
     dtype: torch.dtype | None = None,
+    trajectory: int | None = None,
 ) -> dict:
     """Train the built model with the module's own `train` function.
 
     Returns `losses` (what `train` returned) and the trained `state_dict` — the judge
     evaluates the weights itself (`predict` on a trusted model), so held-out inputs and
     their labels never reach the worker — and what the loop did, for the judge to check
-    the arguments were honoured (`autograder.checks.replay`): every forward of the model
-    whose output later receives a gradient contributes its input rows to the next
-    optimiser step, whatever the loop does besides (extra forwards for logging, a forward
-    per sample, `no_grad` evaluation): `rows` (every row trained on, step after step,
-    concatenated), `step_rows` (how many rows each optimiser step trained on) and
-    `left_over` (rows whose gradient no step used).
+    the arguments were honoured and the steps taken (`autograder.checks.replay`): the
+    `StepRecorder`'s record, with the weights after each of the first `trajectory` steps
+    when asked.
     """
     obj = build_model(module, model, state_dict, dtype)
-    pending: list[torch.Tensor] = []
-    steps: list[torch.Tensor] = []
-
-    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
-        out = type(self).forward(self, *args, **kwargs)
-        if isinstance(out, torch.Tensor) and out.requires_grad and args and isinstance(args[0], torch.Tensor):
-            rows = args[0].detach().clone()
-            out.register_hook(lambda grad: pending.append(rows))  # runs only if a backward reaches `out`
-        return out
-
-    def stepped(optimizer: Any, args: Any, kwargs: Any) -> None:
-        steps.append(torch.cat(pending) if pending else X[:0].clone())
-        pending.clear()
-
-    # the model's own `forward`, not a forward hook: `model.forward(x)` skips the hooks, and
-    # a loop that calls it is as correct as one that calls `model(x)`; bound to the
-    # instance, so that a `copy.deepcopy(model)` records its own forwards
-    obj.forward = types.MethodType(recording, obj)
-    handle = register_optimizer_step_post_hook(stepped)
-    try:
+    with StepRecorder(obj, X, trajectory) as recorder:
         losses = resolve(module, train)(obj, X, y, **train_kwargs)
-    finally:
-        handle.remove()
-        vars(obj).pop("forward", None)
-    return {
-        "losses": plain(losses),
-        "state_dict": plain(dict(obj.state_dict())),
-        "rows": torch.cat(steps) if steps else X[:0].clone(),
-        "step_rows": [len(s) for s in steps],
-        "left_over": sum(len(p) for p in pending),
-    }
+    return {"losses": plain(losses), "state_dict": plain(dict(obj.state_dict())), **recorder.record()}
 
 
 def adam_on_random_batches(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,

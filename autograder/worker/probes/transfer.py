@@ -15,6 +15,7 @@ either not graded or, for the device, reported as a documented residual.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from typing import Any, Iterable, Sequence
 
@@ -22,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from autograder.worker.probes import probe
-from autograder.worker.probes.core import build_model, plain
+from autograder.worker.probes.core import StepRecorder, build_model, plain
 from autograder.worker.spec import Build, resolve
 
 #: `freeze_grads` without `trainable`: call `freeze(model)` and let its default apply.
@@ -286,6 +287,7 @@ def fine_tune_run(
     dtype: torch.dtype | None = None,
     grads_before: dict | None = None,
     mode: str = "train",
+    trajectory: int | None = None,
 ) -> dict:
     """Make exactly the parameters named in `trainable` trainable (the grader's own
     freezing, by full names), put the model in `mode` ("train", or "eval" as
@@ -295,7 +297,9 @@ def fine_tune_run(
 
     Returns `losses` (what `fine_tune` returned), the `state_dict` after (weights and
     buffers: the judge evaluates them on its own trusted model, so held-out data never
-    comes here) and `grads`, every parameter's `.grad` after.  Runs on one thread (as in
+    comes here) and `grads`, every parameter's `.grad` after; with `trajectory`, also the
+    rows each step trained on and the trainable weights after each of the first
+    `trajectory` steps (`core.StepRecorder`), for the judge to check every step.  Runs on one thread (as in
     the sandbox), also in-process: the models are tiny, and extra threads only slow them
     down on a busy machine.
     """
@@ -305,5 +309,8 @@ def fine_tune_run(
     parameters = dict(obj.named_parameters())
     for name, grad in (grads_before or {}).items():
         parameters[name].grad = grad.detach().clone().to(parameters[name].dtype)
-    losses = resolve(module, "fine_tune")(obj, X, y, **train_kwargs)
-    return {"losses": plain(losses), "state_dict": plain(dict(obj.state_dict())), "grads": grads_of(obj)}
+    recorder = StepRecorder(obj, X, trajectory) if trajectory is not None else None
+    with recorder or contextlib.nullcontext():
+        losses = resolve(module, "fine_tune")(obj, X, y, **train_kwargs)
+    steps = recorder.record() if recorder else {}
+    return {"losses": plain(losses), "state_dict": plain(dict(obj.state_dict())), "grads": grads_of(obj), **steps}

@@ -1,4 +1,4 @@
-"""BROKEN: loses test_training_steps_are_adam_steps, test_minibatches_follow_batch_size, test_same_seed_same_training, test_seed_changes_the_shuffling — forges the train probe's record to claim about 99,000 one-row optimiser steps (whole epochs of the honest data): the judge must refuse to replay more than the request implies."""
+"""BROKEN: loses test_training_steps_are_adam_steps, test_minibatches_follow_batch_size, test_same_seed_same_training, test_seed_changes_the_shuffling, test_classifier_learns_two_spirals — forges the train probe's record to claim about 99,000 one-row optimiser steps (whole epochs of the honest data): the judge must refuse to replay more than the request implies (and spirals weights whose steps it cannot check earn nothing)."""
 
 from __future__ import annotations
 
