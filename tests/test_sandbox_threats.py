@@ -947,13 +947,14 @@ def test_a_worker_killed_with_its_fork_server_is_a_grader_error_not_the_students
 
 
 def memory_holds(pid: int, marker: bytes) -> bool:
-    """Whether any readable private mapping of process `pid` holds `marker`."""
+    """Whether any writable private memory of process `pid` (its heap, the interpreter's
+    arenas: where a received message lives on, even freed) holds `marker`."""
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
         for line in maps:
             fields = line.split()
             span, mode = fields[0], fields[1]
-            if not mode.startswith("r") or (len(fields) > 5 and fields[5].startswith("/")):
-                continue  # unreadable, or a mapped file (libraries, the interpreter)
+            if mode != "rw-p" or (len(fields) > 5 and fields[5].startswith("/")):
+                continue  # read-only, shared, or a mapped file (libraries, the interpreter)
             start, end = (int(x, 16) for x in span.split("-"))
             try:
                 mem.seek(start)
