@@ -175,13 +175,16 @@ class StepRecorder:
         X: its inputs `(N, ...)` (for an empty first record of the right shape).
         trajectory: record the weights after each of the first `trajectory` steps (None:
             none) — the parameters that require a gradient when the loop starts, flattened
-            in `named_parameters` order, one row per step — for the judge to check each
-            step against its own optimiser step from the weights the step before left.
+            in `named_parameters` order, one row per step, read from the model whose output
+            the step's backward reached (the model, or a copy of it the loop trains) — for
+            the judge to check each step against its own optimiser step from the weights
+            the step before left.
     """
 
     def __init__(self, model: torch.nn.Module, X: torch.Tensor, trajectory: int | None = None) -> None:
         self.model, self.X, self.most = model, X, trajectory
-        self.trained = [p for p in model.parameters() if p.requires_grad] if trajectory is not None else []
+        self.names = [n for n, p in model.named_parameters() if p.requires_grad]
+        self.trained_on = model  # the model, or the copy of it, whose output a backward last reached
         self.pending: list[torch.Tensor] = []
         self.steps: list[torch.Tensor] = []
         self.weights: list[torch.Tensor] = []
@@ -190,14 +193,20 @@ class StepRecorder:
         out = type(module).forward(module, *args, **kwargs)
         if isinstance(out, torch.Tensor) and out.requires_grad and args and isinstance(args[0], torch.Tensor):
             rows = args[0].detach().clone()
-            out.register_hook(lambda grad: self.pending.append(rows))  # runs only if a backward reaches `out`
+            out.register_hook(lambda grad: self._reached(module, rows))  # runs only if a backward reaches `out`
         return out
+
+    def _reached(self, module: torch.nn.Module, rows: torch.Tensor) -> None:
+        self.pending.append(rows)
+        self.trained_on = module
 
     def _stepped(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self.steps.append(torch.cat(self.pending) if self.pending else self.X[:0].clone())
         self.pending.clear()
         if self.most is not None and len(self.weights) < self.most:
-            self.weights.append(torch.cat([p.detach().reshape(-1) for p in self.trained]))
+            # the weights of the model the step trained: a loop may train a copy and load it back at the end
+            params = dict(self.trained_on.named_parameters())
+            self.weights.append(torch.cat([params[n].detach().reshape(-1) for n in self.names if n in params]))
 
     def __enter__(self) -> "StepRecorder":
         self.model.forward = types.MethodType(self._recording, self.model)
@@ -218,8 +227,9 @@ class StepRecorder:
             "left_over": sum(len(p) for p in self.pending),
         }
         if self.most is not None:
-            width = sum(p.numel() for p in self.trained)
-            out["trajectory"] = torch.stack(self.weights) if self.weights else torch.zeros(0, width)
+            width = sum(p.numel() for n, p in self.model.named_parameters() if n in self.names)
+            whole = self.weights and all(w.shape == (width,) for w in self.weights)  # a copy may lack a parameter
+            out["trajectory"] = torch.stack(self.weights) if whole else torch.zeros(0, width)
         return out
 
 
