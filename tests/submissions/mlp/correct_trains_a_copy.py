@@ -1,4 +1,4 @@
-"""CORRECT: train_classifier trains a deep copy of the model and loads the copy's weights back into it at the end."""
+"""CORRECT: train_classifier trains a float64 deep copy of the model (the rows in float64 too) and loads the copy's weights back into it at the end."""
 from __future__ import annotations
 
 import copy
@@ -141,7 +141,7 @@ def train_classifier(
         3
     """
     # Hint: zero the gradients before every backward pass, and weight each batch's mean loss by its size.
-    trained = copy.deepcopy(model)  # train a copy, hand its weights back at the end
+    trained = copy.deepcopy(model).double()
     optimizer = torch.optim.Adam(trained.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     n = len(X)
@@ -152,7 +152,7 @@ def train_classifier(
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             optimizer.zero_grad()
-            loss = F.cross_entropy(trained(X[idx]), y[idx])  # mean over the batch
+            loss = F.cross_entropy(trained(X[idx].double()), y[idx])  # mean over the batch
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
