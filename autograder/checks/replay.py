@@ -235,7 +235,7 @@ def expect_adam_steps(result: Any, *, model: Build, start: dict, X: torch.Tensor
 
 def _first_stray(model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, batches: Sequence[torch.Tensor],
                  path: torch.Tensor, names: Sequence[str], *, lr: float, mode: str,
-                 dtype: torch.dtype) -> tuple[int, float] | None:
+                 dtype: torch.dtype | None) -> tuple[int, float] | None:
     """The first step of `path` (and by how much, in units of `lr`) that is not the judge's
     Adam step from the weights before it, with the model in `mode`; None if every one is."""
     net = build_model(None, model, start, dtype)

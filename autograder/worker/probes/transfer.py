@@ -299,9 +299,9 @@ def fine_tune_run(
     buffers: the judge evaluates them on its own trusted model, so held-out data never
     comes here) and `grads`, every parameter's `.grad` after; with `trajectory`, also the
     rows each step trained on and the trainable weights after each of the first
-    `trajectory` steps (`core.StepRecorder`), for the judge to check every step.  Runs on one thread (as in
-    the sandbox), also in-process: the models are tiny, and extra threads only slow them
-    down on a busy machine.
+    `trajectory` steps (`core.StepRecorder`), for the judge to check every step.  Runs on
+    one thread (as in the sandbox), also in-process: the models are tiny, and extra
+    threads only slow them down on a busy machine.
     """
     obj = build_model(module, model, state_dict, dtype)
     set_trainable(obj, trainable)
