@@ -52,6 +52,10 @@ def accuracy_of(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float(((logits.argmax(dim=-1) == labels) & finite).double().mean())
 
 
+#: What a failed step check points at: the recipe every step must follow.
+STEPS_HINT = ("the accuracy counts when it comes from the training asked for: Adam(model.parameters(), lr) on the "
+              "F.cross_entropy of each batch, optimizer.zero_grad() before each backward, one step per batch")
+
 #: The reference's losses per training recipe (a few recipes per course, so never evicted).
 _reference_losses: dict[str, Any] = {}
 
@@ -129,5 +133,5 @@ def trained_accuracy(
     if checked_steps is not None:
         assert state_dict is not None, "the judge checks steps from the weights it sent"
         replay.expect_adam_steps(result, model=model, start=state_dict, X=X, y=y, lr=train_kwargs["lr"],
-                                 epochs=2 * train_kwargs["epochs"], most_steps=checked_steps, prop=prop, hint=hint)
+                                 epochs=2 * train_kwargs["epochs"], most_steps=checked_steps, prop=prop, hint=STEPS_HINT)
     return acc

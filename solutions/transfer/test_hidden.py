@@ -696,4 +696,6 @@ def test_transfer_beats_training_from_scratch(reference, submission):
         request = runs[seed]["pretrained"]
         expect_adam_steps(pretrained_result, model=request["model"], start=request["state_dict"], X=request["X"], y=request["y"],
                           lr=BUDGET["lr"], epochs=2 * BUDGET["epochs"], most_steps=MOST_STEPS, trainable=request["trainable"],
-                          modes=("eval", "train"), prop=prop, hint=hint)
+                          modes=("eval", "train"), prop=prop,
+                          hint="the accuracy counts when it comes from the fine-tuning asked for: Adam over the trainable parameters "
+                               "with lr, F.cross_entropy of each batch, optimizer.zero_grad() before each backward, one step per batch")
