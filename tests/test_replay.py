@@ -4,6 +4,8 @@ run's order in place."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -122,3 +124,62 @@ def test_more_steps_than_the_grader_checks_fail_before_any_is_checked(reference)
     sd, result = checked_run(reference, batch_size=1)
     with pytest.raises(checks.CheckFailed, match="took 90 optimiser steps, more than the 30"):
         expect_steps(result, sd)
+
+
+def recorded(loop, model=None, X=X.float()):
+    """The record of `loop(model)` run under a StepRecorder that keeps the weights of every step."""
+    from autograder.worker.probes.core import StepRecorder
+
+    model = model or torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    with StepRecorder(model, X, trajectory=10) as recorder:
+        loop(model)
+    return recorder.record()
+
+
+@pytest.mark.parametrize("call", ["keyword", "layer by layer"])
+def test_rows_are_recorded_however_the_loop_calls_the_model(call):
+    adam_of = {}
+
+    def loop(model):
+        adam = adam_of.setdefault("adam", torch.optim.Adam(model.parameters(), lr=0.05))
+        for batch in (torch.arange(0, 7), torch.arange(7, 30)):
+            adam.zero_grad()
+            if call == "keyword":
+                out = model(input=X.float()[batch])
+            else:
+                out = X.float()[batch]
+                for layer in model:
+                    out = layer(out)
+            torch.nn.functional.cross_entropy(out, Y[batch]).backward()
+            adam.step()
+
+    record = recorded(loop)
+    assert record["step_rows"] == [7, 23]
+    assert record["step_entry"] == (["", ""] if call == "keyword" else ["0", "0"])
+    batches = replay.recorded_batches(record, X.float(), "p", "h")
+    assert [b.tolist() for b in batches] == [list(range(7)), list(range(7, 30))]
+
+
+def test_a_head_trained_on_features_computed_once_maps_back_to_rows_of_X():
+    net = torch.nn.Sequential()
+    net.add_module("backbone", torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh()))
+    net.add_module("head", torch.nn.Linear(4, 3))
+    net.backbone.requires_grad_(False)
+
+    def loop(model):
+        adam = torch.optim.Adam(model.head.parameters(), lr=0.05)
+        with torch.no_grad():
+            features = model.backbone(X.float())
+        for batch in (torch.tensor([3, 1, 4]), torch.tensor([15, 9, 2, 6])):
+            adam.zero_grad()
+            torch.nn.functional.cross_entropy(model.head(features[batch]), Y[batch]).backward()
+            adam.step()
+
+    record = recorded(loop, net)
+    assert record["step_entry"] == ["head", "head"]
+    with torch.no_grad():  # the judge's own features: a batch of all of X, rounded otherwise than the loop's
+        features = copy.deepcopy(net.backbone).double()(X.float().double()).float()
+    batches = replay.recorded_batches(record, X.float(), "p", "h", inputs={"head": features}.get)
+    assert [b.tolist() for b in batches] == [[3, 1, 4], [15, 9, 2, 6]]
+    with pytest.raises(checks.CheckFailed, match="not rows of X"):
+        replay.recorded_batches(record, X.float(), "p", "h", inputs={"head": features + 1}.get)

@@ -16,7 +16,7 @@ record that claims more fails the student before anything is replayed.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -44,10 +44,16 @@ def within_bounds(steps: int, rows: int, n: int, epochs: int | None, prop: str, 
                    f"{MAX_EPOCHS} passes over the {n} samples)", hint)
 
 
-def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str, *, epochs: int | None = None) -> list[torch.Tensor]:
+def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str, *, epochs: int | None = None,
+                     inputs: Callable[[str], torch.Tensor | None] | None = None) -> list[torch.Tensor]:
     """The index batches of every optimiser step a `train` result reports, checked to be
     rows of `X` (whose rows must be distinct) and no more than `epochs` passes over `X`
-    allow (see `within_bounds`; pass the request's `epochs` where it is known)."""
+    allow (see `within_bounds`; pass the request's `epochs` where it is known).
+
+    A step whose rows came through a submodule (`step_entry` names it: a loop that calls
+    `model.head(features)` or each layer in turn) is mapped back to rows of `X` through
+    `inputs(name)`, that submodule's inputs for every row of `X` (N, ...) computed by the
+    judge — to within rounding, as a batch may be computed otherwise than all of `X`."""
     if not isinstance(result, dict):
         fail(prop, "training gave back no record of its steps", hint)
     rows = expect_tensor(result.get("rows"), "the rows trained on", prop, hint=hint)
@@ -62,14 +68,39 @@ def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str, *, epoc
         fail(prop, "training gave back no record of its steps", hint)
     if not sizes:
         fail(prop, "train_classifier took no optimiser step", hint)
-    if rows.dim() != X.dim() or rows.shape[1:] != X.shape[1:] or sum(sizes) != len(rows):
+    entries = result.get("step_entry", [""] * len(sizes))
+    if not (isinstance(entries, list) and len(entries) == len(sizes) and all(type(e) is str for e in entries)):
         fail(prop, "the record of the rows trained on is inconsistent", hint)
-    where = {X[i].numpy().tobytes(): i for i in range(len(X))}
-    assert len(where) == len(X), "the judge's X must have distinct rows"
-    index = [where.get(row.numpy().tobytes()) for row in rows]
+    # without `inputs`, a submodule's rows must be rows of X themselves (the first layer's)
+    candidates = {name: X if not name or inputs is None else inputs(name) for name in set(entries)}
+    if any(c is None or rows.shape[1:] != c.shape[1:] for c in candidates.values()) or rows.dim() < 1 or sum(sizes) != len(rows):
+        fail(prop, "the record of the rows trained on is inconsistent", hint)
+    index: list[int | None] = []
+    for name, batch in zip(entries, rows.split(sizes)):
+        index += _indices_in(batch, candidates[name], exact=not name or inputs is None)
     if None in index:
         fail(prop, "the model was trained on rows that are not rows of X", hint)
+    if 0 in sizes:
+        step = sizes.index(0) + 1
+        fail(prop, f"optimiser step {step} trained on no row the grader could see: call the model (or its layers) on "
+                   "rows of X, as `model(X[batch])`", hint)
     return list(torch.tensor(index, dtype=torch.long).split(sizes))
+
+
+def _indices_in(rows: torch.Tensor, candidates: torch.Tensor, *, exact: bool) -> list[int | None]:
+    """For each row of `rows`, the index of the equal row of `candidates` (whose rows must be
+    distinct); unless `exact`, the nearest one within 1e-4 of the candidates' scale."""
+    where = {candidates[i].numpy().tobytes(): i for i in range(len(candidates))}
+    assert len(where) == len(candidates), "the judge's X must have distinct rows"
+    index: list[int | None] = [where.get(row.numpy().tobytes()) for row in rows]
+    missing = [k for k, i in enumerate(index) if i is None]
+    if missing and not exact and len(candidates):
+        flat = candidates.reshape(len(candidates), -1).double()
+        nearest = torch.cdist(rows[missing].reshape(len(missing), -1).double(), flat).min(dim=1)
+        scale = 1e-4 * float(flat.abs().max().clamp_min(1.0))
+        for k, distance, i in zip(missing, nearest.values.tolist(), nearest.indices.tolist()):
+            index[k] = i if distance <= scale else None
+    return index
 
 
 def epochs_of(batches: Sequence[torch.Tensor], n: int, prop: str, hint: str) -> list[list[torch.Tensor]]:
@@ -200,7 +231,7 @@ def expect_adam_steps(result: Any, *, model: Build, start: dict, X: torch.Tensor
         modes: the training modes the model may have run in, tried in turn (a frozen
             BatchNorm's batch statistics in "train" mode are not a different recipe).
     """
-    batches = recorded_batches(result, X, prop, hint, epochs=epochs)
+    batches = recorded_batches(result, X, prop, hint, epochs=epochs, inputs=lambda name: _inputs_of(model, start, X, name, dtype))
     if len(batches) > most_steps:
         fail(prop, f"training took {len(batches)} optimiser steps, more than the {most_steps} the grader checks "
                    "(one step per batch of `batch_size` rows)", hint)
@@ -231,6 +262,28 @@ def expect_adam_steps(result: Any, *, model: Build, start: dict, X: torch.Tensor
     step, by = max(strays, key=lambda s: s[0])  # the mode that explains the most steps
     fail(prop, f"optimiser step {step + 1} of {len(batches)} is not an Adam(lr={lr:g}) step on the mean cross-entropy of its "
                f"batch, from the weights the step before left (a weight is {by:.2g}·lr away from the judge's step)", hint)
+
+
+def _inputs_of(model: Build, start: dict, X: torch.Tensor, name: str, dtype: torch.dtype | None) -> torch.Tensor | None:
+    """What submodule `name` of a trusted `model` (from `start`, in eval mode) gets as its
+    input for each row of `X`; None if it has no such submodule or never gets a tensor."""
+    net = build_model(None, model, start, dtype).eval()
+    module = dict(net.named_modules()).get(name)
+    if module is None:
+        return None
+    seen: list[torch.Tensor] = []
+
+    def keep(module: Any, args: tuple, kwargs: dict) -> None:
+        if not seen:  # its first call
+            seen.extend(a.detach() for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor))
+
+    handle = module.register_forward_pre_hook(keep, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            net(X)
+    finally:
+        handle.remove()
+    return seen[0].to(X.dtype) if seen and len(seen[0]) == len(X) else None
 
 
 def _first_stray(model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, batches: Sequence[torch.Tensor],

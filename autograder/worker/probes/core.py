@@ -168,7 +168,11 @@ class StepRecorder:
     for logging, a forward per sample, `no_grad` evaluation).  The model's own `forward`
     is wrapped, not hooked: `model.forward(x)` skips the hooks, and a loop that calls it is
     as correct as one that calls `model(x)`; it is bound to the instance, so that a
-    `copy.deepcopy(model)` records its own forwards.
+    `copy.deepcopy(model)` records its own forwards.  A loop may also never call the
+    model as a whole — `model.head(features)` on features it computed once, `for layer in
+    model: h = layer(h)` — so the submodules holding trained parameters are wrapped too,
+    and a step none of whose rows came through the model records the rows of the first
+    such submodule (`step_entry` names it; the judge maps its inputs back to rows of X).
 
     Args:
         model: the model the loop trains.
@@ -184,24 +188,39 @@ class StepRecorder:
     def __init__(self, model: torch.nn.Module, X: torch.Tensor, trajectory: int | None = None) -> None:
         self.model, self.X, self.most = model, X, trajectory
         self.names = [n for n, p in model.named_parameters() if p.requires_grad]
+        #: the model and the submodules that hold trained parameters, in `named_modules` order ("" the model)
+        self.entries = [(name, module) for name, module in model.named_modules()
+                        if not name or any(p.requires_grad for p in module.parameters())]
         self.trained_on = model  # the model, or the copy of it, whose output a backward last reached
-        self.pending: list[torch.Tensor] = []
+        self.inside = 0  # how many calls of the model's own forward are running
+        self.pending: list[tuple[int, torch.nn.Module, torch.Tensor]] = []
         self.steps: list[torch.Tensor] = []
+        self.step_entry: list[str] = []
         self.weights: list[torch.Tensor] = []
 
-    def _recording(self, module: Any, *args: Any, **kwargs: Any) -> Any:
-        out = type(module).forward(module, *args, **kwargs)
-        if isinstance(out, torch.Tensor) and out.requires_grad and args and isinstance(args[0], torch.Tensor):
-            rows = args[0].detach().clone()
-            out.register_hook(lambda grad: self._reached(module, rows))  # runs only if a backward reaches `out`
-        return out
-
-    def _reached(self, module: torch.nn.Module, rows: torch.Tensor) -> None:
-        self.pending.append(rows)
-        self.trained_on = module
+    def _recorder_for(self, rank: int) -> Callable[..., Any]:
+        def recording(module: Any, *args: Any, **kwargs: Any) -> Any:
+            if rank and self.inside:  # a submodule called by the model's own forward: the model records
+                return type(module).forward(module, *args, **kwargs)
+            self.inside += rank == 0
+            try:
+                out = type(module).forward(module, *args, **kwargs)
+            finally:
+                self.inside -= rank == 0
+            first = next((a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)), None)
+            if isinstance(out, torch.Tensor) and out.requires_grad and first is not None:
+                rows = first.detach().clone()
+                out.register_hook(lambda grad: self.pending.append((rank, module, rows)))  # only if a backward reaches `out`
+            return out
+        return recording
 
     def _stepped(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        self.steps.append(torch.cat(self.pending) if self.pending else self.X[:0].clone())
+        rank = min((r for r, _, _ in self.pending), default=0)  # the model itself, else the first submodule
+        chosen = [(module, rows) for r, module, rows in self.pending if r == rank]
+        self.steps.append(torch.cat([rows for _, rows in chosen]) if chosen else self.X[:0].clone())
+        self.step_entry.append(self.entries[rank][0])
+        if rank == 0 and chosen:
+            self.trained_on = chosen[-1][0]
         self.pending.clear()
         if self.most is not None and len(self.weights) < self.most:
             # the weights of the model the step trained: a loop may train a copy and load it back at the end
@@ -209,23 +228,30 @@ class StepRecorder:
             self.weights.append(torch.cat([params[n].detach().reshape(-1) for n in self.names if n in params]))
 
     def __enter__(self) -> "StepRecorder":
-        self.model.forward = types.MethodType(self._recording, self.model)
+        for rank, (_, module) in enumerate(self.entries):
+            module.forward = types.MethodType(self._recorder_for(rank), module)
         self.handle = register_optimizer_step_post_hook(self._stepped)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.handle.remove()
-        vars(self.model).pop("forward", None)
+        for _, module in self.entries:
+            vars(module).pop("forward", None)
 
     def record(self) -> dict:
         """`rows` (every row trained on, step after step, concatenated), `step_rows` (how
-        many rows each optimiser step trained on), `left_over` (rows whose gradient no step
-        used) and, when asked, `trajectory` (steps × trained weights)."""
+        many rows each optimiser step trained on), `step_entry` (whose input those rows
+        are: "" the model's, else a submodule's name), `left_over` (rows whose gradient no
+        step used) and, when asked, `trajectory` (steps × trained weights)."""
         out = {
             "rows": torch.cat(self.steps) if self.steps else self.X[:0].clone(),
             "step_rows": [len(s) for s in self.steps],
-            "left_over": sum(len(p) for p in self.pending),
+            "step_entry": list(self.step_entry),
+            "left_over": sum(len(rows) for _, _, rows in self.pending),
         }
+        if len({tuple(rows.shape[1:]) for rows in self.steps}) > 1:  # steps through different entries: X's rows only
+            out["rows"] = torch.cat([rows if rows.shape[1:] == self.X.shape[1:] else self.X[:0] for rows in self.steps])
+            out["step_rows"] = [len(rows) if rows.shape[1:] == self.X.shape[1:] else 0 for rows in self.steps]
         if self.most is not None:
             width = sum(p.numel() for n, p in self.model.named_parameters() if n in self.names)
             whole = self.weights and all(w.shape == (width,) for w in self.weights)  # a copy may lack a parameter

@@ -1,0 +1,136 @@
+"""CORRECT: when the whole backbone is frozen (and in eval mode), fine_tune computes the features once under no_grad and trains the head on them (`model.head(features[batch])`), never calling the model as a whole."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from autograder.data.transfer import SmallNet, load_pretrained  # noqa: F401  (provided)
+
+#: Layer types that normalise their input (those with running statistics keep them as buffers).
+NORMALISATION_LAYERS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+
+
+def freeze(model: nn.Module, trainable: str | Iterable[str] = ()) -> None:
+    r"""Freezes every parameter of `model` except those whose name starts with a `trainable` prefix.
+
+    For every `(name, parameter)` of `model.named_parameters()`: `requires_grad = True`
+    when `name` starts with one of the prefixes, `False` otherwise — also for parameters
+    that were frozen or trainable before.  A frozen parameter gets no gradient, so no
+    optimiser changes it.
+
+    Args:
+        model: any module.
+        trainable: prefixes of the parameter names to keep trainable, e.g. `("head",)` or
+            `["backbone.fc", "head"]`; a single string is ONE prefix (`"head"`, not the
+            characters h, e, a, d); `()` freezes everything.  Prefixes are plain string
+            prefixes: `"backbone.bn"` matches `backbone.bn1.weight` and `backbone.bn2.bias`.
+
+    Returns:
+        None: `model` is changed in place.
+
+    Example:
+        >>> model = SmallNet()
+        >>> freeze(model, "head")
+        >>> [name for name, p in model.named_parameters() if p.requires_grad]
+        ['head.weight', 'head.bias']
+    """
+    # Hint: str.startswith accepts a tuple of prefixes; turn a lone string into a 1-tuple first.
+    prefixes = (trainable,) if isinstance(trainable, str) else tuple(trainable)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith(prefixes))  # startswith(()) is False
+
+
+def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+    r"""Gives `model` a fresh `head` for `num_classes` classes; returns the same model.
+
+    The new `model.head` is an `nn.Linear(in_features, num_classes)` with a bias, where
+    `in_features` is the old head's; it is freshly initialised as `nn.Linear` does
+    (weights and bias drawn from :math:`\mathcal{U}(-k, k)`, :math:`k = 1/\sqrt{in\_features}`)
+    and lives on the old head's dtype and device.  A fresh layer is trainable, even when
+    the old head was frozen.
+
+    Args:
+        model: a module with an `nn.Linear` attribute `head`.
+        num_classes: outputs of the new head.
+
+    Returns:
+        `model` itself (changed in place).
+
+    Example:
+        >>> model = replace_head(SmallNet(num_classes=10), 2)
+        >>> model.head
+        Linear(in_features=64, out_features=2, bias=True)
+    """
+    # Hint: read in_features, dtype and device from the old head, then assign a new nn.Linear to model.head.
+    old = model.head
+    model.head = nn.Linear(old.in_features, num_classes, bias=True, device=old.weight.device, dtype=old.weight.dtype)
+    return model
+
+
+def fine_tune(model, X, y, *, epochs, lr, batch_size=32, seed=0):
+    """variant"""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("nothing to train")
+    opt = torch.optim.Adam(params, lr=lr)
+
+    model.train()
+    for m in model.modules():
+        if isinstance(m, NORMALISATION_LAYERS) and not any(p.requires_grad for p in m.parameters()):
+            m.eval()
+
+    backbone_frozen = hasattr(model, "backbone") and hasattr(model, "head") and \
+        not any(p.requires_grad for p in model.backbone.parameters()) and \
+        all(not m.training for m in model.backbone.modules() if isinstance(m, NORMALISATION_LAYERS)) and \
+        not any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.backbone.modules())
+    if backbone_frozen:
+        with torch.no_grad():
+            feats = model.backbone(X)
+        forward = lambda idx: model.head(feats[idx])
+    else:
+        forward = lambda idx: model(X[idx])
+    g = torch.Generator().manual_seed(seed)
+    n = len(X); losses = []
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g); total = 0.0
+        for s in range(0, n, batch_size):
+            idx = order[s:s + batch_size]
+            opt.zero_grad(); loss = F.cross_entropy(forward(idx), y[idx]); loss.backward(); opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / n)
+    return losses
+
+
+def extract_features(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    r"""The features `model.backbone(X)`, computed in eval mode under `torch.no_grad()`.
+
+    Eval mode makes BatchNorm use its running statistics (each row's features then do not
+    depend on the rest of the batch); `torch.no_grad()` builds no autograd graph, so the
+    result is a plain tensor (`requires_grad` False) that can be stored or fed to another
+    model — unlike `torch.inference_mode()`, whose tensors cannot be used in autograd
+    later.  Every submodule's training mode is restored afterwards, whatever mix of
+    train and eval modes the model was in.
+
+    Args:
+        model: a module with a `backbone`.
+        X: inputs, shape `(N, *)`.
+
+    Returns:
+        The features, shape `(N, F)` (F = 64 for `SmallNet`), `requires_grad` False.
+
+    Example:
+        >>> extract_features(load_pretrained(), torch.rand(5, 1, 8, 8)).shape
+        torch.Size([5, 64])
+    """
+    # Hint: remember module.training of every module in model.modules(), call model.eval(), compute under torch.no_grad(), then put every mode back.
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model.backbone(X)  # (N, F)
+    finally:
+        for module, training in modes.items():
+            module.training = training
