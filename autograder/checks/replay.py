@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks.base import expect_tensor, fail, tolerances
+from autograder.worker.probes import one_thread
 from autograder.worker.probes.core import build_model
 from autograder.worker.spec import Build
 
@@ -139,17 +140,13 @@ def replay(model: Build, state_dict: dict, X: torch.Tensor, y: torch.Tensor, bat
     net = build_model(None, model, state_dict, dtype)
     adam = torch.optim.Adam(net.parameters(), lr=lr)
     step_losses = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         for batch in batches:
             adam.zero_grad()
             batch_loss = F.cross_entropy(net(X[batch]), y[batch])
             batch_loss.backward()
             adam.step()
             step_losses.append(batch_loss.item())
-    finally:
-        torch.set_num_threads(threads)
     return {"state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}, "step_losses": step_losses}
 
 
@@ -237,12 +234,13 @@ def expect_adam_steps(result: Any, *, model: Build, start: dict, X: torch.Tensor
                    "(one step per batch of `batch_size` rows)", hint)
     path = expect_tensor(result.get("trajectory"), "the weights after each step", prop, hint=hint)
     net = build_model(None, model, start, dtype)
-    names = [n for n, _ in net.named_parameters() if trainable is None or n in trainable]
+    params = dict(net.named_parameters())
+    names = [n for n in params if trainable is None or n in trainable]
     assert names, "the judge checks the steps of a run that trains some parameter"
-    width = sum(dict(net.named_parameters())[n].numel() for n in names)
-    kind = dict(net.named_parameters())[names[0]].dtype
+    width = sum(params[n].numel() for n in names)
+    kind = params[names[0]].dtype
     returned = result.get("state_dict") if isinstance(result.get("state_dict"), dict) else {}
-    for name, value in net.named_parameters():
+    for name, value in params.items():
         if name not in names and not (type(returned.get(name)) is torch.Tensor and torch.equal(returned[name], value.detach())):
             fail(prop, f"`{name}`, which the run was not to train, came back changed", hint)
     if tuple(path.shape) != (len(batches), width) or not path.is_floating_point():
@@ -299,9 +297,7 @@ def _first_stray(model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, ba
         p.requires_grad_(any(p is q for q in trained))
     adam = torch.optim.Adam(trained, lr=lr)
     before = torch.cat([p.detach().reshape(-1) for p in trained])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         for k, batch in enumerate(batches):
             with torch.no_grad():
                 for p, chunk in zip(trained, before.split([p.numel() for p in trained])):
@@ -313,6 +309,4 @@ def _first_stray(model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, ba
             if not stray <= STEP_TOLERANCE:  # NaN strays too
                 return k, stray
             before = path[k]
-    finally:
-        torch.set_num_threads(threads)
     return None

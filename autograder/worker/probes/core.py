@@ -243,15 +243,15 @@ class StepRecorder:
         many rows each optimiser step trained on), `step_entry` (whose input those rows
         are: "" the model's, else a submodule's name), `left_over` (rows whose gradient no
         step used) and, when asked, `trajectory` (steps × trained weights)."""
+        steps = self.steps
+        if len({tuple(rows.shape[1:]) for rows in steps}) > 1:  # steps through different entries: X's rows only
+            steps = [rows if rows.shape[1:] == self.X.shape[1:] else self.X[:0] for rows in steps]
         out = {
-            "rows": torch.cat(self.steps) if self.steps else self.X[:0].clone(),
-            "step_rows": [len(s) for s in self.steps],
+            "rows": torch.cat(steps) if steps else self.X[:0].clone(),
+            "step_rows": [len(rows) for rows in steps],
             "step_entry": list(self.step_entry),
             "left_over": sum(len(rows) for _, _, rows in self.pending),
         }
-        if len({tuple(rows.shape[1:]) for rows in self.steps}) > 1:  # steps through different entries: X's rows only
-            out["rows"] = torch.cat([rows if rows.shape[1:] == self.X.shape[1:] else self.X[:0] for rows in self.steps])
-            out["step_rows"] = [len(rows) if rows.shape[1:] == self.X.shape[1:] else 0 for rows in self.steps]
         if self.most is not None:
             width = sum(p.numel() for n, p in self.model.named_parameters() if n in self.names)
             whole = self.weights and all(w.shape == (width,) for w in self.weights)  # a copy may lack a parameter
