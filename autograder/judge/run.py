@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pytest
-import torch
 
 from autograder.course import assignment as course_assignment
 from autograder.errors import SubmissionFailure
@@ -22,6 +21,7 @@ from autograder.judge.scan import scan_source
 from autograder.judge.subject import LocalSubject, SandboxSubject
 from autograder.worker.heap import keep_freed_memory
 from autograder.worker.limits import SandboxLimits
+from autograder.worker.probes import one_thread
 
 AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 #: `NNZOO_REFERENCE_CACHE=off` probes the reference anew for every student (to measure the
@@ -103,13 +103,10 @@ def run_tests(tests: Path, session: GradingSession, *selection: str, extra: Sequ
     if not autoload:
         os.environ[AUTOLOAD] = "1"
         args += ["-p", "autograder.judge.plugin"]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the judge's own computations are small: extra threads only contend
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
+    try:  # on one thread: the judge's own computations are small, and extra threads only contend
+        with one_thread(), contextlib.redirect_stdout(io.StringIO()):
             code = pytest.main(args, plugins=[plugin])
     finally:
-        torch.set_num_threads(threads)
         if previous is None:
             os.environ.pop(AUTOLOAD, None)
         else:

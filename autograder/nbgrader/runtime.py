@@ -46,7 +46,6 @@ import weakref
 from pathlib import Path
 from typing import Any, Iterable
 
-import torch
 
 from autograder import course
 from autograder.errors import StudentCodeError
@@ -251,10 +250,7 @@ class NotebookGrader:
                                  reference=self.reference or LocalSubject(NamespaceModule(self.namespace, filename)),
                                  source=self.student_source(), imported=False)  # the kernel ran it as __main__
         sink = io.StringIO()
-        threads = torch.get_num_threads()
-        # one thread, as in the sandboxed worker (same arithmetic, no oversubscription)
-        torch.set_num_threads(1)
-        try:
+        try:  # `run_tests` runs them on one thread, as the sandboxed worker does
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return run_tests(tests, session, *names, autoload=False, extra=[
@@ -264,8 +260,6 @@ class NotebookGrader:
             if subject.interrupted:
                 raise KeyboardInterrupt from None
             raise
-        finally:
-            torch.set_num_threads(threads)
 
 
 class HiddenTestsMissing(RuntimeError):
