@@ -76,9 +76,12 @@ def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str, *, epoc
     candidates = {name: X if not name or inputs is None else inputs(name) for name in set(entries)}
     if any(c is None or rows.shape[1:] != c.shape[1:] for c in candidates.values()) or rows.dim() < 1 or sum(sizes) != len(rows):
         fail(prop, "the record of the rows trained on is inconsistent", hint)
-    index: list[int | None] = []
-    for name, batch in zip(entries, rows.split(sizes)):
-        index += _indices_in(batch, candidates[name], exact=not name or inputs is None)
+    index: list[int | None] = [None] * len(rows)
+    entry_of_row = [name for name, size in zip(entries, sizes) for _ in range(size)]
+    for name, candidate in candidates.items():  # each entry's rows looked up at once: one index of its candidates
+        at = [k for k, e in enumerate(entry_of_row) if e == name]
+        for k, i in zip(at, _indices_in(rows[at], candidate, exact=not name or inputs is None)):
+            index[k] = i
     if None in index:
         fail(prop, "the model was trained on rows that are not rows of X", hint)
     if 0 in sizes:
@@ -91,9 +94,9 @@ def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str, *, epoc
 def _indices_in(rows: torch.Tensor, candidates: torch.Tensor, *, exact: bool) -> list[int | None]:
     """For each row of `rows`, the index of the equal row of `candidates` (whose rows must be
     distinct); unless `exact`, the nearest one within 1e-4 of the candidates' scale."""
-    where = {candidates[i].numpy().tobytes(): i for i in range(len(candidates))}
+    where = {row.tobytes(): i for i, row in enumerate(candidates.reshape(len(candidates), -1).contiguous().numpy())}
     assert len(where) == len(candidates), "the judge's X must have distinct rows"
-    index: list[int | None] = [where.get(row.numpy().tobytes()) for row in rows]
+    index: list[int | None] = [where.get(row.tobytes()) for row in rows.reshape(len(rows), -1).contiguous().numpy()]
     missing = [k for k, i in enumerate(index) if i is None]
     if missing and not exact and len(candidates):
         flat = candidates.reshape(len(candidates), -1).double()
