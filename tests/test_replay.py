@@ -183,3 +183,12 @@ def test_a_head_trained_on_features_computed_once_maps_back_to_rows_of_X():
     assert [b.tolist() for b in batches] == [[3, 1, 4], [15, 9, 2, 6]]
     with pytest.raises(checks.CheckFailed, match="not rows of X"):
         replay.recorded_batches(record, X.float(), "p", "h", inputs={"head": features + 1}.get)
+
+
+@pytest.mark.parametrize("entries", [["", ""], ["", "head"]], ids=["the model's", "a submodule's, only this step"])
+def test_a_step_on_no_row_gets_its_own_message(entries):
+    """A step whose rows the grader never saw (the model fed only through a path the
+    record cannot follow) is named as such, also when it is the only step of its entry."""
+    record = {"rows": X[:3], "step_rows": [3, 0], "step_entry": entries}
+    with pytest.raises(checks.CheckFailed, match="optimiser step 2 trained on no row the grader could see"):
+        replay.recorded_batches(record, X, "p", "h", inputs={"head": X * 2}.get)

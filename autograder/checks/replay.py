@@ -80,6 +80,8 @@ def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str, *, epoc
     entry_of_row = [name for name, size in zip(entries, sizes) for _ in range(size)]
     for name, candidate in candidates.items():  # each entry's rows looked up at once: one index of its candidates
         at = [k for k, e in enumerate(entry_of_row) if e == name]
+        if not at:  # only steps with no rows (told apart below)
+            continue
         for k, i in zip(at, _indices_in(rows[at], candidate, exact=not name or inputs is None)):
             index[k] = i
     if None in index:
