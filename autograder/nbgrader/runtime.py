@@ -46,7 +46,6 @@ import weakref
 from pathlib import Path
 from typing import Any, Iterable
 
-
 from autograder import course
 from autograder.errors import StudentCodeError
 from autograder.judge.result import TestResult
