@@ -76,14 +76,16 @@ def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str, *, epoc
     candidates = {name: X if not name or inputs is None else inputs(name) for name in set(entries)}
     if any(c is None or rows.shape[1:] != c.shape[1:] for c in candidates.values()) or rows.dim() < 1 or sum(sizes) != len(rows):
         fail(prop, "the record of the rows trained on is inconsistent", hint)
+    rows_of: dict[str, list[int]] = {name: [] for name in candidates}  # each entry's rows, looked up at once below
+    start = 0
+    for name, size in zip(entries, sizes):
+        rows_of[name] += range(start, start + size)
+        start += size
     index: list[int | None] = [None] * len(rows)
-    entry_of_row = [name for name, size in zip(entries, sizes) for _ in range(size)]
-    for name, candidate in candidates.items():  # each entry's rows looked up at once: one index of its candidates
-        at = [k for k, e in enumerate(entry_of_row) if e == name]
-        if not at:  # only steps with no rows (told apart below)
-            continue
-        for k, i in zip(at, _indices_in(rows[at], candidate, exact=not name or inputs is None)):
-            index[k] = i
+    for name, at in rows_of.items():
+        if at:  # an entry with only steps of no rows has nothing to look up (told apart below)
+            for k, i in zip(at, _indices_in(rows[at], candidates[name], exact=not name or inputs is None)):
+                index[k] = i
     if None in index:
         fail(prop, "the model was trained on rows that are not rows of X", hint)
     if 0 in sizes:
@@ -96,12 +98,13 @@ def recorded_batches(result: Any, X: torch.Tensor, prop: str, hint: str, *, epoc
 def _indices_in(rows: torch.Tensor, candidates: torch.Tensor, *, exact: bool) -> list[int | None]:
     """For each row of `rows`, the index of the equal row of `candidates` (whose rows must be
     distinct); unless `exact`, the nearest one within 1e-4 of the candidates' scale."""
-    where = {row.tobytes(): i for i, row in enumerate(candidates.reshape(len(candidates), -1).contiguous().numpy())}
+    flat = candidates.reshape(len(candidates), -1)
+    where = {row.tobytes(): i for i, row in enumerate(flat.contiguous().numpy())}
     assert len(where) == len(candidates), "the judge's X must have distinct rows"
     index: list[int | None] = [where.get(row.tobytes()) for row in rows.reshape(len(rows), -1).contiguous().numpy()]
     missing = [k for k, i in enumerate(index) if i is None]
     if missing and not exact and len(candidates):
-        flat = candidates.reshape(len(candidates), -1).double()
+        flat = flat.double()
         scale = 1e-4 * float(flat.abs().max().clamp_min(1.0))
         for chunk in torch.tensor(missing).split(1024):  # a forged record's rows cost the judge bounded memory
             nearest = torch.cdist(rows[chunk].reshape(len(chunk), -1).double(), flat).min(dim=1)
