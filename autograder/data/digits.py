@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.data.transfer import NUM_SOURCE_CLASSES, SmallNet, sha256_of
+from autograder.worker.probes import one_thread
 
 #: sha256 of scikit-learn's bundled `sklearn/datasets/data/digits.csv.gz` (what `load_digits` reads).
 DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
@@ -106,9 +107,7 @@ def pretrain(*, epochs: int = 20, lr: float = 1e-2, batch_size: int = 64, label_
     ≈ 0.93 instead of ≈ 0.98).  Deterministic on one machine: one torch thread, seeded
     weights and shuffling.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         torch.manual_seed(seed)
         model = SmallNet(NUM_SOURCE_CLASSES)
         X, y = source_task()
@@ -121,5 +120,3 @@ def pretrain(*, epochs: int = 20, lr: float = 1e-2, batch_size: int = 64, label_
                 F.cross_entropy(model(X[idx]), y[idx], label_smoothing=label_smoothing).backward()
                 optimizer.step()
         return {name: value.detach().clone() for name, value in model.state_dict().items()}
-    finally:
-        torch.set_num_threads(threads)
