@@ -218,6 +218,10 @@ class Linear(nn.Module):
     'torch.ops.aten.linear(x, self.weight, self.bias)',
     'torch.ops.aten.linear.default._op(x, self.weight, self.bias)',
     'torch.vmap(lambda r: F.linear(r, self.weight, self.bias))(x)',
+    # an operator called by its handle runs below the function mode
+    'torch._C._dispatch_call_boxed(torch._C._dispatch_find_schema_or_throw("aten::linear", ""), x, self.weight, self.bias)',
+    'torch.ops.aten.linear.default._handle.redispatch_boxed(torch._C.DispatchKeySet(torch._C.DispatchKey.CompositeImplicitAutograd), '
+    'x, self.weight, self.bias)',
 ])
 def test_linear_escapes_are_caught(student, expr):
     m = student(HEADER + LINEAR_PARAMS + f"""
@@ -307,6 +311,9 @@ SDPA_HEAD = HEADER + "def scaled_dot_product_attention(q, k, v, mask=None):\n"
     "return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v)[0], None  # HERE",
     "return torch._scaled_dot_product_attention_math(q, k, v)[0], None  # HERE",
     "return torch.ops.aten._scaled_dot_product_attention_math.default(q, k, v)[0], None  # HERE",
+    # a composite kernel called by its handle: below the function mode, and the dispatch mode sees only its parts
+    "return torch._C._dispatch_call_boxed(torch._C._dispatch_find_schema_or_throw('aten::_scaled_dot_product_attention_math', ''), "
+    "q, k, v), None  # HERE",
 ])
 def test_sdpa_escapes_are_caught(student, body):
     m = student(SDPA_HEAD + "    " + body + "\n")
@@ -471,6 +478,8 @@ class {name}(nn.Module):
     ("GRUCell", 3, "getattr(torch, 'gru' + '_cell')(x, state, self.w_ih, self.w_hh, self.b_ih, self.b_hh)", "torch.gru_cell"),
     ("RNNCell", 1, "torch._C._VariableFunctions.rnn_tanh_cell(x, state, self.w_ih, self.w_hh, self.b_ih, self.b_hh)", "torch.rnn_tanh_cell"),
     ("RNNCell", 1, "torch._VF.rnn_relu_cell(x, state, self.w_ih, self.w_hh, self.b_ih, self.b_hh)", "torch.rnn_relu_cell"),
+    ("GRUCell", 3, "torch._C._dispatch_call_boxed(torch._C._dispatch_find_schema_or_throw('aten::gru_cell', ''), x, state, self.w_ih, "
+     "self.w_hh, self.b_ih, self.b_hh)", "torch.gru_cell"),
 ])
 def test_cell_kernels_are_caught(student, name, gates, call, spec):
     m = student(CELL_HEAD.format(name=name).replace("G ", f"{gates} ").replace("G)", f"{gates})")
@@ -952,6 +961,18 @@ def test_a_watch_switched_off_and_left_off_is_reported_at_the_end(student, body)
     assert info.value.spec == "the forbidden-built-in watch"
     assert torch._C._len_torch_function_stack() == 0 and torch._C._len_torch_dispatch_stack() == 0
     assert nn.Linear.__dict__["forward"] is saved[1] and not any(type(f).__name__ == "_ImportGuard" for f in sys.meta_path)
+
+
+def test_the_guard_on_operators_called_by_their_handle_replaced_is_reported_at_the_end(student):
+    m = student(HEADER + "def tamper():\n    torch._C._dispatch_call_boxed = torch._C._dispatch_call_boxed.__closure__[0].cell_contents\n")
+    run(m, MLP, lambda module: None)  # the guard is in place from the first watch on
+    guard = torch._C._dispatch_call_boxed
+    try:
+        with pytest.raises(ForbiddenCall) as info:
+            run(m, MLP, call_function("tamper"))
+    finally:
+        torch._C._dispatch_call_boxed = guard
+    assert info.value.spec == "the forbidden-built-in watch" and "called by their handle" in str(info.value)
 
 
 def test_a_students_own_mode_left_on_the_stack_does_not_hide_calls(student):

@@ -16,10 +16,11 @@ from autograder.worker.forbidden.watch import (
            TAMPERING_NAMES,
            Watch,
            carry_watches_into_threads,
+           guard_calls_by_handle,
            trust,
            trusted,
            watching,
 )
 
-__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_watches_into_threads", "short_name", "target_for",
+__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_watches_into_threads", "guard_calls_by_handle", "short_name", "target_for",
            "trust", "trusted", "watching"]

@@ -765,6 +765,42 @@ def _unwatched_threads() -> int:
     return count
 
 
+# -- operators called by their handle --------------------------------------------------------
+# `torch._C._dispatch_call_boxed(handle, ...)` and `handle.redispatch_boxed(keys, ...)` run an
+# operator found by name (`torch._C._dispatch_find_schema_or_throw("aten::linear", "")`)
+# below the function mode, and a composite one (linear, the cells, the math kernel of
+# attention) breaks into allowed ops before the dispatch mode sees its name.  Both entry
+# points are wrapped for the process's life: the operator's name is matched as the function
+# mode matches `torch.ops` calls.
+
+_HANDLE_CLASS = torch._C._DispatchOperatorHandle
+#: (owner, attribute) → the guard installed there, once per process
+_HANDLE_GUARDS: dict[tuple[Any, str], Callable] = {}
+
+
+def _handle_guard(call: Callable) -> Callable:
+    def guarded(handle: Any, *args: Any, **kwargs: Any) -> Any:
+        w = _ACTIVE
+        if w is not None and w.active:
+            name = handle.schema().name if isinstance(handle, _HANDLE_CLASS) else ""
+            spec = w._match(name, w.ops, w.op_prefixes)
+            if spec is not None:
+                w.event(spec, f"the operator {name} called by its handle", sys._getframe(1))
+        return call(handle, *args, **kwargs)
+
+    return guarded
+
+
+def guard_calls_by_handle() -> None:
+    """Watch operators called by their handle (see above) from now on, in every watch of
+    this process.  The worker calls it before it imports the student's module, so a name
+    bound at import is the guard too; every watch calls it (for code run in the judge)."""
+    for owner, name in ((torch._C, "_dispatch_call_boxed"), (_HANDLE_CLASS, "redispatch_boxed")):
+        if (owner, name) not in _HANDLE_GUARDS:
+            _HANDLE_GUARDS[(owner, name)] = _handle_guard(getattr(owner, name))
+            setattr(owner, name, _HANDLE_GUARDS[(owner, name)])
+
+
 # -- the context manager ---------------------------------------------------------------------
 
 def _stack(kind: str) -> list[Any]:
@@ -806,6 +842,8 @@ def _hooks_intact(watch: Watch, guard: Any, starter: Any, undo: list[tuple[type,
         problems.append("a thread-starting function of _thread or threading was replaced")
     if _unwatched_threads():
         problems.append("a Python thread the watch cannot see (started without its relay) runs beside the probe")
+    if any(getattr(owner, name, None) is not guard for (owner, name), guard in _HANDLE_GUARDS.items()):
+        problems.append("the guard on operators called by their handle was replaced")
     if any(cls.__dict__.get(attr) is not wrapper for (cls, attr), wrapper in patched.items()):
         problems.append("a watched class's __init__/forward was replaced")
     import torch.nn.functional as F
@@ -831,6 +869,7 @@ def watching(names: Iterable[str], student_file: str | Iterable[str],
     popped, its hooks replaced) at the end.  Not re-entrant (one watch per process).
     """
     global _ACTIVE, _GENERATION
+    guard_calls_by_handle()
     files = {student_file} if isinstance(student_file, str) else set(student_file)
     files |= {os.path.realpath(f) for f in files}
     with _LOCK:
@@ -932,6 +971,11 @@ TAMPERING_NAMES: dict[str, str] = {
     "torch._dynamo": "compiled graphs run below the function mode",
     "torch.export": "exported graphs",
     "torch.library": "custom operators",
+    # operators called by their handle, below the function mode
+    "torch._C._dispatch_find_schema_or_throw": "finds an operator's handle, to call it below the function mode",
+    "torch._C._dispatch_call_boxed": "calls an operator below the function mode",
+    "redispatch_boxed": "calls an operator below the function mode",
+    "torch._C._dispatch_library": "registers kernels of its own",
     # the class patches and trust marks
     "__closure__": "reaches the original forward/__init__ inside a wrapper",
     "cell_contents": "reaches the original forward/__init__ inside a wrapper",
