@@ -75,6 +75,8 @@ def run_public_tests(path: Path, tests: list, *, trains: str) -> list[dict]:
                 continue
             exc = failure
             if exc is None:
+                forbid = _marker(fn, "forbid")
+                subject.forbid = tuple(forbid.args) if forbid else ()  # as the plugin sets it for `nnzoo test`
                 try:
                     fn(submission=subject)
                 except Exception as raised:
@@ -110,7 +112,7 @@ def test_broken_submission_fails_a_public_test_that_names_its_property(path: Pat
     lost = {hidden_properties()[name] for name in declared(path)[1]}
     assert first["property"] in lost, (f"the first public failure, {first['name']} ({first['property']!r}), is not about what the "
                                        f"hidden tests take away: {sorted(lost)}; its message: {first['message']}")
-    assert first["message"].startswith(f"{first['property']}:") or first["message"].startswith("Your code raised"), first["message"]
+    assert first["message"].startswith((f"{first['property']}:", "Your code raised", "forbidden built-in:")), first["message"]
 
 
 @pytest.mark.parametrize("path", [*CORRECT, MLP.reference], ids=lambda p: "reference" if p == MLP.reference else p.stem)

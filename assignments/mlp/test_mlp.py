@@ -70,6 +70,7 @@ def test_linear_initialised_like_nn_linear(submission):
 @pytest.mark.timeout(10)
 @pytest.mark.points(1)
 @pytest.mark.property("equality with nn.Linear")
+@pytest.mark.forbid("torch.nn.Linear", "torch.nn.functional.linear")  # the point of the exercise: write it yourself
 def test_linear_matches_nn_linear(submission):
     """Given nn.Linear's weights, Linear computes the same outputs and gradients for (3,), (4, 3) and (2, 5, 3) inputs, with and without bias, in float32 and float64."""
     for bias in (True, False):

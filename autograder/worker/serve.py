@@ -33,7 +33,7 @@ import torch
 import autograder.worker.probes as probes
 from autograder.worker import shell
 from autograder.worker.encoding import encode
-from autograder.worker.forbidden import carry_watches_into_threads, guard_calls_by_handle
+from autograder.worker.forbidden import carry_watches_into_threads
 from autograder.worker.isolation import Sandbox
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability, reachability
@@ -126,7 +126,6 @@ def serve(conn: Any, spec: WorkerSpec, sandbox: Sandbox) -> None:
         return
     name = spec.module_name
     carry_watches_into_threads()  # a thread the student's code starts, even at import, is watched
-    guard_calls_by_handle()  # so is an operator called by its handle, under a name bound at import
     try:
         Path(source).write_bytes(source_bytes(conn.recv_bytes().decode("utf-8", "surrogatepass")))
         module = import_student_module(Path(source), name)

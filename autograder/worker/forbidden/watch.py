@@ -793,8 +793,9 @@ def _handle_guard(call: Callable) -> Callable:
 
 def guard_calls_by_handle() -> None:
     """Watch operators called by their handle (see above) from now on, in every watch of
-    this process.  The worker calls it before it imports the student's module, so a name
-    bound at import is the guard too; every watch calls it (for code run in the judge)."""
+    this process.  Importing `autograder.worker.probes` calls it — in a worker, a judge
+    and `nnzoo test` alike, before any student module is imported — so a name a module
+    binds at import is the guard too; every watch calls it again (idempotent)."""
     for owner, name in ((torch._C, "_dispatch_call_boxed"), (_HANDLE_CLASS, "redispatch_boxed")):
         if (owner, name) not in _HANDLE_GUARDS:
             _HANDLE_GUARDS[(owner, name)] = _handle_guard(getattr(owner, name))

@@ -19,10 +19,11 @@ from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator
 
 from autograder.worker.dynamo import defer_dynamo_import
-from autograder.worker.forbidden import watching
+from autograder.worker.forbidden import guard_calls_by_handle, watching
 from autograder.worker.spec import MODEL, Build, ProbeRequest, resolve
 
 defer_dynamo_import()  # every process that runs probes trains: no optimizer step imports torch._dynamo
+guard_calls_by_handle()  # before any student module is imported here: a name it binds at import is the guard
 
 ProbeFn = Callable[..., dict]
 PROBES: dict[str, ProbeFn] = {}
