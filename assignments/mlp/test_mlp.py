@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from autograder import checks
 from autograder.checks import replay
 from autograder.data.spirals import two_spirals
-from autograder.judge.subject import LocalSubject, Raised
+from autograder.judge.subject import LocalSubject, Raised, restart
 from autograder.worker.probes import MODEL, Build
 from autograder.worker.probes.core import build_model
 from autograder.worker.probes.mlp import TRUSTED_LAYERS, TRUSTED_RELU
@@ -263,7 +263,9 @@ def test_same_seed_same_training(submission):
     """Two runs with seed=3, after different global random states, visit the samples in the same order and give the same losses and weights."""
     prop, hint = "determinism", "shuffle with torch.randperm(n, generator=g), g = torch.Generator().manual_seed(seed) — not the global random state"
     X, y = randn(40, 2, seed=11), torch.arange(40) % 3
-    runs = [train(submission, X=X, y=y, rng=rng, epochs=2, lr=0.01, batch_size=10, seed=3) for rng in (1, 2)]
+    runs = [train(submission, X=X, y=y, rng=1, epochs=2, lr=0.01, batch_size=10, seed=3)]
+    restart(submission)  # your module imported anew: nothing the first run kept in it reaches the second
+    runs.append(train(submission, X=X, y=y, rng=2, epochs=2, lr=0.01, batch_size=10, seed=3))
     if not torch.equal(*(visiting_order(r, X, prop, hint, epochs=2)[0] for r in runs)):
         checks.base.fail(prop, "two runs with the same seed visited the samples in different orders", hint)
     checks.modules.compare_nested(runs[1]["losses"], runs[0]["losses"], "the losses of a second run", prop, hint)

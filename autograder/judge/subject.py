@@ -51,6 +51,14 @@ class LocalSubject:
         spec.loader.exec_module(module)
         return cls(module, label=str(path))
 
+    def restart(self) -> None:
+        """Import the module anew from its file (one without a file is kept), so that the next
+        probe sees none of the state the module kept — as a fresh worker would, except that
+        in this process the global random state, and anything kept outside the module, stay."""
+        path = getattr(self.module, "__file__", None)
+        if isinstance(path, str) and Path(path).is_file():
+            self.module = LocalSubject.from_file(Path(path), self.module.__name__).module
+
     def run(self, probe: str, *, seed: int = 0, patch: dict | None = None, allow_error: bool = False, **kwargs: Any) -> Any:
         try:
             return run_probe(self.module, ProbeRequest(probe, kwargs, seed, patch or {}, self.forbid))
@@ -111,6 +119,10 @@ class SandboxSubject:
     def close(self) -> None:
         self.worker.close()
 
+    def restart(self) -> None:
+        """The next probe runs in a fresh worker, started from the student's file."""
+        self.worker.close()
+
 
 def run_each(subject: Any, probe: str, requests: Sequence[dict], *, patch: dict | None = None) -> Iterator[Any]:
     """Each of `requests` run on `subject` in order (`subject.run(probe, patch=patch,
@@ -122,6 +134,16 @@ def run_each(subject: Any, probe: str, requests: Sequence[dict], *, patch: dict 
     if pipelined is not None:
         return pipelined(probe, requests, patch=patch)
     return (subject.run(probe, patch=patch, **request) for request in requests)
+
+
+def restart(subject: Any) -> None:
+    """Make `subject`'s next probe start afresh, so that nothing its code kept between calls
+    (a cache, a table filled from the global random state) reaches it: a sandboxed worker
+    is replaced by a fresh one; a module in this process (the public tests) is imported anew.
+    Read every submitted answer first."""
+    fresh = getattr(subject, "restart", None)  # found by name (see `run_each`)
+    if fresh is not None:
+        fresh()
 
 
 def submit(subject: Any, probe: str, **request: Any) -> Callable[[], Any]:

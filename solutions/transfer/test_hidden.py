@@ -30,7 +30,7 @@ from autograder.checks.replay import expect_adam_steps
 from autograder.checks.training import evaluated_output, trained_weights
 from autograder.data.digits import target_task
 from autograder.data.transfer import SmallNet, pretrained_state_dict
-from autograder.judge.subject import Raised, run_each, submit
+from autograder.judge.subject import Raised, restart, run_each, submit
 from autograder.worker.probes import Build
 from autograder.worker.probes import seed as seed_torch
 from autograder.worker.probes.core import NONTENSOR
@@ -472,6 +472,7 @@ def test_same_seed_same_fine_tuning(reference, submission):
     request = dict(SHUFFLED, state_dict=sd, train_kwargs=dict(epochs=3, lr=0.03, batch_size=7, seed=5))
     first = _fine_tune_later(submission, seed=1, **request)
     check_it_trained(reference, TINY, sd, first, request["X"], request["y"], prop, hint, dtype=F64)
+    restart(submission)  # a fresh worker: nothing the first run kept (a cache, a table of orders) reaches the second
     compare_runs(_fine_tune(submission, seed=2, **request), first(), 3, prop, hint, "second run with the same seed")
 
 
