@@ -123,6 +123,8 @@ def test_gcn_layer_known_values(submission):
     weights = {"lin.weight": torch.tensor([[2.0]], dtype=F64), "bias": torch.tensor([0.5], dtype=F64)}
     out = output(submission, prop, hint, model=Build("GCNLayer", 1, 1), state_dict=weights, dtype=F64, args=(X, EDGES))
     checks.expect_close(out, expected, "GCNLayer's output", prop, hint=hint)
+    out = output(submission, prop, hint, model=Build("GCNLayer", 1, 1), state_dict=weights, dtype=F64, args=(X, EDGES), inference=True)
+    checks.expect_close(out, expected, "GCNLayer's output in eval mode under torch.no_grad() (as a trained model predicts)", prop, hint=hint)
     _without_bias(submission, "GCNLayer", {"lin.weight": weights["lin.weight"]}, expected - 0.5, prop)
     looped = torch.tensor([[0, 1, 1], [1, 0, 1]])  # 0 — 1, and 1 → 1
     out = output(submission, prop, hint, model=Build("GCNLayer", 1, 1), state_dict={"lin.weight": torch.tensor([[1.0]], dtype=F64),
@@ -143,6 +145,8 @@ def test_sage_layer_known_values(submission):
                "lin_r.weight": torch.tensor([[3.0]], dtype=F64)}
     out = output(submission, prop, hint, model=Build("SAGELayer", 1, 1), state_dict=weights, dtype=F64, args=(X, EDGES))
     checks.expect_close(out, expected, "SAGELayer's output", prop, hint=hint)
+    out = output(submission, prop, hint, model=Build("SAGELayer", 1, 1), state_dict=weights, dtype=F64, args=(X, EDGES), inference=True)
+    checks.expect_close(out, expected, "SAGELayer's output in eval mode under torch.no_grad() (as a trained model predicts)", prop, hint=hint)
     _without_bias(submission, "SAGELayer", {k: v for k, v in weights.items() if k != "lin_l.bias"}, expected - 0.5, prop)
 
 

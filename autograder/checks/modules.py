@@ -130,6 +130,11 @@ def _show_other_differences(actual: Sequence[Any], expected: Sequence[Any], fail
                  else difference(a, e, f"{what}[{j}]", tolerances(e.dtype)[1]))
 
 
+def _size(args: Sequence[Any]) -> int:
+    """How many values the tensors among `args` hold."""
+    return sum(a.numel() for a in args if isinstance(a, torch.Tensor))
+
+
 def matches_reference(
     sub: Any,
     ref: Any,
@@ -151,6 +156,9 @@ def matches_reference(
     For every dtype and every argument tuple in `inputs`, both implementations get the
     same weights (the reference's seeded `state_dict`) and the same inputs; outputs,
     input gradients and parameter gradients must agree within the dtype's tolerance.
+    The largest input (the first of the largest) is also run in each dtype as a trained
+    model predicts — in eval mode under `torch.no_grad()` — and must give the reference's
+    output there too.
     """
     cases = []  # (dtype, args, request): every input in every dtype, all known before the first runs
     for dtype in dtypes:
@@ -159,12 +167,18 @@ def matches_reference(
             args = _cast(args, dtype)
             cases.append((dtype, args, dict(model=model, state_dict=sd, dtype=dtype, call=call, args=args, kwargs=kwargs,
                                             grad_args=grad_args if gradients else (), backward=gradients)))
+        if inputs:
+            largest = _cast(max(inputs, key=_size), dtype)
+            cases.append((dtype, largest, dict(model=model, state_dict=sd, dtype=dtype, call=call, args=largest, kwargs=kwargs,
+                                               grad_args=(), backward=False, inference=True)))
     actuals = run_each(sub, "run", [request for _, _, request in cases], patch=patch)
     for (dtype, args, request), actual in zip(cases, actuals):
         expected = ref.run("run", patch=patch, **request)
         where = f"for input of shape {_shapes(args)}" + (f" in {dtype}" if dtype else "")
+        if request.get("inference"):
+            where += ", in eval mode under torch.no_grad()"
         compare_nested(actual["output"], expected["output"], f"the output {where}", prop, hint)
-        if not gradients:
+        if not request["backward"]:
             continue
         for i, (a, e) in enumerate(zip(actual["input_grads"], expected["input_grads"])):
             compare_nested(a, e, f"the gradient w.r.t. input {grad_args[i]} {where}", prop, hint)

@@ -3,6 +3,7 @@ backward), read its parameters, train it with the student's own training functio
 
 from __future__ import annotations
 
+import contextlib
 import types
 from typing import Any, Callable, Iterator, Sequence
 
@@ -109,6 +110,7 @@ def run(
     backward: bool = True,
     cotangent_seed: int = 1234,
     cotangent: torch.Tensor | None = None,
+    inference: bool = False,
 ) -> dict:
     """Call a module, one of its methods, or a function, then backpropagate.
 
@@ -117,6 +119,8 @@ def run(
     at `grad_args` get `requires_grad`; the backward pass sends a fixed random cotangent
     through every floating output that requires grad — or `cotangent` for the first output
     and zeros for the others (e.g. one-hot at a position to get d out_i / d x).
+    `inference`: the built model in eval mode and the call under `torch.no_grad()`, as a
+    trained model predicts (no backward).
 
     Returns `output`, `input_grads` (one per `grad_args`), `param_grads` (name → grad or
     None) and `param_shapes` (name → shape) of the built model.
@@ -129,10 +133,13 @@ def run(
         elif isinstance(a, torch.Tensor):
             a = a.detach().clone().requires_grad_(i in grad_args)
         call_args.append(a)
-    out = _target(module, obj, call)(*call_args, **(kwargs or {}))
+    if inference and isinstance(obj, torch.nn.Module):
+        obj.eval()
+    with torch.no_grad() if inference else contextlib.nullcontext():
+        out = _target(module, obj, call)(*call_args, **(kwargs or {}))
 
     params = dict(obj.named_parameters()) if isinstance(obj, torch.nn.Module) else {}
-    if backward:
+    if backward and not inference:
         outs = [t for t in tensors_in(out) if t.requires_grad and t.is_floating_point()]
         if outs:
             gen = torch.Generator().manual_seed(cotangent_seed)
