@@ -232,13 +232,18 @@ def test_training_steps_are_adam_steps(submission):
 @pytest.mark.property("mean loss per epoch")
 @pytest.mark.trains
 def test_epoch_loss_is_mean_over_samples(submission):
-    """With lr=0 the weights stay put, so every epoch's loss is the mean cross-entropy over all 50 samples (batches of 20, 20 and 10)."""
+    """With lr=0 the weights stay put, so every epoch's loss is the mean cross-entropy over all 50 samples (batches of 20, 20 and 10);
+    with lr=0.05, each batch's loss (before its step) weighted by its size, as a replay of your batches gives."""
+    prop, hint = "mean loss per epoch", "add each batch's mean loss times its size, and divide by the number of samples (the last batch is smaller)"
     X, y = randn(50, 2, seed=9), torch.arange(50) % 3
     losses = train(submission, X=X, y=y, epochs=2, lr=0.0, batch_size=20, seed=0)["losses"]
     with torch.no_grad():
         mean = float(F.cross_entropy(build_model(None, SMALL, start_weights(), torch.float64)(X), y))
-    checks.modules.compare_nested(losses, [mean, mean], "the losses per epoch", "mean loss per epoch",
-                                  "add each batch's mean loss times its size, and divide by the number of samples (the last batch is smaller)")
+    checks.modules.compare_nested(losses, [mean, mean], "the losses per epoch", prop, hint)
+    result = train(submission, X=X, y=y, epochs=2, lr=0.05, batch_size=20, seed=0)
+    expected = replay.replayed_epoch_losses(result, SMALL, start_weights(), X, y, lr=0.05, epochs=2, dtype=torch.float64, prop=prop, hint=hint)
+    if expected is not None:  # (a loop whose steps are wrong fails the test of its steps)
+        checks.modules.compare_nested(result["losses"], expected, "the losses per epoch with lr=0.05", prop, hint)
 
 
 @pytest.mark.timeout(20)

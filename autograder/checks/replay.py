@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.base import expect_tensor, fail, tolerances
+from autograder.checks.base import CheckFailed, expect_tensor, fail, tolerances
 from autograder.worker.probes import one_thread
 from autograder.worker.probes.core import build_model
 from autograder.worker.spec import Build
@@ -167,6 +167,28 @@ def epoch_losses(step_losses: Sequence[float], epochs: Sequence[Sequence[torch.T
         out.append(sum(step_losses[i + j] * len(b) for j, b in enumerate(epoch)) / n)
         i += len(epoch)
     return out
+
+
+def replayed_epoch_losses(result: Any, model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, *, lr: float, epochs: int,
+                          dtype: torch.dtype | None, prop: str, hint: str) -> list[float] | None:
+    """SPEC's losses per epoch for the run `result` reports: its recorded batches replayed
+    from `start` (`replay`), each batch's loss weighted by its size (`epoch_losses`).  None
+    where the record cannot be replayed, or its replay does not give the run's weights: the
+    tests of the batches and of the steps say why, a test of the losses need not.
+
+    Example (a loop that logs the unweighted mean of its batch losses differs here at lr > 0):
+        >>> expected = replayed_epoch_losses(result, SMALL, sd, X, y, lr=0.05, epochs=2, dtype=torch.float64,
+        ...                                  prop="mean loss per epoch", hint="")
+    """
+    try:
+        batches = recorded_batches(result, X, prop, hint, epochs=epochs)
+        replayed = replay(model, start, X, y, batches, lr=lr, dtype=dtype, epochs=epochs, prop=prop, hint=hint)
+        split = epochs_of(batches, len(X), prop, hint)
+    except CheckFailed:
+        return None
+    if not same_weights(result.get("state_dict"), replayed["state_dict"]):
+        return None
+    return epoch_losses(replayed["step_losses"], split)
 
 
 def same_weights(actual: Any, expected: dict[str, torch.Tensor]) -> bool:

@@ -347,7 +347,8 @@ def test_training_steps_are_adam_steps(reference, submission):
 @pytest.mark.property("mean loss per epoch")
 @pytest.mark.trains
 def test_epoch_loss_is_mean_over_samples(reference, submission):
-    """With lr=0 the weights stay put, so each epoch's loss is the mean loss over all samples."""
+    """With lr=0 the weights stay put, so each epoch's loss is the mean loss over all samples; with lr=0.05 it is
+    the judge's replay of the recorded batches, each batch's loss weighted by its size."""
     prop, hint = "mean loss per epoch", "weight each batch's mean loss by its size and divide by the number of samples (the last batch is smaller)"
     sd = checks.reference_state_dict(reference, SMALL, torch.float64)
     X, y = randn(100, 2, seed=8), torch.arange(100) % 3
@@ -355,6 +356,13 @@ def test_epoch_loss_is_mean_over_samples(reference, submission):
     expected = _train(reference, state_dict=sd, X=X, y=y, **kwargs)["losses"]
     actual = _train(submission, state_dict=sd, X=X, y=y, **kwargs)["losses"]
     checks.modules.compare_nested(actual, expected, "the losses per epoch", prop, hint)
+    # while training too: the losses of the steps the run took (a loop whose steps are wrong loses their own tests)
+    kwargs = {**kwargs, "lr": 0.05}
+    result = _train(submission, state_dict=sd, X=X, y=y, **kwargs)
+    expected = replay.replayed_epoch_losses(result, SMALL, sd, X, y, lr=kwargs["lr"], epochs=kwargs["epochs"], dtype=torch.float64,
+                                            prop=prop, hint=hint)
+    if expected is not None:
+        checks.modules.compare_nested(result.get("losses"), expected, "the losses per epoch with lr=0.05", prop, hint)
 
 
 @pytest.mark.points(1)
