@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder.checks import replay
 from autograder.checks.base import expect_close, fail
 from autograder.data.digits import target_task
 from autograder.data.transfer import SmallNet, pretrained_state_dict
@@ -241,15 +242,22 @@ def test_fine_tune_matches_a_plain_adam_loop(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("mean loss per epoch")
 def test_epoch_loss_is_the_mean_over_samples(submission):
-    """With lr=0 and batches of 4, 4, 2, each epoch's loss is the mean cross-entropy over the 10 samples."""
+    """With lr=0 and batches of 4, 4, 2, each epoch's loss is the mean cross-entropy over the 10 samples; with lr=0.05, each
+    batch's loss (before its step) weighted by its size, as a replay of your batches gives."""
     prop, hint = "mean loss per epoch", "weight each batch's mean loss by its size and divide by the number of samples"
     model = fresh(TinyNet, 6).double()
     X, y = randn(10, 6, seed=4), torch.arange(10) % 3
-    result = _fine_tune(submission, model=TINY, state_dict=state_of(model), dtype=F64, X=X, y=y, trainable=["head.weight", "head.bias"],
-                        train_kwargs=dict(epochs=2, lr=0.0, batch_size=4))
+    request = dict(model=TINY, state_dict=state_of(model), dtype=F64, X=X, y=y, trainable=["head.weight", "head.bias"])
+    result = _fine_tune(submission, **request, train_kwargs=dict(epochs=2, lr=0.0, batch_size=4))
     with torch.no_grad():
         mean = F.cross_entropy(model(X), y).item()
     expect_close(torch.tensor(result["losses"], dtype=F64), torch.tensor([mean, mean], dtype=F64), "the losses per epoch", prop, hint=hint)
+    result = _fine_tune(submission, **request, train_kwargs=dict(epochs=2, lr=0.05, batch_size=4), trajectory=0)
+    expected = replay.replayed_epoch_losses(result, TINY, request["state_dict"], X, y, lr=0.05, epochs=2, dtype=F64,
+                                            trainable=request["trainable"], prop=prop, hint=hint)
+    if expected is not None:  # (a loop whose steps are wrong fails the test of its steps)
+        expect_close(torch.tensor(result["losses"], dtype=F64), torch.tensor(expected, dtype=F64), "the losses per epoch with lr=0.05",
+                     prop, hint=hint)
 
 
 SHUFFLED = dict(model=TINY, dtype=F64, X=randn(30, 6, seed=6), y=torch.arange(30) % 3, trainable=["head.weight", "head.bias"])

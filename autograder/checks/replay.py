@@ -138,16 +138,20 @@ def sizes_of(epoch: Sequence[torch.Tensor]) -> list[int]:
 
 
 def replay(model: Build, state_dict: dict, X: torch.Tensor, y: torch.Tensor, batches: Sequence[torch.Tensor], *,
-           lr: float, dtype: torch.dtype | None = None, epochs: int | None = None, prop: str = "training", hint: str = "") -> dict:
+           lr: float, dtype: torch.dtype | None = None, epochs: int | None = None, prop: str = "training", hint: str = "",
+           trainable: Sequence[str] | None = None) -> dict:
     """Trusted training on the given batches, in this process: for each batch in turn, clear
-    the gradients, the mean cross-entropy of its rows, backward, one Adam(lr) step.  No more
-    is replayed than `epochs` passes over `X` allow (`within_bounds`; `recorded_batches`
-    has already refused a record that claims more).
+    the gradients, the mean cross-entropy of its rows, backward, one Adam(lr) step over the
+    parameters named in `trainable` (None: all).  No more is replayed than `epochs` passes
+    over `X` allow (`within_bounds`; `recorded_batches` has already refused a record that
+    claims more).
 
     Returns the trained `state_dict` and `step_losses` (one float per batch)."""
     within_bounds(len(batches), sum(len(b) for b in batches), len(X), epochs, prop, hint)
     net = build_model(None, model, state_dict, dtype)
-    adam = torch.optim.Adam(net.parameters(), lr=lr)
+    for name, parameter in net.named_parameters():
+        parameter.requires_grad_(trainable is None or name in trainable)
+    adam = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
     step_losses = []
     with one_thread():
         for batch in batches:
@@ -170,19 +174,22 @@ def epoch_losses(step_losses: Sequence[float], epochs: Sequence[Sequence[torch.T
 
 
 def replayed_epoch_losses(result: Any, model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, *, lr: float, epochs: int,
-                          dtype: torch.dtype | None, prop: str, hint: str) -> list[float] | None:
+                          dtype: torch.dtype | None, prop: str, hint: str, trainable: Sequence[str] | None = None) -> list[float] | None:
     """SPEC's losses per epoch for the run `result` reports: its recorded batches replayed
-    from `start` (`replay`), each batch's loss weighted by its size (`epoch_losses`).  None
-    where the record cannot be replayed, or its replay does not give the run's weights: the
-    tests of the batches and of the steps say why, a test of the losses need not.
+    from `start` (`replay`, training `trainable`), each batch's loss weighted by its size
+    (`epoch_losses`).  None where the record cannot be replayed, or its replay does not give
+    the run's weights: the tests of the batches and of the steps say why, a test of the
+    losses need not.
 
     Example (a loop that logs the unweighted mean of its batch losses differs here at lr > 0):
         >>> expected = replayed_epoch_losses(result, SMALL, sd, X, y, lr=0.05, epochs=2, dtype=torch.float64,
         ...                                  prop="mean loss per epoch", hint="")
     """
+    if not isinstance(result, dict):
+        return None
     try:
         batches = recorded_batches(result, X, prop, hint, epochs=epochs)
-        replayed = replay(model, start, X, y, batches, lr=lr, dtype=dtype, epochs=epochs, prop=prop, hint=hint)
+        replayed = replay(model, start, X, y, batches, lr=lr, dtype=dtype, epochs=epochs, prop=prop, hint=hint, trainable=trainable)
         split = epochs_of(batches, len(X), prop, hint)
     except CheckFailed:
         return None

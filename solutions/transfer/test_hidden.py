@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from autograder import checks
 from autograder.checks.base import fail
 from autograder.checks.modules import within
+from autograder.checks import replay
 from autograder.checks.replay import expect_adam_steps
 from autograder.checks.training import evaluated_output, trained_weights
 from autograder.data.digits import target_task
@@ -443,7 +444,8 @@ def test_fine_tuning_matches_reference(reference, submission):
 @pytest.mark.points(1)
 @pytest.mark.property("mean loss per epoch")
 def test_epoch_loss_is_the_mean_over_samples(reference, submission):
-    """With lr=0 the weights stay put, so each epoch's loss is the mean loss over all samples (last batch smaller)."""
+    """With lr=0 the weights stay put, so each epoch's loss is the mean loss over all samples (last batch smaller); with
+    lr=0.05 it is the judge's replay of the recorded batches, each batch's loss weighted by its size."""
     prop, hint = "mean loss per epoch", "weight each batch's mean loss by its size and divide by the number of samples"
     request = dict(model=TINY, state_dict=seeded_state(TINY, 16, F64), dtype=F64, X=randn(40, 6, seed=8), y=torch.arange(40) % 3,
                    trainable=named(TINY_PARAMETERS, "head"), train_kwargs=dict(epochs=2, lr=0.0, batch_size=16, seed=1))
@@ -451,6 +453,13 @@ def test_epoch_loss_is_the_mean_over_samples(reference, submission):
     expected = _fine_tune(reference, **request)["losses"]
     actual = losses_of(pending(), 2, prop, hint)
     checks.modules.compare_nested(actual, expected, "the losses per epoch", prop, hint)
+    # while training too: the losses of the steps the run took (a loop whose steps are wrong loses their own tests)
+    request = {**request, "train_kwargs": {**request["train_kwargs"], "lr": 0.05}, "trajectory": 0}  # the batches, no weights
+    result = _fine_tune(submission, **request)
+    expected = replay.replayed_epoch_losses(result, TINY, request["state_dict"], request["X"], request["y"], lr=0.05, epochs=2, dtype=F64,
+                                            trainable=request["trainable"], prop=prop, hint=hint)
+    if expected is not None:
+        checks.modules.compare_nested(losses_of(result, 2, prop, hint), expected, "the losses per epoch with lr=0.05", prop, hint)
 
 
 def learnable(n, seed):
