@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from autograder import checks
+from autograder.checks import replay
 from autograder.checks.base import fail
 from autograder.checks.modules import within
-from autograder.checks import replay
 from autograder.checks.replay import expect_adam_steps
 from autograder.checks.training import evaluated_output, trained_weights
 from autograder.data.digits import target_task
