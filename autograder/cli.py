@@ -31,10 +31,24 @@ def _public_dir(assignment: str, path: str | None) -> Path:
     if path:  # the assignment's own folder, or the folder of all of them
         given = Path(path)
         return given / assignment if (given / assignment / f"test_{assignment}.py").is_file() else given
-    for base in (Path.cwd() / "assignments", Path.cwd(), course.project_root() / "assignments"):
+    here = Path.cwd()
+    if (here / f"test_{assignment}.py").is_file():  # standing in the assignment's folder
+        return here
+    for base in (here / "assignments", here, course.project_root() / "assignments"):
         if (base / assignment / f"test_{assignment}.py").is_file():
             return base / assignment
     return course.project_root() / "assignments" / assignment
+
+
+def _elsewhere_note(assignment: str, folder: Path) -> str | None:
+    """A note when `./<a>.py` exists but the tests found are another file's: the student
+    would otherwise read points of code they are not editing."""
+    mine, tested = Path.cwd() / f"{assignment}.py", folder / f"{assignment}.py"
+    if not mine.is_file() or (tested.exists() and mine.samefile(tested)):
+        return None
+    return (f"nnzoo test: note: this tests {tested}, not ./{mine.name} — the public tests run on the "
+            f"{mine.name} beside test_{assignment}.py; copy {folder / f'test_{assignment}.py'} next to "
+            f"./{mine.name}, or run nnzoo test in your own assignment folder")
 
 
 def public_test_args(tests: Path, *, quick: bool = False) -> list[str]:
@@ -68,6 +82,9 @@ def cmd_test(args: argparse.Namespace) -> int:
         if not tests.is_file():
             print(f"nnzoo test: no public tests {tests} — pass the assignment's folder with --path", file=sys.stderr)
             return 2
+        note = _elsewhere_note(a, folder)
+        if note:
+            print(note, file=sys.stderr)
         quick = " (quick: the tests that train a model are left out)" if args.quick else ""
         print(f"== {a}: public tests in {folder}{quick}")
         result = run_public_tests(tests, quick=args.quick)

@@ -219,3 +219,17 @@ def test_a_student_is_named_by_the_folder_name_or_the_id(tmp_path):
 def test_nnzoo_test_with_the_path_of_one_assignment_runs_that_one():
     result = nnzoo_process("test", "--path", str(ROOT / "assignments" / "rnn"), "--quick")
     assert "== rnn: public tests" in result.stdout and "== mlp" not in result.stdout, result.stdout + result.stderr
+
+
+def test_nnzoo_test_in_a_students_own_folder_tests_the_file_there(tmp_path):
+    """Standing in a folder that holds mlp.py and test_mlp.py, `nnzoo test mlp` tests that
+    mlp.py; with mlp.py alone there, it says that what it tests is another file."""
+    (tmp_path / "mlp.py").write_text((ROOT / "solutions" / "mlp" / "mlp.py").read_text())
+    alone = subprocess.run([sys.executable, "-m", "autograder.cli", "test", "mlp", "--quick"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert "note: this tests" in alone.stderr and "not ./mlp.py" in alone.stderr, alone.stderr
+    shutil.copy(ROOT / "assignments" / "mlp" / "test_mlp.py", tmp_path)
+    beside = subprocess.run([sys.executable, "-m", "autograder.cli", "test", "mlp", "--quick"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert beside.returncode == 0 and f"public tests in {tmp_path}" in beside.stdout, beside.stdout + beside.stderr
+    assert "note:" not in beside.stderr
