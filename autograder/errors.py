@@ -12,6 +12,12 @@ OUTPUT_CAPPED = ("; graded code may write a file, its printed output included, o
                  "(64 MiB by default) — print less, e.g. not on every step of a loop")
 
 
+#: Added to an ENOENT error (`[Errno 2]`): graded code sees no files but its own and the libraries'.
+NO_DATA_FILES = ("; graded code runs without your files and data sets (scikit-learn's bundled data included: the "
+                 "grader evaluates on them) — read data only inside the functions the grader calls with it, and keep "
+                 "exploration (loading a data set, plots) under `if __name__ == \"__main__\":` or out of the file")
+
+
 class StudentCodeError(Exception):
     """The student's code raised (in the worker, or at import)."""
 
@@ -29,7 +35,7 @@ class StudentCodeError(Exception):
     def describe(self) -> str:
         where = f" ({self.where})" if self.where else ""
         during = f" {self.during}" if self.during else ""
-        hint = {"[Errno 1]": SANDBOX_DENIED, "[Errno 27]": OUTPUT_CAPPED}
+        hint = {"[Errno 1]": SANDBOX_DENIED, "[Errno 2]": NO_DATA_FILES, "[Errno 27]": OUTPUT_CAPPED}
         why = next((text for errno, text in hint.items() if "OSError" in self.types and errno in self.message), "")
         return f"your code raised {self.type_name}{during}: {self.message}{where}{why}"
 

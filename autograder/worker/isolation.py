@@ -55,19 +55,23 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 
 
-#: Installed packages whose bundled data sets the judge evaluates on (the transfer task's
-#: held-out digits come from scikit-learn's): hidden in the worker's root, which never
-#: needs them — a worker could otherwise rebuild held-out images and labels.
-DATA_PACKAGES: tuple[str, ...] = ("sklearn",)
+#: Data folders of installed packages that the judge evaluates on (the transfer task's
+#: held-out digits come from scikit-learn's `datasets/data/digits.csv.gz`), as (package,
+#: folder inside it): hidden in the worker's root — a worker could otherwise rebuild
+#: held-out images and labels.  Only the data: the package itself stays importable
+#: (`sklearn.metrics` is a student's right; `load_digits()` finds no file).
+DATA_FOLDERS: tuple[tuple[str, str], ...] = (("sklearn", "datasets/data"),)
 
 
-def data_packages() -> list[str]:
-    """The folders of the installed `DATA_PACKAGES` (found without importing them)."""
+def data_folders() -> list[str]:
+    """The host paths of `DATA_FOLDERS` that exist (the packages found without importing them)."""
     found = []
-    for name in DATA_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.submodule_search_locations:
-            found += list(spec.submodule_search_locations)
+    for package, folder in DATA_FOLDERS:
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec is not None else []:
+            path = os.path.join(location, folder)
+            if os.path.isdir(path):
+                found.append(path)
     return found
 
 
@@ -103,7 +107,7 @@ class Sandbox:
         plan binds the folders of the libraries loaded so far)."""
         plan = None
         if os.geteuid() == 0:
-            plan = rootfs.plan_root([str(p) for p in worker_paths()], mask=[str(PACKAGE_DIR), *data_packages()])
+            plan = rootfs.plan_root([str(p) for p in worker_paths()], mask=[str(PACKAGE_DIR), *data_folders()])
         filters = {}
         for mode in ("root", "fallback"):
             for children in (False, True):

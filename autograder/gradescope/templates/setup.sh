@@ -36,9 +36,9 @@ if [ "${NNZOO_GS_SKIP_INSTALL:-0}" != 1 ]; then
     "$VENV/bin/pip" install -q --upgrade pip
     "$VENV/bin/pip" install -q --index-url "$TORCH_INDEX" "torch==$TORCH_VERSION"
     "$VENV/bin/pip" install -q -e "$ROOT/source/nnzoo"
-    # packages whose bundled data the judge evaluates on (scikit-learn's digits: the transfer
-    # task's held-out set) are closed to the workers, which never import them
-    "$VENV/bin/python" -c "from autograder.worker.isolation import data_packages; print(*data_packages(), sep='\n')" \
+    # the data folders of packages the judge evaluates on (scikit-learn's digits: the transfer
+    # task's held-out set) are closed to the workers; the packages themselves stay importable
+    "$VENV/bin/python" -c "from autograder.worker.isolation import data_folders; print(*data_folders(), sep='\n')" \
         | while read -r folder; do chmod o-rwx "$folder"; done
 fi
 
