@@ -262,6 +262,19 @@ def test_a_self_test_function_nothing_calls_is_not_a_use_of_the_built_in():
         assert scan_source(runs).forbidden(list(LINEAR)) == ["torch.nn.Linear"], runs
 
 
+def test_a_self_check_and_its_helpers_called_only_under_main_are_not_a_use_of_the_built_in():
+    """A helper comparing with the built-in, called only from the `__main__` block (directly or
+    through another such helper), never runs on import; called or named anywhere else, or
+    named like a function the grader calls (`api`), it counts."""
+    own = ("import torch.nn as nn\nclass Linear: pass\ndef _against(layer):\n    return nn.Linear(2, 3)\n"
+           "def check():\n    return _against(Linear())\nif __name__ == '__main__':\n    check()\n")
+    assert scan_source(own).forbidden(list(LINEAR)) == []
+    for runs in (own + "check()\n", own + "hooks = {'check': check}\n", own + "f = globals()['_against']\n",
+                 own.replace("if __name__ == '__main__':\n    check()", "def relu(x):\n    return check()")):
+        assert scan_source(runs).forbidden(list(LINEAR)) == ["torch.nn.Linear"], runs
+    assert scan_source(own, api=frozenset({"check"})).forbidden(list(LINEAR)) == ["torch.nn.Linear"]
+
+
 def test_everyday_attributes_named_like_builtins_are_not_flagged():
     assert scan_source("def f(model):\n    model.eval()\n    import re\n    return re.compile('a')\n").suspicious() == []
     assert scan_source("x = eval('1 + 1')\n").suspicious() == ["eval"]

@@ -15,7 +15,9 @@ sandboxed worker, or the notebook's namespace), the reference, and the source to
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,6 +56,18 @@ def assignment_of(path: Path) -> str:
     """`test_mlp.py` → "mlp"; `solutions/mlp/test_hidden.py` → "mlp"."""
     stem = path.stem.removeprefix("test_")
     return path.parent.name if stem == "hidden" else stem
+
+
+@lru_cache(maxsize=None)
+def grader_api(test_file: Path) -> frozenset[str]:
+    """The names the grader calls in the module `test_file` tests: the top-level functions
+    and classes of the reference beside hidden tests; none beside public ones (a student's
+    machine has no reference)."""
+    reference = test_file.parent / f"{assignment_of(test_file)}.py"
+    if test_file.stem != "test_hidden" or not reference.is_file():
+        return frozenset()
+    tree = ast.parse(reference.read_text())
+    return frozenset(s.name for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
 
 
 def _marker_arg(item: pytest.Item, name: str, default: Any) -> Any:
@@ -170,7 +184,7 @@ class NnzooPlugin:
         names = tuple(marker.args) if marker is not None else ()
         if names:
             imported = self.session is None or self.session.imported
-            hits = scan_source(self._source(item), imported).forbidden(list(names))
+            hits = scan_source(self._source(item), imported, grader_api(item.path)).forbidden(list(names))
             if hits:
                 listed = ", ".join(short_name(h) for h in hits)
                 raise AssertionError(f"forbidden built-in: your code uses {listed}, which this task asks you to write yourself")

@@ -174,26 +174,69 @@ def _aliases(tree: ast.AST, result: ScanResult) -> dict[str, str]:
     return aliases
 
 
-def _uncalled_tests(tree: ast.Module) -> set[ast.stmt]:
-    """The module's own pytest-style self-checks that nothing runs: top-level `def test_*`
-    functions, undecorated, whose name the module never mentions again."""
-    mentioned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | \
-        {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-    return {stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and stmt.name.startswith("test") and not stmt.decorator_list and stmt.name not in mentioned}
+def _mentions(node: ast.AST) -> set[str]:
+    """Every name `node` could reach a function by: names, attribute names and strings."""
+    found: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            found.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            found.add(n.attr)
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str):
+            found.add(n.value)
+    return found
 
 
-def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool) -> None:
+def _never_run(tree: ast.Module, guards: bool, api: frozenset[str]) -> set[ast.stmt]:
+    """The module's self-checks that importing never runs: top-level undecorated functions
+    mentioned only inside the `__main__` block (`guards`: it does not run) or inside other
+    such functions — a self-check and its helpers — and `def test_*` functions mentioned
+    nowhere (pytest-style).  A name mentioned anywhere else (called, passed, stored, in a
+    string, in a function that may run) may run, and so may the `api`, which the grader
+    calls by name, and every other function nothing mentions."""
+    body_of = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    defs = {name for name, stmt in body_of.items() if not stmt.decorator_list and name not in api
+            and sum(getattr(s, "name", None) == name for s in tree.body) == 1}
+    by: dict[str, set[str]] = {name: set() for name in defs}  # name → where it is mentioned: "main", "live" or a function
+
+    def note(node: ast.AST, where: str) -> None:
+        for name in _mentions(node) & defs:
+            if name != where:
+                by[name].add(where)
+
+    for stmt in tree.body:
+        if guards and _is_main_guard(stmt):
+            for inner in stmt.body:
+                note(inner, "main")
+            for inner in stmt.orelse:  # `else:` runs on import
+                note(inner, "live")
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in defs:
+            note(stmt.args, "live")  # defaults run at `def`
+            if stmt.returns is not None:
+                note(stmt.returns, "live")
+            for inner in stmt.body:
+                note(inner, stmt.name)
+        else:
+            note(stmt, "live")
+    dead = {name for name in defs if (by[name] and "live" not in by[name]) or (not by[name] and name.startswith("test"))}
+    while True:
+        still = {name for name in dead if all(w == "main" or w in dead for w in by[name])}
+        if still == dead:
+            return {body_of[name] for name in dead}
+        dead = still
+
+
+def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool, api: frozenset[str] = frozenset()) -> None:
     """Everything `tree` refers to into `result`; what only code that never runs holds into
     `result.main_only`: the body of a top-level `if __name__ == "__main__":` when the code is
-    `imported` (a kernel runs it as `__main__`) and does not assign `__name__`, and the body
-    of a `def test_*` self-check nothing calls (its defaults run when it is defined)."""
+    `imported` (a kernel runs it as `__main__`) and does not assign `__name__`, and the bodies
+    of the self-checks importing never runs (`_never_run`; their defaults run at `def`)."""
     aliases = _aliases(tree, result)
     renamed = _assigns_name(tree)
     if renamed:
         result.obfuscation.append("assigns `__name__` (a `__main__` block then runs on import)")
     guards = imported and not renamed
-    uncalled = _uncalled_tests(tree)
+    uncalled = _never_run(tree, guards, api)
     main = ScanResult()  # what only code that never runs holds
     for stmt in tree.body:
         if guards and _is_main_guard(stmt):
@@ -250,17 +293,18 @@ def _look_at_call(node: ast.Call, aliases: dict[str, str], result: ScanResult, d
             _collect(inner, result, depth + 1, imported=False)  # a cell's body runs as it stands
 
 
-def scan_source(source: str, imported: bool = True) -> ScanResult:
+def scan_source(source: str, imported: bool = True, api: frozenset[str] = frozenset()) -> ScanResult:
     """What the static scan finds in `source` (a copy: the caller may change it); `imported`:
-    the code is imported as a module (False: run as `__main__`, e.g. by a notebook kernel)."""
-    return copy.deepcopy(_scanned(source, imported))
+    the code is imported as a module (False: run as `__main__`, e.g. by a notebook kernel);
+    `api`: the names the grader calls (never a self-check that does not run)."""
+    return copy.deepcopy(_scanned(source, imported, api))
 
 
 @lru_cache(maxsize=16)
-def _scanned(source: str, imported: bool) -> ScanResult:
+def _scanned(source: str, imported: bool, api: frozenset[str]) -> ScanResult:
     # one student's source is scanned by the judge and again by every test marked `forbid`
     result = ScanResult()
     tree = _parse(source, result)
     if tree is not None:
-        _collect(tree, result, 0, imported)
+        _collect(tree, result, 0, imported, api)
     return result
