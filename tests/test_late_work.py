@@ -103,17 +103,16 @@ def test_a_folder_is_handed_in_when_its_graded_file_was_last_changed(tmp_path):
     assert parse_time(sub.submitted_at["tiny"]) == DUE + timedelta(hours=5)
 
 
-def test_a_zip_member_time_is_read_from_its_extended_timestamp_else_in_the_term_zone(tmp_path):
+def test_a_zip_is_handed_in_at_its_own_time_never_at_its_members_times(tmp_path):
+    """A member's time is what the student's zip tool wrote: back-dated (extended timestamp
+    and DOS time) it once dodged a 50% late penalty.  The zip's own time on the grader's
+    disk (what the LMS download left) is the time it was handed in."""
     with zipfile.ZipFile(tmp_path / "ann.zip", "w") as zf:
-        info = zipfile.ZipInfo("ann/tiny.py", date_time=(2026, 10, 21, 8, 0, 0))
-        info.extra = struct.pack("<HHBi", 0x5455, 5, 1, int((DUE + timedelta(days=1)).timestamp()))
+        info = zipfile.ZipInfo("ann/tiny.py", date_time=(2026, 10, 1, 8, 0, 0))
+        info.extra = struct.pack("<HHBi", 0x5455, 5, 1, int((DUE - timedelta(days=20)).timestamp()))
         zf.writestr(info, CORRECT)
-    with zipfile.ZipFile(tmp_path / "bob.zip", "w") as zf:
-        zf.writestr(zipfile.ZipInfo("tiny.py", date_time=(2026, 10, 21, 8, 0, 0)), CORRECT)
-    ann, bob = load_entry(tmp_path / "ann.zip", ["tiny"]), load_entry(tmp_path / "bob.zip", ["tiny"])
-    assert parse_time(ann.submitted_at["tiny"]) == DUE + timedelta(days=1)
-    assert bob.submitted_at["tiny"] == "2026-10-21T08:00:00"  # no zone: read in the term's
-    assert parse_time(bob.submitted_at["tiny"], "Europe/Berlin") == datetime(2026, 10, 21, 6, 0, tzinfo=timezone.utc)
+    _utime(tmp_path / "ann.zip", DUE + timedelta(days=1))
+    assert parse_time(load_entry(tmp_path / "ann.zip", ["tiny"]).submitted_at["tiny"]) == DUE + timedelta(days=1)
 
 
 @pytest.mark.parametrize("stamp, expected", [
@@ -134,13 +133,14 @@ def test_a_timestamp_txt_beside_the_file_or_at_the_top_says_when(tmp_path, stamp
 
 def test_a_timestamp_txt_inside_a_zip_is_the_students_and_not_believed(tmp_path):
     """A late student cannot cancel the penalty by zipping a stamp of their own: the time
-    comes from the member, and the entry's notes say the stamp was not used."""
+    comes from the zip itself, and the entry's notes say the stamp was not used."""
     with zipfile.ZipFile(tmp_path / "ann.zip", "w") as zf:
         zf.writestr(zipfile.ZipInfo("tiny.py", date_time=(2026, 10, 25, 8, 0, 0)), CORRECT)
         zf.writestr("timestamp.txt", "2026-10-01 10:00:00.000000 UTC")
         zf.writestr("tiny/timestamp.txt", "2026-10-01 10:00:00.000000 UTC")
+    _utime(tmp_path / "ann.zip", datetime(2026, 10, 25, 8, 0, tzinfo=timezone.utc))
     ann = load_entry(tmp_path / "ann.zip", ["tiny"])
-    assert ann.submitted_at["tiny"] == "2026-10-25T08:00:00"
+    assert parse_time(ann.submitted_at["tiny"]) == datetime(2026, 10, 25, 8, 0, tzinfo=timezone.utc)
     assert any("timestamp.txt was not used" in note for note in ann.notes), ann.notes
 
 

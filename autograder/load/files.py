@@ -2,10 +2,11 @@
 
 Only files named `<a>.py` or `<a>.ipynb` of an assignment being graded are read, the
 shallowest one of each name (with its time, and in a folder the `timestamp.txt` beside it
-or at the top: `timestamps.py`; a zip is the student's own archive, so a `timestamp.txt`
-in it is not believed); their names are checked before a byte is inflated, every read
-is capped, links are never followed (a link is reported, not read), and a zip with too many
-entries is refused before any of them is opened.
+or at the top: `timestamps.py`; a zip is the student's own archive, so neither a
+`timestamp.txt` in it nor its members' times are believed: its time is the zip's own);
+their names are checked before a byte is inflated, every read is capped, links are never
+followed (a link is reported, not read), and a zip with too many entries is refused before
+any of them is opened.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from autograder.load.timestamps import (
     STAMP,
     file_time,
     parse_stamp,
-    zip_member_time,
 )
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -140,6 +140,9 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
     """The wanted members of `archive`, inflated one by one with a cap (never extracted)."""
     wanted = wanted_names(assignments)
     found = EntryFiles()
+    # the zip's own time on this disk (what the LMS download left, as for a folder's files),
+    # never its members' times: those are whatever the student's zip tool wrote, back-dated ones too
+    handed_at = file_time(archive.lstat().st_mtime)
     try:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
@@ -171,7 +174,7 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                                      "not read")
                     continue
                 found.files[name] = data
-                file_times[name] = (PurePosixPath(member.filename).parent, zip_member_time(member))
+                file_times[name] = (PurePosixPath(member.filename).parent, handed_at)
             found.times = handed_in(file_times, {})
             note_misnamed(found, [m.filename for m in members if not m.is_dir()], assignments)
             found.archives = archives_among([m.filename for m in members if not m.is_dir()

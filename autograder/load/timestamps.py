@@ -7,24 +7,21 @@ In order of precedence:
    time zone name or numeric offset; no zone: UTC, as nbgrader reads it).  An instructor
    can drop one into a student's folder to record the time the LMS gave.  One inside a zip
    is not read: the zip is the student's own archive, and its stamp would be theirs.
-2. The graded file's own time: its modification time in a folder (exact, UTC); a zip
-   member's time from its extended-timestamp field (UTC, written by Info-ZIP and most
-   tools) or else from the member's DOS date and time, which has no zone (recorded
-   without an offset and read in the term's time zone, `nnzoo.toml`'s `timezone`).
+2. The graded file's own time: its modification time in a folder (exact, UTC); for a zip,
+   the zip file's own modification time — never its members' times, which the student's
+   zip tool wrote (a member back-dated by a day had dodged a late penalty).
 
-File times are whatever the student's machine or the download left: the LMS's own
-submission time, where it exists, is the better record (`timestamp.txt`).
+File times are whatever the download left (an LMS's bulk download sets them to the
+submission time; a plain copy to the copy's): the LMS's own submission time, where it
+exists, is the better record (`timestamp.txt`).
 """
 
 from __future__ import annotations
 
-import struct
-import zipfile
 from datetime import datetime, timezone
 
 STAMP = "timestamp.txt"
 MAX_STAMP_BYTES = 200
-EXTENDED_TIMESTAMP = 0x5455  # "UT": Info-ZIP's extended timestamp extra field
 
 
 def parse_stamp(text: str) -> str:
@@ -61,16 +58,3 @@ def _offset_seconds(numeric: str) -> int:
 def file_time(mtime: float) -> str:
     """A folder file's modification time (seconds since the epoch) as ISO text, UTC."""
     return datetime.fromtimestamp(mtime, timezone.utc).isoformat()
-
-
-def zip_member_time(member: zipfile.ZipInfo) -> str:
-    """A zip member's time: UTC from its extended timestamp, else its zone-less DOS time."""
-    extra = member.extra
-    while len(extra) >= 4:
-        kind, size = struct.unpack("<HH", extra[:4])
-        body = extra[4:4 + size]
-        if kind == EXTENDED_TIMESTAMP and len(body) >= 5 and body[0] & 1:
-            return file_time(struct.unpack("<i", body[1:5])[0])
-        extra = extra[4 + size:]
-    return datetime(*member.date_time).isoformat()
-
