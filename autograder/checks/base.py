@@ -115,8 +115,8 @@ def expect_close(actual: Any, expected: torch.Tensor, what: str, prop: str, *, h
 def _float32_note(tensor: torch.Tensor, expected: torch.Tensor) -> str:
     """A float64 result off by float32 round-off only: some step ran in float32."""
     if expected.dtype == torch.float64 and torch.allclose(tensor, expected, *tolerances(torch.float32)):
-        return (" — small enough to be float32's round-off: does a step compute in float32 (a tensor made with the default "
-                "dtype, a .float())? float64 in means float64 all the way")
+        return (" — small, the size of float32's round-off: does a step compute in float32 (a tensor made with the default "
+                "dtype, a .float())? float64 in means float64 all the way. If not, look for a small constant that differs (an eps)")
     return ""
 
 
