@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import ROBUSTNESS_SEEDS
 
+from autograder.checks.base import CheckFailed
 from autograder.course import assignment
 from autograder.data.graphs import CLUMPS, graph_families
 from autograder.judge.run import reference_for
@@ -179,6 +180,14 @@ def test_a_classifier_that_ignores_its_trained_weights_does_not_follow_its_read_
     scores = TASKS.graph_accuracy(forged)
     assert scores.trained >= TASKS.GRAPH_ACCURACY and scores.untrained <= TASKS.UNTRAINED_GRAPH_ACCURACY, scores
     assert scores.relabelled < TASKS.GRAPH_ACCURACY, scores
+
+
+def test_the_read_out_search_is_bounded():
+    """Every parameter dimension of the class count costs the search a copy of the weights and a
+    prediction: a classifier with more than it looks among fails at once, the judge bounded."""
+    flood = LocalSubject(_load(Path(__file__).parent / "malformed" / "gnn_floods_the_readout_search.py", "gnn_oracle_flood"))
+    with pytest.raises(CheckFailed, match="82 parameter dimensions of the class count"):
+        TASKS.graph_accuracy(flood)
 
 
 def test_models_that_ignore_the_edges_or_the_batch_miss_the_thresholds():

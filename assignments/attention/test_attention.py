@@ -21,6 +21,7 @@ from autograder.worker.probes.attention import (
     TrustedEncoderLayer,
     TrustedSelfAttention,
     on_trusted_parts,
+    post_norm_weights_without_dropout,
 )
 
 PYTORCH = LocalSubject(SimpleNamespace(MultiHeadSelfAttention=TrustedSelfAttention, TransformerEncoderLayer=TrustedEncoderLayer),
@@ -196,7 +197,8 @@ def test_post_norm_layer_matches_pytorch(submission):
 @pytest.mark.timeout(10)
 def test_encoder_layer_dropout(submission):
     """dropout=0.25: a no-op in eval mode (PyTorch's output); in train mode it drops a share of
-    the attention block's output and scales the rest by 1/(1-p), as nn.TransformerEncoderLayer does."""
+    the attention block's output and scales the rest by 1/(1-p), as nn.TransformerEncoderLayer does;
+    post-norm, it never drops a norm's output."""
     prop, hint = "dropout", "nn.Dropout(p) after the attention block, after the activation, after linear2; active only in train mode"
     model = Build("TransformerEncoderLayer", 8, 2, 16, dropout=0.25)
     sd = PYTORCH.run("state_dict", model=model, dtype=torch.float64)["state_dict"]
@@ -206,7 +208,8 @@ def test_encoder_layer_dropout(submission):
         out = subject.run("eval_mode_output", model=model, state_dict=weights, args=(x,), dtype=torch.float64)["output"]
         return checks.expect_tensor(out, "the output in eval mode", prop, shape=x.shape, hint=hint)
 
-    checks.expect_close(eval_mode(submission, sd), eval_mode(PYTORCH, sd), "the output in eval mode", prop, hint=hint)
+    checks.expect_close(eval_mode(submission, sd), eval_mode(PYTORCH, sd), "the output in eval mode (dropout off)", prop,
+                        hint="the layer itself differs from PyTorch's: the pre-norm layer test above says where; fix it first")
     # only the attention block left (linear2 = 0): each entry of its output is dropped or scaled by 1/(1-p)
     attention_only = dict(sd, **{"linear2.weight": torch.zeros(8, 16, dtype=torch.float64), "linear2.bias": torch.zeros(8, dtype=torch.float64)})
     block = eval_mode(PYTORCH, attention_only) - x
@@ -217,6 +220,14 @@ def test_encoder_layer_dropout(submission):
         fail(prop, "in train mode, dropout=0.25 drops nothing of the attention block's output", hint)
     if not torch.allclose(change[~dropped], block[~dropped] / 0.75):
         fail(prop, "in train mode, the attention block's output is not dropped entry by entry with the rest scaled by 1/(1-p)", hint)
+    # post-norm: nn.TransformerEncoderLayer never drops a norm's output (its scale 0: its output is its bias)
+    post = Build("TransformerEncoderLayer", 8, 2, 16, dropout=0.25, norm_first=False)
+    post_sd = PYTORCH.run("state_dict", model=post, dtype=torch.float64)["state_dict"]
+    for norm, weights in post_norm_weights_without_dropout(post_sd, 8, 16).items():
+        expected = PYTORCH.run("eval_mode_output", model=post, state_dict=weights, args=(x,), dtype=torch.float64)["output"]
+        out = submission.run("run", model=post, state_dict=weights, dtype=torch.float64, args=(x,), backward=False)["output"]
+        checks.expect_close(out, expected, f"the post-norm output in train mode, with {norm}'s scale 0 (its output its bias)", prop,
+                            hint="dropout acts inside the blocks, before each residual sum — never on the output of norm1 or norm2")
 
 
 # -- token classifier ------------------------------------------------------------------------

@@ -33,22 +33,29 @@ def output(submission, prop: str, hint: str, **request) -> torch.Tensor:
 @pytest.mark.points(1)
 @pytest.mark.property("graph conversion")
 def test_path_graph_edges_in_both_directions(submission):
-    """The undirected path 0 - 1 - 2 gives the 4 directed edges 0→1, 1→0, 1→2, 2→1."""
+    """The undirected path 0 - 1 - 2 gives the 4 directed edges 0→1, 1→0, 1→2, 2→1; 3 nodes without edges give shape (2, 0)."""
     out = submission.run("run", call="edge_index_from_networkx", args=(nx.path_graph(3),), backward=False)["output"]
     edge_index = checks.expect_tensor(out[0], "edge_index", "graph conversion", shape=(2, 4), dtype=torch.long, hint="both directions")
     if sorted(map(tuple, edge_index.T.tolist())) != [(0, 1), (1, 0), (1, 2), (2, 1)]:
         fail("graph conversion", "the edges of the path 0 - 1 - 2 are wrong", "an undirected edge becomes two directed ones")
+    out = submission.run("run", call="edge_index_from_networkx", args=(nx.empty_graph(3),), backward=False)["output"]
+    checks.expect_tensor(out[0], "edge_index of 3 nodes and no edge", "graph conversion", shape=(2, 0), dtype=torch.long,
+                         hint="a graph without edges still has an edge_index of shape (2, 0)")
 
 
 @pytest.mark.timeout(10)
 @pytest.mark.points(1)
 @pytest.mark.property("self loops")
 def test_add_self_loops_known_values(submission):
-    """add_self_loops([[0, 1], [1, 1]], 3) keeps both edges and adds (0, 0) and (2, 2) — node 1 already has its loop."""
-    out = submission.run("run", call="add_self_loops", args=(torch.tensor([[0, 1], [1, 1]]), 3), backward=False)["output"]
-    out = checks.expect_tensor(out, "the result", "self loops", dtype=torch.long, hint="a LongTensor (2, E')")
-    if out.dim() != 2 or out.shape[0] != 2 or sorted(map(tuple, out.T.tolist())) != [(0, 0), (0, 1), (1, 1), (2, 2)]:
-        fail("self loops", "the edges with self loops added are wrong", "append (i, i) only for the nodes that have no loop yet")
+    """add_self_loops([[0, 1], [1, 1]], 3) keeps both edges and adds (0, 0) and (2, 2) — node 1 already has its loop;
+    with the edge 0 → 1 given twice, both copies stay."""
+    for edge_index, expected in (([[0, 1], [1, 1]], [(0, 0), (0, 1), (1, 1), (2, 2)]),
+                                 ([[0, 0, 1], [1, 1, 1]], [(0, 0), (0, 1), (0, 1), (1, 1), (2, 2)])):
+        out = submission.run("run", call="add_self_loops", args=(torch.tensor(edge_index), 3), backward=False)["output"]
+        out = checks.expect_tensor(out, "the result", "self loops", dtype=torch.long, hint="a LongTensor (2, E')")
+        if out.dim() != 2 or out.shape[0] != 2 or sorted(map(tuple, out.T.tolist())) != expected:
+            fail("self loops", f"the edges with self loops added to {edge_index} are wrong",
+                 "append (i, i) only for the nodes that have no loop yet, and keep every given edge, as often as it is given")
 
 
 @pytest.mark.timeout(10)
@@ -115,7 +122,8 @@ def _without_bias(submission, layer: str, weights: dict, expected: torch.Tensor,
 @pytest.mark.property("equality with GCNConv")
 def test_gcn_layer_known_values(submission):
     """W = 2, b = 0.5 on 0 — 1 — 2 ← 3, 4: degrees with self loops (at the target) 2, 3, 3, 1, 1, messages x_j W / sqrt(d_j d_i);
-    bias=False has no bias; on 0 — 1 where 1 has its loop already, no second loop (degrees 2, 2)."""
+    bias=False has no bias; on 0 — 1 where 1 has its loop already, no second loop (degrees 2, 2); the same after the layer
+    ran on another graph."""
     prop, hint = "equality with GCNConv", ("self loops first (only for nodes without one); the degree of each TARGET; the symmetric weight "
                                            "1/sqrt(d_j d_i); then the bias")
     s6, s3 = math.sqrt(6), math.sqrt(3)
@@ -125,6 +133,10 @@ def test_gcn_layer_known_values(submission):
     checks.expect_close(out, expected, "GCNLayer's output", prop, hint=hint)
     out = output(submission, prop, hint, model=Build("GCNLayer", 1, 1), state_dict=weights, dtype=F64, args=(X, EDGES), inference=True)
     checks.expect_close(out, expected, "GCNLayer's output in eval mode under torch.no_grad() (as a trained model predicts)", prop, hint=hint)
+    reused = Build("autograder.worker.probes.gnn:AfterAnotherGraph", Build("GCNLayer", 1, 1))  # a path of 3 nodes first, then these
+    out = output(submission, prop, hint, model=reused, state_dict={f"layer.{n}": w for n, w in weights.items()}, dtype=F64, args=(X, EDGES))
+    checks.expect_close(out, expected, "GCNLayer's output after the same layer ran on another graph", prop,
+                        hint="one layer serves every graph: compute the self loops, degrees and normalisation from each call's edge_index, keep none")
     _without_bias(submission, "GCNLayer", {"lin.weight": weights["lin.weight"]}, expected - 0.5, prop)
     looped = torch.tensor([[0, 1, 1], [1, 0, 1]])  # 0 — 1, and 1 → 1
     out = output(submission, prop, hint, model=Build("GCNLayer", 1, 1), state_dict={"lin.weight": torch.tensor([[1.0]], dtype=F64),
@@ -208,8 +220,8 @@ def _logits(submission, model: Build, weights: dict, graphs: int, prop: str, hin
 @pytest.mark.points(1)
 @pytest.mark.property("graph batches")
 def test_graph_classifier_respects_batch(submission):
-    """GraphClassifier(4, 8, 3): two graphs batched together get the same logits as each alone ((1, 3) for one graph), and
-    the logits follow the features."""
+    """GraphClassifier(4, 8, 3): two graphs batched together get the same logits as each alone ((1, 3) for one graph) and as
+    two disjoint copies of itself (a mean pool), and the logits follow the features."""
     prop, hint = "graph batches", "pool per graph with the batch vector; one graph's nodes must not leak into another's logits"
     model = Build("GraphClassifier", 4, 8, 3)
     weights = submission.run("state_dict", model=model, dtype=F64)["state_dict"]
@@ -220,6 +232,10 @@ def test_graph_classifier_respects_batch(submission):
     for g, (nodes, edges) in enumerate((([0, 1, 2, 3], edge_index[:, :8]), ([4, 5, 6], edge_index[:, 8:] - 4))):
         alone = _logits(submission, model, weights, 1, prop, hint, x[nodes], edges, torch.zeros(len(nodes), dtype=torch.long))
         checks.expect_close(alone, together[g:g + 1], f"graph {g}'s logits when it is alone", prop, hint=hint)
+    twice = _logits(submission, model, weights, 1, prop, hint, torch.cat([x[4:], x[4:]]), torch.cat([edges, edges + 3], 1),
+                    torch.zeros(6, dtype=torch.long))
+    checks.expect_close(twice, together[1:], "graph 1's logits as two disjoint copies of itself (one graph)", prop,
+                        hint="the read-out sees the MEAN of a graph's node vectors (global_mean_pool): a copy of every node changes no mean")
     if torch.equal(_logits(submission, model, weights, 2, prop, hint, x + 1.0, edge_index, batch), together):
         fail(prop, "the logits stay the same when every node feature changes", "compute the logits from the node features, through your layers")
 

@@ -53,7 +53,7 @@ def test_linear_has_weight_and_bias_like_nn_linear(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("initialisation")
 def test_linear_initialised_like_nn_linear(submission):
-    """Linear(300, 200)'s weight and bias lie in (-k, k), k = 1/sqrt(300), spread like a uniform distribution."""
+    """Linear(300, 200)'s weight and bias lie in (-k, k), k = 1/sqrt(300), spread like a uniform distribution, drawn anew for another seed."""
     prop, hint = "initialisation", "draw weight and bias uniformly from (-k, k) with k = 1/sqrt(in_features), as nn.Linear does"
     weights = submission.run("state_dict", model=Build("Linear", 300, 200))["state_dict"]
     k = 300 ** -0.5
@@ -65,6 +65,11 @@ def test_linear_initialised_like_nn_linear(submission):
             checks.base.fail(prop, f"`{name}` has values outside (-k, k)", hint)
         if not abs(float(values.std()) * 3 ** 0.5 / k - 1) <= 0.15:
             checks.base.fail(prop, f"`{name}` is not spread like a uniform distribution on (-k, k)", hint)
+    again = submission.run("state_dict", model=Build("Linear", 300, 200), seed=1)["state_dict"]
+    if torch.equal(checks.expect_tensor(again.get("weight"), "`weight`", prop, hint=hint), weights["weight"]):
+        checks.base.fail(prop, "a fresh layer holds the same weight whatever torch's random state (seed 0 and seed 1 alike): "
+                               "every layer of a model would start the same",
+                         "draw the weights from torch's global random generator (as nn.Linear does), not from a generator of your own")
 
 
 @pytest.mark.timeout(10)
@@ -286,8 +291,10 @@ def test_seed_changes_the_shuffling(submission):
     """seed=1 and seed=2 visit the samples in different orders."""
     prop, hint = "seeded shuffling", "seed the shuffling generator with the `seed` argument"
     X, y = randn(40, 2, seed=12), torch.arange(40) % 3
-    orders = [visiting_order(train(submission, X=X, y=y, epochs=1, lr=0.01, batch_size=10, seed=s), X, prop, hint, epochs=1)[0]
-              for s in (1, 2)]
+    orders = []
+    for s in (1, 2):
+        restart(submission)  # your module imported anew: nothing the first run kept in it tells the second apart
+        orders.append(visiting_order(train(submission, X=X, y=y, epochs=1, lr=0.01, batch_size=10, seed=s), X, prop, hint, epochs=1)[0])
     if torch.equal(*orders):
         checks.base.fail(prop, "seed=1 and seed=2 visited the samples in the same order", hint)
 

@@ -21,11 +21,12 @@ from autograder.data.digits import target_task
 from autograder.data.transfer import SmallNet, pretrained_state_dict
 from autograder.judge.subject import Raised, restart
 from autograder.worker.probes import Build
-from autograder.worker.probes.transfer import ModeNet, TinyNet, set_modes, set_trainable
+from autograder.worker.probes.transfer import ModeNet, NormNet, TinyNet, set_modes, set_trainable
 
 SMALLNET = "autograder.data.transfer:SmallNet"
 TINY = Build("autograder.worker.probes.transfer:TinyNet")
 MODENET = Build("autograder.worker.probes.transfer:ModeNet")
+NORMNET = Build("autograder.worker.probes.transfer:NormNet")
 F64 = torch.float64
 PARAMETERS = [name for name, _ in SmallNet(2).named_parameters()]
 
@@ -69,11 +70,12 @@ def fresh(cls, seed, **kwargs):
 @pytest.mark.points(1)
 @pytest.mark.property("freeze by prefix")
 def test_freeze_leaves_only_the_prefixes_trainable(submission):
-    """freeze(model, "head"), freeze(model, ("backbone.fc", "head")) and freeze(model, "backbone.bn2"): exactly those parameters get gradients."""
+    """freeze(model, "head"), freeze(model, ("backbone.fc", "head")), freeze(model, "backbone.bn2") and freeze(model, ("bn1", "head")):
+    exactly the parameters whose names START with a prefix get gradients ("bn1" is inside "backbone.bn1.weight", not its start)."""
     prop, hint = "freeze by prefix", "requires_grad = name.startswith(prefixes) for every parameter; a single string is ONE prefix"
     model = fresh(SmallNet, 0, num_classes=3).double()
     x, cotangent = images(2, dtype=F64), randn(2, 3, seed=1)
-    for trainable in ("head", ("backbone.fc", "head"), "backbone.bn2"):
+    for trainable in ("head", ("backbone.fc", "head"), "backbone.bn2", ("bn1", "head")):
         grads = submission.run("freeze_grads", model=Build(SMALLNET, 3), state_dict=state_of(model), dtype=F64, x=x, cotangent=cotangent,
                                trainable=trainable)["grads"]
         prefixes = (trainable,) if isinstance(trainable, str) else trainable
@@ -285,8 +287,10 @@ def test_another_seed_gives_another_run(submission):
     """seed=3 and seed=4 shuffle differently: the weights after training differ."""
     prop, hint = "seed", "seed the shuffling's generator with the `seed` argument"
     state = state_of(fresh(TinyNet, 7).double())
-    runs = [_fine_tune(submission, seed=s, state_dict=state, train_kwargs=dict(epochs=2, lr=0.05, batch_size=7, seed=s), **SHUFFLED)
-            for s in (3, 4)]
+    runs = []
+    for s in (3, 4):
+        restart(submission)  # your module imported anew: nothing the first run kept in it tells the second apart
+        runs.append(_fine_tune(submission, seed=s, state_dict=state, train_kwargs=dict(epochs=2, lr=0.05, batch_size=7, seed=s), **SHUFFLED))
     if torch.equal(runs[0]["state_dict"]["head.weight"], runs[1]["state_dict"]["head.weight"]):
         fail(prop, "seed=3 and seed=4 gave the same weights", hint)
 
@@ -354,12 +358,23 @@ def test_fine_tuning_leaves_frozen_parameters_untouched(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("frozen buffers")
 def test_fine_tuning_leaves_frozen_batchnorm_statistics_untouched(submission):
-    """The frozen BatchNorm layers keep their running statistics bitwise: they stay in eval mode while the rest trains."""
-    prop, hint = "frozen buffers", "after model.train(), put every normalisation layer whose parameters are all frozen back into eval mode"
+    """The frozen BatchNorm layers keep their running statistics bitwise: they stay in eval mode while the rest trains — SmallNet's
+    BatchNorm2d, a BatchNorm1d, and a BatchNorm1d without parameters (affine=False: nothing to train, so always "frozen")."""
+    prop, hint = "frozen buffers", ("after model.train(), put every normalisation layer (any BatchNorm) whose parameters are all frozen, "
+                                    "or that has none, back into eval mode")
     before, _, _, result = _frozen_run(submission)
     for name, value in before.items():
         if name.startswith(("backbone.bn1.running", "backbone.bn2.running")) and not torch.equal(result["state_dict"][name], value):
             fail(prop, f"`{name}` of a frozen BatchNorm changed during fine-tuning", hint)
+    state = state_of(fresh(NormNet, 1).double())
+    result = _fine_tune(submission, model=NORMNET, state_dict=state, dtype=F64, X=randn(16, 6, seed=4), y=torch.arange(16) % 3,
+                        trainable=["backbone.fc.weight", "backbone.fc.bias", "head.weight", "head.bias"],
+                        train_kwargs=dict(epochs=1, lr=1e-2, batch_size=8))
+    for layer in ("backbone.bn", "backbone.plain"):
+        for buffer in ("running_mean", "running_var"):
+            if not torch.equal(result["state_dict"][f"{layer}.{buffer}"], state[f"{layer}.{buffer}"]):
+                kind = "a frozen BatchNorm1d" if layer == "backbone.bn" else "a BatchNorm1d without parameters"
+                fail(prop, f"`{layer}.{buffer}` of {kind} changed during fine-tuning", hint)
 
 
 @pytest.mark.timeout(20)

@@ -23,9 +23,9 @@ from autograder import checks
 from autograder.checks.base import fail
 from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.data.token_counts import token_counts
-from autograder.judge.subject import Raised
+from autograder.judge.subject import Raised, restart
 from autograder.worker.probes import Build
-from autograder.worker.probes.attention import TRUSTED_ATTENTION, on_trusted_parts
+from autograder.worker.probes.attention import TRUSTED_ATTENTION, on_trusted_parts, post_norm_weights_without_dropout
 
 SDPA = ("torch.nn.functional.scaled_dot_product_attention",)
 MHA = ("torch.nn.MultiheadAttention", "torch.nn.functional.multi_head_attention_forward")
@@ -296,6 +296,7 @@ def test_encoder_layer_dropout_is_off_in_eval_mode(reference, submission):
         without, _ = layer_on_trusted_attention(8, 2, 16, dropout=0.0, norm_first=norm_first)
         train_mode = submission.run("run", model=without, state_dict=sd, dtype=torch.float64, args=(x, mask), backward=False, patch=patch)
         expected = checks.output_tensor(train_mode, "the train-mode output with dropout=0", prop, shape=x.shape, hint=hint)
+        restart(submission)  # a fresh worker: an output kept from the train-mode call cannot be given back as the eval-mode one
         checks.expect_close(_eval_output(submission, model, patch, sd, x, mask), expected,
                             f"(norm_first={norm_first}) the eval-mode output with dropout={P_DROP}, against the train-mode output with dropout=0,", prop, hint=hint)
         checks.depends_on_weights(submission, model=without, args=(x, mask), state_dict=sd, patch=patch, prop=prop, hint=hint)
@@ -312,6 +313,22 @@ def _kept_or_dropped(actual, kept, prop, what, hint):
     return [float((first == i).double().mean()) for i in range(len(candidates))]
 
 
+def _no_dropout_after_a_norm(reference, submission, prop, hint):
+    """Post-norm, for a layer that is otherwise right: the output of neither norm is dropped."""
+    model, patch = layer_on_trusted_attention(8, 2, 16, dropout=P_DROP, norm_first=False)
+    sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
+    x = randn(4, 8, 8, seed=2)
+    for norm, weights in post_norm_weights_without_dropout(sd, 8, 16).items():
+        expected = _eval_output(reference, model, patch, weights, x, None)
+        if not torch.allclose(_eval_output(submission, model, patch, weights, x, None), expected):
+            return  # another bug of the layer: the post-norm test costs it
+        for seed in (0, 1):
+            out = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, args=(x,), backward=False, patch=patch, seed=seed)
+            if not torch.allclose(checks.output_tensor(out, "the output", prop, shape=x.shape, hint=hint), expected):
+                fail(prop, f"(norm_first=False) in train mode the output of {norm} is dropped: nn.TransformerEncoderLayer "
+                           "drops only inside the blocks, before each residual sum, never a norm's output", hint)
+
+
 @pytest.mark.points(1)
 @pytest.mark.property("dropout")
 @pytest.mark.forbid(*LAYER)
@@ -319,7 +336,7 @@ def test_encoder_layer_dropout_in_train_mode(reference, submission):
     """In train mode dropout is active (pre-norm and post-norm), and, for a layer that is
     otherwise right, it acts where nn.TransformerEncoderLayer applies it: on the attention
     block's output, after the activation and after the second linear (each kept value scaled
-    by 1/(1-p), a share p dropped)."""
+    by 1/(1-p), a share p dropped); post-norm, never on a norm's output."""
     prop = "dropout"
     hint = "dropout(self_attn(...)) before the residual sum; linear2(dropout(relu(linear1(h)))) followed by another dropout; nn.Dropout(p) in train mode"
     x, mask = randn(2, 5, 8), causal_of(5)
@@ -331,6 +348,7 @@ def test_encoder_layer_dropout_in_train_mode(reference, submission):
         if torch.allclose(out, _eval_output(submission, model, patch, sd, x, mask, seed=1)):  # another seed: no equal masks by chance
             fail(prop, f"(norm_first={norm_first}) with dropout={P_DROP} the train-mode output equals the eval-mode output: dropout is not applied", hint)
 
+    _no_dropout_after_a_norm(reference, submission, prop, hint)
     # Where dropout acts (pre-norm), on weights chosen by the judge, once the layer is otherwise the reference's.
     model, patch = layer_on_trusted_attention(8, 2, 16, dropout=P_DROP, norm_first=True)
     sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)

@@ -84,12 +84,12 @@ def computes(submission, model: Build, args: tuple, before: torch.Tensor, after:
 @pytest.mark.property("graph conversion")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_edge_index_from_networkx(submission):
-    """Undirected edges in both directions, directed as given, a self loop once, nodes = list(G.nodes); one node too."""
+    """Undirected edges in both directions, directed as given, a self loop once, nodes = list(G.nodes); one node, and no edge, too."""
     prop, hint = "graph conversion", "position of each node in list(G.nodes); undirected edges both ways, self loops once"
     directed = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a")])
     looped = nx.Graph([(3, 1), (1, 1), (1, 2)])
     single = nx.Graph([("only", "only")])
-    for G in (nx.karate_club_graph(), directed, looped, single):
+    for G in (nx.karate_club_graph(), directed, looped, single, nx.empty_graph(3)):
         out = submission.run("run", call="edge_index_from_networkx", args=(G,), backward=False)["output"]
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             fail(prop, "edge_index_from_networkx should return (edge_index, nodes)", hint)
@@ -98,7 +98,7 @@ def test_edge_index_from_networkx(submission):
         if nodes != list(G.nodes):
             fail(prop, "`nodes` should be list(G.nodes), in that order", hint)
         if edge_index.dim() != 2 or edge_index.shape[0] != 2:
-            fail(prop, f"edge_index should have shape (2, E), got {tuple(edge_index.shape)}", hint)
+            fail(prop, f"edge_index should have shape (2, E), got {tuple(edge_index.shape)} ({G.number_of_edges()} edges)", hint)
         if edge_index.numel() and not (0 <= int(edge_index.min()) and int(edge_index.max()) < len(nodes)):
             fail(prop, "edge_index holds a position outside 0 .. len(nodes) - 1", hint)
         got = Counter((nodes[s], nodes[t]) for s, t in edge_index.T.tolist())
@@ -116,9 +116,10 @@ def test_edge_index_from_networkx(submission):
 @pytest.mark.property("self loops")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_add_self_loops(submission):
-    """Adds exactly one loop to every node without one and keeps every edge (also for one node)."""
-    prop, hint = "self loops", "append (i, i) for every node i that has no loop yet; keep the existing edges"
-    for edge_index, n in ((torch.tensor([[0, 1, 2, 2], [1, 0, 2, 0]]), 5), (NO_EDGES, 1), (LOOP, 1)):
+    """Adds exactly one loop to every node without one and keeps every edge, a repeated one as often as it is there (also for one node)."""
+    prop, hint = "self loops", "append (i, i) for every node i that has no loop yet; keep the existing edges, each as often as it occurs"
+    multigraph = torch.tensor([[0, 0, 1, 2, 2, 1], [1, 1, 0, 2, 2, 0]])  # 0 → 1 twice, 2's loop twice
+    for edge_index, n in ((torch.tensor([[0, 1, 2, 2], [1, 0, 2, 0]]), 5), (NO_EDGES, 1), (LOOP, 1), (multigraph, 4)):
         out = submission.run("run", call="add_self_loops", args=(edge_index, n), backward=False)["output"]
         out = checks.expect_tensor(out, "the result", prop, dtype=torch.long, hint=hint)
         edges = Counter(map(tuple, edge_index.T.tolist()))
@@ -209,10 +210,16 @@ def _layer_matches(reference, submission, layer: str, layout: Callable[[bool], d
 @pytest.mark.property("equality with GCNConv")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_gcn_layer_matches_reference(reference, submission):
-    """Parameters as GCNConv's (bias=True and False); outputs and gradients equal the reference (= GCNConv), float64 and float32."""
+    """Parameters as GCNConv's (bias=True and False); outputs and gradients equal the reference (= GCNConv), float64 and float32,
+    also from a layer that ran on another graph before."""
     _layer_matches(reference, submission, "GCNLayer", lambda bias: {"lin.weight": (4, 3), **({"bias": (4,)} if bias else {})},
                    "equality with GCNConv", "a self loop for every node without one (never a second), degree of the TARGET (in x's dtype), "
                    "message x_j W / sqrt(deg_j deg_i), sum at the target, then the bias")
+    reused = Build("autograder.worker.probes.gnn:AfterAnotherGraph", Build("GCNLayer", 3, 4))
+    own_then_trusted(lambda patch: checks.matches_reference(
+        submission, reference, model=reused, inputs=[(randn(34, 3), KARATE)], patch=patch, prop="equality with GCNConv",
+        hint="one layer serves every graph: compute the self loops, degrees and normalisation from each call's edge_index, keep none of them"),
+        TRUSTED_PRIMITIVES)
 
 
 @pytest.mark.points(2)
@@ -424,8 +431,8 @@ def test_pooling_ignores_node_order(submission):
 @pytest.mark.property("graph batches")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_graph_classifier_respects_batch(submission):
-    """Graphs batched together get the same logits as alone (a batch of one gives shape (1, C)), and relabelling nodes changes
-    nothing (eval mode, float64, on trusted layers)."""
+    """Graphs batched together get the same logits as alone (a batch of one gives shape (1, C)), and as two disjoint copies of
+    themselves (the mean pool); relabelling nodes changes nothing (eval mode, float64, on trusted layers)."""
     prop, hint = "graph batches", "pool per graph with the batch vector: one graph's nodes must not leak into another's output"
     data = graph_families(3, seed=5)
     model = on_trusted_layers(Build("GraphClassifier", 4, 8, 3))
@@ -441,6 +448,8 @@ def test_graph_classifier_respects_batch(submission):
             nodes = (data["batch"] == g).nonzero().flatten()
             keep = torch.isin(data["edge_index"][0], nodes)
             inputs.append(((x[nodes], data["edge_index"][:, keep] - nodes[0], torch.zeros(len(nodes), dtype=torch.long)), 1))
+        (x0, edges0, _), _ = inputs[1]  # graph 0 alone, and as two disjoint copies of itself in one graph
+        inputs.append(((torch.cat([x0, x0]), torch.cat([edges0, edges0 + len(x0)], 1), torch.zeros(2 * len(x0), dtype=torch.long)), 1))
         inputs += [((x_p, edge_index_p, data["batch"][perm]), 3), ((x + 1.0, data["edge_index"], data["batch"]), 3)]
         # all sent at once: the judge checks one prediction while the worker computes the next
         results = run_each(submission, "predict", [dict(model=model, state_dict=weights, args=args, dtype=torch.float64) for args, _ in inputs],
@@ -450,6 +459,8 @@ def test_graph_classifier_respects_batch(submission):
         together = next(logits)
         for g in range(3):
             checks.expect_close(next(logits), together[g:g + 1], f"graph {g}'s logits when it is alone", prop, hint=hint)
+        checks.expect_close(next(logits), together[:1], "the logits of graph 0 given as two disjoint copies of itself (one graph)", prop,
+                            hint="the read-out sees the MEAN of a graph's node vectors (global_mean_pool): a copy of every node changes no mean")
         checks.expect_close(next(logits), together, "the logits after relabelling the nodes", prop, hint=hint)
         nontrivial(together, x, next(logits), prop, hint)
 
@@ -582,6 +593,10 @@ def reordered(weights: dict[str, torch.Tensor], dims: list[tuple[str, int]], ord
     return weights
 
 
+#: the most parameter dimensions of the class count the read-out is looked for among (a read-out has two: weight and bias)
+MOST_READOUT_CANDIDATES = 32
+
+
 def graph_accuracy(subject, init_seed: int = 0, patch: dict | None = None) -> GraphScores:
     """Held-out accuracy of a GraphClassifier(4, 32, 3) trained on hairy cycles: with the trained
     weights, with the classes reordered in their read-out, and (the mean) with untrained ones
@@ -612,10 +627,13 @@ def graph_accuracy(subject, init_seed: int = 0, patch: dict | None = None) -> Gr
         return [logits_of(result) for result in run_each(subject, "predict", [dict(model=model, state_dict=w, args=args) for w in states],
                                                          patch=patch)]
 
-    shapes = {name: tuple(weights[name].shape) for name in parameters}
-    dtype = weights[parameters[0]].dtype if parameters else torch.float32
-    candidates = [(name, dim) for name in parameters if weights[name].is_floating_point()
-                  for dim, size in enumerate(weights[name].shape) if size == len(RELABEL)]
+    floating = [name for name in parameters if weights[name].is_floating_point()]  # only these are drawn or nudged
+    shapes = {name: tuple(weights[name].shape) for name in floating}
+    dtype = weights[floating[0]].dtype if floating else torch.float32
+    candidates = [(name, dim) for name in floating for dim, size in enumerate(weights[name].shape) if size == len(RELABEL)]
+    if len(candidates) > MOST_READOUT_CANDIDATES:  # each is a copy of the weights and a prediction: bounded
+        fail(prop, f"the classifier has {len(candidates)} parameter dimensions of the class count ({len(RELABEL)}); the grader "
+                   f"looks for the read-out among at most {MOST_READOUT_CANDIDATES}", "a linear read-out of the pooled vector gives the logits")
     trained, *rest = predictions([weights, *(nudged(weights, name, dim) for name, dim in candidates),
                                   *({**weights, **seeded_weights(shapes, seed, dtype)} for seed in UNTRAINED_SEEDS)])
     moved, untrained = rest[:len(candidates)], rest[len(candidates):]

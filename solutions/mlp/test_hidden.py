@@ -38,6 +38,7 @@ from autograder.worker.probes import MODEL, Build
 from autograder.worker.probes.mlp import TRUSTED_LAYERS, TRUSTED_RELU
 
 FORBIDDEN = ("torch.nn.Linear", "torch.nn.functional.linear")
+RANDOM_STATE_HINT = "initialise the parameters once, in __init__, from torch's global random generator (as nn.Linear does)"
 
 
 def mlp(*args):
@@ -101,7 +102,8 @@ def test_linear_parameters_match_nn_linear(submission):
 @pytest.mark.property("initialisation")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_linear_initialised_like_nn_linear(submission):
-    """weight and bias are drawn from U(-k, k) with k = 1/sqrt(in_features), and are the weights the fresh layer computes with."""
+    """weight and bias are drawn from U(-k, k) with k = 1/sqrt(in_features), from torch's random state (another
+    seed, another weight), and are the weights the fresh layer computes with."""
     prop, hint = "initialisation", "draw weight and bias uniformly from (-k, k), k = 1/sqrt(in_features), as nn.Linear does"
     model = Build("Linear", 400, 300)
     sd = plain_weights(submission.run("state_dict", model=model, seed=3)["state_dict"], "the fresh layer's weights", prop, hint)
@@ -115,6 +117,10 @@ def test_linear_initialised_like_nn_linear(submission):
         # a uniform on (-k, k) has mean 0 and standard deviation k / sqrt(3)
         if not (within(float(values.std()), k / math.sqrt(3), 0.1 * k / math.sqrt(3)) and within(float(values.mean()), 0.0, 0.1 * k)):
             fail(prop, f"`{name}` is not spread like U(-k, k)", hint)
+    other = plain_weights(submission.run("state_dict", model=model, seed=4)["state_dict"], "the fresh layer's weights", prop, hint)
+    if torch.equal(checks.expect_tensor(other.get("weight"), "`weight`", prop, hint=hint).double(), sd["weight"].double()):
+        fail(prop, "a fresh layer holds the same weight whatever torch's random state (seed 3 and seed 4 alike): "
+                   "every layer of a model would start the same", RANDOM_STATE_HINT)
     # The values above are what the worker says the fresh layer holds: the same fresh layer
     # (same seed) must compute what the layer loaded with them computes — or, where its
     # forward fails (the forward tests grade that), give them from its own `state_dict()`
@@ -134,7 +140,7 @@ def test_linear_initialised_like_nn_linear(submission):
         fail(prop, "the weights state_dict() reports for a fresh layer do not load into it", hint)
     checks.expect_close(loaded["output"], checks.expect_tensor(fresh["output"], "the fresh layer's output", prop, hint=hint),
                         "the output of the layer loaded with its own reported initial weights", prop,
-                        hint="initialise the parameters once, in __init__, from torch's global random generator (as nn.Linear does)")
+                        hint=RANDOM_STATE_HINT)
 
 
 @pytest.mark.points(2)
@@ -278,12 +284,6 @@ def _train(subject, *, allow_error=False, **request):
     return _record(subject.run("train", allow_error=allow_error, **_train_request(**request)))
 
 
-def _trains(subject, *requests):
-    """The records of several runs (`_train_request` of each of `requests`), pipelined:
-    each is checked as it comes, while the worker trains the next."""
-    return (_record(result) for result in run_each(subject, "train", [_train_request(**request) for request in requests]))
-
-
 def _replays(result, *, sd, X, y, lr, epochs, prop, hint):
     """Whether the weights a run of `epochs` returned are the judge's replay of the batches it
     reports (a record of more than `epochs` passes over `X` fails before any replay)."""
@@ -421,12 +421,14 @@ def test_same_seed_same_training(reference, submission):
 @pytest.mark.property("seeded shuffling")
 @pytest.mark.trains
 def test_seed_changes_the_shuffling(reference, submission):
-    """Two seeds visit the samples in different orders."""
+    """Two seeds visit the samples in different orders (each run in a fresh worker)."""
     prop, hint = "seeded shuffling", "shuffle every epoch with a torch.Generator seeded with the `seed` argument"
     sd = checks.reference_state_dict(reference, SMALL, torch.float64)
     X, y = randn(60, 2, seed=10), torch.arange(60) % 3
     kwargs = dict(epochs=1, lr=0.01, batch_size=20, seed=6)
-    first, other = _trains(submission, dict(state_dict=sd, X=X, y=y, **kwargs), dict(state_dict=sd, X=X, y=y, **{**kwargs, "seed": 7}))
+    first = _train(submission, state_dict=sd, X=X, y=y, **kwargs)
+    restart(submission)  # a fresh worker: an order kept from the first run (a count of runs, a table) cannot tell the second apart
+    other = _train(submission, state_dict=sd, X=X, y=y, **{**kwargs, "seed": 7})
     order = _order(first, X, prop, hint, epochs=kwargs["epochs"])[0]
     if torch.equal(order, _order(other, X, prop, hint, epochs=kwargs["epochs"])[0]):
         fail(prop, "seed=6 and seed=7 visited the samples in the same order", hint)

@@ -198,11 +198,12 @@ def test_gru_cell_matches_reference(reference, submission):
 @pytest.mark.property("unrolling through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_rnn_matches_reference(reference, submission):
-    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1 and 5, B = 1 and 3, with and without a state."""
+    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1, 5 and 20, B = 1 and 3, with and without a state."""
     for cell, name in CELL_OF.items():
         checks.matches_reference(submission, reference, model=rnn_on_trusted_cell(cell),
                                  inputs=[(randn(3, 1, 4),), (randn(3, 5, 4, seed=1),), (randn(3, 5, 4, seed=2), state_for(name)),
-                                         (randn(1, 5, 4, seed=3), state_for(name, batch=1)), (randn(1, 1, 4, seed=4),)],
+                                         (randn(1, 5, 4, seed=3), state_for(name, batch=1)), (randn(1, 1, 4, seed=4),),
+                                         (randn(2, 20, 4, seed=5),)],
                                  prop="unrolling through time",
                                  hint="feed each step's state into the next (without detaching it); outputs[:, t] is h after step t "
                                       "(in time order, shape (B, T, H) also for B = 1); last_state is the cell's final state")
@@ -314,22 +315,24 @@ def test_rnn_is_causal(reference, submission):
 @pytest.mark.property("gradient flow through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_gradients_reach_the_first_input(reference, submission):
-    """The last output has a gradient with respect to the first input (no detach in the loop): the
-    reference's gradient wherever the outputs are the reference's, else a non-zero one."""
+    """The last output has a gradient with respect to the first input (no detach in the loop), at
+    T = 5 and 20: the reference's gradient wherever the outputs are the reference's, else a non-zero one."""
     prop, hint = "gradient flow through time", "do not detach (or re-create) the state between steps: gradients must flow back through it"
     for cell in CELL_OF:
         model = rnn_on_trusted_cell(cell)
         sd = checks.reference_state_dict(reference, model, torch.float64)
-        x = randn(2, 5, 4)
-        actual, expected, same_outputs, _ = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=last_step_cotangent(x))
-        grad = actual["input_grads"][0]
-        if grad is None:
-            fail(prop, f"({cell}) the outputs have no gradient w.r.t. the input", hint)
-        grad = checks.expect_tensor(grad, "the gradient w.r.t. the input", prop, shape=(2, 5, 4), hint=hint)
-        if float(grad[:, 0].abs().max()) == 0.0:
-            fail(prop, f"({cell}) the last output has no gradient w.r.t. the first input", hint)
-        if same_outputs:  # a correct forward: the judge knows the whole gradient
-            checks.expect_close(grad, expected["input_grads"][0], f"({cell}) the gradient of the last output w.r.t. the inputs", prop, hint=hint)
+        for x in (randn(2, 5, 4), randn(2, 20, 4, seed=1)):
+            T = x.shape[1]
+            actual, expected, same_outputs, _ = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=last_step_cotangent(x))
+            grad = actual["input_grads"][0]
+            if grad is None:
+                fail(prop, f"({cell}, T = {T}) the outputs have no gradient w.r.t. the input", hint)
+            grad = checks.expect_tensor(grad, "the gradient w.r.t. the input", prop, shape=tuple(x.shape), hint=hint)
+            if float(grad[:, 0].abs().max()) == 0.0:
+                fail(prop, f"({cell}, T = {T}) the last output has no gradient w.r.t. the first input", hint)
+            if same_outputs:  # a correct forward: the judge knows the whole gradient
+                checks.expect_close(grad, expected["input_grads"][0], f"({cell}, T = {T}) the gradient of the last output w.r.t. the inputs",
+                                    prop, hint=hint)
 
 
 # -- the vanishing-gradient experiment ------------------------------------------------------

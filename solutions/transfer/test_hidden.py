@@ -41,6 +41,7 @@ SMALLNET = "autograder.data.transfer:SmallNet"
 TINYNET = "autograder.worker.probes.transfer:TinyNet"
 TINY = Build(TINYNET)
 MODENET = Build("autograder.worker.probes.transfer:ModeNet")
+NORMNET = Build("autograder.worker.probes.transfer:NormNet")
 F64 = torch.float64
 
 SMALLNET_PARAMETERS = [name for name, _ in SmallNet(2).named_parameters()]
@@ -191,9 +192,10 @@ def check_freeze(submission, model, trainable, prop, hint, start=None):
 @pytest.mark.points(2)
 @pytest.mark.property("freeze by prefix")
 def test_freeze_follows_the_prefixes(submission):
-    """Exactly the parameters named by a prefix (tuple or list; none by default) get gradients, also on re-freezing."""
+    """Exactly the parameters named by a prefix (tuple or list; none by default) get gradients, also on re-freezing; a prefix
+    found inside a name but not at its start ("bn1" in "backbone.bn1.weight") names nothing."""
     prop, hint = "freeze by prefix", "requires_grad = name.startswith(prefixes) for EVERY parameter: True for matches, False for the rest"
-    cases = [(SMALLNET, (), None), (SMALLNET, ("head",), None), (SMALLNET, ["backbone.fc", "head"], None),
+    cases = [(SMALLNET, (), None), (SMALLNET, ("head",), None), (SMALLNET, ["backbone.fc", "head"], None), (SMALLNET, ("bn1", "head"), None),
              (SMALLNET, ("backbone.bn",), None), (SMALLNET, ("head",), False), (SMALLNET, ("backbone.conv2",), True),
              (SMALLNET, (), True), (SMALLNET, None, True), (TINYNET, ["backbone.fc"], False)]
     for model, trainable, start in cases:
@@ -488,11 +490,12 @@ def test_same_seed_same_fine_tuning(reference, submission):
 @pytest.mark.points(1)
 @pytest.mark.property("seed")
 def test_another_seed_shuffles_differently(reference, submission):
-    """Two seeds give two different runs (the shuffling is drawn from `seed`, not a fixed one)."""
+    """Two seeds give two different runs (the shuffling is drawn from `seed`, not a fixed one), each in a fresh worker."""
     prop, hint = "seed", "seed the generator of the shuffling with the `seed` argument"
     sd = seeded_state(TINY, 18, F64)
     runs = []
     for seed in (3, 4):
+        restart(submission)  # a fresh worker: an order kept from the first run (a count of runs, a table) cannot tell the second apart
         request = dict(SHUFFLED, state_dict=sd, train_kwargs=dict(epochs=3, lr=0.03, batch_size=7, seed=seed))
         runs.append(check_it_trained(reference, TINY, sd, _fine_tune_later(submission, seed=seed, **request), request["X"], request["y"],
                                      prop, hint, F64))
@@ -568,6 +571,11 @@ def test_fine_tune_without_trainable_parameters_raises(submission):
 
 
 FROZEN_CASES = (("backbone.conv2", "head"), ("backbone.bn2", "head"))
+#: NormNet's weights, with running statistics no fresh layer has (a reset would show too)
+NORMNET_STATE = {**seeded_state(NORMNET, seed=2, dtype=F64), **{f"backbone.{layer}.{buffer}": value for layer, size in (("bn", 6), ("plain", 8))
+                 for buffer, value in (("running_mean", 0.1 * torch.arange(size, dtype=F64) - 0.2),
+                                       ("running_var", 0.5 + 0.1 * torch.arange(size, dtype=F64)),
+                                       ("num_batches_tracked", torch.tensor(7)))}}
 STALE = 0.25
 
 
@@ -601,9 +609,11 @@ def test_frozen_parameters_stay_bitwise_equal(reference, submission):
 @pytest.mark.points(2)
 @pytest.mark.property("frozen buffers")
 def test_frozen_normalisation_statistics_stay_bitwise_equal(reference, submission):
-    """BatchNorm layers whose parameters are all frozen keep their running statistics bitwise (they stay in eval mode)."""
-    prop, hint = "frozen buffers", ("after model.train(), call .eval() on every normalisation layer whose parameters are all frozen — "
-                                    "in training mode BatchNorm updates running_mean / running_var even when frozen")
+    """BatchNorm layers whose parameters are all frozen, or that have none, keep their running statistics bitwise (they stay in
+    eval mode): SmallNet's BatchNorm2d, and a BatchNorm1d with and without parameters."""
+    prop, hint = "frozen buffers", ("after model.train(), call .eval() on every normalisation layer (any BatchNorm, 1d or 2d) whose "
+                                    "parameters are all frozen, or that has none — in training mode BatchNorm updates running_mean / "
+                                    "running_var even when frozen")
     for trainable in FROZEN_CASES:
         before, after, _, _ = _frozen_run(reference, submission, trainable, prop, hint)
         for layer in ("backbone.bn1", "backbone.bn2"):
@@ -614,6 +624,16 @@ def test_frozen_normalisation_statistics_stay_bitwise_equal(reference, submissio
                 value = checks.expect_tensor(after.get(name), f"`{name}`", prop, hint=hint)
                 if not torch.equal(value, before[name]):
                     fail(prop, f"`{name}` of a frozen BatchNorm changed while fine-tuning with only {trainable} trainable", hint)
+    other = _fine_tune(submission, model=NORMNET, state_dict=NORMNET_STATE, dtype=F64,
+                       trainable=["backbone.fc.weight", "backbone.fc.bias", "head.weight", "head.bias"],
+                       X=randn(24, 6, seed=5), y=torch.arange(24) % 3, train_kwargs=dict(epochs=2, lr=1e-2, batch_size=8, seed=0))
+    after = as_reply(other, prop, hint).get("state_dict")
+    after = after if isinstance(after, dict) else {}
+    for layer, kind in (("backbone.bn", "a frozen BatchNorm1d"), ("backbone.plain", "a BatchNorm1d without parameters (affine=False)")):
+        for buffer in BUFFERS:
+            name = f"{layer}.{buffer}"
+            if not same(after.get(name), NORMNET_STATE[name]):
+                fail(prop, f"`{name}` of {kind} changed while fine-tuning with only backbone.fc and head trainable", hint)
 
 
 @pytest.mark.points(1)

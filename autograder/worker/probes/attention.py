@@ -156,6 +156,17 @@ def encoder_layer_like(old: nn.Module) -> nn.Module:
     return adopt(trust(TrustedEncoderLayer)(d_model, heads, dim_feedforward, dropout=0.0, norm_first=norm_first), old)
 
 
+def post_norm_weights_without_dropout(sd: dict, d: int, ff: int) -> dict[str, dict]:
+    """Weights under which a post-norm layer's output in train mode is its eval output, for
+    nn.TransformerEncoderLayer: a norm's scale 0 makes its output its bias alone, whatever
+    dropout did inside the blocks before it (norm1; linear2 0 then adds nothing after it), and
+    nn.TransformerEncoderLayer never drops a norm's output."""
+    zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float64)  # noqa: E731 — two shapes of zeros
+    bias = torch.linspace(-1.0, 1.0, d, dtype=torch.float64) + 0.05  # no entry 0
+    return {"norm1": dict(sd, **{"norm1.weight": zeros(d), "norm1.bias": bias, "linear2.weight": zeros(d, ff), "linear2.bias": zeros(d)}),
+            "norm2": dict(sd, **{"norm2.weight": zeros(d), "norm2.bias": bias})}
+
+
 def on_trusted_parts(model: Build) -> tuple[Build, dict]:
     """`model` with PyTorch's parts where SPEC keeps the smaller ones (`self_attn` of an
     encoder layer, every layer of a classifier's `layers`), and the `patch=` that lets

@@ -96,6 +96,22 @@ class TrustedSAGELayer(nn.Module):
         return self.lin_l(trusted_scatter(x[source], target, x.shape[0], "mean")) + self.lin_r(x)
 
 
+class AfterAnotherGraph(nn.Module):
+    """Runs `layer` on another graph first (a path of 3 nodes), then returns its output on
+    the graph given: a fresh layer's output for a layer that keeps nothing of the graphs it
+    saw (PyG's layers by default, `cached=False`); parameters `layer.*`.
+
+    `(N, F), (2, E) -> (N, out)`, e.g. `Build(f"{_HERE}:AfterAnotherGraph", Build("GCNLayer", 3, 4))`."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        self.layer(x.new_ones(3, x.shape[-1]), torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
+        return self.layer(x, edge_index)
+
+
 def _parameters_of(layer: nn.Module, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
     """The layer's own parameters (SPEC's names), checked to include `names`."""
     own = dict(layer.named_parameters())
@@ -198,15 +214,18 @@ def message_passing(module: Any, *, x: torch.Tensor, edge_index: torch.Tensor, h
 
 def seeded_weights(shapes: dict[str, tuple[int, ...]], seed: int, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
     """The grader's starting weights for parameters of these names and shapes: every matrix
-    Glorot-uniform (as `GCNConv` does), every vector zero, drawn from `seed` in name order
-    (independent of registration order).  The judge draws the same weights from the names
-    and shapes alone."""
+    Glorot-uniform (as `GCNConv` does), every vector zero but a vector called `weight` (a
+    norm's gain: one, as `nn.LayerNorm` starts; a gain of zero would stop every gradient
+    through the norm), drawn from `seed` in name order (independent of registration
+    order).  The judge draws the same weights from the names and shapes alone."""
     gen = torch.Generator().manual_seed(seed)
     weights = {}
     for name, shape in sorted(shapes.items()):
         if len(shape) >= 2:
             bound = math.sqrt(6.0 / (shape[0] + math.prod(shape[1:])))
             weights[name] = torch.rand(shape, generator=gen, dtype=dtype) * 2 * bound - bound
+        elif name.rpartition(".")[2] == "weight":
+            weights[name] = torch.ones(shape, dtype=dtype)
         else:
             weights[name] = torch.zeros(shape, dtype=dtype)
     return weights

@@ -48,6 +48,25 @@ class TinyNet(nn.Module):
         return self.head(self.backbone(x))
 
 
+class NormNet(nn.Module):
+    """A `backbone` + `head` model with normalisation layers other than SmallNet's BatchNorm2d:
+    `backbone.bn` a BatchNorm1d with parameters, `backbone.plain` a BatchNorm1d without any
+    (`affine=False`) — both keep their running statistics when frozen (SPEC's "or that have none").
+
+    Shape: `(B, 6) -> (B, 3)`; parameters `backbone.bn.*`, `backbone.fc.*`, `head.*`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(OrderedDict([
+            ("bn", nn.BatchNorm1d(6)), ("fc", nn.Linear(6, 8)), ("plain", nn.BatchNorm1d(8, affine=False)), ("act", nn.Tanh()),
+        ]))
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
 # -- ModeNet: a model whose output shows the training mode of every submodule ------------------
 
 class MarkedLinear(nn.Linear):
