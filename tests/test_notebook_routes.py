@@ -10,8 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.batch import BatchOptions, grade_class, question_results
+from autograder.batch import BatchOptions, grade_class, question_results, with_counted_questions
 from autograder.course.stubs import stub_source
+from autograder.course.term import Term
 from autograder.load import StudentSubmission, load_entry
 from autograder.nbgrader import source_notebook as sn
 from autograder.nbgrader.collect import SourceLayout, collect, strip_hidden
@@ -117,3 +118,33 @@ def test_questions_a_notebook_invents_score_nothing_and_add_no_points(tmp_path):
     results = question_results("mlp", answers)  # … but scored against the course's key only
     assert [t.name for t in results] == ["question_q1", "question_q2", "question_q3"]
     assert sum(t.max_score for t in results) == 3
+
+
+def test_the_course_decides_whether_questions_count_never_a_students_notebook(tmp_path):
+    """A notebook answering the questions in a class graded on its code once raised what mlp is
+    worth for everyone (its questions in the class's maximum: 23/23 read 23/26).  The questions
+    count where the course says (`nnzoo.toml`'s `questions = true`; the nbgrader route) — then
+    for every student, answered or not — and nowhere else, the answers left out with a note."""
+    mallory = StudentSubmission("mallory", answers={"mlp": {"q1": "c", "q2": "a", "q3": "b"}})  # handed in no code: graded at once
+    ann = StudentSubmission("ann")
+
+    def records(term):
+        summary = grade_class([mallory, ann], BatchOptions(out=tmp_path / str(bool(term.questions)), assignments=["mlp"], term=term))
+        return {r.student: r.assignments["mlp"] for r in summary.records}
+
+    code_only = records(Term())
+    assert not any(t.kind == "question" for r in code_only.values() for t in r.tests)
+    assert code_only["mallory"].max_score == code_only["ann"].max_score
+    assert any("conceptual questions were not graded" in note for note in code_only["mallory"].notes), code_only["mallory"].notes
+    with_questions = records(Term(questions=frozenset({"mlp"})))
+    for result in with_questions.values():
+        assert [t.name for t in result.tests if t.kind == "question"] == ["question_q1", "question_q2", "question_q3"]
+    assert with_questions["mallory"].max_score == with_questions["ann"].max_score == code_only["ann"].max_score + 3
+    assert all(t.message == "no answer given" for t in with_questions["ann"].tests if t.kind == "question")
+
+
+def test_counting_the_questions_from_now_on_regrades_every_student_on_resume():
+    """With `questions = true` added, a student who handed in no answers is graded anew too:
+    their record needs the questions' rows ("no answer given")."""
+    ann = StudentSubmission("ann", sources={"mlp": "x = 1\n"})
+    assert with_counted_questions(ann, {"mlp": True}).digest(["mlp"]) != with_counted_questions(ann, {"mlp": False}).digest(["mlp"])

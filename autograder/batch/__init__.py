@@ -68,6 +68,8 @@ class BatchOptions:
         term: due dates and late policy (None: the course's `nnzoo.toml`, if any).
         executor: where students are graded (`batch.executors`); default this machine,
             `jobs` processes.
+        questions: whether the conceptual questions count (None: as `term` says for each
+            assignment; the nbgrader route: True).
     """
 
     out: Path
@@ -77,6 +79,7 @@ class BatchOptions:
     limits: SandboxLimits = SandboxLimits()
     term: Term | None = None
     executor: Executor | None = None
+    questions: bool | None = None
 
 
 @dataclass
@@ -158,6 +161,21 @@ def question_results(assignment: str, answers: dict[str, object]) -> list[TestRe
                                   PASSED if right else FAILED, message, "" if right else "check", f"question {q}",
                                   kind="question"))
     return results
+
+
+def with_counted_questions(sub: StudentSubmission, counted: dict[str, bool]) -> StudentSubmission:
+    """`sub` with answers exactly where the questions count (`counted`: assignment → whether):
+    there every student gets them (no answers: each "no answer given"), so what an
+    assignment is worth is the same for the whole class; elsewhere a notebook's answers are
+    left out, with a note to the student — one student's notebook never adds points."""
+    answers, notes = dict(sub.answers), {a: list(n) for a, n in sub.assignment_notes.items()}
+    for a, count in counted.items():
+        if count:
+            answers.setdefault(a, {})
+        elif answers.pop(a, None):
+            notes.setdefault(a, []).append("your answers to the conceptual questions were not graded: in this course "
+                                           "the code is graded (the questions count where the course says so)")
+    return replace(sub, answers=answers, assignment_notes=notes)
 
 
 def grade_student(sub: StudentSubmission, assignments: list[str], limits: SandboxLimits,
@@ -349,6 +367,8 @@ def _grade_class(submissions: list[StudentSubmission], options: BatchOptions,
     term = options.term if options.term is not None else load_term()
     (out / "students").mkdir(parents=True, exist_ok=True)
     prints = {a: fingerprint(a) for a in options.assignments}
+    counted = {a: options.questions if options.questions is not None else a in term.questions for a in options.assignments}
+    submissions = [with_counted_questions(sub, counted) for sub in submissions]
     records = load_records(out)
     summary = BatchSummary()
     todo: list[tuple[StudentSubmission, list[str]]] = []

@@ -15,6 +15,9 @@
     lms_column = "MLPs (123456)"         # optional: its column in LMS exports (default: its
                                          # title); Canvas matches an existing assignment by
                                          # "Name (assignment id)"
+    questions = true                     # optional: its conceptual questions count (default:
+                                         # false; the nbgrader route always counts them) —
+                                         # every student then gets them, answered or not
 
     [assignments.mlp.extensions]         # optional: a student's own due date (the id as in
     bob = 2026-10-23T23:59:00            # grades.csv); their late window moves with it
@@ -38,7 +41,7 @@ from autograder.course import project_root
 
 FILENAME = "nnzoo.toml"
 POLICY_KEYS = ("grace_minutes", "percent_per_day", "max_percent")
-ASSIGNMENT_KEYS = ("due", "late_until", *POLICY_KEYS, "lms_column", "extensions")
+ASSIGNMENT_KEYS = ("due", "late_until", *POLICY_KEYS, "lms_column", "extensions", "questions")
 DAY = timedelta(days=1)
 
 
@@ -126,6 +129,9 @@ class Term:
         lms_columns: assignment → its column name in LMS exports (where the file sets one).
         default: the `[late]` policy, for assignments whose due date comes from elsewhere
             (Gradescope's, on that route).
+        questions: the assignments whose conceptual questions count (the course decides,
+            never a student's notebook: one that answers them must not raise what the
+            assignment is worth for the class).
     """
 
     deadlines: dict[str, Deadline] = field(default_factory=dict)
@@ -133,6 +139,7 @@ class Term:
     path: str = ""
     lms_columns: dict[str, str] = field(default_factory=dict)
     default: LatePolicy = LatePolicy()
+    questions: frozenset[str] = frozenset()
 
     def deadline(self, assignment: str, student: str = "") -> Deadline:
         """`assignment`'s deadline (of `student`, with their extension)."""
@@ -220,7 +227,7 @@ def read_term(path: Path) -> Term:
     late = data.get("late", {})
     _check_keys(late, POLICY_KEYS, f"{path} [late]")
     default = _policy(late, LatePolicy(), f"{path} [late]")
-    deadlines, columns = {}, {}
+    deadlines, columns, questions = {}, {}, set()
     for name, table in data.get("assignments", {}).items():
         where = f"{path} [assignments.{name}]"
         if not isinstance(table, dict):
@@ -235,11 +242,15 @@ def read_term(path: Path) -> Term:
             raise TermError(f"{where}: extensions is a table of student = due date, beside a due date")
         extended = {str(k): parse_time(v, zone, where=f"{where} extensions.{k}") for k, v in extensions.items()}
         deadlines[name] = Deadline(due, until, _policy(table, default, where), extended)
+        if not isinstance(table.get("questions", False), bool):
+            raise TermError(f"{where}: questions is true or false")
+        if table.get("questions", False):
+            questions.add(name)
         if "lms_column" in table:
             columns[name] = str(table["lms_column"]).strip()
             if not columns[name]:
                 raise TermError(f"{where}: lms_column is empty")
-    return Term(deadlines, zone, str(path), columns, default)
+    return Term(deadlines, zone, str(path), columns, default, frozenset(questions))
 
 
 def term_path(root: Path | None = None) -> Path:

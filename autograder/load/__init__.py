@@ -57,7 +57,8 @@ class StudentSubmission:
         """A content hash of what would be graded (for `--resume`)."""
         h = hashlib.sha256()
         for a in assignments:
-            answers = sorted((q, repr(v)) for q, v in self.answers.get(a, {}).items())
+            # no questions graded differs from questions graded and none answered
+            answers = sorted((q, repr(v)) for q, v in self.answers[a].items()) if a in self.answers else None
             h.update(f"{a}\0{self.sources.get(a, '')}\0{self.problems.get(a, '')}\0{answers}\0"
                      f"{self.assignment_notes.get(a, [])}\0".encode())
         return h.hexdigest()

@@ -149,7 +149,7 @@ def grade_nbgrader_course(course_dir: Path, assignments: list[str] | None, out: 
         missing = f"; {len(notebooks) - found} missing, listed below" if found < len(notebooks) else ""
         log(f"grading {found} notebooks of {len(submissions)} students ({', '.join(wanted)}){missing}")
         options = BatchOptions(out=out, assignments=wanted, jobs=jobs, limits=limits, resume=resume, term=term,
-                               executor=run_on)
+                               executor=run_on, questions=True)  # the course's notebooks: their questions count
         try:
             with grading_progress(len(submissions)) as on_done:
                 summary = grade_class(list(submissions.values()), options, on_done=on_done)
