@@ -245,12 +245,36 @@ def test_a_list_where_one_output_should_be_is_never_a_grader_error():
     assert "should be a torch.Tensor, got a list" in next(t.message for t in result.tests if not t.passed)
 
 
-@pytest.mark.parametrize("assignment, causality_test", [("rnn", "test_rnn_is_causal"),
-                                                       ("attention", "test_self_attention_is_causal_with_a_causal_mask")])
-def test_a_module_causal_only_for_short_sequences_loses_the_causality_point(assignment, causality_test):
+@pytest.mark.parametrize("assignment, lost", [("rnn", ["test_rnn_matches_reference", "test_rnn_is_causal"]),
+                                             ("attention", ["test_self_attention_is_causal_with_a_causal_mask"])])
+def test_a_module_causal_only_for_short_sequences_loses_the_causality_point(assignment, lost):
     """The causality tests also send 20 steps or tokens; these submissions leak the future only
-    beyond 12, and kept full marks when every causality probe was 6 long."""
+    beyond 12, and kept full marks when every causality probe was 6 long (the RNN's outputs at
+    T = 20 are compared with the reference's too)."""
     result = grade_file(Path(__file__).parent / "malformed" / f"{assignment}_causal_only_for_short_sequences.py", assignment,
                         SandboxLimits(call_seconds=60))
-    assert [t.name for t in result.tests if not t.passed] == [causality_test]
-    assert "output 0 changed when only inputs after position 0 changed" in next(t.message for t in result.tests if not t.passed)
+    assert [t.name for t in result.tests if not t.passed] == lost
+    assert "output 0 changed when only inputs after position 0 changed" in next(t.message for t in result.tests if t.name == lost[-1])
+
+
+@pytest.mark.parametrize("name, lost", [
+    ("mlp_right_only_on_trusted_layers", ["test_mlp_matches_reference"]),
+    ("rnn_right_only_on_trusted_cells", ["test_rnn_matches_reference"]),
+    ("attention_right_only_on_trusted_attention_function", ["test_self_attention_matches_reference"]),
+    ("attention_layer_right_only_on_trusted_attention", ["test_pre_norm_layer_matches_reference", "test_post_norm_layer_matches_reference"]),
+    ("attention_classifier_right_only_on_trusted_layers", ["test_token_classifier_matches_reference"]),
+    ("gnn_gcn_right_only_on_trusted_layers", ["test_gcn_stacks_num_layers"]),
+    ("gnn_layers_right_only_on_trusted_primitives", ["test_message_passing_template", "test_message_passing_hooks",
+                                                     "test_gcn_layer_matches_reference", "test_sage_layer_matches_reference",
+                                                     "test_k_layers_see_k_hops", "test_messages_follow_edge_direction", "test_global_mean_pool"]),
+])
+def test_a_composite_right_only_on_the_graders_trusted_parts_loses_its_points(name, lost):
+    """The tests run a composite on the grader's trusted parts, so that a wrong part does not cost
+    its composite's points too — and a composite can tell those parts by their class's module.
+    These are right only on them (with their own right parts: no ReLU, backwards in time, no
+    mask, no residuals, layers skipped, messages backwards) and kept full marks until
+    2026-12-04; now the composite also runs on the student's own parts where those are right,
+    and the trusted primitives are offered only where the student's own are wrong."""
+    assignment = name.split("_")[0]
+    result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", assignment, SandboxLimits(call_seconds=60))
+    assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]

@@ -24,6 +24,7 @@ from autograder.checks.figures import (
     show_training_curve,
 )
 from autograder.checks.modules import (
+    composed_of_its_own_parts,
     depends_on_weights,
     every_parameter_gets_gradient,
     matches_reference,
@@ -45,6 +46,7 @@ __all__ = [
     "expect_close",
     "output_tensor",
     "reaches",
+    "composed_of_its_own_parts",
     "depends_on_weights",
     "every_parameter_gets_gradient",
     "matches_reference",

@@ -18,6 +18,7 @@ from autograder.checks.base import (
     tolerances,
 )
 from autograder.checks.figures import difference, number_differences, show
+from autograder.errors import StudentCodeError
 from autograder.judge.subject import Raised, run_each
 from autograder.worker.spec import Build
 
@@ -189,6 +190,39 @@ def matches_reference(
             if a is None:
                 fail(prop, f"parameter `{name}` received no gradient {where}", hint)
             expect_close(a, e, f"the gradient of `{name}` {where}", prop, hint=hint)
+
+
+def composed_of_its_own_parts(sub: Any, ref: Any, *, model: Build, inputs: Sequence[Sequence[Any]], parts: Sequence[dict],
+                              prop: str, hint: str, grad_args: Sequence[int] = (0,)) -> None:
+    """`model` built from the student's own parts — its trusted swaps taken out, no trusted
+    globals patched in — computes the reference's outputs and gradients (float64), wherever
+    those parts are right: each of `parts` (keyword arguments of `matches_reference`, e.g.
+    `dict(model=Build("Linear", 3, 16), inputs=[(x,)])`) is checked against the reference
+    first, and one that differs is its own test's to cost (this check then passes), as is a
+    composite whose own parts have other shapes than the reference's; `grad_args` as in
+    `matches_reference` (() for token ids).
+
+    The other tests run a composite on the grader's trusted parts, so that a wrong part
+    does not cost the composite's points too; a composite can tell those parts by their
+    class, and one that is right only on them earned nothing.
+
+    Example: ``composed_of_its_own_parts(sub, ref, model=mlp(3, [16], 4), inputs=[(x,)],
+    parts=[dict(model=Build("Linear", 3, 16), inputs=[(x,)])], prop=..., hint=...)``
+    """
+    for part in parts:
+        try:
+            matches_reference(sub, ref, prop=prop, hint=hint, dtypes=(torch.float64,), **part)
+        except (CheckFailed, StudentCodeError):
+            return
+    own = Build(model.name, *model.args, **model.kwargs)
+    theirs = ref.run("state_dict", model=own)["state_dict"]
+    mine = sub.run("state_dict", model=own, allow_error=True)
+    mine = mine.get("state_dict") if isinstance(mine, dict) else None
+    if not isinstance(mine, dict) or any(not isinstance(mine.get(n), torch.Tensor) or mine[n].shape != t.shape for n, t in theirs.items()):
+        return  # built of other parts than the reference's (a cell argument ignored): the layout and choice tests' to cost
+    matches_reference(sub, ref, model=own, inputs=inputs, dtypes=(torch.float64,), grad_args=grad_args, prop=prop,
+                      hint=f"{hint} (here on your own parts, which are right on their own: {own} must compute with them "
+                           "what it computes with PyTorch's)")
 
 
 def parameters_like(sub: Any, model: Build, expected: dict[str, Sequence[int]], *, prop: str, hint: str, patch: dict | None = None) -> None:

@@ -50,6 +50,17 @@ def causal_of(n, batch=None):
     return mask if batch is None else mask.expand(batch, n, n).clone()
 
 
+def own_parts(*names):
+    """The parts a composite is built of, as `checks.composed_of_its_own_parts` checks them
+    first: "sdpa" (the function), "attention" (MultiHeadSelfAttention), "layer" (a pre-norm
+    TransformerEncoderLayer) — each on the student's own smaller parts."""
+    q, k, v = randn(2, 5, 4, seed=11), randn(2, 5, 4, seed=12), randn(2, 5, 4, seed=13)
+    parts = {"sdpa": dict(model=None, call="scaled_dot_product_attention", inputs=[(q, k, v, causal_of(5))]),
+             "attention": dict(model=Build("MultiHeadSelfAttention", 8, 2), inputs=[(randn(2, 5, 8, seed=14), causal_of(5))]),
+             "layer": dict(model=Build("TransformerEncoderLayer", 8, 2, 16), inputs=[(randn(2, 5, 8, seed=15), None)])}
+    return [parts[name] for name in names]
+
+
 def same_layout(submission, model, weights, *, prop, hint, patch=None):
     """`weights` (a built-in's or the reference's state_dict, float32) load strictly into
     `model` and come back unchanged: the layout seen through a second probe (`run`), so
@@ -173,6 +184,8 @@ def test_self_attention_matches_reference(reference, submission):
                                  patch=TRUSTED_ATTENTION, prop="equality with PyTorch", hint=hint)
     checks.matches_reference(submission, reference, model=Build("MultiHeadSelfAttention", 8, 2, bias=False), inputs=cases[::2],
                              patch=TRUSTED_ATTENTION, prop="equality with PyTorch", hint=hint + "; bias=False: no bias anywhere")
+    checks.composed_of_its_own_parts(submission, reference, model=Build("MultiHeadSelfAttention", 8, 2), inputs=cases[1:2],
+                                     parts=own_parts("sdpa"), prop="equality with PyTorch", hint=hint)
 
 
 @pytest.mark.points(1)
@@ -249,8 +262,10 @@ def test_pre_norm_layer_matches_reference(reference, submission):
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), causal_of(5)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=5)),
              (randn(1, 5, 8, seed=1), random_mask(1, 5, 5, seed=6)), (randn(1, 1, 8, seed=2), None)]
     model, patch = layer_on_trusted_attention(8, 2, 16, norm_first=True)
-    checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="pre-norm layer",
-                             hint="x = x + self_attn(norm1(x), mask); x = x + linear2(relu(linear1(norm2(x)))); self_attn with num_heads heads")
+    hint = "x = x + self_attn(norm1(x), mask); x = x + linear2(relu(linear1(norm2(x)))); self_attn with num_heads heads"
+    checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="pre-norm layer", hint=hint)
+    checks.composed_of_its_own_parts(submission, reference, model=model, inputs=cases[1:2], parts=own_parts("sdpa", "attention"),
+                                     prop="pre-norm layer", hint=hint)
 
 
 @pytest.mark.points(1)
@@ -262,8 +277,10 @@ def test_post_norm_layer_matches_reference(reference, submission):
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), causal_of(5)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=7)),
              (randn(1, 5, 8, seed=1), None)]
     model, patch = layer_on_trusted_attention(8, 2, 16, norm_first=False)
-    checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="post-norm layer",
-                             hint="x = norm1(x + self_attn(x, mask)); x = norm2(x + feed_forward(x))")
+    hint = "x = norm1(x + self_attn(x, mask)); x = norm2(x + feed_forward(x))"
+    checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="post-norm layer", hint=hint)
+    checks.composed_of_its_own_parts(submission, reference, model=model, inputs=cases[1:2], parts=own_parts("sdpa", "attention"),
+                                     prop="post-norm layer", hint=hint)
 
 
 @pytest.mark.points(1)
@@ -406,9 +423,11 @@ def test_token_classifier_matches_reference(reference, submission):
     model, patch = classifier_on_trusted_layers(10, 4, d_model=8, num_heads=2, num_layers=3, dim_feedforward=16)
     gen = torch.Generator().manual_seed(0)
     cases = [(torch.randint(0, 10, shape, generator=gen),) for shape in ((3, 7), (1, 7), (3, 1), (1, 1))]
-    checks.matches_reference(submission, reference, model=model, inputs=cases, grad_args=(), patch=patch, prop="token classifier",
-                             hint="no positional encoding and no final norm: embedding → layers (each built with d_model, num_heads, "
-                                  "dim_feedforward) → readout on every token; keep the batch and token dimensions")
+    hint = ("no positional encoding and no final norm: embedding → layers (each built with d_model, num_heads, dim_feedforward) → "
+            "readout on every token; keep the batch and token dimensions")
+    checks.matches_reference(submission, reference, model=model, inputs=cases, grad_args=(), patch=patch, prop="token classifier", hint=hint)
+    checks.composed_of_its_own_parts(submission, reference, model=model, inputs=cases[:1], parts=own_parts("sdpa", "attention", "layer"),
+                                     grad_args=(), prop="token classifier", hint=hint)
 
 
 @pytest.mark.points(1)

@@ -26,11 +26,12 @@ import pytest
 import torch
 
 from autograder import checks
-from autograder.checks.base import fail, first_that_passes
+from autograder.checks.base import CheckFailed, fail, first_that_passes
 from autograder.checks.graphs import local, node_permutation_equivariant, relabel
 from autograder.checks.symmetry import nontrivial
 from autograder.checks.training import accuracy_of
 from autograder.data.graphs import community_nodes, graph_families, link_split
+from autograder.errors import StudentCodeError
 from autograder.judge.subject import run_each
 from autograder.worker.probes import Build
 from autograder.worker.probes.gnn import (
@@ -39,6 +40,7 @@ from autograder.worker.probes.gnn import (
     on_trusted_layers,
     seeded_weights,
 )
+from autograder.worker.spec import resolve
 
 FORBIDDEN = ("torch_geometric", "torch_scatter", "torch_sparse")
 
@@ -60,9 +62,41 @@ LOOP = torch.tensor([[0], [0]])
 LAYERS = ("GCNLayer", "SAGELayer")
 
 
-def own_then_trusted(check: Callable[[dict | None], Any], patch: dict) -> Any:
-    """`check(None)` on the student's own pieces; when it fails, `check(patch)` once more with
-    trusted pieces patched in as module globals.  The first failure is the one reported."""
+#: (a primitive, its arguments): where the student's own must equal the trusted one for no retry on trusted ones
+PRIMITIVE_CASES = (
+    *(("scatter", (randn(6, 3, seed=40), torch.tensor([0, 2, 2, 1, 0, 2]), 4, reduce)) for reduce in ("sum", "mean", "max")),
+    ("degree", (torch.tensor([0, 2, 2, 1]), 4)),
+    ("add_self_loops", (torch.tensor([[0, 1, 1], [1, 1, 1]]), 3)),
+    ("global_mean_pool", (randn(5, 3, seed=41), torch.tensor([0, 0, 2, 2, 2]))),
+)
+
+
+def primitives_right(submission, patch: dict) -> bool:
+    """Whether the student's own primitives among `patch` compute what the trusted ones do
+    (computed here), each on one input."""
+    for name, args in PRIMITIVE_CASES:
+        if name not in patch:
+            continue
+        result = submission.run("run", call=name, args=args, backward=False, allow_error=True)
+        expected = resolve(None, patch[name])(*args)
+        output = result.get("output") if isinstance(result, dict) else None
+        if not (isinstance(output, torch.Tensor) and output.shape == expected.shape and output.dtype == expected.dtype
+                and torch.allclose(output, expected)):
+            return False
+    return True
+
+
+def own_then_trusted(check: Callable[[dict | None], Any], patch: dict, submission) -> Any:
+    """`check(None)` on the student's own pieces; when it fails and one of the student's own
+    primitives is wrong (that primitive's test costs it), `check(patch)` once more with the
+    trusted ones patched in as module globals.  The first failure is the one reported: a
+    layer that is wrong with right primitives of its own gets no second try (it could tell
+    the trusted ones by their module and be right only with them)."""
+    try:
+        return check(None)
+    except (CheckFailed, StudentCodeError):
+        if primitives_right(submission, patch):
+            raise
     return first_that_passes(check, None, patch)
 
 
@@ -170,7 +204,7 @@ def test_message_passing_template(reference, submission):
             expected = reference.run("message_passing", patch=patch, **request)["output"]
             checks.expect_close(submission.run("message_passing", patch=patch, **request)["output"], expected, what, prop, hint=hint)
 
-        own_then_trusted(check, TRUSTED_PRIMITIVES)
+        own_then_trusted(check, TRUSTED_PRIMITIVES, submission)
 
 
 @pytest.mark.points(1)
@@ -189,7 +223,7 @@ def test_message_passing_hooks(reference, submission):
             checks.expect_close(submission.run("message_passing", patch=patch, **request)["output"], expected,
                                 f"propagate of a subclass that overrides {hook}", prop, hint=hints[hook])
 
-        own_then_trusted(check, TRUSTED_PRIMITIVES)
+        own_then_trusted(check, TRUSTED_PRIMITIVES, submission)
 
 
 # -- layers ------------------------------------------------------------------------------------
@@ -203,7 +237,7 @@ def _layer_matches(reference, submission, layer: str, layout: Callable[[bool], d
         checks.parameters_like(submission, model, layout(bias), prop=prop, hint="bias=False means no bias parameter at all")
         for edge_index, n in ((KARATE, 34), (ISOLATED, 7), (DIRECTED, 5), (LOOPED, 5)):
             own_then_trusted(lambda patch: checks.matches_reference(submission, reference, model=model, inputs=[(randn(n, 3), edge_index)],
-                                                                    patch=patch, prop=prop, hint=hint), TRUSTED_PRIMITIVES)
+                                                                    patch=patch, prop=prop, hint=hint), TRUSTED_PRIMITIVES, submission)
 
 
 @pytest.mark.points(2)
@@ -219,7 +253,7 @@ def test_gcn_layer_matches_reference(reference, submission):
     own_then_trusted(lambda patch: checks.matches_reference(
         submission, reference, model=reused, inputs=[(randn(34, 3), KARATE)], patch=patch, prop="equality with GCNConv",
         hint="one layer serves every graph: compute the self loops, degrees and normalisation from each call's edge_index, keep none of them"),
-        TRUSTED_PRIMITIVES)
+        TRUSTED_PRIMITIVES, submission)
 
 
 @pytest.mark.points(2)
@@ -254,7 +288,7 @@ def test_layers_handle_any_number_of_nodes(reference, submission):
                                            dtype=torch.float64, hint=hint)
             computes(submission, model, inputs[-2], outputs[-1], shifted, prop, hint, state_dict=sd, patch=patch)
 
-    own_then_trusted(check, TRUSTED_PRIMITIVES)
+    own_then_trusted(check, TRUSTED_PRIMITIVES, submission)
 
 
 @pytest.mark.points(1)
@@ -287,7 +321,7 @@ def test_isolated_nodes(reference, submission):
                     if (should_change and bool(unchanged.any())) or (not should_change and not bool(unchanged.all())):
                         fail(prop, f"{where}: the outputs of the isolated nodes {what}", hint)
 
-    own_then_trusted(check, TRUSTED_PRIMITIVES)
+    own_then_trusted(check, TRUSTED_PRIMITIVES, submission)
 
 
 @pytest.mark.points(1)
@@ -307,7 +341,7 @@ def test_layers_are_permutation_equivariant(submission):
                              for feats in (x, x + 1.0))
             computes(submission, model, (x, KARATE), before, after, prop, hint, patch=patch)
 
-    own_then_trusted(check, TRUSTED_PRIMITIVES)
+    own_then_trusted(check, TRUSTED_PRIMITIVES, submission)
 
 
 @pytest.mark.points(1)
@@ -323,7 +357,7 @@ def test_k_layers_see_k_hops(submission):
             local(submission, model=model, hops=k, patch=patch, prop=prop, hint=hint)
             checks.depends_on_weights(submission, model=model, args=(randn(34, 3), KARATE), patch=patch, prop=prop, hint=hint)
 
-    own_then_trusted(check, TRUSTED_PRIMITIVES)
+    own_then_trusted(check, TRUSTED_PRIMITIVES, submission)
 
 
 @pytest.mark.points(1)
@@ -352,7 +386,7 @@ def test_messages_follow_edge_direction(reference, submission):
             if torch.allclose(next(outs)[1], base[1]):
                 fail(prop, f"{layer}: node 1 ignored node 0 (the source of 0 → 1)", hint)
 
-    own_then_trusted(check, TRUSTED_PRIMITIVES)
+    own_then_trusted(check, TRUSTED_PRIMITIVES, submission)
 
 
 @pytest.mark.points(1)
@@ -360,7 +394,7 @@ def test_messages_follow_edge_direction(reference, submission):
 @pytest.mark.forbid(*FORBIDDEN)
 def test_gcn_stacks_num_layers(reference, submission):
     """GCN(3, 5, 4, num_layers=k), k = 1, 2, 3: k GCN layers in `layers` (3 → 5 → … → 4), ReLU between them, none after the last
-    (graded on trusted layers)."""
+    (graded on trusted layers, and on the student's own where those are right)."""
     prop, hint = "layer stacking", "layers = [GCNLayer(in, hidden), …, GCNLayer(hidden, out)], num_layers of them; ReLU between layers, not after the last"
     for k in (1, 2, 3):
         model = on_trusted_layers(Build("GCN", 3, 5, 4, num_layers=k))
@@ -379,6 +413,9 @@ def test_gcn_stacks_num_layers(reference, submission):
             where = f"GCN(num_layers={k}) on {x.shape[0]} nodes"
             checks.expect_close(actual["output"], expected["output"], f"the output of {where}", prop, hint=hint)
             checks.expect_close(actual["input_grads"][0], expected["input_grads"][0], f"the gradient w.r.t. x of {where}", prop, hint=hint)
+    checks.composed_of_its_own_parts(submission, reference, model=on_trusted_layers(Build("GCN", 3, 5, 4, num_layers=2)),
+                                     inputs=[(randn(34, 3), KARATE)], parts=[dict(model=Build("GCNLayer", 3, 5), inputs=[(randn(34, 3), KARATE)])],
+                                     prop=prop, hint=hint)
 
 
 # -- pooling, scores, graph classifier -----------------------------------------------------------
@@ -393,7 +430,8 @@ def test_global_mean_pool(reference, submission):
               (randn(1, 3, seed=3), torch.zeros(1, dtype=torch.long))]
     own_then_trusted(lambda patch: checks.matches_reference(
         submission, reference, model=None, call="global_mean_pool", patch=patch, inputs=inputs, prop="pooling",
-        hint="average the nodes of each graph (batch[i] is node i's graph); num_graphs rows, a graph with no node gets zeros"), TRUSTED_PRIMITIVES)
+        hint="average the nodes of each graph (batch[i] is node i's graph); num_graphs rows, a graph with no node gets zeros"), TRUSTED_PRIMITIVES,
+        submission)
 
 
 @pytest.mark.points(1)
@@ -424,7 +462,7 @@ def test_pooling_ignores_node_order(submission):
                                                                    for feats in (x, x + 1.0)], patch=patch))
         nontrivial(before, x, after, prop, hint)
 
-    own_then_trusted(check, TRUSTED_PRIMITIVES)
+    own_then_trusted(check, TRUSTED_PRIMITIVES, submission)
 
 
 @pytest.mark.points(1)
@@ -464,7 +502,7 @@ def test_graph_classifier_respects_batch(submission):
         checks.expect_close(next(logits), together, "the logits after relabelling the nodes", prop, hint=hint)
         nontrivial(together, x, next(logits), prop, hint)
 
-    own_then_trusted(check, TRUSTED_POOLING)
+    own_then_trusted(check, TRUSTED_POOLING, submission)
 
 
 # -- the three tasks ---------------------------------------------------------------------------
@@ -689,4 +727,4 @@ def test_graph_classification(submission):
             fail(prop, f"with untrained weights the held-out graph accuracy is already {scores.untrained:.2f} (correct classifiers: "
                        f"about 0.33): {ignores}", "compute the logits with your layers and your linear read-out only")
 
-    own_then_trusted(check, TRUSTED_POOLING)
+    own_then_trusted(check, TRUSTED_POOLING, submission)

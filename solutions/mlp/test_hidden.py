@@ -206,13 +206,16 @@ def test_mlp_layers_follow_sizes(submission):
 @pytest.mark.points(2)
 @pytest.mark.property("MLP forward")
 def test_mlp_matches_reference(reference, submission):
-    """Outputs and gradients equal the reference (ReLU between layers, none after the last), also for a batch of 1 and no hidden layer."""
+    """Outputs and gradients equal the reference (ReLU between layers, none after the last), also for a batch of 1 and no hidden layer;
+    on PyTorch's layers, and on the student's own where those are right."""
+    hint = "apply relu after every layer except the last — the outputs are logits and may be negative"
     for sizes in ([16, 8], []):
-        checks.matches_reference(
-            submission, reference, model=mlp(3, sizes, 4), patch=TRUSTED_RELU,
-            inputs=[(randn(1, 3),), (randn(9, 3, seed=1),)], prop="MLP forward",
-            hint="apply relu after every layer except the last — the outputs are logits and may be negative",
-        )
+        checks.matches_reference(submission, reference, model=mlp(3, sizes, 4), patch=TRUSTED_RELU,
+                                 inputs=[(randn(1, 3),), (randn(9, 3, seed=1),)], prop="MLP forward", hint=hint)
+    checks.composed_of_its_own_parts(
+        submission, reference, model=mlp(3, [16, 8], 4), inputs=[(randn(9, 3, seed=1),)], prop="MLP forward", hint=hint,
+        parts=[*(dict(model=Build("Linear", a, b), inputs=[(randn(5, a, seed=2),)]) for a, b in ((3, 16), (16, 8), (8, 4))),
+               dict(model=None, call="relu", inputs=[(randn(5, 8, seed=3),)])])
 
 
 @pytest.mark.points(1)

@@ -198,7 +198,8 @@ def test_gru_cell_matches_reference(reference, submission):
 @pytest.mark.property("unrolling through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_rnn_matches_reference(reference, submission):
-    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1, 5 and 20, B = 1 and 3, with and without a state."""
+    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1, 5 and 20, B = 1 and 3, with and without a state;
+    on PyTorch's cells, and on the student's own where those are right."""
     for cell, name in CELL_OF.items():
         checks.matches_reference(submission, reference, model=rnn_on_trusted_cell(cell),
                                  inputs=[(randn(3, 1, 4),), (randn(3, 5, 4, seed=1),), (randn(3, 5, 4, seed=2), state_for(name)),
@@ -207,6 +208,10 @@ def test_rnn_matches_reference(reference, submission):
                                  prop="unrolling through time",
                                  hint="feed each step's state into the next (without detaching it); outputs[:, t] is h after step t "
                                       "(in time order, shape (B, T, H) also for B = 1); last_state is the cell's final state")
+        checks.composed_of_its_own_parts(
+            submission, reference, model=rnn_on_trusted_cell(cell), inputs=[(randn(3, 5, 4, seed=1),)], prop="unrolling through time",
+            hint="feed each step's state into the next, whatever cell `self.cell` is",
+            parts=[dict(model=Build(UNROLLED, Build(name, 4, H)), inputs=[(randn(3, 3, 4, seed=6),)])])
 
 
 @pytest.mark.points(1)
@@ -316,7 +321,8 @@ def test_rnn_is_causal(reference, submission):
 @pytest.mark.forbid(*SEQUENCE)
 def test_gradients_reach_the_first_input(reference, submission):
     """The last output has a gradient with respect to the first input (no detach in the loop), at
-    T = 5 and 20: the reference's gradient wherever the outputs are the reference's, else a non-zero one."""
+    T = 5 and 20: the reference's gradient wherever the outputs are the reference's, else a non-zero one
+    (at T = 5 at least 1e-4 of the reference's)."""
     prop, hint = "gradient flow through time", "do not detach (or re-create) the state between steps: gradients must flow back through it"
     for cell in CELL_OF:
         model = rnn_on_trusted_cell(cell)
@@ -333,6 +339,10 @@ def test_gradients_reach_the_first_input(reference, submission):
             if same_outputs:  # a correct forward: the judge knows the whole gradient
                 checks.expect_close(grad, expected["input_grads"][0], f"({cell}, T = {T}) the gradient of the last output w.r.t. the inputs",
                                     prop, hint=hint)
+            elif T == 5:  # another forward: over 5 steps its gradient is still of a correct RNN's order, not a leak of 1e-30
+                share = float(grad[:, 0].norm()) / float(expected["input_grads"][0][:, 0].norm())
+                if not share >= 1e-4:
+                    fail(prop, f"({cell}, T = {T}) the gradient reaching the first input is {share:.0e} of a correct RNN's: it is all but cut", hint)
 
 
 # -- the vanishing-gradient experiment ------------------------------------------------------

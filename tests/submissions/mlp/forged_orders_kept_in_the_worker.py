@@ -1,4 +1,4 @@
-"""BROKEN: loses test_same_seed_same_training — the shuffling mixes in the global random state and is kept per (seed, samples, epoch) in a module table: a seed repeats its order only within one worker process.
+"""BROKEN: loses test_same_seed_same_training, test_seed_changes_the_shuffling — the shuffling mixes in the global random state and is kept per (seed, samples, epoch) in a module table: a seed repeats its order only within one worker process.
 
 Assignment 1 — fully connected networks (MLPs).
 
