@@ -286,7 +286,8 @@ def test_sequence_classifier_learns_to_recall_a_symbol(submission):
     """Trained by the grader's loop (PyTorch's GRU cell in `rnn.cell`), SequenceClassifier recalls the
     2nd of 10 symbols on sequences it has not seen (chance is 0.25)."""
     prop = "accuracy on a memory task"
-    hint = "the state must carry the 2nd symbol through all later steps, and the classifier must read the LAST state"
+    hint = ("the state must carry the 2nd symbol through all later steps, start from zeros for every batch (nothing kept between calls), "
+            "and the classifier must read the LAST state")
     X, y = recall_symbol(2000, seed=5)
     X_test, y_test = recall_symbol(500, seed=6)
     model = Build("SequenceClassifier", 4, 32, 4, cell="gru").swap("rnn.cell", trusted_cell("gru", 4, 32))

@@ -352,7 +352,8 @@ def test_training_steps_are_adam_steps(reference, submission):
 def test_epoch_loss_is_mean_over_samples(reference, submission):
     """With lr=0 the weights stay put, so each epoch's loss is the mean loss over all samples; with lr=0.05 it is
     the judge's replay of the recorded batches, each batch's loss weighted by its size."""
-    prop, hint = "mean loss per epoch", "weight each batch's mean loss by its size and divide by the number of samples (the last batch is smaller)"
+    prop, hint = "mean loss per epoch", ("weight each batch's mean loss by its size and divide by the number of samples (the last batch is smaller); "
+                                         "the loss is F.cross_entropy of the raw logits (no softmax before it)")
     sd = checks.reference_state_dict(reference, SMALL, torch.float64)
     X, y = randn(100, 2, seed=8), torch.arange(100) % 3
     kwargs = dict(epochs=2, lr=0.0, batch_size=64, seed=1)

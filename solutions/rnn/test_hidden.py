@@ -526,7 +526,8 @@ def test_sequence_classifier_recalls_an_early_symbol(reference, submission):
     (float64, on training sequences), so weights trained on any other model gain nothing.
     """
     prop = "accuracy on a memory task"
-    hint = "the state must carry the 2nd symbol through all later steps, and the classifier must read the LAST state (chance is 0.25)"
+    hint = ("the state must carry the 2nd symbol through all later steps, start from zeros for every batch (nothing kept between calls), "
+            "and the classifier must read the LAST state (chance is 0.25)")
     X, y = recall_symbol(2000, seed=0)
     X_eval, y_eval = recall_symbol(1000, seed=1)
     model = Build("SequenceClassifier", 4, 32, 4, cell="gru").swap("rnn.cell", trusted_cell("gru", 4, 32))
