@@ -18,7 +18,7 @@ from autograder.checks.base import (
     tolerances,
 )
 from autograder.checks.figures import difference, number_differences, show
-from autograder.errors import StudentCodeError
+from autograder.errors import StudentCodeError, SubmissionFailure
 from autograder.judge.subject import Raised, run_each
 from autograder.worker.spec import Build
 
@@ -212,7 +212,7 @@ def composed_of_its_own_parts(sub: Any, ref: Any, *, model: Build, inputs: Seque
     for part in parts:
         try:
             matches_reference(sub, ref, prop=prop, hint=hint, dtypes=(torch.float64,), **part)
-        except (CheckFailed, StudentCodeError):
+        except (CheckFailed, StudentCodeError, SubmissionFailure):  # a part that fails, raises or hangs: its own test's
             return
     own = Build(model.name, *model.args, **model.kwargs)
     theirs = ref.run("state_dict", model=own)["state_dict"]
