@@ -273,6 +273,13 @@ def test_a_self_check_and_its_helpers_called_only_under_main_are_not_a_use_of_th
                  own.replace("if __name__ == '__main__':\n    check()", "def relu(x):\n    return check()")):
         assert scan_source(runs).forbidden(list(LINEAR)) == ["torch.nn.Linear"], runs
     assert scan_source(own, api=frozenset({"check"})).forbidden(list(LINEAR)) == ["torch.nn.Linear"]
+    # a name running code builds (globals()[...], getattr with a built name) or a module __getattr__ reaches helpers too
+    reached = own + "Linear.forward = globals()['_agai' + 'nst']\n"
+    dunder = "import torch.nn as nn\ndef __getattr__(name):\n    return nn.Linear\nif __name__ == '__main__':\n    __getattr__('x')\n"
+    for runs in (reached, dunder):
+        assert scan_source(runs).forbidden(list(LINEAR)) == ["torch.nn.Linear"], runs
+    twice = "import torch.nn as nn\ndef test_mine():\n    nn.Linear(2, 3)\ndef test_mine():\n    nn.Linear(2, 3)\n"
+    assert scan_source(twice).forbidden(list(LINEAR)) == []  # a notebook's cell run twice: still a self-check
 
 
 def test_everyday_attributes_named_like_builtins_are_not_flagged():

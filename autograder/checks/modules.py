@@ -198,9 +198,10 @@ def composed_of_its_own_parts(sub: Any, ref: Any, *, model: Build, inputs: Seque
     globals patched in — computes the reference's outputs and gradients (float64), wherever
     those parts are right: each of `parts` (keyword arguments of `matches_reference`, e.g.
     `dict(model=Build("Linear", 3, 16), inputs=[(x,)])`) is checked against the reference
-    first, and one that differs is its own test's to cost (this check then passes), as is a
-    composite whose own parts have other shapes than the reference's; `grad_args` as in
-    `matches_reference` (() for token ids).
+    first, and one that differs (or raises, or hangs) is its own test's to cost (this check
+    then passes); `grad_args` as in `matches_reference` (() for token ids).  A composite
+    that builds other parts than asked (an RNN ignoring its `cell` argument) fails here too:
+    on its own parts it computes something else.
 
     The other tests run a composite on the grader's trusted parts, so that a wrong part
     does not cost the composite's points too; a composite can tell those parts by their
@@ -215,11 +216,6 @@ def composed_of_its_own_parts(sub: Any, ref: Any, *, model: Build, inputs: Seque
         except (CheckFailed, StudentCodeError, SubmissionFailure):  # a part that fails, raises or hangs: its own test's
             return
     own = Build(model.name, *model.args, **model.kwargs)
-    theirs = ref.run("state_dict", model=own)["state_dict"]
-    mine = sub.run("state_dict", model=own, allow_error=True)
-    mine = mine.get("state_dict") if isinstance(mine, dict) else None
-    if not isinstance(mine, dict) or any(not isinstance(mine.get(n), torch.Tensor) or mine[n].shape != t.shape for n, t in theirs.items()):
-        return  # built of other parts than the reference's (a cell argument ignored): the layout and choice tests' to cost
     matches_reference(sub, ref, model=own, inputs=inputs, dtypes=(torch.float64,), grad_args=grad_args, prop=prop,
                       hint=f"{hint} (here on your own parts, which are right on their own: {own} must compute with them "
                            "what it computes with PyTorch's)")

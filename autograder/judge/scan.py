@@ -187,20 +187,34 @@ def _mentions(node: ast.AST) -> set[str]:
     return found
 
 
+#: names by which running code may reach a function it never names: then only self-checks
+#: nothing mentions at all count as never run
+_REACHES_BY_NAME = frozenset({"globals", "vars", "locals", "__dict__", "modules", "getattr", "__getattr__"})
+
+
 def _never_run(tree: ast.Module, guards: bool, api: frozenset[str]) -> set[ast.stmt]:
-    """The module's self-checks that importing never runs: top-level undecorated functions
-    mentioned only inside the `__main__` block (`guards`: it does not run) or inside other
-    such functions — a self-check and its helpers — and `def test_*` functions mentioned
-    nowhere (pytest-style).  A name mentioned anywhere else (called, passed, stored, in a
-    string, in a function that may run) may run, and so may the `api`, which the grader
-    calls by name, and every other function nothing mentions."""
-    body_of = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    defs = {name for name, stmt in body_of.items() if not stmt.decorator_list and name not in api
+    """The module's self-checks that importing never runs: `def test_*` functions, undecorated,
+    mentioned nowhere (pytest-style); and top-level undecorated functions mentioned only inside
+    the `__main__` block (`guards`: it does not run) or inside other such functions — a
+    self-check and its helpers — unless running code can reach functions by a name it builds
+    (`globals()`, `getattr`, …).  A name mentioned anywhere else (called, passed, stored, in
+    a string, in a function that may run) may run, and so may the `api`, which the grader
+    calls by name, a dunder (`__getattr__` answers the grader's lookups), and every other
+    function nothing mentions."""
+    functions = [stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and not stmt.decorator_list]
+    anywhere = _mentions(tree)
+    pytest_style = {stmt for stmt in functions if stmt.name.startswith("test") and stmt.name not in anywhere}
+    body_of = {stmt.name: stmt for stmt in functions}
+    defs = {name for name in body_of if name not in api and not name.startswith("__")
             and sum(getattr(s, "name", None) == name for s in tree.body) == 1}
     by: dict[str, set[str]] = {name: set() for name in defs}  # name → where it is mentioned: "main", "live" or a function
+    live: set[str] = set()  # every name running code mentions
 
     def note(node: ast.AST, where: str) -> None:
-        for name in _mentions(node) & defs:
+        names = _mentions(node)
+        if where == "live":
+            live.update(names)
+        for name in names & defs:
             if name != where:
                 by[name].add(where)
 
@@ -218,12 +232,16 @@ def _never_run(tree: ast.Module, guards: bool, api: frozenset[str]) -> set[ast.s
                 note(inner, stmt.name)
         else:
             note(stmt, "live")
-    dead = {name for name in defs if (by[name] and "live" not in by[name]) or (not by[name] and name.startswith("test"))}
+    dead = {name for name in defs if by[name] and "live" not in by[name]}
     while True:
         still = {name for name in dead if all(w == "main" or w in dead for w in by[name])}
         if still == dead:
-            return {body_of[name] for name in dead}
+            break
         dead = still
+    # a function that may run and builds names reaches them too: then no helper is sure to stay unrun
+    if live & _REACHES_BY_NAME or any(_mentions(body_of[name]) & _REACHES_BY_NAME for name in defs - dead):
+        return pytest_style
+    return pytest_style | {body_of[name] for name in dead}
 
 
 def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool, api: frozenset[str] = frozenset()) -> None:

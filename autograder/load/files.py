@@ -159,7 +159,7 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
             file_times: dict[str, tuple[PurePosixPath, str]] = {}
             if any(PurePosixPath(m.filename).name == STAMP for m in members):
                 found.notes.append(f"its {STAMP} was not used: a zip is the student's own archive, so the time "
-                                   "it was handed in comes from its files")
+                                   "it was handed in is the zip's own")
             for member in chosen:
                 name = PurePosixPath(member.filename).name
                 if name in found.files or member.is_dir():
