@@ -106,13 +106,17 @@ def test_a_folder_is_handed_in_when_its_graded_file_was_last_changed(tmp_path):
 def test_a_zip_is_handed_in_at_its_own_time_never_at_its_members_times(tmp_path):
     """A member's time is what the student's zip tool wrote: back-dated (extended timestamp
     and DOS time) it once dodged a 50% late penalty.  The zip's own time on the grader's
-    disk (what the LMS download left) is the time it was handed in."""
+    disk (what the LMS download left) is the time it was handed in, unless `<stem>.timestamp.txt`
+    beside it says otherwise."""
     with zipfile.ZipFile(tmp_path / "ann.zip", "w") as zf:
         info = zipfile.ZipInfo("ann/tiny.py", date_time=(2026, 10, 1, 8, 0, 0))
         info.extra = struct.pack("<HHBi", 0x5455, 5, 1, int((DUE - timedelta(days=20)).timestamp()))
         zf.writestr(info, CORRECT)
     _utime(tmp_path / "ann.zip", DUE + timedelta(days=1))
     assert parse_time(load_entry(tmp_path / "ann.zip", ["tiny"]).submitted_at["tiny"]) == DUE + timedelta(days=1)
+    # the instructor's record of the LMS's time, beside the zip, wins (a copy without `cp -p` left a late file time)
+    (tmp_path / "ann.timestamp.txt").write_text("2026-10-20 22:00:00.000000 UTC\n")
+    assert parse_time(load_entry(tmp_path / "ann.zip", ["tiny"]).submitted_at["tiny"]) == datetime(2026, 10, 20, 22, 0, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize("stamp, expected", [

@@ -136,13 +136,26 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
     return found
 
 
+def _stamp_beside(archive: Path) -> str:
+    """The time in `<stem>.timestamp.txt` beside a zip entry (a plain file, not a link), or ""."""
+    stamp = archive.parent / f"{archive.stem}.{STAMP}"
+    try:
+        with open(stamp, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW | os.O_NONBLOCK)) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return ""
+            return parse_stamp(f.read(MAX_STAMP_BYTES).decode("utf-8", "replace"))
+    except OSError:
+        return ""
+
+
 def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
     """The wanted members of `archive`, inflated one by one with a cap (never extracted)."""
     wanted = wanted_names(assignments)
     found = EntryFiles()
-    # the zip's own time on this disk (what the LMS download left, as for a folder's files),
+    # `<stem>.timestamp.txt` beside the zip (the instructor's record of the LMS's time), else
+    # the zip's own time on this disk (what the download left, as for a folder's files) —
     # never its members' times: those are whatever the student's zip tool wrote, back-dated ones too
-    handed_at = file_time(archive.lstat().st_mtime)
+    handed_at = _stamp_beside(archive) or file_time(archive.lstat().st_mtime)
     try:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()

@@ -7,7 +7,8 @@ In order of precedence:
    time zone name or numeric offset; no zone: UTC, as nbgrader reads it).  An instructor
    can drop one into a student's folder to record the time the LMS gave.  One inside a zip
    is not read: the zip is the student's own archive, and its stamp would be theirs.
-2. The graded file's own time: its modification time in a folder (exact, UTC); for a zip,
+2. For a zip entry, `<stem>.timestamp.txt` beside it in the class folder (the instructor's).
+3. The graded file's own time: its modification time in a folder (exact, UTC); for a zip,
    the zip file's own modification time — never its members' times, which the student's
    zip tool wrote (a member back-dated by a day had dodged a late penalty).
 
