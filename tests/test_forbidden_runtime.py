@@ -282,6 +282,61 @@ def test_a_self_check_and_its_helpers_called_only_under_main_are_not_a_use_of_th
     assert scan_source(twice).forbidden(list(LINEAR)) == []  # a notebook's cell run twice: still a self-check
 
 
+SELF_CHECKS = {
+    "a decorated helper": "@torch.no_grad()\ndef _against(layer):\n    return nn.Linear(2, 3)\n"
+                          "if __name__ == '__main__':\n    _against(Linear())\n",
+    "a unittest case": "class CheckLinear(unittest.TestCase):\n    def test_it(self):\n        nn.Linear(2, 3)\n"
+                       "if __name__ == '__main__':\n    unittest.main()\n",
+    "a pytest class": "class TestLinear:\n    @pytest.mark.parametrize('n', [1, 2])\n    def test_it(self, n):\n"
+                      "        nn.Linear(n, 3)\n",
+    "a helper beside everyday getattr and modules()": (
+        "def bias_of(layer):\n    return getattr(layer, 'bias', None)\ndef act(name):\n    return getattr(torch, name)\n"
+        "def count(model):\n    model.eval()\n    return len(list(model.modules()))\n"
+        "def _against(layer):\n    return nn.Linear(2, 3)\nif __name__ == '__main__':\n    _against(Linear())\n"),
+    "a test class's helper": "def _built_in():\n    return nn.Linear(2, 3)\nclass TestLinear:\n    def test_it(self):\n"
+                             "        assert _built_in()\n",
+}
+HEAD = "import unittest\nimport pytest\nimport torch\nimport torch.nn as nn\nclass Linear: pass\n"
+
+
+@pytest.mark.parametrize("check", SELF_CHECKS.values(), ids=SELF_CHECKS.keys())
+def test_self_checks_that_importing_never_runs_are_not_a_use_of_the_built_in(check):
+    """Decorated self-checks, test classes a runner would find, helpers beside a `getattr` of
+    a constant name or `model.modules()`: defining them runs none of their bodies."""
+    assert scan_source(HEAD + check).forbidden(list(LINEAR)) == []
+
+
+RUN_ANYWAY = {
+    "a decorator of the student's": "def now(f):\n    f()\n    return f\n@now\ndef test_it():\n    nn.Linear(2, 3)\n",
+    "a decorator that calls": "import torch.utils.checkpoint as cp\n@cp.checkpoint\ndef test_it():\n    nn.Linear(2, 3)\n",
+    "a metaclass": "class Meta(type):\n    pass\nclass TestIt(metaclass=Meta):\n    def test(self):\n        nn.Linear(2, 3)\n",
+    "a base of the student's": "class Base:\n    def __init_subclass__(cls):\n        cls().test()\n"
+                               "class TestIt(Base):\n    def test(self):\n        nn.Linear(2, 3)\n",
+    "a class body": "class TestIt(unittest.TestCase):\n    layer = nn.Linear(2, 3)\n",
+    "a method's default": "class TestIt(unittest.TestCase):\n    def test(self, layer=nn.Linear(2, 3)):\n        pass\n",
+    "a runner on import": "class CheckIt(unittest.TestCase):\n    def test(self):\n        nn.Linear(2, 3)\nunittest.main(exit=False)\n",
+    "the subclasses of TestCase": "class CheckIt(unittest.TestCase):\n    def test(self):\n        nn.Linear(2, 3)\n"
+                                  "def relu(x):\n    return unittest.TestCase.__subclasses__()[0]().test()\n",
+    "a built name on the module": "import mlp\ndef _against():\n    return nn.Linear(2, 3)\n"
+                                  "def relu(x):\n    return getattr(mlp, '_aga' + 'inst')()\nif __name__ == '__main__':\n    _against()\n",
+    "a built name on anything": "def _against():\n    return nn.Linear(2, 3)\ndef relu(x, owner):\n    return getattr(owner, x)()\n"
+                                "if __name__ == '__main__':\n    _against()\n",
+    "a pytest test by a built name": "def test_it():\n    nn.Linear(2, 3)\ndef relu(x):\n    return globals()['test_' + 'it']()\n",
+    "the builtins by a constant name": "import builtins\ndef _against():\n    return nn.Linear(2, 3)\n"
+                                       "def relu(x):\n    return getattr(builtins, 'eval')('_aga' + 'inst()')\n"
+                                       "if __name__ == '__main__':\n    _against()\n",
+    "an imported name": "from mlp import _against as check\ndef _against():\n    return nn.Linear(2, 3)\n"
+                        "def relu(x):\n    return check()\nif __name__ == '__main__':\n    _against()\n",
+}
+
+
+@pytest.mark.parametrize("source", RUN_ANYWAY.values(), ids=RUN_ANYWAY.keys())
+def test_self_checks_that_may_run_count(source):
+    """A decorator or a base of the student's, a class body or a method's default, a test
+    runner called on import, or code reaching functions by a built name: the self-check may run."""
+    assert scan_source(HEAD + source).forbidden(list(LINEAR)) == ["torch.nn.Linear"]
+
+
 def test_everyday_attributes_named_like_builtins_are_not_flagged():
     assert scan_source("def f(model):\n    model.eval()\n    import re\n    return re.compile('a')\n").suspicious() == []
     assert scan_source("x = eval('1 + 1')\n").suspicious() == ["eval"]

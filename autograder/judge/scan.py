@@ -13,10 +13,11 @@
 - Notebook code: the body of a cell magic (`%%time`) is a string to Python but code to the
   student; it is scanned too, and a body built at run time is flagged.
 - A self-check under `if __name__ == "__main__":` never runs when the module is imported,
-  nor does a `def test_*` function nothing calls: comparing one's own layer with the
-  built-in there is not a use of the built-in (unless the module assigns `__name__`, or a
-  notebook kernel ran the code as `__main__`).  Calls from anywhere are the run-time
-  watch's to catch.
+  nor do its helpers, a `def test_*` or a test class (pytest's, unittest's) nothing names,
+  decorated or not (`@torch.no_grad()`, `@pytest.mark…`): comparing one's own layer with
+  the built-in there is not a use of the built-in (unless the module assigns `__name__`,
+  a notebook kernel ran the code as `__main__`, or running code reaches functions by a
+  name it builds).  Calls from anywhere are the run-time watch's to catch.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -175,46 +177,153 @@ def _aliases(tree: ast.AST, result: ScanResult) -> dict[str, str]:
 
 
 def _mentions(node: ast.AST) -> set[str]:
-    """Every name `node` could reach a function by: names, attribute names and strings."""
+    """Every name `node` could reach a function by: names, attribute names, imported names
+    and strings."""
     found: set[str] = set()
     for n in ast.walk(node):
         if isinstance(n, ast.Name):
             found.add(n.id)
         elif isinstance(n, ast.Attribute):
             found.add(n.attr)
+        elif isinstance(n, ast.alias):  # `from mlp import _check as c` reaches `_check`
+            found.update(n.name.split("."))
         elif isinstance(n, ast.Constant) and isinstance(n.value, str):
             found.add(n.value)
     return found
 
 
-#: names by which running code may reach a function it never names: then only self-checks
-#: nothing mentions at all count as never run
-_REACHES_BY_NAME = frozenset({"globals", "vars", "locals", "__dict__", "modules", "getattr", "__getattr__"})
+#: what gives running code a function by a name it builds, with no name in the source
+#: showing which: a namespace (`globals()`, a module's or a frame's), the heap, a reloader,
+#: code run from a string.  (`getattr` with a built name: see `_reaches_by_name`.)
+_REACHES_BY_NAME = frozenset({
+    "globals", "vars", "locals", "eval", "exec", "__import__", "import_module", "reload", "runpy",
+    "run_path", "run_module", "__dict__", "__globals__", "f_globals", "f_locals", "__getattr__",
+    "__getattribute__", "modules", "getmodule", "__loader__", "__spec__", "get_objects", "get_referrers",
+    "get_referents", "__subclasses__", "attrgetter", "methodcaller", "__builtins__"})
+#: of those, everyday methods (`model.eval()`, `model.modules()`) when called on an object
+_EVERYDAY_METHODS = frozenset({"eval", "modules"})
+#: `getattr(module, built)` on these packages gives no function of the student's module
+#: (reaching one from there takes a step `_REACHES_BY_NAME` lists)
+_FOREIGN_MODULES = frozenset({"torch", "numpy", "math", "random", "networkx", "sklearn", "torch_geometric"})
+#: decorators that wrap or register their function without calling it (names with aliases
+#: resolved; a decorator's own arguments run at `def`)
+INERT_DECORATORS = frozenset({
+    "staticmethod", "classmethod", "property", "torch.no_grad", "torch.enable_grad", "torch.inference_mode",
+    "torch.set_grad_enabled", "torch.autograd.no_grad", "torch.autograd.enable_grad",
+    "torch.autograd.inference_mode", "torch.jit.script", "torch.jit.ignore", "torch.jit.unused",
+    "functools.wraps", "functools.cache", "functools.lru_cache", "functools.cached_property",
+    "contextlib.contextmanager", "typing.no_type_check", "typing.overload", "typing.final", "pytest.fixture",
+    "unittest.skip", "unittest.skipIf", "unittest.skipUnless", "unittest.expectedFailure"})
+#: bases of a test class whose definition runs none of its methods
+TEST_BASES = frozenset({"object", "unittest.TestCase", "unittest.IsolatedAsyncioTestCase"})
+#: packages whose runners find test functions and classes without naming them
+TEST_RUNNERS = ("unittest", "pytest", "doctest")
 
 
-def _never_run(tree: ast.Module, guards: bool, api: frozenset[str]) -> set[ast.stmt]:
-    """The module's self-checks that importing never runs: `def test_*` functions, undecorated,
-    mentioned nowhere (pytest-style); and top-level undecorated functions mentioned only inside
-    the `__main__` block (`guards`: it does not run) or inside other such functions — a
-    self-check and its helpers — unless running code can reach functions by a name it builds
-    (`globals()`, `getattr`, …).  A name mentioned anywhere else (called, passed, stored, in
-    a string, in a function that may run) may run, and so may the `api`, which the grader
-    calls by name, a dunder (`__getattr__` answers the grader's lookups), and every other
-    function nothing mentions."""
-    functions = [stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and not stmt.decorator_list]
-    anywhere = _mentions(tree)
-    pytest_style = {stmt for stmt in functions if stmt.name.startswith("test") and stmt.name not in anywhere}
-    body_of = {stmt.name: stmt for stmt in functions}
-    defs = {name for name in body_of if name not in api and not name.startswith("__")
-            and sum(getattr(s, "name", None) == name for s in tree.body) == 1}
-    by: dict[str, set[str]] = {name: set() for name in defs}  # name → where it is mentioned: "main", "live" or a function
-    live: set[str] = set()  # every name running code mentions
+def _resolved(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    dotted = _dotted(node.func if isinstance(node, ast.Call) else node)
+    return _full(aliases, dotted) if dotted else None
+
+
+def _inert(decorator: ast.expr, aliases: dict[str, str]) -> bool:
+    name = _resolved(decorator, aliases) or ""
+    return name in INERT_DECORATORS or name.startswith("pytest.mark.")
+
+
+def _defined_without_running(stmt: ast.stmt, aliases: dict[str, str]) -> bool:
+    """Defining `stmt` runs none of its function bodies: a function with inert decorators, or a
+    class with plain or unittest bases, no metaclass, whose decorators and methods' are inert."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return all(_inert(d, aliases) for d in stmt.decorator_list)
+    if not isinstance(stmt, ast.ClassDef) or stmt.keywords:
+        return False
+    methods = [s for s in stmt.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return all(_resolved(b, aliases) in TEST_BASES for b in stmt.bases) \
+        and all(_inert(d, aliases) for s in [stmt, *methods] for d in s.decorator_list)
+
+
+def _split(stmt: ast.stmt) -> tuple[list[ast.AST], list[ast.stmt]]:
+    """What defining a top-level `def` or `class` runs (decorators, defaults, annotations,
+    bases, a class body's other statements), and the function bodies, which run when called."""
+    if isinstance(stmt, ast.ClassDef):
+        now: list[ast.AST] = [*stmt.decorator_list, *stmt.bases, *stmt.keywords]
+        later: list[ast.stmt] = []
+        for inner in stmt.body:
+            if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                at_def, body = _split(inner)
+                now += at_def
+                later += body
+            else:
+                now.append(inner)
+        return now, later
+    now = [*stmt.decorator_list, stmt.args, *getattr(stmt, "type_params", [])]
+    if stmt.returns is not None:
+        now.append(stmt.returns)
+    return now, list(stmt.body)
+
+
+def _reaches_by_name(nodes: list[ast.AST], aliases: dict[str, str]) -> bool:
+    """`nodes` can reach a function by a name they build: they mention a `_REACHES_BY_NAME`
+    name (as a name, an imported name, a string, an attribute — but `model.eval()` and
+    `model.modules()` are everyday methods), or call `getattr` with a built name on anything
+    but a `_FOREIGN_MODULES` package (`getattr(torch, name)`)."""
+    reaching = _REACHES_BY_NAME | {"getattr"}
+    for node in nodes:
+        calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+        methods = {id(n.func) for n in calls if isinstance(n.func, ast.Attribute)}
+        getattrs = [n for n in calls if _resolved(n, aliases) == "getattr" and len(n.args) >= 2]
+        if any(isinstance(n.args[1], ast.Constant) and n.args[1].value in reaching for n in getattrs):
+            return True
+        harmless = {id(n.func) for n in getattrs if isinstance(n.args[1], ast.Constant)
+                    or (_resolved(n.args[0], aliases) or "").split(".")[0] in _FOREIGN_MODULES}
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                name = _full(aliases, n.id).split(".")[-1]
+                if name in _REACHES_BY_NAME or name == "getattr" and id(n) not in harmless:
+                    return True
+            elif isinstance(n, ast.Attribute) and n.attr in _REACHES_BY_NAME:
+                everyday = n.attr in _EVERYDAY_METHODS and id(n) in methods and _resolved(n, aliases) != f"builtins.{n.attr}"
+                if not everyday:
+                    return True
+            elif isinstance(n, ast.alias) and n.name.split(".")[-1] in reaching:
+                return True
+            elif isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in _REACHES_BY_NAME - _EVERYDAY_METHODS:
+                return True
+    return False
+
+
+def _runs_tests(node: ast.AST, aliases: dict[str, str]) -> bool:
+    """`node` names a test runner's function (`unittest.main`, `pytest.main`, `doctest.testmod`),
+    which finds tests without naming them (a base class or a decorator is not one)."""
+    inner = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    chains = [n for n in ast.walk(node) if isinstance(n, (ast.Name, ast.Attribute)) and id(n) not in inner]
+    return any((name := _resolved(n, aliases) or "").split(".")[0] in TEST_RUNNERS
+               and name not in TEST_BASES and not _inert(n, aliases) for n in chains)
+
+
+def _never_run(tree: ast.Module, guards: bool, api: frozenset[str], aliases: dict[str, str]) -> set[ast.stmt]:
+    """The module's self-checks that importing never runs: top-level functions and classes
+    whose definition runs none of their bodies (`_defined_without_running`) and that are
+    - tests only a runner would find — `def test*`, `class Test*`, a `unittest.TestCase` —
+      mentioned nowhere, where no code that runs calls a test runner (`unittest.main()`); or
+    - mentioned only inside the `__main__` block (`guards`: it does not run) or inside other
+      self-checks of either kind (a self-check and its helpers);
+    none where code that may run can reach functions by a name it builds (`globals()`,
+    `getattr(module, built)`, …).
+    A name mentioned anywhere else (called, passed, stored, in a string, in code that may
+    run) may run, and so may the `api`, which the grader calls by name, a dunder
+    (`__getattr__` answers the grader's lookups), and every other definition nothing mentions."""
+    candidates = [stmt for stmt in tree.body if _defined_without_running(stmt, aliases)]
+    defined = Counter(getattr(stmt, "name", None) for stmt in tree.body)
+    named = {stmt.name: stmt for stmt in candidates if defined[stmt.name] == 1}
+    defs = {name for name in named if name not in api and not name.startswith("__")}
+    by: dict[str, set[str]] = {name: set() for name in defs}  # name → where it is mentioned: "main", "live" or a definition
+    live: list[ast.AST] = []  # the code that runs on import, or may run later
 
     def note(node: ast.AST, where: str) -> None:
-        names = _mentions(node)
         if where == "live":
-            live.update(names)
-        for name in names & defs:
+            live.append(node)
+        for name in _mentions(node) & defs:
             if name != where:
                 by[name].add(where)
 
@@ -224,24 +333,32 @@ def _never_run(tree: ast.Module, guards: bool, api: frozenset[str]) -> set[ast.s
                 note(inner, "main")
             for inner in stmt.orelse:  # `else:` runs on import
                 note(inner, "live")
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in defs:
-            note(stmt.args, "live")  # defaults run at `def`
-            if stmt.returns is not None:
-                note(stmt.returns, "live")
-            for inner in stmt.body:
+        elif getattr(stmt, "name", None) in defs:
+            at_def, body = _split(stmt)
+            for node in at_def:
+                note(node, "live")
+            for inner in body:
                 note(inner, stmt.name)
         else:
             note(stmt, "live")
+    runner = any(_runs_tests(node, aliases) for node in live)
+    elsewhere = Counter(name for stmt in tree.body for name in _mentions(stmt))
+    found_by_a_runner = set() if runner else {
+        stmt for stmt in candidates
+        if elsewhere[stmt.name] == (stmt.name in _mentions(stmt))  # mentioned nowhere but in itself
+        and (stmt.name.startswith("test") if not isinstance(stmt, ast.ClassDef)
+             else stmt.name.startswith("Test") or any(_resolved(b, aliases) != "object" for b in stmt.bases))}
+    never = {"main"} | {stmt.name for stmt in found_by_a_runner}  # where a mention never runs
     dead = {name for name in defs if by[name] and "live" not in by[name]}
     while True:
-        still = {name for name in dead if all(w == "main" or w in dead for w in by[name])}
+        still = {name for name in dead if all(w in never or w in dead for w in by[name])}
         if still == dead:
             break
         dead = still
-    # a function that may run and builds names reaches them too: then no helper is sure to stay unrun
-    if live & _REACHES_BY_NAME or any(_mentions(body_of[name]) & _REACHES_BY_NAME for name in defs - dead):
-        return pytest_style
-    return pytest_style | {body_of[name] for name in dead}
+    # code that may run and builds names reaches them too: then no helper is sure to stay unrun
+    if _reaches_by_name(live + [n for name in defs - dead - never for n in _split(named[name])[1]], aliases):
+        return set()
+    return found_by_a_runner | {named[name] for name in dead}
 
 
 def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool, api: frozenset[str] = frozenset()) -> None:
@@ -254,7 +371,7 @@ def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool, a
     if renamed:
         result.obfuscation.append("assigns `__name__` (a `__main__` block then runs on import)")
     guards = imported and not renamed
-    uncalled = _never_run(tree, guards, api)
+    uncalled = _never_run(tree, guards, api, aliases)
     main = ScanResult()  # what only code that never runs holds
     for stmt in tree.body:
         if guards and _is_main_guard(stmt):
@@ -263,11 +380,11 @@ def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool, a
             for inner in stmt.orelse:  # `else:` runs on import
                 _collect_names(inner, aliases, result, depth)
         elif stmt in uncalled:
-            for inner in stmt.body:
+            at_def, body = _split(stmt)
+            for inner in at_def:  # decorators, defaults, annotations, bases run at `def`
+                _collect_names(inner, aliases, result, depth)
+            for inner in body:
                 _collect_names(inner, aliases, main, depth)
-            _collect_names(stmt.args, aliases, result, depth)  # defaults and annotations run at `def`
-            if stmt.returns is not None:
-                _collect_names(stmt.returns, aliases, result, depth)
         else:
             _collect_names(stmt, aliases, result, depth)
     result.main_only |= main.names - result.names
