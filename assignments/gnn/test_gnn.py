@@ -21,6 +21,8 @@ F64 = torch.float64
 # 0 — 1 — 2 ← 3   4: an undirected path, one directed edge 3 → 2, an isolated node 4
 EDGES = torch.tensor([[0, 1, 1, 2, 3], [1, 0, 2, 1, 2]])
 X = torch.tensor([[1.0], [2.0], [3.0], [4.0], [5.0]], dtype=F64)
+REPEATED, X3 = torch.tensor([[0, 0, 2], [1, 1, 1]]), torch.tensor([[1.0], [2.0], [4.0]], dtype=F64)  # 0 → 1 twice, 2 → 1
+REPEATED_HINT = "an edge listed twice is two edges (as in PyG): it sends two messages and counts twice in a degree or a mean"
 
 
 def output(submission, prop: str, hint: str, **request) -> torch.Tensor:
@@ -123,7 +125,7 @@ def _without_bias(submission, layer: str, weights: dict, expected: torch.Tensor,
 def test_gcn_layer_known_values(submission):
     """W = 2, b = 0.5 on 0 — 1 — 2 ← 3, 4: degrees with self loops (at the target) 2, 3, 3, 1, 1, messages x_j W / sqrt(d_j d_i);
     bias=False has no bias; on 0 — 1 where 1 has its loop already, no second loop (degrees 2, 2); the same after the layer
-    ran on another graph."""
+    ran on another graph; 0 → 1 listed twice and 2 → 1 (degree of node 1: 4)."""
     prop, hint = "equality with GCNConv", ("self loops first (only for nodes without one); the degree of each TARGET; the symmetric weight "
                                            "1/sqrt(d_j d_i); then the bias")
     s6, s3 = math.sqrt(6), math.sqrt(3)
@@ -143,6 +145,10 @@ def test_gcn_layer_known_values(submission):
                  "bias": torch.tensor([0.0], dtype=F64)}, dtype=F64, args=(torch.tensor([[1.0], [2.0]], dtype=F64), looped))
     checks.expect_close(out, torch.tensor([[1.5], [1.5]], dtype=F64), "GCNLayer's output where node 1 has its self loop already", prop,
                         hint=hint)
+    out = output(submission, prop, hint, model=Build("GCNLayer", 1, 1), state_dict={"lin.weight": torch.tensor([[1.0]], dtype=F64),
+                 "bias": torch.tensor([0.0], dtype=F64)}, dtype=F64, args=(X3, REPEATED))
+    checks.expect_close(out, torch.tensor([[1.0], [3.5], [4.0]], dtype=F64), "GCNLayer's output where 0 → 1 is listed twice", prop,
+                        hint=REPEATED_HINT)
 
 
 @pytest.mark.timeout(10)
@@ -150,7 +156,7 @@ def test_gcn_layer_known_values(submission):
 @pytest.mark.property("equality with SAGEConv")
 def test_sage_layer_known_values(submission):
     """lin_l = 1 (bias 0.5), lin_r = 3 on 0 — 1 — 2 ← 3, 4: mean of the incoming neighbours + 0.5 + 3 x; nodes 3 and 4 receive
-    nothing (mean 0); bias=False has no lin_l.bias."""
+    nothing (mean 0); bias=False has no lin_l.bias; 0 → 1 listed twice and 2 → 1: node 1's mean is (1 + 1 + 4) / 3."""
     prop, hint = "equality with SAGEConv", "lin_l(mean of the INCOMING neighbours) + lin_r(x); a node that receives nothing has mean 0 (not 0/0)"
     expected = torch.tensor([[2.0], [2.0], [3.0], [0.0], [0.0]], dtype=F64) + 0.5 + 3 * X
     weights = {"lin_l.weight": torch.tensor([[1.0]], dtype=F64), "lin_l.bias": torch.tensor([0.5], dtype=F64),
@@ -160,6 +166,9 @@ def test_sage_layer_known_values(submission):
     out = output(submission, prop, hint, model=Build("SAGELayer", 1, 1), state_dict=weights, dtype=F64, args=(X, EDGES), inference=True)
     checks.expect_close(out, expected, "SAGELayer's output in eval mode under torch.no_grad() (as a trained model predicts)", prop, hint=hint)
     _without_bias(submission, "SAGELayer", {k: v for k, v in weights.items() if k != "lin_l.bias"}, expected - 0.5, prop)
+    out = output(submission, prop, hint, model=Build("SAGELayer", 1, 1), state_dict=weights, dtype=F64, args=(X3, REPEATED))
+    checks.expect_close(out, torch.tensor([[0.0], [2.0], [0.0]], dtype=F64) + 0.5 + 3 * X3, "SAGELayer's output where 0 → 1 is listed twice",
+                        prop, hint=REPEATED_HINT)
 
 
 @pytest.mark.timeout(10)

@@ -59,6 +59,7 @@ DIRECTED = torch.tensor([[0, 1, 2, 3], [1, 2, 0, 0]])  # 5 nodes: 3 receives not
 LOOPED = torch.tensor([[0, 1, 1, 2, 2, 3, 4, 0], [1, 0, 2, 1, 2, 3, 0, 0]])  # 5 nodes: 0, 2 and 3 have their loop already
 NO_EDGES = torch.zeros(2, 0, dtype=torch.long)
 LOOP = torch.tensor([[0], [0]])
+REPEATED = torch.tensor([[0, 0, 1, 1, 2, 3, 2, 4], [1, 1, 0, 0, 1, 2, 3, 3]])  # 5 nodes: 0 → 1 and 1 → 0 listed twice (PyG: two messages)
 LAYERS = ("GCNLayer", "SAGELayer")
 
 
@@ -246,12 +247,12 @@ def test_message_passing_hooks(reference, submission):
 
 def _layer_matches(reference, submission, layer: str, layout: Callable[[bool], dict], prop: str, hint: str) -> None:
     """`layer(3, 4, bias=...)`: PyG's parameter layout, then outputs and gradients equal the
-    reference on the karate club, a graph with isolated nodes, a directed graph and one
-    where some nodes have their self loop already."""
+    reference on the karate club, a graph with isolated nodes, a directed graph, one
+    where some nodes have their self loop already and one with edges listed twice."""
     for bias in (True, False):
         model = Build(layer, 3, 4) if bias else Build(layer, 3, 4, bias=False)
         checks.parameters_like(submission, model, layout(bias), prop=prop, hint="bias=False means no bias parameter at all")
-        for edge_index, n in ((KARATE, 34), (ISOLATED, 7), (DIRECTED, 5), (LOOPED, 5)):
+        for edge_index, n in ((KARATE, 34), (ISOLATED, 7), (DIRECTED, 5), (LOOPED, 5), (REPEATED, 5)):
             own_then_trusted(lambda patch: checks.matches_reference(submission, reference, model=model, inputs=[(randn(n, 3), edge_index)],
                                                                     patch=patch, prop=prop, hint=hint), TRUSTED_PRIMITIVES, submission)
 
@@ -264,7 +265,7 @@ def test_gcn_layer_matches_reference(reference, submission):
     also from a layer that ran on another graph before."""
     _layer_matches(reference, submission, "GCNLayer", lambda bias: {"lin.weight": (4, 3), **({"bias": (4,)} if bias else {})},
                    "equality with GCNConv", "a self loop for every node without one (never a second), degree of the TARGET (in x's dtype), "
-                   "message x_j W / sqrt(deg_j deg_i), sum at the target, then the bias")
+                   "message x_j W / sqrt(deg_j deg_i), sum at the target, then the bias; an edge listed twice is two messages")
     reused = Build("autograder.worker.probes.gnn:AfterAnotherGraph", Build("GCNLayer", 3, 4))
     own_then_trusted(lambda patch: checks.matches_reference(
         submission, reference, model=reused, inputs=[(randn(34, 3), KARATE)], patch=patch, prop="equality with GCNConv",
@@ -279,7 +280,8 @@ def test_sage_layer_matches_reference(reference, submission):
     """Parameters as SAGEConv's (bias=True and False); outputs and gradients equal the reference (= SAGEConv(aggr="mean"))."""
     _layer_matches(reference, submission, "SAGELayer",
                    lambda bias: {"lin_l.weight": (4, 3), **({"lin_l.bias": (4,)} if bias else {}), "lin_r.weight": (4, 3)},
-                   "equality with SAGEConv", "lin_l(mean of incoming neighbours) + lin_r(x); no neighbours → mean 0")
+                   "equality with SAGEConv", "lin_l(mean of incoming neighbours) + lin_r(x); no neighbours → mean 0; "
+                   "an edge listed twice counts twice in the mean")
 
 
 @pytest.mark.points(1)
