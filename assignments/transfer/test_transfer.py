@@ -137,8 +137,8 @@ def test_replace_head_keeps_the_old_heads_dtype_and_device(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("fresh head")
 def test_replace_head_draws_a_fresh_head(submission):
-    """replace_head(load_pretrained(), 10) — as many classes as before — still gives new weights from U(-k, k), k = 1/sqrt(64),
-    drawn at random: another seed, another head."""
+    """replace_head(load_pretrained(), 10) — as many classes as before — still gives new weights and bias from U(-k, k),
+    k = 1/sqrt(64), drawn at random: another seed, another head."""
     prop, hint = "fresh head", "always create a NEW nn.Linear, even when num_classes is unchanged"
     old = dict(pretrained_state_dict())
     heads = []
@@ -148,6 +148,9 @@ def test_replace_head_draws_a_fresh_head(submission):
             fail(prop, "the new head has the old head's (pretrained) weights", hint)
         if not float(returned["head.weight"].abs().max()) <= 1 / math.sqrt(64) * 1.0001:  # written so, a NaN fails too
             fail(prop, "the new head has values outside (-k, k), k = 1/sqrt(in_features): initialise it as nn.Linear does", hint)
+        bias = returned.get("head.bias")
+        if isinstance(bias, torch.Tensor) and not float(bias.double().std()) >= 0.25 / math.sqrt(64 * 3):  # a quarter of the spread of U(-k, k)
+            fail(prop, "the new head's bias is (nearly) one value everywhere, not drawn from U(-k, k): initialise it as nn.Linear does", hint)
         heads.append(returned["head.weight"])
     if torch.equal(*heads):
         fail(prop, "the new head's weights were the same under two random seeds: fresh weights are a random draw", hint)
@@ -359,7 +362,8 @@ def test_fine_tuning_leaves_frozen_parameters_untouched(submission):
 @pytest.mark.property("frozen buffers")
 def test_fine_tuning_leaves_frozen_batchnorm_statistics_untouched(submission):
     """The frozen BatchNorm layers keep their running statistics bitwise: they stay in eval mode while the rest trains — SmallNet's
-    BatchNorm2d, a BatchNorm1d, and a BatchNorm1d without parameters (affine=False: nothing to train, so always "frozen")."""
+    BatchNorm2d, a BatchNorm1d, and a BatchNorm1d without parameters (affine=False: nothing to train, so always "frozen") — and
+    the steps show they normalised by those statistics, not by each batch's."""
     prop, hint = "frozen buffers", ("after model.train(), put every normalisation layer (any BatchNorm) whose parameters are all frozen, "
                                     "or that has none, back into eval mode")
     before, _, _, result = _frozen_run(submission)
@@ -367,14 +371,22 @@ def test_fine_tuning_leaves_frozen_batchnorm_statistics_untouched(submission):
         if name.startswith(("backbone.bn1.running", "backbone.bn2.running")) and not torch.equal(result["state_dict"][name], value):
             fail(prop, f"`{name}` of a frozen BatchNorm changed during fine-tuning", hint)
     state = state_of(fresh(NormNet, 1).double())
-    result = _fine_tune(submission, model=NORMNET, state_dict=state, dtype=F64, X=randn(16, 6, seed=4), y=torch.arange(16) % 3,
-                        trainable=["backbone.fc.weight", "backbone.fc.bias", "head.weight", "head.bias"],
-                        train_kwargs=dict(epochs=1, lr=1e-2, batch_size=8))
-    for layer in ("backbone.bn", "backbone.plain"):
+    state.update({"backbone.bn.running_mean": torch.full((6,), 0.5, dtype=F64), "backbone.plain.running_var": torch.full((8,), 2.0, dtype=F64)})
+    trainable, X, y = ["backbone.fc.weight", "backbone.fc.bias", "head.weight", "head.bias"], randn(16, 6, seed=4), torch.arange(16) % 3
+    result = _fine_tune(submission, model=NORMNET, state_dict=state, dtype=F64, X=X, y=y, trainable=trainable,
+                        train_kwargs=dict(epochs=1, lr=1e-2, batch_size=8), trajectory=2)
+    norms = {"backbone.bn": "a frozen BatchNorm1d", "backbone.plain": "a BatchNorm1d without parameters"}
+    for layer, kind in norms.items():
         for buffer in ("running_mean", "running_var"):
             if not torch.equal(result["state_dict"][f"{layer}.{buffer}"], state[f"{layer}.{buffer}"]):
-                kind = "a frozen BatchNorm1d" if layer == "backbone.bn" else "a BatchNorm1d without parameters"
                 fail(prop, f"`{layer}.{buffer}` of {kind} changed during fine-tuning", hint)
+    # statistics put back afterwards are not enough: the steps show the batch statistics a layer in training mode used
+    modes = ["eval", *({layer: True} for layer in norms), "train"]
+    explained = replay.modes_explaining(result, model=NORMNET, start=state, X=X, y=y, lr=1e-2, epochs=1, most_steps=2, modes=modes,
+                                        trainable=trainable, dtype=F64)
+    if explained and "eval" not in explained:
+        training = [kind for layer, kind in norms.items() if explained[0] == "train" or layer in explained[0]]
+        fail(prop, f"the fine-tuning steps used batch statistics: {' and '.join(training)} ran in training mode", hint)
 
 
 @pytest.mark.timeout(20)

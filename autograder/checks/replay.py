@@ -26,6 +26,10 @@ from autograder.worker.probes import one_thread
 from autograder.worker.probes.core import build_model
 from autograder.worker.spec import Build
 
+#: how a model runs while it trains: "train", "eval", or eval but for the submodules named
+#: (`{"backbone.bn": True}`: that one in training mode)
+Mode = str | dict[str, bool]
+
 #: How many passes over `X` a record may claim when the check is not told the request's
 #: `epochs`: the hidden tests replay runs of at most 3 epochs, and every claimed row costs
 #: the judge a replayed one (≈ 0.25 ms a step).
@@ -246,7 +250,7 @@ STEP_TOLERANCE = 1e-3
 
 def expect_adam_steps(result: Any, *, model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, lr: float,
                       epochs: int, most_steps: int, prop: str, hint: str, trainable: Sequence[str] | None = None,
-                      modes: Sequence[str] = ("train",), dtype: torch.dtype | None = None) -> None:
+                      modes: Sequence[Mode] = ("train",), dtype: torch.dtype | None = None) -> None:
     """Fail `prop` unless the weights a training run returned are the end of Adam(lr) steps,
     each on the mean cross-entropy of the batch it reports, each from the weights the step
     before left — checked step by step, here, against the record's `trajectory` (the
@@ -266,6 +270,46 @@ def expect_adam_steps(result: Any, *, model: Build, start: dict, X: torch.Tensor
         modes: the training modes the model may have run in, tried in turn (a frozen
             BatchNorm's batch statistics in "train" mode are not a different recipe).
     """
+    batches, path, names = _trajectory(result, model=model, start=start, X=X, epochs=epochs, most_steps=most_steps, prop=prop,
+                                       hint=hint, trainable=trainable, dtype=dtype)
+    strays = []
+    for mode in modes:
+        stray = _first_stray(model, start, X, y, batches, path, names, lr=lr, mode=mode, dtype=dtype)
+        if stray is None:
+            return
+        strays.append(stray)
+    step, by = max(strays, key=lambda s: s[0])  # the mode that explains the most steps
+    fail(prop, f"optimiser step {step + 1} of {len(batches)} is not an Adam(lr={lr:g}) step on the mean cross-entropy of its "
+               f"batch, from the weights the step before left (a weight is {by:.2g}·lr away from the judge's step)", hint)
+
+
+def modes_explaining(result: Any, *, model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, lr: float, epochs: int,
+                     most_steps: int, modes: Sequence[Mode], trainable: Sequence[str] | None = None,
+                     dtype: torch.dtype | None = None) -> list[Mode] | None:
+    """The `modes` under which every step of a training run is the judge's Adam(lr) step
+    (`expect_adam_steps`): how the model's layers ran, seen in the numbers — a BatchNorm
+    in training mode normalises by its batch's statistics.  None where the record holds no
+    trajectory of the steps it reports (the tests of the loop say why).
+
+    Example (frozen normalisation layers belong in eval mode):
+        >>> modes_explaining(result, model=NORMNET, start=sd, X=X, y=y, lr=0.01, epochs=2, most_steps=6,
+        ...                  modes=("eval", {"backbone.bn": True}), trainable=names, dtype=torch.float64)
+        [{'backbone.bn': True}]
+    """
+    try:
+        batches, path, names = _trajectory(result, model=model, start=start, X=X, epochs=epochs, most_steps=most_steps,
+                                           prop="training", hint="", trainable=trainable, dtype=dtype)
+    except CheckFailed:
+        return None
+    return [mode for mode in modes if _first_stray(model, start, X, y, batches, path, names, lr=lr, mode=mode, dtype=dtype) is None]
+
+
+def _trajectory(result: Any, *, model: Build, start: dict, X: torch.Tensor, epochs: int, most_steps: int, prop: str, hint: str,
+                trainable: Sequence[str] | None, dtype: torch.dtype | None) -> tuple[list[torch.Tensor], torch.Tensor, list[str]]:
+    """A run's recorded batches, its weights after each step `(steps, trained weights)` in the
+    model's dtype, and the names of the trained parameters; fails `prop` where the record
+    does not hold together (more steps than asked, untrained weights changed, a trajectory
+    that does not end at the returned weights)."""
     batches = recorded_batches(result, X, prop, hint, epochs=epochs, inputs=lambda name: _inputs_of(model, start, X, name, dtype))
     if len(batches) > most_steps:
         fail(prop, f"training took {len(batches)} optimiser steps, more than the {most_steps} the grader checks "
@@ -289,15 +333,7 @@ def expect_adam_steps(result: Any, *, model: Build, start: dict, X: torch.Tensor
     if not all(type(v) is torch.Tensor and v.is_floating_point() for v in ends) or \
             not torch.equal(torch.cat([v.reshape(-1).to(kind) for v in ends]), path[-1]):
         fail(prop, "the weights training returned are not the weights after its last step", hint)
-    strays = []
-    for mode in modes:
-        stray = _first_stray(model, start, X, y, batches, path, names, lr=lr, mode=mode, dtype=dtype)
-        if stray is None:
-            return
-        strays.append(stray)
-    step, by = max(strays, key=lambda s: s[0])  # the mode that explains the most steps
-    fail(prop, f"optimiser step {step + 1} of {len(batches)} is not an Adam(lr={lr:g}) step on the mean cross-entropy of its "
-               f"batch, from the weights the step before left (a weight is {by:.2g}·lr away from the judge's step)", hint)
+    return batches, path, names
 
 
 def _inputs_of(model: Build, start: dict, X: torch.Tensor, name: str, dtype: torch.dtype | None) -> torch.Tensor | None:
@@ -323,12 +359,14 @@ def _inputs_of(model: Build, start: dict, X: torch.Tensor, name: str, dtype: tor
 
 
 def _first_stray(model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, batches: Sequence[torch.Tensor],
-                 path: torch.Tensor, names: Sequence[str], *, lr: float, mode: str,
+                 path: torch.Tensor, names: Sequence[str], *, lr: float, mode: Mode,
                  dtype: torch.dtype | None) -> tuple[int, float] | None:
     """The first step of `path` (and by how much, in units of `lr`) that is not the judge's
     Adam step from the weights before it, with the model in `mode`; None if every one is."""
     net = build_model(None, model, start, dtype)
     net.train(mode == "train")
+    for name, training in (mode.items() if isinstance(mode, dict) else ()):
+        net.get_submodule(name).train(training)
     params = dict(net.named_parameters())
     trained = [params[n] for n in names]
     for p in net.parameters():

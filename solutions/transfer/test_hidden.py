@@ -295,7 +295,7 @@ def test_replace_head_follows_the_old_heads_dtype_and_device(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("fresh head")
 def test_replace_head_draws_fresh_weights(submission):
-    """Even with as many classes as before, the head gets new, trainable weights from U(-k, k), k = 1/sqrt(in_features),
+    """Even with as many classes as before, the head gets new, trainable weights and bias from U(-k, k), k = 1/sqrt(in_features),
     drawn at random: another seed, another head."""
     prop, hint = "fresh head", "always create a NEW nn.Linear (never keep or reuse the old head, even when num_classes is unchanged)"
     heads = []
@@ -312,6 +312,10 @@ def test_replace_head_draws_fresh_weights(submission):
             fail(prop, "the new head has values outside (-k, k), k = 1/sqrt(in_features): initialise it as nn.Linear does", hint)
         if not within(float(weight.double().std()), k / math.sqrt(3), 0.2 * k / math.sqrt(3)):
             fail(prop, "the new head's weights are not spread like U(-k, k): initialise it as nn.Linear does", hint)
+        bias = returned.get("head.bias")
+        if isinstance(bias, torch.Tensor) and not float(bias.double().std()) >= 0.25 * k / math.sqrt(3):
+            fail(prop, "the new head's bias is not spread like U(-k, k) (nearly the same value everywhere): initialise it as nn.Linear does",
+                 "keep the bias nn.Linear draws for the head: a fresh head is nn.Linear's whole initialisation, bias included")
         grads = grads_in(result, prop, hint)
         for name in head:
             if grads.get(name) is None:
@@ -610,7 +614,8 @@ def test_frozen_parameters_stay_bitwise_equal(reference, submission):
 @pytest.mark.property("frozen buffers")
 def test_frozen_normalisation_statistics_stay_bitwise_equal(reference, submission):
     """BatchNorm layers whose parameters are all frozen, or that have none, keep their running statistics bitwise (they stay in
-    eval mode): SmallNet's BatchNorm2d, and a BatchNorm1d with and without parameters."""
+    eval mode): SmallNet's BatchNorm2d, and a BatchNorm1d with and without parameters — whose steps show they normalised by
+    their running statistics, not by each batch's."""
     prop, hint = "frozen buffers", ("after model.train(), call .eval() on every normalisation layer (any BatchNorm, 1d or 2d) whose "
                                     "parameters are all frozen, or that has none — in training mode BatchNorm updates running_mean / "
                                     "running_var even when frozen")
@@ -624,16 +629,25 @@ def test_frozen_normalisation_statistics_stay_bitwise_equal(reference, submissio
                 value = checks.expect_tensor(after.get(name), f"`{name}`", prop, hint=hint)
                 if not torch.equal(value, before[name]):
                     fail(prop, f"`{name}` of a frozen BatchNorm changed while fine-tuning with only {trainable} trainable", hint)
-    other = _fine_tune(submission, model=NORMNET, state_dict=NORMNET_STATE, dtype=F64,
-                       trainable=["backbone.fc.weight", "backbone.fc.bias", "head.weight", "head.bias"],
-                       X=randn(24, 6, seed=5), y=torch.arange(24) % 3, train_kwargs=dict(epochs=2, lr=1e-2, batch_size=8, seed=0))
+    trainable, X, y = ["backbone.fc.weight", "backbone.fc.bias", "head.weight", "head.bias"], randn(24, 6, seed=5), torch.arange(24) % 3
+    other = _fine_tune(submission, model=NORMNET, state_dict=NORMNET_STATE, dtype=F64, trainable=trainable, X=X, y=y,
+                       train_kwargs=dict(epochs=2, lr=1e-2, batch_size=8, seed=0), trajectory=6)
     after = as_reply(other, prop, hint).get("state_dict")
     after = after if isinstance(after, dict) else {}
-    for layer, kind in (("backbone.bn", "a frozen BatchNorm1d"), ("backbone.plain", "a BatchNorm1d without parameters (affine=False)")):
+    norms = {"backbone.bn": "a frozen BatchNorm1d", "backbone.plain": "a BatchNorm1d without parameters (affine=False)"}
+    for layer, kind in norms.items():
         for buffer in BUFFERS:
             name = f"{layer}.{buffer}"
             if not same(after.get(name), NORMNET_STATE[name]):
                 fail(prop, f"`{name}` of {kind} changed while fine-tuning with only backbone.fc and head trainable", hint)
+    # statistics put back afterwards are not enough: the steps show the batch statistics a layer in training mode used
+    modes = ["eval", *({layer: True} for layer in norms), "train"]
+    explained = replay.modes_explaining(other, model=NORMNET, start=NORMNET_STATE, X=X, y=y, lr=1e-2, epochs=2, most_steps=6,
+                                        modes=modes, trainable=trainable, dtype=F64)
+    if explained and "eval" not in explained:
+        training = [norms[layer] for layer in norms if explained[0] == "train" or layer in explained[0]]
+        fail(prop, f"the fine-tuning steps used batch statistics: {' and '.join(training)} ran in training mode while fine-tuning with "
+                   "only backbone.fc and head trainable", hint)
 
 
 @pytest.mark.points(1)
