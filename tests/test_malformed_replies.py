@@ -5,7 +5,9 @@ training record longer than the request implies, is the student's failure — ne
 
 from __future__ import annotations
 
+import base64
 import pickle
+import zlib
 from pathlib import Path
 
 import pytest
@@ -278,3 +280,55 @@ def test_a_composite_right_only_on_the_graders_trusted_parts_loses_its_points(na
     assignment = name.split("_")[0]
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", assignment, SandboxLimits(call_seconds=60))
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
+
+
+@pytest.mark.parametrize("name, lost, found", [
+    ("mlp_bool_gradients", ["test_every_mlp_parameter_gets_a_gradient"], "has dtype torch.bool: a gradient is a floating-point tensor"),
+    ("attention_float16_in_train_mode", ["test_encoder_layer_dropout_in_train_mode"], "has dtype torch.float16, expected torch.float64"),
+    ("gnn_classifier_bool_votes", ["test_graph_classifier_respects_batch", "test_graph_classification"], "dtype torch.bool"),
+])
+def test_a_tensor_of_another_dtype_is_the_students_failure(name, lost, found):
+    """Bool gradients (a forged probe), a layer answering float16 in train mode, a classifier
+    answering bool votes: the judge's arithmetic on them raised, a grader error that asks for a
+    rerun, until 2026-12-04; now each costs the tests that read them, with the dtype named."""
+    result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", name.split("_")[0], SandboxLimits(call_seconds=60))
+    assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
+    assert all(found in t.message for t in result.tests if not t.passed)
+
+
+def test_a_students_exception_message_shows_no_data():
+    """The message of a student's exception reaches the feedback of hidden tests: written by the
+    student's code, it could carry the grader's hidden inputs out (an outside audit's layer
+    raised with its input, compressed, in the message: it came back bit for bit until
+    2026-12-04).  Runs of numbers and of characters without a space are left out, the rest
+    bounded; an honest message stays as it was."""
+    from autograder.sandbox.client import MESSAGE_CHARS, student_error
+
+    data = torch.randn(2, 5, 8, dtype=torch.float64)
+    blob = base64.b85encode(zlib.compress(data.numpy().tobytes())).decode()
+    for message in (f"bad input {data}", f"x{tuple(data.shape)} data={blob}", "word " * 200, str(data.tolist())):
+        shown = student_error({"types": ["ValueError"], "message": message}).message
+        assert len(shown) <= MESSAGE_CHARS and blob[:20] not in shown and f"{float(data[0, 0, 1]):.4f}" not in shown, shown
+    honest = "mat1 and mat2 shapes cannot be multiplied (3x4 and 5x6)"
+    assert student_error({"types": ["RuntimeError"], "message": honest}).message == honest
+
+
+@pytest.mark.parametrize("name, lost", [
+    ("mlp_part_fails_only_when_rechecked", ["test_mlp_matches_reference"]),
+    ("rnn_cell_fails_only_when_rechecked", ["test_rnn_matches_reference"]),
+    ("attention_eval_nudged_after_train_mode", ["test_encoder_layer_dropout_in_train_mode"]),
+    ("gnn_primitive_wrong_only_in_a_fresh_worker", [
+        "test_message_passing_template", "test_message_passing_hooks", "test_gcn_layer_matches_reference",
+        "test_sage_layer_matches_reference", "test_k_layers_see_k_hops", "test_messages_follow_edge_direction", "test_global_mean_pool"]),
+])
+def test_a_part_that_answers_a_recheck_otherwise_excuses_nothing(name, lost):
+    """A check that excuses a failure by a part's (a composite's wrong part, a layer's wrong
+    primitive, a layer otherwise wrong) asks the part's own test (`checks.verdicts`), not the
+    worker again: these parts passed their own tests and answered the re-check otherwise —
+    failing once a composite existed, in a fresh worker's first call, after train mode ran —
+    to hide a composite right only on the grader's trusted parts, or dropout out of place,
+    and kept full marks until 2026-12-04."""
+    assignment = name.split("_")[0]
+    result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", assignment, SandboxLimits(call_seconds=60))
+    assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
+

@@ -17,6 +17,7 @@ from autograder.checks.base import (
     leading_output,
     tolerances,
 )
+from autograder.checks import verdicts
 from autograder.checks.figures import difference, number_differences, show
 from autograder.errors import StudentCodeError, SubmissionFailure
 from autograder.judge.subject import Raised, run_each
@@ -197,11 +198,13 @@ def composed_of_its_own_parts(sub: Any, ref: Any, *, model: Build, inputs: Seque
     """`model` built from the student's own parts — its trusted swaps taken out, no trusted
     globals patched in — computes the reference's outputs and gradients (float64), wherever
     those parts are right: each of `parts` (keyword arguments of `matches_reference`, e.g.
-    `dict(model=Build("Linear", 3, 16), inputs=[(x,)])`) is checked against the reference
-    first, and one that differs (or raises, or hangs) is its own test's to cost (this check
-    then passes); `grad_args` as in `matches_reference` (() for token ids).  A composite
-    that builds other parts than asked (an RNN ignoring its `cell` argument) fails here too:
-    on its own parts it computes something else.
+    `dict(model=Build("Linear", 3, 16), inputs=[(x,)])`, with `tests`: the names of the
+    tests that grade that part) is right when its tests passed (`verdicts`), wrong when
+    one failed — its own test's to cost: this check then passes — and checked against the
+    reference here when they have not run (one that differs, raises or hangs is wrong).
+    `grad_args` as in `matches_reference` (() for token ids).  A composite that builds
+    other parts than asked (an RNN ignoring its `cell` argument) fails here too: on its
+    own parts it computes something else.
 
     The other tests run a composite on the grader's trusted parts, so that a wrong part
     does not cost the composite's points too; a composite can tell those parts by their
@@ -211,10 +214,15 @@ def composed_of_its_own_parts(sub: Any, ref: Any, *, model: Build, inputs: Seque
     parts=[dict(model=Build("Linear", 3, 16), inputs=[(x,)])], prop=..., hint=...)``
     """
     for part in parts:
-        try:
-            matches_reference(sub, ref, prop=prop, hint=hint, dtypes=(torch.float64,), **part)
-        except (CheckFailed, StudentCodeError, SubmissionFailure):  # a part that fails, raises or hangs: its own test's
+        graded = verdicts.all_passed(part.get("tests", ()))
+        if graded is False:  # its own test costs it
             return
+        if graded is None:
+            try:
+                matches_reference(sub, ref, prop=prop, hint=hint, dtypes=(torch.float64,),
+                                  **{k: v for k, v in part.items() if k != "tests"})
+            except (CheckFailed, StudentCodeError, SubmissionFailure):  # a part that fails, raises or hangs: its own test's
+                return
     own = Build(model.name, *model.args, **model.kwargs)
     matches_reference(sub, ref, model=own, inputs=inputs, dtypes=(torch.float64,), grad_args=grad_args, prop=prop,
                       hint=f"{hint} (here on your own parts, which are right on their own: {own} must compute with them "
@@ -303,6 +311,8 @@ def every_parameter_gets_gradient(
         if grad is None:
             fail(prop, f"parameter `{name}` received no gradient", hint)
         grad = expect_tensor(grad, f"the gradient of `{name}`", prop, hint=hint)
+        if not grad.is_floating_point():
+            fail(prop, f"the gradient of parameter `{name}` has dtype {grad.dtype}: a gradient is a floating-point tensor", hint)
         if not bool(grad.abs().sum() > 0):
             fail(prop, f"the gradient of parameter `{name}` is all zeros", hint)
 

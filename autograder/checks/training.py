@@ -47,7 +47,9 @@ def evaluated_output(evaluator: Any, *, model: Build, weights: dict, args: Seque
 
 
 def accuracy_of(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The share of rows whose arg-max is the label; a row with NaN or inf counts as wrong."""
+    """The share of rows whose arg-max is the label; a row with NaN or inf counts as wrong
+    (logits of another dtype, e.g. bool votes, are read as numbers)."""
+    logits = logits if logits.is_floating_point() else logits.double()
     finite = torch.isfinite(logits).all(dim=-1)
     return float(((logits.argmax(dim=-1) == labels) & finite).double().mean())
 

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import pytest
 
 from autograder.checks import figures as attached
+from autograder.checks import verdicts
 from autograder.errors import SubmissionFailure
 from autograder.judge import public
 from autograder.judge.result import PASSED, VISIBILITIES, TestResult
@@ -100,6 +101,7 @@ class NnzooPlugin:
         self.session = session
         self.on_result = on_result
         self.results: list[TestResult] = []
+        verdicts.clear()
         self._local: dict[Path, LocalSubject] = {}
         self._import_failed: dict[Path, BaseException] = {}
         self._first: dict[str, str] = {}  # a public failure's cause -> the first test it failed
@@ -230,6 +232,7 @@ class NnzooPlugin:
             message=message, reason=reason, doc=doc.split("\n")[0], visibility=visibility,
             figures=figures,
         ))
+        verdicts.note(item.name, verdict.status == PASSED)
         if self.on_result is not None:
             self.on_result(self.results[-1])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import select
 import shutil
 import signal
@@ -273,12 +274,31 @@ def _text(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: How much of the message of a student's exception is shown, in the feedback of hidden
+#: tests too: the student's code wrote it, and could write the grader's hidden inputs into
+#: it.  Long runs of numbers (a tensor's repr) and of characters without a space (base64,
+#: base85, a long path) are left out, and what remains is bounded: a few hundred characters
+#: per failed test, where an honest message keeps its words and shapes.
+MESSAGE_CHARS = 240
+_DATA_IN_TEXT = re.compile(r"\S{48,}|(?:[-+]?\d[\d.eE+-]*[\s,;()\[\]]+){9,}")
+
+
+def shown_message(value: Any) -> str:
+    """`value`, a worker's exception message, as feedback may show it (`MESSAGE_CHARS`).
+
+    Example:
+        >>> shown_message("bad input tensor([1., 2., 3., 4., 5., 6., 7., 8., 9., 10.])")
+        'bad input tensor([…'
+    """
+    return _text(_DATA_IN_TEXT.sub("…", value if isinstance(value, str) else ""), MESSAGE_CHARS)
+
+
 def student_error(body: Any, during: str = "") -> StudentCodeError:
     """The exception a worker reported, with every string bounded (the worker chose them)."""
     body = body if isinstance(body, dict) else {}
     types = body.get("types") if isinstance(body.get("types"), list) else []
     names = [_text(t, 100) for t in types[:8] if isinstance(t, str)] or ["Exception"]
-    return StudentCodeError(names, _text(body.get("message"), 2000), _text(body.get("where"), 200), during)
+    return StudentCodeError(names, shown_message(body.get("message")), _text(body.get("where"), 200), during)
 
 
 #: A request sent ahead, while the worker still computes the one before, must fit the

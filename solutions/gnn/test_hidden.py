@@ -26,6 +26,7 @@ import pytest
 import torch
 
 from autograder import checks
+from autograder.checks import verdicts
 from autograder.checks.base import CheckFailed, fail
 from autograder.checks.graphs import local, node_permutation_equivariant, relabel
 from autograder.checks.symmetry import nontrivial
@@ -88,6 +89,11 @@ def _same_primitive_output(name: str, output: Any, expected: torch.Tensor) -> bo
     return torch.allclose(output, expected)
 
 
+#: the test that grades each primitive a layer computes with
+PRIMITIVE_TESTS = {"scatter": "test_scatter_matches_reference", "degree": "test_degree", "add_self_loops": "test_add_self_loops",
+                   "global_mean_pool": "test_global_mean_pool"}
+
+
 def primitives_right(submission, patch: dict) -> bool:
     """Whether the student's own primitives among `patch` compute what the trusted ones do
     (computed here), on the primitive tests' kinds of input."""
@@ -102,14 +108,16 @@ def primitives_right(submission, patch: dict) -> bool:
 
 def own_then_trusted(check: Callable[[dict | None], Any], patch: dict, submission) -> Any:
     """`check(None)` on the student's own pieces; when it fails and one of the student's own
-    primitives is wrong (that primitive's test costs it), `check(patch)` once more with the
-    trusted ones patched in as module globals.  The first failure is the one reported: a
+    primitives is wrong — its test failed (`PRIMITIVE_TESTS`), or, before those ran, it
+    differs here (`primitives_right`) — `check(patch)` once more with the trusted ones
+    patched in as module globals.  The first failure is the one reported: a
     layer that is wrong with right primitives of its own gets no second try (it could tell
     the trusted ones by their module and be right only with them)."""
     try:
         return check(None)
     except (CheckFailed, StudentCodeError) as own:
-        if primitives_right(submission, patch):
+        graded = verdicts.all_passed(PRIMITIVE_TESTS[name] for name in patch if name in PRIMITIVE_TESTS)
+        if graded if graded is not None else primitives_right(submission, patch):
             raise
         try:
             return check(patch)
@@ -432,7 +440,9 @@ def test_gcn_stacks_num_layers(reference, submission):
             checks.expect_close(actual["output"], expected["output"], f"the output of {where}", prop, hint=hint)
             checks.expect_close(actual["input_grads"][0], expected["input_grads"][0], f"the gradient w.r.t. x of {where}", prop, hint=hint)
     checks.composed_of_its_own_parts(submission, reference, model=on_trusted_layers(Build("GCN", 3, 5, 4, num_layers=2)),
-                                     inputs=[(randn(34, 3), KARATE)], parts=[dict(model=Build("GCNLayer", 3, 5), inputs=[(randn(34, 3), KARATE)])],
+                                     inputs=[(randn(34, 3), KARATE)], parts=[dict(model=Build("GCNLayer", 3, 5), inputs=[(randn(34, 3), KARATE)],
+                                                                # graded on trusted primitives: right on its own when they are too
+                                                                tests=("test_gcn_layer_matches_reference", *PRIMITIVE_TESTS.values()))],
                                      prop=prop, hint=hint)
 
 
@@ -676,6 +686,8 @@ def graph_accuracy(subject, init_seed: int = 0, patch: dict | None = None) -> Gr
         logits = checks.expect_tensor(result["output"], "the logits of the held-out graphs", prop, finite=False, hint=hint)
         if tuple(logits.shape) != (60, 3):
             fail(prop, f"the logits of 60 held-out graphs have shape {tuple(logits.shape)}, expected (60, 3)", hint)
+        if not logits.is_floating_point():
+            fail(prop, f"the logits of the held-out graphs have dtype {logits.dtype}: logits are floating-point scores, one per class", hint)
         return logits
 
     def predictions(states: list[dict]) -> list[torch.Tensor]:

@@ -211,7 +211,7 @@ def test_rnn_matches_reference(reference, submission):
         checks.composed_of_its_own_parts(
             submission, reference, model=rnn_on_trusted_cell(cell), inputs=[(randn(3, 5, 4, seed=1),)], prop="unrolling through time",
             hint="feed each step's state into the next, whatever cell `self.cell` is",
-            parts=[dict(model=Build(UNROLLED, Build(name, 4, H)), inputs=[(randn(3, 3, 4, seed=6),)])])
+            parts=[dict(model=Build(UNROLLED, Build(name, 4, H)), inputs=[(randn(3, 3, 4, seed=6),)], tests=(f"test_{cell}_cell_matches_reference",))])
 
 
 @pytest.mark.points(1)
