@@ -110,6 +110,32 @@ def test_a_zip_says_which_copy_it_read_and_why_a_file_it_found_was_not(tmp_path)
     assert "rnn" not in ann.sources and "rnn.py inflates to more than 2 MiB" in ann.problems["rnn"]
 
 
+def test_two_files_of_one_name_at_one_depth_are_both_named(tmp_path):
+    """`final/mlp.py` and `backup/mlp.py` (a folder, a zip): nnzoo cannot tell which the student
+    meant; it grades one (the first by path, the same every time) and the feedback names the
+    other, where an outside audit found the backup graded without a word."""
+    for folder in ("final", "backup"):
+        (tmp_path / "kim" / folder).mkdir(parents=True)
+        (tmp_path / "kim" / folder / "mlp.py").write_text(f"{folder} = 1\n")
+    with zipfile.ZipFile(tmp_path / "lee.zip", "w") as zf:
+        zf.writestr("final/mlp.py", "final = 1\n")
+        zf.writestr("backup/mlp.py", "backup = 1\n")
+    for entry in ("kim", "lee.zip"):
+        loaded = load_entry(tmp_path / entry, ["mlp"])
+        assert loaded.sources["mlp"] == "backup = 1\n"
+        assert any("2 files named mlp.py at the same depth: backup/mlp.py was graded, not final/mlp.py" in note
+                   for note in loaded.notes), loaded.notes
+
+
+def test_an_empty_zip_or_folder_is_named_as_such_not_as_missing(tmp_path):
+    """The student uploaded something, which held nothing: "Not submitted." was wrong."""
+    zipfile.ZipFile(tmp_path / "dora.zip", "w").close()
+    (tmp_path / "eli").mkdir()
+    for entry, kind in (("dora.zip", "zip"), ("eli", "folder")):
+        loaded = load_entry(tmp_path / entry, ["mlp"])
+        assert loaded.problems["mlp"] == f"the submission holds no file at all (an empty {kind})"
+
+
 def test_syntax_error_names_the_line():
     result = grade("def f(:\n    pass\n")
     assert result.score == 0

@@ -223,7 +223,8 @@ def test_nnzoo_test_with_the_path_of_one_assignment_runs_that_one():
 
 def test_nnzoo_test_in_a_students_own_folder_tests_the_file_there(tmp_path):
     """Standing in a folder that holds mlp.py and test_mlp.py, `nnzoo test mlp` tests that
-    mlp.py; with mlp.py alone there, it says that what it tests is another file."""
+    mlp.py; with mlp.py alone there, it says that what it tests is another file; with `mlp (1).py`
+    instead, it names that file to rename."""
     (tmp_path / "mlp.py").write_text((ROOT / "solutions" / "mlp" / "mlp.py").read_text())
     alone = subprocess.run([sys.executable, "-m", "autograder.cli", "test", "mlp", "--quick"], cwd=tmp_path,
                            capture_output=True, text=True)
@@ -233,3 +234,20 @@ def test_nnzoo_test_in_a_students_own_folder_tests_the_file_there(tmp_path):
                             capture_output=True, text=True)
     assert beside.returncode == 0 and f"public tests in {tmp_path}" in beside.stdout, beside.stdout + beside.stderr
     assert "note:" not in beside.stderr
+    (tmp_path / "mlp.py").rename(tmp_path / "mlp (1).py")  # as a browser saves a second download
+    misnamed = subprocess.run([sys.executable, "-m", "autograder.cli", "test", "mlp", "--quick"], cwd=tmp_path,
+                              capture_output=True, text=True)
+    assert "mlp.py not found next to the tests in" in misnamed.stdout and "but mlp (1).py is there: rename it to mlp.py" \
+        in misnamed.stdout, misnamed.stdout
+
+
+def test_a_c_call_that_never_returns_ends_a_public_run_at_the_students_line(tmp_path):
+    """pytest-timeout's alarm cannot cut a long C call short (`sum(range(10**12))`): `nnzoo
+    test` hung for ever (an outside audit waited 200 s).  Past twice the test's limit and a
+    grace, the process ends, printing where it was."""
+    (tmp_path / "stuck.py").write_text("def relu(x):\n    return sum(range(10**12))\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from autograder.judge.public import last_resort; import stuck\n"
+            "with last_resort(0.2, grace=0.5):\n    stuck.relu(1)\n")
+    ended = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert ended.returncode != 0 and "Timeout" in ended.stderr and "stuck.py\", line 2 in relu" in ended.stderr, ended.stderr
+

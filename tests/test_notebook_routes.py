@@ -85,8 +85,10 @@ def test_a_notebook_without_cell_ids_is_read_without_a_warning():
 
 def test_a_notebook_scores_as_jupyter_runs_it_cell_by_cell():
     """What runs in Jupyter, cell by cell, scores there too: a `from __future__` import that
-    opens a later cell (one module needs it first), `display()` (a notebook builtin), and
-    magics inside a `%%time` cell (IPython transforms the body before it runs)."""
+    opens a later cell, after its docstring (one module needs it first), `display()` (a
+    notebook builtin), magics inside a `%%time` cell (IPython transforms the body before
+    it runs), and scratch cells that fail: an error ends only its cell, as on the nbgrader
+    route (one with a syntax error is left out, with a note)."""
     from autograder.judge.run import grade_source
     from autograder.load.notebook import read_notebook
     from autograder.sandbox import SandboxLimits
@@ -94,13 +96,32 @@ def test_a_notebook_scores_as_jupyter_runs_it_cell_by_cell():
     reference = (Path(__file__).parent / "submissions" / "mlp" / "correct_einsum.py").read_text()
     definitions, rest = reference.split("\nclass MLP", 1)
     cells = ["%load_ext autoreload\nimport torch",
-             "from __future__ import annotations\n" + definitions.replace("from __future__ import annotations\n", ""),
+             '"""My layers."""\nfrom __future__ import annotations\n' + definitions.replace("from __future__ import annotations\n", ""),
              "%%time\n!pip list\n%config InlineBackend.figure_format = 'svg'\nclass MLP" + rest,
-             "display(MLP(2, [3], 2))"]
+             "display(MLP(2, [3], 2))", "def scratch(:\n    pass", "print(not_defined_yet)"]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    code = read_notebook(nbformat.writes(nb).encode(), "mlp.ipynb").code
-    result = grade_source(code, "mlp", SandboxLimits(call_seconds=60))
+    read = read_notebook(nbformat.writes(nb).encode(), "mlp.ipynb")
+    result = grade_source(read.code, "mlp", SandboxLimits(call_seconds=60))
     assert result.score == result.max_score, [t.message for t in result.tests if not t.passed][:2]
+    assert read.notes == ["code cell 5 has a syntax error (line 1: invalid syntax); it was left out, as Jupyter would run none of it"]
+
+
+def test_the_stub_as_released_beside_a_notebook_leaves_the_notebook_graded(tmp_path):
+    """The bundle's notebook route leaves `mlp.py` as it came: handed in beside the finished
+    `mlp.ipynb`, the stub is not what is graded (as `nnzoo pack` packs the notebook); an
+    edited `mlp.py` still is."""
+    reference = (Path(__file__).parent / "submissions" / "mlp" / "correct_einsum.py").read_text()
+    notebook = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(reference)]))
+    stub = stub_source((Path(__file__).parent.parent / "solutions" / "mlp" / "mlp.py").read_text())
+    for student, py in (("quinn", stub), ("rosa", stub.replace("\n", "\r\n")), ("sam", stub + "x = 1\n")):
+        (tmp_path / student).mkdir()
+        (tmp_path / student / "mlp.py").write_bytes(py.encode())
+        (tmp_path / student / "mlp.ipynb").write_text(notebook)
+    for student in ("quinn", "rosa"):
+        loaded = load_entry(tmp_path / student, ["mlp"])
+        assert "einsum" in loaded.sources["mlp"] and any("the notebook was graded" in n for n in loaded.notes), loaded.notes
+    loaded = load_entry(tmp_path / "sam", ["mlp"])
+    assert loaded.sources["mlp"].endswith("x = 1\n") and any("mlp.py was graded" in n for n in loaded.notes)
 
 
 def test_questions_a_notebook_invents_score_nothing_and_add_no_points(tmp_path):

@@ -116,7 +116,11 @@ class NnzooPlugin:
             raise self._import_failed[path]
         if path not in self._local:
             if not path.is_file():
-                raise SubmissionFailure("missing", f"{path.name} not found next to the tests in {path.parent}")
+                from autograder.load.files import meant_for
+
+                near = sorted(p.name for p in path.parent.iterdir() if meant_for(p.name, [a]) and p.suffix.lower() == ".py")
+                but = f" — but {near[0]} is there: rename it to {path.name}" if near else ""
+                raise SubmissionFailure("missing", f"{path.name} not found next to the tests in {path.parent}{but}")
             try:
                 self._local[path] = LocalSubject.from_file(path, a)
             except BaseException as exc:
@@ -167,11 +171,12 @@ class NnzooPlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Any:
-        """A public test runs on one torch thread (set up and torn down too); restored after."""
+        """A public test runs on one torch thread (set up and torn down too); restored after;
+        and it cannot hang `nnzoo test` for ever (`public.last_resort`)."""
         if not self._public(item):
             yield
             return
-        with one_thread():
+        with one_thread(), public.last_resort(float(_marker_arg(item, "timeout", public.DEFAULT_TIMEOUT_S))):
             yield
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

@@ -83,11 +83,24 @@ def python_text(data: bytes) -> str:
     return data.decode(encoding, errors="replace")
 
 
+def _is_stub(assignment: str, data: bytes) -> bool:
+    """`data` is the code of `assignment`'s stub as released (line endings aside)."""
+    from autograder import course
+
+    try:
+        stub = course.assignment(assignment, hidden=False).stub.read_bytes()
+    except (course.UnknownAssignment, OSError):
+        return False
+    return python_text(data).replace("\r\n", "\n") == python_text(stub).replace("\r\n", "\n")
+
+
 def to_submission(student: str, entry: str, found: EntryFiles, assignments: list[str]) -> StudentSubmission:
-    """The code of each assignment in `found` (a .py beats a notebook of the same assignment)."""
+    """The code of each assignment in `found` (a .py beats a notebook of the same assignment,
+    unless it is the stub as released: the bundle's notebook route leaves it so)."""
     sub = StudentSubmission(student, notes=list(found.notes), entry=entry)
     for a in assignments:
-        name = f"{a}.py" if f"{a}.py" in found.files else f"{a}.ipynb"
+        stub_beside_notebook = f"{a}.ipynb" in found.files and f"{a}.py" in found.files and _is_stub(a, found.files[f"{a}.py"])
+        name = f"{a}.py" if f"{a}.py" in found.files and not stub_beside_notebook else f"{a}.ipynb"
         if found.times.get(name):
             sub.submitted_at[a] = found.times[name]
         missing = not {f"{a}.py", f"{a}.ipynb"} & found.files.keys()
@@ -98,11 +111,15 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
             meant = f"{a}.ipynb" if found.misnamed[a].lower().endswith(".ipynb") else f"{a}.py"
             sub.problems[a] = (f"no {a}.py or {a}.ipynb in the submission, but {found.misnamed[a]} — the grader reads "
                                f"those names only: rename it to {meant} and hand it in again")
+        elif missing and found.empty:
+            sub.problems[a] = f"the submission holds no file at all (an empty {'zip' if entry.endswith('.zip') else 'folder'})"
         elif missing and found.archives:
             sub.problems[a] = (f"no {a}.py or {a}.ipynb in the submission, but {found.archives[0]} — a zip inside "
                                f"the submission is not opened: hand in {a}.py (or {a}.ipynb) itself, or one zip "
                                "holding it")
-        if f"{a}.py" in found.files:
+        if stub_beside_notebook:
+            sub.notes.append(f"{a}.py is the stub as released and {a}.ipynb was handed in too: the notebook was graded")
+        if f"{a}.py" in found.files and not stub_beside_notebook:
             sub.sources[a] = python_text(found.files[f"{a}.py"])
             if f"{a}.ipynb" in found.files:
                 sub.notes.append(f"{a}.py and {a}.ipynb were both handed in: {a}.py was graded, the notebook was not")

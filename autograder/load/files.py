@@ -49,6 +49,8 @@ class EntryFiles:
     unread: dict[str, str] = field(default_factory=dict)
     #: the zips inside the entry (never opened), their paths in it, the shallowest first
     archives: list[str] = field(default_factory=list)
+    #: the entry holds no file at all (an empty zip or folder)
+    empty: bool = False
 
     def skip(self, name: str, note: str) -> None:
         """The file `name` was found and not read, for the reason `note` (which starts with its path)."""
@@ -91,6 +93,18 @@ def note_misnamed(found: EntryFiles, paths: list[str], assignments: list[str]) -
             found.misnamed.setdefault(a, path)
 
 
+def note_rivals(found: EntryFiles, graded: dict[str, str], candidates: list[tuple[int, str, str]]) -> None:
+    """Note in `found` each wanted name that other files share at the depth of the one
+    graded (`graded`: name → its path; `candidates`: (depth, name, path) of every file of a
+    wanted name): nnzoo cannot tell which the student meant, the instructor can."""
+    for name, path in sorted(graded.items()):
+        depth = path.count("/")
+        rivals = sorted({p for d, n, p in candidates if n == name and d == depth and p != path})
+        if rivals:
+            found.notes.append(f"{len(rivals) + 1} files named {name} at the same depth: {path} was graded, not "
+                               f"{', '.join(rivals)} — keep one, or ask the instructor to grade the other")
+
+
 def archives_among(paths: list[str]) -> list[str]:
     """The `.zip` files among `paths` (entry-relative), the shallowest first."""
     return sorted((p for p in paths if p.lower().endswith(".zip")), key=lambda p: (p.count("/"), p))
@@ -131,6 +145,9 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
                 found.files[name] = f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
             file_times[name] = (PurePosixPath(path.parent.relative_to(folder).as_posix()), file_time(info.st_mtime))
     found.times = handed_in(file_times, stamps)
+    found.empty = not candidates and not others
+    relative = [(depth, name, path.relative_to(folder).as_posix()) for depth, name, path in candidates]
+    note_rivals(found, {name: next(p for _, n, p in sorted(relative) if n == name) for name in found.files}, relative)
     note_misnamed(found, others, assignments)
     found.archives = archives_among(others)
     return found
@@ -170,6 +187,7 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
             found.notes += [f"{name} is in the zip {n} times: the last copy that could be read was graded"
                             for name, n in sorted(copies.items()) if n > 1]
             file_times: dict[str, tuple[PurePosixPath, str]] = {}
+            graded: dict[str, str] = {}
             if any(PurePosixPath(m.filename).name == STAMP for m in members):
                 found.notes.append(f"its {STAMP} was not used: a zip is the student's own archive, so the time "
                                    "it was handed in is the zip's own")
@@ -188,7 +206,10 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                     continue
                 found.files[name] = data
                 file_times[name] = (PurePosixPath(member.filename).parent, handed_at)
+                graded[name] = member.filename
             found.times = handed_in(file_times, {})
+            found.empty = not any(not m.is_dir() and not m.filename.startswith("__MACOSX/") for m in members)
+            note_rivals(found, graded, [(m.filename.count("/"), PurePosixPath(m.filename).name, m.filename) for m in chosen])
             note_misnamed(found, [m.filename for m in members if not m.is_dir()], assignments)
             found.archives = archives_among([m.filename for m in members if not m.is_dir()
                                              and not m.filename.startswith("__MACOSX/")])

@@ -50,7 +50,8 @@ def read_notebook(data: bytes, filename: str = "the notebook") -> NotebookCode:
     it (`autograder.nbgrader.collect`), with its own structure as the layout: the provided
     cells, then the student's cells, each guarded as in Jupyter; nnzoo's own cells left
     out; the questions' answers read — so it scores the same handed in either way.  Any
-    other notebook: every code cell, in order.
+    other notebook: every code cell, in order, guarded the same way (an error ends only its
+    cell; one with a syntax error is left out, with a note).
 
     Raises `ValueError` when the bytes are not a notebook, or when it holds no code at all.
     """
@@ -70,10 +71,14 @@ def read_notebook(data: bytes, filename: str = "the notebook") -> NotebookCode:
         if got.code is None:
             raise ValueError(got.problem.removeprefix(f"{filename} ") or "the notebook contains no code")
         return NotebookCode(got.code, dict(got.answers), list(got.notes))
-    code = "\n".join(with_future_imports_first([cell_to_python(str(c.get("source", ""))) for c in cells]))
+    from autograder.nbgrader.collect import cell_code
+
+    notes: list[str] = []
+    codes = [cell_code(str(c.get("source", "")), f"code cell {i}", notes) for i, c in enumerate(cells, start=1)]
+    code = "\n".join(with_future_imports_first([c for c in codes if c is not None]))
     if not code.strip():
         raise ValueError("the notebook contains no code")
-    return NotebookCode(code)
+    return NotebookCode(code, {}, notes)
 
 
 def with_future_imports_first(cells: list[str]) -> list[str]:
@@ -83,6 +88,8 @@ def with_future_imports_first(cells: list[str]) -> list[str]:
     Example:
         >>> with_future_imports_first(["x = 1\\n", "from __future__ import annotations\\ny = 2\\n"])
         ['from __future__ import annotations\\n', 'x = 1\\n', 'y = 2\\n']
+        >>> with_future_imports_first(["%matplotlib inline\\n", "'Doc.'\\nfrom __future__ import annotations\\n"])
+        ['from __future__ import annotations\\n', '%matplotlib inline\\n', "'Doc.'\\n"]
     """
     futures: list[str] = []
     rest = []
@@ -91,16 +98,19 @@ def with_future_imports_first(cells: list[str]) -> list[str]:
             body = ast.parse(code).body
         except SyntaxError:  # runs (and fails) as typed
             body = []
-        opening = 0
+        # a cell's docstring may come first, as a module's may
+        first = int(bool(body) and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str))
+        opening = first
         while opening < len(body) and isinstance(body[opening], ast.ImportFrom) and body[opening].module == "__future__":
             opening += 1
-        if not opening:
+        if opening == first:
             rest.append(code)
             continue
         lines = code.splitlines(keepends=True)
-        end = body[opening - 1].end_lineno or 0
-        futures += [line for line in lines[:end] if line.strip() and line not in futures]
-        rest.append("".join(lines[end:]))
+        start, end = body[first].lineno - 1, body[opening - 1].end_lineno or 0
+        futures += [line for line in lines[start:end] if line.strip() and line not in futures]
+        rest.append("".join(lines[:start] + lines[end:]))
     return [*futures, *rest] if futures else cells
 
 

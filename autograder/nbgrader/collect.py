@@ -118,7 +118,9 @@ def _shown(gid: str) -> str:
     return gid if _PLAIN_ID.fullmatch(gid) else "(an unusual id)"
 
 
-def _cell_code(source: str, label: str, notes: list[str]) -> str | None:
+def cell_code(source: str, label: str, notes: list[str]) -> str | None:
+    """A code cell's source as Python (IPython's transformer), `guarded` so that an error ends
+    only that cell; None, with a note, when it does not compile (Jupyter runs none of it)."""
     code = cell_to_python(source)  # magics, `x?` and `!cmd` as IPython runs them (get_ipython() calls)
     try:
         compile(code, label, "exec", dont_inherit=True)
@@ -207,7 +209,7 @@ def collect(data: bytes, layout: SourceLayout, filename: str) -> CollectedNotebo
         if gid in layout.answers and not cell.source.strip():
             notes.append(f"the answer cell {_shown(gid)} is empty")
             continue
-        code = _cell_code(cell.source, _shown(gid) if gid else "a cell you added", notes)
+        code = cell_code(cell.source, _shown(gid) if gid else "a cell you added", notes)
         if code and code.strip():
             chunks.append(code)
     for gid in layout.order:
