@@ -337,6 +337,22 @@ def test_self_checks_that_may_run_count(source):
     assert scan_source(HEAD + source).forbidden(list(LINEAR)) == ["torch.nn.Linear"]
 
 
+def test_a_notebooks_self_checks_are_found_inside_its_guarded_cells():
+    """A plain notebook's cells run each inside `try: … except BaseException: pass` (an error
+    ends only its cell): a self-check cell is still one, a cell that uses the built-in still
+    counts."""
+    import nbformat
+
+    from autograder.load.notebook import read_notebook
+
+    cells = ["import torch.nn as nn\nclass Linear(nn.Module):\n    pass", "def test_mine():\n    assert nn.Linear(2, 3)",
+             "if __name__ == '__main__':\n    print(nn.Linear(2, 3))"]
+    for extra, found in (([], []), (["layer = nn.Linear(2, 3)"], ["torch.nn.Linear"])):
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells + extra])
+        code = read_notebook(nbformat.writes(notebook).encode()).code
+        assert "except BaseException" in code and scan_source(code).forbidden(list(LINEAR)) == found
+
+
 def test_everyday_attributes_named_like_builtins_are_not_flagged():
     assert scan_source("def f(model):\n    model.eval()\n    import re\n    return re.compile('a')\n").suspicious() == []
     assert scan_source("x = eval('1 + 1')\n").suspicious() == ["eval"]

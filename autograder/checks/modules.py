@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
+from autograder.checks import verdicts
 from autograder.checks.base import (
     CheckFailed,
     describe,
@@ -17,7 +18,6 @@ from autograder.checks.base import (
     leading_output,
     tolerances,
 )
-from autograder.checks import verdicts
 from autograder.checks.figures import difference, number_differences, show
 from autograder.errors import StudentCodeError, SubmissionFailure
 from autograder.judge.subject import Raised, run_each

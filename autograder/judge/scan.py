@@ -301,6 +301,19 @@ def _runs_tests(node: ast.AST, aliases: dict[str, str]) -> bool:
                and name not in TEST_BASES and not _inert(n, aliases) for n in chains)
 
 
+def _statements(tree: ast.Module) -> list[ast.stmt]:
+    """The module's top-level statements, a notebook cell's guard taken away: nnzoo runs each
+    cell of a notebook inside `try: … except BaseException: pass` (an error ends only that
+    cell, as in Jupyter), whose body runs as top-level code."""
+    out: list[ast.stmt] = []
+    for stmt in tree.body:
+        cell_guard = (isinstance(stmt, ast.Try) and not stmt.orelse and not stmt.finalbody and len(stmt.handlers) == 1
+                      and isinstance(stmt.handlers[0].type, ast.Name) and stmt.handlers[0].type.id == "BaseException"
+                      and stmt.handlers[0].name is None and all(isinstance(s, ast.Pass) for s in stmt.handlers[0].body))
+        out += [s for s in stmt.body if not isinstance(s, ast.Pass)] if cell_guard else [stmt]
+    return out
+
+
 def _never_run(tree: ast.Module, guards: bool, api: frozenset[str], aliases: dict[str, str]) -> set[ast.stmt]:
     """The module's self-checks that importing never runs: top-level functions and classes
     whose definition runs none of their bodies (`_defined_without_running`) and that are
@@ -313,8 +326,9 @@ def _never_run(tree: ast.Module, guards: bool, api: frozenset[str], aliases: dic
     A name mentioned anywhere else (called, passed, stored, in a string, in code that may
     run) may run, and so may the `api`, which the grader calls by name, a dunder
     (`__getattr__` answers the grader's lookups), and every other definition nothing mentions."""
-    candidates = [stmt for stmt in tree.body if _defined_without_running(stmt, aliases)]
-    defined = Counter(getattr(stmt, "name", None) for stmt in tree.body)
+    statements = _statements(tree)
+    candidates = [stmt for stmt in statements if _defined_without_running(stmt, aliases)]
+    defined = Counter(getattr(stmt, "name", None) for stmt in statements)
     named = {stmt.name: stmt for stmt in candidates if defined[stmt.name] == 1}
     defs = {name for name in named if name not in api and not name.startswith("__")}
     by: dict[str, set[str]] = {name: set() for name in defs}  # name → where it is mentioned: "main", "live" or a definition
@@ -327,7 +341,7 @@ def _never_run(tree: ast.Module, guards: bool, api: frozenset[str], aliases: dic
             if name != where:
                 by[name].add(where)
 
-    for stmt in tree.body:
+    for stmt in statements:
         if guards and _is_main_guard(stmt):
             for inner in stmt.body:
                 note(inner, "main")
@@ -342,7 +356,7 @@ def _never_run(tree: ast.Module, guards: bool, api: frozenset[str], aliases: dic
         else:
             note(stmt, "live")
     runner = any(_runs_tests(node, aliases) for node in live)
-    elsewhere = Counter(name for stmt in tree.body for name in _mentions(stmt))
+    elsewhere = Counter(name for stmt in statements for name in _mentions(stmt))
     found_by_a_runner = set() if runner else {
         stmt for stmt in candidates
         if elsewhere[stmt.name] == (stmt.name in _mentions(stmt))  # mentioned nowhere but in itself
@@ -373,7 +387,7 @@ def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool, a
     guards = imported and not renamed
     uncalled = _never_run(tree, guards, api, aliases)
     main = ScanResult()  # what only code that never runs holds
-    for stmt in tree.body:
+    for stmt in _statements(tree):
         if guards and _is_main_guard(stmt):
             for inner in stmt.body:
                 _collect_names(inner, aliases, main, depth)

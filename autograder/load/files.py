@@ -130,6 +130,7 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
         if STAMP in names and stamp.is_file() and not stamp.is_symlink():
             with open(stamp, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
                 stamps[PurePosixPath(Path(parent).relative_to(folder).as_posix())] = f.read(MAX_STAMP_BYTES)
+    graded: dict[str, str] = {}
     for depth, name, path in sorted(candidates):
         if name in found.files:
             continue
@@ -144,10 +145,10 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
             with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
                 found.files[name] = f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
             file_times[name] = (PurePosixPath(path.parent.relative_to(folder).as_posix()), file_time(info.st_mtime))
+            graded[name] = path.relative_to(folder).as_posix()
     found.times = handed_in(file_times, stamps)
     found.empty = not candidates and not others
-    relative = [(depth, name, path.relative_to(folder).as_posix()) for depth, name, path in candidates]
-    note_rivals(found, {name: next(p for _, n, p in sorted(relative) if n == name) for name in found.files}, relative)
+    note_rivals(found, graded, [(depth, name, path.relative_to(folder).as_posix()) for depth, name, path in candidates])
     note_misnamed(found, others, assignments)
     found.archives = archives_among(others)
     return found
