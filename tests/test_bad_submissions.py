@@ -136,6 +136,19 @@ def test_an_empty_zip_or_folder_is_named_as_such_not_as_missing(tmp_path):
         assert loaded.problems["mlp"] == f"the submission holds no file at all (an empty {kind})"
 
 
+def test_a_file_that_is_not_utf8_is_read_with_a_note(tmp_path):
+    """A file saved as cp1252 (an accent in a comment): Python refuses it, the grader reads
+    the byte as "�" — and now says so, where it used to say nothing."""
+    (tmp_path / "fay").mkdir()
+    (tmp_path / "fay" / "mlp.py").write_bytes("# Schritt für Schritt\nx = 1\n".encode("cp1252"))
+    loaded = load_entry(tmp_path / "fay", ["mlp"])
+    assert loaded.sources["mlp"] == "# Schritt f\ufffdr Schritt\nx = 1\n"
+    assert any("mlp.py is not valid utf-8 (byte 12" in note and "save it as UTF-8" in note for note in loaded.notes), loaded.notes
+    (tmp_path / "gil").mkdir()
+    (tmp_path / "gil" / "mlp.py").write_bytes("# -*- coding: latin-1 -*-\n# für\n".encode("latin-1"))
+    assert not load_entry(tmp_path / "gil", ["mlp"]).notes
+
+
 def test_syntax_error_names_the_line():
     result = grade("def f(:\n    pass\n")
     assert result.score == 0

@@ -76,11 +76,27 @@ def python_text(data: bytes) -> str:
     (PEP 263, e.g. `# -*- coding: latin-1 -*-`), else UTF-8 with a byte-order mark dropped.
     Bytes that do not decode are replaced; a coding line naming no known codec falls back
     to UTF-8 (the import then reports it)."""
+    return data.decode(_encoding(data), errors="replace")
+
+
+def _encoding(data: bytes) -> str:
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
     except SyntaxError:
-        encoding = "utf-8-sig"
-    return data.decode(encoding, errors="replace")
+        return "utf-8-sig"
+
+
+def undecodable_note(name: str, data: bytes) -> str | None:
+    """A note when `data`, the file `name`, holds bytes its encoding cannot decode (a file
+    saved as cp1252): Python refuses such a file, the grader read each as "�"."""
+    try:
+        data.decode(_encoding(data))
+    except UnicodeDecodeError as exc:
+        return (f"{name} is not valid {exc.encoding} (byte {exc.start + 1} and maybe others): the grader read each byte "
+                "that does not decode as \"�\", where Python itself refuses the file — save it as UTF-8")
+    except LookupError:  # a coding line naming no known codec: the import reports it
+        return None
+    return None
 
 
 def _is_stub(assignment: str, data: bytes) -> bool:
@@ -121,6 +137,8 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
             sub.notes.append(f"{a}.py is the stub as released and {a}.ipynb was handed in too: the notebook was graded")
         if f"{a}.py" in found.files and not stub_beside_notebook:
             sub.sources[a] = python_text(found.files[f"{a}.py"])
+            if (note := undecodable_note(f"{a}.py", found.files[f"{a}.py"])) is not None:
+                sub.notes.append(note)
             if f"{a}.ipynb" in found.files:
                 sub.notes.append(f"{a}.py and {a}.ipynb were both handed in: {a}.py was graded, the notebook was not")
         elif f"{a}.ipynb" in found.files:
