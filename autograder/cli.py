@@ -51,6 +51,18 @@ def _elsewhere_note(assignment: str, folder: Path) -> str | None:
             f"./{mine.name}, or run nnzoo test in your own assignment folder")
 
 
+def _notebook_note(assignment: str, folder: Path) -> str | None:
+    """A note when the tested `<a>.py` is still the stub as released and `<a>.ipynb` is
+    beside it (the bundle's notebook route): the points are not those of the notebook."""
+    from autograder.load import is_stub
+
+    py, notebook = folder / f"{assignment}.py", folder / f"{assignment}.ipynb"
+    if not (notebook.is_file() and py.is_file() and is_stub(assignment, py.read_bytes())):
+        return None
+    return (f"nnzoo test: note: {py.name} is the stub as released and {notebook.name} is beside it — these points are "
+            f"the stub's; run the test cells of {notebook.name} in Jupyter (nnzoo pack packs the notebook)")
+
+
 def public_test_args(tests: Path, *, quick: bool = False) -> list[str]:
     """pytest's arguments for one assignment's public tests as `nnzoo test` runs them: the
     reasons go to the points table (no tracebacks, no short summary); `quick` leaves out
@@ -82,9 +94,9 @@ def cmd_test(args: argparse.Namespace) -> int:
         if not tests.is_file():
             print(f"nnzoo test: no public tests {tests} — pass the assignment's folder with --path", file=sys.stderr)
             return 2
-        note = _elsewhere_note(a, folder)
-        if note:
-            print(note, file=sys.stderr)
+        for note in (_elsewhere_note(a, folder), _notebook_note(a, folder)):
+            if note:
+                print(note, file=sys.stderr)
         quick = " (quick: the tests that train a model are left out)" if args.quick else ""
         print(f"== {a}: public tests in {folder}{quick}")
         result = run_public_tests(tests, quick=args.quick)
@@ -174,6 +186,21 @@ def _assignments_for(requested: list[str] | None, submissions: list) -> list[str
     return [a for a in graded if a in present] or graded
 
 
+#: how many students' hand-in problems the console lists (all of them are in the feedback)
+MOST_PROBLEMS_SHOWN = 20
+
+
+def _print_problems(submissions: list, assignments: list[str]) -> None:
+    """One line per assignment a student handed in wrongly (a misnamed file, a zip inside the
+    submission, an unreadable notebook, an empty zip) — what their zero is for."""
+    lines = [f"  {s.student}, {a}: {s.problems[a]}" for s in submissions for a in assignments if a in s.problems]
+    if lines:
+        print("handed in, but not gradable as it stands (the feedback says the same):")
+        print("\n".join(lines[:MOST_PROBLEMS_SHOWN]))
+        if len(lines) > MOST_PROBLEMS_SHOWN:
+            print(f"  … and {len(lines) - MOST_PROBLEMS_SHOWN} more: see the feedback files")
+
+
 def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, resume: bool,
                 students: list[str] | None = None, limits: SandboxLimits = SandboxLimits(),
                 allow_weak_sandbox: bool = False, executor: Executor | None = None) -> int:
@@ -245,6 +272,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     for row in rows:
         row["scores"] = {a: row["scores"].get(a, 0.0) for a in assignments}
     print(gradebook_table(rows, assignments, max_scores(records, assignments)))
+    _print_problems(submissions, assignments)
     print(f"{summary.describe()} (student × assignment)")
     levels = next((res.sandbox for r in records for res in r.assignments.values() if res.sandbox), {})
     if levels:

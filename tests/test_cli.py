@@ -251,3 +251,29 @@ def test_a_c_call_that_never_returns_ends_a_public_run_at_the_students_line(tmp_
     ended = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert ended.returncode != 0 and "Timeout" in ended.stderr and "stuck.py\", line 2 in relu" in ended.stderr, ended.stderr
 
+
+def test_the_console_names_each_submission_that_could_not_be_graded(capsys):
+    """A misnamed file or an empty zip scores 0: the console says why, one line each (the
+    feedback says it to the student), where it used to show only the zero."""
+    from autograder import cli
+    from autograder.load import StudentSubmission
+
+    many = [StudentSubmission(f"s{i:02}", problems={"mlp": "the submission holds no file at all (an empty zip)"})
+            for i in range(cli.MOST_PROBLEMS_SHOWN + 2)]
+    cli._print_problems([StudentSubmission("ana", sources={"mlp": "x = 1"}), *many], ["mlp", "rnn"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "  s00, mlp: the submission holds no file at all (an empty zip)" and "ana" not in "".join(out)
+    assert len(out) == 1 + cli.MOST_PROBLEMS_SHOWN + 1 and out[-1] == "  … and 2 more: see the feedback files"
+
+
+def test_nnzoo_test_says_when_it_tests_the_stub_beside_a_notebook(tmp_path):
+    """The bundle's notebook route leaves mlp.py as it came: `nnzoo test` then shows the stub's
+    points ("not written yet"), and says that the work in mlp.ipynb is not what it tested."""
+    from autograder import cli
+
+    shutil.copy(ROOT / "assignments" / "mlp" / "mlp.py", tmp_path)
+    (tmp_path / "mlp.ipynb").write_text("{}")
+    assert "mlp.py is the stub as released and mlp.ipynb is beside it" in cli._notebook_note("mlp", tmp_path)
+    (tmp_path / "mlp.py").write_text((tmp_path / "mlp.py").read_text() + "x = 1\n")
+    assert cli._notebook_note("mlp", tmp_path) is None
+
