@@ -53,11 +53,13 @@ def _elsewhere_note(assignment: str, folder: Path) -> str | None:
 
 def _notebook_note(assignment: str, folder: Path) -> str | None:
     """A note when the tested `<a>.py` is still the stub as released and `<a>.ipynb` is
-    beside it (the bundle's notebook route): the points are not those of the notebook."""
-    from autograder.load import is_stub
+    beside it (the bundle's notebook route): the points are not those of the notebook.
+    As `nnzoo pack` tells (`pack.is_released_stub`): in a bundle, the course's stub is the
+    file the student edits."""
+    from autograder import pack
 
     py, notebook = folder / f"{assignment}.py", folder / f"{assignment}.ipynb"
-    if not (notebook.is_file() and py.is_file() and is_stub(assignment, py.read_bytes())):
+    if not (notebook.is_file() and pack.is_released_stub(py, assignment, pack.released_stubs(folder.parent.parent))):
         return None
     return (f"nnzoo test: note: {py.name} is the stub as released and {notebook.name} is beside it — these points are "
             f"the stub's; run the test cells of {notebook.name} in Jupyter (nnzoo pack packs the notebook)")

@@ -85,10 +85,16 @@ def notebook_code(path: Path) -> tuple[str | None, str]:
     return code_from_notebook(path.read_bytes()), ""
 
 
+def is_released_stub(py: Path, assignment: str, stubs: dict[str, str]) -> bool:
+    """`py` is `assignment`'s stub as released: its sha256 is the one the bundle's marker
+    records (`released_stubs`) — in a bundle the student edits that very file."""
+    return py.is_file() and hashlib.sha256(py.read_bytes()).hexdigest() == stubs.get(assignment)
+
+
 def choose(folder: Path, assignment: str, stubs: dict[str, str]) -> Chosen | str:
     """The file to pack for `assignment` from `folder/<a>/`, or why nothing is packed."""
     py, nb = folder / assignment / f"{assignment}.py", folder / assignment / f"{assignment}.ipynb"
-    untouched = py.is_file() and hashlib.sha256(py.read_bytes()).hexdigest() == stubs.get(assignment)
+    untouched = is_released_stub(py, assignment, stubs)
     if nb.is_file() and (untouched or not py.is_file()):
         code, note = notebook_code(nb)
         return Chosen(assignment, nb, code, note)

@@ -269,11 +269,20 @@ def test_the_console_names_each_submission_that_could_not_be_graded(capsys):
 def test_nnzoo_test_says_when_it_tests_the_stub_beside_a_notebook(tmp_path):
     """The bundle's notebook route leaves mlp.py as it came: `nnzoo test` then shows the stub's
     points ("not written yet"), and says that the work in mlp.ipynb is not what it tested."""
-    from autograder import cli
+    import hashlib
+    import json
 
-    shutil.copy(ROOT / "assignments" / "mlp" / "mlp.py", tmp_path)
-    (tmp_path / "mlp.ipynb").write_text("{}")
-    assert "mlp.py is the stub as released and mlp.ipynb is beside it" in cli._notebook_note("mlp", tmp_path)
-    (tmp_path / "mlp.py").write_text((tmp_path / "mlp.py").read_text() + "x = 1\n")
-    assert cli._notebook_note("mlp", tmp_path) is None
+    from autograder import cli
+    from autograder.bundle import MARKER
+
+    folder = tmp_path / "assignments" / "mlp"  # a bundle: the student edits the released stub in place
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "assignments" / "mlp" / "mlp.py", folder)
+    (folder / "mlp.ipynb").write_text("{}")
+    assert cli._notebook_note("mlp", folder) is None  # outside a bundle nothing tells the stub as released
+    stub = hashlib.sha256((folder / "mlp.py").read_bytes()).hexdigest()
+    (tmp_path / MARKER).write_text(json.dumps({"stubs_sha256": {"mlp": stub}}))
+    assert "mlp.py is the stub as released and mlp.ipynb is beside it" in cli._notebook_note("mlp", folder)
+    (folder / "mlp.py").write_text((folder / "mlp.py").read_text() + "x = 1\n")
+    assert cli._notebook_note("mlp", folder) is None
 

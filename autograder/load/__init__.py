@@ -99,8 +99,9 @@ def undecodable_note(name: str, data: bytes) -> str | None:
     return None
 
 
-def is_stub(assignment: str, data: bytes) -> bool:
-    """`data` is the code of `assignment`'s stub as released (line endings aside)."""
+def _is_stub(assignment: str, data: bytes) -> bool:
+    """`data` is the code of `assignment`'s stub as released (line endings aside), the
+    course's own: where nnzoo grades, the course holds the stubs it released."""
     from autograder import course
 
     try:
@@ -115,7 +116,7 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
     unless it is the stub as released: the bundle's notebook route leaves it so)."""
     sub = StudentSubmission(student, notes=list(found.notes), entry=entry)
     for a in assignments:
-        stub_beside_notebook = f"{a}.ipynb" in found.files and f"{a}.py" in found.files and is_stub(a, found.files[f"{a}.py"])
+        stub_beside_notebook = f"{a}.ipynb" in found.files and f"{a}.py" in found.files and _is_stub(a, found.files[f"{a}.py"])
         name = f"{a}.py" if f"{a}.py" in found.files and not stub_beside_notebook else f"{a}.ipynb"
         if found.times.get(name):
             sub.submitted_at[a] = found.times[name]
