@@ -327,6 +327,10 @@ RUN_ANYWAY = {
                                        "if __name__ == '__main__':\n    _against()\n",
     "an imported name": "from mlp import _against as check\ndef _against():\n    return nn.Linear(2, 3)\n"
                         "def relu(x):\n    return check()\nif __name__ == '__main__':\n    _against()\n",
+    "pydoc's locate": "import pydoc\ndef _against():\n    return nn.Linear(2, 3)\n"
+                      "def relu(x):\n    return pydoc.locate('mlp._aga' + 'inst')()\nif __name__ == '__main__':\n    _against()\n",
+    "an unpickled global": "import _pickle\ndef _against():\n    return nn.Linear(2, 3)\n"
+                           "def relu(x):\n    return _pickle.loads(x)()\nif __name__ == '__main__':\n    _against()\n",
 }
 
 
@@ -394,3 +398,62 @@ def test_calls_that_start_processes_or_load_code_are_flagged():
     for source, why in flagged.items():
         assert any(why in hit for hit in scan_source(source).suspicious()), source
     assert scan_source("import os\npath = os.path.join('a', 'fork')\n").suspicious() == []
+
+
+def test_ways_to_find_any_object_by_a_built_string_are_flagged():
+    """`pydoc.locate` and unpickling reach any object by a string the source builds — the
+    watch's off switch too: F.linear and the built-in cells run under a located
+    `DisableTorchFunction` kept full marks with nothing flagged (an outside audit's,
+    2026-12-04).  A person now looks."""
+    flagged = {
+        "import pydoc\nlin = pydoc.locate('torch.nn.functional.' + 'lin' + 'ear')\n": "pydoc",
+        "from pydoc import locate\n": "pydoc",
+        "import _pickle\n_pickle.loads(b'')\n": "_pickle",
+        "import copyreg\n": "copyreg",
+        "import torch\nweights = torch.load('w.pt', weights_only=False)\n": "torch.load",
+        "from operator import attrgetter\n": "attrgetter",
+    }
+    for source, why in flagged.items():
+        assert any(why in hit for hit in scan_source(source).suspicious()), source
+
+
+def test_the_scan_imports_nothing_the_source_names():
+    """A torch module the source names is never imported in the judge to see what it is:
+    `torch.utils.model_dump.__main__` exits at import (an outside audit's, 2026-12-04), others
+    change global state.  What is not imported yet is simply not a built-in."""
+    import sys
+
+    source = "import torch\ndef _never_called():\n    return torch.utils.model_dump.__main__\n"
+    assert scan_source(source).forbidden(list(LINEAR)) == []
+    assert "torch.utils.model_dump" not in sys.modules and "torch.utils.model_dump.__main__" not in sys.modules
+
+
+def test_a_main_guard_python_compiles_is_read_however_deep():
+    deep = "if __name__ == " + "+".join(["1"] * 1500) + ":\n    nn.Linear(2, 3)\n"
+    assert scan_source(HEAD + deep).forbidden(list(LINEAR)) == ["torch.nn.Linear"]  # not the `__main__` guard: it runs
+
+
+def test_code_the_scan_cannot_follow_counts_every_name_and_is_flagged(monkeypatch):
+    from autograder.judge import scan
+
+    def too_deep(*args):
+        raise RecursionError
+
+    monkeypatch.setattr(scan, "_never_run", too_deep)
+    found = scan.scan_source(HEAD + SELF_CHECKS["a decorated helper"] + "\n# another source\n")
+    assert found.forbidden(list(LINEAR)) == ["torch.nn.Linear"] and any("nested too deeply" in hit for hit in found.suspicious())
+
+
+def test_a_chain_of_self_checks_is_followed_to_its_end_and_a_flood_of_definitions_exempts_nothing():
+    """The self-checks reached only from `__main__` are found by one pass over the mentions:
+    a chain of 20,000 one-line definitions kept the judge busy for minutes a scan (an outside
+    audit's, 2026-12-04).  Past `MOST_STATEMENTS_SORTED` statements, none is told apart."""
+    from autograder.judge.scan import MOST_STATEMENTS_SORTED
+
+    def chain(n):
+        links = "".join(f"def _c{i}():\n    return _c{i - 1}()\n" for i in range(1, n))
+        return HEAD + "def _c0():\n    return nn.Linear(2, 3)\n" + links + f"if __name__ == '__main__':\n    _c{n - 1}()\n"
+
+    assert scan_source(chain(MOST_STATEMENTS_SORTED // 2)).forbidden(list(LINEAR)) == []
+    flood = scan_source(chain(MOST_STATEMENTS_SORTED + 10))
+    assert flood.forbidden(list(LINEAR)) == ["torch.nn.Linear"] and any("too many" in hit for hit in flood.suspicious())

@@ -1,7 +1,7 @@
 """Due dates, late work and test visibility, as an instructor meets them across a term.
 
 The term lives in `nnzoo.toml` at the course root (`autograder/course/term.py`); a
-submission's time comes from the entry (`autograder/load/timestamps.py`); grades.csv keeps
+submission's time comes from the class folder (`autograder/load/timestamps.py`); grades.csv keeps
 its binding header with final scores, grades.json and grades_detail.csv say raw score,
 penalty and final score.  Grading runs the real `nnzoo` command on the throwaway `tiny`
 assignment (tests/conftest.py), in this process.
@@ -124,15 +124,32 @@ def test_a_zip_is_handed_in_at_its_own_time_never_at_its_members_times(tmp_path)
     ("2026-10-21 12:00:00.000000 +0200", datetime(2026, 10, 21, 10, 0, tzinfo=timezone.utc)),
     ("2026-10-21T10:00:00Z", datetime(2026, 10, 21, 10, 0, tzinfo=timezone.utc)),
 ])
-def test_a_timestamp_txt_beside_the_file_or_at_the_top_says_when(tmp_path, stamp, expected):
+def test_the_instructors_timestamp_txt_beside_a_folder_says_when(tmp_path, stamp, expected):
     entry = tmp_path / "ann"
     (entry / "tiny").mkdir(parents=True)
     (entry / "tiny" / "tiny.py").write_text(CORRECT)
-    (entry / "tiny" / "timestamp.txt").write_text(stamp + "\n")
-    (entry / "timestamp.txt").write_text("2030-01-01 00:00:00 UTC")  # the one beside the file wins
+    _utime(entry / "tiny" / "tiny.py", DUE + timedelta(days=3))  # a copy without `cp -p`
+    (tmp_path / "ann.timestamp.txt").write_text(stamp + "\n")
     assert parse_time(load_entry(entry, ["tiny"]).submitted_at["tiny"]) == expected
-    (entry / "tiny" / "timestamp.txt").unlink()
-    assert parse_time(load_entry(entry, ["tiny"]).submitted_at["tiny"]) == datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+def test_a_timestamp_txt_inside_a_folder_is_not_believed(tmp_path):
+    """An LMS that keeps each student's uploads in a folder of their own hands in whatever
+    the student uploaded: a `timestamp.txt` of their own had back-dated a late hand-in (an
+    audit, 2026-12-04).  The file's own time stands, and the entry's notes say why."""
+    entry = tmp_path / "ann"
+    (entry / "tiny").mkdir(parents=True)
+    (entry / "tiny" / "tiny.py").write_text(CORRECT)
+    (entry / "tiny" / "timestamp.txt").write_text("2020-01-01 00:00:00.000000 UTC")
+    (entry / "timestamp.txt").write_text("2020-01-01 00:00:00.000000 UTC")
+    _utime(entry / "tiny" / "tiny.py", DUE + timedelta(days=3))
+    ann = load_entry(entry, ["tiny"])
+    assert parse_time(ann.submitted_at["tiny"]) == DUE + timedelta(days=3)
+    assert any("timestamp.txt was not used" in note and "its files' own" in note for note in ann.notes), ann.notes
+    (tmp_path / "ann.timestamp.txt").write_text("2026-10-20 22:00:00.000000 UTC")  # the instructor's record
+    ann = load_entry(entry, ["tiny"])
+    assert parse_time(ann.submitted_at["tiny"]) == datetime(2026, 10, 20, 22, 0, tzinfo=timezone.utc)
+    assert any("the instructor's record" in note for note in ann.notes), ann.notes
 
 
 def test_a_timestamp_txt_inside_a_zip_is_the_students_and_not_believed(tmp_path):

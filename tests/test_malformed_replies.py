@@ -6,6 +6,7 @@ training record longer than the request implies, is the student's failure — ne
 from __future__ import annotations
 
 import base64
+import re
 import pickle
 import zlib
 from pathlib import Path
@@ -332,3 +333,29 @@ def test_a_part_that_answers_a_recheck_otherwise_excuses_nothing(name, lost):
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", assignment, SandboxLimits(call_seconds=60))
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
 
+
+
+@pytest.mark.parametrize("name", ["mlp_names_a_module_that_exits_at_import", "mlp_main_guard_nested_past_the_recursion_limit"])
+def test_what_the_static_scan_reads_is_never_a_grader_error(name):
+    """The scan reads the source in the judge: a name of a module that exits at import, or a
+    `__main__` guard nested past the recursion limit, made every `forbid` test (or the whole
+    assignment) a grader error that `--resume` regraded for ever, until 2026-12-04.  The scan
+    imports nothing now, and reads the guard by its shape."""
+    result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", "mlp", SandboxLimits(call_seconds=60))
+    assert [(t.name, t.status, t.message[:200]) for t in result.tests if not t.passed] == []
+
+
+def test_a_checks_message_quotes_little_of_what_the_students_code_chose():
+    """A layer that named zero-size parameters after the hidden inputs it saw got 4,800 of them
+    back bit for bit in the layout check's message (an outside audit's, 2026-12-04).  The check
+    names a few parameters, each cut short, and every graded message is bounded and loses long
+    runs of data (`judge.verdict.bounded_feedback`)."""
+    from autograder.judge.verdict import FEEDBACK_CHARS
+
+    result = grade_file(Path(__file__).parent / "malformed" / "mlp_names_parameters_after_its_inputs.py", "mlp",
+                        SandboxLimits(call_seconds=60))
+    failed = {t.name: t.message for t in result.tests if not t.passed}
+    assert list(failed) == ["test_mlp_layers_follow_sizes"], failed
+    message = failed["test_mlp_layers_follow_sizes"]
+    assert "unexpected" in message and "more" in message and len(message) <= FEEDBACK_CHARS, message
+    assert max(len(run) for run in re.findall(r"[0-9a-f]+", message)) <= 40, message

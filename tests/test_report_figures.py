@@ -66,7 +66,16 @@ def test_where_outputs_differ_shows_differences_never_the_expected_values():
     actual[1, 2] += 0.25
     figure = figures.difference(actual, expected, "the output", 1e-9)
     assert figure.kind == "heatmap" and 1234.5 not in values_in(figure)
-    assert sorted(set(values_in(figure))) == [0.0, 0.25]
+    assert sorted(set(values_in(figure))) == [0.0, 8.0]  # 2.5e8 times the tolerance: the top step
+
+
+def test_a_difference_shows_how_far_off_in_whole_orders_never_the_values_of_an_output_the_student_chose():
+    expected = torch.randn(4, 7, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    figure = figures.difference(torch.zeros_like(expected), expected, "the output", 1e-5)  # |yours − expected| = |expected|
+    shown = values_in(figure)
+    assert set(shown) <= set(range(figures.MOST_ORDERS + 1)) and len(set(shown)) <= 3
+    assert figures.how_far_off(torch.tensor([0.0, 1e-5, 1.1e-5, 1e-4, 1e-3, float("nan"), float("inf")]), 1e-5).tolist() \
+        == [0.0, 0.0, 1.0, 1.0, 2.0, 8.0, 8.0]
 
 
 def test_a_tall_narrow_difference_is_one_bar_per_row_and_a_single_row_one_bar_per_entry():

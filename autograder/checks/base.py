@@ -102,7 +102,7 @@ def tolerances(dtype: torch.dtype) -> tuple[float, float]:
 
 def expect_close(actual: Any, expected: torch.Tensor, what: str, prop: str, *, hint: str = "") -> None:
     """`actual` equals `expected` (same shape and dtype, within the dtype's tolerance); when
-    not, the feedback shows where they differ (|difference| per entry, never `expected`)."""
+    not, the feedback shows where they differ (how far off per entry, never `expected`)."""
     tensor = expect_tensor(actual, what, prop, shape=expected.shape, dtype=expected.dtype, hint=hint)
     rtol, atol = tolerances(expected.dtype)
     if not torch.allclose(tensor, expected, rtol=rtol, atol=atol):

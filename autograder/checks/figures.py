@@ -134,35 +134,57 @@ def per_item(title: str, values: Any, *, xlabel: str = "node", ylabel: str = "",
     return Figure("bars", title, {ylabel or "value": curve}, xlabel=xlabel, ylabel=ylabel, threshold=threshold)
 
 
+#: The largest step of `how_far_off`: 10⁸ times the tolerance and more.
+MOST_ORDERS = 8
+
+
+def how_far_off(diff: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """|yours − expected| per entry as whole orders of magnitude over `tolerance`: 0 within
+    it, k for up to 10^k times it (at most `MOST_ORDERS`).  Where an entry is off, not the
+    number itself: the student's code chose its output, so the exact difference from it
+    would show the expected values (an output of zeros: |expected|), hidden inputs with it.
+
+    Example:
+        >>> how_far_off(torch.tensor([0.0, 2e-5, 0.5]), 1e-5).tolist()
+        [0.0, 1.0, 5.0]
+    """
+    ratio = diff / max(tolerance, 1e-300)
+    orders = torch.ceil(torch.log10(ratio.clamp(min=1.0))).nan_to_num(MOST_ORDERS, MOST_ORDERS, 0)
+    return orders.clamp(0, MOST_ORDERS).where((ratio > 1) | ratio.isnan(), torch.zeros_like(ratio))  # NaN: off
+
+
 def difference(actual: torch.Tensor, expected: torch.Tensor, what: str, tolerance: float) -> Figure | None:
-    """Where `actual` differs from `expected`: |actual − expected| per entry — never the
-    expected values.  1-D: a bar per entry; 2-D (after the largest over leading dimensions):
-    a heat map, or a bar per row when the rows are many and narrow (e.g. nodes × features)."""
+    """Where `actual` differs from `expected`, entry by entry, in orders of magnitude over the
+    tolerance (`how_far_off`) — never the expected values, nor the exact difference.  1-D: a
+    bar per entry; 2-D (after the largest over leading dimensions): a heat map, or a bar per
+    row when the rows are many and narrow (e.g. nodes × features)."""
     if actual.shape != expected.shape or actual.dim() == 0:
         return None
-    diff = (actual.detach().double() - expected.detach().double()).abs()
-    title = f"where {what} differs (|yours − expected|)"
+    diff = how_far_off((actual.detach().double() - expected.detach().double()).abs(), tolerance)
+    title = f"where {what} differs (orders of magnitude over the tolerance)"
     if diff.dim() > 1 and sum(n > 1 for n in diff.shape) <= 1:  # e.g. (1, 3): one row
         diff = diff.flatten()
     if diff.dim() == 1:
-        return Figure("bars", title, {"|difference|": numbers(diff)}, xlabel="index", threshold=tolerance)
+        return Figure("bars", title, {"how far off": numbers(diff)}, xlabel="index", threshold=0.5)
     grid = diff.reshape(-1, *diff.shape[-2:]).amax(dim=0)
     rows, cols = grid.shape
     n = diff.dim()
     if cols <= 4 and rows >= 4 * cols:
-        return Figure("bars", title, {"largest |difference| in the row": numbers(grid.amax(dim=1))},
-                      xlabel=f"index along dim {n - 2} of {tuple(diff.shape)} (node, sample …)", threshold=tolerance)
-    label = "|difference|" if n == 2 else "largest |difference| over the other dims"
+        return Figure("bars", title, {"how far off, worst in the row": numbers(grid.amax(dim=1))},
+                      xlabel=f"index along dim {n - 2} of {tuple(diff.shape)} (node, sample …)", threshold=0.5)
+    label = "how far off" if n == 2 else "how far off, worst over the other dims"
     return Figure("heatmap", title, {label: numbers(grid)}, xlabel=f"dim {n - 1} of {tuple(diff.shape)}",
                   ylabel=f"dim {n - 2}")
 
 
-def number_differences(actual: Sequence[Any], expected: Sequence[float], what: str) -> Figure | None:
-    """Where a list of numbers (e.g. the losses per epoch) differs: |actual − expected| per entry."""
+def number_differences(actual: Sequence[Any], expected: Sequence[float], what: str, tolerance: float = 1e-6) -> Figure | None:
+    """Where a list of numbers (e.g. the losses per epoch) differs, in orders of magnitude
+    over `tolerance` per entry (`how_far_off`)."""
     if len(actual) != len(expected) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in actual):
         return None
-    return Figure("bars", f"where {what} differ (|yours − expected|)",
-                  {"|difference|": [abs(float(a) - float(e)) for a, e in zip(actual, expected)]}, xlabel="index")
+    diff = torch.tensor([abs(float(a) - float(e)) for a, e in zip(actual, expected)], dtype=torch.float64)
+    return Figure("bars", f"where {what} differ (orders of magnitude over the tolerance)",
+                  {"how far off": numbers(how_far_off(diff, tolerance))}, xlabel="index", threshold=0.5)
 
 
 # -- one line in a test -----------------------------------------------------------------------

@@ -242,10 +242,22 @@ def parameters_like(sub: Any, model: Build, expected: dict[str, Sequence[int]], 
         if missing:
             parts.append(f"missing {missing}")
         if extra:
-            parts.append(f"unexpected {extra}")
+            parts.append(f"unexpected {_some_names(extra)}")
         if wrong:
             parts.append("wrong shape for " + ", ".join(f"`{n}` {got[n]} (expected {want[n]})" for n in wrong))
         fail(prop, f"{model}: parameters differ from the PyTorch layout: " + "; ".join(parts), hint)
+
+
+def _some_names(names: list[str], most: int = 5, chars: int = 40) -> str:
+    """A few of `names` (the student's code chose them), each cut short, and how many more.
+
+    Example:
+        >>> _some_names(["w1", "w2"])
+        "['w1', 'w2']"
+    """
+    shown = [n if len(n) <= chars else n[: chars - 1] + "…" for n in names[:most]]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return f"{shown}{more}"
 
 
 def depends_on_weights(

@@ -30,7 +30,7 @@ from autograder.judge import public
 from autograder.judge.result import PASSED, VISIBILITIES, TestResult
 from autograder.judge.scan import scan_source
 from autograder.judge.subject import LocalSubject, Subject
-from autograder.judge.verdict import verdict_for
+from autograder.judge.verdict import bounded_feedback, verdict_for
 from autograder.worker.forbidden import short_name
 from autograder.worker.probes import one_thread
 
@@ -221,6 +221,8 @@ class NnzooPlugin:
         verdict = verdict_for(AssertionError("this test was skipped") if report.skipped else exc,
                               in_process=self.session is None)
         message, reason = verdict.message, verdict.reason
+        if self.session is not None:  # graded: the student's code may have written into it
+            message = bounded_feedback(message)
         if is_public and not report.skipped:
             message, reason = self._public_reason(item, call, message, reason)
             self._show_once(item, call, report, message, reason)

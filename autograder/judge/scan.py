@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from autograder.worker.forbidden import TAMPERING_NAMES
-from autograder.worker.forbidden.targets import resolve_path
+from autograder.worker.forbidden.targets import resolve_loaded, resolve_path
 
 SUSPICIOUS = ("ctypes", "gc", "sys._getframe", "inspect.currentframe", "exec", "eval", "compile",
               "__import__", "importlib", "os.system", "subprocess", "socket", "builtins", "signal")
@@ -46,6 +46,9 @@ PROCESS_CALLS = frozenset({"fork", "forkpty", "posix_spawn", "posix_spawnp", "sy
                            "execl", "execvp", "spawnv", "spawnl"})
 #: Python's builtins by name: flagged when called, never as an attribute of something else
 BUILTIN_NAMES = frozenset(dir(builtins))
+#: top-level statements past which no self-check is told apart (a student's file has tens;
+#: a file of 100,000 one-line definitions would keep the judge busy for seconds a scan)
+MOST_STATEMENTS_SORTED = 2000
 #: strings that reach the builtins' import or exec through `globals()`, `vars(...)`, ...
 HIDDEN_BUILTINS = frozenset({"__builtins__", "__import__"})
 
@@ -68,12 +71,12 @@ class ScanResult:
 
     def forbidden(self, qualified_names: list[str]) -> list[str]:
         """The forbidden SPEC names the source uses, under their own or any other torch name
-        (not counting a `__main__` self-check, which importing the module never runs)."""
-        hits = []
-        for q in qualified_names:
-            if self.uses(q) or any(_same_builtin(n, q) for n in self.names if n.startswith("torch.")):
-                hits.append(q)
-        return hits
+        that is the very same object (an alias under another module path; not counting a
+        `__main__` self-check, which importing the module never runs).  What a name does not
+        show — a subclass, a kernel reached at run time — is the run-time watch's job."""
+        targets = {q: _spec_object(q) for q in qualified_names}  # their modules imported: names under them resolve
+        objects = {id(obj) for n in self.names if n.startswith("torch.") and (obj := _object(n)) is not None}
+        return [q for q in qualified_names if self.uses(q) or targets[q] is not None and id(targets[q]) in objects]
 
     def suspicious(self) -> list[str]:
         """What a person should look at: calls outside the task, ways to switch the watch
@@ -96,20 +99,22 @@ class ScanResult:
         return hits + self.obfuscation
 
 
-@lru_cache(maxsize=4096)
 def _object(name: str) -> Any:
+    """What a name in the student's source is, among the modules the judge has imported:
+    the scan never imports on the source's behalf (a module may exit or patch at import)."""
     try:
-        return resolve_path(name)
+        return resolve_loaded(name)
     except Exception:  # noqa: BLE001 — a name that does not resolve is simply not a built-in
         return None
 
 
-def _same_builtin(name: str, spec: str) -> bool:
-    """`name` (a torch dotted name in the source) is the very object `spec` names (an alias
-    under another module path).  What a name does not show — a subclass, a kernel reached
-    at run time — is the run-time watch's job; it also knows which built-ins a test runs."""
-    obj = _object(name)
-    return obj is not None and obj is _object(spec)
+@lru_cache(maxsize=256)
+def _spec_object(spec: str) -> Any:
+    """What a forbidden SPEC name is (the grader's own names: importing their modules is safe)."""
+    try:
+        return resolve_path(spec)
+    except Exception:  # noqa: BLE001 — a built-in missing from this torch
+        return None
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -146,9 +151,9 @@ def _is_main_guard(node: ast.stmt) -> bool:
     if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare) or len(node.test.ops) != 1 \
             or not isinstance(node.test.ops[0], ast.Eq):
         return False
-    sides = [node.test.left, *node.test.comparators]
-    return {ast.dump(side) for side in sides} == {ast.dump(ast.Name("__name__", ast.Load())),
-                                                  ast.dump(ast.Constant("__main__"))}
+    left, right = node.test.left, node.test.comparators[0]
+    return any(isinstance(a, ast.Name) and a.id == "__name__" and isinstance(b, ast.Constant) and b.value == "__main__"
+               for a, b in ((left, right), (right, left)))
 
 
 def _assigns_name(tree: ast.AST) -> bool:
@@ -199,7 +204,8 @@ _REACHES_BY_NAME = frozenset({
     "globals", "vars", "locals", "eval", "exec", "__import__", "import_module", "reload", "runpy",
     "run_path", "run_module", "__dict__", "__globals__", "f_globals", "f_locals", "__getattr__",
     "__getattribute__", "modules", "getmodule", "__loader__", "__spec__", "get_objects", "get_referrers",
-    "get_referents", "__subclasses__", "attrgetter", "methodcaller", "__builtins__"})
+    "get_referents", "__subclasses__", "attrgetter", "methodcaller", "__builtins__", "locate", "pydoc", "pickle",
+    "_pickle", "copyreg", "dill", "cloudpickle", "shelve", "marshal"})
 #: of those, everyday methods (`model.eval()`, `model.modules()`) when called on an object
 _EVERYDAY_METHODS = frozenset({"eval", "modules"})
 #: `getattr(module, built)` on these packages gives no function of the student's module
@@ -363,16 +369,34 @@ def _never_run(tree: ast.Module, guards: bool, api: frozenset[str], aliases: dic
         and (stmt.name.startswith("test") if not isinstance(stmt, ast.ClassDef)
              else stmt.name.startswith("Test") or any(_resolved(b, aliases) != "object" for b in stmt.bases))}
     never = {"main"} | {stmt.name for stmt in found_by_a_runner}  # where a mention never runs
-    dead = {name for name in defs if by[name] and "live" not in by[name]}
-    while True:
-        still = {name for name in dead if all(w in never or w in dead for w in by[name])}
-        if still == dead:
-            break
-        dead = still
+    dead = _unreached({name: by[name] for name in defs}, never)
     # code that may run and builds names reaches them too: then no helper is sure to stay unrun
     if _reaches_by_name(live + [n for name in defs - dead - never for n in _split(named[name])[1]], aliases):
         return set()
     return found_by_a_runner | {named[name] for name in dead}
+
+
+def _unreached(by: dict[str, set[str]], never: set[str]) -> set[str]:
+    """The definitions that code which may run never mentions, directly or through other
+    definitions: `by` maps each to where it is mentioned ("live", "main" or another
+    definition's name); a mention from `never` ("main", a test only a runner finds) does
+    not run.  A name nothing mentions may run (the grader's or a caller's).  Linear in the
+    mentions: each definition found reachable passes that on once."""
+    mentioned_in: dict[str, list[str]] = {}
+    for name, places in by.items():
+        for place in places:
+            mentioned_in.setdefault(place, []).append(name)
+    reached = [name for name, places in by.items() if not places or "live" in places]
+    alive = set(reached)
+    while reached:
+        place = reached.pop()
+        if place in never:
+            continue
+        for name in mentioned_in.get(place, ()):
+            if name not in alive:
+                alive.add(name)
+                reached.append(name)
+    return set(by) - alive
 
 
 def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool, api: frozenset[str] = frozenset()) -> None:
@@ -385,7 +409,12 @@ def _collect(tree: ast.Module, result: ScanResult, depth: int, imported: bool, a
     if renamed:
         result.obfuscation.append("assigns `__name__` (a `__main__` block then runs on import)")
     guards = imported and not renamed
-    uncalled = _never_run(tree, guards, api, aliases)
+    if len(tree.body) > MOST_STATEMENTS_SORTED:
+        uncalled: set[ast.stmt] = set()
+        result.obfuscation.append(f"{len(tree.body)} top-level statements: too many to tell self-checks apart "
+                                  "(every name counted)")
+    else:
+        uncalled = _never_run(tree, guards, api, aliases)
     main = ScanResult()  # what only code that never runs holds
     for stmt in _statements(tree):
         if guards and _is_main_guard(stmt):
@@ -455,5 +484,10 @@ def _scanned(source: str, imported: bool, api: frozenset[str]) -> ScanResult:
     result = ScanResult()
     tree = _parse(source, result)
     if tree is not None:
-        _collect(tree, result, 0, imported, api)
+        try:
+            _collect(tree, result, 0, imported, api)
+        except RecursionError:  # code Python compiles, nested past what the scan's helpers follow
+            result = ScanResult()
+            _collect_names(tree, _aliases(tree, result), result, depth=4)  # everything, iteratively: nothing exempt
+            result.obfuscation.append("code nested too deeply for the scan to tell what runs (every name counted)")
     return result

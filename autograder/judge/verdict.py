@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
@@ -13,6 +14,27 @@ class Verdict:
     status: str  # "passed" | "failed" | "error"
     message: str = ""
     reason: str = ""  # "", "check", "exception", "timeout", "exit", "budget", "missing", "policy", "grader"
+
+
+#: How much of a graded test's failure message feedback keeps.  A check's message may quote
+#: what the student's code chose (parameter names, a class's name, an exception's text), and
+#: that code saw the hidden inputs: a layer that named zero-size parameters after its inputs
+#: got 4,800 hidden numbers back bit for bit in one message (an audit, 2026-12-04).  Runs of
+#: numbers and very long words are left out, the rest cut at `FEEDBACK_CHARS`; a check's own
+#: words, shapes and names stay.
+FEEDBACK_CHARS = 1000
+_DATA_IN_MESSAGE = re.compile(r"\S{80,}|(?:[-+]?\d[\d.eE+-]*[\s,;()\[\]]+){12,}")
+
+
+def bounded_feedback(message: str) -> str:
+    """`message` as the feedback of a graded test shows it (`FEEDBACK_CHARS`).
+
+    Example:
+        >>> bounded_feedback("unexpected ['" + "ab" * 50 + "']")
+        'unexpected …'
+    """
+    text = _DATA_IN_MESSAGE.sub("…", message)
+    return text if len(text) <= FEEDBACK_CHARS else text[: FEEDBACK_CHARS - 1] + "…"
 
 
 def verdict_for(exc: BaseException | None, *, in_process: bool) -> Verdict:

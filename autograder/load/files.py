@@ -1,9 +1,10 @@
 """Reading one student's entry — a folder or a `.zip` — without trusting it.
 
 Only files named `<a>.py` or `<a>.ipynb` of an assignment being graded are read, the
-shallowest one of each name (with its time, and in a folder the `timestamp.txt` beside it
-or at the top: `timestamps.py`; a zip is the student's own archive, so neither a
-`timestamp.txt` in it nor its members' times are believed: its time is the zip's own);
+shallowest one of each name, with the time it was handed in (`timestamps.py`: the
+instructor's `<entry>.timestamp.txt` beside the entry, else the file's own time in a folder
+and the zip's own for a zip — never a `timestamp.txt` inside the entry nor a zip member's
+time, which the student may have written);
 their names are checked before a byte is inflated, every read is capped, links are never
 followed (a link is reported, not read), and a zip with too many entries is refused before
 any of them is opened.
@@ -58,14 +59,6 @@ class EntryFiles:
         self.unread.setdefault(name, note)
 
 
-def handed_in(file_times: dict[str, tuple[PurePosixPath, str]], stamps: dict[PurePosixPath, bytes]) -> dict[str, str]:
-    """Each file's time: the `timestamp.txt` of its folder, else the entry's top one, else
-    its own (`file_times`: name → (its folder in the entry, its own time))."""
-    parsed = {folder: parse_stamp(data.decode("utf-8", "replace")) for folder, data in stamps.items()}
-    top = parsed.get(PurePosixPath("."), "")
-    return {name: parsed.get(folder) or top or own for name, (folder, own) in file_times.items()}
-
-
 def wanted_names(assignments: list[str]) -> set[str]:
     return {f"{a}{ext}" for a in assignments for ext in (".py", ".ipynb")}
 
@@ -115,8 +108,7 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
     wanted = wanted_names(assignments)
     found = EntryFiles()
     candidates: list[tuple[int, str, Path]] = []
-    stamps: dict[PurePosixPath, bytes] = {}
-    file_times: dict[str, tuple[PurePosixPath, str]] = {}
+    recorded = stamp_beside(folder, folder.name)  # the instructor's record of the LMS's time
     others: list[str] = []
     seen = 0
     for parent, dirs, names in os.walk(folder, followlinks=False):
@@ -126,10 +118,6 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
         depth = len(Path(parent).relative_to(folder).parts)
         candidates += [(depth, name, Path(parent) / name) for name in names if name in wanted]
         others += [(Path(parent) / name).relative_to(folder).as_posix() for name in names if name not in wanted]
-        stamp = Path(parent) / STAMP
-        if STAMP in names and stamp.is_file() and not stamp.is_symlink():
-            with open(stamp, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
-                stamps[PurePosixPath(Path(parent).relative_to(folder).as_posix())] = f.read(MAX_STAMP_BYTES)
     graded: dict[str, str] = {}
     for depth, name, path in sorted(candidates):
         if name in found.files:
@@ -144,9 +132,12 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
         else:
             with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
                 found.files[name] = f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
-            file_times[name] = (PurePosixPath(path.parent.relative_to(folder).as_posix()), file_time(info.st_mtime))
+            found.times[name] = recorded or file_time(info.st_mtime)
             graded[name] = path.relative_to(folder).as_posix()
-    found.times = handed_in(file_times, stamps)
+    if any(PurePosixPath(p).name == STAMP for p in others):
+        when = "the instructor's record beside the folder" if recorded else "its files' own"
+        found.notes.append(f"its {STAMP} was not used: the files in a student's folder may be the student's own, so "
+                           f"the time it was handed in is {when}")
     found.empty = not candidates and not others
     note_rivals(found, graded, [(depth, name, path.relative_to(folder).as_posix()) for depth, name, path in candidates])
     note_misnamed(found, others, assignments)
@@ -154,9 +145,10 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
     return found
 
 
-def _stamp_beside(archive: Path) -> str:
-    """The time in `<stem>.timestamp.txt` beside a zip entry (a plain file, not a link), or ""."""
-    stamp = archive.parent / f"{archive.stem}.{STAMP}"
+def stamp_beside(entry: Path, stem: str) -> str:
+    """The time in `<stem>.timestamp.txt` beside an entry in the class folder (the
+    instructor's record of the LMS's time; a plain file, not a link), or ""."""
+    stamp = entry.parent / f"{stem}.{STAMP}"
     try:
         with open(stamp, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW | os.O_NONBLOCK)) as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
@@ -173,7 +165,7 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
     # `<stem>.timestamp.txt` beside the zip (the instructor's record of the LMS's time), else
     # the zip's own time on this disk (what the download left, as for a folder's files) —
     # never its members' times: those are whatever the student's zip tool wrote, back-dated ones too
-    handed_at = _stamp_beside(archive) or file_time(archive.lstat().st_mtime)
+    handed_at = stamp_beside(archive, archive.stem) or file_time(archive.lstat().st_mtime)
     try:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
@@ -187,7 +179,6 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
             copies = Counter(m.filename for m in chosen)
             found.notes += [f"{name} is in the zip {n} times: the last copy that could be read was graded"
                             for name, n in sorted(copies.items()) if n > 1]
-            file_times: dict[str, tuple[PurePosixPath, str]] = {}
             graded: dict[str, str] = {}
             if any(PurePosixPath(m.filename).name == STAMP for m in members):
                 found.notes.append(f"its {STAMP} was not used: a zip is the student's own archive, so the time "
@@ -206,9 +197,8 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                                      "not read")
                     continue
                 found.files[name] = data
-                file_times[name] = (PurePosixPath(member.filename).parent, handed_at)
+                found.times[name] = handed_at
                 graded[name] = member.filename
-            found.times = handed_in(file_times, {})
             found.empty = not any(not m.is_dir() and not m.filename.startswith("__MACOSX/") for m in members)
             note_rivals(found, graded, [(m.filename.count("/"), PurePosixPath(m.filename).name, m.filename) for m in chosen])
             note_misnamed(found, [m.filename for m in members if not m.is_dir()], assignments)

@@ -1,20 +1,23 @@
-"""When a student handed an assignment in, from what the entry itself says.
+"""When a student handed an assignment in, from what the class folder says.
 
 In order of precedence:
 
-1. `timestamp.txt` beside the graded file, else at the top of a folder entry — what
-   nbgrader's exchange writes on `nbgrader submit` (`2026-10-20 23:59:01.000000 UTC`, any
-   time zone name or numeric offset; no zone: UTC, as nbgrader reads it).  An instructor
-   can drop one into a student's folder to record the time the LMS gave.  One inside a zip
-   is not read: the zip is the student's own archive, and its stamp would be theirs.
-2. For a zip entry, `<stem>.timestamp.txt` beside it in the class folder (the instructor's).
-3. The graded file's own time: its modification time in a folder (exact, UTC); for a zip,
-   the zip file's own modification time — never its members' times, which the student's
-   zip tool wrote (a member back-dated by a day had dodged a late penalty).
+1. `<entry>.timestamp.txt` beside the entry in the class folder (`ann.timestamp.txt`
+   beside `ann/` or `ann.zip`): the instructor's record of the time the LMS gave, in
+   nbgrader's format (`2026-10-20 23:59:01.000000 UTC`, any time zone name or numeric
+   offset; no zone: UTC, as nbgrader reads it).
+2. The graded file's own time: its modification time in a folder (exact, UTC); for a zip,
+   the zip file's own modification time.
+
+Nothing inside an entry is believed: a `timestamp.txt` in a student's folder or zip, or a
+zip member's time, may be the student's own (an LMS that keeps each student's uploads in a
+folder of their own hands in whatever file the student uploaded; a member back-dated by a
+day had dodged a late penalty).  The nbgrader route reads nbgrader's own stamps
+(`autograder/nbgrader/bridge.py`).
 
 File times are whatever the download left (an LMS's bulk download sets them to the
 submission time; a plain copy to the copy's): the LMS's own submission time, where it
-exists, is the better record (`timestamp.txt`).
+exists, is the better record (1.).
 """
 
 from __future__ import annotations
