@@ -20,7 +20,7 @@ file, and `autograder.bundle` stubs every definition that does.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -43,6 +43,8 @@ class _Recording:
 
     record: list[dict[str, torch.Tensor]] | None = None
     states: list[torch.Tensor] | None = None
+    #: makes the student's own kind of `(h, c)` (a namedtuple, a list) of the pair; None: a tuple
+    _nnzoo_state_kind: Callable[[Any], Any] | None = None
     _inside = False
 
     def _call(self, x: torch.Tensor, state: Any) -> Any:
@@ -58,7 +60,25 @@ class _Recording:
                 self._inside = False
         if self.states is not None and not self._inside:
             self.states.append(new[0] if isinstance(new, tuple) else new)
+        if self._nnzoo_state_kind is not None and isinstance(new, tuple) and not self._inside:
+            new = self._nnzoo_state_kind(new)
         return new
+
+
+def state_kind(cell: nn.Module, input_size: int) -> Callable[[Any], Any] | None:
+    """How the student's LSTM `cell` hands back its `(h, c)`, for the trusted cell that takes
+    its place to do the same: a namedtuple's `_make` (the student's RNN may read `state.h`),
+    `list`, or None for a plain tuple — or when the cell fails on a zero input of `input_size`
+    features (its own tests' to cost).  The call leaves the global RNG as it was."""
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            weight = next((p for p in cell.parameters() if p.is_floating_point()), None)
+            out = cell(torch.zeros(1, input_size, dtype=weight.dtype if weight is not None else torch.get_default_dtype()))
+    except Exception:  # noqa: BLE001 — a cell that fails here: nothing to copy
+        return None
+    if not isinstance(out, (tuple, list)) or len(out) != 2 or type(out) is tuple:
+        return None
+    return list if type(out) is list else getattr(type(out), "_make", None)
 
 
 class TrustedRNNCell(_Recording, nn.RNNCell):
@@ -105,7 +125,10 @@ def __getattr__(name: str) -> Any:
     kind, input_size, hidden_size = match.group(1), int(match.group(2)), int(match.group(3))
 
     def factory(old: nn.Module) -> nn.Module:
-        return adopt(TRUSTED_CELL_CLASS[kind](input_size, hidden_size), old)
+        cell = adopt(TRUSTED_CELL_CLASS[kind](input_size, hidden_size), old)
+        if kind == "lstm":
+            cell._nnzoo_state_kind = state_kind(old, input_size)
+        return cell
 
     factory.__name__ = name
     return factory
