@@ -88,13 +88,17 @@ def test_attention_weights_are_distributions(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("causal mask")
 @pytest.mark.timeout(10)
-def test_causal_mask_of_three(submission):
-    """causal_mask(3) is [[T, F, F], [T, T, F], [T, T, T]], made on the device asked for."""
-    prop, hint = "causal mask", "torch.tril of a boolean matrix of ones, created with device=device"
+def test_causal_mask_of_three_and_of_forty(submission):
+    """causal_mask(3) is [[T, F, F], [T, T, F], [T, T, T]], causal_mask(40) lower-triangular too, made on the device asked for."""
+    prop, hint = "causal mask", "torch.tril of a boolean matrix of ones of size (n, n) for every n, created with device=device"
     out = submission.run("run", call="causal_mask", args=(3,), backward=False)["output"]
     mask = checks.expect_tensor(out, "causal_mask(3)", prop, shape=(3, 3), dtype=torch.bool, hint=hint)
     if not torch.equal(mask, torch.tensor([[True, False, False], [True, True, False], [True, True, True]])):
         fail(prop, "causal_mask(3) is not True exactly on and below the diagonal", hint)
+    out = submission.run("run", call="causal_mask", args=(40,), backward=False)["output"]
+    mask = checks.expect_tensor(out, "causal_mask(40)", prop, shape=(40, 40), dtype=torch.bool, hint=hint)
+    if not torch.equal(mask, torch.ones(40, 40, dtype=torch.bool).tril()):
+        fail(prop, "causal_mask(40) is not True exactly on and below the diagonal", hint)
     if not submission.run("causal_mask_on", n=3)["device_calls"]:
         fail(prop, "causal_mask(n, device) does not make its mask on `device` (the argument is never used)", hint)
 

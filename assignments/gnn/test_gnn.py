@@ -229,8 +229,9 @@ def _logits(submission, model: Build, weights: dict, graphs: int, prop: str, hin
 @pytest.mark.points(1)
 @pytest.mark.property("graph batches")
 def test_graph_classifier_respects_batch(submission):
-    """GraphClassifier(4, 8, 3): two graphs batched together get the same logits as each alone ((1, 3) for one graph) and as
-    two disjoint copies of itself (a mean pool), and the logits follow the features."""
+    """GraphClassifier(4, 8, 3): two graphs batched together get the same logits as each alone ((1, 3) for one graph), as
+    two disjoint copies of itself, and given as one graph the node-weighted mean of their logits (a mean pool, then a linear
+    read-out); the logits follow the features."""
     prop, hint = "graph batches", "pool per graph with the batch vector; one graph's nodes must not leak into another's logits"
     model = Build("GraphClassifier", 4, 8, 3)
     weights = submission.run("state_dict", model=model, dtype=F64)["state_dict"]
@@ -245,6 +246,12 @@ def test_graph_classifier_respects_batch(submission):
                     torch.zeros(6, dtype=torch.long))
     checks.expect_close(twice, together[1:], "graph 1's logits as two disjoint copies of itself (one graph)", prop,
                         hint="the read-out sees the MEAN of a graph's node vectors (global_mean_pool): a copy of every node changes no mean")
+    as_one = _logits(submission, model, weights, 1, prop, hint, x, edge_index, torch.zeros(7, dtype=torch.long))
+    mixed = (4 * together[:1] + 3 * together[1:]) / 7
+    checks.expect_close(as_one - as_one.mean(), mixed - mixed.mean(), "the logits of both graphs given as one graph (less their mean: "
+                        "log-probabilities are logits too)", prop,
+                        hint="the read-out sees the MEAN of a graph's node vectors (global_mean_pool), then a linear layer: the mean "
+                             "over two graphs' nodes weighs each graph by its size")
     if torch.equal(_logits(submission, model, weights, 2, prop, hint, x + 1.0, edge_index, batch), together):
         fail(prop, "the logits stay the same when every node feature changes", "compute the logits from the node features, through your layers")
 

@@ -170,12 +170,13 @@ def test_mlp_rejects_wrong_input_size(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("accuracy metric")
 def test_accuracy_is_argmax_fraction(submission):
-    """accuracy() of a linear model whose logits are all positive is the fraction of rows whose arg-max is the label, a Python float."""
-    prop, hint = "accuracy metric", "the prediction is the arg-max of each row's logits (not a threshold); return a Python float"
+    """accuracy() of a linear model whose logits are all positive is the fraction of the 150 rows whose arg-max is the label, a Python float."""
+    prop, hint = "accuracy metric", ("the prediction is the arg-max of each row's logits (not a threshold), over every row; "
+                                     "return a Python float")
     linear = torch.nn.Linear(3, 2).double()
     with torch.no_grad():
         linear.bias.fill_(5.0)
-    X, y = randn(40, 3, seed=7), torch.arange(40) % 2
+    X, y = randn(150, 3, seed=7), torch.arange(150) % 2
     expected = float((linear(X).argmax(1) == y).double().mean())
     got = submission.run("run", model=Build("torch.nn:Linear", 3, 2), dtype=torch.float64, state_dict=dict(linear.state_dict()),
                          call="accuracy", args=(MODEL, X, y), backward=False)["output"]

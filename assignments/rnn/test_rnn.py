@@ -228,7 +228,7 @@ def test_rnn_cell_argument_picks_the_cell(submission):
 @pytest.mark.property("gradient norms")
 @pytest.mark.forbid(*GRADER)
 def test_gradient_norms_match_autograd(submission):
-    """hidden_state_gradient_norms: one norm ||dL/dh_t|| per step, shape (T,) also for T = 1, detached, .grad untouched."""
+    """hidden_state_gradient_norms: one norm ||dL/dh_t|| per step, shape (T,) also for T = 1, detached, .grad untouched, in x's dtype."""
     prop, hint = "gradient norms", "keep every h_t, then torch.autograd.grad(h_last.sum(), [h_0, ..., h_last]) — it leaves .grad alone"
     for cell in ("rnn", "lstm"):
         model = on_pytorch_cell(cell)
@@ -245,6 +245,11 @@ def test_gradient_norms_match_autograd(submission):
             attached = submission.run("run", model=model, state_dict=weights, call="hidden_state_gradient_norms", args=(MODEL, x))
             if any(g is not None for g in attached["param_grads"].values()):
                 fail(prop, "the returned norms are still attached to the model's graph", "return a detached tensor")
+        x = randn(2, 6, 3, seed=8).double()  # float64 in: float64 out, at float64 precision
+        result = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, call="hidden_state_gradient_norms",
+                                args=(MODEL, x), backward=False)
+        checks.expect_close(result["output"], norms_by_autograd(pytorch.double(), x).detach(), f"the vector of norms ({cell}, float64)",
+                            prop, hint=hint)
 
 
 # -- sequence classifier ---------------------------------------------------------------------

@@ -110,6 +110,27 @@ def expect_close(actual: Any, expected: torch.Tensor, what: str, prop: str, *, h
         exact = tensor.is_floating_point() or tensor.is_complex()  # bool tensors cannot be subtracted, uint8 would wrap
         worst = float(((tensor - expected) if exact else (tensor.double() - expected.double())).abs().max())
         fail(prop, f"{what} differs from the expected result (largest difference {worst:.2g}){_float32_note(tensor, expected)}", hint)
+    if rounded_to_float32(tensor, expected):
+        fail(prop, f"{what} holds float32 numbers only, where the expected float64 result does not: float64 in means float64 out, "
+                   "at float64 precision — does a step compute in float32 (a .float(), a tensor made with the default dtype)?", hint)
+
+
+def rounded_to_float32(tensor: torch.Tensor, expected: torch.Tensor) -> bool:
+    """A float64 `tensor` every entry of which is a float32 number, where at least four
+    entries of the float64 `expected` are not: it went through float32.  One rounding to
+    float32 at the end (relative error ≤ 6e-8) passes float64's tolerance (1e-7); a correct
+    float64 result is a float32 number by chance with odds of 2⁻²⁹ an entry.
+
+    Example:
+        >>> x = torch.randn(8, dtype=torch.float64)
+        >>> rounded_to_float32(x.float().double(), x), rounded_to_float32(x, x)
+        (True, False)
+    """
+    if tensor.dtype != torch.float64 or expected.dtype != torch.float64 or tensor.shape != expected.shape:
+        return False
+    def single(t: torch.Tensor) -> torch.Tensor:
+        return t == t.float().double()
+    return bool(single(tensor).all()) and int((~single(expected)).sum()) >= 4
 
 
 def _float32_note(tensor: torch.Tensor, expected: torch.Tensor) -> str:

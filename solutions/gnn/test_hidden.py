@@ -493,12 +493,19 @@ def test_pooling_ignores_node_order(submission):
     own_then_trusted(check, TRUSTED_PRIMITIVES, submission)
 
 
+def centred(logits: torch.Tensor) -> torch.Tensor:
+    """Each row less its mean: what logits say whatever constant a row gets (log-probabilities
+    from `F.log_softmax` are logits too)."""
+    return logits - logits.mean(dim=-1, keepdim=True)
+
+
 @pytest.mark.points(1)
 @pytest.mark.property("graph batches")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_graph_classifier_respects_batch(submission):
     """Graphs batched together get the same logits as alone (a batch of one gives shape (1, C)), and as two disjoint copies of
-    themselves (the mean pool); relabelling nodes changes nothing (eval mode, float64, on trusted layers)."""
+    themselves (the mean pool); two different graphs given as one get the node-weighted mean of their logits (a mean pool, then
+    a linear read-out); relabelling nodes changes nothing (eval mode, float64, on trusted layers)."""
     prop, hint = "graph batches", "pool per graph with the batch vector: one graph's nodes must not leak into another's output"
     data = graph_families(3, seed=5)
     model = on_trusted_layers(Build("GraphClassifier", 4, 8, 3))
@@ -516,6 +523,8 @@ def test_graph_classifier_respects_batch(submission):
             inputs.append(((x[nodes], data["edge_index"][:, keep] - nodes[0], torch.zeros(len(nodes), dtype=torch.long)), 1))
         (x0, edges0, _), _ = inputs[1]  # graph 0 alone, and as two disjoint copies of itself in one graph
         inputs.append(((torch.cat([x0, x0]), torch.cat([edges0, edges0 + len(x0)], 1), torch.zeros(2 * len(x0), dtype=torch.long)), 1))
+        (x1, edges1, _), _ = inputs[2]  # graphs 0 and 1 (of other sizes) as one graph
+        inputs.append(((torch.cat([x0, x1]), torch.cat([edges0, edges1 + len(x0)], 1), torch.zeros(len(x0) + len(x1), dtype=torch.long)), 1))
         inputs += [((x_p, edge_index_p, data["batch"][perm]), 3), ((x + 1.0, data["edge_index"], data["batch"]), 3)]
         # all sent at once: the judge checks one prediction while the worker computes the next
         results = run_each(submission, "predict", [dict(model=model, state_dict=weights, args=args, dtype=torch.float64) for args, _ in inputs],
@@ -527,6 +536,11 @@ def test_graph_classifier_respects_batch(submission):
             checks.expect_close(next(logits), together[g:g + 1], f"graph {g}'s logits when it is alone", prop, hint=hint)
         checks.expect_close(next(logits), together[:1], "the logits of graph 0 given as two disjoint copies of itself (one graph)", prop,
                             hint="the read-out sees the MEAN of a graph's node vectors (global_mean_pool): a copy of every node changes no mean")
+        n0, n1 = len(x0), len(x1)
+        checks.expect_close(centred(next(logits)), centred((n0 * together[:1] + n1 * together[1:2]) / (n0 + n1)),
+                            "the logits of graphs 0 and 1 given as one graph (each row less its mean)", prop,
+                            hint="the read-out sees the MEAN of a graph's node vectors (global_mean_pool), then a linear layer: the mean over "
+                                 "two graphs' nodes weighs each graph by its size")
         checks.expect_close(next(logits), together, "the logits after relabelling the nodes", prop, hint=hint)
         nontrivial(together, x, next(logits), prop, hint)
 

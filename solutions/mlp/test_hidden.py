@@ -409,7 +409,7 @@ def test_minibatches_follow_batch_size(reference, submission):
 @pytest.mark.property("determinism")
 @pytest.mark.trains
 def test_same_seed_same_training(reference, submission):
-    """The same seed gives identical batches, losses and weights, whatever the global random state."""
+    """The same seed gives identical batches, losses and weights over two epochs, whatever the global random state."""
     prop, hint = "determinism", "draw the shuffling from a torch.Generator seeded with `seed` (not the global RNG state)"
     sd = checks.reference_state_dict(reference, SMALL, torch.float64)
     X, y = randn(100, 2, seed=9), torch.arange(100) % 3
@@ -423,6 +423,11 @@ def test_same_seed_same_training(reference, submission):
     _expect_same_run(second, first, "a second run with the same seed", prop, hint)
     other = _train(submission, rng=3, state_dict=sd, X=X, y=y, **{**kwargs, "seed": 6})
     _expect_record_followed(submission, sd=sd, X=X, y=y, kwargs=kwargs, order=order, seed=5, other=other, prop=prop, hint=hint)
+    # the later epochs' orders come from the seed too
+    two = [_train(submission, rng=rng, state_dict=sd, X=X, y=y, **{**kwargs, "epochs": 2}) for rng in (4, 5)]
+    if not torch.equal(*(_order(run, X, prop, hint, epochs=2)[0] for run in two)):
+        fail(prop, "a second two-epoch run with the same seed visited the samples in another order over its two epochs", hint)
+    _expect_same_run(two[1], two[0], "a second two-epoch run with the same seed", prop, hint)
 
 
 @pytest.mark.points(1)
@@ -446,9 +451,12 @@ def test_seed_changes_the_shuffling(reference, submission):
 @pytest.mark.points(1)
 @pytest.mark.property("accuracy metric")
 def test_accuracy_is_argmax_fraction(submission):
-    """accuracy() returns the fraction of rows whose arg-max logit equals the label, as a Python float (also for one row)."""
-    prop, hint = "accuracy metric", "the prediction is logits.argmax(dim=1) — not a threshold — and the result a Python float"
-    for classes, bias, n in ((3, 0.0, 50), (2, 3.0, 50), (3, 0.0, 1)):  # with both logits positive, a threshold on one logit fails
+    """accuracy() returns the fraction of rows whose arg-max logit equals the label, as a Python float (also for one row, and for
+    300 rows: every row counts)."""
+    prop, hint = "accuracy metric", ("the prediction is logits.argmax(dim=1) — not a threshold — over every row of X, "
+                                     "and the result a Python float")
+    # with both logits positive, a threshold on one logit fails; 300 rows: more than any chunk a loop might stop after
+    for classes, bias, n in ((3, 0.0, 300), (2, 3.0, 50), (3, 0.0, 1)):
         linear = torch.nn.Linear(4, classes).double()
         with torch.no_grad():
             linear.bias.fill_(bias)

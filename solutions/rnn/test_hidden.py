@@ -383,6 +383,8 @@ def _judge_norms(result, *, mine: torch.Tensor, marks: dict, close, grads_checke
     if not close(norms, mine):
         worst = float((norms - mine).abs().max())
         fail(prop, f"the norms {what} differ from ||dL/dh_t|| (largest difference {worst:.2g})", hint)
+    if grads_checked and checks.base.rounded_to_float32(norms, mine):  # the exact test (the experiment compares within tenfold)
+        fail(prop, f"the norms {what} are float32 numbers: float64 in means float64 out, at float64 precision", hint)
     if grads_checked:
         marks_untouched(result, marks, prop, hint)
     return norms

@@ -2,7 +2,7 @@
 
     targets.py  what each forbidden SPEC name is, below the Python name level
     watch.py    `watching(...)` while a probe runs the student's code; `trust`/`trusted`
-                for the grader's own blocks
+                for the grader's own blocks; `unrecorded` for a glance that decides nothing
 """
 
 from autograder.worker.forbidden.targets import (
@@ -19,8 +19,9 @@ from autograder.worker.forbidden.watch import (
            guard_calls_by_handle,
            trust,
            trusted,
+           unrecorded,
            watching,
 )
 
 __all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_watches_into_threads", "guard_calls_by_handle", "short_name", "target_for",
-           "trust", "trusted", "watching"]
+           "trust", "trusted", "unrecorded", "watching"]

@@ -490,6 +490,21 @@ class trusted:
             self._frame = self._watch = None
 
 
+@contextmanager
+def unrecorded() -> Iterator[None]:
+    """`with unrecorded():` — forbidden calls in this block still raise, but are not kept
+    among the active watch's violations: for the grader's glance at a student's part whose
+    answer decides no verdict (which kind of pair an LSTM cell returns), so that the glance
+    never fails a test the part's own calls would not have failed."""
+    w = _ACTIVE
+    kept = len(w.violations) if w is not None else 0
+    try:
+        yield
+    finally:
+        if w is not None:
+            del w.violations[kept:]
+
+
 class _Boundary:
     """The boundary of a `trust()`ed object: only for the watch it was made in."""
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from autograder.worker.forbidden import unrecorded
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
 from autograder.worker.spec import Build, adopt
@@ -69,9 +70,10 @@ def state_kind(cell: nn.Module, input_size: int) -> Callable[[Any], Any] | None:
     """How the student's LSTM `cell` hands back its `(h, c)`, for the trusted cell that takes
     its place to do the same: a namedtuple's `_make` (the student's RNN may read `state.h`),
     `list`, or None for a plain tuple — or when the cell fails on a zero input of `input_size`
-    features (its own tests' to cost).  The call leaves the global RNG as it was."""
+    features (its own tests' to cost).  The call leaves the global RNG as it was, and a
+    forbidden built-in the cell calls is its own tests' to cost, not the test asking now's."""
     try:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        with torch.no_grad(), torch.random.fork_rng(devices=[]), unrecorded():
             weight = next((p for p in cell.parameters() if p.is_floating_point()), None)
             out = cell(torch.zeros(1, input_size, dtype=weight.dtype if weight is not None else torch.get_default_dtype()))
     except Exception:  # noqa: BLE001 — a cell that fails here: nothing to copy

@@ -1,4 +1,4 @@
-"""BROKEN: loses test_seed_changes_the_shuffling — the seed is ignored: the shuffling is seeded by how often the worker has trained on these data and weights, so two runs in one worker differ whatever their seeds."""
+"""BROKEN: loses test_same_seed_same_training, test_seed_changes_the_shuffling — the seed is ignored: the shuffling is seeded by how often the worker has trained on these data and weights, so two runs in one worker differ whatever their seeds (the same seed's too)."""
 from __future__ import annotations
 
 import math
