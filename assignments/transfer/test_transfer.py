@@ -70,22 +70,26 @@ def fresh(cls, seed, **kwargs):
 @pytest.mark.points(1)
 @pytest.mark.property("freeze by prefix")
 def test_freeze_leaves_only_the_prefixes_trainable(submission):
-    """freeze(model, "head"), freeze(model, ("backbone.fc", "head")), freeze(model, "backbone.bn2") and freeze(model, ("bn1", "head")):
-    exactly the parameters whose names START with a prefix get gradients ("bn1" is inside "backbone.bn1.weight", not its start)."""
-    prop, hint = "freeze by prefix", "requires_grad = name.startswith(prefixes) for every parameter; a single string is ONE prefix"
+    """freeze(model, "head"), freeze(model, ("backbone.fc", "head")), freeze(model, "backbone.bn2"), freeze(model, ("bn1", "head")) and
+    freeze(model, iter(["backbone.fc", "head"])): exactly the parameters whose names START with a prefix get gradients ("bn1" is inside
+    "backbone.bn1.weight", not its start)."""
+    prop, hint = "freeze by prefix", ("requires_grad = name.startswith(prefixes) for every parameter; a single string is ONE prefix, "
+                                      "and an iterator can be read only once (make a tuple of it first)")
     model = fresh(SmallNet, 0, num_classes=3).double()
     x, cotangent = images(2, dtype=F64), randn(2, 3, seed=1)
-    for trainable in ("head", ("backbone.fc", "head"), "backbone.bn2", ("bn1", "head")):
+    for trainable, one_pass in (("head", False), (("backbone.fc", "head"), False), ("backbone.bn2", False), (("bn1", "head"), False),
+                                (("backbone.fc", "head"), True)):
         grads = submission.run("freeze_grads", model=Build(SMALLNET, 3), state_dict=state_of(model), dtype=F64, x=x, cotangent=cotangent,
-                               trainable=trainable)["grads"]
+                               trainable=trainable, one_pass=one_pass)["grads"]
+        call = f"freeze(model, iter({list(trainable)!r}))" if one_pass else f"freeze(model, {trainable!r})"
         prefixes = (trainable,) if isinstance(trainable, str) else trainable
         set_trainable(model, named(*prefixes))
         model.zero_grad()
         model.eval()(x).backward(cotangent)
         if sorted(n for n, g in grads.items() if g is not None) != sorted(named(*prefixes)):
-            fail(prop, f"freeze(model, {trainable!r}) left {sorted(n for n, g in grads.items() if g is not None)} trainable", hint)
+            fail(prop, f"{call} left {sorted(n for n, g in grads.items() if g is not None)} trainable", hint)
         for name in named(*prefixes):
-            expect_close(grads[name], model.get_parameter(name).grad, f"the gradient of `{name}` after freeze(model, {trainable!r})", prop, hint=hint)
+            expect_close(grads[name], model.get_parameter(name).grad, f"the gradient of `{name}` after {call}", prop, hint=hint)
 
 
 # -- replace_head ----------------------------------------------------------------------------

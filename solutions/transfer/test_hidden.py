@@ -173,18 +173,19 @@ FREEZE_MODELS = {SMALLNET: (Build(SMALLNET, 3), SMALLNET_PARAMETERS, lambda: ima
                  TINYNET: (TINY, TINY_PARAMETERS, lambda: randn(4, 6, seed=1))}
 
 
-def check_freeze(submission, model, trainable, prop, hint, start=None):
-    """freeze(model, trainable) on a model whose parameters all had `start`; the gradients of
-    a backward pass afterwards must be the trusted model's with exactly the prefixed
-    parameters trainable (None for every other one)."""
+def check_freeze(submission, model, trainable, prop, hint, start=None, one_pass=False):
+    """freeze(model, trainable) on a model whose parameters all had `start` (`one_pass`: the
+    prefixes given as an iterator); the gradients of a backward pass afterwards must be the
+    trusted model's with exactly the prefixed parameters trainable (None for every other one)."""
     build, names, inputs = FREEZE_MODELS[model]
     state, x = seeded_state(build, seed=3, dtype=F64), inputs()
     cotangent = randn(len(x), 3, seed=2)
     given = {} if trainable is None else {"trainable": trainable}
-    result = submit(submission, "freeze_grads", model=build, state_dict=state, dtype=F64, x=x, cotangent=cotangent, start=start, **given)
+    result = submit(submission, "freeze_grads", model=build, state_dict=state, dtype=F64, x=x, cotangent=cotangent, start=start,
+                    one_pass=one_pass, **given)
     prefixes = () if trainable is None else (trainable,) if isinstance(trainable, str) else tuple(trainable)
     before = "" if start is None else f" (all parameters had requires_grad={start} before)"
-    call = "freeze(model)" if trainable is None else f"freeze(model, {trainable!r})"
+    call = "freeze(model)" if trainable is None else f"freeze(model, iter({list(trainable)!r}))" if one_pass else f"freeze(model, {trainable!r})"
     expected = expected_grads(build, state, named(names, *prefixes), x, cotangent)  # while the worker computes
     compare_grads(grads_in(result(), prop, hint), expected, f"after {call}{before}", prop, hint)
 
@@ -192,14 +193,16 @@ def check_freeze(submission, model, trainable, prop, hint, start=None):
 @pytest.mark.points(2)
 @pytest.mark.property("freeze by prefix")
 def test_freeze_follows_the_prefixes(submission):
-    """Exactly the parameters named by a prefix (tuple or list; none by default) get gradients, also on re-freezing; a prefix
-    found inside a name but not at its start ("bn1" in "backbone.bn1.weight") names nothing."""
-    prop, hint = "freeze by prefix", "requires_grad = name.startswith(prefixes) for EVERY parameter: True for matches, False for the rest"
+    """Exactly the parameters named by a prefix (tuple, list or any iterable, an iterator too; none by default) get gradients, also
+    on re-freezing; a prefix found inside a name but not at its start ("bn1" in "backbone.bn1.weight") names nothing."""
+    prop, hint = "freeze by prefix", ("requires_grad = name.startswith(prefixes) for EVERY parameter: True for matches, False for the "
+                                      "rest (read `trainable` once, into a tuple: an iterator can be read only once)")
     cases = [(SMALLNET, (), None), (SMALLNET, ("head",), None), (SMALLNET, ["backbone.fc", "head"], None), (SMALLNET, ("bn1", "head"), None),
              (SMALLNET, ("backbone.bn",), None), (SMALLNET, ("head",), False), (SMALLNET, ("backbone.conv2",), True),
              (SMALLNET, (), True), (SMALLNET, None, True), (TINYNET, ["backbone.fc"], False)]
     for model, trainable, start in cases:
         check_freeze(submission, model, trainable, prop, hint, start)
+    check_freeze(submission, SMALLNET, ("backbone.fc", "head"), prop, hint, one_pass=True)
 
 
 @pytest.mark.points(1)

@@ -170,10 +170,12 @@ def freeze_grads(
     state_dict: dict | None = None,
     dtype: torch.dtype | None = None,
     start: bool | None = None,
+    one_pass: bool = False,
 ) -> dict:
     """Call the module's `freeze(model, trainable)` (`freeze(model)` when `trainable` is
-    not given) on a built model whose parameters all have `requires_grad = start` (unless
-    None); then run the model in eval mode on `x` and backpropagate `cotangent`.
+    not given; `one_pass`: the prefixes as an iterator, which can be read once) on a built
+    model whose parameters all have `requires_grad = start` (unless None); then run the
+    model in eval mode on `x` and backpropagate `cotangent`.
 
     Returns `grads`: every parameter's `.grad` — None for a frozen parameter, the gradient
     the judge recomputes for a trainable one.
@@ -186,7 +188,7 @@ def freeze_grads(
     if trainable is _DEFAULT:
         freeze(obj)
     else:
-        freeze(obj, trainable)
+        freeze(obj, iter(trainable) if one_pass else trainable)
     obj.eval()
     _backward(obj(x), cotangent)
     return {"grads": grads_of(obj)}

@@ -174,7 +174,7 @@ import autograder.worker.probes as _P  # noqa: E402
 from autograder.worker.probes.core import build_model as _build  # noqa: E402
 
 
-def _fake_freeze_grads(module, *, model, x, cotangent, trainable=(), state_dict=None, dtype=None, start=None):
+def _fake_freeze_grads(module, *, model, x, cotangent, trainable=(), state_dict=None, dtype=None, start=None, one_pass=False):
     """What a judge that trusted flags would accept: the right requires_grad flags, and a
     gradient-shaped zero for every parameter that should train — no backward pass."""
     prefixes = (trainable,) if isinstance(trainable, str) else tuple(trainable)
