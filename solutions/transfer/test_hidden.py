@@ -561,6 +561,9 @@ def _which_batch_size(reference, request, actual, honoured):
             run = _fine_tune(reference, **dict(request, train_kwargs=dict(request["train_kwargs"], batch_size=size)))
             if all(close(weights.get(k), run["state_dict"][k]) for k in BN1_BUFFERS):
                 return f"your model saw the batches of batch_size={size}"
+        if all(close(weights.get(k), cast(request["state_dict"][k], request["dtype"])) for k in BN1_BUFFERS):
+            return ("the trainable BatchNorm's running statistics did not change at all — was it in eval mode while it trained? "
+                    "(only frozen normalisation layers stay in eval mode)")
     return "the running statistics of the trainable BatchNorm show other batches"
 
 
