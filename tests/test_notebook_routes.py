@@ -109,6 +109,22 @@ def test_a_notebook_scores_as_jupyter_runs_it_cell_by_cell():
     assert read.notes == ["code cell 5 has a syntax error (line 1: invalid syntax); it was left out, as Jupyter would run none of it"]
 
 
+def test_a_notebooks_error_is_placed_in_its_cell_not_in_the_joined_code():
+    """A notebook is graded as its cells joined into one module; the feedback names the
+    notebook's own cell and line ("mlp.ipynb, code cell 3, line 2"), not a line of code the
+    student never saw ("mlp.py, line 210")."""
+    from autograder.judge.run import grade_source
+    from autograder.load.notebook import read_notebook
+    from autograder.sandbox import SandboxLimits
+
+    reference = (Path(__file__).parent / "submissions" / "mlp" / "correct_einsum.py").read_text()
+    broken = "def relu(x):\n    raise RuntimeError('not yet')\n"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in (reference, "x = 1", broken)])
+    result = grade_source(read_notebook(nbformat.writes(nb).encode(), "mlp.ipynb").code, "mlp", SandboxLimits(call_seconds=60))
+    messages = [t.message for t in result.tests if not t.passed]
+    assert messages and all("mlp.ipynb, code cell 3, line 2, in relu" in m and "mlp.py" not in m for m in messages), messages
+
+
 def test_the_stub_as_released_beside_a_notebook_leaves_the_notebook_graded(tmp_path):
     """The bundle's notebook route leaves `mlp.py` as it came: handed in beside the finished
     `mlp.ipynb`, the stub is not what is graded (as `nnzoo pack` packs the notebook); an

@@ -31,6 +31,7 @@ from autograder.judge.result import PASSED, VISIBILITIES, TestResult
 from autograder.judge.scan import scan_source
 from autograder.judge.subject import LocalSubject, Subject
 from autograder.judge.verdict import bounded_feedback, verdict_for
+from autograder.load.notebook import in_notebook_terms
 from autograder.worker.forbidden import short_name
 from autograder.worker.probes import one_thread
 
@@ -222,7 +223,7 @@ class NnzooPlugin:
                               in_process=self.session is None)
         message, reason = verdict.message, verdict.reason
         if self.session is not None:  # graded: the student's code may have written into it
-            message = bounded_feedback(message)
+            message = bounded_feedback(in_notebook_terms(message, self.session.source))
         if is_public and not report.skipped:
             message, reason = self._public_reason(item, call, message, reason)
             self._show_once(item, call, report, message, reason)

@@ -9,6 +9,7 @@ a file behaves as it did in Jupyter, on every route (plain folders, zips, nbgrad
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -31,6 +32,50 @@ def cell_to_python(source: str) -> str:
         return TransformerManager().transform_cell(source)
     except Exception:  # noqa: BLE001 — an input IPython cannot read runs (and fails) as typed
         return source if source.endswith("\n") else source + "\n"
+
+
+#: The comment that opens a guarded cell in the code graded: how many lines the cell has,
+#: and its label — for `place_in_cell`, which turns a line of the whole code back into the
+#: cell's own.
+_MARKER = re.compile(r"# nnzoo cell: (\d+) (.*)")
+
+
+def cell_marker(label: str, code: str) -> str:
+    """The comment line that opens `code`'s guarded cell (see `place_in_cell`)."""
+    lines = len(code.splitlines())
+    return f"# nnzoo cell: {lines} {label}\n"
+
+
+def in_notebook_terms(message: str, code: str) -> str:
+    """`message` with each place in the graded `code` ("mlp.py, line 143") named as the
+    student's notebook has it ("mlp.ipynb, code cell 7, line 3"), where `code` was made of
+    a notebook's guarded cells; unchanged otherwise."""
+    if "# nnzoo cell: " not in code:
+        return message
+
+    def named(match: re.Match) -> str:
+        place = place_in_cell(code, int(match.group(2)))
+        return f"{match.group(1)}.ipynb, {place}" if place else match.group(0)
+
+    return re.sub(r"\b([A-Za-z_]\w*)\.py, line (\d+)", named, message)
+
+
+def place_in_cell(code: str, line: int) -> str | None:
+    r"""Where line `line` of the graded `code` (a notebook's cells joined) is in the student's
+    notebook: "code cell 3, line 2"; None outside a guarded cell (e.g. provided code).
+
+    Example:
+        >>> code = "import torch\n" + cell_marker("code cell 2", "x = 1\ny = 2\n") + "try:\n    x = 1\n    y = 2\n"
+        >>> place_in_cell(code, 5), place_in_cell(code, 1)
+        ('code cell 2, line 2', None)
+    """
+    lines = code.split("\n")
+    for number in range(min(line, len(lines)), 0, -1):
+        marker = _MARKER.fullmatch(lines[number - 1])
+        if marker:
+            inside = line - number - 1  # the marker, then `try:`, then the cell's lines
+            return f"{marker.group(2)}, line {inside}" if 1 <= inside <= int(marker.group(1)) else None
+    return None
 
 
 @dataclass

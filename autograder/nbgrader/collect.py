@@ -22,7 +22,7 @@ import nbformat
 from nbformat.warnings import DuplicateCellId, MissingIDFieldWarning
 
 from autograder.course.regions import HIDDEN_TESTS, outside
-from autograder.load.notebook import cell_to_python
+from autograder.load.notebook import cell_marker, cell_to_python
 
 GRADER_PREFIXES = ("setup", "hidden_setup", "test_", "check_", "grade_")
 
@@ -131,7 +131,7 @@ def cell_code(source: str, label: str, notes: list[str]) -> str | None:
     try:
         wrapped = guarded(code)
         compile(wrapped, label, "exec", dont_inherit=True)
-        return wrapped
+        return cell_marker(label, code) + wrapped
     except (SyntaxError, tokenize.TokenError):
         return code
 
