@@ -304,6 +304,22 @@ def test_another_seed_gives_another_run(submission):
 
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
+@pytest.mark.property("no trainable parameter")
+def test_fine_tune_with_everything_frozen_raises_value_error(submission):
+    """fine_tune on a model whose parameters are all frozen raises ValueError; with only backbone.fc trainable it does not."""
+    hint = "check the list of trainable parameters of the whole model before creating the optimiser"
+    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None, trainable=[],
+                            X=images(4), y=torch.tensor([0, 1, 0, 1]), train_kwargs=dict(epochs=1, lr=1e-2))
+    if not isinstance(result, Raised) or not result.is_a("ValueError"):
+        fail("no trainable parameter", "fine_tune should raise ValueError when no parameter is trainable", hint)
+    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None, trainable=named("backbone.fc"),
+                            X=images(4), y=torch.tensor([0, 1, 0, 1]), train_kwargs=dict(epochs=1, lr=1e-2))
+    if isinstance(result, Raised):
+        fail("no trainable parameter", f"fine_tune with only backbone.fc trainable (the head frozen) raised {result.types[0]}", hint)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.points(1)
 @pytest.mark.property("batch size")
 def test_batch_size_sets_the_batches(submission):
     """13 copies of one image, batch_size=5, 2 epochs: a trainable BatchNorm sees batches of 5, 5, 3 twice (its running statistics show it)."""
@@ -320,18 +336,6 @@ def test_batch_size_sets_the_batches(submission):
     for buffer in ("running_mean", "running_var", "num_batches_tracked"):
         name = f"backbone.bn1.{buffer}"
         expect_close(result["state_dict"][name], oracle.state_dict()[name], f"`{name}` after batches of 5, 5, 3 (twice)", prop, hint=hint)
-
-
-@pytest.mark.timeout(20)
-@pytest.mark.points(1)
-@pytest.mark.property("no trainable parameter")
-def test_fine_tune_with_everything_frozen_raises_value_error(submission):
-    """fine_tune on a model whose parameters are all frozen raises ValueError."""
-    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None, trainable=[],
-                            X=images(4), y=torch.tensor([0, 1, 0, 1]), train_kwargs=dict(epochs=1, lr=1e-2))
-    if not isinstance(result, Raised) or not result.is_a("ValueError"):
-        fail("no trainable parameter", "fine_tune should raise ValueError when no parameter is trainable",
-             "check the list of trainable parameters before creating the optimiser")
 
 
 def _frozen_run(submission):

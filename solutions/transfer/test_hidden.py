@@ -570,14 +570,21 @@ def _which_batch_size(reference, request, actual, honoured):
 @pytest.mark.points(1)
 @pytest.mark.property("no trainable parameter")
 def test_fine_tune_without_trainable_parameters_raises(submission):
-    """A completely frozen model raises ValueError."""
-    prop, hint = "no trainable parameter", "collect the parameters with requires_grad; if there are none, raise ValueError"
+    """A completely frozen model raises ValueError; one whose head is frozen but a backbone layer trainable does not."""
+    prop, hint = "no trainable parameter", ("collect the parameters of the WHOLE model with requires_grad; if there are none, "
+                                            "raise ValueError")
     result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None, trainable=[],
                             X=images(8), y=torch.arange(8) % 2, train_kwargs=dict(epochs=1, lr=1e-2))
     if not isinstance(result, Raised):
         fail(prop, "fine_tune on a model with every parameter frozen raised no error", hint)
     if not result.is_a("ValueError"):
         fail(prop, f"fine_tune on a model with every parameter frozen raised {result.types[0]}, not ValueError", hint)
+    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None,
+                            trainable=named(SMALLNET_PARAMETERS, "backbone.fc"), X=images(8), y=torch.arange(8) % 2,
+                            train_kwargs=dict(epochs=1, lr=1e-2))
+    if isinstance(result, Raised):
+        fail(prop, f"fine_tune with only backbone.fc trainable (the head frozen) raised {result.types[0]}: only a model with no "
+                   "trainable parameter at all raises", hint)
 
 
 FROZEN_CASES = (("backbone.conv2", "head"), ("backbone.bn2", "head"))
