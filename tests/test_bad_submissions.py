@@ -194,6 +194,20 @@ def test_a_hang_times_out_and_the_other_tests_still_run():
     assert result.score == result.max_score - relu.max_score
 
 
+def test_a_hang_at_import_fails_every_test_after_one_wait():
+    """An import that does not finish would not finish the next time either: each of the 17
+    tests waited its own call limit for it (8.5 minutes a student at 30 s, an outside audit,
+    2026-12-04).  The first wait decides for every test, and the message points at the
+    top-level code."""
+    import time
+
+    start = time.monotonic()
+    result = grade(REFERENCE + "\nwhile True:\n    pass\n", HANG_LIMITS)
+    assert time.monotonic() - start < 3 * HANG_LIMITS.call_seconds
+    assert {t.reason for t in result.tests} == {"timeout"} and result.score == 0
+    assert all("importing your module did not finish" in t.message and "__main__" in t.message for t in result.tests)
+
+
 def test_memory_blow_up_is_contained():
     hog = REFERENCE.replace("def relu(x):\n", "def relu(x):\n    hog = torch.ones(2**33, dtype=torch.uint8)\n")
     result = grade(hog)

@@ -160,6 +160,21 @@ def test_questions_a_notebook_invents_score_nothing_and_add_no_points(tmp_path):
     assert sum(t.max_score for t in results) == 3
 
 
+def test_a_choice_written_with_brackets_or_quotes_is_the_choice():
+    """"(b)", "B)" or "'b'." is the choice b, on both routes (an outside audit found "(a)" marked
+    wrong, 2026-12-04); another letter is still wrong."""
+    from autograder.course import assignment
+    from autograder.nbgrader.runtime import answer_digest
+
+    key = assignment("mlp").answer_key
+    for written in (lambda c: f"({c})", lambda c: f" {c}) ", lambda c: f"'{c}'.", str.upper):
+        answers = {q: written(choice) for q, choice in key.items()}
+        assert [t.score for t in question_results("mlp", answers)] == [1.0] * len(key), answers
+        assert all(answer_digest("mlp", q, answers[q]) == answer_digest("mlp", q, choice) for q, choice in key.items())
+    wrong = {q: "(" + ("a" if choice != "a" else "b") + ")" for q, choice in key.items()}
+    assert [t.score for t in question_results("mlp", wrong)] == [0.0] * len(key)
+
+
 def test_the_course_decides_whether_questions_count_never_a_students_notebook(tmp_path):
     """A notebook answering the questions in a class graded on its code once raised what mlp is
     worth for everyone (its questions in the class's maximum: 23/23 read 23/26).  The questions

@@ -32,6 +32,15 @@ def test_a_file_that_does_not_parse_or_import_is_refused_with_its_reason(tmp_pat
     assert problems["gnn"] == ""
 
 
+def test_a_file_that_prints_without_a_newline_or_replaces_stdout_imports(tmp_path):
+    """The check's answer is a line of its own on the real stdout: a print with `end=""` at the
+    top level had it refused ("ended the interpreter"), though it grades in full (an outside
+    audit, 2026-12-04)."""
+    folder = folder_with(tmp_path, {"gnn/gnn.py": "print('loading', end='')\n",
+                                    "rnn/rnn.py": "import io, sys\nsys.stdout = io.StringIO()\n"})
+    assert pack.import_problems([pack.choose(folder, a, {}) for a in ("gnn", "rnn")]) == {"gnn": "", "rnn": ""}
+
+
 def test_a_file_saved_with_a_bom_is_packed_as_python_imports_it(tmp_path):
     folder = folder_with(tmp_path, {"gnn/gnn.py": "\ufeffdef f():\n    return 1\n"})
     assert pack.import_problems([pack.choose(folder, "gnn", {})]) == {"gnn": ""}

@@ -38,6 +38,7 @@ from autograder.atomic import sole_writer, write_atomic
 from autograder.batch.executors import Executor, LocalExecutor
 from autograder.batch.fingerprint import fingerprint
 from autograder.course import assignment as course_assignment
+from autograder.course import chosen
 from autograder.course import in_order
 from autograder.course.term import Term, load_term
 from autograder.export.grades import grades_csv, grades_detail_csv, grades_json
@@ -155,7 +156,7 @@ def question_results(assignment: str, answers: dict[str, object]) -> list[TestRe
     results = []
     for q, expected in course_assignment(assignment).answer_key.items():
         given = answers.get(q)
-        right = given is not None and str(given).strip().lower() == expected
+        right = given is not None and chosen(given) == chosen(expected)
         message = "" if right else ("no answer given" if given is None else "not the expected answer")
         results.append(TestResult(f"question_{q}", "conceptual question", 1.0 if right else 0.0, 1.0,
                                   PASSED if right else FAILED, message, "" if right else "check", f"question {q}",

@@ -38,6 +38,17 @@ def project_root() -> Path:
     return Path(env).resolve() if env else Path(__file__).resolve().parent.parent.parent
 
 
+def chosen(answer: object) -> str:
+    """A conceptual question's answer as it is compared with the key: case, blanks and the
+    brackets, quotes and full stop around a choice ignored (`"(B)"`, `"b)"`, `"'b'"` are `b`).
+
+    Example:
+        >>> [chosen(a) for a in ("(B)", " b) ", "'b'.", "b")]
+        ['b', 'b', 'b', 'b']
+    """
+    return str(answer).strip().lower().strip("()[]'\" .:").strip()
+
+
 @dataclass(frozen=True)
 class Question:
     """A multiple-choice question; the student sets `variable` to one letter of `choices`."""

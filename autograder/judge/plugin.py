@@ -237,7 +237,7 @@ class NnzooPlugin:
         self.results.append(TestResult(
             name=item.name, property=str(_marker_arg(item, "property", "")),
             score=points if verdict.status == PASSED else 0.0, max_score=points, status=verdict.status,
-            message=message, reason=reason, doc=doc.split("\n")[0], visibility=visibility,
+            message=message, reason=reason, doc=" ".join(doc.split("\n\n")[0].split()), visibility=visibility,
             figures=figures,
         ))
         verdicts.note(item.name, verdict.status == PASSED)

@@ -133,7 +133,7 @@ class TestResult:
         message: why it failed, for the student (property + hint, never hidden values).
         reason: machine-readable cause ("check", "exception", "timeout", "exit", "budget",
             "missing", "syntax", "policy", "crash", "grader", or "").
-        doc: the test's first docstring line; kind: "test" or "question" (nbgrader).
+        doc: the first paragraph of the test's docstring, on one line; kind: "test" or "question" (nbgrader).
         visibility: "visible", "hidden" or "after_due_date" (shown to the student when).
         figures: numbers that explain a failure, for pictures in the feedback (kept only
             for tests that did not pass; at most `MAX_FIGURES`).

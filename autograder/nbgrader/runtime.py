@@ -53,8 +53,8 @@ from autograder.judge.subject import LocalSubject
 
 
 def answer_digest(assignment: str, question: str, answer: Any) -> str:
-    """The hash a hidden test compares a conceptual answer with (case and blanks ignored)."""
-    text = str(answer).strip().lower()
+    """The hash a hidden test compares a conceptual answer with (as `course.chosen` reads it)."""
+    text = course.chosen(answer)
     return hashlib.sha256(f"nnzoo:{assignment}:{question}:{text}".encode()).hexdigest()
 
 

@@ -424,7 +424,7 @@ class SandboxedWorker:
         self.wire = WireLimits(frame_bytes=limits.result_bytes)
         self.levels: dict[str, str] = {}
         self.deadline = time.monotonic() + limits.submission_seconds
-        self._import_error: StudentCodeError | None = None
+        self._import_error: StudentCodeError | SubmissionFailure | None = None
         self._server: ForkServer | None = None
         self._ticket: int | None = None  # of a launched worker (see `ForkServer.fork`)
         self._known_pid: int | None = None
@@ -508,7 +508,18 @@ class SandboxedWorker:
             finally:
                 self.close()
             return
-        greeting = self._receive("while importing your module")
+        try:
+            greeting = self._receive("while importing your module")
+        except SubmissionFailure as exc:
+            # an import that hangs or ends the process would do so again: every later test fails at once,
+            # where each had waited its own call limit (17 × 30 s for a `while True:` at the top level)
+            if exc.reason == "timeout":
+                exc = SubmissionFailure("timeout", f"importing your module did not finish within {self.limits.call_seconds:.0f} s — "
+                                                   "code at the top level of your file runs on import: keep experiments and "
+                                                   "training under `if __name__ == \"__main__\":`")
+            if exc.reason in ("timeout", "exit"):
+                self._import_error = exc
+            raise exc from None
         if "import_error" in greeting:
             self._import_error = student_error(greeting["import_error"], "when importing it")
             self.close()
