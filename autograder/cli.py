@@ -214,7 +214,7 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     from autograder.course.term import TermError, load_term
     from autograder.export.grades import max_scores, score
     from autograder.judge.result import StudentRecord
-    from autograder.load import IdCollision, NothingToGrade, hidden_entries, load_class, student_id
+    from autograder.load import IdCollision, NothingToGrade, hidden_entries, load_class, loose_files, student_id
     from autograder.report.console import gradebook_table
     from autograder.report.progress import grading_progress
 
@@ -285,6 +285,9 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     print(f"wrote {out / 'grades.csv'}, {out / 'grades.json'}, {out / 'overview.html'} (and .md) and {out / 'feedback'}/")
     for name in hidden_entries(root):
         print(f"not graded: {root / name} (a name starting with a dot is hidden; rename it to grade it)")
+    for name in loose_files(root):
+        print(f"not graded: {root / name} (neither a student's folder nor a .zip: unpack an archive into a folder named "
+              "after the student, or move a file into its student's folder)")
     gone = sorted({r.student for r in summary.records} - in_class)
     if gone:
         print(f"grades.csv still lists {len(gone)} student(s) graded into {out} before but not in {root} now: "

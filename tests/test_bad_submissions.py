@@ -4,6 +4,8 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from autograder.judge.run import grade_source
 from autograder.load import load_entry
 from autograder.sandbox import SandboxLimits
@@ -53,9 +55,12 @@ def test_a_file_in_the_encoding_its_coding_line_names_scores_as_python_runs_it(t
 
 
 def test_a_nearly_right_file_name_is_named_in_the_reason(tmp_path):
-    """`MLP.py`, `mlp (1).py` (a second download), `mlp-2.ipynb`: the grader reads `mlp.py`
-    only, and says which file it found instead of "no mlp.py found"."""
-    for name in ("MLP.py", "mlp (1).py", "mlp-2.ipynb"):
+    """`MLP.py`, `mlp (1).py` (a second download), `mlp-2.ipynb`, `mlp.py.txt` (Windows, its
+    extensions hidden), `hw1_mlp.py`, `mlp_final.py`: the grader reads `mlp.py` only, and says
+    which file it found instead of "no mlp.py found" ("Not submitted" for the last three until
+    an outside audit, 2026-12-04); a copied `test_mlp.py` is not taken for it."""
+    assert "mlp" not in load_entry(_entry_with(tmp_path / "tests_only", "test_mlp.py"), ["mlp"]).problems
+    for name in ("MLP.py", "mlp (1).py", "mlp-2.ipynb", "mlp.py.txt", "hw1_mlp.py", "mlp_final.py"):
         entry = tmp_path / name.replace(".", "_")
         (entry / "hw").mkdir(parents=True)
         (entry / "hw" / name).write_text(REFERENCE)
@@ -67,6 +72,42 @@ def test_a_nearly_right_file_name_is_named_in_the_reason(tmp_path):
         zf.writestr("rnn.py", "x = 1\n")
     ann = load_entry(tmp_path / "ann.zip", ["mlp", "rnn"])
     assert "MLP.py" in ann.problems["mlp"] and "rnn" not in ann.problems and ann.sources["rnn"] == "x = 1\n"
+
+
+def _entry_with(entry, name, text=REFERENCE):
+    entry.mkdir(parents=True)
+    (entry / name).write_text(text)
+    return entry
+
+
+def test_a_notebook_saved_as_a_py_file_is_graded_as_the_notebook(tmp_path):
+    """A notebook saved under `mlp.py` (its JSON) was graded as Python: "name 'null' is not
+    defined" and 0 points.  It is the notebook: graded as one, with a note."""
+    import nbformat
+
+    notebook = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(REFERENCE)]))
+    sub = load_entry(_entry_with(tmp_path / "yara", "mlp.py", notebook), ["mlp"])
+    assert "class MLP" in sub.sources["mlp"] and "null" not in sub.sources["mlp"]
+    assert any("holds a Jupyter notebook" in note and "mlp.ipynb" in note for note in sub.notes), sub.notes
+
+
+def test_an_upper_case_zip_is_graded_and_a_loose_file_is_named(tmp_path):
+    """`Frank.ZIP` (Windows) was skipped without a word, and so was `victor.tar.gz`; a class
+    folder of loose files (an LMS's flat download) was refused without saying why."""
+    from autograder.load import NothingToGrade, entries, loose_files
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "andersonalice_12345_67890_mlp.py").write_text(REFERENCE)
+    with pytest.raises(NothingToGrade, match="1 file.*andersonalice_12345_67890_mlp.py.*one folder \\(or .zip\\) per student"):
+        entries(flat)
+    with zipfile.ZipFile(tmp_path / "Frank.ZIP", "w") as zf:
+        zf.writestr("mlp.py", REFERENCE)
+    (tmp_path / "victor.tar.gz").write_bytes(b"\x1f\x8b")
+    (tmp_path / "Frank.timestamp.txt").write_text("2026-10-20 22:00:00 UTC")  # the instructor's: not a loose file
+    assert [e.name for e in entries(tmp_path)] == ["Frank.ZIP", "flat"] and loose_files(tmp_path) == ["victor.tar.gz"]
+    frank = load_entry(tmp_path / "Frank.ZIP", ["mlp"])
+    assert frank.student == "Frank" and frank.sources["mlp"] == REFERENCE
 
 
 def test_a_notebook_handed_in_beside_the_py_file_is_said_to_be_left_out(tmp_path):

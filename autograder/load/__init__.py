@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import tokenize
 import unicodedata
@@ -136,6 +137,10 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
                                "holding it")
         if stub_beside_notebook:
             sub.notes.append(f"{a}.py is the stub as released and {a}.ipynb was handed in too: the notebook was graded")
+        if f"{a}.py" in found.files and f"{a}.ipynb" not in found.files and _holds_a_notebook(found.files[f"{a}.py"]):
+            found.files[f"{a}.ipynb"] = found.files.pop(f"{a}.py")  # graded as the notebook it is
+            sub.notes.append(f"{a}.py holds a Jupyter notebook (its JSON), not Python: it was graded as the notebook — "
+                             f"save it as {a}.ipynb next time")
         if f"{a}.py" in found.files and not stub_beside_notebook:
             sub.sources[a] = python_text(found.files[f"{a}.py"])
             if (note := undecodable_note(f"{a}.py", found.files[f"{a}.py"])) is not None:
@@ -156,9 +161,20 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
     return sub
 
 
+def _holds_a_notebook(data: bytes) -> bool:
+    """`data` (a `.py` file's bytes) is a Jupyter notebook's JSON: a notebook saved under a
+    `.py` name (a "Save as" that kept the format)."""
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return False
+    try:
+        return isinstance(json.loads(data.decode("utf-8-sig")).get("cells"), list)
+    except (ValueError, AttributeError):
+        return False
+
+
 def load_entry(entry: Path, assignments: list[str]) -> StudentSubmission:
     """One student's submission; an entry that cannot be read becomes its problem."""
-    sid = student_id(entry.stem if entry.suffix == ".zip" and not entry.is_dir() else entry.name)
+    sid = student_id(entry.stem if is_zip_name(entry) and not entry.is_dir() else entry.name)
     try:
         if entry.is_symlink():
             raise EntryError("is a link; links are not followed")
@@ -173,8 +189,25 @@ def load_entry(entry: Path, assignments: list[str]) -> StudentSubmission:
 TOOL_FOLDERS = frozenset({"__MACOSX", ".git", ".ipynb_checkpoints", ".venv", ".vscode", ".idea"})
 
 
+def is_zip_name(path: Path) -> bool:
+    """`path` is named as a zip (`.zip`, `.ZIP`: Windows writes either)."""
+    return path.suffix.lower() == ".zip"
+
+
 def _could_be_a_student(entry: Path) -> bool:
-    return entry.name not in TOOL_FOLDERS and (entry.is_dir() or entry.suffix == ".zip" or entry.is_symlink())
+    return entry.name not in TOOL_FOLDERS and (entry.is_dir() or is_zip_name(entry) or entry.is_symlink())
+
+
+def _instructors(entry: Path) -> bool:
+    """A file the instructor puts beside the entries: a `<entry>.timestamp.txt`, a note."""
+    return entry.name.endswith(".timestamp.txt")
+
+
+def loose_files(root: Path) -> list[str]:
+    """The files under `root` that are neither a student's folder nor a zip, and are not
+    graded (`victor.tar.gz`, a `.py` of its own), for the instructor to hear of."""
+    return [e.name for e in sorted(root.iterdir()) if not e.name.startswith(".") and not _could_be_a_student(e)
+            and not _instructors(e)]
 
 
 def entries(root: Path) -> list[Path]:
@@ -186,6 +219,11 @@ def entries(root: Path) -> list[Path]:
         raise NothingToGrade(f"{root} is not a folder of submissions (one folder or .zip per student)")
     found = [e for e in sorted(root.iterdir()) if not e.name.startswith(".") and _could_be_a_student(e)]
     if not found:
+        loose = loose_files(root)
+        if loose:
+            raise NothingToGrade(f"{root} holds {len(loose)} file(s) ({', '.join(loose[:3])}{', …' if len(loose) > 3 else ''}) but no "
+                                 "student folder or .zip: nnzoo grades one folder (or .zip) per student — put each "
+                                 "student's files in a folder named after them (an LMS's flat download too)")
         raise NothingToGrade(f"{root} holds no student folder or .zip to grade")
     return found
 
@@ -202,7 +240,7 @@ def check_ids(paths: list[Path]) -> None:
     each other on a disk that ignores case (macOS's and Windows's by default)."""
     owner: dict[str, tuple[str, Path]] = {}
     for path in paths:
-        sid = student_id(path.stem if path.suffix == ".zip" and not path.is_dir() else path.name)
+        sid = student_id(path.stem if is_zip_name(path) and not path.is_dir() else path.name)
         if sid.casefold() in owner:
             other, first = owner[sid.casefold()]
             as_what = f"student {sid!r}" if other == sid else f"students {other!r} and {sid!r}, one name on a disk " \

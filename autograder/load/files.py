@@ -69,12 +69,24 @@ _ADDED = re.compile(r"(\s*\(\d+\)|[-_ ]\d+|[-_ ]copy)+$", re.IGNORECASE)
 
 def meant_for(name: str, assignments: list[str]) -> str | None:
     """The assignment a file whose name is not exactly `<a>.py`/`<a>.ipynb` was meant as
-    (`MLP.py`, `mlp.PY`, `mlp (1).py`, `mlp-2.ipynb`), or None."""
+    (`MLP.py`, `mlp.PY`, `mlp (1).py`, `mlp-2.ipynb`, `mlp.py.txt`, `hw1_mlp.py`,
+    `mlp_final.py`), or None — never a test file (`test_mlp.py`).
+
+    Example:
+        >>> [meant_for(n, ["mlp"]) for n in ("mlp (1).py", "mlp.py.txt", "hw1_mlp.py", "test_mlp.py", "mlp.py")]
+        ['mlp', 'mlp', 'mlp', None, None]
+    """
+    given = name
+    if name.lower().endswith((".py.txt", ".ipynb.txt")):  # Windows, extensions hidden: "mlp.py" saved as text
+        name = name[:-4]
     stem, dot, suffix = name.rpartition(".")
     if not dot or suffix.lower() not in ("py", "ipynb"):
         return None
     stem = _ADDED.sub("", stem).lower()
-    return next((a for a in assignments if stem == a and name not in wanted_names([a])), None)
+    if stem.startswith("test"):
+        return None
+    words = re.split(r"[-_ .]+", stem)
+    return next((a for a in assignments if (stem == a or a in words) and given not in wanted_names([a])), None)
 
 
 def note_misnamed(found: EntryFiles, paths: list[str], assignments: list[str]) -> None:
