@@ -195,6 +195,9 @@ def test_grades_csv_keeps_its_header_with_final_scores_and_the_detail_says_raw_p
     again = nnzoo("grade", str(subs), "--out", str(out), "--resume")
     assert again.returncode == 0 and "kept 3, graded 0" in again.stdout, again.stdout
     assert rows(out)["bob"]["tiny"] == "3"
+    # … and so does the feedback of the students kept (it showed the old penalty until 2026-12-04)
+    bob_feedback = (out / "feedback" / "bob.md").read_text() + (out / "feedback" / "bob.html").read_text()
+    assert "late: −20%" not in bob_feedback and "2.4" not in bob_feedback
 
 
 def test_a_broken_term_file_stops_grading_in_one_line(tiny_course, tmp_path):

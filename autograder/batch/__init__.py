@@ -336,6 +336,17 @@ def write_student(out: Path, record: StudentRecord, term: Term | None = None) ->
     write_atomic(record_path(out, record.student), json.dumps(record.to_json(), indent=1) + "\n")
 
 
+def feedback_is_stale(out: Path, record: StudentRecord, term: Term) -> bool:
+    """Whether the feedback written for a record kept by `--resume` says something else now:
+    a late policy, an extension or a due date changed its final score or what it shows
+    (grades.csv had the new score, the feedback page the old, until 2026-12-04)."""
+    try:
+        written = (out / "feedback" / f"{record.student}.md").read_text(encoding="utf-8")
+        return written != feedback_markdown(record, in_order(set(record.assignments)), term=term)
+    except Exception:  # noqa: BLE001 — unreadable, or the feedback cannot be made: write_student says why
+        return True
+
+
 # -- the class --------------------------------------------------------------------------------
 
 def refresh_times(old: StudentRecord | None, sub: StudentSubmission, kept: list[str]) -> bool:
@@ -384,7 +395,7 @@ def _grade_class(submissions: list[StudentSubmission], options: BatchOptions,
         if due:
             todo.append((sub, due))
         else:
-            if retimed:
+            if retimed or feedback_is_stale(out, old, term):
                 write_student(out, old, term)
             on_done(old)
     meta = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "nnzoo": __version__,
