@@ -99,7 +99,7 @@ def test_an_upper_case_zip_is_graded_and_a_loose_file_is_named(tmp_path):
     flat = tmp_path / "flat"
     flat.mkdir()
     (flat / "andersonalice_12345_67890_mlp.py").write_text(REFERENCE)
-    with pytest.raises(NothingToGrade, match="1 file.*andersonalice_12345_67890_mlp.py.*one folder \\(or .zip\\) per student"):
+    with pytest.raises(NothingToGrade, match="only 1 file.*andersonalice_12345_67890_mlp.py.*one folder \\(or .zip\\) per student"):
         entries(flat)
     with zipfile.ZipFile(tmp_path / "Frank.ZIP", "w") as zf:
         zf.writestr("mlp.py", REFERENCE)

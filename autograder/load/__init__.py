@@ -206,8 +206,8 @@ def _instructors(entry: Path) -> bool:
 def loose_files(root: Path) -> list[str]:
     """The files under `root` that are neither a student's folder nor a zip, and are not
     graded (`victor.tar.gz`, a `.py` of its own), for the instructor to hear of."""
-    return [e.name for e in sorted(root.iterdir()) if not e.name.startswith(".") and not _could_be_a_student(e)
-            and not _instructors(e)]
+    return [e.name for e in sorted(root.iterdir()) if not e.name.startswith(".") and not e.is_dir()
+            and not _could_be_a_student(e) and not _instructors(e)]
 
 
 def entries(root: Path) -> list[Path]:
@@ -221,9 +221,10 @@ def entries(root: Path) -> list[Path]:
     if not found:
         loose = loose_files(root)
         if loose:
-            raise NothingToGrade(f"{root} holds {len(loose)} file(s) ({', '.join(loose[:3])}{', …' if len(loose) > 3 else ''}) but no "
-                                 "student folder or .zip: nnzoo grades one folder (or .zip) per student — put each "
-                                 "student's files in a folder named after them (an LMS's flat download too)")
+            raise NothingToGrade(f"{root} holds no student folder or .zip to grade, only {len(loose)} file(s) "
+                                 f"({', '.join(loose[:3])}{', …' if len(loose) > 3 else ''}): nnzoo grades one folder (or "
+                                 ".zip) per student — put each student's files in a folder named after them (an LMS's "
+                                 "flat download too)")
         raise NothingToGrade(f"{root} holds no student folder or .zip to grade")
     return found
 
