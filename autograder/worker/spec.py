@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from autograder.worker.forbidden import trust
+from autograder.worker.forbidden import trust, untrusted
 
 #: Placeholder in a probe's `args`: replaced by the model the probe built.
 MODEL = "<model>"
@@ -304,6 +304,11 @@ def adopt(new: nn.Module, old: nn.Module) -> nn.Module:
     student's (`_keep_trusted`), and so does every value it holds that a student's class
     attribute would hide (a property `hidden_size`: `_hidden_names`).  Where the classes
     cannot be combined, `new` keeps its own class."""
+    with untrusted():  # the student's class hooks and descriptors run here: never as the grader's
+        return _adopted(new, old)
+
+
+def _adopted(new: nn.Module, old: nn.Module) -> nn.Module:
     student = type(old)
     combined = None
     if not (student.__module__.startswith(_LIBRARY) or isinstance(new, student)):

@@ -2,7 +2,8 @@
 
     targets.py  what each forbidden SPEC name is, below the Python name level
     watch.py    `watching(...)` while a probe runs the student's code; `trust`/`trusted`
-                for the grader's own blocks; `unrecorded` for a glance that decides nothing
+                for the grader's own blocks; `untrusted` for the student's objects inside
+                them; `unrecorded` for a glance that decides nothing
 """
 
 from autograder.worker.forbidden.targets import (
@@ -20,8 +21,9 @@ from autograder.worker.forbidden.watch import (
            trust,
            trusted,
            unrecorded,
+           untrusted,
            watching,
 )
 
 __all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_watches_into_threads", "guard_calls_by_handle", "short_name", "target_for",
-           "trust", "trusted", "unrecorded", "watching"]
+           "trust", "trusted", "unrecorded", "untrusted", "watching"]

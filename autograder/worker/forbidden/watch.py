@@ -491,6 +491,25 @@ class trusted:
 
 
 @contextmanager
+def untrusted() -> Iterator[None]:
+    """`with untrusted():` — inside a trusted block (a `trust()`ed factory), code that touches
+    the student's objects (their class's `__init_subclass__`, a metaclass's descriptors,
+    their module's forward) runs as if no boundary were on the stack: a built-in it reaches
+    is charged, even from C-level callables that leave no frame of the student's file (a
+    `functools.partial(nn.GRU, …)` run by a class hook in a trusted factory had its module
+    marked trusted, an audit, 2026-12-04)."""
+    w = _ACTIVE
+    kept = set(w.boundaries) if w is not None else set()
+    if w is not None:
+        w.boundaries.clear()
+    try:
+        yield
+    finally:
+        if w is not None:
+            w.boundaries |= kept
+
+
+@contextmanager
 def unrecorded() -> Iterator[None]:
     """`with unrecorded():` — forbidden calls in this block still raise, but are not kept
     among the active watch's violations: for the grader's glance at a student's part whose

@@ -20,13 +20,13 @@ file, and `autograder.bundle` stubs every definition that does.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograder.worker.forbidden import unrecorded
+from autograder.worker.forbidden import unrecorded, untrusted
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
 from autograder.worker.spec import Build, adopt
@@ -44,8 +44,8 @@ class _Recording:
 
     record: list[dict[str, torch.Tensor]] | None = None
     states: list[torch.Tensor] | None = None
-    #: makes the student's own kind of `(h, c)` (a namedtuple, a list) of the pair; None: a tuple
-    _nnzoo_state_kind: Callable[[Any], Any] | None = None
+    #: the student's own kind of `(h, c)`: a tuple subclass (a namedtuple), `list`; None: a tuple
+    _nnzoo_state_kind: type | None = None
     _inside = False
 
     def _call(self, x: torch.Tensor, state: Any) -> Any:
@@ -62,25 +62,28 @@ class _Recording:
         if self.states is not None and not self._inside:
             self.states.append(new[0] if isinstance(new, tuple) else new)
         if self._nnzoo_state_kind is not None and isinstance(new, tuple) and not self._inside:
-            new = self._nnzoo_state_kind(new)
+            kind = self._nnzoo_state_kind  # made without calling the student's class: no code of theirs runs here
+            new = list(new) if kind is list else tuple.__new__(kind, new)
         return new
 
 
-def state_kind(cell: nn.Module, input_size: int) -> Callable[[Any], Any] | None:
+def state_kind(cell: nn.Module, input_size: int) -> type | None:
     """How the student's LSTM `cell` hands back its `(h, c)`, for the trusted cell that takes
-    its place to do the same: a namedtuple's `_make` (the student's RNN may read `state.h`),
-    `list`, or None for a plain tuple — or when the cell fails on a zero input of `input_size`
-    features (its own tests' to cost).  The call leaves the global RNG as it was, and a
-    forbidden built-in the cell calls is its own tests' to cost, not the test asking now's."""
+    its place to do the same: its tuple subclass (a namedtuple: the student's RNN may read
+    `state.h`), `list`, or None for a plain tuple — or when the cell fails on a zero input of
+    `input_size` features (its own tests' to cost).  The glance runs untrusted (a built-in
+    the cell reaches is charged as anywhere) and unrecorded (it is the cell's own tests' to
+    cost, not the test asking now's); it leaves the global RNG as it was."""
     try:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]), unrecorded():
+        with untrusted(), unrecorded(), torch.no_grad(), torch.random.fork_rng(devices=[]):
             weight = next((p for p in cell.parameters() if p.is_floating_point()), None)
             out = cell(torch.zeros(1, input_size, dtype=weight.dtype if weight is not None else torch.get_default_dtype()))
+            kind = type(out)
+            if kind is list or (kind is not tuple and isinstance(out, tuple)):
+                return kind if len(out) == 2 else None
     except Exception:  # noqa: BLE001 — a cell that fails here: nothing to copy
         return None
-    if not isinstance(out, (tuple, list)) or len(out) != 2 or type(out) is tuple:
-        return None
-    return list if type(out) is list else getattr(type(out), "_make", None)
+    return None
 
 
 class TrustedRNNCell(_Recording, nn.RNNCell):
@@ -129,7 +132,7 @@ def __getattr__(name: str) -> Any:
     def factory(old: nn.Module) -> nn.Module:
         cell = adopt(TRUSTED_CELL_CLASS[kind](input_size, hidden_size), old)
         if kind == "lstm":
-            cell._nnzoo_state_kind = state_kind(old, input_size)
+            object.__setattr__(cell, "_nnzoo_state_kind", state_kind(old, input_size))
         return cell
 
     factory.__name__ = name
@@ -196,7 +199,7 @@ class UnrolledCell(nn.Module):
         for x_t in x.unbind(1):
             state = self.cell(x_t, state)
             seen.append(state)
-        if isinstance(state, tuple):
+        if isinstance(state, (tuple, list)):  # (h, c) as a tuple, a namedtuple or a list
             return tuple(torch.stack(parts, 1) for parts in zip(*seen))  # (h, c), each (B, T, H)
         return torch.stack(seen, 1)  # (B, T, H)
 
