@@ -378,3 +378,13 @@ def test_the_students_code_run_by_a_trusted_factory_is_watched(name, lost):
     2026-12-04).  The factory now touches the student's objects only `untrusted()`."""
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", "rnn", SandboxLimits(call_seconds=60))
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
+
+
+def test_a_chain_too_deep_for_a_rescan_hides_no_forbidden_name():
+    """The source is parsed once, where the judge first scans it, and a scan that could not
+    read the file rules out no forbidden name: the file loses what F.linear alone loses."""
+    result = grade_file(Path(__file__).parent / "malformed" / "mlp_forbidden_call_beside_a_deep_chain.py", "mlp",
+                        SandboxLimits(call_seconds=60))
+    assert [t.name for t in result.tests if not t.passed] == [
+        "test_linear_parameters_match_nn_linear", "test_linear_initialised_like_nn_linear", "test_linear_forward_matches_reference",
+        "test_linear_gradients_match_reference"], [(t.name, t.message[:100]) for t in result.tests if not t.passed]

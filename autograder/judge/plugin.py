@@ -223,7 +223,7 @@ class NnzooPlugin:
                               in_process=self.session is None)
         message, reason = verdict.message, verdict.reason
         if self.session is not None:  # graded: the student's code may have written into it
-            message = bounded_feedback(in_notebook_terms(message, self.session.source))
+            message = in_notebook_terms(bounded_feedback(message), self.session.source)
         if is_public and not report.skipped:
             message, reason = self._public_reason(item, call, message, reason)
             self._show_once(item, call, report, message, reason)

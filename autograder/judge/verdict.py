@@ -23,7 +23,7 @@ class Verdict:
 #: numbers and very long words are left out, the rest cut at `FEEDBACK_CHARS`; a check's own
 #: words, shapes and names stay.
 FEEDBACK_CHARS = 1000
-_DATA_IN_MESSAGE = re.compile(r"\S{80,}|(?:[-+]?\d[\d.eE+-]*[\s,;()\[\]]+){12,}")
+_DATA_IN_MESSAGE = re.compile(r"\S{80,}|(?:[-+]?\d[\d.eE+-]*\D{1,4}?){12,}")
 
 
 def bounded_feedback(message: str) -> str:

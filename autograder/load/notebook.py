@@ -9,9 +9,19 @@ a file behaves as it did in Jupyter, on every route (plain folders, zips, nbgrad
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+#: a line IPython reads otherwise than Python: a magic, a shell escape, help (`x?`, `?x`),
+#: an assignment from either (`files = !ls`, `t = %time f()`)
+_IPYTHON_SYNTAX = re.compile(r"^[ \t]*[%!?]|\?[ \t]*$|=[ \t]*[%!]", re.MULTILINE)
+#: IPython's transformer re-reads a cell once per transformation (about 1 s per 1,000
+#: characters of a cell with magics); a longer cell runs as typed (its magics then fail)
+MOST_TRANSFORMED_CHARS = 20_000
 
 
 def cell_to_python(source: str) -> str:
@@ -28,6 +38,8 @@ def cell_to_python(source: str) -> str:
     first, _, body = source.partition("\n")
     if first.startswith("%%") and first[2:].split(" ")[0] in RUN_BODY:  # `%%time`: its body, magics and all, is the code
         return cell_to_python(body)
+    if not _IPYTHON_SYNTAX.search(source) or len(source) > MOST_TRANSFORMED_CHARS:
+        return source if source.endswith("\n") else source + "\n"
     try:
         return TransformerManager().transform_cell(source)
     except Exception:  # noqa: BLE001 — an input IPython cannot read runs (and fails) as typed
@@ -49,15 +61,37 @@ def cell_marker(label: str, code: str) -> str:
 def in_notebook_terms(message: str, code: str) -> str:
     """`message` with each place in the graded `code` ("mlp.py, line 143") named as the
     student's notebook has it ("mlp.ipynb, code cell 7, line 3"), where `code` was made of
-    a notebook's guarded cells; unchanged otherwise."""
-    if "# nnzoo cell: " not in code:
+    a notebook's guarded cells; unchanged otherwise.  The cells are found once per `code`."""
+    cells = _cells(code)
+    if not cells:
         return message
 
     def named(match: re.Match) -> str:
-        place = place_in_cell(code, int(match.group(2)))
+        place = _place(cells, int(match.group(2)))
         return f"{match.group(1)}.ipynb, {place}" if place else match.group(0)
 
-    return re.sub(r"\b([A-Za-z_]\w*)\.py, line (\d+)", named, message)
+    return re.sub(r"\b([A-Za-z_]\w{0,63})\.py, line (\d{1,9})\b", named, message)
+
+
+@lru_cache(maxsize=8)
+def _cells(code: str) -> tuple[tuple[int, int, str], ...]:
+    """(the marker's line, the cell's lines, its label) of every guarded cell of `code`."""
+    if "# nnzoo cell: " not in code:
+        return ()
+    found = []
+    for number, line in enumerate(code.split("\n"), start=1):
+        if line.startswith("# nnzoo cell: ") and (marker := _MARKER.fullmatch(line)):
+            found.append((number, int(marker.group(1)), marker.group(2)))
+    return tuple(found)
+
+
+def _place(cells: tuple[tuple[int, int, str], ...], line: int) -> str | None:
+    at = bisect.bisect_right(cells, (line, float("inf"), "")) - 1
+    if at < 0:
+        return None
+    start, lines, label = cells[at]
+    inside = line - start - 1  # the marker, then `try:`, then the cell's lines
+    return f"{label}, line {inside}" if 1 <= inside <= lines else None
 
 
 def place_in_cell(code: str, line: int) -> str | None:
@@ -69,13 +103,7 @@ def place_in_cell(code: str, line: int) -> str | None:
         >>> place_in_cell(code, 5), place_in_cell(code, 1)
         ('code cell 2, line 2', None)
     """
-    lines = code.split("\n")
-    for number in range(min(line, len(lines)), 0, -1):
-        marker = _MARKER.fullmatch(lines[number - 1])
-        if marker:
-            inside = line - number - 1  # the marker, then `try:`, then the cell's lines
-            return f"{marker.group(2)}, line {inside}" if 1 <= inside <= int(marker.group(1)) else None
-    return None
+    return _place(_cells(code), line)
 
 
 @dataclass

@@ -280,7 +280,7 @@ def _text(value: Any, limit: int) -> str:
 #: base85, a long path) are left out, and what remains is bounded: a few hundred characters
 #: per failed test, where an honest message keeps its words and shapes.
 MESSAGE_CHARS = 240
-_DATA_IN_TEXT = re.compile(r"\S{48,}|(?:[-+]?\d[\d.eE+-]*[\s,;()\[\]]+){9,}")
+_DATA_IN_TEXT = re.compile(r"\S{48,}|(?:[-+]?\d[\d.eE+-]*\D{1,4}?){9,}")
 
 
 def shown_message(value: Any) -> str:
