@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -144,9 +145,18 @@ def _parse(source: str, result: ScanResult) -> ast.Module | None:
 
 @lru_cache(maxsize=4)
 def _tree(source: str) -> tuple[ast.Module | None, str]:
-    """`source` parsed once, where the judge first asks (how deep a tree Python can parse
-    depends on how deep the stack already is: a rescan from inside a test failed where the
-    first scan had passed, and found no forbidden name, an audit, 2026-12-04); or why not."""
+    """`source` parsed once, on a thread of its own; or why not.  How deep a tree Python can
+    parse depends on how deep the stack already is: a rescan from inside a test failed where
+    the first scan had passed, and found no forbidden name (an audit, 2026-12-04); on a fresh
+    thread the depth is the same wherever the judge asks, and as the worker's import has it."""
+    found: list[tuple[ast.Module | None, str]] = []
+    thread = threading.Thread(target=lambda: found.append(_parsed(source)), name="nnzoo-scan-parse")
+    thread.start()
+    thread.join()
+    return found[0] if found else (None, "it could not be parsed")
+
+
+def _parsed(source: str) -> tuple[ast.Module | None, str]:
     try:
         return ast.parse(source), ""
     except SyntaxError as exc:
