@@ -232,6 +232,11 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     if typos:
         print(f"nnzoo grade: {term.path} names assignments the course does not have: {', '.join(typos)}",
               file=sys.stderr)
+    strangers = sorted(f"{sid} ({a})" for a, deadline in term.deadlines.items() for sid in deadline.extensions
+                       if sid not in in_class)
+    if strangers:
+        print(f"nnzoo grade: {term.path} grants extensions to ids no student in {root} has: {', '.join(strangers)} — "
+              "ids are as in grades.csv (a folder \"Liam O'Brien\" has the id Liam_O_Brien)", file=sys.stderr)
     if students:
         wanted = {student_id(s): s for s in students}  # a folder's name ("Zoë Ångström") names its student too
         unknown = sorted(name for sid, name in wanted.items() if sid not in in_class)
@@ -274,6 +279,8 @@ def run_grading(root: Path, out: Path, requested: list[str] | None, jobs: int, r
     for row in rows:
         row["scores"] = {a: row["scores"].get(a, 0.0) for a in assignments}
     print(gradebook_table(rows, assignments, max_scores(records, assignments)))
+    if any(set(r.assignments) - set(assignments) for r in summary.records):
+        print(f"(the total is of the assignments graded now; {out / 'grades.csv'} has every assignment's)")
     _print_problems(submissions, assignments)
     print(f"{summary.describe()} (student × assignment)")
     levels = next((res.sandbox for r in records for res in r.assignments.values() if res.sandbox), {})

@@ -295,6 +295,15 @@ def test_a_grade_cell_lists_only_the_tests_the_student_may_see():
     assert "test_later" in text and "loss did not fall" in text and "test_secret" not in text
 
 
+def test_an_extension_for_an_id_no_student_has_is_named(tiny_course, tmp_path):
+    """An extension granted to a misspelt id ("alcie") changed nothing and said nothing (an
+    outside audit, 2026-12-04): nnzoo grade names it, and grades as the file says."""
+    write_term(tiny_course, '[assignments.tiny]\ndue = 2026-10-20T23:59:00Z\n[assignments.tiny.extensions]\nalcie = 2026-10-25T23:59:00Z\n')
+    subs = make_class(tmp_path, {"alice": {"tiny.py": CORRECT}})
+    result = nnzoo("grade", str(subs), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0 and "grants extensions to ids no student" in result.stderr and "alcie (tiny)" in result.stderr
+
+
 def test_an_extension_moves_one_students_due_date_and_late_window(tmp_path):
     term = read_term(write_term(tmp_path, '[late]\npercent_per_day = 10\n[assignments.tiny]\n'
                                           'due = 2026-10-20T23:59:00Z\nlate_until = 2026-10-22T23:59:00Z\n'
