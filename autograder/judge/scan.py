@@ -143,7 +143,7 @@ def _parse(source: str, result: ScanResult) -> ast.Module | None:
     return tree
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)  # one student at a time: a 2 MiB source's tree holds hundreds of MB
 def _tree(source: str) -> tuple[ast.Module | None, str]:
     """`source` parsed once, on a thread of its own; or why not.  How deep a tree Python can
     parse depends on how deep the stack already is: a rescan from inside a test failed where
