@@ -169,12 +169,17 @@ for folder in sys.argv[1:]:
 
 def test_a_syntax_error_or_a_missing_file_is_said_plainly(tmp_path):
     """Not "the test stopped on SyntaxError outside your file", not "Your code raised
-    Failed": the same words as the batch's (both cases in one `nnzoo test`-like process)."""
+    Failed": the same words as the batch's (all cases in one `nnzoo test`-like process); a
+    top-level sys.exit() or input() named as what it is."""
     cases = {"syntax": ("def toy(:\n    pass\n", "toy.py has a syntax error (line 1: invalid syntax); fix it so Python can "
                                                  "import the file"),
              "missing": (None, "toy.py not found next to the tests in"),
              # a SyntaxError the student's own code raises is their exception, at their line
-             "evaluated": ("x = eval('(')\n", "Your code raised SyntaxError")}
+             "evaluated": ("x = eval('(')\n", "Your code raised SyntaxError"),
+             # top-level code that exits or asks for input: said once for every test (it was "a check failed" after the
+             # first test for sys.exit, and pytest's "reading from stdin while output is captured" for input())
+             "exits": ("import sys\nsys.exit(0)\n", "importing toy.py called sys.exit(0) — code at the top level"),
+             "asks": ("name = input('your name: ')\n", "importing toy.py asked for keyboard input (input())")}
     for name, (content, _) in cases.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "test_toy.py").write_text(TESTS)
@@ -183,5 +188,5 @@ def test_a_syntax_error_or_a_missing_file_is_said_plainly(tmp_path):
     output = run("-c", RUN_EACH, *(str(tmp_path / name) for name in cases), cwd=tmp_path)
     for name, (_, reason) in cases.items():
         part = output.split(f"=== {tmp_path / name}")[1].split("=== ")[0]
-        assert reason in part and "outside your file" not in part, part[-1500:]
+        assert reason in part and "outside your file" not in part and "a check failed" not in part, part[-1500:]
         assert name == "evaluated" or "raised" not in part, part[-1500:]

@@ -84,6 +84,12 @@ def _import_failure(exc: BaseException, path: Path) -> BaseException:
     if isinstance(exc, SyntaxError) and exc.filename == str(path):
         return SubmissionFailure("syntax", f"{path.name} has a syntax error (line {exc.lineno}: {exc.msg}); fix it so "
                                            "Python can import the file")
+    top_level = "code at the top level of a file runs on import: keep it under `if __name__ == \"__main__\":`"
+    if isinstance(exc, SystemExit):
+        return SubmissionFailure("exit", f"importing {path.name} called sys.exit({exc.code!r}) — {top_level}")
+    if isinstance(exc, (OSError, EOFError)) and ("reading from stdin" in str(exc) or isinstance(exc, EOFError)):
+        return SubmissionFailure("exception", f"importing {path.name} asked for keyboard input (input()), which tests "
+                                              f"never give — {top_level}")
     return exc
 
 
@@ -125,7 +131,7 @@ class NnzooPlugin:
             try:
                 self._local[path] = LocalSubject.from_file(path, a)
             except BaseException as exc:
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                if isinstance(exc, KeyboardInterrupt):
                     raise
                 self._import_failed[path] = _import_failure(exc, path)
                 raise self._import_failed[path] from None
@@ -254,7 +260,7 @@ class NnzooPlugin:
         seconds = public.timeout_seconds(exc)
         if seconds is not None:
             message, reason = public.timeout_message(seconds, where, path.name), "timeout"
-        elif reason == "exception":
+        elif reason == "exception" and not isinstance(exc, SubmissionFailure):  # (one the plugin worded stays as it is)
             message = public.exception_message(message, exc, where)
         cause = message
         if where is not None and reason in ("exception", "timeout"):
