@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
+from autograder.judge.shown import without_data
 from autograder.worker.forbidden import ForbiddenCall
 
 
@@ -23,7 +23,6 @@ class Verdict:
 #: numbers and very long words are left out, the rest cut at `FEEDBACK_CHARS`; a check's own
 #: words, shapes and names stay.
 FEEDBACK_CHARS = 1000
-_DATA_IN_MESSAGE = re.compile(r"\S{80,}|(?:[-+]?\d[\d.eE+-]*\D{1,4}?){12,}")
 
 
 def bounded_feedback(message: str) -> str:
@@ -33,8 +32,7 @@ def bounded_feedback(message: str) -> str:
         >>> bounded_feedback("unexpected ['" + "ab" * 50 + "']")
         'unexpected …'
     """
-    text = _DATA_IN_MESSAGE.sub("…", message)
-    return text if len(text) <= FEEDBACK_CHARS else text[: FEEDBACK_CHARS - 1] + "…"
+    return without_data(message, chars=FEEDBACK_CHARS, longest_word=80, most_numbers=12)
 
 
 def verdict_for(exc: BaseException | None, *, in_process: bool) -> Verdict:

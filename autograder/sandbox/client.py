@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 import select
 import shutil
 import signal
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from autograder.errors import GraderError, StudentCodeError, SubmissionFailure
+from autograder.judge.shown import without_data
 from autograder.sandbox.channel import (
     Channel,
     ChannelClosed,
@@ -280,7 +280,6 @@ def _text(value: Any, limit: int) -> str:
 #: base85, a long path) are left out, and what remains is bounded: a few hundred characters
 #: per failed test, where an honest message keeps its words and shapes.
 MESSAGE_CHARS = 240
-_DATA_IN_TEXT = re.compile(r"\S{48,}|(?:[-+]?\d[\d.eE+-]*\D{1,4}?){9,}")
 
 
 def shown_message(value: Any) -> str:
@@ -290,7 +289,7 @@ def shown_message(value: Any) -> str:
         >>> shown_message("bad input tensor([1., 2., 3., 4., 5., 6., 7., 8., 9., 10.])")
         'bad input tensor([…'
     """
-    return _text(_DATA_IN_TEXT.sub("…", value if isinstance(value, str) else ""), MESSAGE_CHARS)
+    return without_data(value if isinstance(value, str) else "", chars=MESSAGE_CHARS, longest_word=48, most_numbers=9)
 
 
 def student_error(body: Any, during: str = "") -> StudentCodeError:
