@@ -73,6 +73,13 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
     assert scores(out)[changed] != before
 
 
+def as_a_terminals_foreground_job() -> None:
+    """SIGINT at its default, as a shell gives the command it runs in the foreground: a
+    test run started in the background of a script (`pytest … &`) ignores SIGINT, and its
+    children would inherit that and never see the press."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_the_batch_at_once_and_resume_grades_the_rest(tmp_path):
     """Ctrl-C (SIGINT to the terminal's whole process group, spawned judges included) stops
     `nnzoo grade -j 2` with exit 130 and a one-line message: no traceback, no student
@@ -83,7 +90,8 @@ def test_ctrl_c_stops_the_batch_at_once_and_resume_grades_the_rest(tmp_path):
         shutil.copytree(subs / "a1", subs / student)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", str(subs), "--out", str(out), "-a", "mlp",
-                             "-j", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                             "-j", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=as_a_terminals_foreground_job)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list((out / "students").glob("*.json"))) < 1:
         time.sleep(0.1)
