@@ -87,8 +87,9 @@ def run_public_tests(tests: Path, *, quick: bool = False) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     assignments = [args.assignment] if args.assignment else course.names(hidden=False)
-    if args.path and not args.assignment:  # `--path assignments/rnn`: that one assignment
-        assignments = [a for a in assignments if (Path(args.path) / f"test_{a}.py").is_file()] or assignments
+    if not args.assignment:  # `--path assignments/rnn`, or standing in it: that one assignment
+        folder = Path(args.path) if args.path else Path.cwd()
+        assignments = [a for a in assignments if (folder / f"test_{a}.py").is_file()] or assignments
     code = 0
     for a in assignments:
         folder = _public_dir(a, args.path)
@@ -497,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("test", help="student: run the public tests, with points and hints",
                        description="Run an assignment's public tests on your code and show points per test.")
-    p.add_argument("assignment", nargs="?", choices=known, help="which assignment (default: all)")
+    p.add_argument("assignment", nargs="?", choices=known, help="which assignment (default: the one whose folder you are in, else all)")
     p.add_argument("--path", help="folder holding <assignment>.py and test_<assignment>.py")
     p.add_argument("--quick", action="store_true", help="leave out the tests that train a model (seconds, not minutes)")
     p.set_defaults(func=cmd_test)

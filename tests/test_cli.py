@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -222,8 +223,8 @@ def test_nnzoo_test_with_the_path_of_one_assignment_runs_that_one():
 
 
 def test_nnzoo_test_in_a_students_own_folder_tests_the_file_there(tmp_path):
-    """Standing in a folder that holds mlp.py and test_mlp.py, `nnzoo test mlp` tests that
-    mlp.py; with mlp.py alone there, it says that what it tests is another file; with `mlp (1).py`
+    """Standing in a folder that holds mlp.py and test_mlp.py, `nnzoo test mlp` (or `nnzoo test`)
+    tests that mlp.py, and only that; with mlp.py alone there, it says that what it tests is another file; with `mlp (1).py`
     instead, it names that file to rename."""
     (tmp_path / "mlp.py").write_text((ROOT / "solutions" / "mlp" / "mlp.py").read_text())
     alone = subprocess.run([sys.executable, "-m", "autograder.cli", "test", "mlp", "--quick"], cwd=tmp_path,
@@ -234,6 +235,9 @@ def test_nnzoo_test_in_a_students_own_folder_tests_the_file_there(tmp_path):
                             capture_output=True, text=True)
     assert beside.returncode == 0 and f"public tests in {tmp_path}" in beside.stdout, beside.stdout + beside.stderr
     assert "note:" not in beside.stderr
+    unnamed = subprocess.run([sys.executable, "-m", "autograder.cli", "test", "--quick"], cwd=tmp_path,
+                             capture_output=True, text=True)  # `cd assignments/mlp && nnzoo test`: mlp alone
+    assert unnamed.returncode == 0 and re.findall(r"^== (\w+):", unnamed.stdout, re.M) == ["mlp"], unnamed.stdout
     (tmp_path / "mlp.py").rename(tmp_path / "mlp (1).py")  # as a browser saves a second download
     misnamed = subprocess.run([sys.executable, "-m", "autograder.cli", "test", "mlp", "--quick"], cwd=tmp_path,
                               capture_output=True, text=True)
