@@ -17,6 +17,10 @@ NO_DATA_FILES = ("; graded code runs without your files and data sets (scikit-le
                  "grader evaluates on them) — read data only inside the functions the grader calls with it, and keep "
                  "exploration (loading a data set, plots) under `if __name__ == \"__main__\":` or out of the file")
 
+#: Added to an EOFError: the worker's stdin is empty, so `input()` ends at once.
+NO_KEYBOARD = ("; graded code gets no keyboard input, so input() finds the end of the input at once — take values as "
+               "arguments, and keep interactive code under `if __name__ == \"__main__\":`")
+
 
 class StudentCodeError(Exception):
     """The student's code raised (in the worker, or at import)."""
@@ -37,6 +41,8 @@ class StudentCodeError(Exception):
         during = f" {self.during}" if self.during else ""
         hint = {"[Errno 1]": SANDBOX_DENIED, "[Errno 2]": NO_DATA_FILES, "[Errno 27]": OUTPUT_CAPPED}
         why = next((text for errno, text in hint.items() if "OSError" in self.types and errno in self.message), "")
+        if self.type_name == "EOFError":
+            why = NO_KEYBOARD
         return f"your code raised {self.type_name}{during}: {self.message}{where}{why}"
 
 

@@ -202,6 +202,18 @@ def test_exception_at_import_is_reported():
     assert "RuntimeError when importing it: boom" in result.tests[0].message
 
 
+def test_keyboard_input_is_named_as_such_at_import_and_in_a_call():
+    """Graded code has no keyboard: `input()` meets the end of the input at once, and the
+    message says so (it said only "EOFError: EOF when reading a line")."""
+    at_import = grade("name = input('your name: ')\n")
+    assert at_import.score == 0
+    assert all("EOFError when importing it" in t.message and "(mlp.py, line 1" in t.message
+               and "no keyboard input" in t.message for t in at_import.tests), at_import.tests[0].message
+    in_a_call = by_name(grade(REFERENCE.replace("def relu(x):", "def relu(x):\n    input('continue?')")))
+    message = in_a_call["test_relu_matches_reference"].message
+    assert "raised EOFError" in message and "no keyboard input" in message, message
+
+
 def test_exit_at_import_is_reported():
     result = grade("import os\nos._exit(0)\n")
     assert result.score == 0
