@@ -26,6 +26,7 @@ from autograder.judge.result import (
 )
 from autograder.load import load_class
 from autograder.report.classview import ClassView, failure_key
+from autograder.report.feedback import feedback_markdown
 from autograder.report.html import feedback_html, overview_html
 from autograder.worker.limits import SandboxLimits
 
@@ -197,6 +198,8 @@ def test_a_reason_shared_by_some_tests_is_said_once_then_referred_to():
              failing("test_c", "raised NotImplementedError"), failing("test_d", "other")]
     page = feedback_html(StudentRecord("bob", {"mlp": AssignmentResult(tests)}), ["mlp"])
     assert page.count("raised NotImplementedError") == 1 and "Same reason as <span class=\"name\">test_a</span>" in page
+    text = feedback_markdown(StudentRecord("bob", {"mlp": AssignmentResult(tests)}), ["mlp"])
+    assert text.count("raised NotImplementedError") == 1 and "  > the same reason as test_a (above)" in text, text
 
 
 def test_hidden_tests_are_counted_but_not_shown_and_their_figures_not_drawn():

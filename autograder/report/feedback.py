@@ -1,7 +1,9 @@
 """What one student reads: score per assignment, every test, the reason of each failure.
 
 Repeats collapse: when a submission could not run at all (it did not import, was missing),
-every test fails for the same reason — that reason is said once, not once per test.
+every test fails for the same reason — that reason is said once, not once per test; a
+reason some tests share (a missing function, one exception) is said at the first of them,
+and the others point to it.
 
 Visibility (the `visibility` marker of a hidden test): a `hidden` test is never listed, an
 `after_due_date` one only once the assignment's due date — or its late window — has
@@ -47,11 +49,17 @@ def assignment_markdown(name: str, result: AssignmentResult, *, visible: Sequenc
     shared = shared_reason(result)
     if shared:
         lines += ["Every test failed for one reason:", *(f"> {line}" for line in shared.splitlines()), ""]
+    first: dict[str, str] = {}  # a reason → the first listed test that failed for it
     for t in result.tests:
         if t.visibility not in visible:
             continue
         lines.append(f"- {t.mark} **{t.name}** ({t.property}): {number(t.score)}/{number(t.max_score)}")
-        if not t.passed and not shared:
+        if t.passed or shared:
+            continue
+        if t.message in first:
+            lines.append(f"  > the same reason as {first[t.message]} (above)")
+        else:
+            first[t.message] = t.name
             lines += [f"  > {line}" for line in t.message.splitlines()]
     later = sum(1 for t in result.tests if t.visibility not in visible and t.visibility == "after_due_date")
     hidden = sum(1 for t in result.tests if t.visibility not in visible and t.visibility != "after_due_date")
