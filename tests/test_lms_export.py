@@ -83,6 +83,18 @@ def test_students_not_on_the_roster_or_never_graded_are_reported_and_left_out(tw
     assert rows[2] == ["bob@uni", "", "3"]  # tiny never graded for bob: blank, the LMS keeps its value
 
 
+def test_an_id_that_differs_from_the_roster_only_in_case_is_matched_and_said(tiny_course, tmp_path):
+    """A folder `S1234` and a roster's `s1234` are one student (a grade left out for the case
+    of a letter is a grade lost); two ids that fold to one spelling stay unmatched."""
+    book = gradebook(tmp_path, {"S1234": {"tiny": 3.0}, "Kim": {"tiny": 1.0}, "KIM": {"tiny": 2.0}})
+    people = roster(tmp_path, "student,email\ns1234,s1234@uni\nkim,kim@uni\n")
+    result = nnzoo("export", "moodle", str(book), "--roster", str(people), "--out", str(tmp_path / "m.csv"))
+    assert read(tmp_path / "m.csv")[1:] == [["s1234@uni", "3"]]
+    assert "matched regardless of case: S1234 as s1234" in result.stderr, result.stderr
+    assert "not on the roster, left out: KIM, Kim" in result.stderr and "never graded, left out: kim" in result.stderr
+    assert result.returncode == 1
+
+
 def test_a_roster_without_a_student_column_or_with_a_student_twice_is_one_line_error(tiny_course, tmp_path):
     book = gradebook(tmp_path, {"ann": {"tiny": 3.0}})
     for text, words in (("name,email\nAnn,ann@uni\n", "no `student` column"),

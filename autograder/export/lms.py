@@ -24,6 +24,8 @@ form map "Email address" to "useremail" (or "ID number" to "useridnumber", "User
 Both hold final scores (after late penalties) per assignment — no test detail, so test
 visibility has nothing to hide here; a total is not written (the LMS computes its own).
 Students graded but not on the roster, and on the roster but never graded, are reported.
+An id that differs from a roster id only in case (`S1234` graded, `s1234` listed) is
+matched to it, and said, where no other id shares that spelling.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class LmsExport:
         unknown: graded students the roster does not list (left out).
         missing: roster students nnzoo has no grade for (left out: grade them in the LMS).
         unidentified: roster students without the identity this LMS needs (left out).
+        case_matched: graded id → the roster id it was matched to though the case differs.
     """
 
     text: str
@@ -99,9 +102,13 @@ class LmsExport:
     unknown: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unidentified: list[str] = field(default_factory=list)
+    case_matched: dict[str, str] = field(default_factory=dict)
 
     def report(self) -> list[str]:
         lines = []
+        if self.case_matched:
+            pairs = ", ".join(f"{graded} as {listed}" for graded, listed in sorted(self.case_matched.items()))
+            lines.append(f"matched regardless of case: {pairs}")
         if self.unknown:
             lines.append(f"not on the roster, left out: {', '.join(self.unknown)} — add them to the roster")
         if self.unidentified:
@@ -131,15 +138,31 @@ def _cells(record: StudentRecord, assignments: Sequence[str], term: Term) -> lis
     return [number(score(record, a, term)) if a in record.assignments else "" for a in assignments]
 
 
+def _by_case(unknown: set[str], missing: set[str]) -> dict[str, str]:
+    """Graded id → roster id, for ids that differ only in case (`S1234` handed in, `s1234`
+    on the roster) and only where exactly one of each does."""
+    def folded(ids: set[str]) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for sid in ids:
+            groups.setdefault(sid.casefold(), []).append(sid)
+        return groups
+
+    graded, listed = folded(unknown), folded(missing)
+    return {ids[0]: listed[key][0] for key, ids in graded.items() if len(ids) == 1 and len(listed.get(key, [])) == 1}
+
+
 def _split(records: Sequence[StudentRecord], roster: dict[str, dict[str, str]], has_identity) -> tuple:
     graded = {r.student: r for r in records}
     export = LmsExport("")
-    export.unknown = sorted(set(graded) - set(roster))
-    export.missing = sorted(set(roster) - set(graded))
+    pairs = {sid: sid for sid in set(graded) & set(roster)}
+    export.case_matched = _by_case(set(graded) - set(roster), set(roster) - set(graded))
+    pairs.update(export.case_matched)
+    export.unknown = sorted(set(graded) - set(pairs))
+    export.missing = sorted(set(roster) - set(pairs.values()))
     chosen = []
-    for sid in sorted(set(graded) & set(roster)):
-        if has_identity(roster[sid]):
-            chosen.append((graded[sid], roster[sid]))
+    for sid in sorted(pairs):
+        if has_identity(roster[pairs[sid]]):
+            chosen.append((graded[sid], roster[pairs[sid]]))
         else:
             export.unidentified.append(sid)
     return export, chosen
