@@ -388,3 +388,14 @@ def test_a_chain_too_deep_for_a_rescan_hides_no_forbidden_name():
     assert [t.name for t in result.tests if not t.passed] == [
         "test_linear_parameters_match_nn_linear", "test_linear_initialised_like_nn_linear", "test_linear_forward_matches_reference",
         "test_linear_gradients_match_reference"], [(t.name, t.message[:100]) for t in result.tests if not t.passed]
+
+
+@pytest.mark.timeout(120)
+def test_a_crafted_exception_name_costs_the_judge_no_more_than_a_plain_one():
+    """The feedback filter reads every failed test's message in the judge; its regex of
+    repeated number-and-separator groups backtracked exponentially on a crafted class name.
+    One pass over the numbers now: the file fails every test at once, naming its exception."""
+    result = grade_file(Path(__file__).parent / "malformed" / "mlp_exception_class_named_to_backtrack.py", "mlp",
+                        SandboxLimits(call_seconds=60))
+    assert result.score == 0 and all("when importing it" in t.message for t in result.tests), result.tests[0].message
+
