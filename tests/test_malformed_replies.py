@@ -399,3 +399,23 @@ def test_a_crafted_exception_name_costs_the_judge_no_more_than_a_plain_one():
                         SandboxLimits(call_seconds=60))
     assert result.score == 0 and all("when importing it" in t.message for t in result.tests), result.tests[0].message
 
+
+@pytest.mark.parametrize("name, lost", [
+    ("mlp_empty_input_grads", ["test_linear_gradients_match_reference", "test_relu_matches_reference", "test_mlp_matches_reference"]),
+    ("attention_empty_input_grads", ["test_attention_matches_reference", "test_self_attention_matches_reference",
+                                     "test_pre_norm_layer_matches_reference", "test_post_norm_layer_matches_reference"]),
+    ("mlp_loss_run_without_its_record", ["test_epoch_loss_is_mean_over_samples"]),
+    ("transfer_loss_run_without_its_record", ["test_epoch_loss_is_the_mean_over_samples"]),
+    ("transfer_trajectory_left_out", ["test_frozen_normalisation_statistics_stay_bitwise_equal"]),
+    ("transfer_head_bias_left_out", ["test_replace_head_draws_fresh_weights"]),
+])
+def test_a_reply_that_leaves_out_what_a_check_reads_loses_the_checks_points(name, lost):
+    """What a check reads from a reply is the worker's word: an empty list of input gradients
+    (zipped with the reference's, none compared), a training run without its record or its
+    trajectory (the check skipped), a head without its bias (counted as zeros) kept the points
+    of the bug each file hides (an outside audit's, 2026-12-04).  A reply that proves nothing
+    now vouches for nothing, unless the loop's own test failed and says why."""
+    assignment = name.split("_")[0]
+    result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", assignment, SandboxLimits(call_seconds=60))
+    assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
+

@@ -109,6 +109,20 @@ def test_a_notebook_scores_as_jupyter_runs_it_cell_by_cell():
     assert read.notes == ["code cell 5 has a syntax error (line 1: invalid syntax); it was left out, as Jupyter would run none of it"]
 
 
+def test_ipython_syntax_is_transformed_within_a_budget_per_notebook():
+    """IPython's transformer costs (IPython lines × characters) of a cell: an audit's notebook
+    of three 20,000-character cells of magics held the batch process 112 s before any grading
+    (about 16 minutes per MiB).  Past the notebook's budget a cell runs as typed — here, left
+    out as Jupyter would leave out a cell it cannot read — and the cells before keep theirs."""
+    from autograder.load.notebook import read_notebook
+
+    cells = ["%matplotlib inline\nx = 1", *["%a\n" * 6663] * 3, "y = 2"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    read = read_notebook(nbformat.writes(nb).encode(), "mlp.ipynb")
+    assert "run_line_magic('matplotlib', 'inline')" in read.code and "y = 2" in read.code
+    assert [n.split(" has ")[0] for n in read.notes] == ["code cell 2", "code cell 3", "code cell 4"], read.notes
+
+
 def test_a_notebooks_error_is_placed_in_its_cell_not_in_the_joined_code():
     """A notebook is graded as its cells joined into one module; the feedback names the
     notebook's own cell and line ("mlp.ipynb, code cell 3, line 2"), not a line of code the

@@ -182,6 +182,9 @@ def matches_reference(
         compare_nested(actual["output"], expected["output"], f"the output {where}", prop, hint)
         if not request["backward"]:
             continue
+        if len(actual["input_grads"]) != len(expected["input_grads"]):
+            fail(prop, f"{len(actual['input_grads'])} input gradients came back {where}, expected "
+                       f"{len(expected['input_grads'])} (one per input asked for)", hint)
         for i, (a, e) in enumerate(zip(actual["input_grads"], expected["input_grads"])):
             compare_nested(a, e, f"the gradient w.r.t. input {grad_args[i]} {where}", prop, hint)
         for name, e in expected["param_grads"].items():

@@ -192,7 +192,7 @@ def replayed_epoch_losses(result: Any, model: Build, start: dict, X: torch.Tenso
     if not isinstance(result, dict):
         return None
     try:
-        batches = recorded_batches(result, X, prop, hint, epochs=epochs)
+        batches = recorded_batches(result, X, prop, hint, epochs=epochs, inputs=lambda name: _inputs_of(model, start, X, name, dtype))
         replayed = replay(model, start, X, y, batches, lr=lr, dtype=dtype, epochs=epochs, prop=prop, hint=hint, trainable=trainable)
         split = epochs_of(batches, len(X), prop, hint)
     except CheckFailed:

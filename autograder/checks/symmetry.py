@@ -194,9 +194,13 @@ def causal(
     gradients = _runs(sub, [dict(args=tuple(args), grad_args=(0,), cotangent=c, **base) for c in cotangents], patch)
     for i, result in zip(checked, gradients):
         leading_output(result, "the output", prop, hint=hint)
+        if len(result["input_grads"]) != 1:
+            fail(prop, f"{len(result['input_grads'])} input gradients came back, expected 1 (the input's)", hint)
         grad = result["input_grads"][0]
-        if grad is None:  # the output does not depend on the input at all: nothing leaks
+        if grad is None and not later_changed:  # the output does not depend on the input at all: nothing leaks
             continue
+        if grad is None:  # the outputs above followed the inputs: a graph joins them (or the reply is not the run's)
+            fail(prop, f"no gradient w.r.t. the input came back for output {i}, though the outputs follow the input", hint)
         grad = expect_tensor(grad, "the gradient w.r.t. the input", prop, shape=x.shape, dtype=x.dtype, hint=hint)
         leak = float(grad.narrow(dim, i + 1, n - i - 1).abs().max())
         if leak > atol:

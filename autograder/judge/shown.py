@@ -8,15 +8,15 @@ from __future__ import annotations
 import re
 
 
-#: A number as data writes it ("1.5e-3", "10."); its sign counts as a separator.
-_NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
+#: A run of digits: "-1.5e-3" holds three, joined by short separators ("-", ".", "e-").
+_NUMBER = re.compile(r"\d+")
 #: The most characters between two numbers of one run (", ", " | ", "], [").
 _SEPARATOR = 4
 
 
 def _without_number_runs(text: str, most_numbers: int) -> str:
-    """`text` with every run of `most_numbers` or more numbers, each at most `_SEPARATOR`
-    characters from the next, replaced by "…" (the run's closing characters too).  One pass
+    """`text` with every run of `most_numbers` or more numbers (runs of digits), each at most
+    `_SEPARATOR` characters from the next, replaced by "…" (the run's closing characters too).  One pass
     over the numbers: a regex of repeated number-and-separator groups backtracked
     exponentially on a crafted word (an exception's class name held the judge for hours)."""
     pieces, kept_to = [], 0

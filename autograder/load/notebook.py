@@ -22,9 +22,30 @@ _IPYTHON_SYNTAX = re.compile(r"^[ \t]*[%!?]|\?[ \t]*$|=[ \t]*[%!]", re.MULTILINE
 #: IPython's transformer re-reads a cell once per transformation (about 1 s per 1,000
 #: characters of a cell with magics); a longer cell runs as typed (its magics then fail)
 MOST_TRANSFORMED_CHARS = 20_000
+#: ... and its cost grows with both the cell's length and its IPython lines: a notebook's
+#: cells are transformed while (IPython lines × characters), summed, stays under this
+#: (about 2.5 s of the batch process; 30 cells of 3,000 characters with 3 magics each use
+#: 270,000); later cells with IPython syntax run as typed (an audit's 88 KB notebook of
+#: magic lines held the batch 112 s, about 16 minutes per MiB).
+MOST_TRANSFORM_WORK = 500_000
 
 
-def cell_to_python(source: str) -> str:
+class TransformBudget:
+    """What is left of one notebook's `MOST_TRANSFORM_WORK`."""
+
+    def __init__(self, work: int = MOST_TRANSFORM_WORK) -> None:
+        self.left = work
+
+    def spend(self, source: str) -> bool:
+        """Whether `source` may be transformed (and its cost is taken off)."""
+        work = len(_IPYTHON_SYNTAX.findall(source)) * len(source)
+        if work > self.left:
+            return False
+        self.left -= work
+        return True
+
+
+def cell_to_python(source: str, budget: TransformBudget | None = None) -> str:
     """One cell's code as IPython runs it (magics, `?` and `!` become `get_ipython()` calls).
 
     Example:
@@ -37,8 +58,8 @@ def cell_to_python(source: str) -> str:
 
     first, _, body = source.partition("\n")
     if first.startswith("%%") and first[2:].split(" ")[0] in RUN_BODY:  # `%%time`: its body, magics and all, is the code
-        return cell_to_python(body)
-    if not _IPYTHON_SYNTAX.search(source) or len(source) > MOST_TRANSFORMED_CHARS:
+        return cell_to_python(body, budget)
+    if not _IPYTHON_SYNTAX.search(source) or len(source) > MOST_TRANSFORMED_CHARS or not (budget or TransformBudget()).spend(source):
         return source if source.endswith("\n") else source + "\n"
     try:
         return TransformerManager().transform_cell(source)
@@ -147,7 +168,8 @@ def read_notebook(data: bytes, filename: str = "the notebook") -> NotebookCode:
     from autograder.nbgrader.collect import cell_code
 
     notes: list[str] = []
-    codes = [cell_code(str(c.get("source", "")), f"code cell {i}", notes) for i, c in enumerate(cells, start=1)]
+    budget = TransformBudget()
+    codes = [cell_code(str(c.get("source", "")), f"code cell {i}", notes, budget) for i, c in enumerate(cells, start=1)]
     code = "\n".join(with_future_imports_first([c for c in codes if c is not None]))
     if not code.strip():
         raise ValueError("the notebook contains no code")

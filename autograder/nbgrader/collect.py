@@ -22,7 +22,7 @@ import nbformat
 from nbformat.warnings import DuplicateCellId, MissingIDFieldWarning
 
 from autograder.course.regions import HIDDEN_TESTS, outside
-from autograder.load.notebook import cell_marker, cell_to_python
+from autograder.load.notebook import TransformBudget, cell_marker, cell_to_python
 
 GRADER_PREFIXES = ("setup", "hidden_setup", "test_", "check_", "grade_")
 
@@ -118,10 +118,11 @@ def _shown(gid: str) -> str:
     return gid if _PLAIN_ID.fullmatch(gid) else "(an unusual id)"
 
 
-def cell_code(source: str, label: str, notes: list[str]) -> str | None:
-    """A code cell's source as Python (IPython's transformer), `guarded` so that an error ends
-    only that cell; None, with a note, when it does not compile (Jupyter runs none of it)."""
-    code = cell_to_python(source)  # magics, `x?` and `!cmd` as IPython runs them (get_ipython() calls)
+def cell_code(source: str, label: str, notes: list[str], budget: TransformBudget | None = None) -> str | None:
+    """A code cell's source as Python (IPython's transformer, within the notebook's `budget`),
+    `guarded` so that an error ends only that cell; None, with a note, when it does not
+    compile (Jupyter runs none of it)."""
+    code = cell_to_python(source, budget)  # magics, `x?` and `!cmd` as IPython runs them (get_ipython() calls)
     try:
         compile(code, label, "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -192,6 +193,7 @@ def collect(data: bytes, layout: SourceLayout, filename: str) -> CollectedNotebo
     order: list[str] = []
     chunks: list[str] = []
     answered: dict[str, object] = {}
+    budget = TransformBudget()
     for cell in nb.cells:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if gid:
@@ -209,7 +211,7 @@ def collect(data: bytes, layout: SourceLayout, filename: str) -> CollectedNotebo
         if gid in layout.answers and not cell.source.strip():
             notes.append(f"the answer cell {_shown(gid)} is empty")
             continue
-        code = cell_code(cell.source, _shown(gid) if gid else "a cell you added", notes)
+        code = cell_code(cell.source, _shown(gid) if gid else "a cell you added", notes, budget)
         if code and code.strip():
             chunks.append(code)
     for gid in layout.order:
