@@ -174,9 +174,33 @@ def _rebind(obj: nn.Module, replaced: dict[int, tuple[Any, Any]]) -> None:
                 attributes[name] = new
 
 
+def _rebind_function(fn: types.FunctionType, replaced: dict[int, tuple[Any, Any]], depth: int) -> None:
+    """The parts `fn` holds in its closure cells and default arguments, changed in place for
+    their replacements (SPEC: grading never depends on how a part is held — a `step`
+    defined in `__init__` over `self.cell`, stage lambdas binding each layer by default)."""
+    for cell in fn.__closure__ or ():
+        try:
+            item = cell.cell_contents
+        except ValueError:  # a cell not yet filled
+            continue
+        new = _rebound(item, replaced, depth)
+        if new is not item:
+            cell.cell_contents = new
+    if fn.__defaults__:
+        defaults = tuple(_rebound(item, replaced, depth) for item in fn.__defaults__)
+        if any(a is not b for a, b in zip(defaults, fn.__defaults__)):
+            fn.__defaults__ = defaults
+    if fn.__kwdefaults__:
+        for name, item in list(fn.__kwdefaults__.items()):
+            new = _rebound(item, replaced, depth)
+            if new is not item:
+                fn.__kwdefaults__[name] = new
+
+
 def _rebound(value: Any, replaced: dict[int, tuple[Any, Any]], depth: int) -> Any:
     """`value` with the replaced parts in it by identity changed for their replacements: a
-    list or dict, or an object of the student's own class (a dataclass), changes in place
+    list or dict, a function's closure and defaults, or an object of the student's own class
+    (a dataclass), changes in place
     (so that every other holder of it sees the change); a tuple or named tuple, a bound
     method of a replaced part or a `functools.partial` comes back rebuilt; any other object
     is left as it is."""
@@ -208,6 +232,8 @@ def _rebound(value: Any, replaced: dict[int, tuple[Any, Any]], depth: int) -> An
         if any(a is not b for a, b in zip(parts, (value.func, *value.args))) or \
                 any(keywords[k] is not x for k, x in value.keywords.items()):
             return functools.partial(parts[0], *parts[1:], **keywords)
+    elif isinstance(value, types.FunctionType):  # a closure or a default argument holding a part
+        _rebind_function(value, replaced, depth - 1)  # (`lambda x, layer=self.l1: layer(x)`)
     elif _students_plain_object(value):  # a dataclass or object of the student's holding a part
         attributes = vars(value)
         for name, item in list(attributes.items()):

@@ -38,13 +38,17 @@ from autograder.worker.probes.core import adam_on_random_batches, build_model, p
 from autograder.worker.spec import Build, MissingName, adopt, resolve
 
 
-def trusted_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> tuple:
+def trusted_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None, *,
+                      scale: float | None = None) -> tuple:
     """PyTorch's `F.scaled_dot_product_attention`, and the attention weights it used.
 
     `mask` may be boolean (True = may attend) or additive (a float tensor, e.g. 0 / -inf),
-    broadcastable to `(*, N, M)`: a student's module may hand either to the function."""
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    logits = torch.einsum("...nd,...md->...nm", q, k) * (1.0 / math.sqrt(q.size(-1)))
+    broadcastable to `(*, N, M)`: a student's module may hand either to the function.
+    `scale` (default 1/sqrt(d_k)), as `F.scaled_dot_product_attention` takes it: a student's
+    function may offer it too, and their module pass it."""
+    scale = 1.0 / math.sqrt(q.size(-1)) if scale is None else scale
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+    logits = torch.einsum("...nd,...md->...nm", q, k) * scale
     if mask is not None and mask.dtype == torch.bool:
         logits = logits.masked_fill(mask.logical_not(), -math.inf)
     elif mask is not None:
