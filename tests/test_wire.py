@@ -54,3 +54,18 @@ def test_a_state_dict_and_parameters_come_back_equal():
     assert all(torch.equal(state[k], v) for k, v in layer.state_dict().items())
     weight = roundtrip(layer.weight)  # a Parameter keeps torch's own pickling
     assert isinstance(weight, torch.nn.Parameter) and torch.equal(weight, layer.weight)
+
+
+def test_a_reply_declaring_too_many_tensors_is_refused_before_any_is_built():
+    """The judge counts a reply's tensors in its header first: 290,000 empty ones, all built
+    before the count refused them, cost 4.4 s and 380 MB per reply (an audit, 2026-12-04).
+    Here the header's entries point nowhere, so only a count made first can name them."""
+    import json
+
+    from autograder.worker.encoding import WireError, WireLimits, decode
+
+    limits = WireLimits()
+    header = {f"t{i}": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]} for i in range(limits.tensors + 1)}
+    raw = json.dumps(header).encode()
+    with pytest.raises(WireError, match=rf"{limits.tensors + 1} tensors \(at most {limits.tensors}\)"):
+        decode(len(raw).to_bytes(8, "little") + raw, limits)
