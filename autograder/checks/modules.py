@@ -152,6 +152,7 @@ def matches_reference(
     gradients: bool = True,
     state_dict_seed: int = 0,
     patch: dict | None = None,
+    calls_before: int = 0,
 ) -> None:
     """Same outputs (and gradients w.r.t. inputs and parameters) as the reference.
 
@@ -160,7 +161,9 @@ def matches_reference(
     input gradients and parameter gradients must agree within the dtype's tolerance.
     The largest input (the first of the largest) is also run in each dtype as a trained
     model predicts — in eval mode under `torch.no_grad()` — and must give the reference's
-    output there too.
+    output there too.  With `calls_before`, every answer graded is the model's call after
+    that many calls on the same input (with `state=None`, an RNN starts from zeros on
+    every call: it keeps nothing from one call to the next).
     """
     cases = []  # (dtype, args, request): every input in every dtype, all known before the first runs
     for dtype in dtypes:
@@ -168,15 +171,16 @@ def matches_reference(
         for args in inputs:
             args = _cast(args, dtype)
             cases.append((dtype, args, dict(model=model, state_dict=sd, dtype=dtype, call=call, args=args, kwargs=kwargs,
-                                            grad_args=grad_args if gradients else (), backward=gradients)))
+                                            grad_args=grad_args if gradients else (), backward=gradients, calls_before=calls_before)))
         if inputs:
             largest = _cast(max(inputs, key=_size), dtype)
             cases.append((dtype, largest, dict(model=model, state_dict=sd, dtype=dtype, call=call, args=largest, kwargs=kwargs,
-                                               grad_args=(), backward=False, inference=True)))
+                                               grad_args=(), backward=False, inference=True, calls_before=calls_before)))
     actuals = run_each(sub, "run", [request for _, _, request in cases], patch=patch)
     for (dtype, args, request), actual in zip(cases, actuals):
         expected = ref.run("run", patch=patch, **request)
-        where = f"for input of shape {_shapes(args)}" + (f" in {dtype}" if dtype else "")
+        where = (f"at call {calls_before + 1} of one model on the same input, " if calls_before else "") + \
+            f"for input of shape {_shapes(args)}" + (f" in {dtype}" if dtype else "")
         if request.get("inference"):
             where += ", in eval mode under torch.no_grad()"
         compare_nested(actual["output"], expected["output"], f"the output {where}", prop, hint)

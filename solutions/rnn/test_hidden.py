@@ -198,8 +198,8 @@ def test_gru_cell_matches_reference(reference, submission):
 @pytest.mark.property("unrolling through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_rnn_matches_reference(reference, submission):
-    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1, 5 and 20, B = 1 and 3, with and without a state;
-    on PyTorch's cells, and on the student's own where those are right."""
+    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1, 5 and 20, B = 1 and 3, with and without a state,
+    also at the second call of one RNN (state=None: zeros on every call); on PyTorch's cells, and on the student's own where those are right."""
     for cell, name in CELL_OF.items():
         checks.matches_reference(submission, reference, model=rnn_on_trusted_cell(cell),
                                  inputs=[(randn(3, 1, 4),), (randn(3, 5, 4, seed=1),), (randn(3, 5, 4, seed=2), state_for(name)),
@@ -208,6 +208,9 @@ def test_rnn_matches_reference(reference, submission):
                                  prop="unrolling through time",
                                  hint="feed each step's state into the next (without detaching it); outputs[:, t] is h after step t "
                                       "(in time order, shape (B, T, H) also for B = 1); last_state is the cell's final state")
+        checks.matches_reference(submission, reference, model=rnn_on_trusted_cell(cell), inputs=[(randn(3, 5, 4, seed=1),)],
+                                 dtypes=(torch.float64,), calls_before=1, prop="unrolling through time",
+                                 hint="with state=None every call starts from zeros: keep nothing from one call to the next")
         checks.composed_of_its_own_parts(
             submission, reference, model=rnn_on_trusted_cell(cell), inputs=[(randn(3, 5, 4, seed=1),)], prop="unrolling through time",
             hint="feed each step's state into the next, whatever cell `self.cell` is",

@@ -111,6 +111,7 @@ def run(
     cotangent_seed: int = 1234,
     cotangent: torch.Tensor | None = None,
     inference: bool = False,
+    calls_before: int = 0,
 ) -> dict:
     """Call a module, one of its methods, or a function, then backpropagate.
 
@@ -120,7 +121,9 @@ def run(
     through every floating output that requires grad — or `cotangent` for the first output
     and zeros for the others (e.g. one-hot at a position to get d out_i / d x).
     `inference`: the built model in eval mode and the call under `torch.no_grad()`, as a
-    trained model predicts (no backward).
+    trained model predicts (no backward).  `calls_before`: the same call made that many
+    times first, on copies of the same arguments — a model that keeps state from one
+    call to the next (an RNN starting from the last call's state) answers differently.
 
     Returns `output`, `input_grads` (one per `grad_args`), `param_grads` (name → grad or
     None) and `param_shapes` (name → shape) of the built model.
@@ -136,6 +139,9 @@ def run(
     if inference and isinstance(obj, torch.nn.Module):
         obj.eval()
     with torch.no_grad() if inference else contextlib.nullcontext():
+        for _ in range(calls_before):
+            copies = [a.detach().clone() if isinstance(a, torch.Tensor) else a for a in call_args]
+            _target(module, obj, call)(*copies, **(kwargs or {}))
         out = _target(module, obj, call)(*call_args, **(kwargs or {}))
 
     params = dict(obj.named_parameters()) if isinstance(obj, torch.nn.Module) else {}
