@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autograder import course
-from autograder.bundle import BundleError, check_needs, write_bundle
+from autograder.bundle import ENGINE_PROJECT, BundleError, check_needs, torch_pin, write_bundle
 from autograder.bundle.leaks import is_trivial, solution_lines, strip_leaks
 from autograder.course.stubs import expected_stub
 from autograder.nbgrader.segments import named_tests
@@ -68,6 +68,18 @@ def test_bundle_has_the_stubs_the_public_tests_and_two_commands(bundle):
     assert "make          #" in readme and "make test     #" in readme
     assert re.search(r"^setup: ", makefile, re.M) and "\t$(BIN)/nnzoo test $(A)" in makefile
     assert makefile.index("setup:") < makefile.index("test:")  # plain `make` sets up
+
+
+def test_the_makefile_installs_the_cpu_torch_on_linux_unless_told_otherwise(bundle):
+    out, _ = bundle
+    pin = torch_pin(ENGINE_PROJECT)
+
+    def torch_install(*args: str) -> str:
+        dry = subprocess.run(["make", "-n", "-B", *args], cwd=out, capture_output=True, text=True, check=True).stdout
+        return next(line for line in dry.splitlines() if line.endswith(pin))
+
+    assert torch_install().endswith(f"pip install -q --index-url https://download.pytorch.org/whl/cpu {pin}")  # Linux here
+    assert torch_install("TORCH_INDEX=").endswith(f"pip install -q  {pin}")
 
 
 def test_grader_reimplementations_of_student_tasks_are_stubbed(bundle):

@@ -80,6 +80,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH := {torch}
+# PyPI's torch for Linux brings CUDA (gigabytes); these assignments need only the CPU build.
+# With a GPU you want to use, or a wheel of your own: make TORCH_INDEX=
+TORCH_INDEX ?= $(if $(filter Linux,$(shell uname -s)),--index-url https://download.pytorch.org/whl/cpu)
 # one assignment: make test A=mlp
 A ?=
 STUDENT ?=
@@ -92,7 +95,7 @@ setup: $(BIN)/nnzoo
 $(BIN)/nnzoo: pyproject.toml
 \t$(PYTHON) -m venv $(VENV)
 \t$(BIN)/pip install -q --upgrade pip
-\t$(BIN)/pip install -q $(TORCH)
+\t$(BIN)/pip install -q $(TORCH_INDEX) $(TORCH)
 \t$(BIN)/pip install -q -e .
 \ttouch $@
 
