@@ -2,6 +2,7 @@
 nn.RNN/LSTM/GRU (independent oracles), and the facts the vanishing-gradient and accuracy
 tests rest on."""
 
+import copy
 import importlib.util
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from autograder.course import assignment
 from autograder.data.recall import recall_symbol
 from autograder.judge.run import reference_for
 from autograder.judge.subject import LocalSubject
-from autograder.worker.probes import Build
+from autograder.worker.probes import MODEL, Build
 from autograder.worker.probes.rnn import (
     TRUSTED_RNN_AROUND,
     TrustedGRUCell,
@@ -181,6 +182,31 @@ def test_a_students_properties_do_not_hide_the_trusted_cells_values():
     assert all(torch.equal(a, b) for a, b in zip(cell(x), builtin(x)))
     cell.hidden_size = 6  # plain values are set on the trusted cell itself
     assert cell.hidden_size == 6 and "hidden_size" in vars(cell)
+
+
+def test_while_a_probe_runs_the_students_name_of_a_swapped_class_names_the_trusted_parts_class():
+    """`type(self.cell) is LSTMCell` holds for the grader's cell while the probe runs (for
+    every part of that class: one class for them all), a cell the student's code builds by
+    that name is the student's own, a copy of the grader's cell the grader's; afterwards the
+    name is the student's class again, for the probes that grade the student's own cell."""
+
+    def exact_types(model):
+        return torch.tensor([type(model.cell) is module.Cell, type(model.cell) is type(model.spare), type(model.spare) is module.Cell,
+                             type(module.Cell(3, 5)) is StudentLikeCell, type(type(model.cell)(3, 5)) is StudentLikeCell,
+                             type(copy.deepcopy(model.cell)) is type(model.cell)])
+
+    class RNNWithSpareCell(StudentLikeRNN):
+        def __init__(self):
+            super().__init__()
+            self.spare = StudentLikeCell(3, 5)
+
+    module = SimpleNamespace(Cell=StudentLikeCell, Alias=StudentLikeCell, RNN=RNNWithSpareCell, exact_types=exact_types)
+    model = Build("RNN").swap("cell", trusted_cell("lstm", 3, 5)).swap("spare", trusted_cell("lstm", 3, 5))
+    subject = LocalSubject(module)
+    assert subject.run("run", model=model, call="exact_types", args=(MODEL,), backward=False)["output"].all()
+    assert module.Cell is StudentLikeCell and module.Alias is StudentLikeCell
+    unswapped = subject.run("run", model=Build("RNN"), call="exact_types", args=(MODEL,), backward=False)["output"]
+    assert unswapped.all()  # the student's own cells: their own class
 
 
 def test_a_trusted_rnn_takes_the_place_and_class_of_the_students_rnn():

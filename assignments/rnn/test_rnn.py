@@ -30,6 +30,7 @@ from autograder.worker.probes.rnn import (
     norms_by_autograd,
     trusted_cell,
 )
+from autograder.worker.spec import names_follow_swaps
 
 #: PyTorch's own cells (behind this assignment's signatures), unrolled and classified by trusted code.
 PYTORCH = LocalSubject(SimpleNamespace(RNNCell=TrustedRNNCell, LSTMCell=TrustedLSTMCell, GRUCell=TrustedGRUCell, RNN=TrustedRNN,
@@ -186,19 +187,20 @@ def test_rnn_runs_its_one_cell_once_per_step(submission):
     """RNN runs the cell in `self.cell` once per time step, and creates no parameters as sequences get longer."""
     prop, hint = "weight sharing through time", "call self.cell(x[:, t], state) at every step t — the same cell, no new modules in forward"
     for cell in CELL_OF:
-        rnn = build_model(submission.module, on_pytorch_cell(cell), None, None)
-        names = sorted(n for n, _ in rnn.named_parameters())
-        for T in (1, 4):
-            rnn.cell.states = []  # PyTorch's cell records every h it computes
-            try:
-                rnn(randn(2, T, 3))
-                calls = len(rnn.cell.states)
-            finally:
-                rnn.cell.states = None
-            if calls != T:
-                fail(prop, f"({cell}) `self.cell` ran {calls} times for a sequence of {T} steps", hint)
-            if sorted(n for n, _ in rnn.named_parameters()) != names:
-                fail(prop, f"({cell}) the parameters changed after a sequence of {T} steps", hint)
+        with names_follow_swaps():  # as in a probe: `type(self.cell) is LSTMCell` holds for PyTorch's cell too
+            rnn = build_model(submission.module, on_pytorch_cell(cell), None, None)
+            names = sorted(n for n, _ in rnn.named_parameters())
+            for T in (1, 4):
+                rnn.cell.states = []  # PyTorch's cell records every h it computes
+                try:
+                    rnn(randn(2, T, 3))
+                    calls = len(rnn.cell.states)
+                finally:
+                    rnn.cell.states = None
+                if calls != T:
+                    fail(prop, f"({cell}) `self.cell` ran {calls} times for a sequence of {T} steps", hint)
+                if sorted(n for n, _ in rnn.named_parameters()) != names:
+                    fail(prop, f"({cell}) the parameters changed after a sequence of {T} steps", hint)
 
 
 @pytest.mark.timeout(20)

@@ -8,6 +8,7 @@ import io
 import pickle
 import types
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,26 @@ _BOOKKEEPING = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "
 #: How many levels of the student's own lists, tuples and dicts `put_in` looks into for
 #: references to a replaced part (`self._stages = [(self.conv1, self.conv2)]` is two).
 ALIAS_DEPTH = 4
+
+
+#: The classes `adopt` combined, by (trusted class, student's class, the names the trusted
+#: values serve) — the classes by `id`, so no metaclass of the student's hashes them —
+#: with the classes themselves (holding them keeps their ids unique): every part of one
+#: kind gets the same class, so `type(a) is type(b)` holds as it does for the student's parts.
+_COMBINED: dict[tuple[int, int, frozenset[str]], tuple[type, type, type]] = {}
+
+#: id(combined class) -> (the combined class, the student's class it stands in for).
+_STUDENT_OF: dict[int, tuple[type, type]] = {}
+
+#: id(metaclass) -> (the metaclass of the combined classes of its classes, that metaclass).
+_METACLASSES: dict[int, tuple[type, type]] = {}
+
+#: The names of a student's module that point at combined classes while a probe runs
+#: (`name_adopted_classes`), with what they held: (module namespace, name, value).
+_RENAMED: list[tuple[dict, str, Any]] = []
+
+#: How many `names_follow_swaps` blocks are running: names are pointed only inside one.
+_FOLLOWING = 0
 
 
 class MissingName(AttributeError):
@@ -339,11 +360,7 @@ def _adopted(new: nn.Module, old: nn.Module) -> nn.Module:
     combined = None
     if not (student.__module__.startswith(_LIBRARY) or isinstance(new, student)):
         try:
-            combined = type(student.__name__, (type(new), student),
-                            {"__module__": __name__, "__qualname__": student.__qualname__})
-            _keep_trusted(combined, type(new))
-            for name in _hidden_names(student, new):
-                type.__setattr__(combined, name, _TrustedValue(name))
+            combined = _combined(type(new), student, frozenset(_hidden_names(student, new)))
         except Exception:  # noqa: BLE001 — e.g. an MRO that cannot be linearised, a metaclass that objects
             combined = None
     for name, value in vars(old).items():
@@ -355,6 +372,78 @@ def _adopted(new: nn.Module, old: nn.Module) -> nn.Module:
         except TypeError:  # `__slots__` in the student's class: another instance layout
             new = _in_class(new, old, combined)
     return new
+
+
+def _combined(trusted: type, student: type, hidden: frozenset[str]) -> type:
+    """A subclass of `trusted` and `student`, named as the student's class, in which every
+    name `trusted` defines, and every name in `hidden`, means the trusted one.  Called by
+    the student's name of its class (their code, while a probe runs: `LSTMCell(3, 5)`,
+    `type(self.cell)(3, 5)`), it builds the student's own part, as without the grader."""
+    key = (id(trusted), id(student), hidden)
+    if key not in _COMBINED:
+        meta = _building_the_students(type(trusted), type(student))
+        combined = meta(student.__name__, (trusted, student), {"__module__": __name__, "__qualname__": student.__qualname__})
+        for name in hidden:
+            type.__setattr__(combined, name, _TrustedValue(name))
+        _COMBINED[key], _STUDENT_OF[id(combined)] = (combined, trusted, student), (combined, student)
+    combined = _COMBINED[key][0]
+    _keep_trusted(combined, trusted)  # every time: the student's class may have gained a method since
+    return combined
+
+
+def _building_the_students(trusted: type, student: type) -> type:
+    """The metaclass of a combined class: the more derived of the two classes' metaclasses
+    (TypeError where neither derives from the other, as for any class with both bases),
+    whose call builds an instance of the student's class.  `copy.deepcopy` and pickle
+    make instances through `__new__`, not through this call: copies stay trusted."""
+    winner = student if issubclass(student, trusted) else trusted if issubclass(trusted, student) else None
+    if winner is None:
+        raise TypeError(f"metaclass conflict: {trusted.__name__} and {student.__name__}")
+    if id(winner) not in _METACLASSES:
+        _METACLASSES[id(winner)] = (type(winner.__name__, (winner,), {"__call__": _build_the_students}), winner)
+    return _METACLASSES[id(winner)][0]
+
+
+def _build_the_students(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return _STUDENT_OF[id(cls)][1](*args, **kwargs)
+
+
+def name_adopted_classes(module: Any, obj: Any) -> None:
+    """Point every name of the student's `module` that holds a class whose parts in the
+    built model `obj` are trusted ones at the class of those parts, until the end of the
+    probe (`names_follow_swaps`; outside one, nothing): a student's `type(self.cell) is
+    LSTMCell` holds for the grader's cell as it does for their own, as `isinstance`
+    already did.  Called once the whole model is built, so the student's constructors
+    never build a trusted part."""
+    if not _FOLLOWING or module is None or not isinstance(obj, nn.Module):
+        return
+    stand_ins: dict[int, tuple[type, type]] = {}  # id(student's class) -> (its combined class, the student's class)
+    for part in obj.modules():
+        combined, student = _STUDENT_OF.get(id(type(part)), (None, None))
+        if combined is type(part):
+            stand_ins.setdefault(id(student), (combined, student))
+    namespace = vars(module)
+    for name, value in list(namespace.items()):  # by identity and plain names: no code of the student's runs here
+        if type(name) is str and id(value) in stand_ins and stand_ins[id(value)][1] is value:
+            _RENAMED.append((namespace, name, value))
+            namespace[name] = stand_ins[id(value)][0]
+
+
+@contextmanager
+def names_follow_swaps() -> Iterator[None]:
+    """A block (a probe) in which the models built point the student's names of their
+    swapped parts' classes at the trusted parts' classes (`name_adopted_classes`); at its
+    end every name holds the student's own class again."""
+    global _FOLLOWING
+    mark = len(_RENAMED)
+    _FOLLOWING += 1
+    try:
+        yield
+    finally:
+        _FOLLOWING -= 1
+        while len(_RENAMED) > mark:
+            namespace, name, value = _RENAMED.pop()
+            namespace[name] = value
 
 
 def _in_class(new: nn.Module, old: nn.Module, combined: type) -> nn.Module:

@@ -11,7 +11,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from autograder.worker.probes import probe
-from autograder.worker.spec import MODEL, Build, resolve
+from autograder.worker.spec import MODEL, Build, name_adopted_classes, resolve
 
 #: The key of the marker a worker sends for a value that is not plain (`{NONTENSOR: "Liar"}`
 #: for a tensor subclass, an nn.Module, a generator …): its type's name, never the value.
@@ -72,6 +72,7 @@ def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch
     its own value (a private constant); strictly, no other entry may be given — with
     `strict=False` extra entries (e.g. a student's private buffers) are ignored."""
     obj = model.instantiate(module)
+    name_adopted_classes(module, obj)
     if dtype is not None:
         obj.to(dtype)
     if state_dict is not None:
