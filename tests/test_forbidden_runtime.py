@@ -231,6 +231,27 @@ def test_switching_the_watch_off_fails_the_probe_and_is_flagged_for_review():
     assert any("_pop_mode" in hit for hit in scan_source(in_forward).suspicious())
 
 
+BLIND_THE_WATCH = {
+    "through a function's globals": "watch = vars(torch._C)['_dispatch_call' '_boxed'].__globals__['Watch']\n",
+    "through the class tree": "watch = next(c for c in object.__subclasses__() if c.__name__ == 'Watch')\n",
+}
+
+
+@pytest.mark.parametrize("reach", BLIND_THE_WATCH.values(), ids=BLIND_THE_WATCH.keys())
+def test_making_the_watchs_own_checks_no_ops_fails_every_watched_probe_and_is_flagged(reach):
+    """The student's code can reach the watch's class at import and make its checks no-ops
+    for the worker's life: F.linear, the built-in cells and sdpa, taken by `vars(module)[...]`,
+    kept full marks with nothing flagged (an audit, 2026-12-04).  The watch now refuses to
+    run on changed code of its own, the scan resolves `vars(X)["name"]`, and flags the reach."""
+    source = linear_using("vars(torch._C._nn)['linear'](x, self.weight, self.bias)") + "\n" + reach + \
+        "watch.event = watch.on_call = watch.on_build = lambda self, *args, **kwargs: None\n"
+    err = caught(source, "mlp", LINEAR, **LINEAR_CALL)
+    assert err.type_name == "ForbiddenCall" and "own code was changed (Watch.event" in err.message, err.message
+    scanned = scan_source(source)
+    assert scanned.forbidden(list(LINEAR)) == ["torch.nn.functional.linear"]
+    assert any(name in hit for hit in scanned.suspicious() for name in ("__globals__", "__subclasses__"))
+
+
 def test_a_main_block_self_check_is_not_a_use_of_the_built_in():
     """Comparing one's own layer with the built-in under `if __name__ == "__main__":` never
     runs on import; its `else:` does, and so does the block of a module that assigns

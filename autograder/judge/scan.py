@@ -93,6 +93,9 @@ class ScanResult:
             as_attribute = not dotted and name not in BUILTIN_NAMES and name in self.attributes
             if name not in hits and (own.uses(name) or as_attribute):
                 hits.append(f"{name} ({why})")
+        for name, why in TAMPERING_NAMES.items():  # by a string: `getattr(object, "__subclasses__")`
+            if name.startswith("__") and name in self.strings and not any(h.startswith(f"{name} (") for h in hits):
+                hits.append(f"{name} ({why}), by a string")
         if self.strings & HIDDEN_BUILTINS:
             hits.append("the builtins' import or exec by a string (reaches code the scan cannot see)")
         if {"getattr"} & self.names and self.strings & {"Linear", "linear", "MultiheadAttention"}:
@@ -475,6 +478,27 @@ def _collect_names(tree: ast.AST, aliases: dict[str, str], result: ScanResult, d
             result.strings.add(node.value)
         elif isinstance(node, ast.Call):
             _look_at_call(node, aliases, result, depth)
+            owner = _dotted(node.args[0]) if _is_call_of(node, "getattr") and len(node.args) >= 2 else None
+            if owner and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+                result.names.add(f"{_full(aliases, owner)}.{node.args[1].value}")  # `getattr(F, "linear")` is `F.linear`
+        elif isinstance(node, ast.Subscript) and (owner := _namespace_of(node.value)) is not None:
+            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                result.names.add(f"{_full(aliases, owner)}.{node.slice.value}")  # `vars(F)["linear"]` is `F.linear`
+            elif _full(aliases, owner).split(".")[0] in GUARDED_PACKAGES:
+                result.obfuscation.append(f"a name of {_full(aliases, owner)}'s namespace built at run time (line {node.lineno})")
+
+
+def _is_call_of(node: ast.Call, name: str) -> bool:
+    return isinstance(node.func, ast.Name) and node.func.id == name
+
+
+def _namespace_of(node: ast.AST) -> str | None:
+    """The dotted name whose namespace `node` is: `vars(torch._C._nn)`, `F.__dict__`."""
+    if isinstance(node, ast.Call) and _is_call_of(node, "vars") and len(node.args) == 1:
+        return _dotted(node.args[0])
+    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+        return _dotted(node.value)
+    return None
 
 
 def _look_at_call(node: ast.Call, aliases: dict[str, str], result: ScanResult, depth: int) -> None:

@@ -865,10 +865,43 @@ def _leave(mode: Any, kind: str) -> bool:
     return True
 
 
+def _as_defined() -> dict[str, tuple[Any, Any]]:
+    """This module's functions and classes, and their code and class attributes, as it
+    defined them: `name -> (value, what it holds)`."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for name, value in list(globals().items()):
+        if isinstance(value, types.FunctionType) and value.__module__ == __name__:
+            found[name] = (value, value.__code__)
+        elif isinstance(value, type) and value.__module__ == __name__:
+            found[name] = (value, dict(vars(value)))
+    return found
+
+
+def _own_code_changed() -> list[str]:
+    """The names of this module whose function, code or class attributes are no longer what
+    it defined: code in the worker can reach them (`object.__subclasses__()`, a function's
+    `__globals__`) and make the watch's checks no-ops (`Watch.event`), for good."""
+    changed = []
+    for name, (value, held) in _AS_DEFINED.items():
+        now = globals().get(name)
+        if now is not value:
+            changed.append(name)
+        elif isinstance(value, types.FunctionType):
+            if value.__code__ is not held:
+                changed.append(name)
+        else:
+            attributes = vars(value)
+            changed += [f"{name}.{a}" for a in set(attributes) | set(held) if attributes.get(a, _MISS) is not held.get(a, _MISS)]
+    return changed
+
+
 def _hooks_intact(watch: Watch, guard: Any, starter: Any, undo: list[tuple[type, str, Any]],
                   patched: dict[tuple[type, str], Any]) -> list[str]:
     """What was switched off during the watch (beyond the mode stacks)."""
     problems = []
+    changed = _own_code_changed()
+    if changed:
+        problems.append(f"the watch's own code was changed ({', '.join(sorted(changed)[:3])})")
     if guard not in sys.meta_path:
         problems.append("the import guard was removed from sys.meta_path")
     if threading.getprofile() is not starter:
@@ -905,6 +938,9 @@ def watching(names: Iterable[str], student_file: str | Iterable[str],
     """
     global _ACTIVE, _GENERATION
     guard_calls_by_handle()
+    changed = _own_code_changed()
+    if changed:  # before this probe (at import, in an earlier one): the watch would see nothing
+        raise ForbiddenCall("the forbidden-built-in watch", f"its own code was changed ({', '.join(sorted(changed)[:3])})")
     files = {student_file} if isinstance(student_file, str) else set(student_file)
     files |= {os.path.realpath(f) for f in files}
     with _LOCK:
@@ -1015,6 +1051,8 @@ TAMPERING_NAMES: dict[str, str] = {
     "__closure__": "reaches the original forward/__init__ inside a wrapper",
     "cell_contents": "reaches the original forward/__init__ inside a wrapper",
     "__wrapped__": "unwraps wrappers",
+    "__globals__": "reaches a function's module: the grader's own (the watch's functions and classes)",
+    "__subclasses__": "reaches any class, the watch's own included, through the class tree",
     "__class__": "assigning it changes an instance's class after construction",
     "__dict__": "writes the trust mark or class attributes directly",
     "object.__setattr__": "writes the trust mark",
@@ -1074,3 +1112,6 @@ TAMPERING_NAMES: dict[str, str] = {
     "gc": "finds objects (originals, the watch) by traversal",
     "ctypes": "anything",
 }
+
+#: This module as it defined itself (`_own_code_changed`), taken once it is complete.
+_AS_DEFINED = _as_defined()
