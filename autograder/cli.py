@@ -196,7 +196,9 @@ MOST_PROBLEMS_SHOWN = 20
 def _print_problems(submissions: list, assignments: list[str]) -> None:
     """One line per assignment a student handed in wrongly (a misnamed file, a zip inside the
     submission, an unreadable notebook, an empty zip) — what their zero is for."""
-    lines = [f"  {s.student}, {a}: {s.problems[a]}" for s in submissions for a in assignments if a in s.problems]
+    from autograder.load.files import printable
+
+    lines = [printable(f"  {s.student}, {a}: {s.problems[a]}") for s in submissions for a in assignments if a in s.problems]
     if lines:
         print("handed in, but not gradable as it stands (the feedback says the same):")
         print("\n".join(lines[:MOST_PROBLEMS_SHOWN]))

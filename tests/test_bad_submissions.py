@@ -168,6 +168,24 @@ def test_two_files_of_one_name_at_one_depth_are_both_named(tmp_path):
                    for note in loaded.notes), loaded.notes
 
 
+def test_paths_from_a_zip_are_shown_escaped_short_and_few(tmp_path):
+    """A member's path reaches the instructor's terminal and the feedback: control characters
+    there rewrote the console (a forged "23/23" line, an erased heading, a new window title)
+    and 9,000 rival files made a 2.2 MB note (an audit, 2026-12-04)."""
+    forged = "\r\x1b[2K\x1b[1A\x1b]0;all good\x07  mallory  mlp  23/23\n\x1b[8m/mlp_final.py"
+    with zipfile.ZipFile(tmp_path / "mallory.zip", "w") as zf:
+        zf.writestr(forged, "x = 1\n")
+    problem = load_entry(tmp_path / "mallory.zip", ["mlp"]).problems["mlp"]
+    assert "\x1b" not in problem and "\r" not in problem and "\n" not in problem and "\\x1b[2K" in problem, problem
+    with zipfile.ZipFile(tmp_path / "nina.zip", "w") as zf:
+        zf.writestr("a/mlp.py", "x = 1\n")
+        for i in range(300):
+            zf.writestr(f"{'b' * 200}{i:03d}/mlp.py", "")
+    note = next(n for n in load_entry(tmp_path / "nina.zip", ["mlp"]).notes if "same depth" in n)
+    assert note.startswith("301 files named mlp.py at the same depth: a/mlp.py was graded") and "and 295 more" in note
+    assert len(note) < 1000, len(note)
+
+
 def test_an_empty_zip_or_folder_is_named_as_such_not_as_missing(tmp_path):
     """The student uploaded something, which held nothing: "Not submitted." was wrong."""
     zipfile.ZipFile(tmp_path / "dora.zip", "w").close()

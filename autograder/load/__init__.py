@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.load.files import EntryError, EntryFiles, read_folder, read_zip
+from autograder.load.files import EntryError, EntryFiles, read_folder, read_zip, shown_path
 from autograder.load.notebook import read_notebook
 
 
@@ -132,7 +132,7 @@ def to_submission(student: str, entry: str, found: EntryFiles, assignments: list
         elif missing and found.empty:
             sub.problems[a] = f"the submission holds no file at all (an empty {'zip' if entry.endswith('.zip') else 'folder'})"
         elif missing and found.archives:
-            sub.problems[a] = (f"no {a}.py or {a}.ipynb in the submission, but {found.archives[0]} — a zip inside "
+            sub.problems[a] = (f"no {a}.py or {a}.ipynb in the submission, but {shown_path(found.archives[0])} — a zip inside "
                                f"the submission is not opened: hand in {a}.py (or {a}.ipynb) itself, or one zip "
                                "holding it")
         if stub_beside_notebook:

@@ -59,6 +59,31 @@ class EntryFiles:
         self.unread.setdefault(name, note)
 
 
+#: the most characters of a path from a student's entry that a note shows
+MOST_PATH_CHARS = 120
+
+#: the most rival files a note names
+MOST_RIVALS_NAMED = 5
+
+
+def shown_path(path: str) -> str:
+    """`path` (in a student's zip or folder) as a note shows it: control characters escaped
+    (a name could move the instructor's terminal cursor, rewrite a line or retitle the
+    window), at most MOST_PATH_CHARS characters.
+
+    Example:
+        >>> print(shown_path("a\\x1b[2K/mlp_final.py"))
+        a\\x1b[2K/mlp_final.py
+    """
+    text = printable(path)
+    return text if len(text) <= MOST_PATH_CHARS else text[:MOST_PATH_CHARS - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """`text` with every control character escaped (`\\x1b`, `\\n`, `\\r`)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def wanted_names(assignments: list[str]) -> set[str]:
     return {f"{a}{ext}" for a in assignments for ext in (".py", ".ipynb")}
 
@@ -95,7 +120,7 @@ def note_misnamed(found: EntryFiles, paths: list[str], assignments: list[str]) -
     for path in sorted(paths, key=lambda p: (p.count("/"), p)):
         a = meant_for(PurePosixPath(path).name, assignments)
         if a and not {f"{a}.py", f"{a}.ipynb"} & found.files.keys():
-            found.misnamed.setdefault(a, path)
+            found.misnamed.setdefault(a, shown_path(path))
 
 
 def note_rivals(found: EntryFiles, graded: dict[str, str], candidates: list[tuple[int, str, str]]) -> None:
@@ -106,8 +131,10 @@ def note_rivals(found: EntryFiles, graded: dict[str, str], candidates: list[tupl
         depth = path.count("/")
         rivals = sorted({p for d, n, p in candidates if n == name and d == depth and p != path})
         if rivals:
-            found.notes.append(f"{len(rivals) + 1} files named {name} at the same depth: {path} was graded, not "
-                               f"{', '.join(rivals)} — keep one, or ask the instructor to grade the other")
+            named = ", ".join(shown_path(r) for r in rivals[:MOST_RIVALS_NAMED])
+            more = f" and {len(rivals) - MOST_RIVALS_NAMED} more" if len(rivals) > MOST_RIVALS_NAMED else ""
+            found.notes.append(f"{len(rivals) + 1} files named {name} at the same depth: {shown_path(path)} was graded, "
+                               f"not {named}{more} — keep one, or ask the instructor to grade the other")
 
 
 def archives_among(paths: list[str]) -> list[str]:
@@ -136,11 +163,11 @@ def read_folder(folder: Path, assignments: list[str]) -> EntryFiles:
             continue
         info = path.lstat()
         if stat.S_ISLNK(info.st_mode):
-            found.skip(name, f"{path.relative_to(folder)} is a link; links are not followed")
+            found.skip(name, f"{shown_path(str(path.relative_to(folder)))} is a link; links are not followed")
         elif not stat.S_ISREG(info.st_mode):
-            found.skip(name, f"{path.relative_to(folder)} is not a regular file")
+            found.skip(name, f"{shown_path(str(path.relative_to(folder)))} is not a regular file")
         elif info.st_size > MAX_FILE_BYTES:
-            found.skip(name, f"{path.relative_to(folder)} is larger than {MAX_FILE_BYTES // 2**20} MiB and was not read")
+            found.skip(name, f"{shown_path(str(path.relative_to(folder)))} is larger than {MAX_FILE_BYTES // 2**20} MiB and was not read")
         else:
             with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
                 found.files[name] = f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
@@ -200,12 +227,12 @@ def read_zip(archive: Path, assignments: list[str]) -> EntryFiles:
                 if name in found.files or member.is_dir():
                     continue
                 if (member.external_attr >> 16) & 0o170000 == 0o120000:
-                    found.skip(name, f"{member.filename} is a link; links are not followed")
+                    found.skip(name, f"{shown_path(member.filename)} is a link; links are not followed")
                     continue
                 with zf.open(member) as f:
                     data = f.read(MAX_FILE_BYTES + 1)
                 if len(data) > MAX_FILE_BYTES:
-                    found.skip(name, f"{member.filename} inflates to more than {MAX_FILE_BYTES // 2**20} MiB and was "
+                    found.skip(name, f"{shown_path(member.filename)} inflates to more than {MAX_FILE_BYTES // 2**20} MiB and was "
                                      "not read")
                     continue
                 found.files[name] = data
