@@ -38,17 +38,16 @@ _BOOKKEEPING = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "
 ALIAS_DEPTH = 4
 
 
-#: The classes `adopt` combined, by (trusted class, student's class, the names the trusted
-#: values serve) — the classes by `id`, so no metaclass of the student's hashes them —
-#: with the classes themselves (holding them keeps their ids unique): every part of one
-#: kind gets the same class, so `type(a) is type(b)` holds as it does for the student's parts.
+#: The classes `adopt` combined in the probe running, by (trusted class, student's class,
+#: the names the trusted values serve) — the classes by `id`, so no metaclass of the
+#: student's hashes them — with the classes themselves (holding them keeps their ids
+#: unique): every part of one kind gets the same class, so `type(a) is type(b)` holds as
+#: it does for the student's parts.  Emptied at the probe's end (`names_follow_swaps`).
 _COMBINED: dict[tuple[int, int, frozenset[str]], tuple[type, type, type]] = {}
 
-#: id(combined class) -> (the combined class, the student's class it stands in for).
+#: id(combined class) -> (the combined class, the student's class it stands in for), for
+#: the probe running.
 _STUDENT_OF: dict[int, tuple[type, type]] = {}
-
-#: id(metaclass) -> (the metaclass of the combined classes of its classes, that metaclass).
-_METACLASSES: dict[int, tuple[type, type]] = {}
 
 #: The names of a student's module that point at combined classes while a probe runs
 #: (`name_adopted_classes`), with what they held: (module namespace, name, value).
@@ -127,7 +126,7 @@ def _replacement(swap: Swap, old: Any, module: Any) -> Any:
     `old` itself (`adopt`); a plain `Build` is adopted here."""
     if isinstance(swap.trusted, Build):
         return adopt(swap.trusted.instantiate(module), old)
-    return resolve(module, swap.trusted)(old)
+    return resolve(module, swap.trusted, trusted=False)(old)
 
 
 def _parent_of(obj: Any, path: str) -> tuple[Any, str]:
@@ -381,8 +380,9 @@ def _combined(trusted: type, student: type, hidden: frozenset[str]) -> type:
     `type(self.cell)(3, 5)`), it builds the student's own part, as without the grader."""
     key = (id(trusted), id(student), hidden)
     if key not in _COMBINED:
-        meta = _building_the_students(type(trusted), type(student))
+        meta, made = _building_the_students(type(trusted), type(student), student)
         combined = meta(student.__name__, (trusted, student), {"__module__": __name__, "__qualname__": student.__qualname__})
+        made.append(combined)
         for name in hidden:
             type.__setattr__(combined, name, _TrustedValue(name))
         _COMBINED[key], _STUDENT_OF[id(combined)] = (combined, trusted, student), (combined, student)
@@ -391,21 +391,23 @@ def _combined(trusted: type, student: type, hidden: frozenset[str]) -> type:
     return combined
 
 
-def _building_the_students(trusted: type, student: type) -> type:
-    """The metaclass of a combined class: the more derived of the two classes' metaclasses
-    (TypeError where neither derives from the other, as for any class with both bases),
-    whose call builds an instance of the student's class.  `copy.deepcopy` and pickle
-    make instances through `__new__`, not through this call: copies stay trusted."""
-    winner = student if issubclass(student, trusted) else trusted if issubclass(trusted, student) else None
+def _building_the_students(trusted_meta: type, student_meta: type, student: type) -> tuple[type, list[type]]:
+    """The metaclass of a combined class standing in for `student`, and the list to put that
+    class in once made: the more derived of the two classes' metaclasses (TypeError where
+    neither derives from the other, as for any class with both bases), whose call of the
+    combined class builds an instance of `student` itself.  `copy.deepcopy` and pickle make
+    instances through `__new__`, not through this call: copies stay trusted.  A class
+    derived from the combined one is built as ever."""
+    winner = student_meta if issubclass(student_meta, trusted_meta) else \
+        trusted_meta if issubclass(trusted_meta, student_meta) else None
     if winner is None:
-        raise TypeError(f"metaclass conflict: {trusted.__name__} and {student.__name__}")
-    if id(winner) not in _METACLASSES:
-        _METACLASSES[id(winner)] = (type(winner.__name__, (winner,), {"__call__": _build_the_students}), winner)
-    return _METACLASSES[id(winner)][0]
+        raise TypeError(f"metaclass conflict: {trusted_meta.__name__} and {student_meta.__name__}")
+    standing_in: list[type] = []  # the combined class, once made
 
+    def build(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return student(*args, **kwargs) if standing_in and cls is standing_in[0] else winner.__call__(cls, *args, **kwargs)
 
-def _build_the_students(cls: type, *args: Any, **kwargs: Any) -> Any:
-    return _STUDENT_OF[id(cls)][1](*args, **kwargs)
+    return type(winner.__name__, (winner,), {"__call__": build}), standing_in
 
 
 def name_adopted_classes(module: Any, obj: Any) -> None:
@@ -444,6 +446,9 @@ def names_follow_swaps() -> Iterator[None]:
         while len(_RENAMED) > mark:
             namespace, name, value = _RENAMED.pop()
             namespace[name] = value
+        if not _FOLLOWING:  # a trusted class is the watch's of this probe: the next probe combines its own
+            _COMBINED.clear()
+            _STUDENT_OF.clear()
 
 
 def _in_class(new: nn.Module, old: nn.Module, combined: type) -> nn.Module:
@@ -466,14 +471,20 @@ def _slot_names(kind: type) -> tuple[str, ...]:
     return (slots,) if isinstance(slots, str) else tuple(n for n in slots if n not in ("__dict__", "__weakref__"))
 
 
-def resolve(module: Any, name: str) -> Any:
-    """`module.name`, or a trusted `"package.module:attr"`; a clear error when missing."""
+def resolve(module: Any, name: str, trusted: bool = True) -> Any:
+    """`module.name`, or a trusted `"package.module:attr"`; a clear error when missing.
+
+    The grader's own object is trusted by the forbidden-built-in watch in force (a trusted
+    block may use a built-in) — except with `trusted=False`, for a swap factory: it reads
+    the student's part (its sizes, its `num_heads`), and whatever that runs is the
+    student's; the factory trusts only the construction of its own class
+    (`trust(TrustedSelfAttention)(d, h)`)."""
     if ":" in name:
         mod_name, attr = name.split(":", 1)
         if not (mod_name + ".").startswith(TRUSTED_PREFIXES):
             raise ValueError(f"{name!r} is not a trusted module")
-        # trusted for the forbidden-built-in watch in force (if any): a trusted block may use one
-        return trust(getattr(importlib.import_module(mod_name), attr))
+        found = getattr(importlib.import_module(mod_name), attr)
+        return trust(found) if trusted else found
     try:
         return getattr(module, name)
     except AttributeError:

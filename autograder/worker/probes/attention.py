@@ -107,7 +107,7 @@ def _heads_of(attention: nn.Module, d_model: int, bias: bool) -> int:
         return heads
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 5, d_model, generator=gen)
-    layout = TrustedSelfAttention(d_model, 1, bias=bias).state_dict()  # the same for every head count
+    layout = trust(TrustedSelfAttention)(d_model, 1, bias=bias).state_dict()  # the same for every head count
     state = {n: torch.randn(t.shape, generator=gen) * 0.5 for n, t in layout.items()}
     found = []
     try:
@@ -116,7 +116,7 @@ def _heads_of(attention: nn.Module, d_model: int, bias: bool) -> int:
             if set(missing) & {name for name, _ in attention.named_parameters()}:
                 raise KeyError(missing)
             for h in _divisors(d_model):
-                witness = TrustedSelfAttention(d_model, h, bias=bias)
+                witness = trust(TrustedSelfAttention)(d_model, h, bias=bias)
                 witness.load_state_dict(state)
                 if torch.allclose(attention(x), witness(x), rtol=1e-4, atol=1e-5):
                     found.append(h)

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from autograder.worker.forbidden import trust
 from autograder.worker.spec import adopt
 
 
@@ -47,7 +48,7 @@ def trusted_linear(layer: Any) -> Any:
     sizes = layer_sizes(layer)
     if sizes is None:
         return layer
-    return adopt(torch.nn.Linear(*sizes, bias=getattr(layer, "bias", True) is not None), layer)
+    return adopt(trust(torch.nn.Linear)(*sizes, bias=getattr(layer, "bias", True) is not None), layer)
 
 
 TRUSTED_LAYERS = "autograder.worker.probes.mlp:trusted_linear"

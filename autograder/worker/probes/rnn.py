@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograder.worker.forbidden import unrecorded, untrusted
+from autograder.worker.forbidden import trust, unrecorded, untrusted
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
 from autograder.worker.spec import Build, adopt
@@ -130,7 +130,7 @@ def __getattr__(name: str) -> Any:
     kind, input_size, hidden_size = match.group(1), int(match.group(2)), int(match.group(3))
 
     def factory(old: nn.Module) -> nn.Module:
-        cell = adopt(TRUSTED_CELL_CLASS[kind](input_size, hidden_size), old)
+        cell = adopt(trust(TRUSTED_CELL_CLASS[kind])(input_size, hidden_size), old)
         if kind == "lstm":
             object.__setattr__(cell, "_nnzoo_state_kind", state_kind(old, input_size))
         return cell
@@ -166,7 +166,7 @@ def trusted_rnn_around(old: nn.Module) -> nn.Module:
     """Swap factory for a classifier's `rnn`: a `TrustedRNN` around the cell already in
     `old` (put there by a previous swap of `"rnn.cell"`), in the place and class of the
     student's RNN `old`: `.swap("rnn.cell", trusted_cell(...)).swap("rnn", TRUSTED_RNN_AROUND)`."""
-    return adopt(TrustedRNN(cell=old.cell), old)
+    return adopt(trust(TrustedRNN)(cell=old.cell), old)
 
 
 class TrustedSequenceClassifier(nn.Module):
