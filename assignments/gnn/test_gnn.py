@@ -175,14 +175,15 @@ def test_sage_layer_known_values(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("layer stacking")
 def test_gcn_has_num_layers_layers(submission):
-    """GCN(2, 3, 4, num_layers=k) keeps k GCN layers 2 → 3 → … → 4 in `layers`, for k = 1, 2, 3."""
-    for k in (1, 2, 3):
+    """GCN(2, 3, 4, num_layers=k) keeps k GCN layers 2 → 3 → … → 4 in `layers`, each with its own weights, for k = 1 to 4."""
+    for k in (1, 2, 3, 4):
         sizes = [2] + [3] * (k - 1) + [4]
         expected = {}
         for i in range(k):
             expected |= {f"layers.{i}.lin.weight": (sizes[i + 1], sizes[i]), f"layers.{i}.bias": (sizes[i + 1],)}
         checks.parameters_like(submission, Build("GCN", 2, 3, 4, num_layers=k), expected, prop="layer stacking",
-                               hint="layers = [GCNLayer(in, hidden), …, GCNLayer(hidden, out)]: num_layers of them")
+                               hint="layers = [GCNLayer(in, hidden), …, GCNLayer(hidden, out)]: num_layers of them, each "
+                                    "built on its own ([layer] * n holds one layer n times)")
 
 
 @pytest.mark.timeout(10)

@@ -419,10 +419,11 @@ def test_messages_follow_edge_direction(reference, submission):
 @pytest.mark.property("layer stacking")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_gcn_stacks_num_layers(reference, submission):
-    """GCN(3, 5, 4, num_layers=k), k = 1, 2, 3: k GCN layers in `layers` (3 → 5 → … → 4), ReLU between them, none after the last
+    """GCN(3, 5, 4, num_layers=k), k = 1 to 4: k GCN layers in `layers` (3 → 5 → … → 4), each with its own weights, ReLU between them, none after the last
     (graded on trusted layers, and on the student's own where those are right)."""
-    prop, hint = "layer stacking", "layers = [GCNLayer(in, hidden), …, GCNLayer(hidden, out)], num_layers of them; ReLU between layers, not after the last"
-    for k in (1, 2, 3):
+    prop, hint = "layer stacking", ("layers = [GCNLayer(in, hidden), …, GCNLayer(hidden, out)], num_layers of them, each built on its own "
+                                    "([layer] * n holds one layer n times); ReLU between layers, not after the last")
+    for k in (1, 2, 3, 4):
         model = on_trusted_layers(Build("GCN", 3, 5, 4, num_layers=k))
         sizes = [3] + [5] * (k - 1) + [4]
         layout = {}
