@@ -77,12 +77,15 @@ def test_linear_initialised_like_nn_linear(submission):
 @pytest.mark.property("equality with nn.Linear")
 @pytest.mark.forbid("torch.nn.Linear", "torch.nn.functional.linear")  # the point of the exercise: write it yourself
 def test_linear_matches_nn_linear(submission):
-    """Given nn.Linear's weights, Linear computes the same outputs and gradients for (3,), (4, 3) and (2, 5, 3) inputs, with and without bias, in float32 and float64."""
+    """Given nn.Linear's weights, Linear computes the same outputs and gradients for (3,), (4, 3) and (2, 5, 3) inputs, with and without bias, in float32 and float64;
+    also with one output feature ((3,) -> (1,))."""
+    hint = "y = x W^T + b over the last dimension (the bias only when there is one), with differentiable torch operations"
     for bias in (True, False):
         checks.matches_reference(submission, PYTORCH, model=Build("Linear", 3, 2, bias=bias),
                                  inputs=[(randn(3, seed=1),), (randn(4, 3, seed=2),), (randn(2, 5, 3, seed=3),)],
-                                 prop="equality with nn.Linear",
-                                 hint="y = x W^T + b over the last dimension (the bias only when there is one), with differentiable torch operations")
+                                 prop="equality with nn.Linear", hint=hint)
+    checks.matches_reference(submission, PYTORCH, model=Build("Linear", 3, 1), inputs=[(randn(3, seed=4),)], gradients=False,
+                             prop="equality with nn.Linear", hint=f"{hint}; (*, in) -> (*, out) keeps every dimension, also of size 1")
 
 
 # -- relu ----------------------------------------------------------------------------------

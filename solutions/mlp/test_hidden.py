@@ -148,14 +148,17 @@ def test_linear_initialised_like_nn_linear(submission):
 @pytest.mark.property("equality with nn.Linear")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_linear_forward_matches_reference(reference, submission):
-    """Same output as the reference for (*, in) inputs — 1-D, a batch of 1, 3-D — in float64 and float32, with and without bias."""
+    """Same output as the reference for (*, in) inputs — 1-D, a batch of 1, 3-D — in float64 and float32, with and without bias;
+    also with one output feature ((5,) -> (1,), (1, 5) -> (1, 1))."""
+    hint = "y = x W^T + b over the last dimension; the bias is added to every row, and only when there is one"
     for bias in (True, False):
         checks.matches_reference(
             submission, reference, model=Build("Linear", 5, 4, bias=bias),
             inputs=[(randn(5),), (randn(1, 5),), (randn(6, 5, seed=1),), (randn(2, 3, 5, seed=2),)],
-            gradients=False, prop="equality with nn.Linear",
-            hint="y = x W^T + b over the last dimension; the bias is added to every row, and only when there is one",
+            gradients=False, prop="equality with nn.Linear", hint=hint,
         )
+    checks.matches_reference(submission, reference, model=Build("Linear", 5, 1), inputs=[(randn(5),), (randn(1, 5),)], gradients=False,
+                             prop="equality with nn.Linear", hint=f"{hint}; (*, in) -> (*, out) keeps every dimension, also of size 1")
 
 
 @pytest.mark.points(2)
