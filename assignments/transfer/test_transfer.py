@@ -109,11 +109,16 @@ def _new_head(submission, num_classes, x, state, dtype=None, frozen=False, seed=
 @pytest.mark.points(1)
 @pytest.mark.property("new head shape")
 def test_replace_head_gives_a_linear_with_the_old_in_features(submission):
-    """replace_head(SmallNet(10), 2) gives model.head = Linear(64, 2) with a bias; the model outputs (B, 2), also for B = 1."""
+    """replace_head(SmallNet(10), 2) gives model.head = Linear(64, 2) with a bias; the model outputs (B, 2), also for B = 1;
+    the rest of the model stays trainable."""
     prop, hint = "new head shape", "nn.Linear(model.head.in_features, num_classes), assigned to model.head; return the model"
     state = state_of(fresh(SmallNet, 1, num_classes=10))
     for x in (images(3), images(1, seed=1)):
         result, returned = _new_head(submission, 2, x, state)
+        frozen = sorted(name for name, grad in result.get("grads", {}).items() if grad is None)
+        if frozen:
+            fail(prop, f"after replace_head, {frozen[:3]} got no gradient: replace_head changes the head only, never what is trainable",
+                 "assign the new layer to model.head and leave requires_grad of the rest as it was")
         shapes = {k: tuple(v.shape) for k, v in returned.items() if k.startswith("head.")}
         if shapes != {"head.weight": (2, 64), "head.bias": (2,)}:
             fail(prop, f"the new head has {shapes}, expected weight (2, 64) and bias (2,)", hint)
@@ -306,16 +311,21 @@ def test_another_seed_gives_another_run(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("no trainable parameter")
 def test_fine_tune_with_everything_frozen_raises_value_error(submission):
-    """fine_tune on a model whose parameters are all frozen raises ValueError; with only backbone.fc trainable it does not."""
+    """fine_tune on a model whose parameters are all frozen raises ValueError; with only backbone.fc trainable it does not, and
+    leaves the frozen head as it was."""
     hint = "check the list of trainable parameters of the whole model before creating the optimiser"
     result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None, trainable=[],
                             X=images(4), y=torch.tensor([0, 1, 0, 1]), train_kwargs=dict(epochs=1, lr=1e-2))
     if not isinstance(result, Raised) or not result.is_a("ValueError"):
         fail("no trainable parameter", "fine_tune should raise ValueError when no parameter is trainable", hint)
-    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None, trainable=named("backbone.fc"),
+    before = state_of(fresh(SmallNet, 3, num_classes=2))
+    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=before, trainable=named("backbone.fc"),
                             X=images(4), y=torch.tensor([0, 1, 0, 1]), train_kwargs=dict(epochs=1, lr=1e-2))
     if isinstance(result, Raised):
         fail("no trainable parameter", f"fine_tune with only backbone.fc trainable (the head frozen) raised {result.types[0]}", hint)
+    if not torch.equal(result["state_dict"]["head.weight"], before["head.weight"]):
+        fail("no trainable parameter", "fine_tune with only backbone.fc trainable changed the frozen head: never unfreeze a parameter",
+             "train exactly the parameters with requires_grad, as the caller left them")
 
 
 @pytest.mark.timeout(20)

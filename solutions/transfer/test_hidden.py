@@ -260,6 +260,10 @@ def check_new_head(submission, build, new_build, num_classes, x, prop, hint, *, 
     out = model(x)
     checks.expect_close(result.get("output"), out.detach(), f"the model's output for {len(x)} input(s) after replace_head", prop, hint=hint)
     out.backward(cotangent)
+    if strict or frozen:  # the shape and fresh-head tests: what was trainable stays so, what was frozen stays frozen
+        rest = {n: None if frozen else p.grad for n, p in model.named_parameters() if not n.startswith("head.")}
+        compare_grads(grads_in(result, prop, hint), rest, "after replace_head (only the head is new; the rest keeps its requires_grad)",
+                      prop, hint)
     return result, returned, model
 
 
@@ -271,7 +275,8 @@ SQUARE = Build(TINYNET, features=32, num_classes=32)
 @pytest.mark.points(1)
 @pytest.mark.property("new head shape")
 def test_replace_head_installs_a_linear_of_the_right_shape(submission):
-    """model.head becomes nn.Linear(old in_features, num_classes) with a bias, in the model given and returned; (B, C) out, B = 1 too."""
+    """model.head becomes nn.Linear(old in_features, num_classes) with a bias, in the model given and returned; (B, C) out, B = 1 too;
+    the rest of the model keeps its requires_grad."""
     prop, hint = "new head shape", "model.head = nn.Linear(model.head.in_features, num_classes) (bias=True), then return model"
     for build, new_build, x, num_classes in ((Build(SMALLNET, 10), Build(SMALLNET, 2), images(3), 2),
                                              (Build(SMALLNET, 10), Build(SMALLNET, 2), images(1, seed=1), 2),
@@ -577,7 +582,8 @@ def _which_batch_size(reference, request, actual, honoured):
 @pytest.mark.points(1)
 @pytest.mark.property("no trainable parameter")
 def test_fine_tune_without_trainable_parameters_raises(submission):
-    """A completely frozen model raises ValueError; one whose head is frozen but a backbone layer trainable does not."""
+    """A completely frozen model raises ValueError; one whose head is frozen but a backbone layer trainable does not, and trains that
+    layer alone (fine_tune never unfreezes a parameter: the head stays bitwise as it was)."""
     prop, hint = "no trainable parameter", ("collect the parameters of the WHOLE model with requires_grad; if there are none, "
                                             "raise ValueError")
     result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None, trainable=[],
@@ -586,12 +592,19 @@ def test_fine_tune_without_trainable_parameters_raises(submission):
         fail(prop, "fine_tune on a model with every parameter frozen raised no error", hint)
     if not result.is_a("ValueError"):
         fail(prop, f"fine_tune on a model with every parameter frozen raised {result.types[0]}, not ValueError", hint)
-    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=None,
+    before = seeded_state(Build(SMALLNET, 2), seed=3)
+    result = submission.run("fine_tune_run", allow_error=True, model=Build(SMALLNET, 2), state_dict=before,
                             trainable=named(SMALLNET_PARAMETERS, "backbone.fc"), X=images(8), y=torch.arange(8) % 2,
                             train_kwargs=dict(epochs=1, lr=1e-2))
     if isinstance(result, Raised):
         fail(prop, f"fine_tune with only backbone.fc trainable (the head frozen) raised {result.types[0]}: only a model with no "
                    "trainable parameter at all raises", hint)
+    after = as_reply(result, prop, hint).get("state_dict")
+    after = after if isinstance(after, dict) else {}
+    for name in ("head.weight", "head.bias"):
+        if not same(after.get(name), before[name]):
+            fail(prop, f"fine_tune with only backbone.fc trainable changed the frozen `{name}`: it trains the parameters that have "
+                       "requires_grad as the caller left them, and never unfreezes one", hint)
 
 
 FROZEN_CASES = (("backbone.conv2", "head"), ("backbone.bn2", "head"))

@@ -62,12 +62,15 @@ def seed(value: int) -> None:
 
 
 def run_probe(module: Any, request: ProbeRequest) -> dict:
-    """Run `request` on `module` (seeded, on one thread) and return the probe's plain result."""
+    """Run `request` on `module` (seeded, on one thread, with autograd on whatever an earlier
+    probe's student code left switched off) and return the probe's plain result."""
+    import torch
+
     try:
         fn = PROBES[request.name]
     except KeyError:
         raise LookupError(f"unknown probe {request.name!r}") from None
-    with one_thread(), names_follow_swaps(), \
+    with one_thread(), torch.enable_grad(), names_follow_swaps(), \
             watching(request.forbid, getattr(module, "__file__", None) or "", module) if request.forbid else nullcontext():
         saved = {name: getattr(module, name, None) for name in request.patch}
         for name, trusted in request.patch.items():
