@@ -168,13 +168,14 @@ def test_rnn_output_shapes(submission):
 @pytest.mark.forbid(*SEQUENCE)
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_rnn_matches_pytorch_cells_unrolled(submission, cell):
-    """With PyTorch's cell in `self.cell`, RNN's (outputs, last_state) and gradients equal that cell applied step by step (T = 3, 4 and 20),
-    also at the second call of one RNN (state=None starts from zeros on every call)."""
-    checks.matches_reference(submission, PYTORCH, model=on_pytorch_cell(cell),
-                             inputs=[(randn(2, 4, 3),), (randn(1, 3, 3, seed=1), state_for(CELL_OF[cell], 1)), (randn(2, 20, 3, seed=2),)],
-                             prop="unrolling through time",
-                             hint="state = self.cell(x[:, t], state) for t = 0, 1, ... in order, without detaching the state; "
-                                  "outputs[:, t] is h after step t")
+    """With PyTorch's cell in `self.cell`, RNN's (outputs, last_state) and gradients (w.r.t. x and a given state) equal that cell applied
+    step by step (T = 3, 4 and 20), also at the second call of one RNN (state=None starts from zeros on every call)."""
+    hint = "state = self.cell(x[:, t], state) for t = 0, 1, ... in order, without detaching the state (nor the one given); " \
+           "outputs[:, t] is h after step t"
+    checks.matches_reference(submission, PYTORCH, model=on_pytorch_cell(cell), inputs=[(randn(2, 4, 3),), (randn(2, 20, 3, seed=2),)],
+                             prop="unrolling through time", hint=hint)
+    checks.matches_reference(submission, PYTORCH, model=on_pytorch_cell(cell), inputs=[(randn(1, 3, 3, seed=1), state_for(CELL_OF[cell], 1))],
+                             grad_args=(0, 1), prop="unrolling through time", hint=hint)
     checks.matches_reference(submission, PYTORCH, model=on_pytorch_cell(cell), inputs=[(randn(2, 4, 3),)], calls_before=1,
                              prop="unrolling through time", hint="with state=None every call starts from zeros: keep nothing from one call to the next")
 

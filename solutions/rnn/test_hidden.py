@@ -198,16 +198,18 @@ def test_gru_cell_matches_reference(reference, submission):
 @pytest.mark.property("unrolling through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_rnn_matches_reference(reference, submission):
-    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1, 5 and 20, B = 1 and 3, with and without a state,
-    also at the second call of one RNN (state=None: zeros on every call); on PyTorch's cells, and on the student's own where those are right."""
+    """(outputs, last_state) and gradients equal the reference's for every cell, T = 1, 5 and 20, B = 1 and 3, with and without a state
+    (whose gradient too: a given state is the start of the chain), also at the second call of one RNN (state=None: zeros on every call);
+    on PyTorch's cells, and on the student's own where those are right."""
+    hint = ("feed each step's state into the next (without detaching it, nor the state given); outputs[:, t] is h after step t "
+            "(in time order, shape (B, T, H) also for B = 1); last_state is the cell's final state")
     for cell, name in CELL_OF.items():
         checks.matches_reference(submission, reference, model=rnn_on_trusted_cell(cell),
-                                 inputs=[(randn(3, 1, 4),), (randn(3, 5, 4, seed=1),), (randn(3, 5, 4, seed=2), state_for(name)),
-                                         (randn(1, 5, 4, seed=3), state_for(name, batch=1)), (randn(1, 1, 4, seed=4),),
-                                         (randn(2, 20, 4, seed=5),)],
-                                 prop="unrolling through time",
-                                 hint="feed each step's state into the next (without detaching it); outputs[:, t] is h after step t "
-                                      "(in time order, shape (B, T, H) also for B = 1); last_state is the cell's final state")
+                                 inputs=[(randn(3, 1, 4),), (randn(3, 5, 4, seed=1),), (randn(1, 1, 4, seed=4),), (randn(2, 20, 4, seed=5),)],
+                                 prop="unrolling through time", hint=hint)
+        checks.matches_reference(submission, reference, model=rnn_on_trusted_cell(cell), grad_args=(0, 1),
+                                 inputs=[(randn(3, 5, 4, seed=2), state_for(name)), (randn(1, 5, 4, seed=3), state_for(name, batch=1))],
+                                 prop="unrolling through time", hint=hint)
         checks.matches_reference(submission, reference, model=rnn_on_trusted_cell(cell), inputs=[(randn(3, 5, 4, seed=1),)],
                                  dtypes=(torch.float64,), calls_before=1, prop="unrolling through time",
                                  hint="with state=None every call starts from zeros: keep nothing from one call to the next")

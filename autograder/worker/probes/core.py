@@ -118,7 +118,7 @@ def run(
 
     `call` is `"model"` (call the built model), `".name"` (a method of it) or the name of
     a function in `module`; `MODEL` in `args` stands for the built model.  The tensors
-    at `grad_args` get `requires_grad`; the backward pass sends a fixed random cotangent
+    at `grad_args` (or a tuple's tensors there: an LSTM's `(h, c)`) get `requires_grad`; the backward pass sends a fixed random cotangent
     through every floating output that requires grad — or `cotangent` for the first output
     and zeros for the others (e.g. one-hot at a position to get d out_i / d x).
     `inference`: the built model in eval mode and the call under `torch.no_grad()`, as a
@@ -136,6 +136,8 @@ def run(
             a = obj
         elif isinstance(a, torch.Tensor):
             a = a.detach().clone().requires_grad_(i in grad_args)
+        elif i in grad_args and isinstance(a, tuple) and a and all(isinstance(t, torch.Tensor) for t in a):
+            a = tuple(t.detach().clone().requires_grad_(True) for t in a)  # a pair of states: an LSTM's (h, c)
         call_args.append(a)
     if inference and isinstance(obj, torch.nn.Module):
         obj.eval()
@@ -156,10 +158,15 @@ def run(
             torch.autograd.backward(outs, cots)
     return {
         "output": plain(out),
-        "input_grads": [plain(call_args[i].grad) for i in grad_args],
+        "input_grads": [plain(_grad_of(call_args[i])) for i in grad_args],
         "param_grads": {n: plain(p.grad) for n, p in params.items()},
         "param_shapes": {n: list(p.shape) for n, p in params.items()},
     }
+
+
+def _grad_of(arg: Any) -> Any:
+    """The gradient an argument received: a tensor's `.grad`, or a tuple of its tensors'."""
+    return tuple(t.grad for t in arg) if isinstance(arg, tuple) else arg.grad
 
 
 @probe
