@@ -171,7 +171,8 @@ def matches_reference(
         for args in inputs:
             args = _cast(args, dtype)
             cases.append((dtype, args, dict(model=model, state_dict=sd, dtype=dtype, call=call, args=args, kwargs=kwargs,
-                                            grad_args=grad_args if gradients else (), backward=gradients, calls_before=calls_before)))
+                                            grad_args=grad_args if gradients else (), backward=gradients, calls_before=calls_before,
+                                            args_after=True)))
         if inputs:
             largest = _cast(max(inputs, key=_size), dtype)
             cases.append((dtype, largest, dict(model=model, state_dict=sd, dtype=dtype, call=call, args=largest, kwargs=kwargs,
@@ -184,6 +185,8 @@ def matches_reference(
         if request.get("inference"):
             where += ", in eval mode under torch.no_grad()"
         compare_nested(actual["output"], expected["output"], f"the output {where}", prop, hint)
+        if request.get("args_after"):
+            _expect_left_as_given(actual.get("args_after"), args, where, prop, hint)
         if not request["backward"]:
             continue
         if len(actual["input_grads"]) != len(expected["input_grads"]):
@@ -198,6 +201,28 @@ def matches_reference(
             if a is None:
                 fail(prop, f"parameter `{name}` received no gradient {where}", hint)
             expect_close(a, e, f"the gradient of `{name}` {where}", prop, hint=hint)
+
+
+def _expect_left_as_given(after: Any, given: Sequence[Any], where: str, prop: str, hint: str) -> None:
+    """Every tensor the judge gave a call (`given`) came back (`after`) as it was given: a
+    module that changes its input in place (`mask.unsqueeze_(1)`) computes the right output
+    and leaves the caller a different mask."""
+    if not isinstance(after, list) or len(after) != len(given):
+        fail(prop, f"the inputs as the call left them did not come back {where}", hint)
+    for i, (sent, left) in enumerate(zip(given, after)):
+        if not isinstance(sent, torch.Tensor):
+            continue
+        if not (type(left) is torch.Tensor and left.shape == sent.shape and left.dtype == sent.dtype and _equal(left, sent.detach())):
+            now = f"shape {tuple(left.shape)}" if type(left) is torch.Tensor and left.shape != sent.shape else "other values"
+            fail(prop, f"the call changed its input {i} {where} (now {now}): a module leaves what it is given as it was — "
+                       "x.unsqueeze(1), not x.unsqueeze_(1); no in-place change of an argument", hint)
+
+
+def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal values, NaN where NaN."""
+    if a.is_floating_point():
+        return torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
+    return torch.equal(a, b)
 
 
 def composed_of_its_own_parts(sub: Any, ref: Any, *, model: Build, inputs: Sequence[Sequence[Any]], parts: Sequence[dict],

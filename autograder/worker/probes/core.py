@@ -113,21 +113,25 @@ def run(
     cotangent: torch.Tensor | None = None,
     inference: bool = False,
     calls_before: int = 0,
+    args_after: bool = False,
 ) -> dict:
     """Call a module, one of its methods, or a function, then backpropagate.
 
     `call` is `"model"` (call the built model), `".name"` (a method of it) or the name of
     a function in `module`; `MODEL` in `args` stands for the built model.  The tensors
-    at `grad_args` (or a tuple's tensors there: an LSTM's `(h, c)`) get `requires_grad`; the backward pass sends a fixed random cotangent
-    through every floating output that requires grad — or `cotangent` for the first output
-    and zeros for the others (e.g. one-hot at a position to get d out_i / d x).
+    at `grad_args` (or a tuple's tensors there: an LSTM's `(h, c)`) get `requires_grad`;
+    the backward pass sends a fixed random cotangent through every floating output that
+    requires grad — or `cotangent` for the first output and zeros for the others (e.g.
+    one-hot at a position to get d out_i / d x).
     `inference`: the built model in eval mode and the call under `torch.no_grad()`, as a
     trained model predicts (no backward).  `calls_before`: the same call made that many
     times first, on copies of the same arguments — a model that keeps state from one
     call to the next (an RNN starting from the last call's state) answers differently.
 
     Returns `output`, `input_grads` (one per `grad_args`), `param_grads` (name → grad or
-    None) and `param_shapes` (name → shape) of the built model.
+    None) and `param_shapes` (name → shape) of the built model; with `args_after`, the
+    tensors among `args` as the call left them (`args_after`, None for the others), for
+    the judge to see whether the call changed what it was given.
     """
     obj = build_model(module, model, state_dict, dtype) if model is not None else None
     call_args = []
@@ -159,6 +163,7 @@ def run(
     return {
         "output": plain(out),
         "input_grads": [plain(_grad_of(call_args[i])) for i in grad_args],
+        **({"args_after": [plain(a) if isinstance(a, torch.Tensor) else None for a in call_args]} if args_after else {}),
         "param_grads": {n: plain(p.grad) for n, p in params.items()},
         "param_shapes": {n: list(p.shape) for n, p in params.items()},
     }
