@@ -80,10 +80,14 @@ def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch
         parameters = {name for name, _ in obj.named_parameters()}
         missing = sorted(k for k in set(own) - set(state_dict) if k in parameters)
         if missing:  # RuntimeError, as torch's own load_state_dict
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(obj).__name__}: Missing key(s) {missing[:3]}")
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(obj).__name__}: Missing key(s) {missing[:3]} — the grader "
+                               f"loads the reference's weights into your {type(obj).__name__}, which has parameters the "
+                               "assignment's does not: keep exactly the parameters the assignment names")
         unexpected = sorted(set(state_dict) - set(own))
         if strict and unexpected:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(obj).__name__}: Unexpected key(s) {unexpected[:3]}")
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(obj).__name__}: Unexpected key(s) {unexpected[:3]} — the "
+                               f"grader loads the reference's weights into your {type(obj).__name__}, which lacks parameters the "
+                               "assignment names")
         # a buffer of the student's own (a private constant) keeps its value
         obj.load_state_dict({k: state_dict[k] for k in own if k in state_dict}, strict=False)
     return obj
