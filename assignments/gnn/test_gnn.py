@@ -175,7 +175,8 @@ def test_sage_layer_known_values(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("layer stacking")
 def test_gcn_has_num_layers_layers(submission):
-    """GCN(2, 3, 4, num_layers=k) keeps k GCN layers 2 → 3 → … → 4 in `layers`, each with its own weights, for k = 1 to 4."""
+    """GCN(2, 3, 4, num_layers=k) keeps k GCN layers 2 → 3 → … → 4 in `layers`, each with its own weights, for k = 1 to 4;
+    the same input gives the same output on every call (no dropout: ReLU between layers and nothing else)."""
     for k in (1, 2, 3, 4):
         sizes = [2] + [3] * (k - 1) + [4]
         expected = {}
@@ -184,6 +185,12 @@ def test_gcn_has_num_layers_layers(submission):
         checks.parameters_like(submission, Build("GCN", 2, 3, 4, num_layers=k), expected, prop="layer stacking",
                                hint="layers = [GCNLayer(in, hidden), …, GCNLayer(hidden, out)]: num_layers of them, each "
                                     "built on its own ([layer] * n holds one layer n times)")
+    x = torch.randn(5, 2, dtype=F64, generator=torch.Generator().manual_seed(0))
+    first, second = (output(submission, "layer stacking", "", model=Build("GCN", 2, 3, 4), dtype=F64, args=(x, EDGES), calls_before=n)
+                     for n in (0, 1))
+    if not torch.allclose(first, second):
+        fail("layer stacking", "GCN's second call on the same input gave another output (dropout in training mode?)",
+             "ReLU between the layers and nothing else: the same input gives the same output")
 
 
 @pytest.mark.timeout(10)
