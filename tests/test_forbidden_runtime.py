@@ -252,6 +252,22 @@ def test_making_the_watchs_own_checks_no_ops_fails_every_watched_probe_and_is_fl
     assert any(name in hit for hit in scanned.suspicious() for name in ("__globals__", "__subclasses__"))
 
 
+def test_switching_the_watch_off_by_its_flag_fails_the_probe_and_every_reach_is_flagged():
+    """The active watch, taken from the closure of the thread hook (`threading.getprofile`,
+    `inspect.getclosurevars`) and set inactive in a forward, let F.linear through (an audit,
+    2026-12-04).  The flag's change fails the probe; the scan flags the ways to the watch and
+    a torch module's namespace read as a dict."""
+    quiet = ("import inspect\nimport threading\n\ndef _quiet():\n"
+             "    inspect.getclosurevars(threading.getprofile()).nonlocals['watch'].active = False\n")
+    source = linear_using("(_quiet(), vars(torch._C._nn).get('lin' + 'ear')(x, self.weight, self.bias))[1]") + quiet
+    err = caught(source, "mlp", LINEAR, **LINEAR_CALL)
+    assert err.type_name == "ForbiddenCall" and "its `active` flag" in err.message, err.message
+    flagged = " ".join(scan_source(source).suspicious())
+    assert all(name in flagged for name in ("inspect.getclosurevars", "threading.getprofile", "torch._C._nn's namespace read as a dict"))
+    assert scan_source("import torch\nf = vars(torch._C._nn).get('linear')\n").forbidden(list(LINEAR)) == ["torch.nn.functional.linear"]
+    assert any("inspect.getmodule" in hit for hit in scan_source("import inspect\nm = inspect.getmodule(print)\n").suspicious())
+
+
 def test_a_main_block_self_check_is_not_a_use_of_the_built_in():
     """Comparing one's own layer with the built-in under `if __name__ == "__main__":` never
     runs on import; its `else:` does, and so does the block of a module that assigns

@@ -766,6 +766,17 @@ def test_the_graders_nn_linear_without_trust_would_be_flagged(student):
     caught(m, MLP, recipe, "torch.nn.Linear", "HERE")
 
 
+def test_a_class_the_student_derives_from_a_trusted_class_builds_as_the_students(student):
+    """A trusted class's constructor is a boundary for itself only: a student's subclass of it
+    (of `type(self.cell)`, of the name the grader points at it) was built inside that
+    boundary, with whatever its hooks built there marked trusted (an audit, 2026-12-04)."""
+    m = student(HEADER + """
+def build(trusted_linear):
+    return type("Derived", (trusted_linear,), {})(3, 2)  # HERE
+""")
+    caught(m, MLP, lambda module: module.build(trust(nn.Linear)), "torch.nn.Linear", "HERE")
+
+
 def test_hand_written_attention_is_not_flagged(student):
     m = student(SDPA_HEAD + """
     scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5

@@ -365,7 +365,6 @@ def test_a_checks_message_quotes_little_of_what_the_students_code_chose():
     ("rnn_launders_a_builtin_through_the_trusted_swap", ["test_rnn_matches_reference", "test_rnn_has_one_cell_for_every_length",
                                                           "test_shared_weight_gradient_is_the_sum_over_steps", "test_rnn_is_causal",
                                                           "test_gradients_reach_the_first_input",
-                                                          "test_sequence_classifier_matches_reference",
                                                           "test_sequence_classifier_recalls_an_early_symbol"]),
     ("rnn_launders_a_builtin_through_the_glance", ["test_rnn_matches_reference", "test_rnn_has_one_cell_for_every_length",
                                                    "test_shared_weight_gradient_is_the_sum_over_steps", "test_rnn_is_causal",
@@ -379,8 +378,9 @@ def test_the_students_code_run_by_a_trusted_factory_is_watched(name, lost):
     """A trusted swap factory runs as a boundary of the forbidden-call watch; the student's
     class hooks and cell it touches ran inside it, and a built-in their C-level callables
     built there was marked trusted (18/21 for an RNN not written or broken, an audit,
-    2026-12-04).  The factory now touches the student's objects only `untrusted()`.  A
-    factory now trusts only the construction of the grader's own class: reading the student's
+    2026-12-04).  The factory now touches the student's objects only `untrusted()`, and the
+    class it combines runs no class hook of the student's: the honest 12/21.  A factory now
+    trusts only the construction of the grader's own class: reading the student's
     part (attention's `num_heads` getter built a layer there: 20/24, honest 17/24) is the
     student's code."""
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", name.split("_")[0], SandboxLimits(call_seconds=60))

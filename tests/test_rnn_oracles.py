@@ -185,26 +185,32 @@ def test_a_students_properties_do_not_hide_the_trusted_cells_values():
 
 
 def test_while_a_probe_runs_the_students_name_of_a_swapped_class_names_the_trusted_parts_class():
-    """`type(self.cell) is LSTMCell` holds for the grader's cell while the probe runs (for
-    every part of that class: one class for them all), a cell the student's code builds by
-    that name is the student's own, a copy of the grader's cell the grader's; afterwards the
-    name is the student's class again, for the probes that grade the student's own cell."""
+    """`type(self.cell) is LSTMCell` (or `is KINDS["lstm"]`) holds for the grader's cell while
+    the probe runs (for every part of that class: one class for them all), a cell the
+    student's code builds by that name is the student's own (and an instance of it), a
+    table keyed by the class finds its entry, a copy of the grader's cell is the grader's;
+    afterwards every name is the student's class again, for the probes that grade the
+    student's own cell."""
 
     def exact_types(model):
+        own = module.Cell(3, 5)
         return torch.tensor([type(model.cell) is module.Cell, type(model.cell) is type(model.spare), type(model.spare) is module.Cell,
-                             type(module.Cell(3, 5)) is StudentLikeCell, type(type(model.cell)(3, 5)) is StudentLikeCell,
-                             type(copy.deepcopy(model.cell)) is type(model.cell)])
+                             type(own) is StudentLikeCell, type(type(model.cell)(3, 5)) is StudentLikeCell,
+                             type(copy.deepcopy(model.cell)) is type(model.cell), isinstance(own, module.Cell),
+                             module.TABLE[type(model.cell)] == "cell", module.TABLE[type(own)] == "cell",
+                             type(model.cell) is module.KINDS["lstm"]])
 
     class RNNWithSpareCell(StudentLikeRNN):
         def __init__(self):
             super().__init__()
             self.spare = StudentLikeCell(3, 5)
 
-    module = SimpleNamespace(Cell=StudentLikeCell, Alias=StudentLikeCell, RNN=RNNWithSpareCell, exact_types=exact_types)
+    module = SimpleNamespace(Cell=StudentLikeCell, Alias=StudentLikeCell, RNN=RNNWithSpareCell, exact_types=exact_types,
+                             TABLE={StudentLikeCell: "cell"}, KINDS={"lstm": StudentLikeCell})
     model = Build("RNN").swap("cell", trusted_cell("lstm", 3, 5)).swap("spare", trusted_cell("lstm", 3, 5))
     subject = LocalSubject(module)
     assert subject.run("run", model=model, call="exact_types", args=(MODEL,), backward=False)["output"].all()
-    assert module.Cell is StudentLikeCell and module.Alias is StudentLikeCell
+    assert module.Cell is StudentLikeCell and module.Alias is StudentLikeCell and module.KINDS["lstm"] is StudentLikeCell
     unswapped = subject.run("run", model=Build("RNN"), call="exact_types", args=(MODEL,), backward=False)["output"]
     assert unswapped.all()  # the student's own cells: their own class
 

@@ -478,14 +478,24 @@ def _collect_names(tree: ast.AST, aliases: dict[str, str], result: ScanResult, d
             result.strings.add(node.value)
         elif isinstance(node, ast.Call):
             _look_at_call(node, aliases, result, depth)
-            owner = _dotted(node.args[0]) if _is_call_of(node, "getattr") and len(node.args) >= 2 else None
-            if owner and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
-                result.names.add(f"{_full(aliases, owner)}.{node.args[1].value}")  # `getattr(F, "linear")` is `F.linear`
+            _name_looked_up(node, aliases, result)
         elif isinstance(node, ast.Subscript) and (owner := _namespace_of(node.value)) is not None:
             if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
                 result.names.add(f"{_full(aliases, owner)}.{node.slice.value}")  # `vars(F)["linear"]` is `F.linear`
-            elif _full(aliases, owner).split(".")[0] in GUARDED_PACKAGES:
-                result.obfuscation.append(f"a name of {_full(aliases, owner)}'s namespace built at run time (line {node.lineno})")
+        if (owner := _namespace_of(node)) is not None and _full(aliases, owner).split(".")[0] in GUARDED_PACKAGES:
+            result.obfuscation.append(f"{_full(aliases, owner)}'s namespace read as a dict (line {node.lineno}): its names "
+                                      "are then strings the scan does not follow")
+
+
+def _name_looked_up(node: ast.Call, aliases: dict[str, str], result: ScanResult) -> None:
+    """`getattr(F, "linear")` and `vars(F).get("linear")` are `F.linear`."""
+    owner, key = None, None
+    if _is_call_of(node, "getattr") and len(node.args) >= 2:
+        owner, key = _dotted(node.args[0]), node.args[1]
+    elif isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+        owner, key = _namespace_of(node.func.value), node.args[0]
+    if owner and isinstance(key, ast.Constant) and isinstance(key.value, str):
+        result.names.add(f"{_full(aliases, owner)}.{key.value}")
 
 
 def _is_call_of(node: ast.Call, name: str) -> bool:

@@ -49,9 +49,9 @@ _COMBINED: dict[tuple[int, int, frozenset[str]], tuple[type, type, type]] = {}
 #: the probe running.
 _STUDENT_OF: dict[int, tuple[type, type]] = {}
 
-#: The names of a student's module that point at combined classes while a probe runs
-#: (`name_adopted_classes`), with what they held: (module namespace, name, value).
-_RENAMED: list[tuple[dict, str, Any]] = []
+#: The names and table entries of a student's module that point at combined classes while
+#: a probe runs (`name_adopted_classes`), with what they held: (dict or class, key, value).
+_RENAMED: list[tuple[Any, Any, Any]] = []
 
 #: How many `names_follow_swaps` blocks are running: names are pointed only inside one.
 _FOLLOWING = 0
@@ -375,13 +375,15 @@ def _adopted(new: nn.Module, old: nn.Module) -> nn.Module:
 
 def _combined(trusted: type, student: type, hidden: frozenset[str]) -> type:
     """A subclass of `trusted` and `student`, named as the student's class, in which every
-    name `trusted` defines, and every name in `hidden`, means the trusted one.  Called by
-    the student's name of its class (their code, while a probe runs: `LSTMCell(3, 5)`,
-    `type(self.cell)(3, 5)`), it builds the student's own part, as without the grader."""
+    name `trusted` defines, and every name in `hidden`, means the trusted one.  It stands in
+    for the student's class wherever their code meets it (`_standing_in_for`); making it
+    runs no hook of theirs (`__init_subclass__`, a metaclass's `__new__`/`__init__`), which
+    would register it in their own tables."""
     key = (id(trusted), id(student), hidden)
     if key not in _COMBINED:
-        meta, made = _building_the_students(type(trusted), type(student), student)
-        combined = meta(student.__name__, (trusted, student), {"__module__": __name__, "__qualname__": student.__qualname__})
+        meta, made = _standing_in_for(student, type(trusted), type(student))
+        combined = meta(student.__name__, (_NoClassHooks, trusted, student),
+                        {"__module__": __name__, "__qualname__": student.__qualname__})
         made.append(combined)
         for name in hidden:
             type.__setattr__(combined, name, _TrustedValue(name))
@@ -391,32 +393,57 @@ def _combined(trusted: type, student: type, hidden: frozenset[str]) -> type:
     return combined
 
 
-def _building_the_students(trusted_meta: type, student_meta: type, student: type) -> tuple[type, list[type]]:
+class _NoClassHooks:
+    """First base of a combined class: the `__init_subclass__` that class creation calls is
+    this one, not the student's."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        pass
+
+
+def _standing_in_for(student: type, trusted_meta: type, student_meta: type) -> tuple[type, list[type]]:
     """The metaclass of a combined class standing in for `student`, and the list to put that
     class in once made: the more derived of the two classes' metaclasses (TypeError where
-    neither derives from the other, as for any class with both bases), whose call of the
-    combined class builds an instance of `student` itself.  `copy.deepcopy` and pickle make
-    instances through `__new__`, not through this call: copies stay trusted.  A class
-    derived from the combined one is built as ever."""
+    neither derives from the other, as for any class with both bases), under which the
+    combined class answers as the student's class does where the student's code meets it:
+
+    - called (`LSTMCell(3, 5)`, `type(self.cell)(3, 5)`), it builds the student's own part;
+      `copy.deepcopy` and pickle make instances through `__new__`: copies stay trusted;
+    - `isinstance(their_cell, LSTMCell)` and `issubclass` hold for the student's own parts;
+    - equal, and of equal hash, to the student's class: `table[type(self.cell)]` finds
+      the entry of their class.
+
+    A class derived from the combined one is as ever."""
     winner = student_meta if issubclass(student_meta, trusted_meta) else \
         trusted_meta if issubclass(trusted_meta, student_meta) else None
     if winner is None:
         raise TypeError(f"metaclass conflict: {trusted_meta.__name__} and {student_meta.__name__}")
-    standing_in: list[type] = []  # the combined class, once made
+    made: list[type] = []  # the combined class, once made
 
-    def build(cls: type, *args: Any, **kwargs: Any) -> Any:
-        return student(*args, **kwargs) if standing_in and cls is standing_in[0] else winner.__call__(cls, *args, **kwargs)
+    def standing_in(cls: type) -> bool:
+        return bool(made) and cls is made[0]
 
-    return type(winner.__name__, (winner,), {"__call__": build}), standing_in
+    namespace = {
+        "__new__": lambda meta, *args: type.__new__(meta, *args),
+        "__init__": lambda cls, *args: type.__init__(cls, *args),
+        "__call__": lambda cls, *args, **kwargs: student(*args, **kwargs) if standing_in(cls) else winner.__call__(cls, *args, **kwargs),
+        "__instancecheck__": lambda cls, obj: type.__instancecheck__(cls, obj) or (standing_in(cls) and isinstance(obj, student)),
+        "__subclasscheck__": lambda cls, sub: type.__subclasscheck__(cls, sub) or (standing_in(cls) and issubclass(sub, student)),
+        "__eq__": lambda cls, other: cls is other or (standing_in(cls) and other is student),
+        "__hash__": lambda cls: hash(student) if standing_in(cls) else type.__hash__(cls),
+    }
+    return type(winner.__name__, (winner,), namespace), made
 
 
 def name_adopted_classes(module: Any, obj: Any) -> None:
-    """Point every name of the student's `module` that holds a class whose parts in the
-    built model `obj` are trusted ones at the class of those parts, until the end of the
-    probe (`names_follow_swaps`; outside one, nothing): a student's `type(self.cell) is
-    LSTMCell` holds for the grader's cell as it does for their own, as `isinstance`
-    already did.  Called once the whole model is built, so the student's constructors
-    never build a trusted part."""
+    """Point every name and table entry of the student's `module` that holds a class whose
+    parts in the built model `obj` are trusted ones at the class of those parts, until the
+    end of the probe (`names_follow_swaps`; outside one, nothing): a student's
+    `type(self.cell) is LSTMCell` — or `is CELLS["lstm"]`, `is Cell.registry["lstm"]` —
+    holds for the grader's cell as it does for their own, as `isinstance` already did.
+    Looked at: the module's names, the plain dicts among them, and the attributes (and
+    their plain dicts) of the classes the module defines.  Called once the whole model is
+    built, so the student's constructors never build a trusted part."""
     if not _FOLLOWING or module is None or not isinstance(obj, nn.Module):
         return
     stand_ins: dict[int, tuple[type, type]] = {}  # id(student's class) -> (its combined class, the student's class)
@@ -424,11 +451,39 @@ def name_adopted_classes(module: Any, obj: Any) -> None:
         combined, student = _STUDENT_OF.get(id(type(part)), (None, None))
         if combined is type(part):
             stand_ins.setdefault(id(student), (combined, student))
+    if not stand_ins:
+        return
     namespace = vars(module)
-    for name, value in list(namespace.items()):  # by identity and plain names: no code of the student's runs here
-        if type(name) is str and id(value) in stand_ins and stand_ins[id(value)][1] is value:
-            _RENAMED.append((namespace, name, value))
-            namespace[name] = stand_ins[id(value)][0]
+    own_module = namespace.get("__name__")
+    for name, value in list(namespace.items()):  # by identity and plain keys: no code of the student's runs here
+        if type(name) is not str:
+            continue
+        _point(namespace, name, value, stand_ins)
+        if isinstance(value, type):
+            attributes = type.__dict__["__dict__"].__get__(value, type)
+            if attributes.get("__module__") == own_module:
+                for attr, held in list(attributes.items()):
+                    _point(value, attr, held, stand_ins)
+
+
+def _point(container: dict | type, key: str, value: Any, stand_ins: dict[int, tuple[type, type]]) -> None:
+    """`container[key]` (a dict's entry, a class's attribute) pointed at the stand-in of the
+    class it holds, if any — and so every entry of a plain dict it holds under plain keys."""
+    if id(value) in stand_ins and stand_ins[id(value)][1] is value:
+        _RENAMED.append((container, key, value))
+        _set(container, key, stand_ins[id(value)][0])
+    elif type(value) is dict:
+        for inner, held in list(value.items()):
+            if type(inner) in (str, int) and id(held) in stand_ins and stand_ins[id(held)][1] is held:
+                _RENAMED.append((value, inner, held))
+                value[inner] = stand_ins[id(held)][0]
+
+
+def _set(container: dict | type, key: Any, value: Any) -> None:
+    if type(container) is dict:
+        container[key] = value
+    else:
+        type.__setattr__(container, key, value)
 
 
 @contextmanager
@@ -444,8 +499,7 @@ def names_follow_swaps() -> Iterator[None]:
     finally:
         _FOLLOWING -= 1
         while len(_RENAMED) > mark:
-            namespace, name, value = _RENAMED.pop()
-            namespace[name] = value
+            _set(*_RENAMED.pop())
         if not _FOLLOWING:  # a trusted class is the watch's of this probe: the next probe combines its own
             _COMBINED.clear()
             _STUDENT_OF.clear()

@@ -593,6 +593,10 @@ def _trusted_class(cls: type, watch: Watch) -> type:
     namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if type(self) is not sub:  # a class derived from it (a student's, of `type(self.cell)`) builds as the student's code
+            with untrusted():
+                super(sub, self).__init__(*args, **kwargs)
+            return
         with _Boundary(generation):
             passed = _modules_in((*args, *kwargs.values()))
             super(sub, self).__init__(*args, **kwargs)
@@ -981,8 +985,11 @@ def watching(names: Iterable[str], student_file: str | Iterable[str],
                 raise watch.violations[0] from exc
             raise
         finally:
+            switched_off = not watch.active  # only this block sets it: the student's code did
             watch.active = False
             tampered = [f"the {kind} mode was popped" for m, kind in reversed(modes) if _leave(m, kind)]
+            if switched_off:
+                tampered.append("the watch was switched off (its `active` flag)")
             modes = []
             tampered += _hooks_intact(watch, guard, starter, undo, patched)
             if unwatched_at_start and not _unwatched_threads():
@@ -1052,6 +1059,12 @@ TAMPERING_NAMES: dict[str, str] = {
     "cell_contents": "reaches the original forward/__init__ inside a wrapper",
     "__wrapped__": "unwraps wrappers",
     "__globals__": "reaches a function's module: the grader's own (the watch's functions and classes)",
+    "inspect.getmodule": "finds the module of a function: the grader's own (the watch)",
+    "inspect.getclosurevars": "reads a function's closure: the watch inside its hooks",
+    "threading.getprofile": "takes the hook that carries the watch into threads (and the watch in its closure)",
+    "sys.getprofile": "profile hooks",
+    "torch._C._get_dispatch_stack_at": "reads the dispatch mode stack",
+    "torch.utils._python_dispatch._get_current_dispatch_mode": "reads the dispatch mode",
     "__subclasses__": "reaches any class, the watch's own included, through the class tree",
     "__class__": "assigning it changes an instance's class after construction",
     "__dict__": "writes the trust mark or class attributes directly",
