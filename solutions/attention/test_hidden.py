@@ -240,9 +240,9 @@ def test_self_attention_is_causal_with_a_causal_mask(reference, submission):
 
 # -- encoder layer ---------------------------------------------------------------------------
 
-def layer_on_trusted_attention(*args, **kwargs):
+def layer_on_trusted_attention(submission, *args, **kwargs):
     """The student's TransformerEncoderLayer with PyTorch's attention as `self_attn`, and its patch."""
-    return on_trusted_parts(Build("TransformerEncoderLayer", *args, **kwargs))
+    return on_trusted_parts(Build("TransformerEncoderLayer", *args, **kwargs), submission)
 
 
 @pytest.mark.points(1)
@@ -253,7 +253,7 @@ def test_encoder_layer_parameters_like_pytorch(submission):
     and come back unchanged."""
     prop, hint = "parameter layout", "self_attn, linear1 (d → ff), linear2 (ff → d), norm1, norm2"
     builtin = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
-    model, patch = layer_on_trusted_attention(8, 2, 16)
+    model, patch = layer_on_trusted_attention(submission, 8, 2, 16)
     checks.parameters_like(submission, model, {n: list(p.shape) for n, p in builtin.named_parameters()}, patch=patch, prop=prop, hint=hint)
     same_layout(submission, model, {n: t.detach().clone() for n, t in builtin.state_dict().items()}, patch=patch, prop=prop, hint=hint)
 
@@ -266,7 +266,7 @@ def test_pre_norm_layer_matches_reference(reference, submission):
     (B, N, N) masks, B = 1 and N = 1; the heads passed on to self_attn."""
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), causal_of(5)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=5)),
              (randn(1, 5, 8, seed=1), random_mask(1, 5, 5, seed=6)), (randn(1, 1, 8, seed=2), None)]
-    model, patch = layer_on_trusted_attention(8, 2, 16, norm_first=True)
+    model, patch = layer_on_trusted_attention(submission, 8, 2, 16, norm_first=True)
     hint = "x = x + self_attn(norm1(x), mask); x = x + linear2(relu(linear1(norm2(x)))); self_attn with num_heads heads"
     checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="pre-norm layer", hint=hint)
     checks.composed_of_its_own_parts(submission, reference, model=model, inputs=cases[1:2], parts=own_parts("sdpa", "attention"),
@@ -281,7 +281,7 @@ def test_post_norm_layer_matches_reference(reference, submission):
     (B, N, N) masks, B = 1."""
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), causal_of(5)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=7)),
              (randn(1, 5, 8, seed=1), None)]
-    model, patch = layer_on_trusted_attention(8, 2, 16, norm_first=False)
+    model, patch = layer_on_trusted_attention(submission, 8, 2, 16, norm_first=False)
     hint = "x = norm1(x + self_attn(x, mask)); x = norm2(x + feed_forward(x))"
     checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="post-norm layer", hint=hint)
     checks.composed_of_its_own_parts(submission, reference, model=model, inputs=cases[1:2], parts=own_parts("sdpa", "attention"),
@@ -293,7 +293,7 @@ def test_post_norm_layer_matches_reference(reference, submission):
 @pytest.mark.forbid(*LAYER)
 def test_encoder_layer_is_permutation_equivariant(submission):
     """Permuting the tokens permutes the layer's outputs."""
-    model, patch = layer_on_trusted_attention(8, 2, 16)
+    model, patch = layer_on_trusted_attention(submission, 8, 2, 16)
     permutation_equivariant(submission, model=model, args=(randn(2, 6, 8).float(),), patch=patch,
                             prop="permutation equivariance", hint="layer norm and the feed-forward block act on each token alone")
 
@@ -313,9 +313,9 @@ def test_encoder_layer_dropout_is_off_in_eval_mode(reference, submission):
     prop, hint = "dropout", "nn.Dropout (or F.dropout(..., training=self.training)) drops only in train mode; eval mode computes what train mode computes without dropout"
     x, mask = randn(2, 5, 8), causal_of(5)
     for norm_first in (True, False):
-        model, patch = layer_on_trusted_attention(8, 2, 16, dropout=P_DROP, norm_first=norm_first)
+        model, patch = layer_on_trusted_attention(submission, 8, 2, 16, dropout=P_DROP, norm_first=norm_first)
         sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
-        without, _ = layer_on_trusted_attention(8, 2, 16, dropout=0.0, norm_first=norm_first)
+        without, _ = layer_on_trusted_attention(submission, 8, 2, 16, dropout=0.0, norm_first=norm_first)
         train_mode = submission.run("run", model=without, state_dict=sd, dtype=torch.float64, args=(x, mask), backward=False, patch=patch)
         expected = checks.output_tensor(train_mode, "the train-mode output with dropout=0", prop, shape=x.shape, hint=hint)
         restart(submission)  # a fresh worker: an output kept from the train-mode call cannot be given back as the eval-mode one
@@ -337,7 +337,7 @@ def _kept_or_dropped(actual, kept, prop, what, hint):
 
 def _no_dropout_after_a_norm(reference, submission, prop, hint):
     """Post-norm, for a layer that is otherwise right: the output of neither norm is dropped."""
-    model, patch = layer_on_trusted_attention(8, 2, 16, dropout=P_DROP, norm_first=False)
+    model, patch = layer_on_trusted_attention(submission, 8, 2, 16, dropout=P_DROP, norm_first=False)
     sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
     x = randn(4, 8, 8, seed=2)
     for norm, weights in post_norm_weights_without_dropout(sd, 8, 16).items():
@@ -363,7 +363,7 @@ def test_encoder_layer_dropout_in_train_mode(reference, submission):
     hint = "dropout(self_attn(...)) before the residual sum; linear2(dropout(relu(linear1(h)))) followed by another dropout; nn.Dropout(p) in train mode"
     x, mask = randn(2, 5, 8), causal_of(5)
     for norm_first in (True, False):
-        model, patch = layer_on_trusted_attention(8, 2, 16, dropout=P_DROP, norm_first=norm_first)
+        model, patch = layer_on_trusted_attention(submission, 8, 2, 16, dropout=P_DROP, norm_first=norm_first)
         sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
         out = submission.run("run", model=model, state_dict=sd, dtype=torch.float64, args=(x, mask), backward=False, patch=patch)["output"]
         out = checks.expect_tensor(out, "the output in train mode", prop, shape=x.shape, dtype=torch.float64, hint=hint)
@@ -372,7 +372,7 @@ def test_encoder_layer_dropout_in_train_mode(reference, submission):
 
     _no_dropout_after_a_norm(reference, submission, prop, hint)
     # Where dropout acts (pre-norm), on weights chosen by the judge, once the layer is otherwise the reference's.
-    model, patch = layer_on_trusted_attention(8, 2, 16, dropout=P_DROP, norm_first=True)
+    model, patch = layer_on_trusted_attention(submission, 8, 2, 16, dropout=P_DROP, norm_first=True)
     sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
     x = randn(4, 8, 8, seed=1)
     if not verdicts.passed("test_pre_norm_layer_matches_reference") and \
@@ -404,7 +404,8 @@ def test_encoder_layer_dropout_in_train_mode(reference, submission):
 # -- token classifier ------------------------------------------------------------------------
 
 def classifier_on_trusted_layers(*args, **kwargs):
-    """The student's TokenClassifier with PyTorch's layers in `layers` (sizes as the student's code made them), and its patch."""
+    """The student's TokenClassifier with PyTorch's layers in `layers`, and its patch — always: built by the classifier's own
+    arguments, a trusted layer shows what the classifier passes on, not what the student's layer passes to its attention."""
     return on_trusted_parts(Build("TokenClassifier", *args, **kwargs))
 
 

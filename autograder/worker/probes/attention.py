@@ -3,17 +3,18 @@
 The trusted blocks wrap PyTorch's own modules behind the assignment's API (masks with
 True = may attend).  A test of a larger module puts them into the student's BUILT model
 where SPEC keeps the smaller one, whatever way the student's code names or binds its
-classes (a table, an alias, a default argument) — `on_trusted_parts(model)`:
+classes (a table, an alias, a default argument) — `on_trusted_parts(model, submission)`:
 
     Build("TransformerEncoderLayer", 8, 2, 16).swap("self_attn", SELF_ATTENTION_LIKE)
     Build("TokenClassifier", 10, 4, num_heads=2).swap("layers.*", ENCODER_LAYER_LIKE)
 
 The `*_LIKE` factories read the sizes the student's code chose from the part they replace
 (its parameter shapes, its `num_heads`, its `norm_first`), so a constructor argument that
-the student's code fails to pass on still shows.  The tests also `patch=` the smaller
-part's class name, so that typical code builds trusted parts from the start and a model
-whose smaller parts are unfinished can still be graded; code that binds the name at
-import time builds its own parts, and the swap replaces them.
+the student's code fails to pass on still shows.  Where the student's own smaller part
+cannot be built (unfinished; a classifier's layers: always), the tests also `patch=` its
+class name, so that typical code builds trusted parts from the start and the larger module
+can still be graded (`on_trusted_parts(model, submission)`); where it can, it is built and
+the swap replaces it, keeping its class and attributes.
 
 `scaled_dot_product_attention` is a module function, not a part of a built model: tests of
 `MultiHeadSelfAttention` patch it (`TRUSTED_ATTENTION`).  A correct student whose module
@@ -171,20 +172,35 @@ def post_norm_weights_without_dropout(sd: dict, d: int, ff: int) -> dict[str, di
             "norm2": dict(sd, **{"norm2.weight": zeros(d), "norm2.bias": bias})}
 
 
-def on_trusted_parts(model: Build) -> tuple[Build, dict]:
+def on_trusted_parts(model: Build, subject: Any = None) -> tuple[Build, dict]:
     """`model` with PyTorch's parts where SPEC keeps the smaller ones (`self_attn` of an
     encoder layer, every layer of a classifier's `layers`), and the `patch=` that lets
     typical code build trusted parts from the start (so an unfinished smaller part does not
     stop the larger one from being graded):
 
-        model, patch = on_trusted_parts(Build("TokenClassifier", 10, 4))
+        model, patch = on_trusted_parts(Build("TransformerEncoderLayer", 8, 2, 16), submission)
         submission.run("run", model=model, patch=patch, ...)
+
+    With `subject` (the student's), the patch only where their own smaller part cannot be
+    built: where it can, it is built and swapped as any part is, keeping its class and
+    attributes (a layer reading `self.self_attn.d_model`).  A classifier's tests patch
+    always: the factory would read a layer's heads from its attention, which is the
+    layer's to pass on, not the classifier's.
     """
     if model.name == "TransformerEncoderLayer":
-        return model.swap("self_attn", SELF_ATTENTION_LIKE), {"MultiHeadSelfAttention": f"{_HERE}:TrustedSelfAttention"}
-    if model.name == "TokenClassifier":
-        return model.swap("layers.*", ENCODER_LAYER_LIKE), {"TransformerEncoderLayer": f"{_HERE}:TrustedEncoderLayer"}
-    raise ValueError(f"no trusted parts for {model}")
+        swapped, patch = model.swap("self_attn", SELF_ATTENTION_LIKE), {"MultiHeadSelfAttention": f"{_HERE}:TrustedSelfAttention"}
+    elif model.name == "TokenClassifier":
+        swapped, patch = model.swap("layers.*", ENCODER_LAYER_LIKE), {"TransformerEncoderLayer": f"{_HERE}:TrustedEncoderLayer"}
+    else:
+        raise ValueError(f"no trusted parts for {model}")
+    if subject is not None:
+        try:
+            built = subject.run("state_dict", model=swapped, allow_error=True)
+        except Exception:  # noqa: BLE001 — a part that hangs or crashes when built: the patch stands in for it
+            built = None
+        if isinstance(built, dict):  # an error comes back as no dict
+            return swapped, {}
+    return swapped, patch
 
 
 # -- probes ----------------------------------------------------------------------------------
