@@ -210,12 +210,17 @@ def _expect_left_as_given(after: Any, given: Sequence[Any], where: str, prop: st
     if not isinstance(after, list) or len(after) != len(given):
         fail(prop, f"the inputs as the call left them did not come back {where}", hint)
     for i, (sent, left) in enumerate(zip(given, after)):
-        if not isinstance(sent, torch.Tensor):
-            continue
-        if not (type(left) is torch.Tensor and left.shape == sent.shape and left.dtype == sent.dtype and _equal(left, sent.detach())):
-            now = f"shape {tuple(left.shape)}" if type(left) is torch.Tensor and left.shape != sent.shape else "other values"
-            fail(prop, f"the call changed its input {i} {where} (now {now}): a module leaves what it is given as it was — "
-                       "x.unsqueeze(1), not x.unsqueeze_(1); no in-place change of an argument", hint)
+        pairs = [(sent, left)] if isinstance(sent, torch.Tensor) else \
+            list(zip(sent, left)) if isinstance(sent, tuple) and isinstance(left, tuple) and len(left) == len(sent) else \
+            [(sent, None)] if isinstance(sent, tuple) and any(isinstance(t, torch.Tensor) for t in sent) else []
+        for sent_t, left_t in pairs:
+            if not isinstance(sent_t, torch.Tensor):
+                continue
+            if not (type(left_t) is torch.Tensor and left_t.shape == sent_t.shape and left_t.dtype == sent_t.dtype
+                    and _equal(left_t, sent_t.detach())):
+                now = f"shape {tuple(left_t.shape)}" if type(left_t) is torch.Tensor and left_t.shape != sent_t.shape else "other values"
+                fail(prop, f"the call changed its input {i} {where} (now {now}): a module leaves what it is given as it was — "
+                           "x.unsqueeze(1), not x.unsqueeze_(1); no in-place change of an argument", hint)
 
 
 def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:

@@ -134,25 +134,18 @@ def run(
 
     Returns `output`, `input_grads` (one per `grad_args`), `param_grads` (name → grad or
     None) and `param_shapes` (name → shape) of the built model; with `args_after`, the
-    tensors among `args` as the call left them (`args_after`, None for the others), for
-    the judge to see whether the call changed what it was given.
+    tensors (and tuples of tensors) among `args` as the call left them (`args_after`, None
+    for the others), for the judge to see whether the call changed what it was given.
     """
     obj = build_model(module, model, state_dict, dtype) if model is not None else None
     call_args = []
     for i, a in enumerate(args):
-        if isinstance(a, str) and a == MODEL:
-            a = obj
-        elif isinstance(a, torch.Tensor):
-            a = a.detach().clone().requires_grad_(i in grad_args)
-        elif i in grad_args and isinstance(a, tuple) and a and all(isinstance(t, torch.Tensor) for t in a):
-            a = tuple(t.detach().clone().requires_grad_(True) for t in a)  # a pair of states: an LSTM's (h, c)
-        call_args.append(a)
+        call_args.append(obj if isinstance(a, str) and a == MODEL else _copy(a, i in grad_args))
     if inference and isinstance(obj, torch.nn.Module):
         obj.eval()
     with torch.no_grad() if inference else contextlib.nullcontext():
         for _ in range(calls_before):
-            copies = [a.detach().clone() if isinstance(a, torch.Tensor) else a for a in call_args]
-            _target(module, obj, call)(*copies, **(kwargs or {}))
+            _target(module, obj, call)(*[_copy(a, False) for a in call_args], **(kwargs or {}))
         out = _target(module, obj, call)(*call_args, **(kwargs or {}))
 
     params = dict(obj.named_parameters()) if isinstance(obj, torch.nn.Module) else {}
@@ -167,10 +160,24 @@ def run(
     return {
         "output": plain(out),
         "input_grads": [plain(_grad_of(call_args[i])) for i in grad_args],
-        **({"args_after": [plain(a) if isinstance(a, torch.Tensor) else None for a in call_args]} if args_after else {}),
+        **({"args_after": [plain(a) if _tensors(a) else None for a in call_args]} if args_after else {}),
         "param_grads": {n: plain(p.grad) for n, p in params.items()},
         "param_shapes": {n: list(p.shape) for n, p in params.items()},
     }
+
+
+def _copy(arg: Any, requires_grad: bool) -> Any:
+    """A tensor argument, or a tuple of them (an LSTM's `(h, c)`), copied for the call; others as they are."""
+    if isinstance(arg, torch.Tensor):
+        return arg.detach().clone().requires_grad_(requires_grad)
+    if _tensors(arg):
+        return tuple(t.detach().clone().requires_grad_(requires_grad) for t in arg)
+    return arg
+
+
+def _tensors(arg: Any) -> bool:
+    """A tensor, or a tuple of tensors (an LSTM's `(h, c)`)."""
+    return isinstance(arg, torch.Tensor) or isinstance(arg, tuple) and bool(arg) and all(isinstance(t, torch.Tensor) for t in arg)
 
 
 def _grad_of(arg: Any) -> Any:
