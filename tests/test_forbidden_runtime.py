@@ -252,6 +252,16 @@ def test_making_the_watchs_own_checks_no_ops_fails_every_watched_probe_and_is_fl
     assert any(name in hit for hit in scanned.suspicious() for name in ("__globals__", "__subclasses__"))
 
 
+def test_replacing_a_name_the_watch_imported_fails_every_watched_probe():
+    """`target_for` replaced in the watch's module (every forbidden name then watched for
+    nothing) kept F.linear at 23/23 (an audit, 2026-12-04): every global of the module is
+    compared with what it held."""
+    source = linear_using("torch._C._nn.linear(x, self.weight, self.bias)") + \
+        "g = vars(torch._C)['_dispatch_call' '_boxed'].__globals__\ng['target_for'] = g['Target']\n"
+    err = caught(source, "mlp", LINEAR, **LINEAR_CALL)
+    assert err.type_name == "ForbiddenCall" and "own code was changed (target_for)" in err.message, err.message
+
+
 def test_switching_the_watch_off_by_its_flag_fails_the_probe_and_every_reach_is_flagged():
     """The active watch, taken from the closure of the thread hook (`threading.getprofile`,
     `inspect.getclosurevars`) and set inactive in a forward, let F.linear through (an audit,

@@ -869,15 +869,24 @@ def _leave(mode: Any, kind: str) -> bool:
     return True
 
 
+#: The globals of this module that change as it runs (the active watch, the generation count).
+_RUNNING_STATE = frozenset({"_ACTIVE", "_GENERATION", "_AS_DEFINED"})
+
+
 def _as_defined() -> dict[str, tuple[Any, Any]]:
-    """This module's functions and classes, and their code and class attributes, as it
-    defined them: `name -> (value, what it holds)`."""
+    """This module's globals as it defined them — its own functions with their code, its
+    own classes with their attributes, every other name (`target_for`, the tables) by
+    identity: `name -> (value, what it holds)`."""
     found: dict[str, tuple[Any, Any]] = {}
     for name, value in list(globals().items()):
+        if name in _RUNNING_STATE:
+            continue
         if isinstance(value, types.FunctionType) and value.__module__ == __name__:
             found[name] = (value, value.__code__)
         elif isinstance(value, type) and value.__module__ == __name__:
             found[name] = (value, dict(vars(value)))
+        else:
+            found[name] = (value, None)
     return found
 
 
@@ -890,6 +899,8 @@ def _own_code_changed() -> list[str]:
         now = globals().get(name)
         if now is not value:
             changed.append(name)
+        elif held is None:
+            continue
         elif isinstance(value, types.FunctionType):
             if value.__code__ is not held:
                 changed.append(name)
