@@ -21,6 +21,7 @@ from autograder.checks.base import (
 from autograder.checks.figures import difference, number_differences, show
 from autograder.errors import StudentCodeError, SubmissionFailure
 from autograder.judge.subject import Raised, run_each
+from autograder.worker.probes.core import tensor_argument, tensors_in
 from autograder.worker.spec import Build
 
 
@@ -210,15 +211,15 @@ def _expect_left_as_given(after: Any, given: Sequence[Any], where: str, prop: st
     if not isinstance(after, list) or len(after) != len(given):
         fail(prop, f"the inputs as the call left them did not come back {where}", hint)
     for i, (sent, left) in enumerate(zip(given, after)):
-        pairs = [(sent, left)] if isinstance(sent, torch.Tensor) else \
-            list(zip(sent, left)) if isinstance(sent, tuple) and isinstance(left, tuple) and len(left) == len(sent) else \
-            [(sent, None)] if isinstance(sent, tuple) and any(isinstance(t, torch.Tensor) for t in sent) else []
-        for sent_t, left_t in pairs:
-            if not isinstance(sent_t, torch.Tensor):
-                continue
+        if not tensor_argument(sent):
+            continue
+        sent_tensors, left_tensors = list(tensors_in(sent)), list(tensors_in(left))
+        if len(left_tensors) != len(sent_tensors):
+            fail(prop, f"input {i} as the call left it did not come back {where}", hint)
+        for sent_t, left_t in zip(sent_tensors, left_tensors):
             if not (type(left_t) is torch.Tensor and left_t.shape == sent_t.shape and left_t.dtype == sent_t.dtype
                     and _equal(left_t, sent_t.detach())):
-                now = f"shape {tuple(left_t.shape)}" if type(left_t) is torch.Tensor and left_t.shape != sent_t.shape else "other values"
+                now = f"shape {tuple(left_t.shape)}" if left_t.shape != sent_t.shape else "other values"
                 fail(prop, f"the call changed its input {i} {where} (now {now}): a module leaves what it is given as it was — "
                            "x.unsqueeze(1), not x.unsqueeze_(1); no in-place change of an argument", hint)
 

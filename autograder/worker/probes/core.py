@@ -160,7 +160,7 @@ def run(
     return {
         "output": plain(out),
         "input_grads": [plain(_grad_of(call_args[i])) for i in grad_args],
-        **({"args_after": [plain(a) if _tensors(a) else None for a in call_args]} if args_after else {}),
+        **({"args_after": [plain(a) if tensor_argument(a) else None for a in call_args]} if args_after else {}),
         "param_grads": {n: plain(p.grad) for n, p in params.items()},
         "param_shapes": {n: list(p.shape) for n, p in params.items()},
     }
@@ -170,13 +170,13 @@ def _copy(arg: Any, requires_grad: bool) -> Any:
     """A tensor argument, or a tuple of them (an LSTM's `(h, c)`), copied for the call; others as they are."""
     if isinstance(arg, torch.Tensor):
         return arg.detach().clone().requires_grad_(requires_grad)
-    if _tensors(arg):
+    if tensor_argument(arg):
         return tuple(t.detach().clone().requires_grad_(requires_grad) for t in arg)
     return arg
 
 
-def _tensors(arg: Any) -> bool:
-    """A tensor, or a tuple of tensors (an LSTM's `(h, c)`)."""
+def tensor_argument(arg: Any) -> bool:
+    """A tensor, or a tuple of tensors (an LSTM's `(h, c)`): an argument the `run` probe copies and reports back."""
     return isinstance(arg, torch.Tensor) or isinstance(arg, tuple) and bool(arg) and all(isinstance(t, torch.Tensor) for t in arg)
 
 
