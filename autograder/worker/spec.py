@@ -7,7 +7,7 @@ import importlib
 import io
 import pickle
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +48,10 @@ _COMBINED: dict[tuple[int, int, frozenset[str]], tuple[type, type, type]] = {}
 #: id(combined class) -> (the combined class, the student's class it stands in for), for
 #: the probe running.
 _STUDENT_OF: dict[int, tuple[type, type]] = {}
+
+#: ids of the combined classes a `patch=` put under a student's class name in the probe
+#: running (`patched_in`): calling one builds a trusted part, which a swap keeps.
+_PATCHED_IN: set[int] = set()
 
 #: The names and table entries of a student's module that point at combined classes while
 #: a probe runs (`name_adopted_classes`), with what they held: (dict or class, key, value).
@@ -124,6 +128,8 @@ class Build:
 def _replacement(swap: Swap, old: Any, module: Any) -> Any:
     """The trusted part for the student's `old`: a factory puts it in the place and class of
     `old` itself (`adopt`); a plain `Build` is adopted here."""
+    if id(type(old)) in _PATCHED_IN:  # built trusted by a `patch=` of this probe (`patched_in`)
+        return old
     if isinstance(swap.trusted, Build):
         return adopt(swap.trusted.instantiate(module), old)
     return resolve(module, swap.trusted, trusted=False)(old)
@@ -373,24 +379,62 @@ def _adopted(new: nn.Module, old: nn.Module) -> nn.Module:
     return new
 
 
-def _combined(trusted: type, student: type, hidden: frozenset[str]) -> type:
+def _combined(trusted: type, student: type, hidden: frozenset[str], *, builds_trusted: bool = False) -> type:
     """A subclass of `trusted` and `student`, named as the student's class, in which every
     name `trusted` defines, and every name in `hidden`, means the trusted one.  It stands in
     for the student's class wherever their code meets it (`_standing_in_for`); making it
     runs no hook of theirs (`__init_subclass__`, a metaclass's `__new__`/`__init__`), which
-    would register it in their own tables."""
-    key = (id(trusted), id(student), hidden)
+    would register it in their own tables.  Called, it builds the student's own part — or,
+    `builds_trusted` (a `patch=`: `patched_in`), a `trusted` part made an instance of it."""
+    key = (id(trusted), id(student), hidden, builds_trusted)
     if key not in _COMBINED:
-        meta, made = _standing_in_for(student, type(trusted), type(student))
+        meta, made = _standing_in_for(student, type(trusted), type(student),
+                                      (lambda *a, **k: _made_as(made[0], trusted(*a, **k), student)) if builds_trusted else student)
         combined = meta(student.__name__, (_NoClassHooks, trusted, student),
                         {"__module__": __name__, "__qualname__": student.__qualname__})
         made.append(combined)
         for name in hidden:
             type.__setattr__(combined, name, _TrustedValue(name))
         _COMBINED[key], _STUDENT_OF[id(combined)] = (combined, trusted, student), (combined, student)
+        if builds_trusted:
+            _PATCHED_IN.add(id(combined))
     combined = _COMBINED[key][0]
     _keep_trusted(combined, trusted)  # every time: the student's class may have gained a method since
     return combined
+
+
+def patched_in(current: Any, trusted: Any) -> Any:
+    """What a `patch=` puts under a name of the student's module that holds `current`:
+    `trusted` itself — or, where the name holds a class of the student's own and `trusted`
+    is a module class, a combined class standing in for theirs (`_combined`) whose calls
+    build trusted parts as its instances.  Then a part their code builds under that name
+    is the grader's and still passes for one of theirs: `type(layer) is
+    TransformerEncoderLayer`, `table[type(layer)]` and `isinstance` hold, and a swap keeps
+    it (`_replacement`).  Outside a probe, or where the classes cannot be combined,
+    `trusted`."""
+    if not (_FOLLOWING and isinstance(current, type) and isinstance(trusted, type) and issubclass(trusted, nn.Module)):
+        return trusted
+    try:
+        if current.__module__.startswith(_LIBRARY) or issubclass(trusted, current):
+            return trusted
+        return _combined(trusted, current, frozenset(), builds_trusted=True)
+    except Exception:  # noqa: BLE001 — e.g. an MRO that cannot be linearised, a metaclass that objects
+        return trusted
+
+
+def _made_as(combined: type, new: nn.Module, student: type) -> nn.Module:
+    """The trusted part `new` made an instance of `combined`, whose names the student's
+    classes would hide from it serve its own values (as `_hidden_names` finds them for
+    `new`); `new` as it is where the layouts differ (`__slots__`)."""
+    with untrusted():
+        for name in _hidden_names(student, new):
+            if not isinstance(vars(combined).get(name), _TrustedValue):
+                type.__setattr__(combined, name, _TrustedValue(name))
+        try:
+            new.__class__ = combined
+        except TypeError:
+            pass
+    return new
 
 
 class _NoClassHooks:
@@ -401,13 +445,15 @@ class _NoClassHooks:
         pass
 
 
-def _standing_in_for(student: type, trusted_meta: type, student_meta: type) -> tuple[type, list[type]]:
+def _standing_in_for(student: type, trusted_meta: type, student_meta: type,
+                     build: Callable[..., Any]) -> tuple[type, list[type]]:
     """The metaclass of a combined class standing in for `student`, and the list to put that
     class in once made: the more derived of the two classes' metaclasses (TypeError where
     neither derives from the other, as for any class with both bases), under which the
     combined class answers as the student's class does where the student's code meets it:
 
-    - called (`LSTMCell(3, 5)`, `type(self.cell)(3, 5)`), it builds the student's own part;
+    - called (`LSTMCell(3, 5)`, `type(self.cell)(3, 5)`), it makes what `build` makes: the
+      student's own part (`build` is their class) or, under a `patch=`, a trusted one;
       `copy.deepcopy` and pickle make instances through `__new__`: copies stay trusted;
     - `isinstance(their_cell, LSTMCell)` and `issubclass` hold for the student's own parts;
     - equal, and of equal hash, to the student's class: `table[type(self.cell)]` finds
@@ -426,7 +472,7 @@ def _standing_in_for(student: type, trusted_meta: type, student_meta: type) -> t
     namespace = {
         "__new__": lambda meta, *args: type.__new__(meta, *args),
         "__init__": lambda cls, *args: type.__init__(cls, *args),
-        "__call__": lambda cls, *args, **kwargs: student(*args, **kwargs) if standing_in(cls) else winner.__call__(cls, *args, **kwargs),
+        "__call__": lambda cls, *args, **kwargs: build(*args, **kwargs) if standing_in(cls) else winner.__call__(cls, *args, **kwargs),
         "__instancecheck__": lambda cls, obj: type.__instancecheck__(cls, obj) or (standing_in(cls) and isinstance(obj, student)),
         "__subclasscheck__": lambda cls, sub: type.__subclasscheck__(cls, sub) or (standing_in(cls) and issubclass(sub, student)),
         "__eq__": lambda cls, other: cls is other or (standing_in(cls) and other is student),
@@ -503,6 +549,7 @@ def names_follow_swaps() -> Iterator[None]:
         if not _FOLLOWING:  # a trusted class is the watch's of this probe: the next probe combines its own
             _COMBINED.clear()
             _STUDENT_OF.clear()
+            _PATCHED_IN.clear()
 
 
 def _in_class(new: nn.Module, old: nn.Module, combined: type) -> nn.Module:

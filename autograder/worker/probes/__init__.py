@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 from autograder.worker.dynamo import defer_dynamo_import
 from autograder.worker.forbidden import guard_calls_by_handle, watching
-from autograder.worker.spec import MODEL, Build, ProbeRequest, names_follow_swaps, resolve
+from autograder.worker.spec import MODEL, Build, ProbeRequest, names_follow_swaps, patched_in, resolve
 
 defer_dynamo_import()  # every process that runs probes trains: no optimizer step imports torch._dynamo
 guard_calls_by_handle()  # before any student module is imported here: a name it binds at import is the guard
@@ -74,7 +74,7 @@ def run_probe(module: Any, request: ProbeRequest) -> dict:
             watching(request.forbid, getattr(module, "__file__", None) or "", module) if request.forbid else nullcontext():
         saved = {name: getattr(module, name, None) for name in request.patch}
         for name, trusted in request.patch.items():
-            setattr(module, name, resolve(module, trusted))
+            setattr(module, name, patched_in(saved[name], resolve(module, trusted)))
         try:
             seed(request.seed)
             return fn(module, **request.kwargs)

@@ -13,8 +13,10 @@ The `*_LIKE` factories read the sizes the student's code chose from the part the
 the student's code fails to pass on still shows.  Where the student's own smaller part
 cannot be built (unfinished; a classifier's layers: always), the tests also `patch=` its
 class name, so that typical code builds trusted parts from the start and the larger module
-can still be graded (`on_trusted_parts(model, submission)`); where it can, it is built and
-the swap replaces it, keeping its class and attributes.
+can still be graded (`on_trusted_parts(model, submission)`); the name then holds a class
+standing in for the student's (`spec.patched_in`), so the parts built under it pass for
+theirs (`table[type(layer)]`, `type(layer) is TransformerEncoderLayer`).  Where it can, it
+is built and the swap replaces it, keeping its class and attributes.
 
 `scaled_dot_product_attention` is a module function, not a part of a built model: tests of
 `MultiHeadSelfAttention` patch it (`TRUSTED_ATTENTION`).  A correct student whose module
