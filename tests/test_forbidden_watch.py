@@ -777,6 +777,51 @@ def build(trusted_linear):
     caught(m, MLP, lambda module: module.build(trust(nn.Linear)), "torch.nn.Linear", "HERE")
 
 
+class _Halves(nn.Module):
+    """A grader's class doing arithmetic on its size (as nn.MultiheadAttention does `embed_dim // num_heads`)."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.half = d // 2
+
+
+class _Makes(nn.Module):
+    """A grader's class that calls what it is given (a hook, a factory) while it is built."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        super().__init__()
+        self.made = make()
+
+
+def test_a_trusted_object_takes_a_number_of_a_students_subclass_as_a_plain_number(student):
+    """An `int` whose `__floordiv__` is a C-level callable building nn.Linear ran inside the
+    trusted constructor, leaving no frame of the student's file: the module was marked
+    trusted (attention's factories, an audit, 2026-12-05).  The constructor gets a plain int."""
+    m = student(HEADER + """
+class Size(int):
+    __floordiv__ = functools.partial(next, zip(map(functools.partial(nn.Linear, 3), [2])))
+""")
+    halves = run(m, MLP, lambda module: trust(_Halves)(module.Size(4)))
+    assert type(halves.half) is int and halves.half == 2
+
+
+def test_a_module_built_inside_a_trusted_constructor_but_kept_elsewhere_is_the_students(student):
+    """Only the modules a trusted object holds when its constructor ends are trusted: one a
+    C-level callable of the student's built meanwhile (no frame of their file on the stack)
+    and kept for later is called as theirs."""
+    m = student(HEADER + """
+KEPT = []
+make = functools.partial(KEPT.extend, map(functools.partial(nn.Linear, 3), [2]))
+def use(x):
+    return KEPT[0](x)  # HERE
+""")
+
+    def recipe(module: Any) -> Any:
+        trust(_Makes)(module.make)
+        return module.use(randn(1, 3))
+    caught(m, MLP, recipe, "torch.nn.Linear", "HERE")
+
+
 def test_hand_written_attention_is_not_flagged(student):
     m = student(SDPA_HEAD + """
     scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5

@@ -373,6 +373,11 @@ def test_a_checks_message_quotes_little_of_what_the_students_code_chose():
                                                       "test_post_norm_layer_matches_reference", "test_encoder_layer_is_permutation_equivariant",
                                                       "test_encoder_layer_dropout_is_off_in_eval_mode",
                                                       "test_encoder_layer_dropout_in_train_mode"]),
+    ("attention_launders_a_layer_through_an_int_subclass", [
+        "test_self_attention_matches_reference", "test_self_attention_keeps_n_tokens_with_the_same_weights",
+        "test_self_attention_is_permutation_equivariant", "test_self_attention_is_causal_with_a_causal_mask",
+        "test_pre_norm_layer_matches_reference", "test_post_norm_layer_matches_reference", "test_encoder_layer_is_permutation_equivariant",
+        "test_encoder_layer_dropout_is_off_in_eval_mode", "test_encoder_layer_dropout_in_train_mode"]),
 ])
 def test_the_students_code_run_by_a_trusted_factory_is_watched(name, lost):
     """A trusted swap factory runs as a boundary of the forbidden-call watch; the student's
@@ -382,7 +387,9 @@ def test_the_students_code_run_by_a_trusted_factory_is_watched(name, lost):
     class it combines runs no class hook of the student's: the honest 12/21.  A factory now
     trusts only the construction of the grader's own class: reading the student's
     part (attention's `num_heads` getter built a layer there: 20/24, honest 17/24) is the
-    student's code."""
+    student's code.  A trusted object takes plain numbers, and trusts only the modules it
+    holds once built (an `int` of the student's built a layer inside the trusted
+    constructor and stowed it: 19/24, honest 13/24, an audit, 2026-12-05)."""
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", name.split("_")[0], SandboxLimits(call_seconds=60))
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
 

@@ -192,6 +192,7 @@ class Watch:
     package_dirs: tuple[tuple[str, str], ...] = ()
     trusted_classes: set[type] = field(default_factory=set)
     boundaries: set[types.FrameType] = field(default_factory=set)
+    blocks: set[types.FrameType] = field(default_factory=set)  # the boundaries that are `with trusted():` blocks
     _func_cache: dict[Any, str | None] = field(default_factory=dict)
     _dispatch_cache: dict[Any, str | None] = field(default_factory=dict)
     _class_cache: dict[type, str | None] = field(default_factory=dict)
@@ -265,14 +266,14 @@ class Watch:
     # .. attribution ..
 
     def locate(self, frame: types.FrameType | None) -> tuple[bool, types.FrameType | None]:
-        """Walk outward from `frame`: (True, None) at a trusted boundary; (False, frame)
+        """Walk outward from `frame`: (True, boundary) at a trusted boundary; (False, frame)
         at the student's innermost frame; (False, None) at the bottom (no decisive frame)."""
         files, boundaries = self.student_files, self.boundaries
         while frame is not None:
             if frame.f_code.co_filename in files:
                 return False, frame
             if frame in boundaries:
-                return True, None
+                return True, frame
             frame = frame.f_back
         return False, None
 
@@ -322,10 +323,13 @@ class Watch:
             self.mark(module)
             return
         trusted_, where = self.locate(frame)
-        if trusted_:
-            self.mark(module)
-        else:
+        if not trusted_:
             self.fail(spec, f"builds {type(module).__qualname__}", where, self.class_site(type(module)))
+        elif where in self.blocks:
+            self.mark(module)
+        # else: built while a trust()ed object runs — trusted once that object's `__init__`
+        # holds it among its own modules (`_trusted_class`); a module built there by the
+        # student's C-level callable (an argument's dunder, a hook) and kept elsewhere stays theirs
 
     def on_call(self, module: nn.Module, frame: types.FrameType | None) -> None:
         spec = self.spec_of_class(type(module))
@@ -482,11 +486,13 @@ class trusted:
         if w is not None:
             self._watch, self._frame = w, sys._getframe(1)
             w.boundaries.add(self._frame)
+            w.blocks.add(self._frame)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._watch is not None:
             self._watch.boundaries.discard(self._frame)  # type: ignore[arg-type]
+            self._watch.blocks.discard(self._frame)  # type: ignore[arg-type]
             self._frame = self._watch = None
 
 
@@ -575,8 +581,43 @@ def trust(obj: Any) -> Any:
     return wrapped
 
 
+def _plain(value: Any, depth: int = 2) -> Any:
+    """`value` as a trusted object may take it from the student's code: a number or string
+    of a subclass as one of the built-in type, a tensor of a subclass as a plain tensor (its
+    data and autograd history), a tuple or list of them alike.  A subclass's dunders (an
+    `int` whose `__rfloordiv__` is a `functools.partial` building nn.Transformer: an audit,
+    2026-12-05) or `__torch_function__` would otherwise run inside the boundary, as the
+    grader's code.  Anything else is passed as it is."""
+    kind = type(value)
+    if any(kind is t for t in _PLAIN_TYPES):  # by identity: no metaclass `__eq__` of the student's
+        return value
+    if isinstance(value, int):  # the base type's own slots: no method of the subclass runs
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, torch.Tensor):
+        with torch._C.DisableTorchFunctionSubclass():
+            return torch.Tensor.as_subclass(value, torch.Tensor)
+    if depth and kind in (tuple, list):
+        return kind(_plain(v, depth - 1) for v in value)
+    return value
+
+
+#: Argument types a trusted object takes as they are.
+_PLAIN_TYPES = (int, float, bool, str, type(None), torch.Tensor, nn.Parameter, torch.dtype, torch.device)
+
+
+def _plain_call(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """`args` and `kwargs` through `_plain`, outside any boundary (whatever runs here is the student's)."""
+    with untrusted():
+        return tuple(_plain(a) for a in args), {k: _plain(v) for k, v in kwargs.items()}
+
+
 def _trusted_function(fn: Callable, generation: int) -> Callable:
     def trusted_call(*args: Any, **kwargs: Any) -> Any:
+        args, kwargs = _plain_call(args, kwargs)
         with _Boundary(generation):
             return fn(*args, **kwargs)
 
@@ -597,6 +638,7 @@ def _trusted_class(cls: type, watch: Watch) -> type:
             with untrusted():
                 super(sub, self).__init__(*args, **kwargs)
             return
+        args, kwargs = _plain_call(args, kwargs)
         with _Boundary(generation):
             passed = _modules_in((*args, *kwargs.values()))
             super(sub, self).__init__(*args, **kwargs)
@@ -608,6 +650,7 @@ def _trusted_class(cls: type, watch: Watch) -> type:
     namespace["__init__"] = __init__
     if issubclass(cls, nn.Module):
         def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+            args, kwargs = _plain_call(args, kwargs)
             with _Boundary(generation):
                 return super(sub, self).forward(*args, **kwargs)
 
@@ -653,6 +696,7 @@ def _patched_forward(original: Callable) -> Callable:
         if w is not None and w.active:
             w.on_call(self, sys._getframe(1))
             if w.is_trusted_instance(self):  # a trusted block may use the built-ins it is made of
+                args, kwargs = _plain_call(args, kwargs)
                 with _Boundary(w.generation):
                     return original(self, *args, **kwargs)
         return original(self, *args, **kwargs)
@@ -1076,6 +1120,9 @@ TAMPERING_NAMES: dict[str, str] = {
     "sys.getprofile": "profile hooks",
     "torch._C._get_dispatch_stack_at": "reads the dispatch mode stack",
     "torch.utils._python_dispatch._get_current_dispatch_mode": "reads the dispatch mode",
+    **{f"{where}register_module_{kind}": "a hook on every module, the grader's trusted parts included (run inside them)"
+       for where in ("", "torch.nn.modules.module.") for kind in ("forward_hook", "forward_pre_hook", "full_backward_hook", "full_backward_pre_hook", "backward_hook",
+                    "module_registration_hook", "parameter_registration_hook", "buffer_registration_hook")},
     "__subclasses__": "reaches any class, the watch's own included, through the class tree",
     "__class__": "assigning it changes an instance's class after construction",
     "__dict__": "writes the trust mark or class attributes directly",
