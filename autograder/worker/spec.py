@@ -38,12 +38,13 @@ _BOOKKEEPING = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "
 ALIAS_DEPTH = 4
 
 
-#: The classes `adopt` combined in the probe running, by (trusted class, student's class,
-#: the names the trusted values serve) — the classes by `id`, so no metaclass of the
-#: student's hashes them — with the classes themselves (holding them keeps their ids
-#: unique): every part of one kind gets the same class, so `type(a) is type(b)` holds as
-#: it does for the student's parts.  Emptied at the probe's end (`names_follow_swaps`).
-_COMBINED: dict[tuple[int, int, frozenset[str]], tuple[type, type, type]] = {}
+#: The classes `adopt` and `patched_in` combined in the probe running, by (trusted class,
+#: student's class, the names the trusted values serve, whether calling it builds a
+#: trusted part) — the classes by `id`, so no metaclass of the student's hashes them — with
+#: the classes themselves (holding them keeps their ids unique): every part of one kind
+#: gets the same class, so `type(a) is type(b)` holds as it does for the student's parts.
+#: Emptied at the probe's end (`names_follow_swaps`).
+_COMBINED: dict[tuple[int, int, frozenset[str], bool], tuple[type, type, type]] = {}
 
 #: id(combined class) -> (the combined class, the student's class it stands in for), for
 #: the probe running.

@@ -600,7 +600,7 @@ def _plain(value: Any, depth: int = 2) -> Any:
     if isinstance(value, torch.Tensor):
         with torch._C.DisableTorchFunctionSubclass():
             return torch.Tensor.as_subclass(value, torch.Tensor)
-    if depth and kind in (tuple, list):
+    if depth and (kind is tuple or kind is list):
         return kind(_plain(v, depth - 1) for v in value)
     return value
 
@@ -1121,7 +1121,8 @@ TAMPERING_NAMES: dict[str, str] = {
     "torch._C._get_dispatch_stack_at": "reads the dispatch mode stack",
     "torch.utils._python_dispatch._get_current_dispatch_mode": "reads the dispatch mode",
     **{f"{where}register_module_{kind}": "a hook on every module, the grader's trusted parts included (run inside them)"
-       for where in ("", "torch.nn.modules.module.") for kind in ("forward_hook", "forward_pre_hook", "full_backward_hook", "full_backward_pre_hook", "backward_hook",
+       for where in ("", "torch.nn.modules.module.")
+       for kind in ("forward_hook", "forward_pre_hook", "full_backward_hook", "full_backward_pre_hook", "backward_hook",
                     "module_registration_hook", "parameter_registration_hook", "buffer_registration_hook")},
     "__subclasses__": "reaches any class, the watch's own included, through the class tree",
     "__class__": "assigning it changes an instance's class after construction",
