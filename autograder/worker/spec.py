@@ -7,7 +7,7 @@ import importlib
 import io
 import pickle
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from autograder.worker.forbidden import trust, untrusted
+from autograder.worker.forbidden import trust, unrecorded, untrusted
 
 #: Placeholder in a probe's `args`: replaced by the model the probe built.
 MODEL = "<model>"
@@ -50,9 +50,10 @@ _COMBINED: dict[tuple[int, int, frozenset[str], bool], tuple[type, type, type]] 
 #: the probe running.
 _STUDENT_OF: dict[int, tuple[type, type]] = {}
 
-#: ids of the combined classes a `patch=` put under a student's class name in the probe
-#: running (`patched_in`): calling one builds a trusted part, which a swap keeps.
-_PATCHED_IN: set[int] = set()
+#: The combined classes a `patch=` put under a student's class name in the probe running
+#: (`patched_in`), by (id of the trusted class, id of the student's): calling one builds a
+#: trusted part, which a swap keeps; `adopt` gives that class to the same pair's parts.
+_PATCHED_IN: dict[tuple[int, int], type] = {}
 
 #: The names and table entries of a student's module that point at combined classes while
 #: a probe runs (`name_adopted_classes`), with what they held: (dict or class, key, value).
@@ -129,8 +130,8 @@ class Build:
 def _replacement(swap: Swap, old: Any, module: Any) -> Any:
     """The trusted part for the student's `old`: a factory puts it in the place and class of
     `old` itself (`adopt`); a plain `Build` is adopted here."""
-    if id(type(old)) in _PATCHED_IN:  # built trusted by a `patch=` of this probe (`patched_in`)
-        return old
+    if any(type(old) is c for c in _PATCHED_IN.values()):  # built trusted by a `patch=` of this probe (`patched_in`)
+        return old  # (by identity: a stand-in equals the student's class)
     if isinstance(swap.trusted, Build):
         return adopt(swap.trusted.instantiate(module), old)
     return resolve(module, swap.trusted, trusted=False)(old)
@@ -365,19 +366,34 @@ def _adopted(new: nn.Module, old: nn.Module) -> nn.Module:
     student = type(old)
     combined = None
     if not (student.__module__.startswith(_LIBRARY) or isinstance(new, student)):
-        try:
-            combined = _combined(type(new), student, frozenset(_hidden_names(student, new)))
+        hidden = frozenset(_hidden_names(student, new))
+        patched = _PATCHED_IN.get((id(type(new)), id(student)))
+        try:  # a `patch=` of this probe made the class already: one class for the student's, as they have one
+            combined = _serving(patched, hidden) if patched is not None else _combined(type(new), student, hidden)
         except Exception:  # noqa: BLE001 — e.g. an MRO that cannot be linearised, a metaclass that objects
             combined = None
-    for name, value in vars(old).items():
-        if isinstance(value, PLAIN) and not name.startswith("__") and not hasattr(new, name):
-            object.__setattr__(new, name, value)
+    _keep_plain_attributes(new, old)
     if combined is not None:
         try:
             new.__class__ = combined
         except TypeError:  # `__slots__` in the student's class: another instance layout
             new = _in_class(new, old, combined)
     return new
+
+
+def _keep_plain_attributes(new: nn.Module, old: nn.Module) -> None:
+    """`old`'s plain attributes that `new` lacks, put on `new` (a `d_model` the student's code reads)."""
+    for name, value in vars(old).items():
+        if isinstance(value, PLAIN) and not name.startswith("__") and not hasattr(new, name):
+            object.__setattr__(new, name, value)
+
+
+def _serving(combined: type, hidden: Iterable[str]) -> type:
+    """`combined`, with each name in `hidden` serving the trusted instance's own value."""
+    for name in hidden:
+        if not isinstance(vars(combined).get(name), _TrustedValue):
+            type.__setattr__(combined, name, _TrustedValue(name))
+    return combined
 
 
 def _combined(trusted: type, student: type, hidden: frozenset[str], *, builds_trusted: bool = False) -> type:
@@ -390,7 +406,7 @@ def _combined(trusted: type, student: type, hidden: frozenset[str], *, builds_tr
     key = (id(trusted), id(student), hidden, builds_trusted)
     if key not in _COMBINED:
         meta, made = _standing_in_for(student, type(trusted), type(student),
-                                      (lambda *a, **k: _made_as(made[0], trusted(*a, **k), student)) if builds_trusted else student)
+                                      (lambda *a, **k: _made_as(made[0], trusted(*a, **k), student, a, k)) if builds_trusted else student)
         combined = meta(student.__name__, (_NoClassHooks, trusted, student),
                         {"__module__": __name__, "__qualname__": student.__qualname__})
         made.append(combined)
@@ -398,7 +414,7 @@ def _combined(trusted: type, student: type, hidden: frozenset[str], *, builds_tr
             type.__setattr__(combined, name, _TrustedValue(name))
         _COMBINED[key], _STUDENT_OF[id(combined)] = (combined, trusted, student), (combined, student)
         if builds_trusted:
-            _PATCHED_IN.add(id(combined))
+            _PATCHED_IN[id(trusted), id(student)] = combined
     combined = _COMBINED[key][0]
     _keep_trusted(combined, trusted)  # every time: the student's class may have gained a method since
     return combined
@@ -423,14 +439,20 @@ def patched_in(current: Any, trusted: Any) -> Any:
         return trusted
 
 
-def _made_as(combined: type, new: nn.Module, student: type) -> nn.Module:
+def _made_as(combined: type, new: nn.Module, student: type, args: tuple, kwargs: dict) -> nn.Module:
     """The trusted part `new` made an instance of `combined`, whose names the student's
     classes would hide from it serve its own values (as `_hidden_names` finds them for
-    `new`); `new` as it is where the layouts differ (`__slots__`)."""
+    `new`), with the plain attributes the student's own constructor sets given the same
+    arguments (`self._d = d_model`), where it builds (the random state left as it was, the
+    built-ins it reaches not counted: no verdict rests on it); `new` as it is where the
+    layouts differ (`__slots__`)."""
     with untrusted():
-        for name in _hidden_names(student, new):
-            if not isinstance(vars(combined).get(name), _TrustedValue):
-                type.__setattr__(combined, name, _TrustedValue(name))
+        try:
+            with torch.random.fork_rng(devices=[]), unrecorded():
+                _keep_plain_attributes(new, student(*args, **kwargs))
+        except Exception:  # noqa: BLE001 — an unfinished part: what the patch is for
+            pass
+        _serving(combined, _hidden_names(student, new))
         try:
             new.__class__ = combined
         except TypeError:
@@ -488,9 +510,10 @@ def name_adopted_classes(module: Any, obj: Any) -> None:
     end of the probe (`names_follow_swaps`; outside one, nothing): a student's
     `type(self.cell) is LSTMCell` — or `is CELLS["lstm"]`, `is Cell.registry["lstm"]` —
     holds for the grader's cell as it does for their own, as `isinstance` already did.
-    Looked at: the module's names, the plain dicts among them, and the attributes (and
-    their plain dicts) of the classes the module defines.  Called once the whole model is
-    built, so the student's constructors never build a trusted part."""
+    Looked at: the module's names, the plain dicts among them, the attributes (and their
+    plain dicts) of the classes the module defines, and the attributes of the built model's
+    modules.  Called once the whole model is built, so the student's constructors never
+    build a trusted part (but under a `patch=`: `patched_in`)."""
     if not _FOLLOWING or module is None or not isinstance(obj, nn.Module):
         return
     stand_ins: dict[int, tuple[type, type]] = {}  # id(student's class) -> (its combined class, the student's class)
@@ -511,6 +534,11 @@ def name_adopted_classes(module: Any, obj: Any) -> None:
             if attributes.get("__module__") == own_module:
                 for attr, held in list(attributes.items()):
                     _point(value, attr, held, stand_ins)
+    for part in obj.modules():  # a class the model's own modules keep (`self._layer_cls = layer_cls`)
+        attributes = vars(part)
+        for attr, held in list(attributes.items()):
+            if type(attr) is str and isinstance(held, type):
+                _point(attributes, attr, held, stand_ins)
 
 
 def _point(container: dict | type, key: str, value: Any, stand_ins: dict[int, tuple[type, type]]) -> None:

@@ -68,20 +68,30 @@ def _pytorch_mask(mask: torch.Tensor | None, num_heads: int) -> torch.Tensor | N
 
 
 class TrustedSelfAttention(nn.MultiheadAttention):
-    """`nn.MultiheadAttention` with the assignment's `forward(x, mask=None)`."""
+    """`nn.MultiheadAttention` with the assignment's `forward(x, mask=None)` and the
+    handout's `d_model`; called as PyTorch calls it (`(q, k, v, attn_mask=…, …)`, from
+    `nn.TransformerEncoderLayer`), it is `nn.MultiheadAttention`."""
 
     def __init__(self, d_model: int, num_heads: int, bias: bool = True) -> None:
         super().__init__(d_model, num_heads, bias=bias, batch_first=True)
+        self.d_model = d_model
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *value: torch.Tensor,  # type: ignore[override]
+                **pytorch_kwargs: Any) -> Any:
+        if value or pytorch_kwargs:  # (query, key, value, attn_mask=…, need_weights=…): PyTorch's own call
+            return super().forward(x, mask, *value, **pytorch_kwargs)
         return super().forward(x, x, x, attn_mask=_pytorch_mask(mask, self.num_heads), need_weights=False)[0]
 
 
 class TrustedEncoderLayer(nn.TransformerEncoderLayer):
-    """`nn.TransformerEncoderLayer` (batch first, ReLU) with the assignment's signature and mask."""
+    """`nn.TransformerEncoderLayer` (batch first, ReLU) with the assignment's signature and
+    mask, and a `self_attn` with the assignment's API (`TrustedSelfAttention`): a student's
+    helper run on the layer may call `self.self_attn(x, mask)`."""
 
     def __init__(self, d_model: int, num_heads: int, dim_feedforward: int, dropout: float = 0.0, norm_first: bool = True) -> None:
         super().__init__(d_model, num_heads, dim_feedforward, dropout=dropout, batch_first=True, norm_first=norm_first)
+        self.self_attn.__class__ = TrustedSelfAttention  # the same module layout
+        self.self_attn.d_model = d_model
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         return super().forward(x, src_mask=_pytorch_mask(mask, self.self_attn.num_heads))
