@@ -785,12 +785,22 @@ class _Halves(nn.Module):
         self.half = d // 2
 
 
-class _Makes(nn.Module):
-    """A grader's class that calls what it is given (a hook, a factory) while it is built."""
+class _Holds(nn.Module):
+    """A grader's class holding a forbidden built-in (trusted once built by `trust(_Holds)`)."""
 
-    def __init__(self, make: Callable[[], Any]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.made = make()
+        self.inner = nn.Linear(3, 2)
+
+
+class _Makes(nn.Module):
+    """A grader's class that calls a factory it looks up (a registry's hook) while it is built."""
+
+    factory: Callable[[], Any] = staticmethod(lambda: None)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made = _Makes.factory()
 
 
 def test_a_trusted_object_takes_a_number_of_a_students_subclass_as_a_plain_number(student):
@@ -805,6 +815,39 @@ class Size(int):
     assert type(halves.half) is int and halves.half == 2
 
 
+def test_a_trusted_object_refuses_an_object_of_the_students_that_is_not_a_plain_value(student):
+    """A plain object whose `__rfloordiv__` is a C-level callable building a layer was passed
+    as it is (as `num_heads`) and ran inside the trusted constructor (an audit, 2026-12-05).
+    A trusted object takes numbers, strings, tensors and modules; anything else is a
+    TypeError of the student's code."""
+    m = student(HEADER + """
+Heads = type("Heads", (), {"__rfloordiv__": functools.partial(next, zip(map(functools.partial(nn.Linear, 3), [2])))})
+""")
+    for value in ("Heads()", "[Heads()]", "{'d': 4}"):
+        with pytest.raises(TypeError, match="takes numbers, strings, tensors and modules"):
+            run(m, MLP, lambda module: trust(_Halves)(eval(value, vars(module))))
+
+
+def test_a_forbidden_module_holding_a_copied_trust_mark_is_the_students(student):
+    """The trust mark read off a trusted part and written onto a forbidden layer the student
+    built at import (under a made-up attribute name, past the scan) trusted that layer: its
+    forward ran as the grader's (an audit, 2026-12-05).  The watch keeps trusted instances by
+    identity; a deep copy of a trusted part stays trusted."""
+    m = student(HEADER + """
+import copy
+KEPT = nn.Linear(3, 2)
+def use(part, x):
+    name = "_nnzoo_" + "trusted_in_watch"
+    setattr(KEPT, name, getattr(part, name))
+    return KEPT(x)  # HERE
+def clone(part, x):
+    return copy.deepcopy(part)(x)
+""")
+    with_part = lambda fn: lambda module: fn(trust(_Holds)(), randn(1, 3))  # noqa: E731
+    caught(m, MLP, with_part(lambda part, x: m.use(part.inner, x)), "torch.nn.Linear", "HERE")
+    assert run(m, MLP, with_part(lambda part, x: m.clone(part.inner, x))).shape == (1, 2)
+
+
 def test_a_module_built_inside_a_trusted_constructor_but_kept_elsewhere_is_the_students(student):
     """Only the modules a trusted object holds when its constructor ends are trusted: one a
     C-level callable of the student's built meanwhile (no frame of their file on the stack)
@@ -817,7 +860,11 @@ def use(x):
 """)
 
     def recipe(module: Any) -> Any:
-        trust(_Makes)(module.make)
+        _Makes.factory = module.make
+        try:
+            trust(_Makes)()
+        finally:
+            _Makes.factory = staticmethod(lambda: None)
         return module.use(randn(1, 3))
     caught(m, MLP, recipe, "torch.nn.Linear", "HERE")
 

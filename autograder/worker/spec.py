@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from autograder.worker.forbidden import trust, unrecorded, untrusted
+from autograder.worker.forbidden import carry_trust, trust, unrecorded, untrusted
 
 #: Placeholder in a probe's `args`: replaced by the model the probe built.
 MODEL = "<model>"
@@ -591,6 +591,7 @@ def _in_class(new: nn.Module, old: nn.Module, combined: type) -> nn.Module:
         for name in {n for k in type(old).__mro__ for n in _slot_names(k)}:
             if hasattr(old, name) and name not in vars(new):
                 object.__setattr__(clone, name, getattr(old, name))
+        carry_trust(new, clone)
         return clone
     except (TypeError, AttributeError):
         return new

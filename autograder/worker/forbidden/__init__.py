@@ -16,6 +16,7 @@ from autograder.worker.forbidden.targets import (
 from autograder.worker.forbidden.watch import (
            TAMPERING_NAMES,
            Watch,
+           carry_trust,
            carry_watches_into_threads,
            guard_calls_by_handle,
            trust,
@@ -25,5 +26,5 @@ from autograder.worker.forbidden.watch import (
            watching,
 )
 
-__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_watches_into_threads", "guard_calls_by_handle", "short_name", "target_for",
+__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_trust", "carry_watches_into_threads", "guard_calls_by_handle", "short_name", "target_for",
            "trust", "trusted", "unrecorded", "untrusted", "watching"]

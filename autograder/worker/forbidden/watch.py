@@ -42,7 +42,9 @@ passed through `trust()`.
 
 Module instances are trusted when their class is a `trust()`ed class of this watch, or
 when they were built inside a boundary (e.g. the `nn.Linear` inside a trusted
-`nn.TransformerEncoderLayer`); the mark survives `copy.deepcopy`.  An instance of a
+`nn.TransformerEncoderLayer`).  The watch keeps them by identity: a module's mark copied
+onto another proves nothing, but `copy.deepcopy` of a trusted module gives a trusted copy
+(`_Mark`).  An instance of a
 forbidden class that is not trusted is a violation whenever it is called, wherever from.
 
 A violation is raised at the call (`ForbiddenCall`, naming the SPEC name and the
@@ -71,6 +73,7 @@ import sys
 import sysconfig
 import threading
 import types
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,7 +94,7 @@ from autograder.worker.forbidden.targets import (
 # -- helpers ---------------------------------------------------------------------------------
 
 _MISS = object()
-_MARK = "_nnzoo_trusted_in_watch"  # instance attribute: the generation of the watch that trusted it
+_MARK = "_nnzoo_trusted_in_watch"  # instance attribute: a `_Mark`, so that a deep copy is trusted too
 _OP_TYPES = (torch._ops.OpOverload, torch._ops.OpOverloadPacket, torch._ops.HigherOrderOperator)
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _STDLIB_DIRS = tuple({os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep,
@@ -165,6 +168,35 @@ def _resolved(target: Target) -> tuple[tuple[Any, ...], tuple[type, ...], tuple[
     return functions, classes, dirs
 
 
+class _Mark:
+    """What a trusted module holds under `_MARK`.  It proves nothing: the watch's registry
+    decides (`Watch.is_trusted_instance`), so a mark read off one module and written onto
+    another (a forbidden layer the student built at import: an audit, 2026-12-05), or made
+    by hand, trusts nothing.  It is there for `copy.deepcopy`: the copy of a trusted module
+    (a student's `_get_clones` of a trusted layer) is trusted too."""
+
+    __slots__ = ("generation", "owner")
+
+    def __init__(self, generation: int, owner: int) -> None:
+        self.generation, self.owner = generation, owner  # the watch, and the id of the module holding it
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Mark | None:
+        """The mark of the copy `copy.deepcopy` is making of the owner (in `memo` before its
+        state is copied), trusted when the owner is and the copy is of its class."""
+        w = _ACTIVE
+        if w is None or w.generation != self.generation:
+            return None
+        ref = w.marked.get(self.owner)
+        owner = ref() if ref is not None else None
+        copy = memo.get(self.owner)
+        if owner is None or copy is None or copy is owner or type(copy) is not type(owner):
+            return None
+        return w.mark(copy)
+
+    def __reduce__(self) -> tuple[Any, tuple]:
+        return type(None), ()  # unpickled: no mark
+
+
 # -- the watch -------------------------------------------------------------------------------
 
 _ACTIVE: Watch | None = None
@@ -190,7 +222,8 @@ class Watch:
     classes: dict[type, str] = field(default_factory=dict)
     packages: dict[str, str] = field(default_factory=dict)
     package_dirs: tuple[tuple[str, str], ...] = ()
-    trusted_classes: set[type] = field(default_factory=set)
+    trusted_classes: dict[int, type] = field(default_factory=dict)  # by id: no metaclass `__hash__`/`__eq__` of the student's
+    marked: dict[int, weakref.ref] = field(default_factory=dict)  # the trusted instances, by id
     boundaries: set[types.FrameType] = field(default_factory=set)
     blocks: set[types.FrameType] = field(default_factory=set)  # the boundaries that are `with trusted():` blocks
     _func_cache: dict[Any, str | None] = field(default_factory=dict)
@@ -310,16 +343,23 @@ class Watch:
     # .. module instances ..
 
     def is_trusted_instance(self, module: nn.Module) -> bool:
-        return type(module) in self.trusted_classes or module.__dict__.get(_MARK) == self.generation
+        if id(type(module)) in self.trusted_classes:
+            return True
+        ref = self.marked.get(id(module))
+        return ref is not None and ref() is module
 
-    def mark(self, module: nn.Module) -> None:
-        object.__setattr__(module, _MARK, self.generation)
+    def mark(self, module: nn.Module) -> _Mark:
+        """Trust `module` for this watch; the `_Mark` it holds carries that to its deep copies."""
+        self.marked[id(module)] = weakref.ref(module)
+        mark = _Mark(self.generation, id(module))
+        object.__setattr__(module, _MARK, mark)
+        return mark
 
     def on_build(self, module: nn.Module, frame: types.FrameType | None) -> None:
         spec = self.spec_of_class(type(module))
         if spec is None:
             return
-        if type(module) in self.trusted_classes:
+        if id(type(module)) in self.trusted_classes:
             self.mark(module)
             return
         trusted_, where = self.locate(frame)
@@ -581,13 +621,23 @@ def trust(obj: Any) -> Any:
     return wrapped
 
 
+def carry_trust(source: nn.Module, copy: nn.Module) -> None:
+    """`copy` (the grader's own copy of `source`, in another class) trusted as `source` is."""
+    w = _ACTIVE
+    if w is not None and w.is_trusted_instance(source):
+        w.mark(copy)
+
+
 def _plain(value: Any, depth: int = 2) -> Any:
     """`value` as a trusted object may take it from the student's code: a number or string
     of a subclass as one of the built-in type, a tensor of a subclass as a plain tensor (its
-    data and autograd history), a tuple or list of them alike.  A subclass's dunders (an
-    `int` whose `__rfloordiv__` is a `functools.partial` building nn.Transformer: an audit,
-    2026-12-05) or `__torch_function__` would otherwise run inside the boundary, as the
-    grader's code.  Anything else is passed as it is."""
+    data and autograd history), a tuple or list (or a subclass: a namedtuple) of them as a
+    plain tuple or list.  A subclass's dunders (an `int` whose `__rfloordiv__` is a
+    `functools.partial` building nn.Transformer: an audit, 2026-12-05) or
+    `__torch_function__` would otherwise run inside the boundary, as the grader's code.
+    A module passes as it is: its calls run the student's frames, which the watch sees.
+    Anything else is refused with a TypeError charged to the student: a plain object whose
+    `__rfloordiv__` built a layer inside the boundary (an audit, 2026-12-05)."""
     kind = type(value)
     if any(kind is t for t in _PLAIN_TYPES):  # by identity: no metaclass `__eq__` of the student's
         return value
@@ -600,19 +650,27 @@ def _plain(value: Any, depth: int = 2) -> Any:
     if isinstance(value, torch.Tensor):
         with torch._C.DisableTorchFunctionSubclass():
             return torch.Tensor.as_subclass(value, torch.Tensor)
-    if depth and (kind is tuple or kind is list):
-        return kind(_plain(v, depth - 1) for v in value)
-    return value
+    if isinstance(value, nn.Module):  # a part it runs (the student's cell in a trusted loop): watched as theirs
+        return value
+    if depth and isinstance(value, (tuple, list)):  # a namedtuple state too: its items, by the base type's slot
+        base = tuple if isinstance(value, tuple) else list
+        return base(_plain(v, depth - 1) for v in base.__getitem__(value, slice(None)))
+    raise TypeError(
+        f"the grader's part takes numbers, strings, tensors and modules, not {object.__repr__(value)}"
+    )
 
 
 #: Argument types a trusted object takes as they are.
-_PLAIN_TYPES = (int, float, bool, str, type(None), torch.Tensor, nn.Parameter, torch.dtype, torch.device)
+_PLAIN_TYPES = (
+    int, float, bool, str, type(None), slice, type(Ellipsis),
+    torch.Tensor, nn.Parameter, torch.dtype, torch.device, torch.Size, torch.Generator,
+)
 
 
 def _plain_call(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     """`args` and `kwargs` through `_plain`, outside any boundary (whatever runs here is the student's)."""
     with untrusted():
-        return tuple(_plain(a) for a in args), {k: _plain(v) for k, v in kwargs.items()}
+        return tuple(_plain(a) for a in args), {str.__str__(k): _plain(v) for k, v in kwargs.items()}
 
 
 def _trusted_function(fn: Callable, generation: int) -> Callable:
@@ -656,7 +714,7 @@ def _trusted_class(cls: type, watch: Watch) -> type:
 
         namespace["forward"] = forward
     sub = type(cls.__name__, (cls,), namespace)
-    watch.trusted_classes.add(sub)
+    watch.trusted_classes[id(sub)] = sub
     return sub
 
 
