@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from autograder.worker.forbidden import (
     FORBIDDEN_TARGETS,
     ForbiddenCall,
+    runs_the_students_parts,
     target_for,
     trust,
     trusted,
@@ -92,8 +93,9 @@ class TrustedRNN(nn.Module):
         return torch.stack(outputs, dim=1), state
 
 
+@runs_the_students_parts
 class UnrolledCell(nn.Module):
-    """A given cell (the student's) applied through time by trusted code."""
+    """A given cell (the student's) applied through time by the grader's code (no boundary)."""
 
     def __init__(self, cell: nn.Module) -> None:
         super().__init__()
@@ -817,15 +819,44 @@ class Size(int):
 
 def test_a_trusted_object_refuses_an_object_of_the_students_that_is_not_a_plain_value(student):
     """A plain object whose `__rfloordiv__` is a C-level callable building a layer was passed
-    as it is (as `num_heads`) and ran inside the trusted constructor (an audit, 2026-12-05).
-    A trusted object takes numbers, strings, tensors and modules; anything else is a
-    TypeError of the student's code."""
+    as it is (as `num_heads`) and ran inside the trusted constructor; so did a module of the
+    student's with the same dunder (audits, 2026-12-05).  A trusted object takes numbers,
+    strings and tensors; anything else is a TypeError of the student's code."""
     m = student(HEADER + """
 Heads = type("Heads", (), {"__rfloordiv__": functools.partial(next, zip(map(functools.partial(nn.Linear, 3), [2])))})
+ModuleHeads = type("ModuleHeads", (nn.Module,), dict(vars(Heads)))
 """)
-    for value in ("Heads()", "[Heads()]", "{'d': 4}"):
-        with pytest.raises(TypeError, match="takes numbers, strings, tensors and modules"):
+    for value in ("Heads()", "ModuleHeads()", "[Heads()]", "{'d': 4}"):
+        with pytest.raises(TypeError, match="takes numbers, strings and tensors"):
             run(m, MLP, lambda module: trust(_Halves)(eval(value, vars(module))))
+
+
+@runs_the_students_parts
+class _Applies(nn.Module):
+    """A grader's class that applies a part it is given (as rnn's `UnrolledCell` does, through time)."""
+
+    def __init__(self, part: nn.Module) -> None:
+        super().__init__()
+        self.part = part
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.part(x)
+
+
+def test_a_graders_class_around_the_students_part_is_no_boundary(student):
+    """A trusted wrapper ran a part of the student's whose `forward` is a `functools.partial`
+    of a built-in (no frame of their file) inside its boundary: uncharged.  Such a class is
+    not trusted now (`runs_the_students_parts`), and a trusted one takes no module."""
+    m = student(HEADER + """
+class Part(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(3, 3))
+        self.forward = functools.partial(F.linear, weight=self.weight)
+""")
+    caught(m, MLP, lambda module: trust(_Applies)(module.Part())(randn(2, 3)), "torch.nn.functional.linear", None)
+    with pytest.raises(TypeError, match="takes numbers, strings and tensors"):
+        run(m, MLP, lambda module: trust(type("Trusted", (_Applies,), {}))(module.Part()))
 
 
 def test_a_forbidden_module_holding_a_copied_trust_mark_is_the_students(student):

@@ -384,6 +384,12 @@ def test_a_checks_message_quotes_little_of_what_the_students_code_chose():
         "test_self_attention_is_causal_with_a_causal_mask", "test_encoder_layer_parameters_like_pytorch",
         "test_pre_norm_layer_matches_reference", "test_post_norm_layer_matches_reference", "test_encoder_layer_is_permutation_equivariant",
         "test_encoder_layer_dropout_is_off_in_eval_mode", "test_encoder_layer_dropout_in_train_mode"]),
+    ("attention_launders_a_layer_through_a_module_argument", [
+        "test_self_attention_parameters_like_pytorch", "test_self_attention_matches_reference",
+        "test_self_attention_keeps_n_tokens_with_the_same_weights", "test_self_attention_is_permutation_equivariant",
+        "test_self_attention_is_causal_with_a_causal_mask", "test_encoder_layer_parameters_like_pytorch",
+        "test_pre_norm_layer_matches_reference", "test_post_norm_layer_matches_reference", "test_encoder_layer_is_permutation_equivariant",
+        "test_encoder_layer_dropout_is_off_in_eval_mode", "test_encoder_layer_dropout_in_train_mode"]),
     ("attention_copies_the_trust_mark", [
         "test_self_attention_parameters_like_pytorch", "test_self_attention_matches_reference",
         "test_self_attention_keeps_n_tokens_with_the_same_weights", "test_self_attention_is_permutation_equivariant",
@@ -402,7 +408,7 @@ def test_the_students_code_run_by_a_trusted_factory_is_watched(name, lost):
     student's code.  A trusted object takes plain numbers, and trusts only the modules it
     holds once built (an `int` of the student's built a layer inside the trusted
     constructor and stowed it: 19/24, honest 13/24, an audit, 2026-12-05; a plain object
-    did the same: 18/24 against 11/24).  A trust mark copied onto a layer built at import
+    did the same: 18/24 against 11/24, and so did a module: a trusted object takes none).  A trust mark copied onto a layer built at import
     proves nothing: the watch keeps its trusted modules by identity (17/24 against 12/24)."""
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", name.split("_")[0], SandboxLimits(call_seconds=60))
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]

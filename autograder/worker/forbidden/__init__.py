@@ -19,6 +19,7 @@ from autograder.worker.forbidden.watch import (
            carry_trust,
            carry_watches_into_threads,
            guard_calls_by_handle,
+           runs_the_students_parts,
            trust,
            trusted,
            unrecorded,
@@ -26,5 +27,5 @@ from autograder.worker.forbidden.watch import (
            watching,
 )
 
-__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_trust", "carry_watches_into_threads", "guard_calls_by_handle", "short_name", "target_for",
+__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_trust", "carry_watches_into_threads", "guard_calls_by_handle", "runs_the_students_parts", "short_name", "target_for",
            "trust", "trusted", "unrecorded", "untrusted", "watching"]

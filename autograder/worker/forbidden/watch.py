@@ -606,7 +606,7 @@ def trust(obj: Any) -> Any:
     and for trusted classes a probe builds (`Build("torch.nn:Linear")`).
     """
     w = _ACTIVE
-    if w is None:
+    if w is None or id(obj) in _RUNS_THEIRS:
         return obj
     hit = w._trust_cache.get(id(obj))
     if hit is not None:
@@ -619,6 +619,22 @@ def trust(obj: Any) -> Any:
         return obj
     w._trust_cache[id(obj)] = (obj, wrapped)
     return wrapped
+
+
+_RUNS_THEIRS: dict[int, Any] = {}
+
+
+def runs_the_students_parts(obj: Any) -> Any:
+    """Decorator for a grader's class or function that works on a part it is given (the
+    student's cell run through time, their layer run on another graph first, their RNN
+    whose cell a factory reads): `trust()` leaves it as it is, so that what its code
+    reaches through their part — a C-level hook, a dunder or property of their class, a
+    `forward` that is a `functools.partial` of a built-in, none of which leaves a frame of
+    their file — is charged to the student, as it would be anywhere else (a trusted wrapper
+    ran them inside its boundary: an audit, 2026-12-05).  It uses no built-in a test
+    forbids, except through a trusted class of its own."""
+    _RUNS_THEIRS[id(obj)] = obj
+    return obj
 
 
 def carry_trust(source: nn.Module, copy: nn.Module) -> None:
@@ -635,9 +651,11 @@ def _plain(value: Any, depth: int = 2) -> Any:
     plain tuple or list.  A subclass's dunders (an `int` whose `__rfloordiv__` is a
     `functools.partial` building nn.Transformer: an audit, 2026-12-05) or
     `__torch_function__` would otherwise run inside the boundary, as the grader's code.
-    A module passes as it is: its calls run the student's frames, which the watch sees.
-    Anything else is refused with a TypeError charged to the student: a plain object whose
-    `__rfloordiv__` built a layer inside the boundary (an audit, 2026-12-05)."""
+    Anything else — a module too: its class's C-level dunders run where no frame of the
+    student's shows — is refused with a TypeError charged to the student: a plain object,
+    then a module, whose `__rfloordiv__` built a layer inside the boundary (audits,
+    2026-12-05).  A grader's class that takes the student's modules is not trusted at all
+    (`runs_the_students_parts`)."""
     kind = type(value)
     if any(kind is t for t in _PLAIN_TYPES):  # by identity: no metaclass `__eq__` of the student's
         return value
@@ -650,13 +668,11 @@ def _plain(value: Any, depth: int = 2) -> Any:
     if isinstance(value, torch.Tensor):
         with torch._C.DisableTorchFunctionSubclass():
             return torch.Tensor.as_subclass(value, torch.Tensor)
-    if isinstance(value, nn.Module):  # a part it runs (the student's cell in a trusted loop): watched as theirs
-        return value
     if depth and isinstance(value, (tuple, list)):  # a namedtuple state too: its items, by the base type's slot
         base = tuple if isinstance(value, tuple) else list
         return base(_plain(v, depth - 1) for v in base.__getitem__(value, slice(None)))
     raise TypeError(
-        f"the grader's part takes numbers, strings, tensors and modules, not {object.__repr__(value)}"
+        f"the grader's part takes numbers, strings and tensors, not {object.__repr__(value)}"
     )
 
 

@@ -32,6 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from autograder.worker.forbidden import runs_the_students_parts
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import build_model, plain
 from autograder.worker.spec import Build, MissingName, adopt, resolve
@@ -96,6 +97,7 @@ class TrustedSAGELayer(nn.Module):
         return self.lin_l(trusted_scatter(x[source], target, x.shape[0], "mean")) + self.lin_r(x)
 
 
+@runs_the_students_parts
 class AfterAnotherGraph(nn.Module):
     """Runs `layer` on another graph first (a path of 3 nodes), then returns its output on
     the graph given: a fresh layer's output for a layer that keeps nothing of the graphs it

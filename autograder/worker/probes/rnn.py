@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograder.worker.forbidden import trust, unrecorded, untrusted
+from autograder.worker.forbidden import runs_the_students_parts, trust, unrecorded, untrusted
 from autograder.worker.probes import probe
 from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
 from autograder.worker.spec import Build, adopt
@@ -139,8 +139,10 @@ def __getattr__(name: str) -> Any:
     return factory
 
 
+@runs_the_students_parts
 class TrustedRNN(nn.Module):
-    """A trusted cell applied through time, with the assignment's `RNN` API and names.
+    """A trusted cell applied through time, with the assignment's `RNN` API and names.  The
+    loop itself is not a trust boundary: a cell it is given runs as whoever made it.
 
     Args:
         input_size, hidden_size: I, H.
@@ -149,7 +151,7 @@ class TrustedRNN(nn.Module):
 
     def __init__(self, input_size: int = 0, hidden_size: int = 0, cell: str | nn.Module = "rnn") -> None:
         super().__init__()
-        self.cell = cell if isinstance(cell, nn.Module) else TRUSTED_CELL_CLASS[cell](input_size, hidden_size)
+        self.cell = cell if isinstance(cell, nn.Module) else trust(TRUSTED_CELL_CLASS[cell])(input_size, hidden_size)
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         hs = []
@@ -162,6 +164,7 @@ class TrustedRNN(nn.Module):
 TRUSTED_RNN_AROUND = f"{__name__}:trusted_rnn_around"
 
 
+@runs_the_students_parts
 def trusted_rnn_around(old: nn.Module) -> nn.Module:
     """Swap factory for a classifier's `rnn`: a `TrustedRNN` around the cell already in
     `old` (put there by a previous swap of `"rnn.cell"`), in the place and class of the
@@ -182,9 +185,11 @@ class TrustedSequenceClassifier(nn.Module):
         return self.readout(hs[:, x.shape[1] - 1])  # (B, C)
 
 
+@runs_the_students_parts
 class UnrolledCell(nn.Module):
-    """A given cell (e.g. the student's) applied through time by trusted code, so that
-    gradients through the state `h` (and `c`) of a cell are compared too.
+    """A given cell (e.g. the student's) applied through time by the grader's code, so that
+    gradients through the state `h` (and `c`) of a cell are compared too; the loop is not a
+    trust boundary (what the cell reaches is the student's).
 
     `forward(x (B, T, I), state=None)` returns the stacked h (B, T, H), and for a cell with
     an `(h, c)` state the tuple (h (B, T, H), c (B, T, H)).
