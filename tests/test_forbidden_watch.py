@@ -27,11 +27,13 @@ from autograder.worker.forbidden import (
     FORBIDDEN_TARGETS,
     ForbiddenCall,
     runs_the_students_parts,
+    student_import,
     target_for,
     trust,
     trusted,
     watching,
 )
+from autograder.worker.forbidden.watch import _IMPORTED_BY_STUDENT
 
 # -- the hidden tests' forbid lists ------------------------------------------------------------
 
@@ -593,6 +595,28 @@ GCN_HEAD = HEADER + """
 def propagate(x, edge_index):
 """
 EDGES = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
+
+
+def test_a_package_the_students_module_loads_when_imported_is_theirs(student, tmp_path, monkeypatch):
+    """PyG's `scatter`, imported at import under a name built at run time, compiled by
+    `torch.jit.script` and kept in a list, ran where no frame of the package shows (27/27
+    against 20/27, an audit, 2026-12-05).  What the student's import loads is theirs: every
+    watch that forbids it charges them, at the line that imports it.  (A stand-in
+    `torch_sparse`: PyG cannot be imported twice in one process.)"""
+    (tmp_path / "torch_sparse").mkdir()
+    (tmp_path / "torch_sparse" / "__init__.py").write_text("def spmm(x):\n    return x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with student_import():
+            m = student(GCN_HEAD + """
+    return KEPT[0](x)
+KEPT = [importlib.import_module("torch_" + "sparse").spmm]  # HERE imports torch_sparse
+""")
+        caught(m, GNN, lambda module: module.propagate(randn(4, 3), EDGES), "torch_sparse", "HERE")
+        assert run(m, MLP, lambda module: module.propagate(randn(4, 3), EDGES)).shape == (4, 3)  # not forbidden there
+    finally:
+        _IMPORTED_BY_STUDENT.clear()
+        sys.modules.pop("torch_sparse", None)
 
 
 @pytest.mark.parametrize("body", [

@@ -414,6 +414,15 @@ def test_the_students_code_run_by_a_trusted_factory_is_watched(name, lost):
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
 
 
+def test_a_package_loaded_at_import_costs_every_test_that_forbids_it():
+    """PyG compiled by TorchScript at import ran unseen by the package check (27/27, the
+    same calls unscripted 20/27, an audit, 2026-12-05): a package the student's import loads
+    is theirs, and every gnn test forbids PyG, as an open `import torch_geometric` costs."""
+    result = grade_file(Path(__file__).parent / "malformed" / "gnn_scripts_pyg_at_import.py", "gnn", SandboxLimits(call_seconds=60))
+    assert result.score == 0 and all("imports torch_geometric when it is loaded" in t.message for t in result.tests), \
+        [(t.name, t.message[:120]) for t in result.tests if "when it is loaded" not in t.message]
+
+
 def test_a_chain_too_deep_for_a_rescan_hides_no_forbidden_name():
     """The source is parsed once, where the judge first scans it, and a scan that could not
     read the file rules out no forbidden name: the file loses what F.linear alone loses."""

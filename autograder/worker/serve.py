@@ -33,7 +33,7 @@ import torch
 import autograder.worker.probes as probes
 from autograder.worker import shell
 from autograder.worker.encoding import encode
-from autograder.worker.forbidden import carry_watches_into_threads
+from autograder.worker.forbidden import carry_watches_into_threads, student_import
 from autograder.worker.isolation import Sandbox
 from autograder.worker.limits import SandboxLimits
 from autograder.worker.preflight import Reachability, reachability
@@ -68,7 +68,8 @@ def import_student_module(source: Path, name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     shell.install(module.__dict__)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    with student_import():  # the packages it loads are its own (`Watch.check_namespace`)
+        spec.loader.exec_module(module)
     return module
 
 

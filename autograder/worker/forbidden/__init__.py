@@ -20,6 +20,7 @@ from autograder.worker.forbidden.watch import (
            carry_watches_into_threads,
            guard_calls_by_handle,
            runs_the_students_parts,
+           student_import,
            trust,
            trusted,
            unrecorded,
@@ -27,5 +28,5 @@ from autograder.worker.forbidden.watch import (
            watching,
 )
 
-__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_trust", "carry_watches_into_threads", "guard_calls_by_handle", "runs_the_students_parts", "short_name", "target_for",
+__all__ = ["FORBIDDEN_TARGETS", "TAMPERING_NAMES", "ForbiddenCall", "Target", "Watch", "carry_trust", "carry_watches_into_threads", "guard_calls_by_handle", "runs_the_students_parts", "short_name", "student_import", "target_for",
            "trust", "trusted", "unrecorded", "untrusted", "watching"]
