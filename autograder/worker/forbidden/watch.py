@@ -44,8 +44,9 @@ Module instances are trusted when their class is a `trust()`ed class of this wat
 when they were built inside a boundary (e.g. the `nn.Linear` inside a trusted
 `nn.TransformerEncoderLayer`).  The watch keeps them by identity: a module's mark copied
 onto another proves nothing, but `copy.deepcopy` of a trusted module gives a trusted copy
-(`_Mark`).  An instance of a
-forbidden class that is not trusted is a violation whenever it is called, wherever from.
+(`_Mark`).  An instance of a forbidden class that is not trusted is a violation whenever
+it is called, wherever from.  A trusted object takes only plain values (`_plain`); the
+grader's classes that run the student's parts are no boundary (`runs_the_students_parts`).
 
 A violation is raised at the call (`ForbiddenCall`, naming the SPEC name and the
 student's file and line) and recorded: one the student's code caught is raised again
