@@ -411,11 +411,8 @@ class Watch:
             return
         for top in sorted(_IMPORTED_BY_STUDENT):
             if top in self.packages:
-                line = _import_line(self.student_files, top)
-                exc = ForbiddenCall(self.packages[top], f"imports {top} when it is loaded",
-                                    line[0] if line else None, line[1] if line else None)
-                self.violations.append(exc)
-                raise exc
+                self.fail(self.packages[top], f"imports {top} when it is loaded", None,
+                          _import_line(self.student_files, top))
         items: list[tuple[str, Any]] = list(vars(module).items())
         for name, value in list(items):
             if isinstance(value, type) and value.__module__ == module.__name__:
@@ -424,11 +421,8 @@ class Watch:
             for origin in _origins(value):
                 top = origin.partition(".")[0]
                 if top in self.packages:
-                    line = _import_line(self.student_files, top)
-                    exc = ForbiddenCall(self.packages[top], f"`{name}` comes from {origin}",
-                                        line[0] if line else None, line[1] if line else None)
-                    self.violations.append(exc)
-                    raise exc
+                    self.fail(self.packages[top], f"`{name}` comes from {origin}", None,
+                              _import_line(self.student_files, top))
 
 
 def _origins(value: Any) -> list[str]:
