@@ -79,6 +79,9 @@ def run_public_tests(tests: Path, *, quick: bool = False) -> int:
     """Run one public test file in this process, torch pinned to one thread; pytest's exit code."""
     import pytest
 
+    from autograder.batch.interrupt import import_torch_whole
+
+    import_torch_whole()
     from autograder.worker.probes import one_thread
 
     with one_thread():

@@ -111,6 +111,42 @@ def test_ctrl_c_stops_the_batch_at_once_and_resume_grades_the_rest(tmp_path):
     assert scores(out)["a4"] == scores(out)["a1"] == 23
 
 
+PRESSED_WHILE_TORCH_LOADS = """
+import os, signal, sys
+
+class PressWhenNumpyLoads:  # torch's C start imports numpy: Ctrl-C lands inside it
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+
+sys.meta_path.insert(0, PressWhenNumpyLoads())
+from autograder.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_ctrl_c_while_torch_is_first_imported_stops_the_batch(tmp_path):
+    """torch's C start clears any error of its numpy import: a press landing there was lost
+    and the batch graded the whole class (exit 0), or numpy was left half imported (exit 1).
+    It is held until torch is imported, then stops the batch like any other press."""
+    subs = make_class(tmp_path)
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-c", PRESSED_WHILE_TORCH_LOADS, "grade", str(subs), "--out", str(out),
+                             "-a", "mlp"], capture_output=True, text=True, timeout=120,
+                            preexec_fn=as_a_terminals_foreground_job)
+    assert result.returncode == 130, result.stderr
+    assert "interrupted — 0 of 3 students" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not list((out / "students").glob("*.json"))
+
+
+def test_a_ctrl_c_while_torch_is_first_imported_stops_nnzoo_test(tmp_path):
+    """The student's loop too: `nnzoo test` stops with exit 130 instead of running the tests."""
+    result = subprocess.run([sys.executable, "-c", PRESSED_WHILE_TORCH_LOADS, "test", "mlp"], capture_output=True,
+                            text=True, timeout=120, preexec_fn=as_a_terminals_foreground_job)
+    assert result.returncode == 130 and "nnzoo: interrupted" in result.stderr, result.stdout + result.stderr
+
+
 class DroppedCtrlC:
     """An object whose destructor meets Ctrl-C: what happened when SIGINT landed in one of
     matplotlib's weakref callbacks (Python prints "Exception ignored" and goes on)."""

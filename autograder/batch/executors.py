@@ -196,6 +196,9 @@ def end_with(batch: int) -> None:
 def warm_judge() -> None:
     """Start what this process's first grading waits for: its fork server (which imports
     torch) and, meanwhile, the judge's own imports (pytest, the plugin, the checks)."""
+    from autograder.batch.interrupt import import_torch_whole
+
+    import_torch_whole()
     from autograder.sandbox.client import ForkServer
 
     with contextlib.suppress(OSError):  # a failing start is reported by the first probe
