@@ -287,11 +287,16 @@ def test_a_composite_right_only_on_the_graders_trusted_parts_loses_its_points(na
     ("mlp_bool_gradients", ["test_every_mlp_parameter_gets_a_gradient"], "has dtype torch.bool: a gradient is a floating-point tensor"),
     ("attention_float16_in_train_mode", ["test_encoder_layer_dropout_in_train_mode"], "has dtype torch.float16, expected torch.float64"),
     ("gnn_classifier_bool_votes", ["test_graph_classifier_respects_batch", "test_graph_classification"], "dtype torch.bool"),
+    ("rnn_bool_input_grads", ["test_rnn_cell_matches_reference", "test_lstm_cell_matches_reference",
+                              "test_gru_cell_matches_reference", "test_rnn_matches_reference", "test_rnn_is_causal",
+                              "test_gradients_reach_the_first_input", "test_sequence_classifier_matches_reference"],
+     "has dtype torch.bool, expected torch.float64"),
 ])
 def test_a_tensor_of_another_dtype_is_the_students_failure(name, lost, found):
     """Bool gradients (a forged probe), a layer answering float16 in train mode, a classifier
     answering bool votes: the judge's arithmetic on them raised, a grader error that asks for a
-    rerun, until 2026-12-04; now each costs the tests that read them, with the dtype named."""
+    rerun, until 2026-12-04 (bool input gradients of an RNN until 2026-12-05: a check that names
+    no dtype now refuses booleans); now each costs the tests that read them, with the dtype named."""
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", name.split("_")[0], SandboxLimits(call_seconds=60))
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
     assert all(found in t.message for t in result.tests if not t.passed)

@@ -62,9 +62,14 @@ def expect_tensor(
     shape: Sequence[int] | None = None,
     dtype: torch.dtype | None = None,
     finite: bool = True,
+    bool_ok: bool = False,
     hint: str = "",
 ) -> torch.Tensor:
-    """`value` as a tensor, after checking its exact type, shape, dtype and finiteness."""
+    """`value` as a tensor, after checking its exact type, shape, dtype and finiteness.
+
+    With no `dtype` given, a tensor of booleans is refused unless `bool_ok` (a state_dict's
+    buffers, say): the judge computes with what comes back, and `abs`, `-` or a norm of a
+    bool tensor raise — a grader error the student's forged reply would have caused."""
     if type(value) is not torch.Tensor:
         fail(prop, f"{what} should be a torch.Tensor, got {describe(value)}", hint)
     if shape is not None and tuple(value.shape) != tuple(shape):
@@ -74,6 +79,8 @@ def expect_tensor(
         # or degree's float counts have a dtype of their own
         rule = " (the dtype should follow the input)" if value.is_floating_point() and dtype.is_floating_point else ""
         fail(prop, f"{what} has dtype {value.dtype}, expected {dtype}{rule}", hint)
+    if dtype is None and value.dtype == torch.bool and not bool_ok:
+        fail(prop, f"{what} has dtype torch.bool, expected numbers", hint)
     if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
         fail(prop, f"{what} contains NaN or inf", hint)
     return value

@@ -360,7 +360,7 @@ def every_parameter_gets_gradient(
     for name, grad in result["param_grads"].items():
         if grad is None:
             fail(prop, f"parameter `{name}` received no gradient", hint)
-        grad = expect_tensor(grad, f"the gradient of `{name}`", prop, hint=hint)
+        grad = expect_tensor(grad, f"the gradient of `{name}`", prop, bool_ok=True, hint=hint)  # refused below, as any non-float
         if not grad.is_floating_point():
             fail(prop, f"the gradient of parameter `{name}` has dtype {grad.dtype}: a gradient is a floating-point tensor", hint)
         if not bool(grad.abs().sum() > 0):

@@ -31,7 +31,7 @@ def trained_weights(result: dict, prop: str, hint: str) -> dict[str, torch.Tenso
     if not isinstance(weights, dict) or NONTENSOR in weights:
         fail(prop, "training did not give back the model's weights", hint)
     for name, value in weights.items():
-        expect_tensor(value, f"the trained `{name}`", prop, finite=False, hint=hint)
+        expect_tensor(value, f"the trained `{name}`", prop, finite=False, bool_ok=True, hint=hint)
     return weights
 
 

@@ -79,7 +79,7 @@ def same_layout(submission, model, weights, *, prop, hint, patch=None):
     if not isinstance(back, dict) or not set(weights) <= set(back) or (set(back) - set(weights)) & set(result["param_shapes"]):
         fail(prop, f"{model}: state_dict() after loading the PyTorch layout's weights has other parameters", hint)
     for name, value in weights.items():
-        got = checks.expect_tensor(back[name], f"`{name}` after loading", prop, shape=value.shape, finite=False, hint=hint)
+        got = checks.expect_tensor(back[name], f"`{name}` after loading", prop, shape=value.shape, finite=False, bool_ok=True, hint=hint)
         if not torch.equal(got.to(value.dtype), value):
             fail(prop, f"{model}: `{name}` did not come back as it was loaded", hint)
 

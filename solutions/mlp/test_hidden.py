@@ -64,7 +64,7 @@ def plain_weights(value, what, prop, hint):
     if not isinstance(value, dict) or not value:
         fail(prop, f"{what} is not a state_dict of tensors", hint)
     for name, tensor in value.items():
-        checks.expect_tensor(tensor, f"{what}: `{name}`", prop, finite=False, hint=hint)
+        checks.expect_tensor(tensor, f"{what}: `{name}`", prop, finite=False, bool_ok=True, hint=hint)
     return value
 
 

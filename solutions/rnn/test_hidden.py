@@ -338,7 +338,7 @@ def test_gradients_reach_the_first_input(reference, submission):
             grad = actual["input_grads"][0]
             if grad is None:
                 fail(prop, f"({cell}, T = {T}) the outputs have no gradient w.r.t. the input", hint)
-            grad = checks.expect_tensor(grad, "the gradient w.r.t. the input", prop, shape=tuple(x.shape), hint=hint)
+            grad = checks.expect_tensor(grad, "the gradient w.r.t. the input", prop, shape=tuple(x.shape), dtype=x.dtype, hint=hint)
             if float(grad[:, 0].abs().max()) == 0.0:
                 fail(prop, f"({cell}, T = {T}) the last output has no gradient w.r.t. the first input", hint)
             if same_outputs:  # a correct forward: the judge knows the whole gradient

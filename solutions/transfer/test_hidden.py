@@ -230,7 +230,7 @@ def check_new_head(submission, build, new_build, num_classes, x, prop, hint, *, 
     returned = result.get("returned")
     if not isinstance(returned, dict) or NONTENSOR in returned:
         fail(prop, "replace_head should return the model, with its new head", hint)
-    returned = {k: checks.expect_tensor(v, f"`{k}` of the model returned", prop, finite=False, hint=hint) for k, v in returned.items()}
+    returned = {k: checks.expect_tensor(v, f"`{k}` of the model returned", prop, finite=False, bool_ok=True, hint=hint) for k, v in returned.items()}
     head = sorted(k for k in returned if k.startswith("head."))
     if head != ["head.bias", "head.weight"] and (strict or head != ["head.weight"]):
         fail(prop, f"model.head should be an nn.Linear with a weight and a bias; the new head has {head}", hint)
