@@ -42,16 +42,25 @@ from autograder.worker.spec import Build, MissingName, adopt, resolve
 
 
 def trusted_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None, *,
-                      scale: float | None = None) -> tuple:
+                      scale: float | None = None, dropout_p: float = 0.0, is_causal: bool = False,
+                      **unknown: Any) -> tuple:
     """PyTorch's `F.scaled_dot_product_attention`, and the attention weights it used.
 
     `mask` may be boolean (True = may attend) or additive (a float tensor, e.g. 0 / -inf),
-    broadcastable to `(*, N, M)`: a student's module may hand either to the function.
-    `scale` (default 1/sqrt(d_k)), as `F.scaled_dot_product_attention` takes it: a student's
-    function may offer it too, and their module pass it."""
+    broadcastable to `(*, N, M)`: a student's module may hand either to the function.  The
+    keywords are `F.scaled_dot_product_attention`'s, with its meaning (`scale` default
+    1/sqrt(d_k); `dropout_p` on the weights the output uses; `is_causal`): a student's
+    function may offer them too, and their module pass them.  Any other keyword has a
+    meaning only the student's function knows: refused with a message that says so."""
+    if unknown:
+        raise TypeError(f"this test runs your module on the grader's scaled_dot_product_attention, which takes "
+                        f"F.scaled_dot_product_attention's keywords (scale, dropout_p, is_causal), not "
+                        f"{', '.join(sorted(unknown))}: call your function as SPEC gives it, (q, k, v, mask)")
     scale = 1.0 / math.sqrt(q.size(-1)) if scale is None else scale
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale)
     logits = torch.einsum("...nd,...md->...nm", q, k) * scale
+    if is_causal:
+        mask = torch.ones(q.size(-2), k.size(-2), dtype=torch.bool).tril()
     if mask is not None and mask.dtype == torch.bool:
         logits = logits.masked_fill(mask.logical_not(), -math.inf)
     elif mask is not None:
@@ -77,10 +86,21 @@ class TrustedSelfAttention(nn.MultiheadAttention):
         self.d_model = d_model
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *value: torch.Tensor,  # type: ignore[override]
-                **pytorch_kwargs: Any) -> Any:
-        if value or pytorch_kwargs:  # (query, key, value, attn_mask=…, need_weights=…): PyTorch's own call
-            return super().forward(x, mask, *value, **pytorch_kwargs)
-        return super().forward(x, x, x, attn_mask=_pytorch_mask(mask, self.num_heads), need_weights=False)[0]
+                **kwargs: Any) -> Any:
+        """`(x, mask=None)`: the assignment's call, also with `need_weights=True` (then
+        `(out, weights averaged over the heads)`, as `nn.MultiheadAttention` gives them)
+        and `average_attn_weights`; `(query, key, value, …)`: PyTorch's own call."""
+        if value or {"query", "key", "value"} & set(kwargs):  # (query, key, value, attn_mask=…, …): PyTorch's
+            return super().forward(x, mask, *value, **kwargs)
+        unknown = set(kwargs) - {"need_weights", "average_attn_weights"}
+        if unknown:
+            raise TypeError(f"this test runs your layer on the grader's self-attention, which takes (x, mask=None) "
+                            f"and nn.MultiheadAttention's need_weights and average_attn_weights, not "
+                            f"{', '.join(sorted(unknown))}: call it as SPEC gives it, self_attn(x, mask)")
+        need_weights = bool(kwargs.get("need_weights", False))
+        out, weights = super().forward(x, x, x, attn_mask=_pytorch_mask(mask, self.num_heads), need_weights=need_weights,
+                                       average_attn_weights=bool(kwargs.get("average_attn_weights", True)))
+        return (out, weights) if need_weights else out
 
 
 class TrustedEncoderLayer(nn.TransformerEncoderLayer):
