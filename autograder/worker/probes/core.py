@@ -196,6 +196,18 @@ def state_dict(module: Any, *, model: Build, dtype: torch.dtype | None = None) -
     }
 
 
+def _outside_vmap(tensor: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
+    """`tensor` as the code around a `torch.func.vmap` sees it: inside, a forward's input and
+    output are per-sample views of a batch outside, and only that tensor is in the graph a
+    backward runs through (`batch_first`: its batch dimension moved to the front, a copy
+    outside that graph)."""
+    while torch._C._functorch.is_batchedtensor(tensor):
+        dim = torch._C._functorch.maybe_get_bdim(tensor)
+        tensor = torch._C._functorch.get_unwrapped(tensor)
+        tensor = tensor.movedim(dim, 0) if batch_first else tensor
+    return tensor
+
+
 class StepRecorder:
     """Records, while a training loop runs on `model`, which rows of its input every
     optimiser step trained on and, when asked, the trainable weights after every step.
@@ -245,9 +257,12 @@ class StepRecorder:
             finally:
                 self.inside -= rank == 0
             first = next((a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)), None)
-            if isinstance(out, torch.Tensor) and out.requires_grad and first is not None:
-                rows = first.detach().clone()
-                out.register_hook(lambda grad: self.pending.append((rank, module, rows)))  # only if a backward reaches `out`
+            if isinstance(out, torch.Tensor) and first is not None:
+                seen, rows = _outside_vmap(out, batch_first=False), _outside_vmap(first).detach().clone()
+                if rank == 0 and rows.shape == self.X.shape[1:]:  # a forward per sample: one row
+                    rows = rows.unsqueeze(0)
+                if seen.requires_grad:  # only if a backward reaches `out`
+                    seen.register_hook(lambda grad: self.pending.append((rank, module, rows)))
             return out
         return recording
 
