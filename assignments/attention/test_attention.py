@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from autograder import checks
 from autograder.checks.base import fail
+from autograder.checks.dropout import post_norm_dropout_sites
 from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.data.token_counts import token_counts
 from autograder.judge.subject import LocalSubject
@@ -202,7 +203,7 @@ def test_post_norm_layer_matches_pytorch(submission):
 def test_encoder_layer_dropout(submission):
     """dropout=0.25: a no-op in eval mode (PyTorch's output); in train mode it drops a share of
     the attention block's output and scales the rest by 1/(1-p), as nn.TransformerEncoderLayer does;
-    post-norm, it never drops a norm's output."""
+    post-norm, it never drops a norm's output, and drops the blocks where pre-norm does."""
     prop, hint = "dropout", "nn.Dropout(p) after the attention block, after the activation, after linear2; active only in train mode"
     model = Build("TransformerEncoderLayer", 8, 2, 16, dropout=0.25)
     sd = PYTORCH.run("state_dict", model=model, dtype=torch.float64)["state_dict"]
@@ -232,6 +233,13 @@ def test_encoder_layer_dropout(submission):
         out = submission.run("run", model=post, state_dict=weights, dtype=torch.float64, args=(x,), backward=False)["output"]
         checks.expect_close(out, expected, f"the post-norm output in train mode, with {norm}'s scale 0 (its output its bias)", prop,
                             hint="dropout acts inside the blocks, before each residual sum — never on the output of norm1 or norm2")
+
+    def post_norm_train_mode(weights):
+        out = submission.run("run", model=post, state_dict=weights, dtype=torch.float64, args=(x,), backward=False)["output"]
+        return checks.expect_tensor(out, "the post-norm output in train mode", prop, shape=x.shape, hint=hint)
+
+    # post-norm, the blocks are dropped as pre-norm: each token read through the norms that follow
+    post_norm_dropout_sites(post_norm_train_mode, post_sd, x, 0.25, prop, hint)
 
 
 # -- token classifier ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import torch
 from autograder import checks
 from autograder.checks import verdicts
 from autograder.checks.base import fail
+from autograder.checks.dropout import post_norm_dropout_sites
 from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.data.token_counts import token_counts
 from autograder.judge.subject import Raised, restart
@@ -351,6 +352,22 @@ def _no_dropout_after_a_norm(reference, submission, prop, hint):
                            "drops only inside the blocks, before each residual sum, never a norm's output", hint)
 
 
+def _post_norm_dropout_acts_where_pytorch_drops(reference, submission, prop, hint):
+    """Post-norm, for a layer that is otherwise right, on weights chosen by the judge: the
+    blocks are dropped where nn.TransformerEncoderLayer drops them, read through the norms."""
+    model, patch = layer_on_trusted_attention(submission, 8, 2, 16, dropout=P_DROP, norm_first=False)
+    sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)
+    x = randn(2, 4, 8, seed=3)
+    if not verdicts.passed("test_post_norm_layer_matches_reference") and \
+            not torch.allclose(_eval_output(submission, model, patch, sd, x, None), _eval_output(reference, model, patch, sd, x, None)):
+        return  # another bug of the layer: the post-norm test costs it
+    for seed in (0, 1):
+        def run(weights):
+            out = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, args=(x,), backward=False, patch=patch, seed=seed)
+            return checks.output_tensor(out, "the output", prop, shape=x.shape, hint=hint)
+        post_norm_dropout_sites(run, sd, x, P_DROP, prop, hint)
+
+
 @pytest.mark.points(1)
 @pytest.mark.property("dropout")
 @pytest.mark.forbid(*LAYER)
@@ -358,7 +375,8 @@ def test_encoder_layer_dropout_in_train_mode(reference, submission):
     """In train mode dropout is active (pre-norm and post-norm), and, for a layer that is
     otherwise right, it acts where nn.TransformerEncoderLayer applies it: on the attention
     block's output, after the activation and after the second linear (each kept value scaled
-    by 1/(1-p), a share p dropped); post-norm, never on a norm's output."""
+    by 1/(1-p), a share p dropped), pre-norm and post-norm (read through the norms); post-norm,
+    never on a norm's output."""
     prop = "dropout"
     hint = "dropout(self_attn(...)) before the residual sum; linear2(dropout(relu(linear1(h)))) followed by another dropout; nn.Dropout(p) in train mode"
     x, mask = randn(2, 5, 8), causal_of(5)
@@ -371,6 +389,7 @@ def test_encoder_layer_dropout_in_train_mode(reference, submission):
             fail(prop, f"(norm_first={norm_first}) with dropout={P_DROP} the train-mode output equals the eval-mode output: dropout is not applied", hint)
 
     _no_dropout_after_a_norm(reference, submission, prop, hint)
+    _post_norm_dropout_acts_where_pytorch_drops(reference, submission, prop, hint)
     # Where dropout acts (pre-norm), on weights chosen by the judge, once the layer is otherwise the reference's.
     model, patch = layer_on_trusted_attention(submission, 8, 2, 16, dropout=P_DROP, norm_first=True)
     sd = checks.reference_state_dict(reference, model, torch.float64, patch=patch)

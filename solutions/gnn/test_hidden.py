@@ -453,10 +453,11 @@ def test_gcn_stacks_num_layers(reference, submission):
 @pytest.mark.property("pooling")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_global_mean_pool(reference, submission):
-    """The mean per graph (batch vector respected; num_graphs honoured, graphs with no node → 0; one graph), with gradients."""
+    """The mean per graph (batch vector respected; graphs of different sizes, each divided by its own count; num_graphs
+    honoured, graphs with no node → 0; one graph), with gradients."""
     batch = torch.tensor([0, 0, 2, 2, 2, 0])
     inputs = [(randn(6, 3), batch), (randn(6, 3), batch, 4), (randn(6, 3, seed=1), batch, 3), (randn(4, 3, seed=2), torch.zeros(4, dtype=torch.long)),
-              (randn(1, 3, seed=3), torch.zeros(1, dtype=torch.long))]
+              (randn(1, 3, seed=3), torch.zeros(1, dtype=torch.long)), (randn(7, 3, seed=4), torch.tensor([0, 0, 1, 1, 1, 1, 0]))]
     own_then_trusted(lambda patch: checks.matches_reference(
         submission, reference, model=None, call="global_mean_pool", patch=patch, inputs=inputs, prop="pooling",
         hint="average the nodes of each graph (batch[i] is node i's graph); num_graphs rows, a graph with no node gets zeros"), TRUSTED_PRIMITIVES,
