@@ -26,6 +26,7 @@ from autograder.judge.result import (
 )
 from autograder.load import load_class
 from autograder.report.classview import ClassView, failure_key
+from autograder.judge.verdict import bounded_feedback
 from autograder.report.feedback import feedback_markdown
 from autograder.report.html import feedback_html, overview_html
 from autograder.worker.limits import SandboxLimits
@@ -214,6 +215,16 @@ def test_the_page_escapes_what_a_student_wrote():
                            notes=["<img src=x onerror=alert(1)>"])
     page = feedback_html(record, ["mlp"])
     assert "<script>alert" not in page and "<img src=x" not in page
+
+
+def test_the_markdown_feedback_shows_what_a_student_wrote_as_text():
+    """An outside audit's (2026-12-05): a message and a note reached feedback/<student>.md as raw HTML
+    (an image beacon in a viewer that renders it) and raw terminal escapes (`cat` ran them)."""
+    message = bounded_feedback("raised Boom: <img src=http://evil/x.png> \x1b]0;pwned\x07\x1b[2J \u202eevil")
+    record = StudentRecord("eve", {"mlp": AssignmentResult([failing("test_x", message)])}, notes=["<script>alert(1)</script>"])
+    text = feedback_markdown(record, ["mlp"])
+    assert "<img" not in text and "<script" not in text and "&lt;img src=" in text, text
+    assert not any(c in text for c in "\x1b\x07\u202e"), text
 
 
 def test_the_overview_keeps_students_who_did_not_submit_out_and_groups_failures_by_their_words():

@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 
 
+#: Characters that act instead of showing: C0 and C1 controls (a terminal's escape sequences,
+#: BEL; not newline and tab) and the bidirectional overrides that reorder what a reader sees.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 #: A run of digits: "-1.5e-3" holds three, joined by short separators ("-", ".", "e-").
 _NUMBER = re.compile(r"\d+")
 #: The most characters between two numbers of one run (", ", " | ", "], [").
@@ -42,13 +45,24 @@ def _without_number_runs(text: str, most_numbers: int) -> str:
 def without_data(text: str, *, chars: int, longest_word: int, most_numbers: int) -> str:
     """`text` with its runs of data — words of `longest_word` characters or more, and
     `most_numbers` or more numbers in a row with a short separator between them — replaced
-    by "…", cut at `chars`.
+    by "…", its control characters by U+FFFD (`printable`), cut at `chars`.
 
     Example:
         >>> without_data("bad input tensor([1., 2., 3., 4., 5., 6., 7., 8., 9., 10.])", chars=240, longest_word=48,
         ...              most_numbers=9)
         'bad input tensor([…'
     """
-    text = re.sub(rf"\S{{{longest_word},}}", "…", text)
+    text = re.sub(rf"\S{{{longest_word},}}", "…", printable(text))
     text = _without_number_runs(text, most_numbers)
     return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def printable(text: str) -> str:
+    r"""`text` with every character that acts instead of showing (a terminal escape, a bell, a
+    right-to-left override) replaced by U+FFFD: a message the student's code wrote is read in
+    a terminal (`cat feedback/alice.md`) and in viewers.
+
+    >>> printable("ok\x1b[2J\x07 done\n") == "ok\ufffd[2J\ufffd done\n"
+    True
+    """
+    return _CONTROLS.sub("\ufffd", text)

@@ -18,6 +18,17 @@ from typing import Sequence
 from autograder.course.term import Lateness, Term
 from autograder.export.grades import grade, number
 from autograder.judge.result import AssignmentResult, StudentRecord
+from autograder.judge.shown import printable
+
+
+def as_text(line: str) -> str:
+    r"""`line` shown as written in any Markdown viewer: no raw HTML (`<img src=…>` a beacon, a
+    `<script>`), no control characters — messages and notes quote the student's code.
+
+    >>> as_text("<img src=x> & \x1b[2J") == "&lt;img src=x> &amp; \ufffd[2J"
+    True
+    """
+    return printable(line).replace("&", "&amp;").replace("<", "&lt;")
 
 
 def shared_reason(result: AssignmentResult) -> str:
@@ -48,7 +59,7 @@ def assignment_markdown(name: str, result: AssignmentResult, *, visible: Sequenc
                   f"= {number(result.score - penalty)} points.", ""]
     shared = shared_reason(result)
     if shared:
-        lines += ["Every test failed for one reason:", *(f"> {line}" for line in shared.splitlines()), ""]
+        lines += ["Every test failed for one reason:", *(f"> {as_text(line)}" for line in shared.splitlines()), ""]
     first: dict[str, str] = {}  # a reason → the first listed test that failed for it
     for t in result.tests:
         if t.visibility not in visible:
@@ -60,7 +71,7 @@ def assignment_markdown(name: str, result: AssignmentResult, *, visible: Sequenc
             lines.append(f"  > the same reason as {first[t.message]} (above)")
         else:
             first[t.message] = t.name
-            lines += [f"  > {line}" for line in t.message.splitlines()]
+            lines += [f"  > {as_text(line)}" for line in t.message.splitlines()]
     later = sum(1 for t in result.tests if t.visibility not in visible and t.visibility == "after_due_date")
     hidden = sum(1 for t in result.tests if t.visibility not in visible and t.visibility != "after_due_date")
     if later:
@@ -68,7 +79,7 @@ def assignment_markdown(name: str, result: AssignmentResult, *, visible: Sequenc
     if hidden:
         lines.append(f"- … and {_count(hidden, 'hidden test')} (counted in the score, not shown)")
     if result.notes:
-        lines += ["", "Notes:", *(f"- {n}" for n in result.notes)]
+        lines += ["", "Notes:", *(f"- {as_text(n)}" for n in result.notes)]
     lines.append("")
     return lines
 
@@ -82,7 +93,7 @@ def feedback_markdown(record: StudentRecord, assignments: Sequence[str], *, visi
     term = term or Term()
     lines = [f"# Feedback for {record.student}", ""]
     if record.notes:
-        lines += ["About your submission:", *(f"- {n}" for n in record.notes), ""]
+        lines += ["About your submission:", *(f"- {as_text(n)}" for n in record.notes), ""]
     for a in assignments:
         if a in record.assignments:
             shown = visible if visible is not None else term.visible(a, now, record.student)
