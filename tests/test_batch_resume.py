@@ -86,7 +86,8 @@ def test_ctrl_c_stops_the_batch_at_once_and_resume_grades_the_rest(tmp_path):
     recorded as a grader error for being interrupted (each press used to zero one student
     and the batch went on); `--resume` grades the rest."""
     subs = make_class(tmp_path)
-    for student in ("a4", "a5", "a6"):
+    copies = ("a4", "a5", "a6", "a7", "a8", "a9")  # the press lands after the first record, with seconds of grading left
+    for student in copies:
         shutil.copytree(subs / "a1", subs / student)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", str(subs), "--out", str(out), "-a", "mlp",
@@ -102,12 +103,12 @@ def test_ctrl_c_stops_the_batch_at_once_and_resume_grades_the_rest(tmp_path):
     assert time.monotonic() - pressed < 15, "the batch went on after Ctrl-C"
     assert "interrupted" in stderr and "--resume" in stderr and "Traceback" not in stderr, stderr
     written = list((out / "students").glob("*.json"))
-    assert 1 <= len(written) < 6, "Ctrl-C should land mid-batch"
+    assert 1 <= len(written) < 3 + len(copies), "Ctrl-C should land mid-batch"
     for path in written:
         assert '"error"' not in path.read_text(), f"{path.name} was recorded as a grader error"
     result = grade(subs, out, "--resume")
     assert result.returncode == 0, result.stderr
-    assert sorted(scores(out)) == sorted([*CLASS, "a4", "a5", "a6"])
+    assert sorted(scores(out)) == sorted([*CLASS, *copies])
     assert scores(out)["a4"] == scores(out)["a1"] == 23
 
 
