@@ -58,7 +58,7 @@ def attention_of(submission, *args):
 def test_attention_output_matches_pytorch(submission):
     """scaled_dot_product_attention(q, k, v, mask)[0] equals F.scaled_dot_product_attention (float64
     and float32; no mask, an (N, M) and a (B, N, M) mask)."""
-    prop, hint = "equality with PyTorch", "softmax(q k^T / sqrt(d_k)) over the keys, masked scores set to -inf BEFORE the softmax, then @ v; keep the input's dtype"
+    prop, hint = "equality with PyTorch", "softmax(q k^T / sqrt(d_k)) over the keys, scores where the mask is False set to -inf BEFORE the softmax (True = may attend), then @ v; keep the input's dtype"
     q, k, v = randn(2, 4, 8), randn(2, 6, 8, seed=1), randn(2, 6, 3, seed=2)
     for mask in (None, some_mask(4, 6, seed=3), some_mask(2, 4, 6, seed=4)):
         for dtype in (torch.float64, torch.float32):
@@ -239,7 +239,7 @@ def test_encoder_layer_dropout(submission):
         return checks.expect_tensor(out, "the post-norm output in train mode", prop, shape=x.shape, hint=hint)
 
     # post-norm, the blocks are dropped as pre-norm: each token read through the norms that follow
-    post_norm_dropout_sites(post_norm_train_mode, post_sd, x, 0.25, prop, hint)
+    post_norm_dropout_sites(post_norm_train_mode, post_sd, x, 0.25, prop)
 
 
 # -- token classifier ------------------------------------------------------------------------

@@ -17,6 +17,10 @@ import torch.nn.functional as F
 
 from autograder.checks.base import fail
 
+POST_NORM_HINT = ("post-norm drops where pre-norm does — the attention block's output, and in the feed-forward block "
+                  "after the activation and after linear2 — inside each block, before its residual sum; never the sum "
+                  "itself nor a norm's output")
+
 
 def dropout_choices(actual: torch.Tensor, candidates: torch.Tensor, after: Callable[[torch.Tensor], torch.Tensor],
                     prop: str, what: str, hint: str) -> list[float]:
@@ -36,14 +40,14 @@ def dropout_choices(actual: torch.Tensor, candidates: torch.Tensor, after: Calla
         patterns = tokens[:, t].T.gather(1, choice.T).T  # (K^d, d): each pattern's entries
         hit = torch.isclose(after(patterns), token, rtol=1e-7, atol=1e-8).all(-1).nonzero()
         if len(hit) == 0:
-            fail(prop, f"in train mode, {what} is neither dropped nor kept and scaled by 1/(1-p) where "
-                       "nn.TransformerEncoderLayer applies dropout", hint)
+            fail(prop, f"in train mode, {what} is not dropped where nn.TransformerEncoderLayer drops it: each of its "
+                       "entries 0 or scaled by 1/(1-p), before the residual sum", hint)
         counts += torch.bincount(choice[hit[0, 0]], minlength=K)
     return (counts / counts.sum()).tolist()
 
 
 def post_norm_dropout_sites(run: Callable[[dict], torch.Tensor], sd: dict[str, torch.Tensor], x: torch.Tensor,
-                            p: float, prop: str, hint: str) -> None:
+                            p: float, prop: str, hint: str = POST_NORM_HINT) -> None:
     """A post-norm layer (d = 8, dim_feedforward = 16, 2 heads, PyTorch's layout `sd`, float64)
     drops where nn.TransformerEncoderLayer does: the attention block's output before the
     residual sum, the feed-forward block after the activation and after the second linear.

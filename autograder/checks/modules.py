@@ -59,7 +59,7 @@ def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) 
             fail(prop, f"{what} should be a tuple of {len(expected)} items, got {describe(actual)}", hint)
         for i, (a, e) in enumerate(zip(actual, expected)):
             try:
-                compare_nested(a, e, f"{what}[{i}]", prop, hint)
+                compare_nested(a, e, f"item {i} of {what}", prop, hint)
             except CheckFailed:
                 _show_other_differences(actual, expected, i, what)
                 raise
@@ -130,7 +130,7 @@ def _show_other_differences(actual: Sequence[Any], expected: Sequence[Any], fail
         a, e = actual[j], expected[j]
         if isinstance(e, torch.Tensor) and type(a) is torch.Tensor and a.shape == e.shape and a.dtype == e.dtype:
             show(lambda a=a, e=e, j=j: None if torch.allclose(a, e, *tolerances(e.dtype))
-                 else difference(a, e, f"{what}[{j}]", tolerances(e.dtype)[1]))
+                 else difference(a, e, f"item {j} of {what}", tolerances(e.dtype)[1]))
 
 
 def _size(args: Sequence[Any]) -> int:

@@ -42,10 +42,11 @@ def within_bounds(steps: int, rows: int, n: int, epochs: int | None, prop: str, 
     rows, and at most one step per row."""
     most = (MAX_EPOCHS if epochs is None else epochs) * n
     if rows > most or steps > most:
-        claim = f"the record of the training claims {steps} optimiser steps on {rows} rows"
+        took = f"the training took {steps} optimiser steps whose losses came from {rows} rows"
         if epochs is not None:
-            fail(prop, f"{claim}, but epochs={epochs} over {n} samples visit {most} rows, in at most {most} steps", hint)
-        fail(prop, f"{claim}: more than the grader replays (at most {most} rows in {most} steps: "
+            fail(prop, f"{took}, but epochs={epochs} over {n} samples visit {most} rows, in at most {most} steps: "
+                       "each step's loss should come from its own batch's rows only (forward X[batch], not all of X)", hint)
+        fail(prop, f"{took}: more than the grader replays (at most {most} rows in {most} steps: "
                    f"{MAX_EPOCHS} passes over the {n} samples)", hint)
 
 

@@ -102,7 +102,7 @@ def test_attention_matches_reference(reference, submission):
     ]
     checks.matches_reference(submission, reference, model=None, call="scaled_dot_product_attention",
                              inputs=cases, grad_args=(0, 1, 2), prop="equality with PyTorch",
-                             hint="softmax(q k^T / sqrt(d_k)) over the keys (last dim), masked scores set to -inf before the softmax, then weights @ v")
+                             hint="softmax(q k^T / sqrt(d_k)) over the keys (last dim), scores where the mask is False (True = may attend) set to -inf before the softmax, then weights @ v")
 
 
 @pytest.mark.points(1)
@@ -365,7 +365,7 @@ def _post_norm_dropout_acts_where_pytorch_drops(reference, submission, prop, hin
         def run(weights):
             out = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, args=(x,), backward=False, patch=patch, seed=seed)
             return checks.output_tensor(out, "the output", prop, shape=x.shape, hint=hint)
-        post_norm_dropout_sites(run, sd, x, P_DROP, prop, hint)
+        post_norm_dropout_sites(run, sd, x, P_DROP, prop)
 
 
 @pytest.mark.points(1)
