@@ -53,18 +53,21 @@ def test_linear_has_weight_and_bias_like_nn_linear(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("initialisation")
 def test_linear_initialised_like_nn_linear(submission):
-    """Linear(300, 200)'s weight and bias lie in (-k, k), k = 1/sqrt(300), spread like a uniform distribution, drawn anew for another seed."""
+    """Linear(300, 200)'s weight and bias (and the weight of Linear(300, 200, bias=False)) lie in (-k, k), k = 1/sqrt(300),
+    spread like a uniform distribution, drawn anew for another seed."""
     prop, hint = "initialisation", "draw weight and bias uniformly from (-k, k) with k = 1/sqrt(in_features), as nn.Linear does"
     weights = submission.run("state_dict", model=Build("Linear", 300, 200))["state_dict"]
+    no_bias = submission.run("state_dict", model=Build("Linear", 300, 200, bias=False))["state_dict"]
     k = 300 ** -0.5
-    for name, count in (("weight", 200 * 300), ("bias", 200)):
-        values = checks.expect_tensor(weights.get(name), f"`{name}`", prop, hint=hint).double()
+    for name, value, count in (("`weight`", weights.get("weight"), 200 * 300), ("`bias`", weights.get("bias"), 200),
+                               ("the `weight` of a layer with bias=False", no_bias.get("weight"), 200 * 300)):
+        values = checks.expect_tensor(value, name, prop, hint=hint).double()
         if values.numel() != count:  # the layout itself is graded by the parameter-layout test
-            checks.base.fail(prop, f"`{name}` holds {values.numel()} values, expected {count}", hint)
+            checks.base.fail(prop, f"{name} holds {values.numel()} values, expected {count}", hint)
         if not float(values.abs().max()) <= k:  # written so, a NaN fails too
-            checks.base.fail(prop, f"`{name}` has values outside (-k, k)", hint)
+            checks.base.fail(prop, f"{name} has values outside (-k, k)", hint)
         if not abs(float(values.std()) * 3 ** 0.5 / k - 1) <= 0.15:
-            checks.base.fail(prop, f"`{name}` is not spread like a uniform distribution on (-k, k)", hint)
+            checks.base.fail(prop, f"{name} is not spread like a uniform distribution on (-k, k)", hint)
     again = submission.run("state_dict", model=Build("Linear", 300, 200), seed=1)["state_dict"]
     if torch.equal(checks.expect_tensor(again.get("weight"), "`weight`", prop, hint=hint), weights["weight"]):
         checks.base.fail(prop, "a fresh layer holds the same weight whatever torch's random state (seed 0 and seed 1 alike): "
@@ -94,10 +97,10 @@ def test_linear_matches_nn_linear(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("relu")
 def test_relu_known_values(submission):
-    """relu([[-1, 0.5, 2], [3, -0.2, -4]]) == [[0, 0.5, 2], [3, 0, 0]], shape and dtype kept."""
-    x = torch.tensor([[-1.0, 0.5, 2.0], [3.0, -0.2, -4.0]], dtype=torch.float64)
+    """relu([[-1, 0.5, 2, 7.5], [3, -0.2, -4, 12]]) == [[0, 0.5, 2, 7.5], [3, 0, 0, 12]], shape and dtype kept."""
+    x = torch.tensor([[-1.0, 0.5, 2.0, 7.5], [3.0, -0.2, -4.0, 12.0]], dtype=torch.float64)
     out = submission.run("run", call="relu", args=(x,), backward=False)["output"]
-    checks.expect_close(out, x.clamp(min=0), "relu of a (2, 3) float64 tensor", "relu",
+    checks.expect_close(out, x.clamp(min=0), "relu of a (2, 4) float64 tensor", "relu",
                         hint="max(0, x) elementwise: negatives become 0, everything else passes unchanged")
 
 

@@ -55,9 +55,9 @@ def randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
-def state_for(name, batch, seed=7):
-    h = randn(batch, 5, seed=seed)
-    return (h, randn(batch, 5, seed=seed + 1)) if name == "LSTMCell" else h
+def state_for(name, batch, seed=7, scale=1.0):
+    h = scale * randn(batch, 5, seed=seed)
+    return (h, scale * randn(batch, 5, seed=seed + 1)) if name == "LSTMCell" else h
 
 
 def on_pytorch_cell(cell):
@@ -107,11 +107,12 @@ def test_cells_have_pytorch_parameter_layout(submission):
 
 
 def _cell_matches(submission, name, prop, hint, **kwargs):
-    """Outputs (h=None) and outputs and gradients (a given state, B = 2 and 1; bias=False; three
+    """Outputs (h=None) and outputs and gradients (a given state, B = 2 and 1, far from 0; bias=False; three
     steps applied by trusted code, so that gradients through the state count) equal PyTorch's."""
     model = Build(name, 3, 5, **kwargs)
     checks.matches_reference(submission, PYTORCH, model=model, inputs=[(randn(2, 3),)], gradients=False, prop=prop, hint=hint)
-    inputs = [(randn(2, 3, seed=1), state_for(name, 2)), (randn(1, 3, seed=2), state_for(name, 1))]
+    inputs = [(randn(2, 3, seed=1), state_for(name, 2)), (randn(1, 3, seed=2), state_for(name, 1)),
+              (20 * randn(2, 3, seed=11), state_for(name, 2, seed=12, scale=5.0))]  # far from 0: nothing clipped
     checks.matches_reference(submission, PYTORCH, model=model, inputs=inputs, prop=prop, hint=hint)
     checks.matches_reference(submission, PYTORCH, model=Build(name, 3, 5, bias=False, **kwargs), inputs=inputs[:1], dtypes=(torch.float64,),
                              prop=prop, hint=hint + "; with bias=False, no bias terms")

@@ -92,13 +92,14 @@ def same_layout(submission, model, weights, *, prop, hint, patch=None):
 @pytest.mark.forbid(*SDPA)
 def test_attention_matches_reference(reference, submission):
     """Outputs, weights and gradients equal the reference: no batch dims, batch dims, M != N,
-    N = M = 1, broadcast masks."""
+    N = M = 1, broadcast masks (one per batch element, shared by the heads: (B, 1, N, M))."""
     cases = [
         (randn(2, 5, 8), randn(2, 7, 8, seed=1), randn(2, 7, 3, seed=2)),
         (randn(5, 8, seed=3), randn(7, 8, seed=4), randn(7, 3, seed=5), random_mask(5, 7, seed=6)),
         (randn(1, 1, 4), randn(1, 1, 4, seed=1), randn(1, 1, 4, seed=2)),
         (randn(2, 3, 4, 8), randn(2, 3, 6, 8, seed=1), randn(2, 3, 6, 5, seed=2), random_mask(4, 6)),
         (randn(2, 5, 8), randn(2, 5, 8, seed=1), randn(2, 5, 8, seed=2), random_mask(2, 5, 5, seed=3)),
+        (randn(2, 3, 4, 8, seed=7), randn(2, 3, 6, 8, seed=8), randn(2, 3, 6, 5, seed=9), random_mask(2, 1, 4, 6, seed=10)),
     ]
     checks.matches_reference(submission, reference, model=None, call="scaled_dot_product_attention",
                              inputs=cases, grad_args=(0, 1, 2), prop="equality with PyTorch",

@@ -103,21 +103,24 @@ def test_linear_parameters_match_nn_linear(submission):
 @pytest.mark.property("initialisation")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_linear_initialised_like_nn_linear(submission):
-    """weight and bias are drawn from U(-k, k) with k = 1/sqrt(in_features), from torch's random state (another
-    seed, another weight), and are the weights the fresh layer computes with."""
+    """weight and bias are drawn from U(-k, k) with k = 1/sqrt(in_features) (the weight of a layer without bias
+    too), from torch's random state (another seed, another weight), and are the weights the fresh layer computes with."""
     prop, hint = "initialisation", "draw weight and bias uniformly from (-k, k), k = 1/sqrt(in_features), as nn.Linear does"
     model = Build("Linear", 400, 300)
     sd = plain_weights(submission.run("state_dict", model=model, seed=3)["state_dict"], "the fresh layer's weights", prop, hint)
+    no_bias = plain_weights(submission.run("state_dict", model=Build("Linear", 400, 300, bias=False), seed=3)["state_dict"],
+                            "the fresh layer's weights (bias=False)", prop, hint)
     k = 1 / math.sqrt(400)
-    for name, count in (("weight", 300 * 400), ("bias", 300)):
-        values = checks.expect_tensor(sd.get(name), f"`{name}`", prop, hint=hint).double()
+    for name, value, count in (("`weight`", sd.get("weight"), 300 * 400), ("`bias`", sd.get("bias"), 300),
+                               ("the `weight` of a layer with bias=False", no_bias.get("weight"), 300 * 400)):
+        values = checks.expect_tensor(value, name, prop, hint=hint).double()
         if values.numel() != count:  # the layout itself is graded by the parameter-layout test
-            fail(prop, f"`{name}` holds {values.numel()} values, expected {count}", hint)
+            fail(prop, f"{name} holds {values.numel()} values, expected {count}", hint)
         if not float(values.abs().max()) <= k * 1.0001:  # written so that NaN fails too
-            fail(prop, f"`{name}` has values outside (-k, k)", hint)
+            fail(prop, f"{name} has values outside (-k, k)", hint)
         # a uniform on (-k, k) has mean 0 and standard deviation k / sqrt(3)
         if not (within(float(values.std()), k / math.sqrt(3), 0.1 * k / math.sqrt(3)) and within(float(values.mean()), 0.0, 0.1 * k)):
-            fail(prop, f"`{name}` is not spread like U(-k, k)", hint)
+            fail(prop, f"{name} is not spread like U(-k, k)", hint)
     other = plain_weights(submission.run("state_dict", model=model, seed=4)["state_dict"], "the fresh layer's weights", prop, hint)
     if torch.equal(checks.expect_tensor(other.get("weight"), "`weight`", prop, hint=hint).double(), sd["weight"].double()):
         fail(prop, "a fresh layer holds the same weight whatever torch's random state (seed 3 and seed 4 alike): "
@@ -179,10 +182,10 @@ def test_linear_gradients_match_reference(reference, submission):
 @pytest.mark.points(1)
 @pytest.mark.property("relu")
 def test_relu_matches_reference(reference, submission):
-    """relu keeps the shape (a batch of one too) and dtype, zeroes negatives, passes gradients for positives."""
+    """relu keeps the shape (a batch of one too) and dtype, zeroes negatives, passes gradients for positives (large ones too)."""
     x = randn(4, 7, seed=5)
     x[x.abs() < 1e-3] = 0.5  # the gradient at exactly 0 is not graded
-    checks.matches_reference(submission, reference, model=None, call="relu", inputs=[(x,), (x[0],), (x[:1],)],
+    checks.matches_reference(submission, reference, model=None, call="relu", inputs=[(x,), (x[0],), (x[:1],), (10 * x,)],
                              prop="relu", hint="max(0, x) elementwise, with torch operations so autograd can differentiate it")
 
 

@@ -62,9 +62,9 @@ def randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def state_for(cell_name, batch=3, seed=9):
-    h = randn(batch, H, seed=seed)
-    return (h, randn(batch, H, seed=seed + 1)) if cell_name == "LSTMCell" else h
+def state_for(cell_name, batch=3, seed=9, scale=1.0):
+    h = scale * randn(batch, H, seed=seed)
+    return (h, scale * randn(batch, H, seed=seed + 1)) if cell_name == "LSTMCell" else h
 
 
 def rnn_on_trusted_cell(cell: str, input_size: int = 4, hidden_size: int = H) -> Build:
@@ -150,14 +150,16 @@ def test_cells_have_pytorch_parameter_layout(submission):
 
 def _cell_matches(reference, submission, name, prop, hint, **kwargs):
     """Outputs and gradients (input, parameters) equal the reference's in float64 and float32
-    for a state of None, a given state and a batch of one; then without biases; then with
+    for a state of None, a given state, a batch of one and inputs and a state far from 0
+    (a relu clipped at 6, a cell state clipped to [-1, 1] show); then without biases; then with
     the cell run for 3 steps by trusted code, so that gradients through the state count too."""
     model = Build(name, 4, H, **kwargs)
     # h=None: outputs only (a correct cell may skip the zero state's product, leaving weight_hh without a gradient)
     checks.matches_reference(submission, reference, model=model, inputs=[(randn(3, 4),)], gradients=False, prop=prop, hint=hint)
-    inputs = [(randn(3, 4, seed=1), state_for(name)), (randn(1, 4, seed=2), state_for(name, batch=1))]
+    inputs = [(randn(3, 4, seed=1), state_for(name)), (randn(1, 4, seed=2), state_for(name, batch=1)),
+              (20 * randn(3, 4, seed=11), state_for(name, seed=12, scale=5.0))]  # far from 0: a clipped relu or state shows
     checks.matches_reference(submission, reference, model=model, inputs=inputs, prop=prop, hint=hint)
-    checks.matches_reference(submission, reference, model=Build(name, 4, H, bias=False, **kwargs), inputs=inputs,
+    checks.matches_reference(submission, reference, model=Build(name, 4, H, bias=False, **kwargs), inputs=inputs[:2],
                              dtypes=(torch.float64,), prop=prop, hint=hint + "; with bias=False, no bias terms")
     checks.matches_reference(submission, reference, model=Build(UNROLLED, model), inputs=[(randn(3, 3, 4, seed=3),)],
                              dtypes=(torch.float64,), prop=prop,
