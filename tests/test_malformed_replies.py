@@ -193,7 +193,7 @@ def test_graph_outputs_that_only_broadcast_together_fail_on_their_shapes():
         node_permutation_equivariant(few, model=gcn, x=torch.randn(34, 3), edge_index=torch.zeros(2, 0, dtype=torch.long), prop="p", hint="")
 
 
-# -- a training record that claims more than the request implies ------------------------------
+# -- a training record that takes more steps than the request implies ------------------------------
 
 ROWS = torch.randn(30, 2, dtype=torch.float64)
 
@@ -205,9 +205,9 @@ def record(epochs: int, batch: int = 1) -> dict:
 
 
 def test_a_record_longer_than_the_grader_replays_is_refused_before_replaying():
-    with pytest.raises(CheckFailed, match=r"claims 3300 optimiser steps on 3300 rows: more than the grader replays"):
+    with pytest.raises(CheckFailed, match=r"took 3300 optimiser steps whose losses came from 3300 rows: more than the grader replays"):
         replay.recorded_batches(record(110), ROWS, "training", "")
-    with pytest.raises(CheckFailed, match=r"claims 90 optimiser steps on 90 rows, but epochs=2 over 30 samples visit 60 rows"):
+    with pytest.raises(CheckFailed, match=r"took 90 optimiser steps whose losses came from 90 rows, but epochs=2 over 30 samples visit 60 rows"):
         replay.recorded_batches(record(3), ROWS, "training", "", epochs=2)
     assert len(replay.recorded_batches(record(2, batch=10), ROWS, "training", "", epochs=2)) == 6
     with pytest.raises(CheckFailed, match="more than the grader replays"):
@@ -229,7 +229,7 @@ SUBMISSIONS = Path(__file__).parent / "submissions"
 
 @pytest.mark.parametrize("name, expected", [
     ("mlp/forged_list_replies", "reply lacks a dict as the result of probe"),
-    ("mlp/forged_train_record_too_long", "claims 99000 optimiser steps"),
+    ("mlp/forged_train_record_too_long", "took 99000 optimiser steps"),
     ("attention/broken_flattens_self_attention", "shape (96,), expected (2, 6, …)"),
     ("attention/broken_shapes_that_broadcast", "has shape (1, 6, 64), expected (2, 6, …)"),
 ])
@@ -300,6 +300,17 @@ def test_a_tensor_of_another_dtype_is_the_students_failure(name, lost, found):
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", name.split("_")[0], SandboxLimits(call_seconds=60))
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
     assert all(found in t.message for t in result.tests if not t.passed)
+
+
+def test_a_misshapen_step_contribution_is_the_students_failure():
+    """One step's gradient of a shared RNN weight sent back with an extra dimension: the judge
+    stacked the steps' contributions and raised, a grader error (an outside audit's, until
+    2026-12-05); now each contribution is checked for the shared weight's shape first."""
+    name = "rnn_step_contribution_with_an_extra_dim"
+    result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", "rnn", SandboxLimits(call_seconds=60))
+    lost = [t for t in result.tests if not t.passed]
+    assert [t.name for t in lost] == ["test_shared_weight_gradient_is_the_sum_over_steps"], [(t.name, t.message[:200]) for t in lost]
+    assert lost[0].status == "failed" and "step 0's gradient of `cell.weight_ih` has shape (1, " in lost[0].message, lost[0].message
 
 
 def test_a_students_exception_message_shows_no_data():

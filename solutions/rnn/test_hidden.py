@@ -302,8 +302,9 @@ def test_shared_weight_gradient_is_the_sum_over_steps(reference, submission):
         actual, _, _, same_gradients = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=cot)
         truth = reference.run("step_contributions", model=model, state_dict=sd, x=x, cotangent=cot)["per_call"] if same_gradients else None
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            weight = sd[f"cell.{name}"]  # every step's contribution has the shared weight's shape and dtype
             contributions = [checks.expect_tensor(c.get(name) if isinstance(c, dict) else None, f"step {t}'s gradient of `cell.{name}`",
-                                                  prop, hint=hint) for t, c in enumerate(per_call)]
+                                                  prop, shape=weight.shape, dtype=weight.dtype, hint=hint) for t, c in enumerate(per_call)]
             checks.expect_close(actual["param_grads"].get(f"cell.{name}"), torch.stack(contributions).sum(0),
                                 f"({cell}) the gradient of `cell.{name}` against the sum over steps", prop, hint=hint)
             for t, c in enumerate(contributions if truth is not None else ()):
