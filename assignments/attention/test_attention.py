@@ -182,23 +182,38 @@ def test_encoder_layer_parameters_like_pytorch(submission):
 def _layer_matches(submission, norm_first, prop, hint):
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), torch.ones(5, 5, dtype=torch.bool).tril()), (randn(2, 5, 8), some_mask(2, 5, 5, seed=3)),
              (randn(1, 5, 8, seed=1), None)]
-    checks.matches_reference(submission, PYTORCH, model=Build("TransformerEncoderLayer", 8, 2, 16, norm_first=norm_first), inputs=cases,
-                             dtypes=(torch.float64,), prop=prop, hint=hint)
+    model = Build("TransformerEncoderLayer", 8, 2, 16, norm_first=norm_first)
+    checks.matches_reference(submission, PYTORCH, model=model, inputs=cases, dtypes=(torch.float64,), prop=prop, hint=hint)
+    # linear1's weight scaled by 10: the feed-forward activation's inputs reach well past 6
+    sd = PYTORCH.run("state_dict", model=model, dtype=torch.float64)["state_dict"]
+    sd = {**sd, "linear1.weight": 10 * sd["linear1.weight"]}
+    request = dict(model=model, state_dict=sd, args=(randn(2, 5, 8, seed=4),), dtype=torch.float64)
+    checks.expect_close(submission.run("eval_mode_output", **request)["output"], PYTORCH.run("eval_mode_output", **request)["output"],
+                        "the output with linear1's weight scaled by 10 (the feed-forward activation's inputs far from 0)", prop, hint=hint)
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("pre-norm layer")
 @pytest.mark.timeout(10)
 def test_encoder_layer_matches_pytorch(submission):
-    """norm_first=True: given nn.TransformerEncoderLayer's weights, the same output and gradients, with and without masks."""
-    _layer_matches(submission, True, "pre-norm layer", "x + self_attn(norm1(x), mask), then + linear2(relu(linear1(norm2(x))))")
+    """norm_first=True: given nn.TransformerEncoderLayer's weights, the same output and gradients, with and without masks and
+    with the feed-forward block far from 0; a layer built without norm_first is pre-norm too."""
+    prop = "pre-norm layer"
+    _layer_matches(submission, True, prop, "x + self_attn(norm1(x), mask), then + linear2(relu(linear1(norm2(x))))")
+    pre = Build("TransformerEncoderLayer", 8, 2, 16, norm_first=True)
+    sd, x = PYTORCH.run("state_dict", model=pre, dtype=torch.float64)["state_dict"], randn(2, 5, 8, seed=5)
+    out = submission.run("eval_mode_output", model=Build("TransformerEncoderLayer", 8, 2, 16), state_dict=sd, args=(x,), dtype=torch.float64)
+    checks.expect_close(out["output"], PYTORCH.run("eval_mode_output", model=pre, state_dict=sd, args=(x,), dtype=torch.float64)["output"],
+                        "the output of TransformerEncoderLayer(8, 2, 16), built without norm_first", prop,
+                        hint="keep the signature's default, norm_first=True: a layer built without it is pre-norm")
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("post-norm layer")
 @pytest.mark.timeout(10)
 def test_post_norm_layer_matches_pytorch(submission):
-    """norm_first=False: given nn.TransformerEncoderLayer's weights, the same output and gradients, with and without masks."""
+    """norm_first=False: given nn.TransformerEncoderLayer's weights, the same output and gradients, with and without masks and
+    with the feed-forward block far from 0."""
     _layer_matches(submission, False, "post-norm layer", "x = norm1(x + self_attn(x, mask)); x = norm2(x + linear2(relu(linear1(x))))")
 
 

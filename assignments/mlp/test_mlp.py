@@ -263,13 +263,17 @@ def test_epoch_loss_is_mean_over_samples(submission):
 @pytest.mark.property("mini-batches")
 @pytest.mark.trains
 def test_minibatches_follow_batch_size(submission):
-    """With batch_size=15, every epoch visits each of 50 samples once, in batches of 15, 15, 15 and 5 rows."""
+    """With batch_size=15, every epoch visits each of 50 samples once, in batches of 15, 15, 15 and 5 rows; with batch_size left out (64), in one batch."""
     prop, hint = "mini-batches", "split each epoch's shuffled order into consecutive slices of batch_size rows, one optimiser step per slice"
     X, y = randn(50, 2, seed=10), torch.arange(50) % 3
     _, epochs = visiting_order(train(submission, X=X, y=y, epochs=2, lr=0.01, batch_size=15, seed=0), X, prop, hint, epochs=2)
     for k, epoch in enumerate(epochs):
         if replay.sizes_of(epoch) != [15, 15, 15, 5]:
             checks.base.fail(prop, f"epoch {k + 1} trained on batches of {', '.join(map(str, replay.sizes_of(epoch)))} rows", hint)
+    _, epochs = visiting_order(train(submission, X=X, y=y, epochs=1, lr=0.01, seed=0), X, prop, hint, epochs=1)
+    if replay.sizes_of(epochs[0]) != [50]:
+        checks.base.fail(prop, f"with batch_size left out, the epoch trained on batches of {', '.join(map(str, replay.sizes_of(epochs[0])))} rows, "
+                               "not one batch of all 50", "keep the signature's default, batch_size=64")
 
 
 @pytest.mark.timeout(20)
@@ -277,7 +281,8 @@ def test_minibatches_follow_batch_size(submission):
 @pytest.mark.property("determinism")
 @pytest.mark.trains
 def test_same_seed_same_training(submission):
-    """Two runs with seed=3, after different global random states, visit the samples in the same order and give the same losses and weights."""
+    """Two runs with seed=3, after different global random states, visit the samples in the same order and give the same losses and weights;
+    a run with seed left out visits them as seed=0 does."""
     prop, hint = "determinism", "shuffle with torch.randperm(n, generator=g), g = torch.Generator().manual_seed(seed) — not the global random state"
     X, y = randn(40, 2, seed=11), torch.arange(40) % 3
     runs = [train(submission, X=X, y=y, rng=1, epochs=2, lr=0.01, batch_size=10, seed=3)]
@@ -288,6 +293,13 @@ def test_same_seed_same_training(submission):
     checks.modules.compare_nested(runs[1]["losses"], runs[0]["losses"], "the losses of a second run", prop, hint)
     for name, value in runs[0]["state_dict"].items():
         checks.expect_close(runs[1]["state_dict"].get(name), value, f"`{name}` after a second run", prop, hint=hint)
+    restart(submission)  # each in a fresh worker: only the default tells the two apart
+    default = train(submission, X=X, y=y, rng=1, epochs=1, lr=0.01, batch_size=10)
+    restart(submission)
+    zero = train(submission, X=X, y=y, rng=2, epochs=1, lr=0.01, batch_size=10, seed=0)
+    if not torch.equal(visiting_order(default, X, prop, hint, epochs=1)[0], visiting_order(zero, X, prop, hint, epochs=1)[0]):
+        checks.base.fail(prop, "a run with seed left out visited the samples in another order than a run with seed=0",
+                         "keep the signature's default, seed=0, so that a call without a seed is reproducible too")
 
 
 @pytest.mark.timeout(20)

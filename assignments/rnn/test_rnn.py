@@ -114,7 +114,7 @@ def _cell_matches(submission, name, prop, hint, **kwargs):
     inputs = [(randn(2, 3, seed=1), state_for(name, 2)), (randn(1, 3, seed=2), state_for(name, 1)),
               (20 * randn(2, 3, seed=11), state_for(name, 2, seed=12, scale=5.0))]  # far from 0: nothing clipped
     checks.matches_reference(submission, PYTORCH, model=model, inputs=inputs, prop=prop, hint=hint)
-    checks.matches_reference(submission, PYTORCH, model=Build(name, 3, 5, bias=False, **kwargs), inputs=inputs[:1], dtypes=(torch.float64,),
+    checks.matches_reference(submission, PYTORCH, model=Build(name, 3, 5, bias=False, **kwargs), inputs=inputs[:1],
                              prop=prop, hint=hint + "; with bias=False, no bias terms")
     checks.matches_reference(submission, PYTORCH, model=Build("autograder.worker.probes.rnn:UnrolledCell", model), inputs=[(randn(2, 3, 3, seed=3),)],
                              dtypes=(torch.float64,), prop=prop,

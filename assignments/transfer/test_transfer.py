@@ -281,7 +281,7 @@ SHUFFLED = dict(model=TINY, dtype=F64, X=randn(30, 6, seed=6), y=torch.arange(30
 @pytest.mark.points(1)
 @pytest.mark.property("determinism")
 def test_same_seed_gives_the_same_run(submission):
-    """Two runs with seed=3, whatever the global random state, give the same weights."""
+    """Two runs with seed=3, whatever the global random state, give the same weights; a run with seed left out gives seed=0's."""
     prop, hint = "determinism", "draw the shuffling from a torch.Generator seeded with `seed` (not the global random state)"
     state = state_of(fresh(TinyNet, 7).double())
     kwargs = dict(state_dict=state, train_kwargs=dict(epochs=2, lr=0.05, batch_size=7, seed=3), **SHUFFLED)
@@ -290,6 +290,13 @@ def test_same_seed_gives_the_same_run(submission):
     second = _fine_tune(submission, seed=2, **kwargs)
     for name, value in first["state_dict"].items():
         expect_close(second["state_dict"][name], value, f"`{name}` after a second run with the same seed", prop, hint=hint)
+    restart(submission)  # each in a fresh worker: only the default tells the two apart
+    zero = _fine_tune(submission, seed=1, **dict(kwargs, train_kwargs={**kwargs["train_kwargs"], "seed": 0}))
+    restart(submission)
+    default = _fine_tune(submission, seed=2, **dict(kwargs, train_kwargs={k: v for k, v in kwargs["train_kwargs"].items() if k != "seed"}))
+    for name, value in zero["state_dict"].items():
+        expect_close(default["state_dict"][name], value, f"`{name}` after a run with seed left out, compared with seed=0 (the default)", prop,
+                     hint="keep the signature's default, seed=0, so that a call without a seed is reproducible too")
 
 
 @pytest.mark.timeout(20)

@@ -260,19 +260,38 @@ def test_encoder_layer_parameters_like_pytorch(submission):
     same_layout(submission, model, {n: t.detach().clone() for n, t in builtin.state_dict().items()}, patch=patch, prop=prop, hint=hint)
 
 
+def feed_forward_far_from_zero(reference, submission, model, patch, prop, hint):
+    """The eval-mode output equals the reference's with `linear1`'s weight scaled by 10: the
+    feed-forward block's pre-activations (of normalised tokens, otherwise about N(0, 0.6))
+    reach well past 6, so an activation clipped there (ReLU6) shows."""
+    sd = checks.reference_state_dict(reference, model, torch.float64, 0, patch)
+    sd = {**sd, "linear1.weight": 10 * sd["linear1.weight"]}
+    x = randn(2, 5, 8, seed=9)
+    request = dict(model=model, state_dict=sd, args=(x, None), dtype=torch.float64, patch=patch)
+    expected = reference.run("eval_mode_output", **request)["output"]
+    checks.expect_close(submission.run("eval_mode_output", **request)["output"], expected,
+                        "the output with linear1's weight scaled by 10 (the feed-forward activation's inputs far from 0)", prop, hint=hint)
+
+
 @pytest.mark.points(2)
 @pytest.mark.property("pre-norm layer")
 @pytest.mark.forbid(*LAYER)
 def test_pre_norm_layer_matches_reference(reference, submission):
     """norm_first=True: outputs and gradients equal the reference: no mask, (N, N) and
-    (B, N, N) masks, B = 1 and N = 1; the heads passed on to self_attn."""
+    (B, N, N) masks, B = 1 and N = 1, a feed-forward block far from 0; the heads passed on
+    to self_attn; a layer built without norm_first is pre-norm (the default)."""
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), causal_of(5)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=5)),
              (randn(1, 5, 8, seed=1), random_mask(1, 5, 5, seed=6)), (randn(1, 1, 8, seed=2), None)]
     model, patch = layer_on_trusted_attention(submission, 8, 2, 16, norm_first=True)
     hint = "x = x + self_attn(norm1(x), mask); x = x + linear2(relu(linear1(norm2(x)))); self_attn with num_heads heads"
     checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="pre-norm layer", hint=hint)
+    feed_forward_far_from_zero(reference, submission, model, patch, "pre-norm layer", hint)
     checks.composed_of_its_own_parts(submission, reference, model=model, inputs=cases[1:2], parts=own_parts("sdpa", "attention"),
                                      prop="pre-norm layer", hint=hint)
+    default, patch = layer_on_trusted_attention(submission, 8, 2, 16)
+    checks.matches_reference(submission, reference, model=default, inputs=cases[:1], dtypes=(torch.float64,), patch=patch,
+                             prop="pre-norm layer", hint="a layer built as TransformerEncoderLayer(8, 2, 16) is pre-norm: keep the "
+                                                         "signature's default, norm_first=True")
 
 
 @pytest.mark.points(1)
@@ -280,12 +299,13 @@ def test_pre_norm_layer_matches_reference(reference, submission):
 @pytest.mark.forbid(*LAYER)
 def test_post_norm_layer_matches_reference(reference, submission):
     """norm_first=False: outputs and gradients equal the reference: no mask, (N, N) and
-    (B, N, N) masks, B = 1."""
+    (B, N, N) masks, B = 1, a feed-forward block far from 0."""
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), causal_of(5)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=7)),
              (randn(1, 5, 8, seed=1), None)]
     model, patch = layer_on_trusted_attention(submission, 8, 2, 16, norm_first=False)
     hint = "x = norm1(x + self_attn(x, mask)); x = norm2(x + feed_forward(x))"
     checks.matches_reference(submission, reference, model=model, inputs=cases, patch=patch, prop="post-norm layer", hint=hint)
+    feed_forward_far_from_zero(reference, submission, model, patch, "post-norm layer", hint)
     checks.composed_of_its_own_parts(submission, reference, model=model, inputs=cases[1:2], parts=own_parts("sdpa", "attention"),
                                      prop="post-norm layer", hint=hint)
 

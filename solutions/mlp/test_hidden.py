@@ -387,7 +387,8 @@ def test_epoch_loss_is_mean_over_samples(reference, submission):
 @pytest.mark.property("mini-batches")
 @pytest.mark.trains
 def test_minibatches_follow_batch_size(reference, submission):
-    """An epoch visits every sample once, in batches of `batch_size` rows (the last one smaller, here a single row), one optimiser step each."""
+    """An epoch visits every sample once, in batches of `batch_size` rows (the last one smaller, here a single row), one optimiser step each;
+    batch_size=64 when left out."""
     prop = "mini-batches"
     hint = "split each epoch's shuffled order into consecutive batches of batch_size rows (the last may be smaller) and take one optimiser step per batch"
     sd = checks.reference_state_dict(reference, SMALL, torch.float64)
@@ -398,6 +399,11 @@ def test_minibatches_follow_batch_size(reference, submission):
     sizes = replay.sizes_of(epochs[0])
     if sizes != [33, 33, 33, 1]:
         fail(prop, f"an epoch trained on batches of {', '.join(map(str, sizes))} rows, not of batch_size rows", hint)
+    default = _train(submission, state_dict=sd, X=X, y=y, **{k: v for k, v in kwargs.items() if k != "batch_size"})
+    sizes = replay.sizes_of(_order(default, X, prop, hint, epochs=kwargs["epochs"])[1][0])
+    if sizes != [64, 36]:
+        fail(prop, f"with batch_size left out, an epoch of 100 samples trained on batches of {', '.join(map(str, sizes))} rows, "
+                   "not of 64 and 36", "keep the signature's default, batch_size=64")
     # Is the record what the loop did?  Where the training-loop test's run replays, the judge
     # replays this one too; elsewhere the order is checked against the loop's own behaviour
     # (residual: a loop failing the training-loop test could misreport its batch sizes).
@@ -419,7 +425,8 @@ def test_minibatches_follow_batch_size(reference, submission):
 @pytest.mark.property("determinism")
 @pytest.mark.trains
 def test_same_seed_same_training(reference, submission):
-    """The same seed gives identical batches, losses and weights over two epochs, whatever the global random state."""
+    """The same seed gives identical batches, losses and weights over two epochs, whatever the global random state;
+    seed=0 when left out."""
     prop, hint = "determinism", "draw the shuffling from a torch.Generator seeded with `seed` (not the global RNG state)"
     sd = checks.reference_state_dict(reference, SMALL, torch.float64)
     X, y = randn(100, 2, seed=9), torch.arange(100) % 3
@@ -438,6 +445,16 @@ def test_same_seed_same_training(reference, submission):
     if not torch.equal(*(_order(run, X, prop, hint, epochs=2)[0] for run in two)):
         fail(prop, "a second two-epoch run with the same seed visited the samples in another order over its two epochs", hint)
     _expect_same_run(two[1], two[0], "a second two-epoch run with the same seed", prop, hint)
+    # seed left out: the run of seed=0, whatever the global random state; each in a fresh
+    # worker, so that only the default tells the two apart (not a count of runs)
+    restart(submission)
+    default = _train(submission, rng=7, state_dict=sd, X=X, y=y, **{k: v for k, v in kwargs.items() if k != "seed"})
+    restart(submission)
+    zero = _train(submission, rng=8, state_dict=sd, X=X, y=y, **{**kwargs, "seed": 0})
+    if not torch.equal(_order(default, X, prop, hint, epochs=1)[0], _order(zero, X, prop, hint, epochs=1)[0]):
+        fail(prop, "a run with seed left out visited the samples in another order than a run with seed=0",
+             "keep the signature's default, seed=0, so that a call without a seed is reproducible too")
+    _expect_same_run(default, zero, "a run with seed left out, compared with seed=0 (the default)", prop, hint)
 
 
 @pytest.mark.points(1)

@@ -151,7 +151,7 @@ def test_cells_have_pytorch_parameter_layout(submission):
 def _cell_matches(reference, submission, name, prop, hint, **kwargs):
     """Outputs and gradients (input, parameters) equal the reference's in float64 and float32
     for a state of None, a given state, a batch of one and inputs and a state far from 0
-    (a relu clipped at 6, a cell state clipped to [-1, 1] show); then without biases; then with
+    (a relu clipped at 6, a cell state clipped to [-1, 1] show); then without biases, in both dtypes; then with
     the cell run for 3 steps by trusted code, so that gradients through the state count too."""
     model = Build(name, 4, H, **kwargs)
     # h=None: outputs only (a correct cell may skip the zero state's product, leaving weight_hh without a gradient)
@@ -160,7 +160,7 @@ def _cell_matches(reference, submission, name, prop, hint, **kwargs):
               (20 * randn(3, 4, seed=11), state_for(name, seed=12, scale=5.0))]  # far from 0: a clipped relu or state shows
     checks.matches_reference(submission, reference, model=model, inputs=inputs, prop=prop, hint=hint)
     checks.matches_reference(submission, reference, model=Build(name, 4, H, bias=False, **kwargs), inputs=inputs[:2],
-                             dtypes=(torch.float64,), prop=prop, hint=hint + "; with bias=False, no bias terms")
+                             prop=prop, hint=hint + "; with bias=False, no bias terms")
     checks.matches_reference(submission, reference, model=Build(UNROLLED, model), inputs=[(randn(3, 3, 4, seed=3),)],
                              dtypes=(torch.float64,), prop=prop,
                              hint=hint + " (here the grader applies your cell for 3 steps: the gradient must also flow through the state)")

@@ -496,7 +496,7 @@ SHUFFLED = dict(model=TINY, dtype=F64, X=SHUFFLED_X, y=SHUFFLED_Y, trainable=nam
 @pytest.mark.points(1)
 @pytest.mark.property("determinism")
 def test_same_seed_same_fine_tuning(reference, submission):
-    """The same seed gives identical losses and weights, whatever the global random state."""
+    """The same seed gives identical losses and weights, whatever the global random state; seed=0 when left out."""
     prop, hint = "determinism", "draw the shuffling from a torch.Generator seeded with `seed` (not the global random state)"
     sd = seeded_state(TINY, 17, F64)
     request = dict(SHUFFLED, state_dict=sd, train_kwargs=dict(epochs=3, lr=0.03, batch_size=7, seed=5))
@@ -504,6 +504,15 @@ def test_same_seed_same_fine_tuning(reference, submission):
     check_it_trained(reference, TINY, sd, first, request["X"], request["y"], prop, hint, dtype=F64)
     restart(submission)  # a fresh worker: nothing the first run kept (a cache, a table of orders) reaches the second
     compare_runs(_fine_tune(submission, seed=2, **request), first(), 3, prop, hint, "second run with the same seed")
+    # seed left out: the run of seed=0, whatever the global random state; each in a fresh
+    # worker, so that only the default tells the two apart (not a count of runs)
+    restart(submission)
+    zero = _fine_tune(submission, seed=3, **dict(request, train_kwargs={**request["train_kwargs"], "seed": 0}))
+    default = dict(request, train_kwargs={k: v for k, v in request["train_kwargs"].items() if k != "seed"})
+    restart(submission)
+    compare_runs(_fine_tune(submission, seed=4, **default), zero, 3, prop,
+                 "keep the signature's default, seed=0, so that a call without a seed is reproducible too",
+                 "run with seed left out (compared with seed=0, the default)")
 
 
 @pytest.mark.points(1)
