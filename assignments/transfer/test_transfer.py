@@ -194,7 +194,7 @@ def test_extract_features_builds_no_graph(submission):
     if reached:
         fail(prop, f"the features carry the backbone's autograd graph: a backward pass through them reached `{reached[0]}`", hint)
     if "readout_error" in result:
-        fail(prop, f"the features cannot be used in autograd afterwards ({result['readout_error'][:120]})", hint)
+        fail(prop, f"the features cannot be used in autograd afterwards ({str(result['readout_error']).split('. ')[0][:120]})", hint)
     with torch.no_grad():
         expect_close(result["readout_grad"], cotangent.T @ model.backbone(X), "the gradient of a layer trained on the features", prop, hint=hint)
 

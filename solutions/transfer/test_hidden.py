@@ -386,7 +386,7 @@ def test_extract_features_builds_no_graph(submission):
     if reached:
         fail(prop, f"the features carry the backbone's autograd graph: a backward pass through them reached `{reached[0]}`", hint)
     if "readout_error" in result:
-        fail(prop, f"the features cannot be used in autograd afterwards ({str(result['readout_error'])[:160]}): "
+        fail(prop, f"the features cannot be used in autograd afterwards ({str(result['readout_error']).split('. ')[0][:160]}): "
                    "were they computed in inference mode?", hint)
     checks.expect_close(result.get("readout_grad"), cotangent.T @ features,
                         "the gradient of a layer trained on the features (d<C, features @ W.T>/dW)", prop, hint=hint)
