@@ -37,7 +37,7 @@ from torch.overrides import TorchFunctionMode
 
 from autograder.worker.forbidden import trust
 from autograder.worker.probes import probe
-from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
+from autograder.worker.probes.core import adam_on_random_batches, build_model, parameters_of, plain
 from autograder.worker.spec import Build, MissingName, adopt, resolve
 
 
@@ -146,7 +146,7 @@ def _heads_of(attention: nn.Module, d_model: int, bias: bool) -> int:
     try:
         with torch.no_grad():
             missing, _ = attention.load_state_dict(state, strict=False)  # a private buffer keeps its value
-            if set(missing) & {name for name, _ in attention.named_parameters()}:
+            if set(missing) & set(parameters_of(attention)):
                 raise KeyError(missing)
             for h in _divisors(d_model):
                 witness = trust(TrustedSelfAttention)(d_model, h, bias=bias)

@@ -65,6 +65,28 @@ def tensors_in(value: Any) -> Iterator[torch.Tensor]:
             yield from tensors_in(v)
 
 
+def parameters_of(obj: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
+    """`obj`'s parameters, each once, under its first name with no private part where it has
+    one: a layer a private container owns first (`self._ff = nn.Sequential(...)`, then
+    `self.linear1 = self._ff[0]`) is known by its public name, as it is when the container
+    comes second — `named_parameters()` gives a shared parameter its first name only.
+
+    Example:
+        >>> m = torch.nn.Module(); m._ff = torch.nn.Sequential(torch.nn.Linear(2, 3)); m.linear1 = m._ff[0]
+        >>> list(parameters_of(m)), [n for n, _ in m.named_parameters()]
+        (['linear1.weight', 'linear1.bias'], ['_ff.0.weight', '_ff.0.bias'])
+    """
+    names: dict[int, str] = {}
+    found: dict[int, torch.nn.Parameter] = {}
+    for name, parameter in obj.named_parameters(remove_duplicate=False):
+        key = id(parameter)
+        private = any(part.startswith("_") for part in name.split("."))
+        if key not in names or (not private and any(part.startswith("_") for part in names[key].split("."))):
+            names[key] = name
+        found.setdefault(key, parameter)
+    return {names[key]: parameter for key, parameter in found.items()}
+
+
 def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch.dtype | None, *,
                 strict: bool = True) -> Any:
     """Construct `model` from `module` (trusted parts swapped in), cast it to `dtype`, load
@@ -77,7 +99,7 @@ def build_model(module: Any, model: Build, state_dict: dict | None, dtype: torch
         obj.to(dtype)
     if state_dict is not None:
         own = obj.state_dict()
-        parameters = {name for name, _ in obj.named_parameters()}
+        parameters = set(parameters_of(obj))
         missing = sorted(k for k in set(own) - set(state_dict) if k in parameters)
         if missing:  # RuntimeError, as torch's own load_state_dict
             raise RuntimeError(f"Error(s) in loading state_dict for {type(obj).__name__}: Missing key(s) {missing[:3]} — the grader "
@@ -148,7 +170,7 @@ def run(
             _target(module, obj, call)(*[_copy(a, False) for a in call_args], **(kwargs or {}))
         out = _target(module, obj, call)(*call_args, **(kwargs or {}))
 
-    params = dict(obj.named_parameters()) if isinstance(obj, torch.nn.Module) else {}
+    params = parameters_of(obj) if isinstance(obj, torch.nn.Module) else {}
     if backward and not inference:
         outs = [t for t in tensors_in(out) if t.requires_grad and t.is_floating_point()]
         if outs:
@@ -191,7 +213,7 @@ def state_dict(module: Any, *, model: Build, dtype: torch.dtype | None = None) -
     obj = build_model(module, model, None, dtype)
     return {
         "state_dict": plain(dict(obj.state_dict())),
-        "param_shapes": {n: list(p.shape) for n, p in obj.named_parameters()},
+        "param_shapes": {n: list(p.shape) for n, p in parameters_of(obj).items()},
         "submodules": {n: type(m).__name__ for n, m in obj.named_modules() if n},
     }
 
@@ -236,7 +258,7 @@ class StepRecorder:
 
     def __init__(self, model: torch.nn.Module, X: torch.Tensor, trajectory: int | None = None) -> None:
         self.model, self.X, self.most = model, X, trajectory
-        self.names = [n for n, p in model.named_parameters() if p.requires_grad]
+        self.names = [n for n, p in parameters_of(model).items() if p.requires_grad]
         #: the model and the submodules that hold trained parameters, in `named_modules` order ("" the model)
         self.entries = [(name, module) for name, module in model.named_modules()
                         if not name or any(p.requires_grad for p in module.parameters())]
@@ -276,7 +298,7 @@ class StepRecorder:
         self.pending.clear()
         if self.most is not None and len(self.weights) < self.most:
             # the weights of the model the step trained: a loop may train a copy and load it back at the end
-            params = dict(self.trained_on.named_parameters())
+            params = parameters_of(self.trained_on)
             self.weights.append(torch.cat([params[n].detach().reshape(-1) for n in self.names if n in params]))
 
     def __enter__(self) -> "StepRecorder":
@@ -305,7 +327,7 @@ class StepRecorder:
             "left_over": sum(len(rows) for _, _, rows in self.pending),
         }
         if self.most is not None:
-            width = sum(p.numel() for n, p in self.model.named_parameters() if n in self.names)
+            width = sum(p.numel() for n, p in parameters_of(self.model).items() if n in self.names)
             whole = self.weights and all(w.shape == (width,) for w in self.weights)  # a copy may lack a parameter
             out["trajectory"] = torch.stack(self.weights) if whole else torch.zeros(0, width)
         return out
