@@ -176,7 +176,7 @@ def test_sage_layer_known_values(submission):
 @pytest.mark.property("layer stacking")
 def test_gcn_has_num_layers_layers(submission):
     """GCN(2, 3, 4, num_layers=k) keeps k GCN layers 2 → 3 → … → 4 in `layers`, each with its own weights, for k = 1 to 4;
-    the same input gives the same output on every call (no dropout: ReLU between layers and nothing else)."""
+    the same input gives the same output on every call (no dropout: ReLU between layers and nothing else); edges keep their direction."""
     for k in (1, 2, 3, 4):
         sizes = [2] + [3] * (k - 1) + [4]
         expected = {}
@@ -191,6 +191,12 @@ def test_gcn_has_num_layers_layers(submission):
     if not torch.allclose(first, second):
         fail("layer stacking", "GCN's second call on the same input gave another output (dropout in training mode?)",
              "ReLU between the layers and nothing else: the same input gives the same output")
+    changed = x.clone()
+    changed[2] += 3.0  # EDGES has 3 → 2 only: nothing reaches node 3, in any number of hops
+    moved = output(submission, "layer stacking", "", model=Build("GCN", 2, 3, 4), dtype=F64, args=(changed, EDGES))
+    if not torch.allclose(moved[3], first[3]):
+        fail("layer stacking", "GCN's node 3 changed when only node 2 changed, though EDGES has the edge 3 → 2 and none 2 → 3",
+             "pass edge_index to every layer as it is: messages flow from edge_index[0] to edge_index[1] (no flip, no reversed copies)")
 
 
 @pytest.mark.timeout(10)
@@ -208,9 +214,11 @@ def test_two_layers_see_two_hops(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("pooling")
 def test_global_mean_pool_known_values(submission):
-    """Nodes [1, 3 | 5] in graphs [0, 0 | 1] pool to [2 | 5]; with num_graphs=3 a third, empty graph gets 0."""
+    """Nodes [1, 3 | 5] in graphs [0, 0 | 1] pool to [2 | 5]; with num_graphs=3 a third, empty graph gets 0; all three in
+    graph 0 with num_graphs=2 pool to [3 | 0]."""
     x, batch = torch.tensor([[1.0], [3.0], [5.0]], dtype=F64), torch.tensor([0, 0, 1])
-    for args, expected in (((x, batch), [[2.0], [5.0]]), ((x, batch, 3), [[2.0], [5.0], [0.0]])):
+    one_graph = torch.zeros(3, dtype=torch.long)
+    for args, expected in (((x, batch), [[2.0], [5.0]]), ((x, batch, 3), [[2.0], [5.0], [0.0]]), ((x, one_graph, 2), [[3.0], [0.0]])):
         out = submission.run("run", call="global_mean_pool", args=args, backward=False)["output"]
         checks.expect_close(out, torch.tensor(expected, dtype=F64), f"the pooled features of {len(expected)} graphs", "pooling",
                             hint="the mean of each graph's nodes (batch[i] is node i's graph); num_graphs rows when it is given")

@@ -107,15 +107,17 @@ def test_cells_have_pytorch_parameter_layout(submission):
 
 
 def _cell_matches(submission, name, prop, hint, **kwargs):
-    """Outputs (h=None) and outputs and gradients (a given state, B = 2 and 1, far from 0; bias=False; three
+    """Outputs (h=None) and outputs and gradients (a given state, B = 2 and 1, far from 0; bias=False, h=None too; three
     steps applied by trusted code, so that gradients through the state count) equal PyTorch's."""
     model = Build(name, 3, 5, **kwargs)
     checks.matches_reference(submission, PYTORCH, model=model, inputs=[(randn(2, 3),)], gradients=False, prop=prop, hint=hint)
     inputs = [(randn(2, 3, seed=1), state_for(name, 2)), (randn(1, 3, seed=2), state_for(name, 1)),
               (20 * randn(2, 3, seed=11), state_for(name, 2, seed=12, scale=5.0))]  # far from 0: nothing clipped
     checks.matches_reference(submission, PYTORCH, model=model, inputs=inputs, prop=prop, hint=hint)
-    checks.matches_reference(submission, PYTORCH, model=Build(name, 3, 5, bias=False, **kwargs), inputs=inputs[:1],
-                             prop=prop, hint=hint + "; with bias=False, no bias terms")
+    no_bias = Build(name, 3, 5, bias=False, **kwargs)
+    checks.matches_reference(submission, PYTORCH, model=no_bias, inputs=[(randn(2, 3),)], gradients=False, prop=prop,
+                             hint=hint + "; with bias=False, no bias terms (and a state of None is zeros there too)")
+    checks.matches_reference(submission, PYTORCH, model=no_bias, inputs=inputs[:1], prop=prop, hint=hint + "; with bias=False, no bias terms")
     checks.matches_reference(submission, PYTORCH, model=Build("autograder.worker.probes.rnn:UnrolledCell", model), inputs=[(randn(2, 3, 3, seed=3),)],
                              dtypes=(torch.float64,), prop=prop,
                              hint=hint + " (here your cell runs for 3 steps: the gradient must also flow back through the state h)")
@@ -277,7 +279,7 @@ def test_sequence_classifier_reads_the_last_hidden_state(submission):
         want.update({"readout.weight": [4, 5], "readout.bias": [4]})
         if got != want:
             fail(prop, f"{clf} should hold your {rnn} in `rnn` and nn.Linear(5, 4) in `readout`; its parameters differ", hint)
-    for cell in ("lstm", "gru"):
+    for cell in ("rnn", "lstm", "gru"):
         on_cell = Build("SequenceClassifier", 3, 5, 4, cell=cell).swap("rnn.cell", trusted_cell(cell, 3, 5))
         inputs = [(randn(2, 6, 3),), (randn(1, 4, 3, seed=1),)]
         try:  # around PyTorch's cells unrolled by trusted code, so that only the classifier is graded

@@ -419,10 +419,10 @@ def test_messages_follow_edge_direction(reference, submission):
 @pytest.mark.property("layer stacking")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_gcn_stacks_num_layers(reference, submission):
-    """GCN(3, 5, 4, num_layers=k), k = 1 to 4: k GCN layers in `layers` (3 → 5 → … → 4), each with its own weights, ReLU between them, none after the last
-    (graded on trusted layers, and on the student's own where those are right)."""
+    """GCN(3, 5, 4, num_layers=k), k = 1 to 4: k GCN layers in `layers` (3 → 5 → … → 4), each with its own weights, ReLU between them, none after the last,
+    edge_index passed on as it is (a directed graph too) (graded on trusted layers, and on the student's own where those are right)."""
     prop, hint = "layer stacking", ("layers = [GCNLayer(in, hidden), …, GCNLayer(hidden, out)], num_layers of them, each built on its own "
-                                    "([layer] * n holds one layer n times); ReLU between layers, not after the last")
+                                    "([layer] * n holds one layer n times); ReLU between layers, not after the last; edge_index passed on as it is")
     for k in (1, 2, 3, 4):
         model = on_trusted_layers(Build("GCN", 3, 5, 4, num_layers=k))
         sizes = [3] + [5] * (k - 1) + [4]
@@ -433,7 +433,7 @@ def test_gcn_stacks_num_layers(reference, submission):
         sd = checks.reference_state_dict(reference, model, torch.float64)
         for name, value in sd.items():  # biases start at zero: make them count
             sd[name] = value + 0.3 * randn(*value.shape, seed=len(name))
-        inputs = [(randn(34, 3), KARATE), (randn(7, 3, seed=1), ISOLATED)]
+        inputs = [(randn(34, 3), KARATE), (randn(7, 3, seed=1), ISOLATED), (randn(5, 3, seed=2), DIRECTED)]
         for x, edge_index in inputs:
             request = dict(model=model, state_dict=sd, dtype=torch.float64, args=(x, edge_index), grad_args=(0,))
             expected, actual = reference.run("run", **request), submission.run("run", **request)
@@ -454,9 +454,10 @@ def test_gcn_stacks_num_layers(reference, submission):
 @pytest.mark.forbid(*FORBIDDEN)
 def test_global_mean_pool(reference, submission):
     """The mean per graph (batch vector respected; graphs of different sizes, each divided by its own count; num_graphs
-    honoured, graphs with no node → 0; one graph), with gradients."""
+    honoured, graphs with no node → 0, also when every node is in graph 0; one graph), with gradients."""
     batch = torch.tensor([0, 0, 2, 2, 2, 0])
     inputs = [(randn(6, 3), batch), (randn(6, 3), batch, 4), (randn(6, 3, seed=1), batch, 3), (randn(4, 3, seed=2), torch.zeros(4, dtype=torch.long)),
+              (randn(4, 3, seed=5), torch.zeros(4, dtype=torch.long), 3),
               (randn(1, 3, seed=3), torch.zeros(1, dtype=torch.long)), (randn(7, 3, seed=4), torch.tensor([0, 0, 1, 1, 1, 1, 0]))]
     own_then_trusted(lambda patch: checks.matches_reference(
         submission, reference, model=None, call="global_mean_pool", patch=patch, inputs=inputs, prop="pooling",

@@ -151,16 +151,19 @@ def test_cells_have_pytorch_parameter_layout(submission):
 def _cell_matches(reference, submission, name, prop, hint, **kwargs):
     """Outputs and gradients (input, parameters) equal the reference's in float64 and float32
     for a state of None, a given state, a batch of one and inputs and a state far from 0
-    (a relu clipped at 6, a cell state clipped to [-1, 1] show); then without biases, in both dtypes; then with
-    the cell run for 3 steps by trusted code, so that gradients through the state count too."""
+    (a relu clipped at 6, a cell state clipped to [-1, 1] show); then without biases (state None and
+    given), in both dtypes; then with the cell run for 3 steps by trusted code, so that gradients
+    through the state count too."""
     model = Build(name, 4, H, **kwargs)
     # h=None: outputs only (a correct cell may skip the zero state's product, leaving weight_hh without a gradient)
     checks.matches_reference(submission, reference, model=model, inputs=[(randn(3, 4),)], gradients=False, prop=prop, hint=hint)
     inputs = [(randn(3, 4, seed=1), state_for(name)), (randn(1, 4, seed=2), state_for(name, batch=1)),
               (20 * randn(3, 4, seed=11), state_for(name, seed=12, scale=5.0))]  # far from 0: a clipped relu or state shows
     checks.matches_reference(submission, reference, model=model, inputs=inputs, prop=prop, hint=hint)
-    checks.matches_reference(submission, reference, model=Build(name, 4, H, bias=False, **kwargs), inputs=inputs[:2],
-                             prop=prop, hint=hint + "; with bias=False, no bias terms")
+    no_bias = Build(name, 4, H, bias=False, **kwargs)
+    checks.matches_reference(submission, reference, model=no_bias, inputs=[(randn(3, 4),)], gradients=False, prop=prop,
+                             hint=hint + "; with bias=False, no bias terms (and a state of None is zeros there too)")
+    checks.matches_reference(submission, reference, model=no_bias, inputs=inputs[:2], prop=prop, hint=hint + "; with bias=False, no bias terms")
     checks.matches_reference(submission, reference, model=Build(UNROLLED, model), inputs=[(randn(3, 3, 4, seed=3),)],
                              dtypes=(torch.float64,), prop=prop,
                              hint=hint + " (here the grader applies your cell for 3 steps: the gradient must also flow through the state)")
@@ -504,7 +507,7 @@ def test_sequence_classifier_matches_reference(reference, submission):
         if got != want:
             fail(prop, f"{clf} should hold your {rnn} in `rnn` and nn.Linear({H}, 3) in `readout`; its parameters differ", hint)
     inputs = [(randn(2, 5, 4),), (randn(3, 1, 4, seed=1),), (randn(1, 5, 4, seed=2),)]
-    for cell in ("lstm", "gru"):
+    for cell in ("rnn", "lstm", "gru"):
         on_cell = Build("SequenceClassifier", 4, H, 3, cell=cell).swap("rnn.cell", trusted_cell(cell, 4, H))
         try:  # around a trusted RNN first, so that a bug of the student's RNN costs nothing here
             checks.matches_reference(submission, reference, model=on_cell.swap("rnn", TRUSTED_RNN_AROUND), inputs=inputs, prop=prop, hint=hint)
