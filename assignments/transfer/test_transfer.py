@@ -71,14 +71,14 @@ def fresh(cls, seed, **kwargs):
 @pytest.mark.property("freeze by prefix")
 def test_freeze_leaves_only_the_prefixes_trainable(submission):
     """freeze(model, "head"), freeze(model, ("backbone.fc", "head")), freeze(model, "backbone.bn2"), freeze(model, ("bn1", "head")) and
-    freeze(model, iter(["backbone.fc", "head"])): exactly the parameters whose names START with a prefix get gradients ("bn1" is inside
-    "backbone.bn1.weight", not its start)."""
+    freeze(model, iter(["backbone.fc", "head"])), freeze(model, ("head.bias", "backbone.bn1.weight")): exactly the parameters whose names
+    START with a prefix get gradients ("bn1" is inside "backbone.bn1.weight", not its start; a prefix may name one parameter)."""
     prop, hint = "freeze by prefix", ("requires_grad = name.startswith(prefixes) for every parameter; a single string is ONE prefix, "
                                       "and an iterator can be read only once (make a tuple of it first)")
     model = fresh(SmallNet, 0, num_classes=3).double()
     x, cotangent = images(2, dtype=F64), randn(2, 3, seed=1)
     for trainable, one_pass in (("head", False), (("backbone.fc", "head"), False), ("backbone.bn2", False), (("bn1", "head"), False),
-                                (("backbone.fc", "head"), True)):
+                                (("backbone.fc", "head"), True), (("head.bias", "backbone.bn1.weight"), False)):
         grads = submission.run("freeze_grads", model=Build(SMALLNET, 3), state_dict=state_of(model), dtype=F64, x=x, cotangent=cotangent,
                                trainable=trainable, one_pass=one_pass)["grads"]
         call = f"freeze(model, iter({list(trainable)!r}))" if one_pass else f"freeze(model, {trainable!r})"

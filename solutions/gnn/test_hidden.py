@@ -469,9 +469,10 @@ def test_global_mean_pool(reference, submission):
 @pytest.mark.property("link scores")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_link_scores(reference, submission):
-    """Dot products of the two endpoints' embeddings, with gradients; one pair gives shape (1,)."""
+    """Dot products of the two endpoints' embeddings, with gradients; one pair gives shape (1,); two pairs read as columns."""
     checks.matches_reference(submission, reference, model=None, call="link_scores",
-                             inputs=[(randn(6, 4), torch.tensor([[0, 1, 5], [2, 1, 3]])), (randn(6, 4, seed=1), torch.tensor([[2], [5]]))],
+                             inputs=[(randn(6, 4), torch.tensor([[0, 1, 5], [2, 1, 3]])), (randn(6, 4, seed=1), torch.tensor([[2], [5]])),
+                                     (randn(6, 4, seed=2), torch.tensor([[0, 4], [3, 1]]))],  # P = 2: (2, P) is also (P, 2)
                              prop="link scores", hint="(z[pairs[0]] * z[pairs[1]]).sum(-1): one score per pair, shape (P,)")
 
 

@@ -446,14 +446,14 @@ def marks_untouched(result: dict, marks: dict, prop: str, hint: str) -> None:
 @pytest.mark.property("gradient norms")
 @pytest.mark.forbid(*GRADER)
 def test_gradient_norms_match_autograd(reference, submission):
-    """Entry t is ||dL/dh_t|| (the total derivative) for T = 1 and 7, B = 1 and 4, detached, in x's dtype, .grad untouched."""
+    """Entry t is ||dL/dh_t|| (the total derivative) for T = 1 and 7, B = 1, 2 and 4, detached, in x's dtype, .grad untouched."""
     prop = "gradient norms"
     hint = "collect every h_t, then torch.autograd.grad(h_last.sum(), [h_0, ..., h_last]) — it leaves .grad alone"
     for cell in CELL_OF:
         model = rnn_on_trusted_cell(cell, 3, H)
         for dtype in (torch.float64, torch.float32):
             sd = checks.reference_state_dict(reference, model, dtype)
-            for B, T in ((4, 1), (4, 7), (1, 7)):
+            for B, T in ((4, 1), (4, 7), (1, 7), (2, 7)):  # B = 2: a batch of two is no (h, c) pair
                 x = randn(B, T, 3, seed=T + B).to(dtype)
                 norms_experiment(submission, cell=cell, sd=sd, x=x, prop=prop, hint=hint, what=f"({cell}, B = {B}, T = {T}, {dtype})")
 

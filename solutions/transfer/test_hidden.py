@@ -195,12 +195,14 @@ def check_freeze(submission, model, trainable, prop, hint, start=None, one_pass=
 @pytest.mark.property("freeze by prefix")
 def test_freeze_follows_the_prefixes(submission):
     """Exactly the parameters named by a prefix (tuple, list or any iterable, an iterator too; none by default) get gradients, also
-    on re-freezing; a prefix found inside a name but not at its start ("bn1" in "backbone.bn1.weight") names nothing."""
+    on re-freezing; a prefix found inside a name but not at its start ("bn1" in "backbone.bn1.weight") names nothing; a prefix
+    may name one parameter ("head.bias")."""
     prop, hint = "freeze by prefix", ("requires_grad = name.startswith(prefixes) for EVERY parameter: True for matches, False for the "
                                       "rest (read `trainable` once, into a tuple: an iterator can be read only once)")
     cases = [(SMALLNET, (), None), (SMALLNET, ("head",), None), (SMALLNET, ["backbone.fc", "head"], None), (SMALLNET, ("bn1", "head"), None),
              (SMALLNET, ("backbone.bn",), None), (SMALLNET, ("head",), False), (SMALLNET, ("backbone.conv2",), True),
-             (SMALLNET, (), True), (SMALLNET, None, True), (TINYNET, ["backbone.fc"], False)]
+             (SMALLNET, (), True), (SMALLNET, None, True), (TINYNET, ["backbone.fc"], False),
+             (SMALLNET, ("head.bias", "backbone.bn1.weight"), None)]  # prefixes that name one parameter, not its module
     for model, trainable, start in cases:
         check_freeze(submission, model, trainable, prop, hint, start)
     check_freeze(submission, SMALLNET, ("backbone.fc", "head"), prop, hint, one_pass=True)
