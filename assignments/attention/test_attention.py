@@ -139,10 +139,10 @@ def test_self_attention_parameters_like_pytorch(submission):
 @pytest.mark.timeout(10)
 def test_self_attention_matches_nn_multihead_attention(submission):
     """Given nn.MultiheadAttention's weights, MultiHeadSelfAttention computes the same output and
-    gradients: with and without bias, no mask, (N, N) and (B, N, N) masks, B = 1."""
+    gradients: with and without bias, no mask, (N, N) and (B, N, N) masks, B = 1, an (N, N) mask with B = N."""
     hint = "in_proj_weight holds W_q, W_k, W_v stacked; split d into heads of size d / num_heads; the same mask for every head (True = may attend)"
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), some_mask(5, 5, seed=1)), (randn(2, 5, 8), some_mask(2, 5, 5, seed=2)),
-             (randn(1, 5, 8, seed=3), None)]
+             (randn(1, 5, 8, seed=3), None), (randn(3, 3, 8, seed=4), some_mask(3, 3, seed=5))]  # B = N: an (N, N) mask is no (B, N, N) one
     for bias in (True, False):
         checks.matches_reference(submission, PYTORCH, model=Build("MultiHeadSelfAttention", 8, 4, bias=bias), inputs=cases,
                                  dtypes=(torch.float64,), prop="equality with PyTorch", hint=hint)

@@ -181,11 +181,12 @@ def test_self_attention_parameters_like_pytorch(submission):
 @pytest.mark.forbid(*MHA)
 def test_self_attention_matches_reference(reference, submission):
     """Outputs and gradients equal the reference: 1 and 4 heads, with and without bias, no
-    mask, (N, N) and (B, N, N) masks, B = 1 and N = 1."""
+    mask, (N, N) and (B, N, N) masks, B = 1 and N = 1, an (N, N) mask with B = N."""
     hint = ("q, k, v = rows [0:d], [d:2d], [2d:3d] of in_proj; head h uses features [h*d/H:(h+1)*d/H]; "
             "concatenate heads in order before out_proj; the same mask for every head")
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), random_mask(5, 5, seed=1)), (randn(2, 5, 8), random_mask(2, 5, 5, seed=2)),
-             (randn(1, 5, 8, seed=3), random_mask(1, 5, 5, seed=4)), (randn(1, 1, 8, seed=5), None)]
+             (randn(1, 5, 8, seed=3), random_mask(1, 5, 5, seed=4)), (randn(1, 1, 8, seed=5), None),
+             (randn(3, 3, 8, seed=6), random_mask(3, 3, seed=7))]  # B = N: an (N, N) mask is no (B, N, N) one
     for heads in (1, 4):
         checks.matches_reference(submission, reference, model=Build("MultiHeadSelfAttention", 8, heads), inputs=cases,
                                  patch=TRUSTED_ATTENTION, prop="equality with PyTorch", hint=hint)
