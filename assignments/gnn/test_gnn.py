@@ -35,7 +35,8 @@ def output(submission, prop: str, hint: str, **request) -> torch.Tensor:
 @pytest.mark.points(1)
 @pytest.mark.property("graph conversion")
 def test_path_graph_edges_in_both_directions(submission):
-    """The undirected path 0 - 1 - 2 gives the 4 directed edges 0→1, 1→0, 1→2, 2→1; 3 nodes without edges give shape (2, 0)."""
+    """The undirected path 0 - 1 - 2 gives the 4 directed edges 0→1, 1→0, 1→2, 2→1; 3 nodes without edges give shape (2, 0);
+    an edge of weight 0 is an edge."""
     out = submission.run("run", call="edge_index_from_networkx", args=(nx.path_graph(3),), backward=False)["output"]
     edge_index = checks.expect_tensor(out[0], "edge_index", "graph conversion", shape=(2, 4), dtype=torch.long, hint="both directions")
     if sorted(map(tuple, edge_index.T.tolist())) != [(0, 1), (1, 0), (1, 2), (2, 1)]:
@@ -43,6 +44,10 @@ def test_path_graph_edges_in_both_directions(submission):
     out = submission.run("run", call="edge_index_from_networkx", args=(nx.empty_graph(3),), backward=False)["output"]
     checks.expect_tensor(out[0], "edge_index of 3 nodes and no edge", "graph conversion", shape=(2, 0), dtype=torch.long,
                          hint="a graph without edges still has an edge_index of shape (2, 0)")
+    weighted = nx.Graph([(0, 1, {"weight": 0.0}), (1, 2, {"weight": 2.5})])
+    out = submission.run("run", call="edge_index_from_networkx", args=(weighted,), backward=False)["output"]
+    checks.expect_tensor(out[0], "edge_index of the path 0 - 1 - 2 whose edge 0 - 1 has weight 0", "graph conversion", shape=(2, 4),
+                         dtype=torch.long, hint="every edge of G.edges() counts, whatever its weight (an adjacency matrix loses a weight of 0)")
 
 
 @pytest.mark.timeout(10)

@@ -143,12 +143,14 @@ def computes(submission, model: Build, args: tuple, before: torch.Tensor, after:
 @pytest.mark.property("graph conversion")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_edge_index_from_networkx(submission):
-    """Undirected edges in both directions, directed as given, a self loop once, nodes = list(G.nodes); one node, and no edge, too."""
+    """Undirected edges in both directions, directed as given, a self loop once, nodes = list(G.nodes); one node, no edge, and an
+    edge of weight 0, too."""
     prop, hint = "graph conversion", "position of each node in list(G.nodes); undirected edges both ways, self loops once"
     directed = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a")])
     looped = nx.Graph([(3, 1), (1, 1), (1, 2)])
     single = nx.Graph([("only", "only")])
-    for G in (nx.karate_club_graph(), directed, looped, single, nx.empty_graph(3)):
+    weighted = nx.Graph([(0, 1, {"weight": 0.0}), (1, 2, {"weight": 2.5})])  # an edge of weight 0 is an edge (an adjacency matrix drops it)
+    for G in (nx.karate_club_graph(), directed, looped, single, nx.empty_graph(3), weighted):
         out = submission.run("run", call="edge_index_from_networkx", args=(G,), backward=False)["output"]
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             fail(prop, "edge_index_from_networkx should return (edge_index, nodes)", hint)
