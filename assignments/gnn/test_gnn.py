@@ -199,6 +199,9 @@ def test_gcn_has_num_layers_layers(submission):
     changed = x.clone()
     changed[2] += 3.0  # EDGES has 3 → 2 only: nothing reaches node 3, in any number of hops
     moved = output(submission, "layer stacking", "", model=Build("GCN", 2, 3, 4), dtype=F64, args=(changed, EDGES))
+    if moved.shape != (5, 4) or first.shape != (5, 4):
+        fail("layer stacking", f"GCN(2, 3, 4) on 5 nodes should give an output of shape (5, 4), got {tuple(moved.shape)}",
+             "one row of 4 features per node")
     if not torch.allclose(moved[3], first[3]):
         fail("layer stacking", "GCN's node 3 changed when only node 2 changed, though EDGES has the edge 3 → 2 and none 2 → 3",
              "pass edge_index to every layer as it is: messages flow from edge_index[0] to edge_index[1] (no flip, no reversed copies)")

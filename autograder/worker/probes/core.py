@@ -76,12 +76,14 @@ def parameters_of(obj: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
         >>> list(parameters_of(m)), [n for n, _ in m.named_parameters()]
         (['linear1.weight', 'linear1.bias'], ['_ff.0.weight', '_ff.0.bias'])
     """
+    def private(name: str) -> bool:
+        return any(part.startswith("_") for part in name.split("."))
+
     names: dict[int, str] = {}
     found: dict[int, torch.nn.Parameter] = {}
     for name, parameter in obj.named_parameters(remove_duplicate=False):
         key = id(parameter)
-        private = any(part.startswith("_") for part in name.split("."))
-        if key not in names or (not private and any(part.startswith("_") for part in names[key].split("."))):
+        if key not in names or (private(names[key]) and not private(name)):
             names[key] = name
         found.setdefault(key, parameter)
     return {names[key]: parameter for key, parameter in found.items()}
