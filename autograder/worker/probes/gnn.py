@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from autograder.worker.forbidden import runs_the_students_parts
 from autograder.worker.probes import probe
-from autograder.worker.probes.core import build_model, plain
+from autograder.worker.probes.core import build_model, parameters_of, plain
 from autograder.worker.spec import Build, MissingName, adopt, resolve
 
 # -- trusted primitives ---------------------------------------------------------------------
@@ -116,7 +116,7 @@ class AfterAnotherGraph(nn.Module):
 
 def _parameters_of(layer: nn.Module, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
     """The layer's own parameters (SPEC's names), checked to include `names`."""
-    own = dict(layer.named_parameters())
+    own = parameters_of(layer)
     missing = [n for n in names if n not in own]
     if missing:
         raise MissingName(f"{type(layer).__name__} has no parameter {missing[0]!r} (the assignment names its parameters "
@@ -236,7 +236,7 @@ def seeded_weights(shapes: dict[str, tuple[int, ...]], seed: int, dtype: torch.d
 def seeded_init(obj: nn.Module, seed: int) -> None:
     """Set every parameter of `obj` to the grader's starting weights (`seeded_weights`),
     whatever the student's initialisation."""
-    params = dict(obj.named_parameters())
+    params = parameters_of(obj)
     weights = seeded_weights({n: tuple(p.shape) for n, p in params.items()}, seed)
     with torch.no_grad():
         for name, p in params.items():
@@ -254,7 +254,7 @@ def _trained(module: Any, model: Build, init_seed: int, loss_fn: Callable[[nn.Mo
         optimizer.zero_grad()
         loss_fn(obj).backward()
         optimizer.step()
-    return {"state_dict": plain(dict(obj.state_dict())), "parameters": [n for n, _ in obj.named_parameters()]}
+    return {"state_dict": plain(dict(obj.state_dict())), "parameters": list(parameters_of(obj))}
 
 
 @probe

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from autograder.worker.forbidden import runs_the_students_parts, trust, unrecorded, untrusted
 from autograder.worker.probes import probe
-from autograder.worker.probes.core import adam_on_random_batches, build_model, plain
+from autograder.worker.probes.core import adam_on_random_batches, build_model, parameters_of, plain
 from autograder.worker.spec import Build, adopt
 
 
@@ -52,7 +52,7 @@ class _Recording:
         if self.record is None or self._inside:
             new = super().forward(x, state)
         else:
-            copies = {n: p.detach().clone().requires_grad_() for n, p in self.named_parameters()}
+            copies = {n: p.detach().clone().requires_grad_() for n, p in parameters_of(self).items()}
             self.record.append(copies)
             self._inside = True
             try:
@@ -244,7 +244,7 @@ def gradient_norms_experiment(module: Any, *, model: Build, state_dict: dict, x:
       norms require grad (norms still attached to the model's graph change them).
     """
     rnn = build_model(module, model, state_dict, x.dtype)
-    params = dict(rnn.named_parameters())
+    params = parameters_of(rnn)
     for name, p in params.items():
         if name in marks:
             p.grad = marks[name].to(p.dtype).clone()

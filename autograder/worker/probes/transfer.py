@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from autograder.worker.probes import probe
-from autograder.worker.probes.core import StepRecorder, build_model, plain
+from autograder.worker.probes.core import StepRecorder, build_model, parameters_of, plain
 from autograder.worker.spec import Build, resolve
 
 #: `freeze_grads` without `trainable`: call `freeze(model)` and let its default apply.
@@ -133,10 +133,10 @@ def set_trainable(model: nn.Module, names: Iterable[str]) -> None:
     """`requires_grad` True exactly for the parameters whose full name is in `names`
     (the judge works the names out; no prefix rules here)."""
     wanted = set(names)
-    unknown = wanted - {name for name, _ in model.named_parameters()}
+    unknown = wanted - set(parameters_of(model))
     if unknown:
         raise LookupError(f"the model has no parameter {sorted(unknown)[0]!r}")
-    for name, parameter in model.named_parameters():
+    for name, parameter in parameters_of(model).items():
         parameter.requires_grad_(name in wanted)
 
 
@@ -149,7 +149,7 @@ def set_modes(model: nn.Module, eval_modules: Sequence[str]) -> None:
 
 def grads_of(model: nn.Module) -> dict:
     """Every parameter's `.grad` (a tensor, or None), by name."""
-    return {name: plain(p.grad) for name, p in model.named_parameters()}
+    return {name: plain(p.grad) for name, p in parameters_of(model).items()}
 
 
 def _backward(out: Any, cotangent: torch.Tensor | None) -> None:
@@ -226,7 +226,7 @@ def replace_head_run(
         set_trainable(obj, ())
     returned = resolve(module, "replace_head")(obj, num_classes)
     is_model = isinstance(returned, nn.Module)
-    result: dict = {"devices": {n: str(p.device) for n, p in returned.named_parameters()} if is_model else None}
+    result: dict = {"devices": {n: str(p.device) for n, p in parameters_of(returned).items()} if is_model else None}
     if device == "meta":
         return result
     result["state_dict"] = plain(dict(obj.state_dict()))
@@ -327,7 +327,7 @@ def fine_tune_run(
     obj = build_model(module, model, state_dict, dtype)
     set_trainable(obj, trainable)
     obj.train(mode == "train")
-    parameters = dict(obj.named_parameters())
+    parameters = parameters_of(obj)
     for name, grad in (grads_before or {}).items():
         parameters[name].grad = grad.detach().clone().to(parameters[name].dtype)
     recorder = StepRecorder(obj, X, trajectory) if trajectory is not None else None
