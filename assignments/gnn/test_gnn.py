@@ -36,7 +36,7 @@ def output(submission, prop: str, hint: str, **request) -> torch.Tensor:
 @pytest.mark.property("graph conversion")
 def test_path_graph_edges_in_both_directions(submission):
     """The undirected path 0 - 1 - 2 gives the 4 directed edges 0→1, 1→0, 1→2, 2→1; 3 nodes without edges give shape (2, 0);
-    an edge of weight 0 is an edge."""
+    an edge of weight 0 is an edge; a directed graph's edges 0 → 1 → 2 stay as given (a MultiDiGraph's too)."""
     out = submission.run("run", call="edge_index_from_networkx", args=(nx.path_graph(3),), backward=False)["output"]
     edge_index = checks.expect_tensor(out[0], "edge_index", "graph conversion", shape=(2, 4), dtype=torch.long, hint="both directions")
     if sorted(map(tuple, edge_index.T.tolist())) != [(0, 1), (1, 0), (1, 2), (2, 1)]:
@@ -48,6 +48,12 @@ def test_path_graph_edges_in_both_directions(submission):
     out = submission.run("run", call="edge_index_from_networkx", args=(weighted,), backward=False)["output"]
     checks.expect_tensor(out[0], "edge_index of the path 0 - 1 - 2 whose edge 0 - 1 has weight 0", "graph conversion", shape=(2, 4),
                          dtype=torch.long, hint="every edge of G.edges() counts, whatever its weight (an adjacency matrix loses a weight of 0)")
+    for directed in (nx.DiGraph([(0, 1), (1, 2)]), nx.MultiDiGraph([(0, 1), (1, 2)])):
+        out = submission.run("run", call="edge_index_from_networkx", args=(directed,), backward=False)["output"]
+        edge_index = checks.expect_tensor(out[0], f"edge_index of the {type(directed).__name__} 0 → 1 → 2", "graph conversion", shape=(2, 2),
+                                          dtype=torch.long, hint="a directed graph's edges stay as given (ask G.is_directed())")
+        if sorted(map(tuple, edge_index.T.tolist())) != [(0, 1), (1, 2)]:
+            fail("graph conversion", f"the edges of the {type(directed).__name__} 0 → 1 → 2 are wrong", "a directed edge u → v stays u → v")
 
 
 @pytest.mark.timeout(10)
@@ -92,7 +98,7 @@ def test_scatter_known_values(submission):
 @pytest.mark.points(1)
 @pytest.mark.property("message passing")
 def test_propagate_calls_the_hooks(submission):
-    """On 0 → 1, 2 → 1, 1 → 0 with x = [1, 2, 4]: a subclass's message(x_i, x_j, weight), aggregate(messages, index, num_nodes)
+    """On 0 → 1, 2 → 1, 1 → 0 with x = [1, 2, 4]: a subclass's message(x_j, x_i, weight), aggregate(messages, index, num_nodes)
     and update(aggr_out, x) are each what propagate uses."""
     x, edge_index, weight = torch.tensor([[1.0], [2.0], [4.0]], dtype=F64), torch.tensor([[0, 2, 1], [1, 1, 0]]), torch.tensor([1.0, 2.0, 3.0], dtype=F64)
     expected = {
@@ -103,7 +109,8 @@ def test_propagate_calls_the_hooks(submission):
         # update = aggr_out - 2 x, with aggr_out the sum of x_j: [2, 5, 0] - 2 [1, 2, 4]
         "update": [[0.0], [1.0], [-8.0]],
     }
-    hints = {"message": "call self.message(x_i=x[edge_index[1]], x_j=x[edge_index[0]], **kwargs)",
+    hints = {"message": "call self.message(x_i=x[edge_index[1]], x_j=x[edge_index[0]], **kwargs) — by keyword: a layer's message may "
+                        "list its arguments in any order",
              "aggregate": "combine the messages with self.aggregate(messages, index=edge_index[1], num_nodes=x.shape[0])",
              "update": "return self.update(aggr_out, x)"}
     for hook, values in expected.items():
@@ -140,9 +147,9 @@ def test_gcn_layer_known_values(submission):
     checks.expect_close(out, expected, "GCNLayer's output", prop, hint=hint)
     out = output(submission, prop, hint, model=Build("GCNLayer", 1, 1), state_dict=weights, dtype=F64, args=(X, EDGES), inference=True)
     checks.expect_close(out, expected, "GCNLayer's output in eval mode under torch.no_grad() (as a trained model predicts)", prop, hint=hint)
-    reused = Build("autograder.worker.probes.gnn:AfterAnotherGraph", Build("GCNLayer", 1, 1))  # a path of 3 nodes first, then these
+    reused = Build("autograder.worker.probes.gnn:AfterAnotherGraph", Build("GCNLayer", 1, 1))  # a path of 3 nodes and these numbered backwards first
     out = output(submission, prop, hint, model=reused, state_dict={f"layer.{n}": w for n, w in weights.items()}, dtype=F64, args=(X, EDGES))
-    checks.expect_close(out, expected, "GCNLayer's output after the same layer ran on another graph", prop,
+    checks.expect_close(out, expected, "GCNLayer's output after the same layer ran on other graphs (one of as many nodes and edges)", prop,
                         hint="one layer serves every graph: compute the self loops, degrees and normalisation from each call's edge_index, keep none")
     _without_bias(submission, "GCNLayer", {"lin.weight": weights["lin.weight"]}, expected - 0.5, prop)
     looped = torch.tensor([[0, 1, 1], [1, 0, 1]])  # 0 — 1, and 1 → 1

@@ -143,14 +143,16 @@ def computes(submission, model: Build, args: tuple, before: torch.Tensor, after:
 @pytest.mark.property("graph conversion")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_edge_index_from_networkx(submission):
-    """Undirected edges in both directions, directed as given, a self loop once, nodes = list(G.nodes); one node, no edge, and an
-    edge of weight 0, too."""
-    prop, hint = "graph conversion", "position of each node in list(G.nodes); undirected edges both ways, self loops once"
+    """Undirected edges in both directions, directed as given (a MultiDiGraph's too), a self loop once, nodes = list(G.nodes); one
+    node, no edge, and an edge of weight 0, too."""
+    prop, hint = "graph conversion", ("position of each node in list(G.nodes); undirected edges both ways (ask G.is_directed(): a "
+                                      "MultiDiGraph is directed too), self loops once")
     directed = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a")])
+    multi_directed = nx.MultiDiGraph([("x", "y"), ("y", "z")])  # directed, though not a DiGraph
     looped = nx.Graph([(3, 1), (1, 1), (1, 2)])
     single = nx.Graph([("only", "only")])
     weighted = nx.Graph([(0, 1, {"weight": 0.0}), (1, 2, {"weight": 2.5})])  # an edge of weight 0 is an edge (an adjacency matrix drops it)
-    for G in (nx.karate_club_graph(), directed, looped, single, nx.empty_graph(3), weighted):
+    for G in (nx.karate_club_graph(), directed, looped, single, nx.empty_graph(3), weighted, multi_directed):
         out = submission.run("run", call="edge_index_from_networkx", args=(G,), backward=False)["output"]
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             fail(prop, "edge_index_from_networkx should return (edge_index, nodes)", hint)
@@ -170,7 +172,7 @@ def test_edge_index_from_networkx(submission):
                 expected[(v, u)] += 1
         if got != expected:
             kind = "directed" if G.is_directed() else "undirected"
-            fail(prop, f"the edges differ from the graph's ({kind} graph of {G.number_of_nodes()} nodes)", hint)
+            fail(prop, f"the edges differ from the graph's ({kind} {type(G).__name__} of {G.number_of_nodes()} nodes)", hint)
 
 
 @pytest.mark.points(1)
@@ -221,8 +223,10 @@ def test_scatter_matches_reference(reference, submission):
 @pytest.mark.property("message passing")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_message_passing_template(reference, submission):
-    """propagate calls message(x_i=x[target], x_j=x[source], **kwargs) and aggregates at the target with `aggr` (default sum)."""
-    prop, hint = "message passing", "x_j = x[edge_index[0]] (source), x_i = x[edge_index[1]] (target); aggregate with index = edge_index[1]"
+    """propagate calls message(x_i=x[target], x_j=x[source], **kwargs) — by keyword: the subclass's message declares (x_j, x_i, weight) —
+    and aggregates at the target with `aggr` (default sum)."""
+    prop, hint = "message passing", ("x_j = x[edge_index[0]] (source), x_i = x[edge_index[1]] (target), passed to message by keyword "
+                                     "(a layer's message may list them in any order); aggregate with index = edge_index[1]")
     for aggr in ("sum", "mean", "max", None):
         request = dict(hook="message", aggr=aggr, x=randn(5, 2), edge_index=DIRECTED, weight=randn(4, seed=3))
         what = f"propagate with aggr={aggr!r}" if aggr else "propagate with the default aggr"
@@ -272,7 +276,7 @@ def _layer_matches(reference, submission, layer: str, layout: Callable[[bool], d
 @pytest.mark.forbid(*FORBIDDEN)
 def test_gcn_layer_matches_reference(reference, submission):
     """Parameters as GCNConv's (bias=True and False); outputs and gradients equal the reference (= GCNConv), float64 and float32,
-    also from a layer that ran on another graph before."""
+    also from a layer that ran on other graphs before (one of them with as many nodes and edges)."""
     _layer_matches(reference, submission, "GCNLayer", lambda bias: {"lin.weight": (4, 3), **({"bias": (4,)} if bias else {})},
                    "equality with GCNConv", "a self loop for every node without one (never a second), degree of the TARGET (in x's dtype), "
                    "message x_j W / sqrt(deg_j deg_i), sum at the target, then the bias; an edge listed twice is two messages")

@@ -99,9 +99,10 @@ class TrustedSAGELayer(nn.Module):
 
 @runs_the_students_parts
 class AfterAnotherGraph(nn.Module):
-    """Runs `layer` on another graph first (a path of 3 nodes), then returns its output on
-    the graph given: a fresh layer's output for a layer that keeps nothing of the graphs it
-    saw (PyG's layers by default, `cached=False`); parameters `layer.*`.
+    """Runs `layer` on other graphs first — a path of 3 nodes, then the graph given with its
+    nodes numbered backwards (as many nodes and edges, other degrees at each number) — and
+    returns its output on the graph given: a fresh layer's output for a layer that keeps
+    nothing of the graphs it saw (PyG's layers by default, `cached=False`); parameters `layer.*`.
 
     `(N, F), (2, E) -> (N, out)`, e.g. `Build(f"{_HERE}:AfterAnotherGraph", Build("GCNLayer", 3, 4))`."""
 
@@ -111,6 +112,7 @@ class AfterAnotherGraph(nn.Module):
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         self.layer(x.new_ones(3, x.shape[-1]), torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
+        self.layer(x, x.shape[0] - 1 - edge_index)
         return self.layer(x, edge_index)
 
 
@@ -188,7 +190,9 @@ def message_passing(module: Any, *, x: torch.Tensor, edge_index: torch.Tensor, h
     """Subclass the module's `MessagePassing`, overriding one hook the way a layer would, and
     return `propagate`'s output — so the template must call each hook it defines:
 
-    - `"message"`: a message from x_i, x_j and a per-edge keyword argument `weight`;
+    - `"message"`: a message from x_i, x_j and a per-edge keyword argument `weight`, declared
+      as `message(x_j, x_i, weight)` — as a PyG layer may order them — so that only keyword
+      arguments reach it right (SPEC: `propagate` calls `message` with keyword arguments);
     - `"aggregate"`: a sum of squares plus one, which no `aggr` of `scatter` gives;
     - `"update"`: the aggregate minus twice the node's own features.
 
@@ -196,7 +200,7 @@ def message_passing(module: Any, *, x: torch.Tensor, edge_index: torch.Tensor, h
     base = resolve(module, "MessagePassing")
 
     class OwnMessage(base):  # type: ignore[misc, valid-type]
-        def message(self, x_i: torch.Tensor, x_j: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        def message(self, x_j: torch.Tensor, x_i: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
             return 10.0 * x_i + weight.unsqueeze(-1) * x_j
 
     class OwnAggregate(base):  # type: ignore[misc, valid-type]
