@@ -21,12 +21,13 @@ from autograder.data.digits import target_task
 from autograder.data.transfer import SmallNet, pretrained_state_dict
 from autograder.judge.subject import Raised, restart
 from autograder.worker.probes import Build
-from autograder.worker.probes.transfer import ModeNet, NormNet, TinyNet, set_modes, set_trainable
+from autograder.worker.probes.transfer import ModeNet, NestedNormNet, NormNet, TinyNet, set_modes, set_trainable
 
 SMALLNET = "autograder.data.transfer:SmallNet"
 TINY = Build("autograder.worker.probes.transfer:TinyNet")
 MODENET = Build("autograder.worker.probes.transfer:ModeNet")
 NORMNET = Build("autograder.worker.probes.transfer:NormNet")
+NESTED_NORMNET = Build("autograder.worker.probes.transfer:NestedNormNet")
 F64 = torch.float64
 PARAMETERS = [name for name, _ in SmallNet(2).named_parameters()]
 
@@ -110,7 +111,7 @@ def _new_head(submission, num_classes, x, state, dtype=None, frozen=False, seed=
 @pytest.mark.property("new head shape")
 def test_replace_head_gives_a_linear_with_the_old_in_features(submission):
     """replace_head(SmallNet(10), 2) gives model.head = Linear(64, 2) with a bias; the model outputs (B, 2), also for B = 1;
-    the rest of the model stays trainable."""
+    the rest of the model stays trainable; a new head has a bias also where the old head had none."""
     prop, hint = "new head shape", "nn.Linear(model.head.in_features, num_classes), assigned to model.head; return the model"
     state = state_of(fresh(SmallNet, 1, num_classes=10))
     for x in (images(3), images(1, seed=1)):
@@ -126,17 +127,26 @@ def test_replace_head_gives_a_linear_with_the_old_in_features(submission):
         model.load_state_dict(returned)
         with torch.no_grad():
             expect_close(result.get("output"), model.eval()(x), f"the model's output for {len(x)} image(s)", prop, hint=hint)
+    returned = submission.run("replace_head_run", model=Build(TINY.name, head_bias=False), num_classes=5)["returned"]
+    if "head.bias" not in returned:
+        fail(prop, "the old head had no bias, and the new head has none either", "the new head always has a bias (bias=True), "
+                                                                                 "whatever the old head had")
 
 
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("new head dtype and device")
 def test_replace_head_keeps_the_old_heads_dtype_and_device(submission):
-    """On a float64 model the new head is float64; on a model on the `meta` device it is there too."""
+    """On a float64 model the new head is float64, also where the head alone is float64; on a model on the `meta` device it is
+    there too."""
     prop, hint = "new head dtype and device", "create the layer with dtype=old.weight.dtype, device=old.weight.device"
     _, returned = _new_head(submission, 3, images(2, dtype=F64), state_of(fresh(SmallNet, 2, num_classes=10)), dtype=F64)
     if returned["head.weight"].dtype != F64:
         fail(prop, f"the old head was torch.float64, the new head is {returned['head.weight'].dtype}", hint)
+    returned = submission.run("replace_head_run", model=Build(TINY.name, head_dtype="float64"), num_classes=5)["returned"]
+    if returned["head.weight"].dtype != F64:
+        fail(prop, f"the old head alone was torch.float64 (the backbone float32), the new head is {returned['head.weight'].dtype}",
+             "take the dtype from the old head (model.head.weight.dtype), not from the model's first parameter")
     devices = submission.run("replace_head_run", model=Build(SMALLNET, 10), device="meta", num_classes=3)["devices"]
     if devices.get("head.weight") != "meta":
         fail(prop, f"the old head was on meta, the new head is on {devices.get('head.weight')}", hint)
@@ -388,9 +398,10 @@ def test_fine_tuning_leaves_frozen_parameters_untouched(submission):
 def test_fine_tuning_leaves_frozen_batchnorm_statistics_untouched(submission):
     """The frozen BatchNorm layers keep their running statistics bitwise: they stay in eval mode while the rest trains — SmallNet's
     BatchNorm2d, a BatchNorm1d, and a BatchNorm1d without parameters (affine=False: nothing to train, so always "frozen") — and
-    the steps show they normalised by those statistics, not by each batch's."""
-    prop, hint = "frozen buffers", ("after model.train(), put every normalisation layer (any BatchNorm) whose parameters are all frozen, "
-                                    "or that has none, back into eval mode")
+    the steps show they normalised by those statistics, not by each batch's; and wherever they sit: a BatchNorm1d two levels
+    down and one outside the backbone."""
+    prop, hint = "frozen buffers", ("after model.train(), put every normalisation layer (any BatchNorm) anywhere in the model "
+                                    "(model.modules()) whose parameters are all frozen, or that has none, back into eval mode")
     before, _, _, result = _frozen_run(submission)
     for name, value in before.items():
         if name.startswith(("backbone.bn1.running", "backbone.bn2.running")) and not torch.equal(result["state_dict"][name], value):
@@ -412,6 +423,14 @@ def test_fine_tuning_leaves_frozen_batchnorm_statistics_untouched(submission):
     if explained and "eval" not in explained:
         training = [kind for layer, kind in norms.items() if explained[0] == "train" or layer in explained[0]]
         fail(prop, f"the fine-tuning steps used batch statistics: {' and '.join(training)} ran in training mode", hint)
+    state = state_of(fresh(NestedNormNet, 2).double())
+    state.update({"backbone.block.bn.running_mean": torch.full((6,), 0.5, dtype=F64), "norm.running_var": torch.full((6,), 2.0, dtype=F64)})
+    result = _fine_tune(submission, model=NESTED_NORMNET, state_dict=state, dtype=F64, X=X, y=y, trainable=trainable,
+                        train_kwargs=dict(epochs=1, lr=1e-2, batch_size=8))
+    for layer, kind in {"backbone.block.bn": "a frozen BatchNorm1d two levels down", "norm": "a frozen BatchNorm1d outside the backbone"}.items():
+        for buffer in ("running_mean", "running_var"):
+            if not torch.equal(result["state_dict"][f"{layer}.{buffer}"], state[f"{layer}.{buffer}"]):
+                fail(prop, f"`{layer}.{buffer}` of {kind} changed during fine-tuning", hint)
 
 
 @pytest.mark.timeout(20)

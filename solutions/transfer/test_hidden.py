@@ -43,6 +43,7 @@ TINYNET = "autograder.worker.probes.transfer:TinyNet"
 TINY = Build(TINYNET)
 MODENET = Build("autograder.worker.probes.transfer:ModeNet")
 NORMNET = Build("autograder.worker.probes.transfer:NormNet")
+NESTED_NORMNET = Build("autograder.worker.probes.transfer:NestedNormNet")
 F64 = torch.float64
 
 SMALLNET_PARAMETERS = [name for name, _ in SmallNet(2).named_parameters()]
@@ -277,22 +278,32 @@ SQUARE = Build(TINYNET, features=32, num_classes=32)
 @pytest.mark.points(1)
 @pytest.mark.property("new head shape")
 def test_replace_head_installs_a_linear_of_the_right_shape(submission):
-    """model.head becomes nn.Linear(old in_features, num_classes) with a bias, in the model given and returned; (B, C) out, B = 1 too;
-    the rest of the model keeps its requires_grad."""
-    prop, hint = "new head shape", "model.head = nn.Linear(model.head.in_features, num_classes) (bias=True), then return model"
+    """model.head becomes nn.Linear(old in_features, num_classes) with a bias (also where the old head had none), in the model given
+    and returned; (B, C) out, B = 1 too; the rest of the model keeps its requires_grad."""
+    prop, hint = "new head shape", ("model.head = nn.Linear(model.head.in_features, num_classes) (bias=True, whatever the old head had), "
+                                    "then return model")
     for build, new_build, x, num_classes in ((Build(SMALLNET, 10), Build(SMALLNET, 2), images(3), 2),
                                              (Build(SMALLNET, 10), Build(SMALLNET, 2), images(1, seed=1), 2),
-                                             (TINY, Build(TINYNET, num_classes=5), randn(3, 6, dtype=torch.float32), 5)):
+                                             (TINY, Build(TINYNET, num_classes=5), randn(3, 6, dtype=torch.float32), 5),
+                                             (Build(TINYNET, head_bias=False), Build(TINYNET, num_classes=5), randn(2, 6, dtype=torch.float32), 5)):
         check_new_head(submission, build, new_build, num_classes, x, prop, hint, state=seeded_state(build, seed=4))
 
 
 @pytest.mark.points(1)
 @pytest.mark.property("new head dtype and device")
 def test_replace_head_follows_the_old_heads_dtype_and_device(submission):
-    """On a float64 model the new head is float64 (and computes in float64); on a model on `meta` the new head is there too."""
+    """On a float64 model the new head is float64 (and computes in float64), also where the head alone is float64 (the backbone
+    float32); on a model on `meta` the new head is there too."""
     prop, hint = "new head dtype and device", "create the layer with dtype=old.weight.dtype, device=old.weight.device"
     check_new_head(submission, SQUARE, Build(TINYNET, features=32, num_classes=5), 5, randn(3, 6, seed=3), prop, hint,
                    dtype=F64, state=seeded_state(SQUARE, seed=4, dtype=F64), strict=False)
+    returned = as_reply(submission.run("replace_head_run", model=Build(TINYNET, head_dtype="float64"), num_classes=5), prop, hint).get("returned")
+    if not isinstance(returned, dict) or NONTENSOR in returned:
+        fail(prop, "replace_head should return the model, with its new head", hint)
+    weight = checks.expect_tensor(returned.get("head.weight"), "the new head's weight", prop, finite=False, hint=hint)
+    if weight.dtype != F64:
+        fail(prop, f"the old head alone was torch.float64 (the backbone float32), the new head is {weight.dtype}: the dtype is the old "
+                   "head's, not the model's first parameter's", hint)
     # a head's device cannot travel from `meta`: this one fact is the worker's word (see the probe)
     devices = as_reply(submission.run("replace_head_run", model=SQUARE, device="meta", num_classes=5), prop, hint).get("devices")
     head = sorted(name for name in devices if str(name).startswith("head.")) if isinstance(devices, dict) else []
@@ -624,6 +635,12 @@ NORMNET_STATE = {**seeded_state(NORMNET, seed=2, dtype=F64), **{f"backbone.{laye
                  for buffer, value in (("running_mean", 0.1 * torch.arange(size, dtype=F64) - 0.2),
                                        ("running_var", 0.5 + 0.1 * torch.arange(size, dtype=F64)),
                                        ("num_batches_tracked", torch.tensor(7)))}}
+#: NestedNormNet's frozen normalisation layers, and running statistics no fresh layer has
+NESTED_NORMS = {"backbone.block.bn": "a frozen BatchNorm1d two levels down", "norm": "a frozen BatchNorm1d outside the backbone"}
+NESTED_STATISTICS = {f"{layer}.{buffer}": value for layer, size in (("backbone.block.bn", 6), ("norm", 6))
+                     for buffer, value in (("running_mean", 0.1 * torch.arange(size, dtype=F64) - 0.2),
+                                           ("running_var", 0.5 + 0.1 * torch.arange(size, dtype=F64)),
+                                           ("num_batches_tracked", torch.tensor(7)))}
 STALE = 0.25
 
 
@@ -657,12 +674,12 @@ def test_frozen_parameters_stay_bitwise_equal(reference, submission):
 @pytest.mark.points(2)
 @pytest.mark.property("frozen buffers")
 def test_frozen_normalisation_statistics_stay_bitwise_equal(reference, submission):
-    """BatchNorm layers whose parameters are all frozen, or that have none, keep their running statistics bitwise (they stay in
-    eval mode): SmallNet's BatchNorm2d, and a BatchNorm1d with and without parameters — whose steps show they normalised by
-    their running statistics, not by each batch's."""
-    prop, hint = "frozen buffers", ("after model.train(), call .eval() on every normalisation layer (any BatchNorm, 1d or 2d) whose "
-                                    "parameters are all frozen, or that has none — in training mode BatchNorm updates running_mean / "
-                                    "running_var even when frozen")
+    """Normalisation layers whose parameters are all frozen, or that have none, keep their running statistics bitwise (they stay
+    in eval mode): SmallNet's BatchNorm2d, and a BatchNorm1d with and without parameters — whose steps show they normalised by
+    their running statistics, not by each batch's — wherever they sit: a BatchNorm1d two levels down, one outside the backbone."""
+    prop, hint = "frozen buffers", ("after model.train(), call .eval() on every normalisation layer (any BatchNorm, 1d or 2d) anywhere "
+                                    "in the model (model.modules(), not only the backbone's children) whose parameters are all frozen, "
+                                    "or that has none — in training mode such a layer updates running_mean / running_var even when frozen")
     for trainable in FROZEN_CASES:
         before, after, _, _ = _frozen_run(reference, submission, trainable, prop, hint)
         for layer in ("backbone.bn1", "backbone.bn2"):
@@ -696,6 +713,15 @@ def test_frozen_normalisation_statistics_stay_bitwise_equal(reference, submissio
         training = [norms[layer] for layer in norms if explained[0] == "train" or layer in explained[0]]
         fail(prop, f"the fine-tuning steps used batch statistics: {' and '.join(training)} ran in training mode while fine-tuning with "
                    "only backbone.fc and head trainable", hint)
+    state = {**seeded_state(NESTED_NORMNET, seed=3, dtype=F64), **NESTED_STATISTICS}
+    result = _fine_tune(submission, model=NESTED_NORMNET, state_dict=state, dtype=F64, trainable=trainable, X=X, y=y,
+                        train_kwargs=dict(epochs=1, lr=1e-2, batch_size=8, seed=0))
+    after = as_reply(result, prop, hint).get("state_dict")
+    after = after if isinstance(after, dict) else {}
+    for name in NESTED_STATISTICS:
+        if not same(after.get(name), state[name]):
+            fail(prop, f"`{name}` of {NESTED_NORMS[name.rpartition('.')[0]]} changed while fine-tuning with only backbone.fc and head "
+                       "trainable", hint)
 
 
 @pytest.mark.points(1)

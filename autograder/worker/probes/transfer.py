@@ -31,21 +31,25 @@ _DEFAULT: Any = object()
 
 
 class TinyNet(nn.Module):
-    """A BatchNorm-free `backbone` + `head` model for grading the training loop alone.
+    """A BatchNorm-free `backbone` + `head` model for grading the training loop alone;
+    `head_bias=False`: a head without a bias, `head_dtype="float64"`: a head of that dtype
+    alone (the features are cast to it), for the tests of what a new head takes from the old.
 
     Shape: `(B, 6) -> (B, 3)`; parameters `backbone.fc1.*`, `backbone.fc2.*`, `head.*`.
     """
 
-    def __init__(self, in_features: int = 6, hidden: int = 12, features: int = 8, num_classes: int = 3) -> None:
+    def __init__(self, in_features: int = 6, hidden: int = 12, features: int = 8, num_classes: int = 3, *,
+                 head_bias: bool = True, head_dtype: str | None = None) -> None:
         super().__init__()
         self.backbone = nn.Sequential(OrderedDict([
             ("fc1", nn.Linear(in_features, hidden)), ("relu1", nn.Tanh()),
             ("fc2", nn.Linear(hidden, features)), ("relu2", nn.Tanh()),
         ]))
-        self.head = nn.Linear(features, num_classes)
+        self.head = nn.Linear(features, num_classes, bias=head_bias,
+                              dtype=getattr(torch, head_dtype) if head_dtype else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        return self.head(self.backbone(x).to(self.head.weight.dtype))
 
 
 class NormNet(nn.Module):
@@ -65,6 +69,25 @@ class NormNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
+
+
+class NestedNormNet(nn.Module):
+    """BatchNorm layers where SmallNet and NormNet have none: `backbone.block.bn`, two levels
+    down (as in a ResNet's blocks), and `norm`, outside the backbone.  Frozen, each keeps
+    its statistics.
+
+    Shape: `(B, 6) -> (B, 3)`; parameters `backbone.fc.*`, `backbone.block.bn.*`, `norm.*`, `head.*`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        block = nn.Sequential(OrderedDict([("bn", nn.BatchNorm1d(6))]))
+        self.backbone = nn.Sequential(OrderedDict([("fc", nn.Linear(6, 6)), ("block", block), ("act", nn.Tanh())]))
+        self.norm = nn.BatchNorm1d(6)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.backbone(x)))
 
 
 # -- ModeNet: a model whose output shows the training mode of every submodule ------------------
