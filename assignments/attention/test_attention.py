@@ -57,7 +57,7 @@ def attention_of(submission, *args):
 @pytest.mark.timeout(10)
 def test_attention_output_matches_pytorch(submission):
     """scaled_dot_product_attention(q, k, v, mask)[0] equals F.scaled_dot_product_attention (float64
-    and float32; no mask, an (N, M) and a (B, N, M) mask; a (B, 1, N, M) mask for (B, H, N, d) inputs)."""
+    and float32; no mask, an (N, M) and a (B, N, M) mask; a (B, 1, N, M) and an (H, N, M) mask for (B, H, N, d) inputs)."""
     prop, hint = "equality with PyTorch", "softmax(q k^T / sqrt(d_k)) over the keys, scores where the mask is False set to -inf BEFORE the softmax (True = may attend), then @ v; keep the input's dtype"
     q, k, v = randn(2, 4, 8), randn(2, 6, 8, seed=1), randn(2, 6, 3, seed=2)
     for mask in (None, some_mask(4, 6, seed=3), some_mask(2, 4, 6, seed=4)):
@@ -71,6 +71,11 @@ def test_attention_output_matches_pytorch(submission):
     out, _ = attention_of(submission, q, k, v, mask)
     checks.expect_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), "the output (q of shape (2, 3, 4, 8), a (2, 1, 4, 6) mask)",
                         prop, hint=hint)
+    # one mask per head, shared by the batch: a mask broadcasts from the last dim
+    mask = some_mask(3, 4, 6, seed=9)
+    out, _ = attention_of(submission, q, k, v, mask)
+    checks.expect_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), "the output (q of shape (2, 3, 4, 8), a (3, 4, 6) mask)",
+                        prop, hint="a mask broadcasts with the scores (*, N, M) as any two tensors do, aligned from the last dim: never add a dim to it")
 
 
 @pytest.mark.points(1)

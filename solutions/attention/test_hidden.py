@@ -92,7 +92,8 @@ def same_layout(submission, model, weights, *, prop, hint, patch=None):
 @pytest.mark.forbid(*SDPA)
 def test_attention_matches_reference(reference, submission):
     """Outputs, weights and gradients equal the reference: no batch dims, batch dims, M != N,
-    N = M = 1, broadcast masks (one per batch element, shared by the heads: (B, 1, N, M))."""
+    N = M = 1, broadcast masks (one per batch element, shared by the heads: (B, 1, N, M); one per
+    head, shared by the batch: (H, N, M))."""
     cases = [
         (randn(2, 5, 8), randn(2, 7, 8, seed=1), randn(2, 7, 3, seed=2)),
         (randn(5, 8, seed=3), randn(7, 8, seed=4), randn(7, 3, seed=5), random_mask(5, 7, seed=6)),
@@ -100,10 +101,12 @@ def test_attention_matches_reference(reference, submission):
         (randn(2, 3, 4, 8), randn(2, 3, 6, 8, seed=1), randn(2, 3, 6, 5, seed=2), random_mask(4, 6)),
         (randn(2, 5, 8), randn(2, 5, 8, seed=1), randn(2, 5, 8, seed=2), random_mask(2, 5, 5, seed=3)),
         (randn(2, 3, 4, 8, seed=7), randn(2, 3, 6, 8, seed=8), randn(2, 3, 6, 5, seed=9), random_mask(2, 1, 4, 6, seed=10)),
+        (randn(2, 3, 4, 8, seed=11), randn(2, 3, 6, 8, seed=12), randn(2, 3, 6, 5, seed=13), random_mask(3, 4, 6, seed=14)),
     ]
     checks.matches_reference(submission, reference, model=None, call="scaled_dot_product_attention",
                              inputs=cases, grad_args=(0, 1, 2), prop="equality with PyTorch",
-                             hint="softmax(q k^T / sqrt(d_k)) over the keys (last dim), scores where the mask is False (True = may attend) set to -inf before the softmax, then weights @ v")
+                             hint="softmax(q k^T / sqrt(d_k)) over the keys (last dim), scores where the mask is False (True = may attend) set to -inf before the softmax, then weights @ v; "
+                                  "the mask broadcasts with the scores as any two tensors do (aligned from the last dim)")
 
 
 @pytest.mark.points(1)
