@@ -124,7 +124,8 @@ class MessagePassing(nn.Module):
     ``propagate(edge_index, x, **kwargs)`` computes, for every edge :math:`j \to i`,
     ``message(x_i=x[i], x_j=x[j], **kwargs)``, combines the messages arriving at each node
     with ``aggregate`` (``scatter`` with ``self.aggr``), and returns ``update(aggr_out, x)``.
-    A layer overrides only what differs.
+    A layer overrides only what differs; its ``message`` may list ``x_i``, ``x_j`` and the
+    per-edge arguments in any order (``message(self, x_j, x_i, norm)``), so all are passed by keyword.
 
     Args:
         aggr: ``"sum"``, ``"mean"`` or ``"max"``.
