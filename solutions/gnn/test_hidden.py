@@ -148,7 +148,7 @@ def test_edge_index_from_networkx(submission):
     prop, hint = "graph conversion", ("position of each node in list(G.nodes); undirected edges both ways (ask G.is_directed(): a "
                                       "MultiDiGraph is directed too), self loops once")
     directed = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a")])
-    multi_directed = nx.MultiDiGraph([("x", "y"), ("y", "z")])  # directed, though not a DiGraph
+    multi_directed = nx.MultiDiGraph([("x", "y"), ("y", "z")])  # directed, though `type(G) is nx.DiGraph` is False
     looped = nx.Graph([(3, 1), (1, 1), (1, 2)])
     single = nx.Graph([("only", "only")])
     weighted = nx.Graph([(0, 1, {"weight": 0.0}), (1, 2, {"weight": 2.5})])  # an edge of weight 0 is an edge (an adjacency matrix drops it)

@@ -213,7 +213,7 @@ def message_passing(module: Any, *, x: torch.Tensor, edge_index: torch.Tensor, h
             return aggr_out - 2.0 * x
 
     cls = {"message": OwnMessage, "aggregate": OwnAggregate, "update": OwnUpdate}[hook]
-    layer = cls() if aggr is None else cls(aggr)
+    layer = cls() if aggr is None else cls(aggr=aggr)  # SPEC writes MessagePassing(aggr="sum"): a keyword-only aggr is right too
     kwargs = {"weight": weight} if hook == "message" else {}
     return {"output": plain(layer.propagate(edge_index, x, **kwargs))}
 
