@@ -107,6 +107,7 @@ def trained_accuracy(
     evaluator: Any = None,
     num_classes: int | None = None,
     checked_steps: int | None = None,
+    every_epoch: bool = False,
 ) -> float:
     """Train `model` with the student's `train` function (in the worker); the held-out
     accuracy of the weights, computed by `evaluator` (default: `sub` itself, for public
@@ -115,7 +116,8 @@ def trained_accuracy(
     With `checked_steps` (the most optimiser steps the recipe allows), the weights must
     also be the end of Adam steps on the batches the model was given, each checked by
     the judge (`replay.expect_adam_steps`): the accuracy is then that of the training
-    asked for, not of weights made elsewhere in the worker.
+    asked for, not of weights made elsewhere in the worker.  With `every_epoch`, a run that
+    returns fewer epoch losses than `train_kwargs["epochs"]` stopped early: it fails.
     """
     request = dict(model=model, state_dict=state_dict, train=train, X=X, y=y, train_kwargs=train_kwargs)
     result = sub.run("train", **request, **({} if checked_steps is None else {"trajectory": checked_steps}))
@@ -125,6 +127,10 @@ def trained_accuracy(
         show_training_curve(losses, lambda: reference_losses(evaluator, **request))
     else:
         show_training_curve(losses)
+    if every_epoch and losses is not None and len(losses) < train_kwargs["epochs"]:
+        fail(prop, f"{train} returned {len(losses)} epoch losses for epochs={train_kwargs['epochs']}: it should run every epoch "
+                   "asked for (no early stop) and return each one's mean loss",
+             "loop `for epoch in range(epochs)` to its end, appending each epoch's mean loss")
     weights = trained_weights(result, prop, hint)
     logits = evaluated_output(evaluator or sub, model=model, weights=weights, args=(X_eval,), prop=prop, hint=hint)
     classes = num_classes or int(y.max()) + 1

@@ -480,11 +480,11 @@ def test_seed_changes_the_shuffling(reference, submission):
 @pytest.mark.property("accuracy metric")
 def test_accuracy_is_argmax_fraction(submission):
     """accuracy() returns the fraction of rows whose arg-max logit equals the label, as a Python float (also for one row, and for
-    300 rows: every row counts)."""
+    300 and 5000 rows: every row counts)."""
     prop, hint = "accuracy metric", ("the prediction is logits.argmax(dim=1) — not a threshold — over every row of X, "
                                      "and the result a Python float")
-    # with both logits positive, a threshold on one logit fails; 300 rows: more than any chunk a loop might stop after
-    for classes, bias, n in ((3, 0.0, 300), (2, 3.0, 50), (3, 0.0, 1)):
+    # with both logits positive, a threshold on one logit fails; 300 and 5000 rows: more than any chunk a loop might stop after
+    for classes, bias, n in ((3, 0.0, 300), (2, 3.0, 50), (3, 0.0, 1), (3, 0.0, 5000)):
         linear = torch.nn.Linear(4, classes).double()
         with torch.no_grad():
             linear.bias.fill_(bias)
@@ -505,7 +505,7 @@ def test_accuracy_is_argmax_fraction(submission):
 @pytest.mark.trains
 def test_classifier_learns_two_spirals(reference, submission):
     """An MLP with hidden sizes [64, 64] trained by your train_classifier reaches 95% on held-out spirals; the judge checks that every
-    step of that training is an Adam step on its batch (the accuracy must be the loop's)."""
+    step of that training is an Adam step on its batch (the accuracy must be the loop's), and that it ran all 30 epochs (its losses)."""
     X, y = two_spirals(300, seed=0)  # 600 points: 10 batches of 64 an epoch
     X_eval, y_eval = two_spirals(300, seed=1)
     model = trusted_mlp(2, 64, 64, 2)
@@ -513,6 +513,6 @@ def test_classifier_learns_two_spirals(reference, submission):
     kwargs = dict(epochs=30, lr=1e-2, batch_size=64, seed=0)
     steps = kwargs["epochs"] * -(-len(X) // kwargs["batch_size"])
     checks.trained_accuracy(submission, evaluator=reference, model=model, state_dict=sd, train="train_classifier", X=X, y=y, X_eval=X_eval,
-                            y_eval=y_eval, num_classes=2, train_kwargs=kwargs, checked_steps=2 * steps,
+                            y_eval=y_eval, num_classes=2, train_kwargs=kwargs, checked_steps=2 * steps, every_epoch=True,
                             threshold=0.95, prop="accuracy on two spirals",
                             hint="a linear model reaches only ≈ 65% here: the hidden ReLU layers must bend the boundary, and every step must update the weights")
