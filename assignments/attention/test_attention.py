@@ -16,7 +16,7 @@ from autograder.checks.base import fail
 from autograder.checks.dropout import post_norm_dropout_sites
 from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.data.token_counts import token_counts
-from autograder.judge.subject import LocalSubject
+from autograder.judge.subject import LocalSubject, Raised
 from autograder.worker.probes import Build
 from autograder.worker.probes.attention import (
     TrustedEncoderLayer,
@@ -226,7 +226,7 @@ def test_post_norm_layer_matches_pytorch(submission):
 @pytest.mark.property("dropout")
 @pytest.mark.timeout(10)
 def test_encoder_layer_dropout(submission):
-    """dropout=0.25: a no-op in eval mode (PyTorch's output); in train mode it drops a share of
+    """dropout=0.25: a no-op in eval mode (PyTorch's output); in train mode (a backward pass too) it drops a share of
     the attention block's output and scales the rest by 1/(1-p), as nn.TransformerEncoderLayer does;
     post-norm, it never drops a norm's output, and drops the blocks where pre-norm does."""
     prop, hint = "dropout", "nn.Dropout(p) after the attention block, after the activation, after linear2; active only in train mode"
@@ -243,8 +243,11 @@ def test_encoder_layer_dropout(submission):
     # only the attention block left (linear2 = 0): each entry of its output is dropped or scaled by 1/(1-p)
     attention_only = dict(sd, **{"linear2.weight": torch.zeros(8, 16, dtype=torch.float64), "linear2.bias": torch.zeros(8, dtype=torch.float64)})
     block = eval_mode(PYTORCH, attention_only) - x
-    out = submission.run("run", model=model, state_dict=attention_only, dtype=torch.float64, args=(x,), backward=False)["output"]
-    change = checks.expect_tensor(out, "the output in train mode", prop, shape=x.shape, hint=hint) - x
+    out = submission.run("run", model=model, state_dict=attention_only, dtype=torch.float64, args=(x,), allow_error=True)  # and a backward pass
+    if isinstance(out, Raised):
+        fail(prop, f"in train mode, the forward or backward pass raised {out.types[0]}: {out.message[:160]}",
+             "the layer must train with dropout on: use nn.Dropout(p), not in place (inplace=True overwrites a value the backward pass needs)")
+    change = checks.expect_tensor(out["output"], "the output in train mode", prop, shape=x.shape, hint=hint) - x
     dropped = torch.isclose(change, torch.zeros_like(change), atol=1e-9)
     if bool(dropped.all()) or torch.allclose(change, block):
         fail(prop, "in train mode, dropout=0.25 drops nothing of the attention block's output", hint)
