@@ -185,6 +185,28 @@ def test_rnn_matches_pytorch_cells_unrolled(submission, cell):
 
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
+@pytest.mark.property("gradient flow through time")
+@pytest.mark.forbid(*SEQUENCE)
+def test_gradients_reach_the_first_step(submission):
+    """With PyTorch's cells, the last output of a 60-step sequence has a gradient w.r.t. the first input (tiny for a tanh RNN,
+    but not zero): nothing in the loop cuts the chain."""
+    prop, hint = "gradient flow through time", ("do not detach (or re-create) the state between steps, not even every k steps "
+                                                "(truncated backpropagation): the gradient must reach the first step")
+    x = randn(2, 60, 3, seed=4).double()
+    cotangent = torch.zeros(2, 60, 5, dtype=torch.float64)
+    cotangent[:, -1] = 1.0  # L = outputs[:, -1].sum()
+    for cell in ("rnn", "lstm", "gru"):
+        result = submission.run("run", model=on_pytorch_cell(cell), dtype=torch.float64, args=(x,), grad_args=(0,), cotangent=cotangent)
+        grad = result["input_grads"][0]
+        if grad is None:
+            fail(prop, f"({cell}) the outputs have no gradient w.r.t. the input", hint)
+        grad = checks.expect_tensor(grad, "the gradient w.r.t. the input", prop, shape=tuple(x.shape), hint=hint)
+        if float(grad[:, 0].abs().max()) == 0.0:
+            fail(prop, f"({cell}, T = 60) the last output has no gradient w.r.t. the first input", hint)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.points(1)
 @pytest.mark.property("weight sharing through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_rnn_runs_its_one_cell_once_per_step(submission):

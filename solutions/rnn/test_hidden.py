@@ -331,14 +331,15 @@ def test_rnn_is_causal(reference, submission):
 @pytest.mark.property("gradient flow through time")
 @pytest.mark.forbid(*SEQUENCE)
 def test_gradients_reach_the_first_input(reference, submission):
-    """The last output has a gradient with respect to the first input (no detach in the loop), at
-    T = 5 and 20: the reference's gradient wherever the outputs are the reference's, else a non-zero one
+    """The last output has a gradient with respect to the first input (no detach in the loop, no truncated backpropagation), at
+    T = 5, 20 and 60: the reference's gradient wherever the outputs are the reference's, else a non-zero one
     (at T = 5 at least 1e-4 of the reference's)."""
-    prop, hint = "gradient flow through time", "do not detach (or re-create) the state between steps: gradients must flow back through it"
+    prop, hint = "gradient flow through time", ("do not detach (or re-create) the state between steps, not even every k steps: gradients "
+                                                "must flow back through it to the first step")
     for cell in CELL_OF:
         model = rnn_on_trusted_cell(cell)
         sd = checks.reference_state_dict(reference, model, torch.float64)
-        for x in (randn(2, 5, 4), randn(2, 20, 4, seed=1)):
+        for x in (randn(2, 5, 4), randn(2, 20, 4, seed=1), randn(2, 60, 4, seed=2)):
             T = x.shape[1]
             actual, expected, same_outputs, _ = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=last_step_cotangent(x))
             grad = actual["input_grads"][0]
