@@ -138,7 +138,7 @@ def test_replace_head_gives_a_linear_with_the_old_in_features(submission):
 @pytest.mark.property("new head dtype and device")
 def test_replace_head_keeps_the_old_heads_dtype_and_device(submission):
     """On a float64 model the new head is float64, also where the head alone is float64; on a model on the `meta` device it is
-    there too."""
+    there too, also where the head alone is there."""
     prop, hint = "new head dtype and device", "create the layer with dtype=old.weight.dtype, device=old.weight.device"
     _, returned = _new_head(submission, 3, images(2, dtype=F64), state_of(fresh(SmallNet, 2, num_classes=10)), dtype=F64)
     if returned["head.weight"].dtype != F64:
@@ -150,6 +150,10 @@ def test_replace_head_keeps_the_old_heads_dtype_and_device(submission):
     devices = submission.run("replace_head_run", model=Build(SMALLNET, 10), device="meta", num_classes=3)["devices"]
     if devices.get("head.weight") != "meta":
         fail(prop, f"the old head was on meta, the new head is on {devices.get('head.weight')}", hint)
+    devices = submission.run("replace_head_run", model=Build(SMALLNET, 10), head_device="meta", num_classes=3)["devices"]
+    if devices.get("head.weight") != "meta":
+        fail(prop, f"the old head alone was on meta (the backbone on the cpu), the new head is on {devices.get('head.weight')}",
+             "take the device from the old head (model.head.weight.device), not from the model's first parameter")
 
 
 @pytest.mark.timeout(20)
@@ -157,7 +161,8 @@ def test_replace_head_keeps_the_old_heads_dtype_and_device(submission):
 @pytest.mark.property("fresh head")
 def test_replace_head_draws_a_fresh_head(submission):
     """replace_head(load_pretrained(), 10) — as many classes as before — still gives new weights and bias from U(-k, k),
-    k = 1/sqrt(64), drawn at random: another seed, another head."""
+    k = 1/sqrt(64), drawn at random: another seed, another head; a new layer with a bias also where the old head (of as many
+    classes) had none."""
     prop, hint = "fresh head", "always create a NEW nn.Linear, even when num_classes is unchanged"
     old = dict(pretrained_state_dict())
     heads = []
@@ -173,6 +178,10 @@ def test_replace_head_draws_a_fresh_head(submission):
         heads.append(returned["head.weight"])
     if torch.equal(*heads):
         fail(prop, "the new head's weights were the same under two random seeds: fresh weights are a random draw", hint)
+    returned = submission.run("replace_head_run", model=Build(TINY.name, head_bias=False), num_classes=3)["returned"]
+    if "head.bias" not in returned:
+        fail(prop, "with as many classes as before (3), the new head came back without a bias, like the old head: the old head was "
+                   "kept or reused", hint)
 
 
 # -- extract_features ------------------------------------------------------------------------
@@ -195,10 +204,16 @@ def test_extract_features_equal_the_pretrained_backbone_in_eval_mode(submission)
 @pytest.mark.points(1)
 @pytest.mark.property("no graph")
 def test_extract_features_builds_no_graph(submission):
-    """The features are a plain tensor: a layer trained on them later gets its gradient, and no gradient reaches the backbone."""
+    """The features are a plain tensor: a layer trained on them later gets its gradient, and no gradient reaches the backbone;
+    called inside the caller's own `torch.no_grad()` block, autograd stays off there afterwards."""
     prop, hint = "no graph", "compute the features under `with torch.no_grad():` (not torch.inference_mode())"
     model = fresh(TinyNet, 3)
     X, readout, cotangent = randn(4, 6, dtype=torch.float32), randn(3, 8, seed=1, dtype=torch.float32), randn(4, 3, seed=2, dtype=torch.float32)
+    inside = submission.run("extract_features_run", model=TINY, state_dict=state_of(model), X=X, readout=readout, cotangent=cotangent,
+                            caller_no_grad=True)
+    if inside.get("readout_grad") is not None:
+        fail(prop, "called inside the caller's `with torch.no_grad():` block, extract_features switched autograd back on there",
+             "a `with torch.no_grad():` block puts back the grad mode the caller had; torch.set_grad_enabled(True) at the end does not")
     result = submission.run("extract_features_run", model=TINY, state_dict=state_of(model), X=X, readout=readout, cotangent=cotangent)
     reached = sorted(n for n, g in result["grads"].items() if g is not None)
     if reached:
@@ -451,7 +466,8 @@ def test_frozen_parameters_receive_no_gradient(submission):
 @pytest.mark.property("training mode")
 def test_fine_tuning_trains_in_training_mode(submission):
     """A model handed over in eval mode (as load_pretrained returns it) trains in training mode: a BatchNorm with a trainable
-    parameter (both, or only its bias) updates its statistics."""
+    parameter (both, or only its bias) updates its statistics; and every other module but a frozen normalisation layer trains in
+    training mode, frozen or not (ModeNet: each module adds a mark in training mode; one batch per epoch, against a plain loop)."""
     prop, hint = "training mode", "call model.train() before the loop; only normalisation layers whose parameters are all frozen go back to eval mode"
     X, y, _, _ = target_task(2, 1)
     before = pretrained_with_new_head()
@@ -461,6 +477,23 @@ def test_fine_tuning_trains_in_training_mode(submission):
         if torch.equal(result["state_dict"]["backbone.bn1.running_mean"], before["backbone.bn1.running_mean"]):
             fail(prop, f"the running statistics of backbone.bn1 did not change with {trainable} trainable: it did not train in training mode",
                  hint)
+    model, X, y = fresh(ModeNet, 6).double(), randn(12, 6, seed=7), torch.arange(12) % 3
+    before, trainable = state_of(model), [name for name, _ in model.named_parameters() if name.startswith(("backbone.fc2", "head"))]
+    result = _fine_tune(submission, model=MODENET, state_dict=before, dtype=F64, trainable=trainable, X=X, y=y, mode="eval",
+                        train_kwargs=dict(epochs=3, lr=1e-2, batch_size=12))
+    set_trainable(model, trainable)
+    model.train()
+    model.backbone.bn.eval()  # frozen: the only module in eval mode
+    adam, expected = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2), []
+    for _ in range(3):
+        adam.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        adam.step()
+        expected.append(loss.item())
+    expect_close(torch.tensor(result["losses"], dtype=F64), torch.tensor(expected, dtype=F64),
+                 "the losses of fine-tuning ModeNet (handed over in eval mode, backbone.fc2 and head trainable, one batch per epoch): "
+                 "its frozen BatchNorm in eval mode, its frozen fc1 and every other module in training mode", prop, hint=hint)
 
 
 @pytest.mark.trains

@@ -228,12 +228,14 @@ def replace_head_run(
     state_dict: dict | None = None,
     dtype: torch.dtype | None = None,
     device: str | None = None,
+    head_device: str | None = None,
     frozen: bool = False,
     x: torch.Tensor | None = None,
     cotangent: torch.Tensor | None = None,
 ) -> dict:
     """Call the module's `replace_head(model, num_classes)` on a built model (cast to
-    `dtype`, moved to `device`, every parameter frozen with `frozen`).
+    `dtype`, moved to `device`, its head alone moved to `head_device`, every parameter
+    frozen with `frozen`).
 
     Returns `state_dict` (the model passed in, after the call) and `returned` (the
     `state_dict` of what the call returned, or that value itself when it is no module);
@@ -245,12 +247,14 @@ def replace_head_run(
     obj = build_model(module, model, state_dict, dtype)
     if device is not None:
         obj.to(device)
+    if head_device is not None:
+        obj.head.to(head_device)
     if frozen:
         set_trainable(obj, ())
     returned = resolve(module, "replace_head")(obj, num_classes)
     is_model = isinstance(returned, nn.Module)
     result: dict = {"devices": {n: str(p.device) for n, p in parameters_of(returned).items()} if is_model else None}
-    if device == "meta":
+    if "meta" in (device, head_device):
         return result
     result["state_dict"] = plain(dict(obj.state_dict()))
     result["returned"] = plain(dict(returned.state_dict())) if is_model else plain(returned)
@@ -281,6 +285,7 @@ def extract_features_run(
     readout: torch.Tensor | None = None,
     cotangent: torch.Tensor | None = None,
     X_after: torch.Tensor | None = None,
+    caller_no_grad: bool = False,
 ) -> dict:
     """Call the module's `extract_features(model, X)` on a model in training mode (but for
     `eval_modules`).
@@ -293,20 +298,31 @@ def extract_features_run(
     parameter's `.grad` (a features tensor that carries the backbone's graph gives them
     one); with `X_after`: `after`, the model's output on `X_after` once the call is over,
     with the weights and buffers reset to `state_dict` — on a `ModeNet` it shows the
-    training mode every submodule was left in.
+    training mode every submodule was left in.  `caller_no_grad`: the call and the
+    read-out's forward pass run inside the caller's `torch.no_grad()` block (its backward
+    after it), as a caller that computes features for storage would: a read-out that then
+    builds a graph (a `readout_grad`) shows autograd was switched back on.
     """
     obj = build_model(module, model, state_dict, dtype)
     set_modes(obj, eval_modules)
-    out = resolve(module, "extract_features")(obj, X)
-    result: dict = {"output": plain(out), "state_dict": plain(dict(obj.state_dict()))}
+    weight = product = None
+    result: dict = {}
+    with torch.no_grad() if caller_no_grad else contextlib.nullcontext():
+        out = resolve(module, "extract_features")(obj, X)
+        if readout is not None and isinstance(out, torch.Tensor):
+            try:
+                weight = readout.detach().clone().to(out.dtype).requires_grad_(True)
+                product = out @ weight.T
+            except RuntimeError as exc:
+                result["readout_error"] = f"{type(exc).__name__}: {exc}"[:500]
+    result.update({"output": plain(out), "state_dict": plain(dict(obj.state_dict()))})
     if readout is not None and isinstance(out, torch.Tensor):
-        weight = readout.detach().clone()
-        try:
-            weight = weight.to(out.dtype).requires_grad_(True)
-            _backward(out @ weight.T, cotangent)
-            result["readout_grad"] = plain(weight.grad)
-        except RuntimeError as exc:
-            result["readout_error"] = f"{type(exc).__name__}: {exc}"[:500]
+        if product is not None:
+            try:
+                _backward(product, cotangent)
+                result["readout_grad"] = plain(weight.grad)
+            except RuntimeError as exc:
+                result["readout_error"] = f"{type(exc).__name__}: {exc}"[:500]
         result["grads"] = grads_of(obj)
     if X_after is not None:
         if state_dict is not None:
