@@ -513,11 +513,12 @@ def centred(logits: torch.Tensor) -> torch.Tensor:
 @pytest.mark.property("graph batches")
 @pytest.mark.forbid(*FORBIDDEN)
 def test_graph_classifier_respects_batch(submission):
-    """Graphs batched together get the same logits as alone (a batch of one gives shape (1, C)), and as two disjoint copies of
-    themselves (the mean pool); two different graphs given as one get the node-weighted mean of their logits (a mean pool, then
-    a linear read-out); relabelling nodes changes nothing (eval mode, float64, on trusted layers)."""
-    prop, hint = "graph batches", "pool per graph with the batch vector: one graph's nodes must not leak into another's output"
-    data = graph_families(3, seed=5)
+    """Graphs batched together (of 25 and 18 nodes) get the same logits as alone (a batch of one gives shape (1, C)), and as two
+    disjoint copies of themselves (the mean pool); two graphs of different sizes given as one get the node-weighted mean of their
+    logits (a mean pool, then a linear read-out); relabelling nodes changes nothing (eval mode, float64, on trusted layers)."""
+    prop, hint = "graph batches", ("pool per graph with the batch vector, each graph's mean over its own nodes: one graph's nodes (or "
+                                   "size) must not leak into another's output")
+    data = graph_families(4, seed=13)  # graphs of 25, 25, 25 and 18 nodes: a pool by any one size shows
     model = on_trusted_layers(Build("GraphClassifier", 4, 8, 3))
     x = data["x"].double() + 0.5 * randn(*data["x"].shape, seed=2)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
@@ -526,29 +527,29 @@ def test_graph_classifier_respects_batch(submission):
     def check(patch):
         weights = submission.run("state_dict", model=model, dtype=torch.float64, patch=patch)["state_dict"]
 
-        inputs = [((x, data["edge_index"], data["batch"]), 3)]  # (the predict's args, how many graphs)
-        for g in range(3):
+        inputs = [((x, data["edge_index"], data["batch"]), 4)]  # (the predict's args, how many graphs)
+        for g in range(4):
             nodes = (data["batch"] == g).nonzero().flatten()
             keep = torch.isin(data["edge_index"][0], nodes)
             inputs.append(((x[nodes], data["edge_index"][:, keep] - nodes[0], torch.zeros(len(nodes), dtype=torch.long)), 1))
         (x0, edges0, _), _ = inputs[1]  # graph 0 alone, and as two disjoint copies of itself in one graph
         inputs.append(((torch.cat([x0, x0]), torch.cat([edges0, edges0 + len(x0)], 1), torch.zeros(2 * len(x0), dtype=torch.long)), 1))
-        (x1, edges1, _), _ = inputs[2]  # graphs 0 and 1 (of other sizes) as one graph
+        (x1, edges1, _), _ = inputs[4]  # graphs 0 and 3 (of other sizes) as one graph
         inputs.append(((torch.cat([x0, x1]), torch.cat([edges0, edges1 + len(x0)], 1), torch.zeros(len(x0) + len(x1), dtype=torch.long)), 1))
-        inputs += [((x_p, edge_index_p, data["batch"][perm]), 3), ((x + 1.0, data["edge_index"], data["batch"]), 3)]
+        inputs += [((x_p, edge_index_p, data["batch"][perm]), 4), ((x + 1.0, data["edge_index"], data["batch"]), 4)]
         # all sent at once: the judge checks one prediction while the worker computes the next
         results = run_each(submission, "predict", [dict(model=model, state_dict=weights, args=args, dtype=torch.float64) for args, _ in inputs],
                            patch=patch)
         logits = (checks.expect_tensor(result["output"], f"the logits of {graphs} graph(s)", prop, shape=(graphs, 3), dtype=torch.float64, hint=hint)
                   for (_, graphs), result in zip(inputs, results))
         together = next(logits)
-        for g in range(3):
+        for g in range(4):
             checks.expect_close(next(logits), together[g:g + 1], f"graph {g}'s logits when it is alone", prop, hint=hint)
         checks.expect_close(next(logits), together[:1], "the logits of graph 0 given as two disjoint copies of itself (one graph)", prop,
                             hint="the read-out sees the MEAN of a graph's node vectors (global_mean_pool): a copy of every node changes no mean")
         n0, n1 = len(x0), len(x1)
-        checks.expect_close(centred(next(logits)), centred((n0 * together[:1] + n1 * together[1:2]) / (n0 + n1)),
-                            "the logits of graphs 0 and 1 given as one graph (each row less its mean)", prop,
+        checks.expect_close(centred(next(logits)), centred((n0 * together[:1] + n1 * together[3:4]) / (n0 + n1)),
+                            "the logits of graphs 0 and 3 given as one graph (each row less its mean)", prop,
                             hint="the read-out sees the MEAN of a graph's node vectors (global_mean_pool), then a linear layer: the mean over "
                                  "two graphs' nodes weighs each graph by its size")
         checks.expect_close(next(logits), together, "the logits after relabelling the nodes", prop, hint=hint)
