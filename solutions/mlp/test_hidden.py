@@ -349,8 +349,8 @@ def test_training_steps_are_adam_steps(reference, submission):
     epochs = LOOP_KWARGS["epochs"]
     result = _train(submission, state_dict=sd, X=X, y=y, **LOOP_KWARGS)
     losses = result.get("losses") if isinstance(result, dict) else None
-    if not isinstance(losses, list) or len(losses) != epochs:
-        got = f"{len(losses)} values" if isinstance(losses, list) else checks.base.describe(losses)
+    if not isinstance(losses, (list, tuple)) or len(losses) != epochs:  # a tuple of floats is a sequence of losses too
+        got = f"{len(losses)} values" if isinstance(losses, (list, tuple)) else checks.base.describe(losses)
         fail(prop, f"train_classifier should return one loss per epoch ({epochs} for epochs={epochs}), got {got}", hint)
     plain_weights(result.get("state_dict"), "the trained weights", prop, hint)
     if not _replays(result, sd=sd, X=X, y=y, lr=LOOP_KWARGS["lr"], epochs=epochs, prop=prop, hint=hint):
