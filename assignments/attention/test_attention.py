@@ -188,6 +188,11 @@ def _layer_matches(submission, norm_first, prop, hint):
     cases = [(randn(2, 5, 8), None), (randn(2, 5, 8), torch.ones(5, 5, dtype=torch.bool).tril()), (randn(2, 5, 8), some_mask(2, 5, 5, seed=3)),
              (randn(1, 5, 8, seed=1), None)]
     model = Build("TransformerEncoderLayer", 8, 2, 16, norm_first=norm_first)
+    submission.run("run", model=model, args=cases[0], dtype=torch.float64, backward=False)  # the forward pass alone runs
+    trained = submission.run("run", model=model, args=cases[0], dtype=torch.float64, allow_error=True)  # and a backward pass
+    if isinstance(trained, Raised):
+        fail(prop, f"the forward pass runs, but the backward pass raised {trained.types[0]}: {trained.message[:160]}",
+             "a layer must train: an in-place operation (x += …, inplace=True) overwrites a value the backward pass needs — write x = x + …")
     checks.matches_reference(submission, PYTORCH, model=model, inputs=cases, dtypes=(torch.float64,), prop=prop, hint=hint)
     # linear1's weight scaled by 10: the feed-forward activation's inputs reach well past 6
     sd = PYTORCH.run("state_dict", model=model, dtype=torch.float64)["state_dict"]
