@@ -144,7 +144,8 @@ def _float32_note(tensor: torch.Tensor, expected: torch.Tensor) -> str:
     """A float64 result off by float32 round-off only: some step ran in float32."""
     if expected.dtype == torch.float64 and torch.allclose(tensor, expected, *tolerances(torch.float32)):
         return (" — small, the size of float32's round-off: does a step compute in float32 (a tensor made with the default "
-                "dtype, a .float())? float64 in means float64 all the way. If not, look for a small constant that differs (an eps)")
+                "dtype, a .float())? float64 in means float64 all the way. If every step is float64, look for a small difference in the "
+                "recipe: a constant (an eps), or a loss summed where its mean belongs (Adam's steps barely show a loss's scale)")
     return ""
 
 
