@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = ROOT / "assignments" / "transfer" / "test_transfer.py"
 SUBMISSIONS = sorted((ROOT / "tests" / "submissions" / "transfer").glob("*.py"))
 BROKEN = [p for p in SUBMISSIONS if ast.get_docstring(ast.parse(p.read_text())).startswith("BROKEN:")]
+CORRECT = [p for p in SUBMISSIONS if ast.get_docstring(ast.parse(p.read_text())).startswith("CORRECT:")]
 
 
 def hidden_properties() -> dict[str, str]:
@@ -64,6 +65,13 @@ def run_public(solution: Path, folder: Path, *args: str) -> list:
 
 def test_the_public_tests_pass_on_the_reference(tmp_path):
     results = run_public(course.assignment("transfer").reference, tmp_path / "reference")
+    assert results and all(r.status == "passed" for r in results), [(r.name, r.message) for r in results if r.status != "passed"]
+
+
+@pytest.mark.parametrize("path", CORRECT, ids=lambda p: p.stem)
+def test_the_public_tests_pass_on_every_correct_submission(path, tmp_path):
+    """Every correct style passes every public test (the transfer experiment, which trains, is left to the reference's run)."""
+    results = run_public(path, tmp_path / "correct", "-m", "not trains")
     assert results and all(r.status == "passed" for r in results), [(r.name, r.message) for r in results if r.status != "passed"]
 
 

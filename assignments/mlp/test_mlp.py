@@ -232,7 +232,7 @@ def test_training_steps_are_adam_steps(submission):
     X, y = 20 * randn(48, 2, seed=8), torch.arange(48) % 3  # large inputs, gradient norms above 1: a changed step shows
     result = train(submission, X=X, y=y, epochs=2, lr=0.05, batch_size=12, seed=0)
     losses = result["losses"]
-    if not (isinstance(losses, list) and len(losses) == 2 and all(isinstance(v, float) for v in losses)):
+    if not (isinstance(losses, (list, tuple)) and len(losses) == 2 and all(isinstance(v, float) for v in losses)):
         checks.base.fail(prop, f"train_classifier should return a list of 2 floats for epochs=2, got {checks.base.describe(losses)}",
                          "append one Python float (loss.item() based) per epoch")
     batches = replay.recorded_batches(result, X, prop, hint, epochs=2)

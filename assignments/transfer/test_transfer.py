@@ -270,7 +270,7 @@ def test_fine_tune_matches_a_plain_adam_loop(submission):
             optimizer.step()
             losses.append(loss.item())
         where = f"with {len(trainable)} trainable parameters"
-        if not (isinstance(result["losses"], list) and len(result["losses"]) == 3):
+        if not (isinstance(result["losses"], (list, tuple)) and len(result["losses"]) == 3):
             fail(prop, f"fine_tune should return a list of 3 floats (one per epoch), got {result['losses']!r:.80}", hint)
         expect_close(torch.tensor(result["losses"], dtype=F64), torch.tensor(losses, dtype=F64), f"the losses per epoch {where}", prop, hint=hint)
         for name, value in model.state_dict().items():

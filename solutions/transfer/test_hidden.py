@@ -457,7 +457,8 @@ def _fine_tune_later(subject, **kwargs):
 def losses_of(result, epochs, prop, hint):
     """The losses `fine_tune` returned: a list of `epochs` floats."""
     losses = as_reply(result, prop, hint).get("losses")
-    if not (isinstance(losses, list) and len(losses) == epochs and all(isinstance(v, (float, int)) and not isinstance(v, bool) for v in losses)):
+    if not (isinstance(losses, (list, tuple)) and len(losses) == epochs  # a tuple of floats is a sequence of losses too
+            and all(isinstance(v, (float, int)) and not isinstance(v, bool) for v in losses)):
         fail(prop, f"fine_tune should return a list of {epochs} floats (the mean loss of each epoch)", hint)
     return losses
 
