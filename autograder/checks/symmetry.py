@@ -92,6 +92,7 @@ def permutation_equivariant(
     state_dict: dict | None = None,
     patch: dict | None = None,
     seed: int = 0,
+    inference: bool = False,
 ) -> None:
     """f(P x) = P f(x): permuting the inputs along `dim` permutes the output along `dim` the same way.
 
@@ -110,12 +111,14 @@ def permutation_equivariant(
             `args[0]`.  Pass your own when other inputs carry the same index (e.g. a
             graph's `edge_index` relabelled by the inverse permutation).
         seed: draws the permutation (never the identity).
+        inference: run the module in eval mode under `torch.no_grad()`, as a trained model
+            predicts (a model with dropout is equivariant only there).
     """
     n = args[0].shape[dim]
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     if torch.equal(perm, torch.arange(n)):
         perm = perm.roll(1)
-    base = dict(model=model, state_dict=state_dict, kwargs=kwargs, backward=False)
+    base = dict(model=model, state_dict=state_dict, kwargs=kwargs, backward=False, inference=inference)
     changed = changed_input(args[0])
     requests = [dict(args=tuple(args), **base), dict(args=permute_args(args, perm, dim), **base)]
     if changed is not None:

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import torch
 
 from autograder.checks import replay
-from autograder.checks.base import expect_tensor, fail, reaches
+from autograder.checks.base import CheckFailed, expect_close, expect_tensor, fail, reaches
 from autograder.checks.figures import show_training_curve
 from autograder.worker.probes.core import NONTENSOR
 from autograder.worker.spec import Build
@@ -44,6 +44,28 @@ def evaluated_output(evaluator: Any, *, model: Build, weights: dict, args: Seque
     except (KeyError, RuntimeError) as exc:
         fail(prop, f"the trained weights do not fit {model} ({str(exc).splitlines()[0][:200]})", hint)
     return expect_tensor(out, "the trained model's output", prop, finite=False, hint=hint)
+
+
+def expect_own_logits(submission: Any, reference: Any, *, model: Build, weights: dict, args: Sequence[Any], prop: str, hint: str,
+                      patch: dict | None = None) -> None:
+    """Fail `prop` unless the student's own `model` computes the reference's logits (float64)
+    with the trained `weights`, so that weights trained on any other model gain nothing.
+
+    In eval mode under `torch.no_grad()`, as a trained model predicts — or, failing that,
+    in training mode, as the grader's loop trained it: a model wrong in one of the modes
+    only (a dropout it should not have, another branch for inference) loses the test of
+    its equality with the reference, which runs both, and not the training test too.
+    """
+    what = "your trained classifier's logits against the reference classifier's with the same weights"
+    expected = evaluated_output(reference, model=model, weights=weights, args=args, prop=prop, hint=hint, dtype=torch.float64)
+    request = dict(model=model, state_dict=weights, dtype=torch.float64, args=tuple(args), patch=patch)
+    try:
+        expect_close(submission.run("run", inference=True, **request)["output"], expected, what, prop, hint=hint)
+    except CheckFailed as predicting:
+        try:
+            expect_close(submission.run("run", backward=False, **request)["output"], expected, what, prop, hint=hint)
+        except CheckFailed:
+            raise predicting from None
 
 
 def accuracy_of(logits: torch.Tensor, labels: torch.Tensor) -> float:

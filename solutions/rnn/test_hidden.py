@@ -552,9 +552,5 @@ def test_sequence_classifier_recalls_an_early_symbol(reference, submission):
     if tuple(logits.shape) != (1000, 4):
         fail(prop, f"the trained model's output has shape {tuple(logits.shape)}, expected (1000, 4)", hint)
     checks.reaches(checks.accuracy_of(logits, y_eval), 0.9, "held-out accuracy", prop, hint)
-    seen = X[:32].double()
-    own = submission.run("run", model=model, state_dict=weights, dtype=torch.float64, args=(seen,), backward=False)["output"]
-    checks.expect_close(own, checks.evaluated_output(reference, model=model, weights=weights, args=(seen,), prop=prop, hint=hint,
-                                                     dtype=torch.float64),
-                        "your trained classifier's logits against the reference classifier's with the same weights", prop,
-                        hint="the classifier must be readout(h after the last step) of your RNN, the model the grader trained")
+    checks.training.expect_own_logits(submission, reference, model=model, weights=weights, args=(X[:32].double(),), prop=prop,
+                                      hint="the classifier must be readout(h after the last step) of your RNN, the model the grader trained")
