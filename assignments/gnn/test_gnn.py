@@ -36,7 +36,8 @@ def output(submission, prop: str, hint: str, **request) -> torch.Tensor:
 @pytest.mark.property("graph conversion")
 def test_path_graph_edges_in_both_directions(submission):
     """The undirected path 0 - 1 - 2 gives the 4 directed edges 0→1, 1→0, 1→2, 2→1; 3 nodes without edges give shape (2, 0);
-    an edge of weight 0 is an edge; a directed graph's edges 0 → 1 → 2 stay as given (a MultiDiGraph's too)."""
+    an edge of weight 0 is an edge; a directed graph's edges 0 → 1 → 2 stay as given (a MultiDiGraph's too); a MultiGraph's two
+    parallel edges 0 - 1 are two edges each way."""
     out = submission.run("run", call="edge_index_from_networkx", args=(nx.path_graph(3),), backward=False)["output"]
     edge_index = checks.expect_tensor(out[0], "edge_index", "graph conversion", shape=(2, 4), dtype=torch.long, hint="both directions")
     if sorted(map(tuple, edge_index.T.tolist())) != [(0, 1), (1, 0), (1, 2), (2, 1)]:
@@ -54,6 +55,12 @@ def test_path_graph_edges_in_both_directions(submission):
                                           dtype=torch.long, hint="a directed graph's edges stay as given (ask G.is_directed())")
         if sorted(map(tuple, edge_index.T.tolist())) != [(0, 1), (1, 2)]:
             fail("graph conversion", f"the edges of the {type(directed).__name__} 0 → 1 → 2 are wrong", "a directed edge u → v stays u → v")
+    out = submission.run("run", call="edge_index_from_networkx", args=(nx.MultiGraph([(0, 1), (0, 1)]),), backward=False)["output"]
+    edge_index = checks.expect_tensor(out[0], "edge_index of a MultiGraph with two parallel edges 0 - 1", "graph conversion",
+                                      dtype=torch.long, hint="each edge of G.edges() counts, a parallel one as often as it is there")
+    if sorted(map(tuple, edge_index.T.tolist())) != [(0, 1), (0, 1), (1, 0), (1, 0)]:
+        fail("graph conversion", "the two parallel edges 0 - 1 of a MultiGraph should give 0 → 1 twice and 1 → 0 twice",
+             "each edge of G.edges() counts, a parallel one as often as it is there (a set of pairs merges them)")
 
 
 @pytest.mark.timeout(10)

@@ -144,15 +144,16 @@ def computes(submission, model: Build, args: tuple, before: torch.Tensor, after:
 @pytest.mark.forbid(*FORBIDDEN)
 def test_edge_index_from_networkx(submission):
     """Undirected edges in both directions, directed as given (a MultiDiGraph's too), a self loop once, nodes = list(G.nodes); one
-    node, no edge, and an edge of weight 0, too."""
+    node, no edge, an edge of weight 0, and a multigraph's parallel edges (each kept, as often as it is there), too."""
     prop, hint = "graph conversion", ("position of each node in list(G.nodes); undirected edges both ways (ask G.is_directed(): a "
-                                      "MultiDiGraph is directed too), self loops once")
+                                      "MultiDiGraph is directed too), self loops once, a multigraph's parallel edges each as often as it is there")
     directed = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a")])
-    multi_directed = nx.MultiDiGraph([("x", "y"), ("y", "z")])  # directed, though `type(G) is nx.DiGraph` is False
+    multi_directed = nx.MultiDiGraph([("x", "y"), ("x", "y"), ("y", "z")])  # directed, though `type(G) is nx.DiGraph` is False
+    parallel = nx.MultiGraph([(0, 1), (0, 1), (1, 2), (2, 2), (2, 2)])  # two edges 0 - 1, two loops at 2: each one counts
     looped = nx.Graph([(3, 1), (1, 1), (1, 2)])
     single = nx.Graph([("only", "only")])
     weighted = nx.Graph([(0, 1, {"weight": 0.0}), (1, 2, {"weight": 2.5})])  # an edge of weight 0 is an edge (an adjacency matrix drops it)
-    for G in (nx.karate_club_graph(), directed, looped, single, nx.empty_graph(3), weighted, multi_directed):
+    for G in (nx.karate_club_graph(), directed, looped, single, nx.empty_graph(3), weighted, multi_directed, parallel):
         out = submission.run("run", call="edge_index_from_networkx", args=(G,), backward=False)["output"]
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             fail(prop, "edge_index_from_networkx should return (edge_index, nodes)", hint)
