@@ -82,18 +82,22 @@ def test_attention_output_matches_pytorch(submission):
 @pytest.mark.property("attention weights")
 @pytest.mark.timeout(10)
 def test_attention_weights_are_distributions(submission):
-    """The weights are a softmax over the allowed keys: rows sum to 1, masked keys get 0."""
+    """The weights are a softmax over the allowed keys: rows sum to 1, masked keys get 0 — also where every score is about
+    -14,000 (below any large negative number a mask could be filled with instead of -inf)."""
     prop, hint = "attention weights", "weights = softmax of the masked, scaled scores over the LAST dimension (the keys)"
     mask = some_mask(2, 5, 5, seed=5)
-    q, k, v = randn(2, 5, 8), randn(2, 5, 8, seed=1), randn(2, 5, 2, seed=2)
-    _, weights = attention_of(submission, q, k, v, mask)
-    weights = checks.expect_tensor(weights, "the weights", prop, shape=(2, 5, 5), dtype=torch.float64, hint=hint)
-    if not torch.allclose(weights.sum(-1), torch.ones(2, 5, dtype=torch.float64)):
-        fail(prop, "rows of the weights do not sum to 1", hint)
-    if float(weights[~mask].abs().max()) != 0.0:
-        fail(prop, "masked keys get a non-zero weight", hint)
-    scores = (q @ k.transpose(-2, -1) / 8 ** 0.5).masked_fill(~mask, float("-inf"))
-    checks.expect_close(weights, scores.softmax(-1), "the weights", prop, hint=hint)
+    for what, (q, k) in (("", (randn(2, 5, 8), randn(2, 5, 8, seed=1))),
+                         (" where every score is about -14,000", (-5000 * torch.ones(2, 5, 8, dtype=torch.float64), 1 + 0.001 * randn(2, 5, 8, seed=3)))):
+        v = randn(2, 5, 2, seed=2)
+        _, weights = attention_of(submission, q, k, v, mask)
+        weights = checks.expect_tensor(weights, "the weights", prop, shape=(2, 5, 5), dtype=torch.float64, hint=hint)
+        if not torch.allclose(weights.sum(-1), torch.ones(2, 5, dtype=torch.float64)):
+            fail(prop, f"rows of the weights do not sum to 1{what}", hint)
+        if float(weights[~mask].abs().max()) != 0.0:
+            fail(prop, f"masked keys get a non-zero weight{what}", hint + "; masked scores become -inf (a large negative number is not "
+                                                                         "below every score)")
+        scores = (q @ k.transpose(-2, -1) / 8 ** 0.5).masked_fill(~mask, float("-inf"))
+        checks.expect_close(weights, scores.softmax(-1), f"the weights{what}", prop, hint=hint)
 
 
 @pytest.mark.points(1)

@@ -114,24 +114,28 @@ def test_attention_matches_reference(reference, submission):
 @pytest.mark.forbid(*SDPA)
 def test_attention_weights_are_distributions(reference, submission):
     """Each row of the weights is a distribution over the allowed keys (sums to 1, masked
-    positions exactly 0) that ranks the keys by their score q·k, as the reference's does."""
+    positions exactly 0) that ranks the keys by their score q·k, as the reference's does —
+    also where every allowed score is about -14,000 (a mask filled with a large negative
+    number instead of -inf then lets the masked keys win)."""
     prop, hint = "attention weights", "a softmax over the keys of the masked scores: rows sum to 1, -inf scores give weight 0, a larger q·k a larger weight"
     mask = random_mask(3, 6, 6, seed=4)
-    args = (randn(3, 6, 8), randn(3, 6, 8, seed=1), randn(3, 6, 2, seed=2), mask)
-    out = submission.run("run", call="scaled_dot_product_attention", backward=False, args=args)["output"]
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        fail(prop, "scaled_dot_product_attention should return (out, weights)", hint)
-    weights = checks.expect_tensor(out[1], "the weight matrix", prop, shape=(3, 6, 6), dtype=torch.float64, hint=hint)
-    if not torch.allclose(weights.sum(-1), torch.ones(3, 6, dtype=weights.dtype)):
-        fail(prop, "rows of the attention weights do not sum to 1", hint)
-    if float(weights[~mask].abs().max()) != 0.0:
-        fail(prop, "masked positions get a non-zero weight", hint)
-    if float(weights.min()) < 0.0:
-        fail(prop, "some attention weights are negative", hint)
-    expected = reference.run("run", call="scaled_dot_product_attention", backward=False, args=args)["output"][1]
-    ranks = torch.argsort(weights.masked_fill(~mask, -1.0), dim=-1, stable=True)
-    if not torch.equal(ranks, torch.argsort(expected.masked_fill(~mask, -1.0), dim=-1, stable=True)):
-        fail(prop, "the weights do not rank the keys by their score q·k", hint)
+    far_below = (-5000 * torch.ones(3, 6, 8, dtype=torch.float64), 1 + 0.001 * randn(3, 6, 8, seed=3))  # scores ≈ -14,142
+    for what, args in (("", (randn(3, 6, 8), randn(3, 6, 8, seed=1), randn(3, 6, 2, seed=2), mask)),
+                       (" where every score is about -14,000", (*far_below, randn(3, 6, 2, seed=2), mask))):
+        out = submission.run("run", call="scaled_dot_product_attention", backward=False, args=args)["output"]
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            fail(prop, "scaled_dot_product_attention should return (out, weights)", hint)
+        weights = checks.expect_tensor(out[1], "the weight matrix", prop, shape=(3, 6, 6), dtype=torch.float64, hint=hint)
+        if not torch.allclose(weights.sum(-1), torch.ones(3, 6, dtype=weights.dtype)):
+            fail(prop, f"rows of the attention weights do not sum to 1{what}", hint)
+        if float(weights[~mask].abs().max()) != 0.0:
+            fail(prop, f"masked positions get a non-zero weight{what}", hint + " (not a large negative number: any score can be below it)")
+        if float(weights.min()) < 0.0:
+            fail(prop, f"some attention weights are negative{what}", hint)
+        expected = reference.run("run", call="scaled_dot_product_attention", backward=False, args=args)["output"][1]
+        ranks = torch.argsort(weights.masked_fill(~mask, -1.0), dim=-1, stable=True)
+        if not torch.equal(ranks, torch.argsort(expected.masked_fill(~mask, -1.0), dim=-1, stable=True)):
+            fail(prop, f"the weights do not rank the keys by their score q·k{what}", hint)
 
 
 @pytest.mark.points(1)
