@@ -106,16 +106,26 @@ def _new_head(submission, num_classes, x, state, dtype=None, frozen=False, seed=
     return result, returned
 
 
+def _same_model(result, returned):
+    """The model given to replace_head is the model it returned: the same weights after the call."""
+    given = result.get("state_dict", {})
+    if given.keys() != returned.keys() or not all(torch.equal(given[k], v) for k, v in returned.items()):
+        fail("new head shape", "the model given to replace_head keeps its old head: replace_head should change that model and return it",
+             "assign the new layer to model.head (no copy of the model) and return model")
+
+
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("new head shape")
 def test_replace_head_gives_a_linear_with_the_old_in_features(submission):
     """replace_head(SmallNet(10), 2) gives model.head = Linear(64, 2) with a bias; the model outputs (B, 2), also for B = 1;
-    the rest of the model stays trainable; a new head has a bias also where the old head had none."""
+    the rest of the model stays trainable; a new head has a bias also where the old head had none; the model given is the one
+    changed and returned."""
     prop, hint = "new head shape", "nn.Linear(model.head.in_features, num_classes), assigned to model.head; return the model"
     state = state_of(fresh(SmallNet, 1, num_classes=10))
     for x in (images(3), images(1, seed=1)):
         result, returned = _new_head(submission, 2, x, state)
+        _same_model(result, returned)
         frozen = sorted(name for name, grad in result.get("grads", {}).items() if grad is None)
         if frozen:
             fail(prop, f"after replace_head, {frozen[:3]} got no gradient: replace_head changes the head only, never what is trainable",
@@ -432,20 +442,27 @@ def test_fine_tuning_leaves_frozen_batchnorm_statistics_untouched(submission):
             if not torch.equal(result["state_dict"][f"{layer}.{buffer}"], state[f"{layer}.{buffer}"]):
                 fail(prop, f"`{layer}.{buffer}` of {kind} changed during fine-tuning", hint)
     # statistics put back afterwards are not enough: the steps show the batch statistics a layer in training mode used
+    _frozen_norms_in_eval(result, NORMNET, state, norms, X, y, trainable, prop, hint)
+    state = state_of(fresh(NestedNormNet, 2).double())
+    state.update({"backbone.block.bn.running_mean": torch.full((6,), 0.5, dtype=F64), "norm.running_var": torch.full((6,), 2.0, dtype=F64)})
+    result = _fine_tune(submission, model=NESTED_NORMNET, state_dict=state, dtype=F64, X=X, y=y, trainable=trainable,
+                        train_kwargs=dict(epochs=1, lr=1e-2, batch_size=8), trajectory=2)
+    norms = {"backbone.block.bn": "a frozen BatchNorm1d two levels down", "norm": "a frozen BatchNorm1d outside the backbone"}
+    for layer, kind in norms.items():
+        for buffer in ("running_mean", "running_var"):
+            if not torch.equal(result["state_dict"][f"{layer}.{buffer}"], state[f"{layer}.{buffer}"]):
+                fail(prop, f"`{layer}.{buffer}` of {kind} changed during fine-tuning", hint)
+    _frozen_norms_in_eval(result, NESTED_NORMNET, state, norms, X, y, trainable, prop, hint)
+
+
+def _frozen_norms_in_eval(result, model, start, norms, X, y, trainable, prop, hint):
+    """The run's two steps (lr = 0.01), replayed here in each mode of the normalisation layers, show them in eval mode."""
     modes = ["eval", *({layer: True} for layer in norms), "train"]
-    explained = replay.modes_explaining(result, model=NORMNET, start=state, X=X, y=y, lr=1e-2, epochs=1, most_steps=2, modes=modes,
+    explained = replay.modes_explaining(result, model=model, start=start, X=X, y=y, lr=1e-2, epochs=1, most_steps=2, modes=modes,
                                         trainable=trainable, dtype=F64)
     if explained and "eval" not in explained:
         training = [kind for layer, kind in norms.items() if explained[0] == "train" or layer in explained[0]]
         fail(prop, f"the fine-tuning steps used batch statistics: {' and '.join(training)} ran in training mode", hint)
-    state = state_of(fresh(NestedNormNet, 2).double())
-    state.update({"backbone.block.bn.running_mean": torch.full((6,), 0.5, dtype=F64), "norm.running_var": torch.full((6,), 2.0, dtype=F64)})
-    result = _fine_tune(submission, model=NESTED_NORMNET, state_dict=state, dtype=F64, X=X, y=y, trainable=trainable,
-                        train_kwargs=dict(epochs=1, lr=1e-2, batch_size=8))
-    for layer, kind in {"backbone.block.bn": "a frozen BatchNorm1d two levels down", "norm": "a frozen BatchNorm1d outside the backbone"}.items():
-        for buffer in ("running_mean", "running_var"):
-            if not torch.equal(result["state_dict"][f"{layer}.{buffer}"], state[f"{layer}.{buffer}"]):
-                fail(prop, f"`{layer}.{buffer}` of {kind} changed during fine-tuning", hint)
 
 
 @pytest.mark.timeout(20)

@@ -16,6 +16,7 @@ record that claims more fails the student before anything is replayed.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import torch
@@ -380,7 +381,10 @@ def _first_stray(model: Build, start: dict, X: torch.Tensor, y: torch.Tensor, ba
                 for p, chunk in zip(trained, before.split([p.numel() for p in trained])):
                     p.copy_(chunk.view_as(p))
             adam.zero_grad()
-            F.cross_entropy(net(X[batch]), y[batch]).backward()
+            try:
+                F.cross_entropy(net(X[batch]), y[batch]).backward()
+            except (ValueError, RuntimeError):  # a batch the model cannot train on in this mode (one row for a BatchNorm1d
+                return k, math.inf              # in training mode): no honest step was taken so, whatever the record claims
             adam.step()
             stray = float((torch.cat([p.detach().reshape(-1) for p in trained]) - path[k]).abs().max()) / max(lr, 1e-12)
             if not stray <= STEP_TOLERANCE:  # NaN strays too
