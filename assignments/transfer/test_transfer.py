@@ -215,7 +215,7 @@ def test_extract_features_equal_the_pretrained_backbone_in_eval_mode(submission)
 @pytest.mark.property("no graph")
 def test_extract_features_builds_no_graph(submission):
     """The features are a plain tensor: a layer trained on them later gets its gradient, and no gradient reaches the backbone;
-    called inside the caller's own `torch.no_grad()` block, autograd stays off there afterwards."""
+    called inside the caller's own `torch.no_grad()` block, autograd stays off there afterwards; the model still trains afterwards."""
     prop, hint = "no graph", "compute the features under `with torch.no_grad():` (not torch.inference_mode())"
     model = fresh(TinyNet, 3)
     X, readout, cotangent = randn(4, 6, dtype=torch.float32), randn(3, 8, seed=1, dtype=torch.float32), randn(4, 3, seed=2, dtype=torch.float32)
@@ -232,6 +232,11 @@ def test_extract_features_builds_no_graph(submission):
         fail(prop, f"the features cannot be used in autograd afterwards ({str(result['readout_error']).split('. ')[0][:120]})", hint)
     with torch.no_grad():
         expect_close(result["readout_grad"], cotangent.T @ model.backbone(X), "the gradient of a layer trained on the features", prop, hint=hint)
+    after = submission.run("extract_features_run", model=TINY, state_dict=state_of(model), X=X, cotangent_after=randn(4, 3, seed=3, dtype=torch.float32))
+    frozen = sorted(name for name, grad in after["grads_after"].items() if grad is None)
+    if frozen:
+        fail(prop, f"after extract_features, a backward pass through the model gave `{frozen[0]}` no gradient: the call left it frozen",
+             "torch.no_grad() builds no graph for this one call; model.requires_grad_(False) freezes the model for whoever trains it next")
 
 
 @pytest.mark.timeout(20)

@@ -398,7 +398,8 @@ def test_extract_features_is_the_backbone_in_eval_mode(submission):
 @pytest.mark.property("no graph")
 def test_extract_features_builds_no_graph(submission):
     """The features are a plain tensor without the backbone's graph: usable in autograd later (not inference mode), reaching no parameter;
-    called inside the caller's own `torch.no_grad()` block, autograd stays off there afterwards."""
+    called inside the caller's own `torch.no_grad()` block, autograd stays off there afterwards; and the model still trains after the
+    call (every parameter keeps its requires_grad: no graph comes from no_grad, not from freezing the model)."""
     prop, hint = "no graph", "wrap the forward pass in `with torch.no_grad():` (torch.inference_mode() makes tensors autograd cannot use later)"
     state, X = seeded_state(TINY, 8), randn(5, 6, seed=9, dtype=torch.float32)
     readout, cotangent = randn(3, 8, seed=10, dtype=torch.float32), randn(5, 3, seed=11, dtype=torch.float32)
@@ -407,9 +408,19 @@ def test_extract_features_builds_no_graph(submission):
         fail(prop, "called inside the caller's `with torch.no_grad():` block, extract_features switched autograd back on: a layer "
                    "applied to the features afterwards, still inside that block, built a graph", hint + " — a `with` block restores "
                    "the grad mode the caller had; torch.set_grad_enabled(True) at the end does not")
-    pending = _features(submission, TINY, state, X, readout=readout, cotangent=cotangent)
+    after = randn(5, 3, seed=12, dtype=torch.float32)
+    pending = _features(submission, TINY, state, X, readout=readout, cotangent=cotangent, cotangent_after=after)
     features = expected_features(TINY, state, X)
+    model = trusted(TINY, state)
+    model(X).backward(after)
     result = as_reply(pending(), prop, hint)
+    grads_after = result.get("grads_after") if isinstance(result.get("grads_after"), dict) else {}
+    for name, parameter in model.named_parameters():
+        if grads_after.get(name) is None:
+            fail(prop, f"after extract_features, a backward pass through the model gave `{name}` no gradient: the call left it frozen",
+                 hint + " — not model.requires_grad_(False), which freezes the model for whoever trains it next")
+        checks.expect_close(grads_after[name], parameter.grad, f"`{name}`'s gradient in a backward pass after extract_features", prop,
+                            hint=hint)
     checks.expect_tensor(result.get("output"), "the features tensor", prop, shape=tuple(features.shape), finite=False,
                          hint="the features are model.backbone(X) (see the features test)")
     reached = sorted(name for name, grad in grads_in(result, prop, hint).items() if grad is not None)

@@ -286,6 +286,7 @@ def extract_features_run(
     cotangent: torch.Tensor | None = None,
     X_after: torch.Tensor | None = None,
     caller_no_grad: bool = False,
+    cotangent_after: torch.Tensor | None = None,
 ) -> dict:
     """Call the module's `extract_features(model, X)` on a model in training mode (but for
     `eval_modules`).
@@ -301,7 +302,10 @@ def extract_features_run(
     training mode every submodule was left in.  `caller_no_grad`: the call and the
     read-out's forward pass run inside the caller's `torch.no_grad()` block (its backward
     after it), as a caller that computes features for storage would: a read-out that then
-    builds a graph (a `readout_grad`) shows autograd was switched back on.
+    builds a graph (a `readout_grad`) shows autograd was switched back on.  With
+    `cotangent_after`: `grads_after`, every parameter's gradient of a forward and backward
+    pass of the model on `X` once the call is over (a parameter the call left frozen gets
+    none).
     """
     obj = build_model(module, model, state_dict, dtype)
     set_modes(obj, eval_modules)
@@ -324,6 +328,11 @@ def extract_features_run(
             except RuntimeError as exc:
                 result["readout_error"] = f"{type(exc).__name__}: {exc}"[:500]
         result["grads"] = grads_of(obj)
+    if cotangent_after is not None:
+        for parameter in obj.parameters():
+            parameter.grad = None
+        _backward(obj(X), cotangent_after)
+        result["grads_after"] = grads_of(obj)
     if X_after is not None:
         if state_dict is not None:
             obj.load_state_dict(state_dict)
