@@ -31,14 +31,29 @@ def _size(value: Any) -> int | None:
 def layer_sizes(layer: Any) -> tuple[int, int] | None:
     """(in_features, out_features) of a student's `Linear`: its `in_features`/`out_features`
     attributes when they agree with its weight's size (so a layer whose weight is stored the
-    wrong way round still says what the MLP asked for), else SPEC's `weight (out, in)`."""
+    wrong way round still says what the MLP asked for), else SPEC's `weight (out, in)`.
+    Where the two readings differ (attributes named the other way round, or a weight stored
+    `(in, out)`), the one the layer computes decides: it maps a row of zeros of that many
+    features to that many outputs."""
     weight = getattr(layer, "weight", None)
     n_in, n_out = _size(getattr(layer, "in_features", None)), _size(getattr(layer, "out_features", None))
-    if n_in and n_out and (not isinstance(weight, torch.Tensor) or weight.numel() == n_in * n_out):
-        return n_in, n_out
-    if isinstance(weight, torch.Tensor) and weight.dim() == 2:
-        return int(weight.shape[1]), int(weight.shape[0])
-    return None
+    named = (n_in, n_out) if n_in and n_out and (not isinstance(weight, torch.Tensor) or weight.numel() == n_in * n_out) else None
+    spec = (int(weight.shape[1]), int(weight.shape[0])) if isinstance(weight, torch.Tensor) and weight.dim() == 2 else None
+    if named and spec and named != spec:
+        for sizes in (spec, named):
+            if _computes(layer, sizes, weight):
+                return sizes
+    return named or spec
+
+
+def _computes(layer: Any, sizes: tuple[int, int], weight: torch.Tensor) -> bool:
+    """Whether `layer` maps one row of `sizes[0]` zeros to `sizes[1]` outputs."""
+    try:
+        with torch.no_grad():
+            out = layer(torch.zeros(1, sizes[0], dtype=weight.dtype, device=weight.device))
+    except Exception:  # the student's forward, on a size it does not take
+        return False
+    return isinstance(out, torch.Tensor) and tuple(out.shape) == (1, sizes[1])
 
 
 def trusted_linear(layer: Any) -> Any:
