@@ -478,3 +478,30 @@ def test_a_reply_that_leaves_out_what_a_check_reads_loses_the_checks_points(name
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", assignment, SandboxLimits(call_seconds=60))
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
 
+
+
+@pytest.mark.parametrize("name, lost", [
+    ("mlp_losses_as_dicts_of_tensors", ["test_epoch_loss_is_mean_over_samples"]),
+    ("attention_float32_in_train_mode_without_a_mask", ["test_encoder_layer_dropout_in_train_mode"]),
+    ("attention_forged_device_calls_as_a_tensor", ["test_causal_mask_is_lower_triangular"]),
+    ("attention_load_raises_an_empty_error", ["test_self_attention_parameters_like_pytorch", "test_self_attention_matches_reference",
+                                              "test_self_attention_keeps_n_tokens_with_the_same_weights",
+                                              "test_self_attention_is_causal_with_a_causal_mask"]),
+    ("gnn_classifier_logits_alternate_dtypes", ["test_graph_classifier_respects_batch", "test_graph_classification"]),
+    ("gnn_forged_empty_matrix_parameter", []),
+    ("gnn_gcn_float32_for_large_inputs", ["test_layers_handle_any_number_of_nodes", "test_isolated_nodes",
+                                          "test_layers_are_permutation_equivariant", "test_k_layers_see_k_hops",
+                                          "test_messages_follow_edge_direction"]),
+    ("gnn_sage_float32_from_its_second_call", ["test_sage_layer_matches_reference", "test_layers_are_permutation_equivariant"]),
+    ("rnn_forged_calls_as_a_tensor", ["test_shared_weight_gradient_is_the_sum_over_steps"]),
+    ("rnn_norms_bare_assert", ["test_gradient_norms_match_autograd", "test_tanh_gradients_vanish_and_lstm_gradients_do_not"]),
+])
+def test_what_made_a_judge_comparison_raise_is_the_students_failure(name, lost):
+    """Replies whose values the judge compared before checking them — dicts of tensors, another dtype
+    on some calls only, a count or a list of calls sent as a tensor, a (0, 0) parameter, an
+    exception without a message — made the judge raise: a grader error that asks for a rerun, on
+    every rerun (a hostile audit, 2026-12-05; two of them honest bugs).  Now each costs exactly the
+    tests that read them."""
+    result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", name.split("_")[0], SandboxLimits(call_seconds=60))
+    assert not [t.name for t in result.tests if t.status == "error"], [(t.name, t.message[:200]) for t in result.tests if t.status == "error"]
+    assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]

@@ -128,7 +128,7 @@ def same_layout(submission, model, builtin, prop, hint):
     try:
         back = submission.run("run", model=model, state_dict=weights, call=".state_dict", backward=False)["output"]
     except (KeyError, RuntimeError) as exc:
-        fail(prop, f"{model}: the weights of the PyTorch module do not load ({str(exc).splitlines()[0]})", hint)
+        fail(prop, f"{model}: the weights of the PyTorch module do not load ({(str(exc).splitlines() or [''])[0]})", hint)
     if not set(weights) <= set(back) or any(not torch.equal(back[n], w) for n, w in weights.items()):
         fail(prop, f"{model}: the weights of the PyTorch module do not come back unchanged from state_dict()", hint)
 

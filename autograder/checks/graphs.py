@@ -67,7 +67,8 @@ def node_permutation_equivariant(
     rtol, atol = tolerances(x.dtype)
     if not torch.allclose(out_p, expected, rtol=rtol * 100, atol=atol * 100):
         again = next(_outs(sub, [dict(args=(x, *edges, *rest), calls_before=1, **base)], patch))  # the same model's second call
-        if not (type(again) is torch.Tensor and again.shape == out.shape and torch.allclose(again, out, rtol=rtol, atol=atol)):
+        if not (type(again) is torch.Tensor and again.shape == out.shape and again.dtype == out.dtype
+                and torch.allclose(again, out, rtol=rtol, atol=atol)):
             fail(prop, "the same input gave another output on a second call (dropout, or other randomness, in training mode?): "
                        "relabelling cannot be checked on outputs that change by themselves",
                  "the assignment's layers compute the same output for the same input every time; no dropout")

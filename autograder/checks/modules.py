@@ -71,8 +71,22 @@ def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) 
             fail(prop, f"{what} should be a Python float, got {describe(actual)}", hint)
         if not within(actual, expected, 1e-6 * max(1.0, abs(expected))):
             fail(prop, f"{what} {_how_far(actual, expected)}", hint)
-    elif type(actual) is not type(expected) or actual != expected:  # a tensor's `!=` would be a tensor, not an answer
+    elif isinstance(expected, dict):
+        if not isinstance(actual, dict) or actual.keys() != expected.keys():
+            fail(prop, f"{what} should be a dict with the keys {sorted(map(str, expected))[:8]}, got {describe(actual)}", hint)
+        for key in expected:
+            compare_nested(actual[key], expected[key], f"{what}[{key!r}]", prop, hint)
+    elif type(actual) is not type(expected) or not _equal(actual, expected):
         fail(prop, f"{what} differs from the expected value", hint)
+
+
+def _equal(actual: Any, expected: Any) -> bool:
+    """`actual == expected` for two values of one type, False where `==` gives no answer (a
+    tensor's, or a container's holding tensors, is a tensor, whose truth value raises)."""
+    try:
+        return (actual == expected) is True
+    except Exception:  # the student's values, however odd, never make a grader error
+        return False
 
 
 def within(actual: float, expected: float, tol: float) -> bool:

@@ -42,7 +42,7 @@ def evaluated_output(evaluator: Any, *, model: Build, weights: dict, args: Seque
     try:
         out = evaluator.run("predict", model=model, state_dict=weights, args=tuple(args), dtype=dtype)["output"]
     except (KeyError, RuntimeError) as exc:
-        fail(prop, f"the trained weights do not fit {model} ({str(exc).splitlines()[0][:200]})", hint)
+        fail(prop, f"the trained weights do not fit {model} ({(str(exc).splitlines() or [''])[0][:200]})", hint)
     return expect_tensor(out, "the trained model's output", prop, finite=False, hint=hint)
 
 

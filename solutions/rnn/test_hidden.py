@@ -300,7 +300,7 @@ def test_shared_weight_gradient_is_the_sum_over_steps(reference, submission):
         steps = submission.run("step_contributions", model=model, state_dict=sd, x=x, cotangent=cot)
         calls = steps.get("calls") if isinstance(steps, dict) else None
         per_call = steps.get("per_call") if isinstance(steps, dict) else None
-        if calls != T or not isinstance(per_call, list) or len(per_call) != T:
+        if type(calls) is not int or calls != T or not isinstance(per_call, list) or len(per_call) != T:
             fail(prop, f"({cell}) `self.cell` ran {calls} times for a sequence of {T} steps", hint)
         actual, _, _, same_gradients = rnn_runs(reference, submission, model=model, sd=sd, x=x, cotangent=cot)
         truth = reference.run("step_contributions", model=model, state_dict=sd, x=x, cotangent=cot)["per_call"] if same_gradients else None
@@ -389,7 +389,7 @@ def _judge_norms(result, *, mine: torch.Tensor, marks: dict, close, grads_checke
     judge's own norms `mine` (`close`) and (`grads_checked`) the raw `.grad` tensors
     against the `marks`; a reply that fails a check fails `prop`."""
     if isinstance(result, Raised):
-        fail(prop, f"hidden_state_gradient_norms raised {result.types[0]} {what}: {result.message.splitlines()[0][:200]}", hint)
+        fail(prop, f"hidden_state_gradient_norms raised {result.types[0]} {what}: {(result.message.splitlines() or [''])[0][:200]}", hint)
     norms = checks.expect_tensor(result.get("norms") if isinstance(result, dict) else None, f"the vector of norms {what}", prop,
                                  shape=(x.shape[1],), dtype=x.dtype, hint=hint)
     if not close(norms, mine):

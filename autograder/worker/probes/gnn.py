@@ -228,7 +228,7 @@ def seeded_weights(shapes: dict[str, tuple[int, ...]], seed: int, dtype: torch.d
     weights = {}
     for name, shape in sorted(shapes.items()):
         if len(shape) >= 2:
-            bound = math.sqrt(6.0 / (shape[0] + math.prod(shape[1:])))
+            bound = math.sqrt(6.0 / max(1, shape[0] + math.prod(shape[1:])))  # (an empty matrix: no entries to draw)
             weights[name] = torch.rand(shape, generator=gen, dtype=dtype) * 2 * bound - bound
         elif name.rpartition(".")[2] == "weight":
             weights[name] = torch.ones(shape, dtype=dtype)
