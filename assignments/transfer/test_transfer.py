@@ -263,6 +263,18 @@ def _fine_tune(submission, seed=0, **request):
     return submission.run("fine_tune_run", seed=seed, **request)
 
 
+def _plain_adam_losses(model, X, y, *, lr, epochs):
+    """A plain Adam loop over the parameters with requires_grad, one batch (all of X) per epoch; the loss of each epoch."""
+    optimizer, losses = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr), []
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
 @pytest.mark.timeout(20)
 @pytest.mark.points(1)
 @pytest.mark.property("fine-tuning loop")
@@ -276,14 +288,7 @@ def test_fine_tune_matches_a_plain_adam_loop(submission):
         result = _fine_tune(submission, model=TINY, state_dict=state_of(model), dtype=F64, X=X, y=y, trainable=trainable,
                             train_kwargs=dict(epochs=3, lr=0.05, batch_size=32))
         set_trainable(model, trainable)
-        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.05)
-        losses = []
-        for _ in range(3):
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(X), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+        losses = _plain_adam_losses(model, X, y, lr=0.05, epochs=3)
         where = f"with {len(trainable)} trainable parameters"
         if not (isinstance(result["losses"], (list, tuple)) and len(result["losses"]) == 3):
             fail(prop, f"fine_tune should return a list of 3 floats (one per epoch), got {result['losses']!r:.80}", hint)
@@ -506,13 +511,7 @@ def test_fine_tuning_trains_in_training_mode(submission):
     set_trainable(model, trainable)
     model.train()
     model.backbone.bn.eval()  # frozen: the only module in eval mode
-    adam, expected = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2), []
-    for _ in range(3):
-        adam.zero_grad()
-        loss = F.cross_entropy(model(X), y)
-        loss.backward()
-        adam.step()
-        expected.append(loss.item())
+    expected = _plain_adam_losses(model, X, y, lr=1e-2, epochs=3)
     expect_close(torch.tensor(result["losses"], dtype=F64), torch.tensor(expected, dtype=F64),
                  "the losses of fine-tuning ModeNet (handed over in eval mode, backbone.fc2 and head trainable, one batch per epoch): "
                  "its frozen BatchNorm in eval mode, its frozen fc1 and every other module in training mode", prop, hint=hint)
