@@ -495,11 +495,14 @@ def test_a_reply_that_leaves_out_what_a_check_reads_loses_the_checks_points(name
     ("gnn_sage_float32_from_its_second_call", ["test_sage_layer_matches_reference", "test_layers_are_permutation_equivariant"]),
     ("rnn_forged_calls_as_a_tensor", ["test_shared_weight_gradient_is_the_sum_over_steps"]),
     ("rnn_norms_bare_assert", ["test_gradient_norms_match_autograd", "test_tanh_gradients_vanish_and_lstm_gradients_do_not"]),
+    ("transfer_one_row_step_record", ["test_frozen_normalisation_statistics_stay_bitwise_equal",
+                                      "test_trainable_normalisation_layers_train_in_training_mode"]),
 ])
 def test_what_made_a_judge_comparison_raise_is_the_students_failure(name, lost):
     """Replies whose values the judge compared before checking them — dicts of tensors, another dtype
     on some calls only, a count or a list of calls sent as a tensor, a (0, 0) parameter, an
-    exception without a message — made the judge raise: a grader error that asks for a rerun, on
+    exception without a message, a recorded step of one row that the judge's BatchNorm replay
+    could not take — made the judge raise: a grader error that asks for a rerun, on
     every rerun (a hostile audit, 2026-12-05; two of them honest bugs).  Now each costs exactly the
     tests that read them."""
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", name.split("_")[0], SandboxLimits(call_seconds=60))
