@@ -467,12 +467,11 @@ def test_fine_tuning_leaves_frozen_batchnorm_statistics_untouched(submission):
 
 def _frozen_norms_in_eval(result, model, start, norms, X, y, trainable, prop, hint):
     """The run's two steps (lr = 0.01), replayed here in each mode of the normalisation layers, show them in eval mode."""
-    modes = ["eval", *({layer: True} for layer in norms), "train"]
-    explained = replay.modes_explaining(result, model=model, start=start, X=X, y=y, lr=1e-2, epochs=1, most_steps=2, modes=modes,
-                                        trainable=trainable, dtype=F64)
-    if explained and "eval" not in explained:
-        training = [kind for layer, kind in norms.items() if explained[0] == "train" or layer in explained[0]]
-        fail(prop, f"the fine-tuning steps used batch statistics: {' and '.join(training)} ran in training mode", hint)
+    training = replay.norms_in_training_mode(result, model=model, start=start, norms=list(norms), X=X, y=y, lr=1e-2, epochs=1,
+                                             most_steps=2, trainable=trainable, dtype=F64)
+    if training:
+        fail(prop, f"the fine-tuning steps used batch statistics: {' and '.join(norms[layer] for layer in training)} ran in training "
+             "mode", hint)
 
 
 @pytest.mark.timeout(20)

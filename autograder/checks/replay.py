@@ -306,6 +306,28 @@ def modes_explaining(result: Any, *, model: Build, start: dict, X: torch.Tensor,
     return [mode for mode in modes if _first_stray(model, start, X, y, batches, path, names, lr=lr, mode=mode, dtype=dtype) is None]
 
 
+def norms_in_training_mode(result: Any, *, model: Build, start: dict, norms: Sequence[str], X: torch.Tensor, y: torch.Tensor,
+                           lr: float, epochs: int, most_steps: int, trainable: Sequence[str] | None = None,
+                           dtype: torch.dtype | None = None) -> list[str] | None:
+    """Which of the normalisation layers `norms` (their names) the steps of a training run show
+    in training mode, normalising by each batch's statistics (`modes_explaining`, the rest of
+    the model in eval mode): [] when the steps are those of every one in eval mode; None where
+    no mode of them explains the steps (or the record holds none).  Statistics put back after
+    the loop hide nothing here.
+
+    Example (a frozen BatchNorm the loop left in training mode):
+        >>> norms_in_training_mode(result, model=NORMNET, start=sd, norms=["backbone.bn", "backbone.plain"], X=X, y=y,
+        ...                        lr=0.01, epochs=2, most_steps=6, trainable=names, dtype=torch.float64)
+        ['backbone.bn']
+    """
+    modes = ["eval", *({layer: True} for layer in norms), "train"]
+    explained = modes_explaining(result, model=model, start=start, X=X, y=y, lr=lr, epochs=epochs, most_steps=most_steps,
+                                 modes=modes, trainable=trainable, dtype=dtype)
+    if not explained:
+        return None
+    return [] if "eval" in explained else [layer for layer in norms if explained[0] == "train" or layer in explained[0]]
+
+
 def _trajectory(result: Any, *, model: Build, start: dict, X: torch.Tensor, epochs: int, most_steps: int, prop: str, hint: str,
                 trainable: Sequence[str] | None, dtype: torch.dtype | None) -> tuple[list[torch.Tensor], torch.Tensor, list[str]]:
     """A run's recorded batches, its weights after each step `(steps, trained weights)` in the
