@@ -76,13 +76,19 @@ def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) 
             fail(prop, f"{what} should be a dict with the keys {sorted(map(str, expected))[:8]}, got {describe(actual)}", hint)
         for key in expected:
             compare_nested(actual[key], expected[key], f"{what}[{key!r}]", prop, hint)
-    elif type(actual) is not type(expected) or not _equal(actual, expected):
+    elif type(actual) is not type(expected) or not plain_equal(actual, expected):
         fail(prop, f"{what} differs from the expected value", hint)
 
 
-def _equal(actual: Any, expected: Any) -> bool:
-    """`actual == expected` for two values of one type, False where `==` gives no answer (a
-    tensor's, or a container's holding tensors, is a tensor, whose truth value raises)."""
+def plain_equal(actual: Any, expected: Any) -> bool:
+    """`actual == expected`, False where `==` gives no answer: a tensor's, or a container's
+    holding tensors, is a tensor, whose truth value raises — a reply's values compared
+    with plain ones (node labels, losses) never make a grader error.
+
+    Example:
+        >>> plain_equal([0, 1], [0, 1]), plain_equal([torch.ones(2), 1], [0, 1])
+        (True, False)
+    """
     try:
         return (actual == expected) is True
     except Exception:  # the student's values, however odd, never make a grader error
@@ -232,13 +238,13 @@ def _expect_left_as_given(after: Any, given: Sequence[Any], where: str, prop: st
             fail(prop, f"input {i} as the call left it did not come back {where}", hint)
         for sent_t, left_t in zip(sent_tensors, left_tensors):
             if not (type(left_t) is torch.Tensor and left_t.shape == sent_t.shape and left_t.dtype == sent_t.dtype
-                    and _equal(left_t, sent_t.detach())):
+                    and _same_values(left_t, sent_t.detach())):
                 now = f"shape {tuple(left_t.shape)}" if left_t.shape != sent_t.shape else "other values"
                 fail(prop, f"the call changed its input {i} {where} (now {now}): a module leaves what it is given as it was — "
                            "x.unsqueeze(1), not x.unsqueeze_(1); no in-place change of an argument", hint)
 
 
-def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Equal values, NaN where NaN."""
     if a.is_floating_point():
         return torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
