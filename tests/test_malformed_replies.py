@@ -16,6 +16,7 @@ import torch
 
 from autograder.checks import replay
 from autograder.checks.base import CheckFailed, expect_close, expect_tensor
+from autograder.checks.modules import compare_nested
 from autograder.checks.graphs import local, node_permutation_equivariant
 from autograder.checks.symmetry import causal, permutation_equivariant
 from autograder.errors import SubmissionFailure
@@ -482,6 +483,7 @@ def test_a_reply_that_leaves_out_what_a_check_reads_loses_the_checks_points(name
 
 @pytest.mark.parametrize("name, lost", [
     ("mlp_losses_as_dicts_of_tensors", ["test_epoch_loss_is_mean_over_samples"]),
+    ("mlp_losses_as_text", ["test_epoch_loss_is_mean_over_samples"]),
     ("attention_float32_in_train_mode_without_a_mask", ["test_encoder_layer_dropout_in_train_mode"]),
     ("attention_forged_device_calls_as_a_tensor", ["test_causal_mask_is_lower_triangular"]),
     ("attention_load_raises_an_empty_error", ["test_self_attention_parameters_like_pytorch", "test_self_attention_matches_reference",
@@ -493,18 +495,37 @@ def test_a_reply_that_leaves_out_what_a_check_reads_loses_the_checks_points(name
                                           "test_layers_are_permutation_equivariant", "test_k_layers_see_k_hops",
                                           "test_messages_follow_edge_direction"]),
     ("gnn_sage_float32_from_its_second_call", ["test_sage_layer_matches_reference", "test_layers_are_permutation_equivariant"]),
+    ("gnn_nodes_as_one_hot_rows", ["test_edge_index_from_networkx"]),
     ("rnn_forged_calls_as_a_tensor", ["test_shared_weight_gradient_is_the_sum_over_steps"]),
     ("rnn_norms_bare_assert", ["test_gradient_norms_match_autograd", "test_tanh_gradients_vanish_and_lstm_gradients_do_not"]),
     ("transfer_one_row_step_record", ["test_frozen_normalisation_statistics_stay_bitwise_equal",
                                       "test_trainable_normalisation_layers_train_in_training_mode"]),
+    ("transfer_head_weight_is_bool", ["test_replace_head_installs_a_linear_of_the_right_shape",
+                                      "test_replace_head_follows_the_old_heads_dtype_and_device",
+                                      "test_replace_head_draws_fresh_weights"]),
 ])
 def test_what_made_a_judge_comparison_raise_is_the_students_failure(name, lost):
     """Replies whose values the judge compared before checking them — dicts of tensors, another dtype
     on some calls only, a count or a list of calls sent as a tensor, a (0, 0) parameter, an
     exception without a message, a recorded step of one row that the judge's BatchNorm replay
     could not take — made the judge raise: a grader error that asks for a rerun, on
-    every rerun (a hostile audit, 2026-12-05; two of them honest bugs).  Now each costs exactly the
-    tests that read them."""
+    every rerun (hostile audits, 2026-12-05; four of them honest bugs: a bare `assert`, losses as text,
+    nodes as one-hot rows).  Now each costs exactly the tests that read them."""
     result = grade_file(Path(__file__).parent / "malformed" / f"{name}.py", name.split("_")[0], SandboxLimits(call_seconds=60))
     assert not [t.name for t in result.tests if t.status == "error"], [(t.name, t.message[:200]) for t in result.tests if t.status == "error"]
     assert [t.name for t in result.tests if not t.passed] == lost, [(t.name, t.message[:200]) for t in result.tests if not t.passed]
+
+
+@pytest.mark.parametrize("actual, expected, same", [
+    (3, 3, True), ("0.693147", "0.693147", True), (None, None, True), ([1, "a"], [1, "a"], True),
+    (3, 4, False), ("0.69", "0.70", False), ([torch.ones(2), 1], [0, 1], False), ({"a": torch.ones(2)}, {"a": 1}, False),
+])
+def test_two_runs_compared_item_by_item_never_raise(actual, expected, same):
+    """Two of the student's runs compared by `compare_nested` (losses as ints or text, a dict
+    of tensors): equal or a student's failure, never the judge's exception — the safe
+    comparison was once shadowed by a tensor helper of the same name (an audit, 2026-12-05)."""
+    if same:
+        compare_nested(actual, expected, "the losses", "determinism", "hint")
+    else:
+        with pytest.raises(CheckFailed):
+            compare_nested(actual, expected, "the losses", "determinism", "hint")
