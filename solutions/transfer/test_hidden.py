@@ -243,6 +243,8 @@ def check_new_head(submission, build, new_build, num_classes, x, prop, hint, *, 
     if tuple(returned["head.weight"].shape) != (num_classes, in_features):
         fail(prop, f"the new head's weight has shape {tuple(returned['head.weight'].shape)}, expected ({num_classes}, {in_features}): "
                    "in_features is the old head's", hint)
+    if not returned["head.weight"].is_floating_point():  # (a buffer may be bool; a layer's weight may not)
+        fail(prop, f"the new head's weight is {returned['head.weight'].dtype}: an nn.Linear's weight is floating point", hint)
     if "head.bias" in returned:
         checks.expect_tensor(returned["head.bias"], "the new head's bias", prop, shape=(num_classes,), finite=False, hint=hint)
     if dtype is not None:
@@ -326,10 +328,10 @@ def test_replace_head_draws_fresh_weights(submission):
     """Even with as many classes as before, the head gets new, trainable weights and bias from U(-k, k), k = 1/sqrt(in_features),
     drawn at random: another seed, another head; a new nn.Linear, with a bias also where the old head of as many classes had none."""
     prop, hint = "fresh head", "always create a NEW nn.Linear (never keep or reuse the old head, even when num_classes is unchanged)"
-    heads = []
-    for seed in (0, 1):
-        old = seeded_state(SQUARE, seed=10 + seed)
-        result, returned, model = check_new_head(submission, SQUARE, SQUARE, 32, randn(4, 6, seed=seed, dtype=torch.float32), prop, hint,
+    heads, old = [], seeded_state(SQUARE, seed=10)
+    for seed in (0, 1):  # the same request but for torch's seed, each in a fresh worker: only a random draw tells them apart
+        restart(submission)
+        result, returned, model = check_new_head(submission, SQUARE, SQUARE, 32, randn(4, 6, dtype=torch.float32), prop, hint,
                                                  state=old, frozen=True, seed=seed, strict=False)
         if "head.bias" not in returned and verdicts.passed("test_replace_head_installs_a_linear_of_the_right_shape"):
             # a head without a bias loses the shape test alone; one that had a bias there has one here
