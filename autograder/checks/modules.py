@@ -21,7 +21,7 @@ from autograder.checks.base import (
 from autograder.checks.figures import difference, number_differences, show
 from autograder.errors import StudentCodeError, SubmissionFailure
 from autograder.judge.subject import Raised, run_each
-from autograder.worker.probes.core import tensor_argument, tensors_in
+from autograder.worker.probes.core import NONTENSOR, NUMBERS, tensor_argument, tensors_in
 from autograder.worker.spec import Build
 
 
@@ -71,6 +71,13 @@ def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) 
             fail(prop, f"{what} should be a Python float, got {describe(actual)}", hint)
         if not within(actual, expected, 1e-6 * max(1.0, abs(expected))):
             fail(prop, f"{what} {_how_far(actual, expected)}", hint)
+    elif (marker := next((v for v in (actual, expected) if isinstance(v, dict) and NONTENSOR in v), None)) is not None:
+        # a worker's marker of a value that is not plain: two numpy values (two runs' losses) compare by their numbers;
+        # any other marker holds no value, and two of them prove no two runs alike
+        numbers = [v.get(NUMBERS) if isinstance(v, dict) and NONTENSOR in v else None for v in (actual, expected)]
+        if not all(isinstance(n, torch.Tensor) for n in numbers) or not plain_equal(actual[NONTENSOR], expected[NONTENSOR]):
+            fail(prop, f"{what} should be plain values (numbers, tensors), got {describe(marker)}", hint)
+        compare_nested(*numbers, what, prop, hint)
     elif isinstance(expected, dict):
         if not isinstance(actual, dict) or actual.keys() != expected.keys():
             fail(prop, f"{what} should be a dict with the keys {sorted(map(str, expected))[:8]}, got {describe(actual)}", hint)
