@@ -460,10 +460,11 @@ def test_gradient_norms_match_autograd(reference, submission):
 
 
 def _within_tenfold(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Every entry of `a` within a factor 10 of `b`'s (the norms span many orders of magnitude)."""
-    if a.shape != b.shape or bool((a <= 0).any()) or bool((b <= 0).any()):
+    """Every entry of `a` within a factor 10 of `b`'s, each relative to its last entry: the norms span
+    many orders of magnitude, and their scale (a mean where the sum belongs) is the norms test's to grade."""
+    if a.shape != b.shape or not a.shape or bool((a <= 0).any()) or bool((b <= 0).any()):
         return bool(torch.equal(a, b))
-    return bool(((a.log10() - b.log10()).abs() <= 1.0).all())
+    return bool((((a / a[-1]).log10() - (b / b[-1]).log10()).abs() <= 1.0).all())
 
 
 @pytest.mark.points(1)
