@@ -385,7 +385,12 @@ def adam_on_random_batches(model: torch.nn.Module, inputs: torch.Tensor, targets
     gen = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         rows = torch.randint(0, len(inputs), (batch_size,), generator=gen)
-        batch_loss = loss(model(inputs[rows]), targets[rows])
+        logits, wanted = model(inputs[rows]), tuple(targets[rows].shape)
+        if not isinstance(logits, torch.Tensor) or logits.dim() != len(wanted) + 1 or tuple(logits.shape[:-1]) != wanted:
+            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise ValueError(f"the model's output for a batch of {batch_size} is {shape}, not {wanted} + (classes,): the grader's "
+                             "training loop takes one row of logits per target")  # (not the loss's own error, which names no model)
+        batch_loss = loss(logits, targets[rows])
         optimizer.zero_grad()
         batch_loss.backward()
         optimizer.step()
