@@ -72,12 +72,13 @@ def compare_nested(actual: Any, expected: Any, what: str, prop: str, hint: str) 
         if not within(actual, expected, 1e-6 * max(1.0, abs(expected))):
             fail(prop, f"{what} {_how_far(actual, expected)}", hint)
     elif (marker := next((v for v in (actual, expected) if isinstance(v, dict) and NONTENSOR in v), None)) is not None:
-        # a worker's marker of a value that is not plain: two numpy values (two runs' losses) compare by their numbers;
-        # any other marker holds no value, and two of them prove no two runs alike
+        # a worker's marker of a value that is not plain: two numpy values (two runs' losses) compare by their numbers,
+        # as Python floats do; any other marker holds no value, and two of them prove no two runs alike
         numbers = [v.get(NUMBERS) if isinstance(v, dict) and NONTENSOR in v else None for v in (actual, expected)]
-        if not all(isinstance(n, torch.Tensor) for n in numbers) or not plain_equal(actual[NONTENSOR], expected[NONTENSOR]):
+        if not all(isinstance(n, torch.Tensor) and n.dtype == torch.float64 and n.numel() <= 10_000 for n in numbers) \
+                or not plain_equal(actual[NONTENSOR], expected[NONTENSOR]):
             fail(prop, f"{what} should be plain values (numbers, tensors), got {describe(marker)}", hint)
-        compare_nested(*numbers, what, prop, hint)
+        compare_nested(*(n.tolist() for n in numbers), what, prop, hint)
     elif isinstance(expected, dict):
         if not isinstance(actual, dict) or actual.keys() != expected.keys():
             fail(prop, f"{what} should be a dict with the keys {sorted(map(str, expected))[:8]}, got {describe(actual)}", hint)

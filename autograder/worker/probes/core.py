@@ -15,8 +15,8 @@ from autograder.worker.spec import MODEL, Build, name_adopted_classes, resolve
 
 #: The key of the marker a worker sends for a value that is not plain (`{NONTENSOR: "Liar"}`
 #: for a tensor subclass, an nn.Module, a generator …): its type's name, never the value —
-#: but for a numpy array or scalar of numbers, whose numbers come along as a tensor under
-#: `NUMBERS`, so that two of them can still be compared (`checks.modules.compare_nested`).
+#: but for a numpy array or scalar of real numbers, whose numbers come along as a float64
+#: tensor under `NUMBERS`, so that two of them can still be compared (`checks.modules.compare_nested`).
 NONTENSOR = "__nontensor__"
 NUMBERS = "numbers"
 
@@ -53,13 +53,10 @@ def plain(value: Any) -> Any:
         return tuple(items) if type(value) is tuple else items
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
-    if type(value).__module__ == "numpy" and hasattr(value, "dtype"):  # an ndarray, a np.float32
-        import numpy
+    if type(value).__module__ == "numpy" and getattr(getattr(value, "dtype", None), "kind", None) in tuple("biuf"):
+        import numpy  # an ndarray or a scalar of real numbers (a np.float32 loss): its numbers, in float64
 
-        try:
-            return {NONTENSOR: type(value).__name__, NUMBERS: torch.from_numpy(numpy.array(value)).clone()}
-        except (TypeError, ValueError, RuntimeError):  # objects, strings
-            pass
+        return {NONTENSOR: type(value).__name__, NUMBERS: torch.from_numpy(numpy.array(value, dtype=numpy.float64))}
     return {NONTENSOR: type(value).__name__}
 
 
