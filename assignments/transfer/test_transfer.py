@@ -189,6 +189,10 @@ def test_replace_head_draws_a_fresh_head(submission):
         heads.append(returned["head.weight"])
     if torch.equal(*heads):
         fail(prop, "the new head's weights were the same under two random seeds: fresh weights are a random draw", hint)
+    restart(submission)
+    if not torch.equal(_new_head(submission, 10, images(2), old, frozen=True, seed=0)[1]["head.weight"], heads[0]):
+        fail(prop, "the new head's weights differed between two runs with the same seed: nn.Linear draws them from torch's random "
+                   "generator, which the seed sets (not the clock, nor numpy's generator)", hint)
     returned = submission.run("replace_head_run", model=Build(TINY.name, head_bias=False), num_classes=3)["returned"]
     if "head.bias" not in returned:
         fail(prop, "with as many classes as before (3), the new head came back without a bias, like the old head: the old head was "

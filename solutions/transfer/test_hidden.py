@@ -358,6 +358,13 @@ def test_replace_head_draws_fresh_weights(submission):
     if torch.equal(*heads):
         fail(prop, "the new head's weights were the same under two random seeds: fresh weights are a random draw, as nn.Linear makes "
                    "from torch's random generator", "create the head with nn.Linear(...) and keep its random initial weights")
+    restart(submission)  # the first seed again, from a fresh start: nn.Linear's draw comes from torch's generator, which the seed sets
+    _, again, _ = check_new_head(submission, SQUARE, SQUARE, 32, randn(4, 6, dtype=torch.float32), prop, hint, state=old, frozen=True,
+                                 seed=0, strict=False)
+    if not torch.equal(again["head.weight"], heads[0]):
+        fail(prop, "the new head's weights differed between two runs with the same seed: initialised as nn.Linear does, they are drawn "
+                   "from torch's random generator, which the seed sets (not the clock, nor numpy's or Python's generator)",
+             "create the head with nn.Linear(...) and keep its initial weights")
     returned = as_reply(submission.run("replace_head_run", model=Build(TINYNET, head_bias=False), num_classes=3), prop, hint).get("returned")
     if isinstance(returned, dict) and "head.weight" in returned and "head.bias" not in returned \
             and verdicts.passed("test_replace_head_installs_a_linear_of_the_right_shape"):  # (a head never given a bias loses that test)
