@@ -68,6 +68,8 @@ def test_linear_initialised_like_nn_linear(submission):
             checks.base.fail(prop, f"{name} has values outside (-k, k)", hint)
         if not abs(float(values.std()) * 3 ** 0.5 / k - 1) <= 0.15:
             checks.base.fail(prop, f"{name} is not spread like a uniform distribution on (-k, k)", hint)
+    if not checks.base.drawn_apart(weights["bias"].reshape(-1), weights["weight"].reshape(200, 300)):
+        checks.base.fail(prop, "the bias follows a column of the weight: nn.Linear draws the bias on its own", hint)
     again = submission.run("state_dict", model=Build("Linear", 300, 200), seed=1)["state_dict"]
     if torch.equal(checks.expect_tensor(again.get("weight"), "`weight`", prop, hint=hint), weights["weight"]):
         checks.base.fail(prop, "a fresh layer holds the same weight whatever torch's random state (seed 0 and seed 1 alike): "

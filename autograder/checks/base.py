@@ -168,3 +168,18 @@ def leading_output(result: dict, what: str, prop: str, **kwargs: Any) -> torch.T
 
 def is_nan_free(values: Sequence[float]) -> bool:
     return all(isinstance(v, float) and math.isfinite(v) for v in values)
+
+
+def drawn_apart(vector: torch.Tensor, matrix: torch.Tensor, limit: float = 0.5) -> bool:
+    """Whether `vector` `(n,)` was drawn apart from every column of `matrix` `(n, m)`: its
+    correlation with each stays below `limit` (for independent draws of 300 values it stays
+    below 0.2; a bias copied or scaled from a weight column has 1).  False for a constant.
+
+    Example:
+        >>> w = torch.rand(300, 400, dtype=torch.float64)
+        >>> drawn_apart(torch.rand(300, dtype=torch.float64), w), drawn_apart(w[:, 7] * 0.5, w)
+        (True, False)
+    """
+    v, m = vector.double() - vector.double().mean(), matrix.double() - matrix.double().mean(0)
+    correlation = (v @ m) / (v.norm() * m.norm(dim=0))
+    return bool(correlation.abs().max() < limit)  # NaN (a constant) is not below

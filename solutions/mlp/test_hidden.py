@@ -121,6 +121,8 @@ def test_linear_initialised_like_nn_linear(submission):
         # a uniform on (-k, k) has mean 0 and standard deviation k / sqrt(3)
         if not (within(float(values.std()), k / math.sqrt(3), 0.1 * k / math.sqrt(3)) and within(float(values.mean()), 0.0, 0.1 * k)):
             fail(prop, f"{name} is not spread like U(-k, k)", hint)
+    if not checks.base.drawn_apart(sd["bias"].reshape(-1), sd["weight"].reshape(300, 400)):
+        fail(prop, "the bias follows a column of the weight: nn.Linear draws the bias on its own, not from the weight's values", hint)
     other = plain_weights(submission.run("state_dict", model=model, seed=4)["state_dict"], "the fresh layer's weights", prop, hint)
     if torch.equal(checks.expect_tensor(other.get("weight"), "`weight`", prop, hint=hint).double(), sd["weight"].double()):
         fail(prop, "a fresh layer holds the same weight whatever torch's random state (seed 3 and seed 4 alike): "
