@@ -159,6 +159,9 @@ def _targets(obj: Any, swap: Swap, module: Any) -> Iterator[tuple[Any, str, Any]
     if swap.target.endswith(".*"):
         owner, attr = _parent_of(obj, swap.target[:-2])
         layers = getattr(owner, attr, None)
+        if isinstance(layers, (list, tuple)):  # the layers' parameters are not the model's: parameters() misses them
+            raise MissingName(f"{type(obj).__name__}'s `{swap.target[:-2]}` is a Python {type(layers).__name__}, not an "
+                              "nn.ModuleList: the model does not register its layers, so model.parameters() misses their weights")
         if not hasattr(layers, "named_children"):
             raise MissingName(f"{type(obj).__name__} has no `{swap.target[:-2]}` list of layers (the assignment asks for it)")
         for name, old in list(layers.named_children()):
